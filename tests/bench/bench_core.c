@@ -1,0 +1,827 @@
+/*
+ * bench_core: how fast core/ trains, next to its own roofline and to FANN.
+ *
+ * Trains a [784, 128, 10] sigmoid / MSE / SGD net (shape and batch are
+ * options) on Fashion-MNIST when the Debian package dataset-fashion-mnist
+ * is installed, else on synthetic data from a seeded generator, and in the
+ * same run measures:
+ *   - mlpd: samples/s and GFLOP/s (mlp_train_flops) of mlp_train_step on
+ *     consecutive minibatches;
+ *   - sgemm: GFLOP/s of bare cblas_sgemm calls with exactly the shapes one
+ *     training step multiplies (forward A_l W_l^T per layer, backward
+ *     D_l^T A_l and D_l W_l), the roofline the training can at best reach;
+ *   - FANN 2.2 (when built with HAVE_FANN): the same net, same initial
+ *     weights and same data, incremental and batch backpropagation, in
+ *     samples/s.
+ * It prints a short report and, as its last line, one machine-readable
+ *   samples_per_s=N gflops=N pct_of_sgemm=N ratio_vs_fann=N
+ * It measures and never judges: the exit status is non-zero only for a bad
+ * option, unreadable data that was asked for, or a training fault.
+ */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, sysconf */
+
+#ifdef HAVE_CONFIG_H
+#include "autoconf.h" /* HAVE_FANN, from configure */
+#endif
+
+#include <cblas.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef HAVE_FANN
+#include <floatfann.h> /* fann_type is float */
+#endif
+
+#include "idx.h"
+#include "mlp.h"
+
+#define EVAL_MAX 1024          /* samples in the before/after loss check */
+#define WARMUP_MAX_S 0.25      /* untimed warm-up before each measurement */
+#define DEFAULT_SECONDS 3.0
+#define DEFAULT_FANN_SECONDS 2.0
+#define DEFAULT_SAMPLES 60000
+
+typedef struct bench_opts {
+	uint32_t n_layers;                  /* weight layers */
+	uint32_t sizes[MLP_MAX_LAYERS + 1]; /* N0..NL */
+	size_t batch;
+	double seconds;      /* each of the mlpd and sgemm runs */
+	double fann_seconds; /* each FANN run; < 0 until chosen, 0 skips */
+	int threads;         /* OpenBLAS threads */
+	int synthetic;       /* force synthetic data */
+	const char *data_dir;
+	int data_given; /* --data was passed: failing to load is an error */
+	size_t samples; /* cap on samples used (0: all of the data set) */
+	uint64_t seed;
+} bench_opts;
+
+/* One timed run. */
+typedef struct bench_run {
+	uint64_t steps;    /* minibatches (or sgemm rounds) done */
+	double elapsed;    /* seconds */
+	double per_s;      /* samples/s */
+	double gflops;     /* achieved */
+	double loss_start; /* on the evaluation rows, before warm-up */
+	double loss_end;   /* same rows, after the timed run */
+	int done;          /* the run happened and its figures are valid */
+} bench_run;
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double
+min_d(double a, double b)
+{
+	return a < b ? a : b;
+}
+
+/* Rows of the before/after loss check: the first EVAL_MAX samples. */
+static size_t
+eval_rows(const idx_dataset *d)
+{
+	return d->n < EVAL_MAX ? d->n : EVAL_MAX;
+}
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: bench_core [options]\n"
+		"  --layers N0,N1,..   layer sizes (default 784,128,10)\n"
+		"  --batch N           minibatch rows (default 64)\n"
+		"  --seconds S         time for mlpd and for sgemm (default "
+		"%g)\n"
+		"  --fann-seconds S    time for each FANN run (default min(%g, "
+		"S); 0 skips)\n"
+		"  --threads N         OpenBLAS threads (default 1)\n"
+		"  --synthetic         use synthetic data even if "
+		"Fashion-MNIST is installed\n"
+		"  --data DIR          Fashion-MNIST directory (default %s)\n"
+		"  --samples N         use at most N samples (default %d; 0 = "
+		"all)\n"
+		"  --seed N            seed of the net and synthetic data "
+		"(default 1)\n"
+		"  --help\n",
+		DEFAULT_SECONDS, DEFAULT_FANN_SECONDS, IDX_FASHION_DIR,
+		DEFAULT_SAMPLES);
+}
+
+/* Parses an unsigned decimal in [lo, hi]; 0 or -1. */
+static int
+parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *v)
+{
+	unsigned long long x;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || x < lo || x > hi)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+/* Parses finite seconds in [0, 86400]; 0 or -1. */
+static int
+parse_seconds(const char *s, double *v)
+{
+	char *end;
+	double x;
+
+	errno = 0;
+	x = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(x) ||
+	    x < 0 || x > 86400)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+/* "784,128,10" into o->sizes and o->n_layers; 0 or -1 (empty fields,
+ * signs and out-of-range sizes are refused). */
+static int
+parse_layers(const char *s, bench_opts *o)
+{
+	unsigned long long v;
+	uint32_t n = 0;
+	char *end;
+
+	for (;;) {
+		if (*s < '0' || *s > '9' || n > MLP_MAX_LAYERS)
+			return -1;
+		errno = 0;
+		v = strtoull(s, &end, 10);
+		if (errno != 0 || v < 1 || v > MLP_MAX_WIDTH)
+			return -1;
+		o->sizes[n++] = (uint32_t)v;
+		if (*end == '\0')
+			break;
+		if (*end != ',')
+			return -1;
+		s = end + 1;
+	}
+	if (n < 2)
+		return -1;
+	o->n_layers = n - 1;
+	return 0;
+}
+
+/* Fills opts from argv; 0, or -1 after printing why (exit 2). 1 for
+ * --help. */
+static int
+parse_args(int argc, char **argv, bench_opts *o)
+{
+	enum { O_LAYERS = 256, O_BATCH, O_SECONDS, O_FANN_SECONDS, O_THREADS,
+	       O_SYNTHETIC, O_DATA, O_SAMPLES, O_SEED, O_HELP };
+	static const struct option longopts[] = {
+		{ "layers", required_argument, NULL, O_LAYERS },
+		{ "batch", required_argument, NULL, O_BATCH },
+		{ "seconds", required_argument, NULL, O_SECONDS },
+		{ "fann-seconds", required_argument, NULL, O_FANN_SECONDS },
+		{ "threads", required_argument, NULL, O_THREADS },
+		{ "synthetic", no_argument, NULL, O_SYNTHETIC },
+		{ "data", required_argument, NULL, O_DATA },
+		{ "samples", required_argument, NULL, O_SAMPLES },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	uint64_t v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	parse_layers("784,128,10", o);
+	o->batch = 64;
+	o->seconds = DEFAULT_SECONDS;
+	o->fann_seconds = -1;
+	o->threads = 1;
+	o->data_dir = IDX_FASHION_DIR;
+	o->samples = DEFAULT_SAMPLES;
+	o->seed = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_LAYERS:
+			if (parse_layers(optarg, o) != 0)
+				goto bad;
+			break;
+		case O_BATCH:
+			if (parse_u64(optarg, 1, MLP_MAX_BATCH, &v) != 0)
+				goto bad;
+			o->batch = v;
+			break;
+		case O_SECONDS:
+			if (parse_seconds(optarg, &o->seconds) != 0 ||
+			    o->seconds <= 0)
+				goto bad;
+			break;
+		case O_FANN_SECONDS:
+			if (parse_seconds(optarg, &o->fann_seconds) != 0)
+				goto bad;
+			break;
+		case O_THREADS:
+			if (parse_u64(optarg, 1, 1024, &v) != 0)
+				goto bad;
+			o->threads = (int)v;
+			break;
+		case O_SYNTHETIC:
+			o->synthetic = 1;
+			break;
+		case O_DATA:
+			o->data_dir = optarg;
+			o->data_given = 1;
+			break;
+		case O_SAMPLES:
+			if (parse_u64(optarg, 0, SIZE_MAX, &v) != 0)
+				goto bad;
+			o->samples = v;
+			break;
+		case O_SEED:
+			if (parse_u64(optarg, 0, UINT64_MAX, &v) != 0)
+				goto bad;
+			o->seed = v;
+			break;
+		case O_HELP:
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "bench_core: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	if (o->fann_seconds < 0)
+		o->fann_seconds = min_d(DEFAULT_FANN_SECONDS, o->seconds);
+	return 0;
+bad:
+	fprintf(stderr, "bench_core: bad value '%s' for --%s\n", optarg,
+		longopts[c - O_LAYERS].name);
+	usage(stderr);
+	return -1;
+}
+
+/* n samples of n_out classes: each class has a random prototype in
+ * [0, 1)^n_in and a sample is half its prototype, half uniform noise, with
+ * the class one-hot as target. Learnable, and shaped like pixel data. */
+static int
+make_synthetic(idx_dataset *d, size_t n, size_t n_in, size_t n_out,
+	       uint64_t seed, fault *f)
+{
+	float *proto;
+	size_t i, j, c;
+	rng r;
+
+	if (idx_dataset_alloc(d, n, n_in, n_out, f) != 0)
+		return -1;
+	if (n_in > SIZE_MAX / sizeof(float) / n_out ||
+	    (proto = malloc(n_out * n_in * sizeof(float))) == NULL) {
+		idx_dataset_free(d);
+		return fault_set(f, FAULT_NOMEM, "no memory for prototypes");
+	}
+	rng_seed(&r, seed ^ 0x5eed5eed5eed5eedull);
+	for (i = 0; i < n_out * n_in; i++)
+		proto[i] = (float)rng_uniform(&r);
+	for (i = 0; i < n; i++) {
+		c = (size_t)rng_below(&r, n_out);
+		for (j = 0; j < n_in; j++)
+			d->x[i * n_in + j] = 0.5f * proto[c * n_in + j] +
+					     0.5f * (float)rng_uniform(&r);
+		d->y[i * n_out + c] = 1.0f;
+	}
+	free(proto);
+	return 0;
+}
+
+/* Loads Fashion-MNIST or makes synthetic data, per the options; writes a
+ * one-line description into what. */
+static int
+load_data(const bench_opts *o, idx_dataset *d, char *what, size_t what_size,
+	  fault *f)
+{
+	uint32_t n_in = o->sizes[0], n_out = o->sizes[o->n_layers];
+	const char *why;
+	size_t n;
+
+	if (o->synthetic) {
+		why = "--synthetic";
+	} else if (n_in != IDX_FASHION_INPUTS || n_out != IDX_FASHION_CLASSES) {
+		if (o->data_given)
+			return fault_set(f, FAULT_INVALID,
+					 "--layers %u,...,%u do not fit "
+					 "Fashion-MNIST (%d -> %d)",
+					 n_in, n_out, IDX_FASHION_INPUTS,
+					 IDX_FASHION_CLASSES);
+		why = "--layers do not fit Fashion-MNIST";
+	} else if (idx_fashion_load(o->data_dir, o->samples, d, f) == 0) {
+		snprintf(what, what_size,
+			 "Fashion-MNIST train set from %s (%zu samples)",
+			 o->data_dir, d->n);
+		return 0;
+	} else if (o->data_given) {
+		return -1;
+	} else {
+		why = f->msg;
+	}
+	n = o->samples != 0 ? o->samples : DEFAULT_SAMPLES;
+	snprintf(what, what_size, "synthetic, seed %llu (%zu samples; %s)",
+		 (unsigned long long)o->seed, n, why);
+	fault_clear(f);
+	return make_synthetic(d, n, n_in, n_out, o->seed, f);
+}
+
+/* Writes "OpenBLAS <config>" or the like into buf. */
+static void
+blas_description(char *buf, size_t size)
+{
+#ifdef OPENBLAS_VERSION
+	snprintf(buf, size, "%s, core %s, %d thread(s) in use",
+		 openblas_get_config(), openblas_get_corename(),
+		 openblas_get_num_threads());
+#else
+	snprintf(buf, size, "unknown CBLAS");
+#endif
+}
+
+/* The CPU's model name from /proc/cpuinfo, or "unknown". */
+static void
+cpu_model(char *buf, size_t size)
+{
+	char line[512], *p;
+	FILE *fp;
+
+	snprintf(buf, size, "unknown");
+	fp = fopen("/proc/cpuinfo", "r");
+	if (fp == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (strncmp(line, "model name", 10) != 0)
+			continue;
+		p = strchr(line, ':');
+		if (p == NULL)
+			break;
+		p += 1 + strspn(p + 1, " \t");
+		p[strcspn(p, "\n")] = '\0';
+		snprintf(buf, size, "%s", p);
+		break;
+	}
+	fclose(fp);
+}
+
+static void
+spec_from_opts(const bench_opts *o, mlp_spec *s)
+{
+	uint32_t l;
+
+	mlp_spec_default(s); /* sigmoid everywhere, mse, sgd lr 0.1 */
+	s->n_layers = o->n_layers;
+	for (l = 0; l <= o->n_layers; l++)
+		s->sizes[l] = o->sizes[l];
+	s->seed = o->seed;
+}
+
+/* Trains with mlp_train_step on consecutive minibatches for o->seconds. */
+static int
+bench_mlpd(const bench_opts *o, const mlp_spec *spec, const idx_dataset *d,
+	   bench_run *r, fault *f)
+{
+	size_t nb = d->n / o->batch, k = 0, ne = eval_rows(d);
+	size_t in = d->n_in, out = d->n_out, bs = o->batch;
+	double t0, t, warm = min_d(WARMUP_MAX_S, o->seconds / 10);
+	float loss;
+	int rc = -1;
+	mlp *m;
+
+	memset(r, 0, sizeof(*r));
+	m = mlp_create(spec, f);
+	if (m == NULL)
+		return -1;
+	if (mlp_evaluate(m, d->x, d->y, ne, &loss, f) != 0)
+		goto out;
+	r->loss_start = loss;
+	t0 = now_s();
+	do {
+		if (mlp_train_step(m, d->x + k * bs * in, d->y + k * bs * out,
+				   bs, 0, &loss, f) != 0)
+			goto out;
+		k = (k + 1) % nb;
+	} while (now_s() - t0 < warm);
+	t0 = now_s();
+	do {
+		if (mlp_train_step(m, d->x + k * bs * in, d->y + k * bs * out,
+				   bs, 0, &loss, f) != 0)
+			goto out;
+		k = (k + 1) % nb;
+		r->steps++;
+		t = now_s();
+	} while (t - t0 < o->seconds);
+	r->elapsed = t - t0;
+	r->per_s = r->steps * bs / r->elapsed;
+	r->gflops = r->steps * mlp_train_flops(spec, bs) / r->elapsed / 1e9;
+	if (mlp_evaluate(m, d->x, d->y, ne, &loss, f) != 0)
+		goto out;
+	r->loss_end = loss;
+	r->done = 1;
+	rc = 0;
+out:
+	mlp_destroy(m);
+	return rc;
+}
+
+/* FLOPs of the sgemm calls of one training step on a batch of bs. */
+static double
+gemm_flops(const bench_opts *o, size_t bs)
+{
+	double fl = 0, mn;
+	uint32_t l;
+
+	for (l = 0; l < o->n_layers; l++) {
+		mn = 2.0 * bs * o->sizes[l + 1] * o->sizes[l];
+		fl += mn;         /* forward A_l W_l^T */
+		fl += mn;         /* dW_l = D_l^T A_l */
+		if (l > 0)
+			fl += mn; /* dA_l = D_l W_l */
+	}
+	return fl;
+}
+
+/* Times the bare sgemm calls one training step makes (same shapes, same
+ * transposes, the input rows taken from the data like training does). */
+static int
+bench_sgemm(const bench_opts *o, const idx_dataset *d, bench_run *r, fault *f)
+{
+	size_t off_w[MLP_MAX_LAYERS], off_dw[MLP_MAX_LAYERS];
+	size_t off_a[MLP_MAX_LAYERS + 1], off_da[MLP_MAX_LAYERS + 1];
+	size_t off_d[MLP_MAX_LAYERS];
+	size_t bs = o->batch, nb = d->n / bs, k = 0, total = 0, i;
+	const uint32_t *s = o->sizes;
+	double t0, t, warm = min_d(WARMUP_MAX_S, o->seconds / 10);
+	float *blk;
+	int l, L = (int)o->n_layers, timed = 0;
+	rng g;
+
+	memset(r, 0, sizeof(*r));
+	/* One block: W_l, dW_l, D_l per layer; A_l (l >= 1) the forward
+	 * outputs, dA_l (l >= 1) the backward ones. Sizes are bounded by
+	 * MLP_MAX_WIDTH, MLP_MAX_LAYERS and MLP_MAX_BATCH, so no overflow. */
+	for (l = 0; l < L; l++) {
+		off_w[l] = total;
+		total += (size_t)s[l + 1] * s[l];
+		off_dw[l] = total;
+		total += (size_t)s[l + 1] * s[l];
+		off_d[l] = total;
+		total += bs * s[l + 1];
+		off_a[l + 1] = total;
+		total += bs * s[l + 1];
+		off_da[l + 1] = total;
+		total += bs * s[l + 1];
+	}
+	blk = malloc(total * sizeof(float));
+	if (blk == NULL)
+		return fault_set(f, FAULT_NOMEM, "no memory for sgemm buffers");
+	rng_seed(&g, o->seed);
+	for (i = 0; i < total; i++)
+		blk[i] = (float)(rng_uniform(&g) - 0.5) * 0.1f;
+	t0 = now_s();
+	for (;;) {
+		const float *a0 = d->x + k * bs * d->n_in;
+
+		for (l = 0; l < L; l++) {
+			const float *a = l == 0 ? a0 : blk + off_a[l];
+
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+				    (int)bs, (int)s[l + 1], (int)s[l], 1.0f, a,
+				    (int)s[l], blk + off_w[l], (int)s[l], 0.0f,
+				    blk + off_a[l + 1], (int)s[l + 1]);
+		}
+		for (l = L - 1; l >= 0; l--) {
+			const float *a = l == 0 ? a0 : blk + off_a[l];
+
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+				    (int)s[l + 1], (int)s[l], (int)bs, 1.0f,
+				    blk + off_d[l], (int)s[l + 1], a, (int)s[l],
+				    0.0f, blk + off_dw[l], (int)s[l]);
+			if (l > 0)
+				cblas_sgemm(CblasRowMajor, CblasNoTrans,
+					    CblasNoTrans, (int)bs, (int)s[l],
+					    (int)s[l + 1], 1.0f,
+					    blk + off_d[l], (int)s[l + 1],
+					    blk + off_w[l], (int)s[l], 0.0f,
+					    blk + off_da[l], (int)s[l]);
+		}
+		k = (k + 1) % nb;
+		t = now_s();
+		if (!timed) {
+			if (t - t0 >= warm) {
+				timed = 1;
+				t0 = now_s();
+			}
+			continue;
+		}
+		r->steps++;
+		if (t - t0 >= o->seconds)
+			break;
+	}
+	r->elapsed = t - t0;
+	r->per_s = r->steps * bs / r->elapsed;
+	r->gflops = r->steps * gemm_flops(o, bs) / r->elapsed / 1e9;
+	r->done = 1;
+	free(blk);
+	return 0;
+}
+
+#ifdef HAVE_FANN
+/* Copies m's weights and biases into ann, a fully connected FANN net of the
+ * same shape (FANN keeps a bias neuron at the end of every layer and one
+ * weight per (neuron, previous-layer neuron) pair). */
+static int
+fann_copy_weights(struct fann *ann, mlp *m, const bench_opts *o, fault *f)
+{
+	struct fann_layer *cur, *prev;
+	struct fann_neuron *nrn;
+	const float *w, *b;
+	unsigned int c, i, j, l;
+
+	if ((unsigned int)(ann->last_layer - ann->first_layer) !=
+	    o->n_layers + 1)
+		return fault_set(f, FAULT_INTERNAL, "FANN layer count differs");
+	for (l = 0; l < o->n_layers; l++) {
+		prev = ann->first_layer + l;
+		cur = prev + 1;
+		w = mlp_weights(m, l);
+		b = mlp_biases(m, l);
+		if (cur->last_neuron - cur->first_neuron !=
+		    (long)o->sizes[l + 1] + 1)
+			return fault_set(f, FAULT_INTERNAL,
+					 "FANN layer %u has %ld neurons", l + 1,
+					 (long)(cur->last_neuron -
+						cur->first_neuron));
+		for (i = 0; i < o->sizes[l + 1]; i++) {
+			nrn = cur->first_neuron + i;
+			for (c = nrn->first_con; c < nrn->last_con; c++) {
+				j = (unsigned int)(ann->connections[c] -
+						   prev->first_neuron);
+				if (j < o->sizes[l])
+					ann->weights[c] = w[(size_t)i *
+							    o->sizes[l] + j];
+				else if (j == o->sizes[l])
+					ann->weights[c] = b[i];
+				else
+					return fault_set(f, FAULT_INTERNAL,
+							 "FANN connection "
+							 "outside layer %u",
+							 l);
+			}
+		}
+	}
+	return 0;
+}
+
+/* MSE (mean over outputs, then samples: mlpd's definition) of ann on the
+ * first ne rows of d. */
+static double
+fann_loss(struct fann *ann, const idx_dataset *d, size_t ne)
+{
+	double sum = 0, e;
+	fann_type *out;
+	size_t i, j;
+
+	for (i = 0; i < ne; i++) {
+		out = fann_run(ann, d->x + i * d->n_in);
+		for (j = 0; j < d->n_out; j++) {
+			e = out[j] - d->y[i * d->n_out + j];
+			sum += e * e;
+		}
+	}
+	return sum / ((double)ne * d->n_out);
+}
+
+/* Trains a FANN copy of init's net with algorithm alg and learning rate lr
+ * on the same consecutive minibatches: each is one fann_train_epoch over a
+ * train-data view whose row pointers point into d (no copies). */
+static int
+bench_fann(const bench_opts *o, mlp *init, const idx_dataset *d,
+	   enum fann_train_enum alg, float lr, bench_run *r, fault *f)
+{
+	size_t bs = o->batch, nb = d->n / bs, k = 0, i;
+	size_t ne = eval_rows(d);
+	double t0, t, warm = min_d(WARMUP_MAX_S, o->fann_seconds / 10);
+	unsigned int layers[MLP_MAX_LAYERS + 1], l;
+	fann_type **xrows = NULL, **yrows = NULL;
+	struct fann_train_data view;
+	struct fann *ann;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	for (l = 0; l <= o->n_layers; l++)
+		layers[l] = o->sizes[l];
+	ann = fann_create_standard_array(o->n_layers + 1, layers);
+	if (ann == NULL)
+		return fault_set(f, FAULT_NOMEM, "fann_create_standard failed");
+	fann_set_activation_function_hidden(ann, FANN_SIGMOID);
+	fann_set_activation_function_output(ann, FANN_SIGMOID);
+	/* FANN's sigmoid is 1 / (1 + exp(-2 s x)): s = 0.5 is mlpd's. */
+	fann_set_activation_steepness_hidden(ann, 0.5f);
+	fann_set_activation_steepness_output(ann, 0.5f);
+	fann_set_train_error_function(ann, FANN_ERRORFUNC_LINEAR);
+	fann_set_training_algorithm(ann, alg);
+	fann_set_learning_rate(ann, lr);
+	fann_set_learning_momentum(ann, 0.0f);
+	if (fann_copy_weights(ann, init, o, f) != 0)
+		goto out;
+	xrows = malloc(nb * bs * sizeof(*xrows));
+	yrows = malloc(nb * bs * sizeof(*yrows));
+	if (xrows == NULL || yrows == NULL) {
+		fault_set(f, FAULT_NOMEM, "no memory for FANN row pointers");
+		goto out;
+	}
+	for (i = 0; i < nb * bs; i++) {
+		xrows[i] = d->x + i * d->n_in;
+		yrows[i] = d->y + i * d->n_out;
+	}
+	memset(&view, 0, sizeof(view));
+	view.num_data = (unsigned int)bs;
+	view.num_input = (unsigned int)d->n_in;
+	view.num_output = (unsigned int)d->n_out;
+	r->loss_start = fann_loss(ann, d, ne);
+	t0 = now_s();
+	do {
+		view.input = xrows + k * bs;
+		view.output = yrows + k * bs;
+		fann_train_epoch(ann, &view);
+		k = (k + 1) % nb;
+	} while (now_s() - t0 < warm);
+	t0 = now_s();
+	do {
+		view.input = xrows + k * bs;
+		view.output = yrows + k * bs;
+		fann_train_epoch(ann, &view);
+		k = (k + 1) % nb;
+		r->steps++;
+		t = now_s();
+	} while (t - t0 < o->fann_seconds);
+	if (fann_get_errno((struct fann_error *)ann) != FANN_E_NO_ERROR) {
+		fault_set(f, FAULT_INTERNAL, "FANN: %s",
+			  fann_get_errstr((struct fann_error *)ann));
+		goto out;
+	}
+	r->elapsed = t - t0;
+	r->per_s = r->steps * bs / r->elapsed;
+	r->loss_end = fann_loss(ann, d, ne);
+	r->done = 1;
+	rc = 0;
+out:
+	free(xrows);
+	free(yrows);
+	fann_destroy(ann);
+	return rc;
+}
+#endif
+
+static void
+print_layers(const bench_opts *o)
+{
+	uint32_t l;
+
+	for (l = 0; l <= o->n_layers; l++)
+		printf("%s%u", l ? "," : "", o->sizes[l]);
+}
+
+int
+main(int argc, char **argv)
+{
+	char what[PATH_MAX + 256], cpu[256], blas[512];
+	bench_run run, gemm, finc, fbat;
+	idx_dataset data;
+	mlp_spec spec;
+	bench_opts o;
+	int rc = 1;
+	fault f;
+
+	memset(&data, 0, sizeof(data));
+	memset(&finc, 0, sizeof(finc));
+	memset(&fbat, 0, sizeof(fbat));
+	fault_clear(&f);
+	switch (parse_args(argc, argv, &o)) {
+	case 0:
+		break;
+	case 1:
+		return 0;
+	default:
+		return 2;
+	}
+	spec_from_opts(&o, &spec);
+	if (mlp_spec_validate(&spec, &f) != 0) {
+		fprintf(stderr, "bench_core: %s\n", f.msg);
+		return 2;
+	}
+	mlp_blas_threads(o.threads);
+	if (load_data(&o, &data, what, sizeof(what), &f) != 0)
+		goto out;
+	if (data.n < o.batch) {
+		fprintf(stderr, "bench_core: --batch %zu exceeds the %zu "
+			"samples\n", o.batch, data.n);
+		rc = 2;
+		goto out;
+	}
+	cpu_model(cpu, sizeof(cpu));
+	blas_description(blas, sizeof(blas));
+	printf("bench_core: mlpd core training throughput\n");
+	printf("machine  : %s, nproc %ld\n", cpu,
+	       sysconf(_SC_NPROCESSORS_ONLN));
+	printf("blas     : %s (asked for %d)\n", blas, o.threads);
+	printf("data     : %s\n", what);
+	printf("net      : ");
+	print_layers(&o);
+	printf(" sigmoid, mse, sgd lr %g, batch %zu: %.2f MFLOP/step "
+	       "(sgemm %.2f)\n", spec.opt.lr, o.batch,
+	       mlp_train_flops(&spec, o.batch) / 1e6,
+	       gemm_flops(&o, o.batch) / 1e6);
+	fflush(stdout);
+
+	if (bench_mlpd(&o, &spec, &data, &run, &f) != 0)
+		goto out;
+	printf("mlpd     : %.0f samples/s, %.2f GFLOP/s (%llu steps in "
+	       "%.2f s; loss on %d rows %.4f -> %.4f)\n", run.per_s,
+	       run.gflops, (unsigned long long)run.steps, run.elapsed,
+	       (int)eval_rows(&data), run.loss_start, run.loss_end);
+	fflush(stdout);
+	if (bench_sgemm(&o, &data, &gemm, &f) != 0)
+		goto out;
+	printf("sgemm    : %.2f GFLOP/s on the same %u sgemm calls per step "
+	       "(%llu steps in %.2f s): mlpd reaches %.1f%%\n", gemm.gflops,
+	       3 * o.n_layers - 1, (unsigned long long)gemm.steps,
+	       gemm.elapsed, run.gflops / gemm.gflops * 100);
+	fflush(stdout);
+
+#ifdef HAVE_FANN
+	if (o.fann_seconds > 0) {
+		/* mlpd's sample gradient is (2 / NL)(g - y) g (1 - g) averaged
+		 * over the batch; FANN's is (g - y) g (1 - g), averaged by
+		 * batch training and applied sample by sample by incremental
+		 * training. These rates make one minibatch move the weights
+		 * as far as one mlpd step does. */
+		float lr_b = spec.opt.lr * 2.0f / (float)o.sizes[o.n_layers];
+		float lr_i = lr_b / (float)o.batch;
+		mlp *init = mlp_create(&spec, &f); /* same seed: same start */
+
+		if (init == NULL)
+			goto out;
+		if (bench_fann(&o, init, &data, FANN_TRAIN_INCREMENTAL, lr_i,
+			       &finc, &f) != 0 ||
+		    bench_fann(&o, init, &data, FANN_TRAIN_BATCH, lr_b, &fbat,
+			       &f) != 0) {
+			mlp_destroy(init);
+			goto out;
+		}
+		mlp_destroy(init);
+		printf("fann inc : %.0f samples/s (FANN_TRAIN_INCREMENTAL, lr "
+		       "%g; %.2f s; loss %.4f -> %.4f)\n", finc.per_s, lr_i,
+		       finc.elapsed, finc.loss_start, finc.loss_end);
+		printf("fann bat : %.0f samples/s (FANN_TRAIN_BATCH per "
+		       "minibatch, lr %g; %.2f s; loss %.4f -> %.4f)\n",
+		       fbat.per_s, lr_b, fbat.elapsed, fbat.loss_start,
+		       fbat.loss_end);
+		printf("ratio    : mlpd is %.1fx FANN incremental, %.1fx FANN "
+		       "batch\n", run.per_s / finc.per_s,
+		       run.per_s / fbat.per_s);
+	} else {
+		printf("fann     : skipped (--fann-seconds 0)\n");
+	}
+#else
+	printf("fann     : not built in (configure found no libfann)\n");
+#endif
+	printf("samples_per_s=%.0f gflops=%.2f pct_of_sgemm=%.1f ", run.per_s,
+	       run.gflops, run.gflops / gemm.gflops * 100);
+	if (finc.done)
+		printf("ratio_vs_fann=%.2f\n", run.per_s / finc.per_s);
+	else
+		printf("ratio_vs_fann=NA\n");
+	rc = 0;
+out:
+	if (rc == 1)
+		fprintf(stderr, "bench_core: %s (%s)\n", f.msg,
+			fault_code_name(f.code));
+	idx_dataset_free(&data);
+	return rc;
+}
