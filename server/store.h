@@ -1,0 +1,183 @@
+/*
+ * store: everything mlpd keeps in SQLite, behind one small API.
+ *
+ * DESIGN. One writer connection, guarded by a mutex, performs every write,
+ * each state change in exactly one transaction (BEGIN IMMEDIATE .. COMMIT),
+ * so a crash leaves either all of a change or none of it. Readers use their
+ * own connections (WAL lets them run beside the writer), so history queries
+ * never wait for a training checkpoint. The DDL (schema/mlpd.sql) is built
+ * into the binary and versioned with PRAGMA user_version; store_open applies
+ * forward migrations and then recovers from a crash: jobs left "queued" or
+ * "running" become "interrupted", and loss rows past a model's checkpointed
+ * step are dropped, so history always holds exactly steps 1..step.
+ * Every statement is prepared with bound parameters; a busy timeout makes
+ * SQLITE_BUSY invisible to callers. All functions are thread-safe.
+ *
+ * Times are milliseconds since the Unix epoch (UTC). Strings and blobs that
+ * a function hands out are malloc'd and owned by the caller unless the
+ * comment says otherwise; rows passed to a callback are borrowed for the
+ * duration of the call only.
+ */
+#ifndef MLPD_STORE_H
+#define MLPD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fault.h"
+
+#define STORE_ID_MAX 40 /* ids are short ASCII strings, NUL included */
+
+typedef struct store store;
+
+typedef struct store_model {
+	char id[STORE_ID_MAX];
+	const char *name;    /* NUL-terminated UTF-8 */
+	int64_t created_ms;
+	int64_t updated_ms;
+	uint64_t step;       /* step of the checkpointed weights */
+	int64_t samples;     /* stored training rows */
+	double last_loss;    /* NAN when the model never trained */
+	const void *blob;    /* the core's blob (core/blob.h) */
+	size_t blob_len;
+} store_model;
+
+typedef struct store_batch_info {
+	int64_t batch_id;
+	int64_t samples;
+	int64_t created_ms;
+} store_batch_info;
+
+typedef struct store_loss_point {
+	uint64_t step;
+	double loss;
+	int64_t time_ms;
+} store_loss_point;
+
+typedef enum store_job_status {
+	STORE_JOB_QUEUED = 0,
+	STORE_JOB_RUNNING,
+	STORE_JOB_SUCCEEDED,
+	STORE_JOB_FAILED,
+	STORE_JOB_CANCELLED,
+	STORE_JOB_INTERRUPTED,
+	STORE_JOB_STATUS_COUNT_
+} store_job_status;
+
+typedef struct store_job {
+	char id[STORE_ID_MAX];
+	char model_id[STORE_ID_MAX];
+	store_job_status status;
+	int64_t steps_total;
+	int64_t steps_done;
+	double loss;         /* last minibatch loss; NAN when none */
+	const char *error;   /* NULL when none */
+	const char *options; /* the train options as JSON text, never NULL */
+	int64_t created_ms;
+	int64_t started_ms;  /* 0 when not started */
+	int64_t finished_ms; /* 0 when not finished */
+} store_job;
+
+/* "queued", "running", ... ; NULL for a bad value. */
+const char *store_job_status_name(store_job_status s);
+
+/* Opens (creating when needed) the database at path (":memory:" allowed:
+ * then one shared in-memory database), migrates, recovers; NULL with f set
+ * on failure, including a read-only, corrupt or too-new file. */
+store *store_open(const char *path, fault *f);
+
+/* Closes all connections; NULL is a no-op. */
+void store_close(store *s);
+
+/* The schema version this build writes (PRAGMA user_version). */
+int store_schema_version(void);
+
+/* Bytes the database file uses (page_count * page_size); -1 on failure. */
+int64_t store_size_bytes(store *s);
+
+/* Runs PRAGMA integrity_check and foreign_key_check on a read connection:
+ * 0 when both are clean, else -1 with f naming the first problem. */
+int store_integrity_check(store *s, fault *f);
+
+/* ---- models ---- */
+
+int store_model_insert(store *s, const store_model *m, fault *f);
+
+/* Calls cb for every model, oldest first; stops and returns cb's value
+ * when it is non-zero. */
+int store_models_each(store *s, int (*cb)(void *arg, const store_model *m),
+		      void *arg, fault *f);
+
+/* Deletes the model and, in the same transaction, its batches, loss
+ * history and jobs. 0, or -1 with FAULT_INVALID when there is no such
+ * model. */
+int store_model_delete(store *s, const char *id, fault *f);
+
+/* Replaces the weights blob and step (PUT weights): one transaction that
+ * also drops loss rows past step. */
+int store_model_set_weights(store *s, const char *id, const void *blob,
+			    size_t len, uint64_t step, int64_t now_ms,
+			    fault *f);
+
+/* ---- training data ---- */
+
+/* Stores n rows (x: n x nin floats, y: n x nout floats) as one batch and
+ * adds n to the model's samples, in one transaction; fills the new batch
+ * id and the model's new total. */
+int store_batch_insert(store *s, const char *model_id, const float *x,
+		       const float *y, size_t n, uint32_t nin, uint32_t nout,
+		       int64_t now_ms, int64_t *batch_id,
+		       int64_t *total_samples, fault *f);
+
+/* Lists the model's batches, oldest first, into a malloc'd array. */
+int store_batch_list(store *s, const char *model_id,
+		     store_batch_info **out, size_t *n, fault *f);
+
+/* Drops all the model's batches and sets its samples to 0. */
+int store_batches_delete(store *s, const char *model_id, fault *f);
+
+/* Loads all the model's rows, in batch order, into two malloc'd blocks
+ * (*x: n x nin, *y: n x nout). *n is 0 (and the blocks NULL) when there
+ * are none. */
+int store_batches_load(store *s, const char *model_id, uint32_t nin,
+		       uint32_t nout, float **x, float **y, size_t *n,
+		       fault *f);
+
+/* ---- training progress ---- */
+
+typedef struct store_progress {
+	const char *model_id;
+	const store_loss_point *points; /* new loss rows, ascending steps */
+	size_t npoints;
+	const void *blob;     /* new checkpoint, or NULL for loss rows only */
+	size_t blob_len;
+	uint64_t step;        /* step of blob (ignored when blob is NULL) */
+	double last_loss;     /* the model's last_loss after this change */
+	int64_t now_ms;       /* becomes updated_at */
+	const store_job *job; /* a job row to update too, or NULL */
+} store_progress;
+
+/* Writes one progress record in a single transaction: loss rows, then
+ * (when given) the checkpoint and the job's status/steps/loss/error/times. */
+int store_progress_commit(store *s, const store_progress *p, fault *f);
+
+/* Points with step > since, ascending, at most limit, into a malloc'd
+ * array. */
+int store_loss_query(store *s, const char *model_id, uint64_t since,
+		     size_t limit, store_loss_point **out, size_t *n,
+		     fault *f);
+
+/* ---- jobs ---- */
+
+int store_job_insert(store *s, const store_job *j, fault *f);
+
+/* Updates status, steps_done, loss, error, started and finished. */
+int store_job_update(store *s, const store_job *j, fault *f);
+
+/* Calls cb for each job of model_id (all models when NULL), oldest first;
+ * stops on a non-zero return from cb and returns it. */
+int store_jobs_each(store *s, const char *model_id,
+		    int (*cb)(void *arg, const store_job *j), void *arg,
+		    fault *f);
+
+#endif

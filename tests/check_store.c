@@ -1,0 +1,1731 @@
+/*
+ * check_store: Check unit tests of the SQLite store (server/store.c).
+ *
+ * The store must create and version its schema (refusing a too-new, corrupt
+ * or read-only file), round-trip models, batches, loss history and jobs,
+ * keep every change atomic (a failed call leaves nothing behind), cascade a
+ * model's deletion, recover after a crash, serve readers beside a writer,
+ * and survive SIGKILL at any moment: a child process writes while the
+ * parent kills it at random times, then reopens and checks that every
+ * acknowledged write is there and that history matches the checkpoint.
+ * Files live in a mkdtemp directory under /tmp, removed at the end.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* nftw, mkdtemp, pwrite, strtok_r under -std=c11 */
+#endif
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "fault.h"
+#include "store.h"
+
+static char tmpdir[64]; /* made by main, removed by main */
+
+/* path <- tmpdir/name */
+static void
+tpath(char *path, size_t len, const char *name)
+{
+	int n = snprintf(path, len, "%s/%s", tmpdir, name);
+
+	ck_assert(n > 0 && (size_t)n < len);
+}
+
+/* Test data generator (xorshift64), seeded per test. */
+static uint64_t
+rnd(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static store *
+open_ok(const char *path)
+{
+	fault f;
+	store *s;
+
+	fault_clear(&f);
+	s = store_open(path, &f);
+	ck_assert_msg(s != NULL, "store_open(%s): %s", path, f.msg);
+	return s;
+}
+
+/* _i of the loop tests: 0 a file in tmpdir, 1 ":memory:". */
+static store *
+open_kind(int kind, const char *name)
+{
+	char path[256];
+
+	if (kind == 1)
+		return open_ok(":memory:");
+	tpath(path, sizeof path, name);
+	unlink(path);
+	return open_ok(path);
+}
+
+/* Asserts that call failed (-1) with code and a message containing want. */
+#define expect_fail(call, f, want_code, want)                                 \
+	do {                                                                  \
+		fault_clear(&(f));                                            \
+		ck_assert_int_eq((call), -1);                                 \
+		ck_assert_msg((f).code == (want_code), "%s: code %s (%s)",    \
+			      #call, fault_code_name((f).code), (f).msg);     \
+		ck_assert_msg(strstr((f).msg, (want)) != NULL,                \
+			      "%s: message '%s' lacks '%s'", #call, (f).msg,  \
+			      (want));                                        \
+	} while (0)
+
+#define expect_ok(call, f)                                                    \
+	do {                                                                  \
+		fault_clear(&(f));                                            \
+		ck_assert_msg((call) == 0, "%s: %s", #call, (f).msg);         \
+	} while (0)
+
+static void
+add_model(store *s, const char *id, int64_t created, const void *blob,
+	  size_t len)
+{
+	store_model m;
+	fault f;
+
+	memset(&m, 0, sizeof m);
+	snprintf(m.id, sizeof m.id, "%s", id);
+	m.name = id;
+	m.created_ms = created;
+	m.updated_ms = created;
+	m.last_loss = NAN;
+	m.blob = blob;
+	m.blob_len = len;
+	expect_ok(store_model_insert(s, &m, &f), f);
+}
+
+/* A copy of one store_model, for checks after the callback returns. */
+typedef struct model_copy {
+	char id[STORE_ID_MAX];
+	char name[64];
+	int64_t created_ms, updated_ms, samples;
+	uint64_t step;
+	double last_loss;
+	unsigned char *blob;
+	size_t blob_len;
+} model_copy;
+
+typedef struct model_list {
+	model_copy v[16];
+	int n;
+	int stop_after; /* return 7 after this many rows; 0 never */
+} model_list;
+
+static int
+collect_model(void *arg, const store_model *m)
+{
+	model_list *l = arg;
+	model_copy *c;
+
+	ck_assert_int_lt(l->n, 16);
+	c = &l->v[l->n++];
+	memset(c, 0, sizeof *c);
+	memcpy(c->id, m->id, sizeof c->id);
+	snprintf(c->name, sizeof c->name, "%s", m->name);
+	c->created_ms = m->created_ms;
+	c->updated_ms = m->updated_ms;
+	c->samples = m->samples;
+	c->step = m->step;
+	c->last_loss = m->last_loss;
+	c->blob_len = m->blob_len;
+	if (m->blob_len) {
+		c->blob = malloc(m->blob_len);
+		ck_assert_ptr_nonnull(c->blob);
+		memcpy(c->blob, m->blob, m->blob_len);
+	}
+	return l->stop_after && l->n == l->stop_after ? 7 : 0;
+}
+
+static void
+models_free(model_list *l)
+{
+	for (int i = 0; i < l->n; i++)
+		free(l->v[i].blob);
+	l->n = 0;
+}
+
+static void
+models_get(store *s, model_list *l)
+{
+	fault f;
+
+	models_free(l);
+	expect_ok(store_models_each(s, collect_model, l, &f), f);
+}
+
+/* The model with id in l; fails the test when missing. */
+static const model_copy *
+model_in(const model_list *l, const char *id)
+{
+	for (int i = 0; i < l->n; i++) {
+		if (strcmp(l->v[i].id, id) == 0)
+			return &l->v[i];
+	}
+	ck_abort_msg("no model '%s' listed", id);
+	return NULL;
+}
+
+typedef struct job_copy {
+	store_job j;
+	char error[64];
+	char options[64];
+	int has_error;
+} job_copy;
+
+typedef struct job_list {
+	job_copy v[64];
+	int n;
+	int stop_after;
+} job_list;
+
+static int
+collect_job(void *arg, const store_job *j)
+{
+	job_list *l = arg;
+	job_copy *c;
+
+	ck_assert_int_lt(l->n, 64);
+	c = &l->v[l->n++];
+	c->j = *j;
+	c->has_error = j->error != NULL;
+	snprintf(c->error, sizeof c->error, "%s", j->error ? j->error : "");
+	ck_assert_ptr_nonnull(j->options);
+	snprintf(c->options, sizeof c->options, "%s", j->options);
+	c->j.error = NULL;
+	c->j.options = NULL;
+	return l->stop_after && l->n == l->stop_after ? 7 : 0;
+}
+
+static void
+jobs_get(store *s, const char *model_id, job_list *l)
+{
+	fault f;
+
+	l->n = 0;
+	expect_ok(store_jobs_each(s, model_id, collect_job, l, &f), f);
+}
+
+static store_job
+make_job(const char *id, const char *model_id, store_job_status st,
+	 int64_t created)
+{
+	store_job j;
+
+	memset(&j, 0, sizeof j);
+	snprintf(j.id, sizeof j.id, "%s", id);
+	snprintf(j.model_id, sizeof j.model_id, "%s", model_id);
+	j.status = st;
+	j.steps_total = 100;
+	j.loss = NAN;
+	j.options = "{}";
+	j.created_ms = created;
+	return j;
+}
+
+/* ---- direct SQLite looks at a closed (or WAL-shared) file ---- */
+
+static int64_t
+sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
+					 NULL), SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+		      "%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+sql_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+					 SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK,
+		      "%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+static void
+write_file(const char *path, const void *buf, size_t len, off_t at)
+{
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, buf, len, at), (ssize_t)len);
+	ck_assert_int_eq(close(fd), 0);
+}
+
+/* ---- schema and migrations ---- */
+
+START_TEST(test_schema_fresh)
+{
+	static const char *const tables[] = { "models", "batches", "loss",
+					      "jobs" };
+	char path[256], wal[300], sql[128];
+	model_list l = { .n = 0 };
+	store *s;
+	fault f;
+
+	tpath(path, sizeof path, "fresh.db");
+	s = open_ok(path);
+	ck_assert_int_ge(store_schema_version(), 1);
+	ck_assert_int_eq(sql_int(path, "PRAGMA user_version"),
+			 store_schema_version());
+	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+		snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_schema "
+			 "WHERE type = 'table' AND name = '%s'", tables[i]);
+		ck_assert_msg(sql_int(path, sql) == 1, "no table %s",
+			      tables[i]);
+	}
+	ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM sqlite_schema "
+				 "WHERE type = 'index' AND name IN "
+				 "('batches_model', 'jobs_model')"), 2);
+	/* journal_mode = WAL persists in the file header. */
+	ck_assert_int_eq(sql_int(path, "SELECT journal_mode = 'wal' FROM "
+				 "pragma_journal_mode()"), 1);
+	ck_assert_int_gt(store_size_bytes(s), 0);
+	expect_ok(store_integrity_check(s, &f), f);
+	add_model(s, "m", 1, "W", 1);
+	store_close(s);
+	/* Closing the last connection checkpoints and removes the WAL. */
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	ck_assert_int_eq(access(wal, F_OK), -1);
+
+	s = open_ok(path);
+	ck_assert_int_eq(sql_int(path, "PRAGMA user_version"),
+			 store_schema_version());
+	models_get(s, &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_str_eq(l.v[0].id, "m");
+	models_free(&l);
+	store_close(s);
+	store_close(NULL);
+}
+END_TEST
+
+START_TEST(test_schema_too_new)
+{
+	char path[256], sql[64];
+	int newer = store_schema_version() + 1;
+	fault f;
+
+	tpath(path, sizeof path, "newer.db");
+	store_close(open_ok(path));
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", newer);
+	sql_exec(path, sql);
+	fault_clear(&f);
+	ck_assert_ptr_null(store_open(path, &f));
+	ck_assert_msg(strstr(f.msg, "newer") != NULL, "message: %s", f.msg);
+	ck_assert_msg(strstr(f.msg, path) != NULL, "message: %s", f.msg);
+	/* Refused before anything was written. */
+	ck_assert_int_eq(sql_int(path, "PRAGMA user_version"), newer);
+}
+END_TEST
+
+/* A failing migration leaves the file as it was: a foreign database whose
+ * "models" table clashes with version 1 keeps user_version 0 and gains no
+ * tables. */
+START_TEST(test_schema_failed_migration)
+{
+	char path[256];
+	fault f;
+
+	tpath(path, sizeof path, "foreign.db");
+	unlink(path);
+	sql_exec(path, "CREATE TABLE models (x)");
+	fault_clear(&f);
+	ck_assert_ptr_null(store_open(path, &f));
+	ck_assert_msg(strstr(f.msg, "version 1") != NULL, "message: %s",
+		      f.msg);
+	ck_assert_int_eq(sql_int(path, "PRAGMA user_version"), 0);
+	ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM sqlite_schema"),
+			 1);
+}
+END_TEST
+
+START_TEST(test_corrupt_file)
+{
+	unsigned char junk[8192];
+	uint64_t seed = 0x9E3779B97F4A7C15u;
+	char path[256];
+	int64_t page, pages;
+	store *s;
+	fault f;
+
+	/* Garbage: not a database at all. */
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (unsigned char)rnd(&seed);
+	tpath(path, sizeof path, "garbage.db");
+	write_file(path, junk, sizeof junk, 0);
+	fault_clear(&f);
+	ck_assert_ptr_null(store_open(path, &f));
+	ck_assert_int_ne(f.code, FAULT_NONE);
+	ck_assert_msg(strstr(f.msg, "not a database") != NULL, "message: %s",
+		      f.msg);
+	ck_assert_msg(strstr(f.msg, path) != NULL, "message: %s", f.msg);
+
+	/* A real database whose b-tree pages were overwritten. */
+	tpath(path, sizeof path, "damaged.db");
+	s = open_ok(path);
+	add_model(s, "m", 1, junk, sizeof junk);
+	store_close(s);
+	page = sql_int(path, "PRAGMA page_size");
+	pages = sql_int(path, "PRAGMA page_count");
+	ck_assert_int_gt(pages, 3);
+	for (int64_t p = 1; p < pages; p++)
+		write_file(path, junk, (size_t)page, (off_t)(p * page));
+	fault_clear(&f);
+	s = store_open(path, &f);
+	if (s)
+		store_close(s);
+	ck_assert_msg(s == NULL, "opened a damaged database");
+	ck_assert_msg(strstr(f.msg, "corrupt") != NULL, "message: %s", f.msg);
+}
+END_TEST
+
+/* Opening a file we may not write fails. Root writes through mode 0444,
+ * so as root the open runs in a child that became "nobody" first. */
+START_TEST(test_read_only_file)
+{
+	char dir[256], path[300], msg[FAULT_MSG_MAX + 1] = "";
+	int fds[2], status;
+	ssize_t r;
+	pid_t pid;
+	fault f;
+
+	tpath(dir, sizeof dir, "ro");
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(chmod(tmpdir, 0711), 0);
+	snprintf(path, sizeof path, "%s/ro.db", dir);
+	store_close(open_ok(path));
+	ck_assert_int_eq(chmod(path, 0444), 0);
+	if (geteuid() != 0) {
+		fault_clear(&f);
+		ck_assert_ptr_null(store_open(path, &f));
+		ck_assert_msg(strstr(f.msg, "read-only") != NULL,
+			      "message: %s", f.msg);
+		return;
+	}
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		store *s;
+
+		close(fds[0]);
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(77);
+		fault_clear(&f);
+		s = store_open(path, &f);
+		if (write(fds[1], f.msg, strlen(f.msg)) < 0)
+			_exit(2);
+		_exit(s == NULL ? 0 : 1);
+	}
+	close(fds[1]);
+	r = read(fds[0], msg, sizeof msg - 1);
+	msg[r > 0 ? r : 0] = '\0';
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		fprintf(stderr, "check_store: read-only test skipped "
+			"(cannot become nobody)\n");
+		return;
+	}
+	ck_assert_msg(WEXITSTATUS(status) == 0, "a read-only file opened");
+	ck_assert_msg(strstr(msg, "read-only") != NULL, "message: %s", msg);
+}
+END_TEST
+
+START_TEST(test_bad_open)
+{
+	fault f;
+
+	fault_clear(&f);
+	ck_assert_ptr_null(store_open("", &f));
+	ck_assert_int_eq(f.code, FAULT_INVALID);
+	fault_clear(&f);
+	ck_assert_ptr_null(store_open("/nonexistent-dir/x/y.db", &f));
+	ck_assert_int_ne(f.code, FAULT_NONE);
+	ck_assert_msg(strstr(f.msg, "/nonexistent-dir/x/y.db") != NULL,
+		      "message: %s", f.msg);
+}
+END_TEST
+
+/* Two in-memory stores are two databases. */
+START_TEST(test_memory_separate)
+{
+	store *a = open_ok(":memory:"), *b = open_ok(":memory:");
+	model_list l = { .n = 0 };
+	fault f;
+
+	add_model(a, "x", 1, "A", 1);
+	models_get(a, &l);
+	ck_assert_int_eq(l.n, 1);
+	models_get(b, &l);
+	ck_assert_int_eq(l.n, 0);
+	add_model(b, "x", 1, "B", 1);
+	expect_ok(store_integrity_check(a, &f), f);
+	ck_assert_int_gt(store_size_bytes(b), 0);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
+/* ---- round trips (each on a file, _i == 0, and in memory, _i == 1) ---- */
+
+START_TEST(test_models)
+{
+	store *s = open_kind(_i, "models.db");
+	model_list l = { .n = 0 };
+	store_model m;
+	const model_copy *c;
+	char longid[STORE_ID_MAX + 8];
+	fault f;
+
+	add_model(s, "a", 1000, "AAAA", 4);
+	add_model(s, "b", 2000, NULL, 0);
+	memset(&m, 0, sizeof m);
+	snprintf(m.id, sizeof m.id, "c");
+	m.name = "third \"model\" ? é";
+	m.created_ms = 1500;
+	m.updated_ms = 1600;
+	m.step = 42;
+	m.samples = 0;
+	m.last_loss = 0.125;
+	m.blob = "CCC";
+	m.blob_len = 3;
+	expect_ok(store_model_insert(s, &m, &f), f);
+
+	/* Duplicate and malformed ids. */
+	expect_fail(store_model_insert(s, &m, &f), f, FAULT_INVALID,
+		    "already exists");
+	snprintf(m.id, sizeof m.id, "%s", "");
+	expect_fail(store_model_insert(s, &m, &f), f, FAULT_INVALID, "empty");
+	memset(m.id, 'x', sizeof m.id);
+	expect_fail(store_model_insert(s, &m, &f), f, FAULT_INVALID,
+		    "longer");
+
+	/* Oldest first, every field back as stored. */
+	models_get(s, &l);
+	ck_assert_int_eq(l.n, 3);
+	ck_assert_str_eq(l.v[0].id, "a");
+	ck_assert_str_eq(l.v[1].id, "c");
+	ck_assert_str_eq(l.v[2].id, "b");
+	ck_assert(isnan(l.v[0].last_loss));
+	ck_assert_uint_eq(l.v[0].blob_len, 4);
+	ck_assert_mem_eq(l.v[0].blob, "AAAA", 4);
+	ck_assert_uint_eq(l.v[2].blob_len, 0);
+	c = &l.v[1];
+	ck_assert_str_eq(c->name, "third \"model\" ? é");
+	ck_assert_int_eq(c->created_ms, 1500);
+	ck_assert_int_eq(c->updated_ms, 1600);
+	ck_assert_uint_eq(c->step, 42);
+	ck_assert_double_eq(c->last_loss, 0.125);
+	ck_assert_mem_eq(c->blob, "CCC", 3);
+
+	/* A callback's non-zero value stops the walk and comes back. */
+	models_free(&l);
+	l.stop_after = 2;
+	ck_assert_int_eq(store_models_each(s, collect_model, &l, &f), 7);
+	ck_assert_int_eq(l.n, 2);
+	l.stop_after = 0;
+
+	/* PUT weights. */
+	expect_ok(store_model_set_weights(s, "a", "NEWWEIGHTS", 10, 9, 3000,
+					  &f), f);
+	models_get(s, &l);
+	c = model_in(&l, "a");
+	ck_assert_uint_eq(c->step, 9);
+	ck_assert_int_eq(c->updated_ms, 3000);
+	ck_assert_uint_eq(c->blob_len, 10);
+	ck_assert_mem_eq(c->blob, "NEWWEIGHTS", 10);
+	expect_fail(store_model_set_weights(s, "zzz", "W", 1, 1, 1, &f), f,
+		    FAULT_INVALID, "no model with id 'zzz'");
+
+	/* Delete. */
+	expect_fail(store_model_delete(s, "zzz", &f), f, FAULT_INVALID,
+		    "no model with id 'zzz'");
+	expect_ok(store_model_delete(s, "c", &f), f);
+	models_get(s, &l);
+	ck_assert_int_eq(l.n, 2);
+	ck_assert_str_eq(l.v[0].id, "a");
+	ck_assert_str_eq(l.v[1].id, "b");
+	models_free(&l);
+
+	snprintf(longid, sizeof longid, "%0*d", STORE_ID_MAX + 4, 1);
+	expect_fail(store_model_delete(s, longid, &f), f, FAULT_INVALID,
+		    "no model");
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_batches)
+{
+	store *s = open_kind(_i, "batches.db");
+	float x1[3 * 2] = { 1, 2, 3, 4, 5, 6 }, y1[3] = { -1, -2, -3 };
+	float x2[2 * 2] = { 0.5f, -0.25f, 1e30f, -0.0f }, y2[2] = { 7, 8 };
+	float *x, *y;
+	int64_t id1, id2, id3, total;
+	store_batch_info *bi;
+	model_list l = { .n = 0 };
+	size_t n;
+	fault f;
+
+	add_model(s, "m", 1, "W", 1);
+	add_model(s, "other", 2, "W", 1);
+	expect_ok(store_batch_insert(s, "m", x1, y1, 3, 2, 1, 100, &id1,
+				     &total, &f), f);
+	ck_assert_int_eq(total, 3);
+	expect_ok(store_batch_insert(s, "m", x2, y2, 2, 2, 1, 200, &id2,
+				     &total, &f), f);
+	ck_assert_int_gt(id2, id1);
+	ck_assert_int_eq(total, 5);
+
+	/* Refusals change nothing. */
+	expect_fail(store_batch_insert(s, "m", x1, y1, 2, 3, 1, 300, &id3,
+				       &total, &f), f, FAULT_INVALID,
+		    "inputs");
+	expect_fail(store_batch_insert(s, "nope", x1, y1, 3, 2, 1, 300, &id3,
+				       &total, &f), f, FAULT_INVALID,
+		    "no model with id 'nope'");
+	expect_fail(store_batch_insert(s, "m", x1, y1, 0, 2, 1, 300, &id3,
+				       &total, &f), f, FAULT_INVALID,
+		    "at least one row");
+
+	expect_ok(store_batch_list(s, "m", &bi, &n, &f), f);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(bi[0].batch_id, id1);
+	ck_assert_int_eq(bi[0].samples, 3);
+	ck_assert_int_eq(bi[0].created_ms, 100);
+	ck_assert_int_eq(bi[1].batch_id, id2);
+	ck_assert_int_eq(bi[1].samples, 2);
+	ck_assert_int_eq(bi[1].created_ms, 200);
+	free(bi);
+	expect_ok(store_batch_list(s, "other", &bi, &n, &f), f);
+	ck_assert_uint_eq(n, 0);
+	free(bi);
+	expect_fail(store_batch_list(s, "nope", &bi, &n, &f), f,
+		    FAULT_INVALID, "no model");
+
+	models_get(s, &l);
+	ck_assert_int_eq(model_in(&l, "m")->samples, 5);
+	ck_assert_int_eq(model_in(&l, "other")->samples, 0);
+	models_free(&l);
+
+	/* Rows come back bit for bit, in batch order. */
+	expect_ok(store_batches_load(s, "m", 2, 1, &x, &y, &n, &f), f);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_mem_eq(x, x1, sizeof x1);
+	ck_assert_mem_eq(x + 6, x2, sizeof x2);
+	ck_assert_mem_eq(y, y1, sizeof y1);
+	ck_assert_mem_eq(y + 3, y2, sizeof y2);
+	free(x);
+	free(y);
+	expect_fail(store_batches_load(s, "m", 3, 1, &x, &y, &n, &f), f,
+		    FAULT_INVALID, "inputs");
+	ck_assert_ptr_null(x);
+	expect_fail(store_batches_load(s, "nope", 2, 1, &x, &y, &n, &f), f,
+		    FAULT_INVALID, "no model");
+	expect_ok(store_batches_load(s, "other", 2, 1, &x, &y, &n, &f), f);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(x);
+	ck_assert_ptr_null(y);
+
+	/* Delete all, then ids go on (never reused). */
+	expect_ok(store_batches_delete(s, "m", &f), f);
+	expect_fail(store_batches_delete(s, "nope", &f), f, FAULT_INVALID,
+		    "no model");
+	expect_ok(store_batch_list(s, "m", &bi, &n, &f), f);
+	ck_assert_uint_eq(n, 0);
+	free(bi);
+	models_get(s, &l);
+	ck_assert_int_eq(model_in(&l, "m")->samples, 0);
+	models_free(&l);
+	expect_ok(store_batches_load(s, "m", 2, 1, &x, &y, &n, &f), f);
+	ck_assert_uint_eq(n, 0);
+	/* With no rows left, another shape is fine. */
+	expect_ok(store_batch_insert(s, "m", x1, y1, 1, 3, 3, 400, &id3,
+				     &total, &f), f);
+	ck_assert_int_gt(id3, id2);
+	ck_assert_int_eq(total, 1);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_progress_and_loss)
+{
+	store *s = open_kind(_i, "progress.db");
+	store_loss_point pts[4], *v;
+	store_progress p;
+	store_job j = make_job("j", "m", STORE_JOB_RUNNING, 50);
+	job_list jl = { .n = 0 };
+	model_list l = { .n = 0 };
+	const model_copy *c;
+	size_t n;
+	fault f;
+
+	add_model(s, "m", 1, "W0", 2);
+	expect_ok(store_job_insert(s, &j, &f), f);
+
+	/* Loss rows only: the checkpoint stays. */
+	for (int i = 0; i < 3; i++)
+		pts[i] = (store_loss_point){ (uint64_t)i + 1, 3.0 - i,
+					     100 + i };
+	memset(&p, 0, sizeof p);
+	p.model_id = "m";
+	p.points = pts;
+	p.npoints = 3;
+	p.last_loss = 1.0;
+	p.now_ms = 110;
+	j.steps_done = 3;
+	j.started_ms = 60;
+	j.loss = 1.0;
+	p.job = &j;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	models_get(s, &l);
+	c = model_in(&l, "m");
+	ck_assert_uint_eq(c->step, 0);
+	ck_assert_mem_eq(c->blob, "W0", 2);
+	ck_assert_double_eq(c->last_loss, 1.0);
+	ck_assert_int_eq(c->updated_ms, 110);
+
+	/* Loss rows, checkpoint and job together. */
+	for (int i = 0; i < 3; i++)
+		pts[i] = (store_loss_point){ (uint64_t)i + 4, 0.5 / (i + 1),
+					     200 + i };
+	p.blob = "CKPT6";
+	p.blob_len = 5;
+	p.step = 6;
+	p.last_loss = pts[2].loss;
+	p.now_ms = 210;
+	j.status = STORE_JOB_SUCCEEDED;
+	j.steps_done = 6;
+	j.finished_ms = 220;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	models_get(s, &l);
+	c = model_in(&l, "m");
+	ck_assert_uint_eq(c->step, 6);
+	ck_assert_uint_eq(c->blob_len, 5);
+	ck_assert_mem_eq(c->blob, "CKPT6", 5);
+	ck_assert_int_eq(c->updated_ms, 210);
+	jobs_get(s, "m", &jl);
+	ck_assert_int_eq(jl.n, 1);
+	ck_assert_int_eq(jl.v[0].j.status, STORE_JOB_SUCCEEDED);
+	ck_assert_int_eq(jl.v[0].j.steps_done, 6);
+	ck_assert_int_eq(jl.v[0].j.started_ms, 60);
+	ck_assert_int_eq(jl.v[0].j.finished_ms, 220);
+
+	/* A duplicate step fails the whole commit: no row 7, no checkpoint. */
+	pts[0] = (store_loss_point){ 7, 0.1, 300 };
+	pts[1] = (store_loss_point){ 6, 0.1, 300 };
+	p.npoints = 2;
+	p.blob = "BAD";
+	p.blob_len = 3;
+	p.step = 7;
+	p.job = NULL;
+	expect_fail(store_progress_commit(s, &p, &f), f, FAULT_INVALID,
+		    "already stored");
+	/* So does an unknown job, and an unknown model. */
+	p.npoints = 1;
+	j = make_job("ghost", "m", STORE_JOB_RUNNING, 1);
+	p.job = &j;
+	expect_fail(store_progress_commit(s, &p, &f), f, FAULT_INVALID,
+		    "no job with id 'ghost'");
+	p.job = NULL;
+	p.model_id = "nope";
+	expect_fail(store_progress_commit(s, &p, &f), f, FAULT_INVALID,
+		    "no model with id 'nope'");
+	p.model_id = "m";
+	models_get(s, &l);
+	c = model_in(&l, "m");
+	ck_assert_uint_eq(c->step, 6);
+	ck_assert_mem_eq(c->blob, "CKPT6", 5);
+	models_free(&l);
+
+	/* A NaN loss is kept as "no number". */
+	pts[0] = (store_loss_point){ 7, NAN, 400 };
+	p.blob = NULL;
+	p.last_loss = NAN;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+
+	expect_ok(store_loss_query(s, "m", 0, 100, &v, &n, &f), f);
+	ck_assert_uint_eq(n, 7);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_uint_eq(v[i].step, i + 1);
+	ck_assert_double_eq(v[0].loss, 3.0);
+	ck_assert_int_eq(v[0].time_ms, 100);
+	ck_assert_double_eq(v[4].loss, 0.25);
+	ck_assert(isnan(v[6].loss));
+	free(v);
+	expect_ok(store_loss_query(s, "m", 3, 2, &v, &n, &f), f);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(v[0].step, 4);
+	ck_assert_uint_eq(v[1].step, 5);
+	free(v);
+	expect_ok(store_loss_query(s, "m", 7, 10, &v, &n, &f), f);
+	ck_assert_uint_eq(n, 0);
+	free(v);
+	expect_ok(store_loss_query(s, "m", 0, 0, &v, &n, &f), f);
+	ck_assert_uint_eq(n, 0);
+	free(v);
+	expect_ok(store_loss_query(s, "m", UINT64_MAX, SIZE_MAX, &v, &n, &f),
+		  f);
+	ck_assert_uint_eq(n, 0);
+	free(v);
+	expect_fail(store_loss_query(s, "nope", 0, 10, &v, &n, &f), f,
+		    FAULT_INVALID, "no model");
+
+	/* PUT weights at step 4 drops rows 5..7; last_loss follows. */
+	expect_ok(store_model_set_weights(s, "m", "W4", 2, 4, 500, &f), f);
+	expect_ok(store_loss_query(s, "m", 0, 100, &v, &n, &f), f);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(v[3].step, 4);
+	models_get(s, &l);
+	ck_assert_double_eq(model_in(&l, "m")->last_loss, v[3].loss);
+	models_free(&l);
+	free(v);
+	expect_ok(store_model_set_weights(s, "m", "W0", 2, 0, 600, &f), f);
+	models_get(s, &l);
+	ck_assert(isnan(model_in(&l, "m")->last_loss));
+	models_free(&l);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_jobs)
+{
+	store *s = open_kind(_i, "jobs.db");
+	store_job j1 = make_job("j1", "m1", STORE_JOB_QUEUED, 10);
+	store_job j2 = make_job("j2", "m2", STORE_JOB_QUEUED, 20);
+	store_job j3 = make_job("j3", "m1", STORE_JOB_QUEUED, 30);
+	store_job bad;
+	job_list l = { .n = 0 };
+	fault f;
+
+	add_model(s, "m1", 1, "W", 1);
+	add_model(s, "m2", 2, "W", 1);
+	j1.options = "{\"steps\":5}";
+	j1.steps_total = 5;
+	j3.options = NULL;
+	expect_ok(store_job_insert(s, &j1, &f), f);
+	expect_ok(store_job_insert(s, &j2, &f), f);
+	expect_ok(store_job_insert(s, &j3, &f), f);
+	expect_fail(store_job_insert(s, &j1, &f), f, FAULT_INVALID,
+		    "already exists");
+	bad = make_job("j4", "nope", STORE_JOB_QUEUED, 40);
+	expect_fail(store_job_insert(s, &bad, &f), f, FAULT_INVALID,
+		    "no model with id 'nope'");
+	bad = make_job("j4", "m1", STORE_JOB_STATUS_COUNT_, 40);
+	expect_fail(store_job_insert(s, &bad, &f), f, FAULT_INVALID,
+		    "status");
+	bad = make_job("j9", "m1", STORE_JOB_RUNNING, 40);
+	expect_fail(store_job_update(s, &bad, &f), f, FAULT_INVALID,
+		    "no job with id 'j9'");
+
+	j1.status = STORE_JOB_RUNNING;
+	j1.started_ms = 15;
+	j1.steps_done = 2;
+	j1.loss = 0.25;
+	expect_ok(store_job_update(s, &j1, &f), f);
+	j3.status = STORE_JOB_FAILED;
+	j3.error = "diverged: loss is NaN";
+	j3.finished_ms = 45;
+	expect_ok(store_job_update(s, &j3, &f), f);
+
+	jobs_get(s, "m1", &l);
+	ck_assert_int_eq(l.n, 2);
+	ck_assert_str_eq(l.v[0].j.id, "j1");
+	ck_assert_str_eq(l.v[0].j.model_id, "m1");
+	ck_assert_int_eq(l.v[0].j.status, STORE_JOB_RUNNING);
+	ck_assert_int_eq(l.v[0].j.steps_total, 5);
+	ck_assert_int_eq(l.v[0].j.steps_done, 2);
+	ck_assert_double_eq(l.v[0].j.loss, 0.25);
+	ck_assert_int_eq(l.v[0].has_error, 0);
+	ck_assert_str_eq(l.v[0].options, "{\"steps\":5}");
+	ck_assert_int_eq(l.v[0].j.created_ms, 10);
+	ck_assert_int_eq(l.v[0].j.started_ms, 15);
+	ck_assert_int_eq(l.v[0].j.finished_ms, 0);
+	ck_assert_str_eq(l.v[1].j.id, "j3");
+	ck_assert_int_eq(l.v[1].j.status, STORE_JOB_FAILED);
+	ck_assert_int_eq(l.v[1].has_error, 1);
+	ck_assert_str_eq(l.v[1].error, "diverged: loss is NaN");
+	ck_assert_str_eq(l.v[1].options, "{}");
+	ck_assert(isnan(l.v[1].j.loss));
+	ck_assert_int_eq(l.v[1].j.started_ms, 0);
+	ck_assert_int_eq(l.v[1].j.finished_ms, 45);
+
+	jobs_get(s, NULL, &l);
+	ck_assert_int_eq(l.n, 3);
+	ck_assert_str_eq(l.v[0].j.id, "j1");
+	ck_assert_str_eq(l.v[1].j.id, "j2");
+	ck_assert_str_eq(l.v[2].j.id, "j3");
+	l.n = 0;
+	l.stop_after = 1;
+	ck_assert_int_eq(store_jobs_each(s, NULL, collect_job, &l, &f), 7);
+	ck_assert_int_eq(l.n, 1);
+	l.n = 0;
+	expect_fail(store_jobs_each(s, "nope", collect_job, &l, &f), f,
+		    FAULT_INVALID, "no model");
+	ck_assert_int_eq(l.n, 0);
+
+	for (int i = 0; i < STORE_JOB_STATUS_COUNT_; i++)
+		ck_assert_ptr_nonnull(store_job_status_name(i));
+	ck_assert_str_eq(store_job_status_name(STORE_JOB_INTERRUPTED),
+			 "interrupted");
+	ck_assert_ptr_null(store_job_status_name(STORE_JOB_STATUS_COUNT_));
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_delete_cascades)
+{
+	store *s = open_kind(_i, "cascade.db");
+	float x[2] = { 1, 2 }, y[1] = { 3 };
+	store_loss_point pt = { 1, 0.5, 1 };
+	store_progress p;
+	store_job j;
+	job_list jl = { .n = 0 };
+	int64_t id, total;
+	store_batch_info *bi;
+	store_loss_point *v;
+	size_t n;
+	fault f;
+	char path[256];
+
+	for (int k = 0; k < 2; k++) {
+		const char *mid = k ? "b" : "a";
+
+		add_model(s, mid, k, "W", 1);
+		expect_ok(store_batch_insert(s, mid, x, y, 1, 2, 1, 5, &id,
+					     &total, &f), f);
+		memset(&p, 0, sizeof p);
+		p.model_id = mid;
+		p.points = &pt;
+		p.npoints = 1;
+		p.last_loss = 0.5;
+		expect_ok(store_progress_commit(s, &p, &f), f);
+		j = make_job(k ? "jb" : "ja", mid, STORE_JOB_QUEUED, k);
+		expect_ok(store_job_insert(s, &j, &f), f);
+	}
+	expect_ok(store_model_delete(s, "a", &f), f);
+	jobs_get(s, NULL, &jl);
+	ck_assert_int_eq(jl.n, 1);
+	ck_assert_str_eq(jl.v[0].j.id, "jb");
+	expect_fail(store_batch_list(s, "a", &bi, &n, &f), f, FAULT_INVALID,
+		    "no model");
+	expect_ok(store_batch_list(s, "b", &bi, &n, &f), f);
+	ck_assert_uint_eq(n, 1);
+	free(bi);
+	expect_ok(store_loss_query(s, "b", 0, 10, &v, &n, &f), f);
+	ck_assert_uint_eq(n, 1);
+	free(v);
+	/* A new "a" starts empty: no rows of the old one came back. */
+	add_model(s, "a", 9, "W", 1);
+	expect_ok(store_batch_list(s, "a", &bi, &n, &f), f);
+	ck_assert_uint_eq(n, 0);
+	free(bi);
+	expect_ok(store_loss_query(s, "a", 0, 10, &v, &n, &f), f);
+	ck_assert_uint_eq(n, 0);
+	free(v);
+	expect_ok(store_model_delete(s, "a", &f), f);
+	expect_ok(store_integrity_check(s, &f), f);
+	store_close(s);
+	if (_i == 0) {
+		/* And in the file itself. */
+		tpath(path, sizeof path, "cascade.db");
+		ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM batches "
+					 "WHERE model_id = 'a'"), 0);
+		ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM loss "
+					 "WHERE model_id = 'a'"), 0);
+		ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM jobs "
+					 "WHERE model_id = 'a'"), 0);
+		ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM batches"),
+				 1);
+	}
+}
+END_TEST
+
+/* A callback may call back into the store (reads and writes). */
+struct nested {
+	store *s;
+	int calls;
+};
+
+static int
+nested_cb(void *arg, const store_model *m)
+{
+	struct nested *n = arg;
+	store_loss_point *v;
+	store_job j;
+	size_t k;
+	fault f;
+	char id[STORE_ID_MAX];
+
+	expect_ok(store_loss_query(n->s, m->id, 0, 10, &v, &k, &f), f);
+	free(v);
+	snprintf(id, sizeof id, "job-%.8s", m->id);
+	j = make_job(id, m->id, STORE_JOB_QUEUED, 1);
+	expect_ok(store_job_insert(n->s, &j, &f), f);
+	n->calls++;
+	return 0;
+}
+
+START_TEST(test_nested_callbacks)
+{
+	struct nested n = { open_kind(_i, "nested.db"), 0 };
+	job_list jl = { .n = 0 };
+	fault f;
+
+	add_model(n.s, "a", 1, "W", 1);
+	add_model(n.s, "b", 2, "W", 1);
+	expect_ok(store_models_each(n.s, nested_cb, &n, &f), f);
+	ck_assert_int_eq(n.calls, 2);
+	jobs_get(n.s, NULL, &jl);
+	ck_assert_int_eq(jl.n, 2);
+	store_close(n.s);
+}
+END_TEST
+
+/* ---- crash recovery ---- */
+
+START_TEST(test_recovery_on_open)
+{
+	char path[256];
+	store *s;
+	store_loss_point pts[5], *v;
+	store_progress p;
+	store_job j1 = make_job("j1", "m", STORE_JOB_RUNNING, 1);
+	store_job j2 = make_job("j2", "m", STORE_JOB_QUEUED, 2);
+	store_job j3 = make_job("j3", "m", STORE_JOB_SUCCEEDED, 3);
+	job_list jl = { .n = 0 };
+	int64_t before;
+	size_t n;
+	fault f;
+
+	tpath(path, sizeof path, "recover.db");
+	s = open_ok(path);
+	add_model(s, "m", 1, "W", 1);
+	j3.finished_ms = 50;
+	expect_ok(store_job_insert(s, &j1, &f), f);
+	expect_ok(store_job_insert(s, &j2, &f), f);
+	expect_ok(store_job_insert(s, &j3, &f), f);
+	for (int i = 0; i < 5; i++)
+		pts[i] = (store_loss_point){ (uint64_t)i + 1, 1.0 / (i + 1),
+					     i };
+	memset(&p, 0, sizeof p);
+	p.model_id = "m";
+	p.points = pts;
+	p.npoints = 5;
+	p.blob = "CK3";
+	p.blob_len = 3;
+	p.step = 3;
+	p.last_loss = pts[4].loss;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	expect_ok(store_loss_query(s, "m", 0, 10, &v, &n, &f), f);
+	ck_assert_uint_eq(n, 5);
+	free(v);
+	store_close(s);
+
+	before = (int64_t)time(NULL) * 1000 - 1000;
+	s = open_ok(path);
+	expect_ok(store_loss_query(s, "m", 0, 10, &v, &n, &f), f);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(v[2].step, 3);
+	free(v);
+	jobs_get(s, "m", &jl);
+	ck_assert_int_eq(jl.n, 3);
+	ck_assert_int_eq(jl.v[0].j.status, STORE_JOB_INTERRUPTED);
+	ck_assert_int_ge(jl.v[0].j.finished_ms, before);
+	ck_assert_int_eq(jl.v[1].j.status, STORE_JOB_INTERRUPTED);
+	ck_assert_int_ge(jl.v[1].j.finished_ms, before);
+	ck_assert_int_eq(jl.v[2].j.status, STORE_JOB_SUCCEEDED);
+	ck_assert_int_eq(jl.v[2].j.finished_ms, 50);
+	expect_ok(store_integrity_check(s, &f), f);
+	store_close(s);
+}
+END_TEST
+
+#define CRASH_ROUNDS 12
+#define CRASH_NIN 8
+#define CRASH_CKPT_EVERY 3
+
+/* A checkpoint blob that names its step and has a step-dependent length,
+ * so that a torn or mismatched checkpoint shows. */
+static size_t
+crash_blob(uint64_t step, unsigned char *b, size_t cap)
+{
+	size_t len = 16 + (size_t)(step * 37 % 3000);
+
+	ck_assert_uint_le(len, cap);
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(step >> (8 * i));
+	for (size_t i = 8; i < len; i++)
+		b[i] = (unsigned char)(step + i);
+	return len;
+}
+
+static int
+blob_matches(uint64_t step, const unsigned char *b, size_t len)
+{
+	unsigned char want[4096];
+
+	return len == crash_blob(step, want, sizeof want) &&
+	       memcmp(b, want, len) == 0;
+}
+
+static int
+note_step(void *arg, const store_model *m)
+{
+	*(uint64_t *)arg = m->step;
+	return 0;
+}
+
+/* Writes one acknowledgement line to fd (atomic: < PIPE_BUF). */
+static void
+ack(int fd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+ack(int fd, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n > 0 && write(fd, buf, (size_t)n) != n)
+		_exit(5);
+}
+
+/* The child: trains "m" for ever (until SIGKILL), acknowledging each
+ * write on fd only after the call returned. */
+static void
+crash_child(const char *path, int fd, int round)
+{
+	float x[500 * CRASH_NIN], y[500];
+	unsigned char blob[4096];
+	store_loss_point pt;
+	store_progress p;
+	store_job j;
+	uint64_t step = 0;
+	int64_t id, total;
+	fault f;
+	store *s;
+	char jid[STORE_ID_MAX];
+
+	fault_clear(&f);
+	alarm(20); /* never outlive a parent that died */
+	if ((s = store_open(path, &f)) == NULL)
+		goto fail;
+	if (store_models_each(s, note_step, &step, &f) != 0)
+		goto fail;
+	snprintf(jid, sizeof jid, "job-%d", round);
+	j = make_job(jid, "m", STORE_JOB_RUNNING, 1);
+	j.started_ms = 1;
+	if (store_job_insert(s, &j, &f) != 0)
+		goto fail;
+	ack(fd, "j %s\n", jid);
+	for (int i = 0; i < (int)(sizeof x / sizeof x[0]); i++)
+		x[i] = (float)i;
+	for (int i = 0; i < (int)(sizeof y / sizeof y[0]); i++)
+		y[i] = (float)-i;
+	for (int i = 1; i < 1000000; i++) {
+		size_t rows = i % 10 == 0 ? 500 : 1 + (size_t)i % 7;
+
+		if (store_batch_insert(s, "m", x, y, rows, CRASH_NIN, 1, i,
+				       &id, &total, &f) != 0)
+			goto fail;
+		ack(fd, "b %" PRId64 " %zu\n", id, rows);
+		step++;
+		pt = (store_loss_point){ step, 1.0 / (double)step, i };
+		memset(&p, 0, sizeof p);
+		p.model_id = "m";
+		p.points = &pt;
+		p.npoints = 1;
+		p.last_loss = pt.loss;
+		p.now_ms = i;
+		if (step % CRASH_CKPT_EVERY == 0) {
+			p.blob = blob;
+			p.blob_len = crash_blob(step, blob, sizeof blob);
+			p.step = step;
+		}
+		j.steps_done = i;
+		j.loss = pt.loss;
+		p.job = &j;
+		if (store_progress_commit(s, &p, &f) != 0)
+			goto fail;
+		if (p.blob != NULL)
+			ack(fd, "c %" PRIu64 "\n", step);
+	}
+	_exit(0);
+fail:
+	ack(fd, "e %s\n", f.msg);
+	_exit(3);
+}
+
+typedef struct crash_acks {
+	int64_t *batches; /* acknowledged batch ids */
+	size_t nbatches, cap;
+	uint64_t ckpt;    /* highest acknowledged checkpoint step */
+	char job[STORE_ID_MAX];
+	char error[256];
+} crash_acks;
+
+/* Reads the first line the child writes into line (cap bytes). */
+static void
+read_line(int fd, char *line, size_t cap)
+{
+	size_t len = 0;
+	char ch;
+
+	while (len + 1 < cap && read(fd, &ch, 1) == 1) {
+		line[len++] = ch;
+		if (ch == '\n')
+			break;
+	}
+	line[len] = '\0';
+}
+
+/* Parses prefix (lines already read) and everything left on fd. */
+static void
+read_acks(int fd, const char *prefix, crash_acks *a)
+{
+	char *buf, *line, *save = NULL;
+	size_t len = strlen(prefix), cap = len + 65536;
+	ssize_t r;
+
+	buf = malloc(cap);
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, prefix, len);
+	for (;;) {
+		if (cap - len < 4096) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		ck_assert_int_ge(r, 0);
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == 'b') {
+			if (a->nbatches == a->cap) {
+				a->cap = a->cap ? 2 * a->cap : 256;
+				a->batches = realloc(a->batches,
+						     a->cap * sizeof(int64_t));
+				ck_assert_ptr_nonnull(a->batches);
+			}
+			a->batches[a->nbatches++] = strtoll(line + 2, NULL, 10);
+		} else if (line[0] == 'c') {
+			uint64_t c = strtoull(line + 2, NULL, 10);
+
+			if (c > a->ckpt)
+				a->ckpt = c;
+		} else if (line[0] == 'j') {
+			snprintf(a->job, sizeof a->job, "%s", line + 2);
+		} else if (line[0] == 'e') {
+			snprintf(a->error, sizeof a->error, "%s", line + 2);
+		}
+	}
+	free(buf);
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* After a kill: the file is sound, every acknowledged write is there and
+ * history is exactly 1..step. */
+static void
+crash_verify(const char *path, const crash_acks *a, int round)
+{
+	store *s = open_ok(path);
+	model_list ml = { .n = 0 };
+	job_list jl = { .n = 0 };
+	const model_copy *m;
+	store_batch_info *bi;
+	store_loss_point *v;
+	int64_t sum = 0;
+	size_t n, nv;
+	fault f;
+
+	expect_ok(store_integrity_check(s, &f), f);
+	models_get(s, &ml);
+	ck_assert_int_eq(ml.n, 1);
+	m = model_in(&ml, "m");
+	ck_assert_msg(m->step >= a->ckpt, "round %d: step %" PRIu64
+		      " < acknowledged checkpoint %" PRIu64, round, m->step,
+		      a->ckpt);
+	ck_assert_msg(m->step == 0 ? m->blob_len == 1
+				   : blob_matches(m->step, m->blob,
+						  m->blob_len),
+		      "round %d: the blob does not belong to step %" PRIu64,
+		      round, m->step);
+
+	expect_ok(store_batch_list(s, "m", &bi, &n, &f), f);
+	for (size_t i = 0; i < n; i++)
+		sum += bi[i].samples;
+	ck_assert_int_eq(sum, m->samples);
+	for (size_t i = 0; i < a->nbatches; i++) {
+		int64_t id = a->batches[i];
+
+		ck_assert_msg(bsearch(&id, bi, n, sizeof *bi, cmp_i64) != NULL,
+			      "round %d: acknowledged batch %" PRId64
+			      " is missing", round, id);
+	}
+	free(bi);
+
+	expect_ok(store_loss_query(s, "m", 0, SIZE_MAX, &v, &nv, &f), f);
+	ck_assert_msg(nv == m->step, "round %d: %zu loss rows for step %"
+		      PRIu64, round, nv, m->step);
+	for (size_t i = 0; i < nv; i++) {
+		ck_assert_uint_eq(v[i].step, i + 1);
+		ck_assert_double_eq(v[i].loss, 1.0 / (double)(i + 1));
+	}
+	free(v);
+
+	jobs_get(s, NULL, &jl);
+	for (int i = 0; i < jl.n; i++) {
+		ck_assert_msg(jl.v[i].j.status == STORE_JOB_INTERRUPTED,
+			      "round %d: job %s is %s", round, jl.v[i].j.id,
+			      store_job_status_name(jl.v[i].j.status));
+		ck_assert_int_gt(jl.v[i].j.finished_ms, 0);
+	}
+	if (a->job[0] != '\0') {
+		int found = 0;
+
+		for (int i = 0; i < jl.n; i++)
+			found |= strcmp(jl.v[i].j.id, a->job) == 0;
+		ck_assert_msg(found, "round %d: job %s is missing", round,
+			      a->job);
+	}
+	models_free(&ml);
+	store_close(s);
+}
+
+START_TEST(test_crash_sigkill)
+{
+	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	char path[256];
+	size_t acked = 0;
+	int progressed = 0;
+	store *s;
+
+	seed |= 1;
+	fprintf(stderr, "check_store: crash test seed %" PRIu64 "\n", seed);
+	tpath(path, sizeof path, "crash.db");
+	unlink(path);
+	s = open_ok(path);
+	add_model(s, "m", 1, "0", 1);
+	store_close(s);
+
+	for (int round = 0; round < CRASH_ROUNDS; round++) {
+		struct timespec ts;
+		crash_acks a;
+		long delay = 5 + (long)(rnd(&seed) % 96);
+		char first[256];
+		int fds[2], status;
+		pid_t pid;
+
+		memset(&a, 0, sizeof a);
+		ck_assert_int_eq(pipe(fds), 0);
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			close(fds[0]);
+			crash_child(path, fds[1], round);
+			_exit(4);
+		}
+		close(fds[1]);
+		/* Odd rounds start the clock once the child is running, so
+		 * that some kills surely land mid-run however slow the host;
+		 * even rounds may kill it while it opens the store. */
+		first[0] = '\0';
+		if (round % 2 == 1)
+			read_line(fds[0], first, sizeof first);
+		ts.tv_sec = 0;
+		ts.tv_nsec = delay * 1000000L;
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		read_acks(fds[0], first, &a);
+		close(fds[0]);
+		ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+			      "round %d: the child ended by itself: %s", round,
+			      a.error);
+		crash_verify(path, &a, round);
+		acked += a.nbatches;
+		progressed += a.nbatches > 0;
+		free(a.batches);
+	}
+	fprintf(stderr, "check_store: %d crash rounds, %d with writes "
+		"acknowledged, %zu acknowledged batches verified\n",
+		CRASH_ROUNDS, progressed, acked);
+	/* Otherwise the kills all came before any work and proved nothing. */
+	ck_assert_int_gt(progressed, 0);
+}
+END_TEST
+
+/* Caps every connection opened while registered at 64 pages, so that
+ * writes past that fail with SQLITE_FULL as on a full disk. */
+static int
+cap_pages(sqlite3 *db, const char **err, const void *api)
+{
+	(void)err;
+	(void)api;
+	return sqlite3_exec(db, "PRAGMA max_page_count = 64", NULL, NULL,
+			    NULL);
+}
+
+/* A full disk fails the write with a message saying so, rolls it back,
+ * and leaves the store usable. */
+START_TEST(test_disk_full)
+{
+	static float x[1024 * 8], y[1024];
+	char path[256];
+	int64_t id, total, ok = 0;
+	store_batch_info *bi;
+	store *s;
+	size_t n;
+	fault f;
+
+	tpath(path, sizeof path, "full.db");
+	unlink(path);
+	s = open_ok(path);
+	add_model(s, "m", 1, "W", 1);
+	store_close(s);
+
+	ck_assert_int_eq(sqlite3_auto_extension((void (*)(void))cap_pages),
+			 SQLITE_OK);
+	s = open_ok(path);
+	sqlite3_cancel_auto_extension((void (*)(void))cap_pages);
+	for (int i = 0; i < 100; i++) {
+		fault_clear(&f);
+		if (store_batch_insert(s, "m", x, y, 1024, 8, 1, i, &id,
+				       &total, &f) != 0)
+			break;
+		ok++;
+	}
+	ck_assert_int_gt(ok, 0);
+	ck_assert_int_lt(ok, 100);
+	ck_assert_int_eq(f.code, FAULT_INTERNAL);
+	ck_assert_msg(strstr(f.msg, "database or disk is full") != NULL,
+		      "message: %s", f.msg);
+	/* Rolled back: the rows counted are the rows stored. */
+	expect_ok(store_batch_list(s, "m", &bi, &n, &f), f);
+	ck_assert_int_eq((int64_t)n, ok);
+	free(bi);
+	expect_ok(store_batches_delete(s, "m", &f), f);
+	expect_ok(store_batch_insert(s, "m", x, y, 1024, 8, 1, 0, &id,
+				     &total, &f), f);
+	ck_assert_int_eq(total, 1024);
+	expect_ok(store_integrity_check(s, &f), f);
+	store_close(s);
+}
+END_TEST
+
+/* ---- concurrency ---- */
+
+struct reader {
+	store *s;
+	atomic_int *stop;
+	long iterations;
+	char error[FAULT_MSG_MAX]; /* empty while all is well */
+};
+
+static int
+count_model(void *arg, const store_model *m)
+{
+	(void)m;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void *
+reader_main(void *arg)
+{
+	struct reader *r = arg;
+	store_loss_point *v;
+	store_batch_info *bi;
+	size_t n;
+	fault f;
+
+	fault_clear(&f);
+	/* At least one round, even if the writer is done before we start. */
+	do {
+		int models = 0;
+
+		if (store_loss_query(r->s, "m", 0, 100000, &v, &n, &f) != 0)
+			break;
+		/* Every snapshot holds a contiguous history. */
+		for (size_t i = 0; i < n; i++) {
+			if (v[i].step != i + 1) {
+				fault_set(&f, FAULT_INTERNAL, "gap at %zu", i);
+				free(v);
+				goto out;
+			}
+		}
+		free(v);
+		if (store_batch_list(r->s, "m", &bi, &n, &f) != 0)
+			break;
+		free(bi);
+		if (store_models_each(r->s, count_model, &models, &f) != 0)
+			break;
+		r->iterations++;
+	} while (!atomic_load(r->stop));
+out:
+	snprintf(r->error, sizeof r->error, "%s", f.msg);
+	return NULL;
+}
+
+/* Readers run beside the writer and never see an error (no SQLITE_BUSY). */
+START_TEST(test_readers_beside_writer)
+{
+	enum { NREADERS = 6, NWRITES = 300 };
+	struct reader r[NREADERS];
+	pthread_t t[NREADERS];
+	atomic_int stop = 0;
+	store *s = open_kind(_i, "threads.db");
+	unsigned char blob[4096];
+	float x[4] = { 1, 2, 3, 4 }, y[2] = { 5, 6 };
+	store_loss_point pt, *v;
+	store_progress p;
+	int64_t id, total;
+	size_t n;
+	fault f;
+
+	add_model(s, "m", 1, "W", 1);
+	for (int i = 0; i < NREADERS; i++) {
+		memset(&r[i], 0, sizeof r[i]);
+		r[i].s = s;
+		r[i].stop = &stop;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, reader_main,
+						&r[i]), 0);
+	}
+	for (int i = 1; i <= NWRITES; i++) {
+		pt = (store_loss_point){ (uint64_t)i, 1.0 / i, i };
+		memset(&p, 0, sizeof p);
+		p.model_id = "m";
+		p.points = &pt;
+		p.npoints = 1;
+		p.last_loss = pt.loss;
+		if (i % 10 == 0) {
+			p.blob = blob;
+			p.blob_len = crash_blob((uint64_t)i, blob,
+						sizeof blob);
+			p.step = (uint64_t)i;
+		}
+		expect_ok(store_progress_commit(s, &p, &f), f);
+		if (i % 3 == 0)
+			expect_ok(store_batch_insert(s, "m", x, y, 2, 2, 1, i,
+						     &id, &total, &f), f);
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < NREADERS; i++) {
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		ck_assert_msg(r[i].error[0] == '\0', "reader %d: %s", i,
+			      r[i].error);
+		ck_assert_int_gt(r[i].iterations, 0);
+	}
+	expect_ok(store_loss_query(s, "m", 0, SIZE_MAX, &v, &n, &f), f);
+	ck_assert_uint_eq(n, NWRITES);
+	free(v);
+	store_close(s);
+}
+END_TEST
+
+struct writer {
+	store *s;
+	const char *model;
+	int ok;
+	char error[FAULT_MSG_MAX];
+};
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	float x[2] = { 1, 2 }, y[1] = { 3 };
+	store_loss_point pt;
+	store_progress p;
+	int64_t id, total;
+	fault f;
+
+	fault_clear(&f);
+	for (int i = 1; i <= 100; i++) {
+		if (store_batch_insert(w->s, w->model, x, y, 1, 2, 1, i, &id,
+				       &total, &f) != 0)
+			goto out;
+		pt = (store_loss_point){ (uint64_t)i, 1.0, i };
+		memset(&p, 0, sizeof p);
+		p.model_id = w->model;
+		p.points = &pt;
+		p.npoints = 1;
+		p.last_loss = 1.0;
+		p.blob = "W";
+		p.blob_len = 1;
+		p.step = (uint64_t)i;
+		if (store_progress_commit(w->s, &p, &f) != 0)
+			goto out;
+		w->ok++;
+	}
+out:
+	snprintf(w->error, sizeof w->error, "%s", f.msg);
+	return NULL;
+}
+
+/* Two stores (as two processes would) on one file: their writers wait
+ * for each other instead of failing with SQLITE_BUSY. */
+START_TEST(test_two_writers_one_file)
+{
+	char path[256];
+	struct writer w[2];
+	pthread_t t[2];
+	store *a, *b;
+	model_list l = { .n = 0 };
+	fault f;
+
+	tpath(path, sizeof path, "two.db");
+	unlink(path);
+	a = open_ok(path);
+	add_model(a, "m1", 1, "W", 1);
+	add_model(a, "m2", 2, "W", 1);
+	b = open_ok(path);
+	w[0] = (struct writer){ a, "m1", 0, "" };
+	w[1] = (struct writer){ b, "m2", 0, "" };
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, writer_main,
+						&w[i]), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		ck_assert_msg(w[i].ok == 100, "writer %d: %s", i, w[i].error);
+	}
+	models_get(b, &l);
+	ck_assert_int_eq(model_in(&l, "m1")->samples, 100);
+	ck_assert_int_eq(model_in(&l, "m2")->samples, 100);
+	ck_assert_uint_eq(model_in(&l, "m1")->step, 100);
+	models_free(&l);
+	expect_ok(store_integrity_check(a, &f), f);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *schema = tcase_create("schema");
+	TCase *rt = tcase_create("round_trips");
+	TCase *crash = tcase_create("crash");
+	TCase *conc = tcase_create("concurrency");
+
+	tcase_add_test(schema, test_schema_fresh);
+	tcase_add_test(schema, test_schema_too_new);
+	tcase_add_test(schema, test_schema_failed_migration);
+	tcase_add_test(schema, test_corrupt_file);
+	tcase_add_test(schema, test_read_only_file);
+	tcase_add_test(schema, test_bad_open);
+	tcase_add_test(schema, test_memory_separate);
+	suite_add_tcase(s, schema);
+
+	tcase_add_loop_test(rt, test_models, 0, 2);
+	tcase_add_loop_test(rt, test_batches, 0, 2);
+	tcase_add_loop_test(rt, test_progress_and_loss, 0, 2);
+	tcase_add_loop_test(rt, test_jobs, 0, 2);
+	tcase_add_loop_test(rt, test_delete_cascades, 0, 2);
+	tcase_add_loop_test(rt, test_nested_callbacks, 0, 2);
+	tcase_set_timeout(rt, 60);
+	suite_add_tcase(s, rt);
+
+	tcase_add_test(crash, test_recovery_on_open);
+	tcase_add_test(crash, test_crash_sigkill);
+	tcase_add_test(crash, test_disk_full);
+	tcase_set_timeout(crash, 300);
+	suite_add_tcase(s, crash);
+
+	tcase_add_loop_test(conc, test_readers_beside_writer, 0, 2);
+	tcase_add_test(conc, test_two_writers_one_file);
+	tcase_set_timeout(conc, 300);
+	suite_add_tcase(s, conc);
+	return s;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/check_store.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("check_store: mkdtemp");
+		return 1;
+	}
+	sr = srunner_create(store_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return failed ? 1 : 0;
+}
