@@ -1,0 +1,76 @@
+/*
+ * api: the REST handlers of API v1 and what they share.
+ *
+ * One file per resource implements its handlers (api_models.c, api_data.c,
+ * api_training.c, api_predict.c, api_history.c, api_system.c); routes.c
+ * binds them to paths. Handlers decode and validate the whole request with
+ * codec before touching any state, then call registry, trainer and store;
+ * they never call each other. api.c holds the few helpers they share.
+ */
+#ifndef MLPD_API_H
+#define MLPD_API_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+
+#include "apierr.h"
+#include "config.h"
+#include "http.h"
+#include "registry.h"
+#include "store.h"
+#include "trainer.h"
+
+typedef struct api_ctx {
+	const config *cfg;
+	store *st;
+	registry *reg;
+	trainer *tr;
+	atomic_int shutting_down; /* set once shutdown begins: 503 */
+} api_ctx;
+
+/* The route table for http_start. */
+const http_route *api_routes(size_t *n);
+
+/* Sends doc (consumed) with status. */
+void api_reply_json(http_response *rs, int status, json_t *doc);
+
+/* Sends the error e. */
+void api_reply_error(http_response *rs, const apierr *e);
+
+/* The model named by the first path parameter, referenced; NULL after
+ * replying 404. The caller registry_put()s it. */
+model_entry *api_model(api_ctx *c, const http_request *rq,
+		       http_response *rs);
+
+/* The request body as a JSON object, or NULL after replying 400. */
+json_t *api_body(const http_request *rq, http_response *rs, int empty_ok);
+
+/* 503 while shutting down; returns -1 after replying. */
+int api_check_open(api_ctx *c, http_response *rs);
+
+/* handlers, by resource */
+void api_models_create(void *ctx, const http_request *rq, http_response *rs);
+void api_models_list(void *ctx, const http_request *rq, http_response *rs);
+void api_models_get(void *ctx, const http_request *rq, http_response *rs);
+void api_models_delete(void *ctx, const http_request *rq, http_response *rs);
+void api_models_weights_get(void *ctx, const http_request *rq,
+			    http_response *rs);
+void api_models_weights_put(void *ctx, const http_request *rq,
+			    http_response *rs);
+void api_data_push(void *ctx, const http_request *rq, http_response *rs);
+void api_data_list(void *ctx, const http_request *rq, http_response *rs);
+void api_data_delete(void *ctx, const http_request *rq, http_response *rs);
+void api_training_step(void *ctx, const http_request *rq, http_response *rs);
+void api_training_train(void *ctx, const http_request *rq,
+			http_response *rs);
+void api_training_jobs(void *ctx, const http_request *rq, http_response *rs);
+void api_training_job_get(void *ctx, const http_request *rq,
+			  http_response *rs);
+void api_training_job_cancel(void *ctx, const http_request *rq,
+			     http_response *rs);
+void api_predict(void *ctx, const http_request *rq, http_response *rs);
+void api_history_loss(void *ctx, const http_request *rq, http_response *rs);
+void api_system_healthz(void *ctx, const http_request *rq,
+			http_response *rs);
+
+#endif

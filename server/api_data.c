@@ -1,0 +1,128 @@
+/*
+ * api_data: training data of a model: push a batch, list, drop all.
+ */
+#include "api.h"
+
+#include <stdlib.h>
+
+#include "codec.h"
+#include "log.h"
+#include "wallclock.h"
+
+void
+api_data_push(void *ctx, const http_request *rq, http_response *rs)
+{
+	api_ctx *c = ctx;
+	model_entry *m;
+	json_t *doc = NULL;
+	float *x = NULL, *y = NULL;
+	size_t n;
+	int64_t batch_id, total;
+	apierr e;
+	fault f;
+
+	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
+		return;
+	if ((doc = api_body(rq, rs, 0)) == NULL)
+		goto out;
+	if (codec_batch(doc, &m->spec, &x, &y, &n, NULL, &e) < 0)
+		goto fail;
+	/* the JSON tree is no longer needed: free it before the write */
+	json_decref(doc);
+	doc = NULL;
+	if (store_batch_insert(c->st, m->id, x, y, n, m->spec.sizes[0],
+	    m->spec.sizes[m->spec.n_layers], wallclock_ms(), &batch_id,
+	    &total, &f) < 0) {
+		int deleted;
+
+		pthread_mutex_lock(&m->mu);
+		deleted = m->deleted;
+		pthread_mutex_unlock(&m->mu);
+		if (deleted)
+			apierr_set(&e, 404, "model_not_found", "model '%s' was "
+			    "deleted", m->id);
+		else
+			apierr_from_fault(&e, &f);
+		goto fail;
+	}
+	pthread_mutex_lock(&m->mu);
+	m->samples = total;
+	pthread_mutex_unlock(&m->mu);
+	log_debug("model %s: batch %lld of %zu rows", m->id,
+	    (long long)batch_id, n);
+	api_reply_json(rs, 201, json_pack("{s:I,s:I,s:I}", "batch_id",
+	    (json_int_t)batch_id, "samples", (json_int_t)n, "total_samples",
+	    (json_int_t)total));
+	goto out;
+fail:
+	api_reply_error(rs, &e);
+out:
+	free(x);
+	free(y);
+	json_decref(doc);
+	registry_put(m);
+}
+
+void
+api_data_list(void *ctx, const http_request *rq, http_response *rs)
+{
+	api_ctx *c = ctx;
+	model_entry *m;
+	store_batch_info *b = NULL;
+	size_t n = 0;
+	int64_t total = 0;
+	json_t *arr;
+	apierr e;
+	fault f;
+
+	if ((m = api_model(c, rq, rs)) == NULL)
+		return;
+	if (store_batch_list(c->st, m->id, &b, &n, &f) < 0) {
+		apierr_from_fault(&e, &f);
+		api_reply_error(rs, &e);
+		registry_put(m);
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(arr, json_pack("{s:I,s:I,s:o}",
+		    "batch_id", (json_int_t)b[i].batch_id, "samples",
+		    (json_int_t)b[i].samples, "created_at",
+		    codec_time_json(b[i].created_ms)));
+		total += b[i].samples;
+	}
+	free(b);
+	api_reply_json(rs, 200, json_pack("{s:o,s:I}", "batches", arr,
+	    "total_samples", (json_int_t)total));
+	registry_put(m);
+}
+
+void
+api_data_delete(void *ctx, const http_request *rq, http_response *rs)
+{
+	api_ctx *c = ctx;
+	model_entry *m;
+	int busy;
+	apierr e;
+	fault f;
+
+	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
+		return;
+	pthread_mutex_lock(&m->mu);
+	busy = m->jobs_queued + m->jobs_running;
+	pthread_mutex_unlock(&m->mu);
+	if (busy) {
+		apierr_set(&e, 409, "model_busy", "model '%s' has a training "
+		    "job queued or running; cancel it first", m->id);
+		api_reply_error(rs, &e);
+	} else if (store_batches_delete(c->st, m->id, &f) < 0) {
+		apierr_from_fault(&e, &f);
+		api_reply_error(rs, &e);
+	} else {
+		pthread_mutex_lock(&m->mu);
+		m->samples = 0;
+		pthread_mutex_unlock(&m->mu);
+		http_reply(rs, 204, NULL, 0);
+	}
+	registry_put(m);
+}

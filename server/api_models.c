@@ -1,0 +1,191 @@
+/*
+ * api_models: create, list, read and delete models; read and replace
+ * their weights.
+ */
+#include "api.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "blob.h"
+#include "codec.h"
+#include "ids.h"
+#include "log.h"
+#include "wallclock.h"
+
+static json_t *
+model_json(model_entry *m)
+{
+	codec_model v;
+
+	registry_view(m, &v);
+	return codec_model_json(&v);
+}
+
+void
+api_models_create(void *ctx, const http_request *rq, http_response *rs)
+{
+	api_ctx *c = ctx;
+	json_t *doc;
+	mlp_spec spec;
+	char *name = NULL;
+	char id[STORE_ID_MAX];
+	model_entry *m = NULL;
+	mlp *live;
+	void *blob = NULL;
+	size_t len;
+	store_model row;
+	int64_t now = wallclock_ms();
+	apierr e;
+	fault f;
+
+	if (api_check_open(c, rs) < 0 || (doc = api_body(rq, rs, 0)) == NULL)
+		return;
+	if (codec_model_spec(doc, ids_random_u64() >> 11, &spec, &name,
+	    &e) < 0)
+		goto fail;
+	live = mlp_create(&spec, &f);
+	if (live == NULL || blob_save(live, &blob, &len, &f) < 0) {
+		mlp_destroy(live);
+		apierr_from_fault(&e, &f);
+		goto fail;
+	}
+	ids_new('m', id);
+	m = registry_entry_create(id, name, now, now, 0, NAN, live, &f);
+	if (m == NULL) {
+		apierr_from_fault(&e, &f);
+		goto fail;
+	}
+	row.name = name;
+	snprintf(row.id, sizeof row.id, "%s", id);
+	row.created_ms = row.updated_ms = now;
+	row.step = 0;
+	row.samples = 0;
+	row.last_loss = NAN;
+	row.blob = blob;
+	row.blob_len = len;
+	/* durable first, visible second */
+	if (store_model_insert(c->st, &row, &f) < 0 ||
+	    registry_add(c->reg, m, &f) < 0) {
+		apierr_from_fault(&e, &f);
+		goto fail;
+	}
+	log_info("model %s created: %u layers, %zu parameters", id,
+	    spec.n_layers, mlp_spec_params(&spec));
+	snprintf(rs->location, sizeof rs->location, "/v1/models/%s", id);
+	api_reply_json(rs, 201, model_json(m));
+	goto out;
+fail:
+	api_reply_error(rs, &e);
+out:
+	registry_put(m);
+	free(blob);
+	free(name);
+	json_decref(doc);
+}
+
+void
+api_models_list(void *ctx, const http_request *rq, http_response *rs)
+{
+	api_ctx *c = ctx;
+	size_t n;
+	model_entry **all = registry_list(c->reg, &n);
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(arr, model_json(all[i]));
+		registry_put(all[i]);
+	}
+	free(all);
+	api_reply_json(rs, 200, json_pack("{s:o}", "models", arr));
+}
+
+void
+api_models_get(void *ctx, const http_request *rq, http_response *rs)
+{
+	model_entry *m = api_model(ctx, rq, rs);
+
+	if (m == NULL)
+		return;
+	api_reply_json(rs, 200, model_json(m));
+	registry_put(m);
+}
+
+void
+api_models_delete(void *ctx, const http_request *rq, http_response *rs)
+{
+	api_ctx *c = ctx;
+	model_entry *m;
+	apierr e;
+	fault f;
+
+	if (api_check_open(c, rs) < 0)
+		return;
+	m = registry_remove(c->reg, rq->params[0]);
+	if (m == NULL) {
+		apierr_set(&e, 404, "model_not_found", "no model with id "
+		    "'%.60s'", rq->params[0]);
+		api_reply_error(rs, &e);
+		return;
+	}
+	trainer_forget_model(c->tr, m);
+	if (store_model_delete(c->st, m->id, &f) < 0) {
+		/* the model stays: put it back so a retry can delete it */
+		log_error("model %s: delete failed: %s", m->id, f.msg);
+		registry_add(c->reg, m, NULL);
+		registry_put(m);
+		apierr_from_fault(&e, &f);
+		api_reply_error(rs, &e);
+		return;
+	}
+	log_info("model %s deleted", m->id);
+	registry_put(m);
+	http_reply(rs, 204, NULL, 0);
+}
+
+void
+api_models_weights_get(void *ctx, const http_request *rq, http_response *rs)
+{
+	model_entry *m = api_model(ctx, rq, rs);
+	mlp_snapshot *s;
+
+	if (m == NULL)
+		return;
+	s = registry_snapshot(m);
+	api_reply_json(rs, 200, codec_weights_encode(mlp_snapshot_spec(s),
+	    mlp_snapshot_params(s, NULL), mlp_snapshot_step(s)));
+	mlp_snapshot_unref(s);
+	registry_put(m);
+}
+
+void
+api_models_weights_put(void *ctx, const http_request *rq, http_response *rs)
+{
+	api_ctx *c = ctx;
+	model_entry *m;
+	json_t *doc = NULL;
+	float *params = NULL;
+	apierr e;
+
+	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
+		return;
+	if ((doc = api_body(rq, rs, 0)) == NULL)
+		goto out;
+	params = malloc(mlp_spec_params(&m->spec) * sizeof(float));
+	if (params == NULL) {
+		apierr_set(&e, 503, "out_of_memory", "out of memory");
+		api_reply_error(rs, &e);
+		goto out;
+	}
+	if (codec_weights_decode(doc, &m->spec, params, &e) < 0 ||
+	    trainer_set_weights(c->tr, m, params, &e) < 0) {
+		api_reply_error(rs, &e);
+		goto out;
+	}
+	api_reply_json(rs, 200, model_json(m));
+out:
+	free(params);
+	json_decref(doc);
+	registry_put(m);
+}

@@ -1,0 +1,52 @@
+/*
+ * api_predict: outputs for inputs, from the model's published snapshot.
+ * Never touches SQLite and never waits for training.
+ */
+#include "api.h"
+
+#include <stdlib.h>
+
+#include "codec.h"
+
+void
+api_predict(void *ctx, const http_request *rq, http_response *rs)
+{
+	api_ctx *c = ctx;
+	model_entry *m;
+	json_t *doc = NULL;
+	float *x = NULL, *out = NULL;
+	size_t n, width;
+	int single;
+	mlp_snapshot *s = NULL;
+	apierr e;
+	fault f;
+
+	if ((m = api_model(c, rq, rs)) == NULL)
+		return;
+	if ((doc = api_body(rq, rs, 0)) == NULL)
+		goto out;
+	if (codec_predict_request(doc, &m->spec, &x, &n, &single, &e) < 0)
+		goto fail;
+	width = m->spec.sizes[m->spec.n_layers];
+	out = malloc(n * width * sizeof(float));
+	if (out == NULL) {
+		apierr_set(&e, 503, "out_of_memory", "out of memory");
+		goto fail;
+	}
+	s = registry_snapshot(m);
+	if (mlp_snapshot_predict(s, x, n, out, &f) < 0) {
+		apierr_from_fault(&e, &f);
+		goto fail;
+	}
+	api_reply_json(rs, 200, codec_predict_response(out, n, width, single,
+	    mlp_snapshot_step(s)));
+	goto out;
+fail:
+	api_reply_error(rs, &e);
+out:
+	mlp_snapshot_unref(s);
+	free(x);
+	free(out);
+	json_decref(doc);
+	registry_put(m);
+}

@@ -1,0 +1,664 @@
+/*
+ * codec: JSON decoding with validation, and encoding (see codec.h).
+ */
+#include "codec.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+json_t *
+codec_parse_object(const char *body, size_t len, int empty_ok, apierr *e)
+{
+	json_error_t err;
+	json_t *doc;
+	size_t i = 0;
+
+	while (i < len && (body[i] == ' ' || body[i] == '\n' ||
+	    body[i] == '\r' || body[i] == '\t'))
+		i++;
+	if (i == len) {
+		if (empty_ok)
+			return json_object();
+		apierr_set(e, 400, "malformed_json", "the request body is "
+		    "empty; a JSON object is required");
+		return NULL;
+	}
+	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+	if (doc == NULL) {
+		switch (json_error_code(&err)) {
+		case json_error_duplicate_key:
+			apierr_set(e, 400, "duplicate_key", "%s (line %d, "
+			    "column %d)", err.text, err.line, err.column);
+			break;
+		case json_error_numeric_overflow:
+			apierr_set(e, 422, "non_finite", "a number is too "
+			    "large to represent (line %d, column %d)",
+			    err.line, err.column);
+			break;
+		case json_error_out_of_memory:
+			apierr_set(e, 503, "out_of_memory", "out of memory "
+			    "parsing the body");
+			e->retry_after = 5;
+			break;
+		default:
+			apierr_set(e, 400, "malformed_json", "malformed JSON: "
+			    "%s (line %d, column %d)", err.text, err.line,
+			    err.column);
+			break;
+		}
+		return NULL;
+	}
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		apierr_set(e, 400, "wrong_type", "the request body must be a "
+		    "JSON object");
+		return NULL;
+	}
+	return doc;
+}
+
+int
+codec_check_keys(json_t *obj, const char *const *allowed, apierr *e)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v) {
+		int ok = 0;
+
+		for (size_t i = 0; allowed[i]; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				ok = 1;
+		if (!ok)
+			return apierr_set(e, 400, "unknown_field",
+			    "unknown field '%.100s'", key);
+	}
+	return 0;
+}
+
+/* A JSON number as a finite double, or an error naming field. */
+static int
+number(json_t *v, const char *field, double *out, apierr *e)
+{
+	if (!json_is_number(v))
+		return apierr_set(e, 400, "wrong_type", "%s must be a number",
+		    field);
+	*out = json_number_value(v);
+	if (!isfinite(*out))
+		return apierr_set(e, 422, "non_finite", "%s is not finite",
+		    field);
+	return 0;
+}
+
+/* An integer field in [lo, hi]. */
+static int
+integer(json_t *v, const char *field, int64_t lo, int64_t hi, int64_t *out,
+	apierr *e)
+{
+	if (!json_is_integer(v))
+		return apierr_set(e, 400, "wrong_type",
+		    "%s must be an integer", field);
+	*out = json_integer_value(v);
+	if (*out < lo || *out > hi)
+		return apierr_set(e, 422, "invalid_value", "%s must be between "
+		    "%lld and %lld", field, (long long)lo, (long long)hi);
+	return 0;
+}
+
+/* A learning rate: finite, > 0, <= 1e6. */
+static int
+learning_rate(json_t *v, double *out, apierr *e)
+{
+	if (number(v, "learning_rate", out, e) < 0)
+		return -1;
+	if (!(*out > 0.0 && *out <= 1e6 && (float)*out > 0.0f))
+		return apierr_set(e, 422, "invalid_value", "learning_rate must "
+		    "be > 0 and <= 1e6");
+	return 0;
+}
+
+static int
+activations(json_t *v, mlp_spec *s, apierr *e)
+{
+	uint32_t L = s->n_layers;
+	act_kind k;
+
+	if (json_is_string(v)) {
+		const char *name = json_string_value(v);
+
+		if (act_from_name(name, &k) < 0 || k == ACT_SOFTMAX)
+			return apierr_set(e, 422, "invalid_value", "activation "
+			    "'%.40s' is not one of sigmoid, tanh, relu, linear",
+			    name);
+		for (uint32_t l = 0; l < L; l++)
+			s->act[l] = k;
+		return 0;
+	}
+	if (!json_is_array(v))
+		return apierr_set(e, 400, "wrong_type", "activation must be a "
+		    "name or a list of names");
+	if (json_array_size(v) != L)
+		return apierr_set(e, 422, "invalid_value", "activation lists "
+		    "%zu names; the model has %u weight layers",
+		    json_array_size(v), L);
+	for (uint32_t l = 0; l < L; l++) {
+		json_t *item = json_array_get(v, l);
+
+		if (!json_is_string(item))
+			return apierr_set(e, 400, "wrong_type",
+			    "activation[%u] must be a string", l);
+		if (act_from_name(json_string_value(item), &k) < 0)
+			return apierr_set(e, 422, "invalid_value",
+			    "activation[%u] '%.40s' is unknown", l,
+			    json_string_value(item));
+		s->act[l] = k;
+	}
+	return 0;
+}
+
+int
+codec_model_spec(json_t *obj, uint64_t default_seed, mlp_spec *spec,
+		 char **name, apierr *e)
+{
+	static const char *const keys[] = { "layers", "name", "activation",
+		"loss", "optimizer", "learning_rate", "momentum", "seed", NULL };
+	json_t *layers, *v;
+	size_t nl;
+	fault f;
+	double d;
+	int64_t i64;
+
+	*name = NULL;
+	if (codec_check_keys(obj, keys, e) < 0)
+		return -1;
+	mlp_spec_default(spec);
+	spec->seed = default_seed;
+	layers = json_object_get(obj, "layers");
+	if (layers == NULL)
+		return apierr_set(e, 400, "missing_field", "layers is required");
+	if (!json_is_array(layers))
+		return apierr_set(e, 400, "wrong_type", "layers must be a list "
+		    "of layer sizes");
+	nl = json_array_size(layers);
+	if (nl < 2 || nl > MLP_MAX_LAYERS + 1)
+		return apierr_set(e, 422, "invalid_value", "layers must list "
+		    "between 2 and %d sizes, got %zu", MLP_MAX_LAYERS + 1, nl);
+	spec->n_layers = (uint32_t)nl - 1;
+	for (size_t l = 0; l < nl; l++) {
+		char field[32];
+
+		snprintf(field, sizeof field, "layers[%zu]", l);
+		if (integer(json_array_get(layers, l), field, 1,
+		    MLP_MAX_WIDTH, &i64, e) < 0)
+			return -1;
+		spec->sizes[l] = (uint32_t)i64;
+	}
+	if ((v = json_object_get(obj, "loss")) != NULL) {
+		if (!json_is_string(v))
+			return apierr_set(e, 400, "wrong_type",
+			    "loss must be a string");
+		if (mlp_loss_from_name(json_string_value(v), &spec->loss) < 0)
+			return apierr_set(e, 422, "invalid_value", "loss "
+			    "'%.40s' is not one of mse, cross_entropy",
+			    json_string_value(v));
+	}
+	if ((v = json_object_get(obj, "activation")) != NULL) {
+		if (activations(v, spec, e) < 0)
+			return -1;
+	}
+	/* cross_entropy puts softmax on the output unless a list said so */
+	if (spec->loss == MLP_LOSS_CROSS_ENTROPY &&
+	    (v == NULL || json_is_string(v)))
+		spec->act[spec->n_layers - 1] = ACT_SOFTMAX;
+	if ((v = json_object_get(obj, "optimizer")) != NULL) {
+		if (!json_is_string(v))
+			return apierr_set(e, 400, "wrong_type",
+			    "optimizer must be a string");
+		if (optim_from_name(json_string_value(v), &spec->opt.kind) < 0)
+			return apierr_set(e, 422, "invalid_value", "optimizer "
+			    "'%.40s' is not one of sgd, momentum, adam",
+			    json_string_value(v));
+	}
+	if ((v = json_object_get(obj, "learning_rate")) != NULL) {
+		if (learning_rate(v, &d, e) < 0)
+			return -1;
+		spec->opt.lr = (float)d;
+	}
+	if ((v = json_object_get(obj, "momentum")) != NULL) {
+		if (number(v, "momentum", &d, e) < 0)
+			return -1;
+		if (!(d >= 0.0 && d < 1.0))
+			return apierr_set(e, 422, "invalid_value",
+			    "momentum must be in [0, 1)");
+		spec->opt.momentum = (float)d;
+	}
+	if ((v = json_object_get(obj, "seed")) != NULL) {
+		if (integer(v, "seed", 0, (int64_t)1 << 53, &i64, e) < 0)
+			return -1;
+		spec->seed = (uint64_t)i64;
+	}
+	if (mlp_spec_validate(spec, &f) < 0)
+		return apierr_from_fault(e, &f);
+	if ((v = json_object_get(obj, "name")) != NULL) {
+		if (!json_is_string(v))
+			return apierr_set(e, 400, "wrong_type",
+			    "name must be a string");
+		if (json_string_length(v) > CODEC_NAME_MAX)
+			return apierr_set(e, 422, "invalid_value", "name must "
+			    "be at most %d bytes", CODEC_NAME_MAX);
+	}
+	*name = strdup(v ? json_string_value(v) : "");
+	if (*name == NULL)
+		return apierr_set(e, 503, "out_of_memory", "out of memory");
+	return 0;
+}
+
+/* Copies one row of numbers into dst, checking type, width and range. */
+static int
+row(json_t *r, const char *field, size_t i, size_t width, float *dst,
+    apierr *e)
+{
+	if (!json_is_array(r))
+		return apierr_set(e, 400, "wrong_type", "%s[%zu] must be a list "
+		    "of numbers", field, i);
+	if (json_array_size(r) != width)
+		return apierr_set(e, 422, "invalid_value", "%s[%zu] has %zu "
+		    "values; expected %zu", field, i, json_array_size(r),
+		    width);
+	for (size_t j = 0; j < width; j++) {
+		json_t *v = json_array_get(r, j);
+		double d;
+
+		if (json_is_real(v))
+			d = json_real_value(v);
+		else if (json_is_integer(v))
+			d = (double)json_integer_value(v);
+		else
+			return apierr_set(e, 400, "wrong_type", "%s[%zu][%zu] "
+			    "must be a number", field, i, j);
+		if (!(fabs(d) <= FLT_MAX))
+			return apierr_set(e, 422, "non_finite", "%s[%zu][%zu] "
+			    "is not a finite float32", field, i, j);
+		dst[j] = (float)d;
+	}
+	return 0;
+}
+
+int
+codec_matrix(json_t *arr, const char *field, size_t width, float **out,
+	     size_t *rows, apierr *e)
+{
+	size_t n;
+	float *m;
+
+	*out = NULL;
+	*rows = 0;
+	if (arr == NULL)
+		return apierr_set(e, 400, "missing_field", "%s is required",
+		    field);
+	if (!json_is_array(arr))
+		return apierr_set(e, 400, "wrong_type", "%s must be a list of "
+		    "rows", field);
+	n = json_array_size(arr);
+	if (n == 0)
+		return apierr_set(e, 422, "invalid_value", "%s is empty",
+		    field);
+	if (n > MLP_MAX_BATCH)
+		return apierr_set(e, 422, "invalid_value", "%s has %zu rows; "
+		    "at most %u are allowed in one request", field, n,
+		    MLP_MAX_BATCH);
+	m = malloc(n * width * sizeof(float));
+	if (m == NULL)
+		return apierr_set(e, 503, "out_of_memory", "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (row(json_array_get(arr, i), field, i, width,
+		    m + i * width, e) < 0) {
+			free(m);
+			return -1;
+		}
+	}
+	*out = m;
+	*rows = n;
+	return 0;
+}
+
+int
+codec_batch(json_t *obj, const mlp_spec *s, float **x, float **y,
+	    size_t *n, double *lr, apierr *e)
+{
+	static const char *const keys[] = { "inputs", "targets",
+		"learning_rate", NULL };
+	static const char *const keys_nolr[] = { "inputs", "targets", NULL };
+	size_t nx, ny;
+	json_t *v;
+
+	*x = *y = NULL;
+	if (codec_check_keys(obj, lr ? keys : keys_nolr, e) < 0)
+		return -1;
+	if (lr != NULL) {
+		*lr = 0.0;
+		v = json_object_get(obj, "learning_rate");
+		if (v != NULL && learning_rate(v, lr, e) < 0)
+			return -1;
+	}
+	if (json_object_get(obj, "targets") == NULL)
+		return apierr_set(e, 400, "missing_field",
+		    "targets is required");
+	if (codec_matrix(json_object_get(obj, "inputs"), "inputs",
+	    s->sizes[0], x, &nx, e) < 0)
+		return -1;
+	if (codec_matrix(json_object_get(obj, "targets"), "targets",
+	    s->sizes[s->n_layers], y, &ny, e) < 0)
+		goto fail;
+	if (nx != ny) {
+		apierr_set(e, 422, "invalid_value", "inputs has %zu rows but "
+		    "targets has %zu", nx, ny);
+		goto fail;
+	}
+	*n = nx;
+	return 0;
+fail:
+	free(*x);
+	free(*y);
+	*x = *y = NULL;
+	return -1;
+}
+
+int
+codec_predict_request(json_t *obj, const mlp_spec *s, float **x, size_t *n,
+		      int *single, apierr *e)
+{
+	static const char *const keys[] = { "inputs", "input", NULL };
+	json_t *one = json_object_get(obj, "input");
+	json_t *many = json_object_get(obj, "inputs");
+
+	*x = NULL;
+	if (codec_check_keys(obj, keys, e) < 0)
+		return -1;
+	if ((one == NULL) == (many == NULL))
+		return apierr_set(e, 400, one ? "unknown_field" :
+		    "missing_field", "give exactly one of input or inputs");
+	*single = one != NULL;
+	if (many != NULL)
+		return codec_matrix(many, "inputs", s->sizes[0], x, n, e);
+	*x = malloc(s->sizes[0] * sizeof(float));
+	if (*x == NULL)
+		return apierr_set(e, 503, "out_of_memory", "out of memory");
+	if (row(one, "input", 0, s->sizes[0], *x, e) < 0) {
+		/* messages name input[0]; close enough and still precise */
+		free(*x);
+		*x = NULL;
+		return -1;
+	}
+	*n = 1;
+	return 0;
+}
+
+static json_t *
+real_row(const float *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, codec_real(v[i]));
+	return a;
+}
+
+json_t *
+codec_predict_response(const float *out, size_t n, size_t width, int single,
+		       uint64_t step)
+{
+	json_t *doc = json_object();
+
+	if (single) {
+		json_object_set_new(doc, "output", real_row(out, width));
+	} else {
+		json_t *rows = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(rows, real_row(out + i * width,
+			    width));
+		json_object_set_new(doc, "outputs", rows);
+	}
+	json_object_set_new(doc, "step", json_integer((json_int_t)step));
+	return doc;
+}
+
+int
+codec_train_opts(json_t *obj, train_opts *o, apierr *e)
+{
+	static const char *const keys[] = { "epochs", "steps", "batch_size",
+		"learning_rate", "shuffle", NULL };
+	json_t *v;
+
+	o->epochs = 1;
+	o->steps = 0;
+	o->batch_size = 32;
+	o->lr = 0.0;
+	o->shuffle = 1;
+	if (codec_check_keys(obj, keys, e) < 0)
+		return -1;
+	if ((v = json_object_get(obj, "epochs")) != NULL &&
+	    integer(v, "epochs", 1, 1000000, &o->epochs, e) < 0)
+		return -1;
+	if ((v = json_object_get(obj, "steps")) != NULL &&
+	    integer(v, "steps", 1, 1000000000, &o->steps, e) < 0)
+		return -1;
+	if ((v = json_object_get(obj, "batch_size")) != NULL &&
+	    integer(v, "batch_size", 1, 65536, &o->batch_size, e) < 0)
+		return -1;
+	if ((v = json_object_get(obj, "learning_rate")) != NULL &&
+	    learning_rate(v, &o->lr, e) < 0)
+		return -1;
+	if ((v = json_object_get(obj, "shuffle")) != NULL) {
+		if (!json_is_boolean(v))
+			return apierr_set(e, 400, "wrong_type",
+			    "shuffle must be true or false");
+		o->shuffle = json_is_true(v);
+	}
+	return 0;
+}
+
+char *
+codec_train_opts_text(const train_opts *o)
+{
+	json_t *doc = json_pack("{s:I,s:I,s:I,s:b}", "epochs",
+	    (json_int_t)o->epochs, "steps", (json_int_t)o->steps,
+	    "batch_size", (json_int_t)o->batch_size, "shuffle", o->shuffle);
+	size_t len;
+
+	if (doc == NULL)
+		return NULL;
+	json_object_set_new(doc, "learning_rate", o->lr > 0 ?
+	    json_real(o->lr) : json_null());
+	return codec_dump(doc, &len);
+}
+
+json_t *
+codec_weights_encode(const mlp_spec *s, const float *params, uint64_t step)
+{
+	json_t *doc = json_object(), *layers = json_array();
+	const float *p = params;
+
+	for (uint32_t l = 0; l < s->n_layers; l++) {
+		size_t ni = s->sizes[l], no = s->sizes[l + 1];
+		json_t *w = json_array();
+
+		for (size_t i = 0; i < no; i++)
+			json_array_append_new(w, real_row(p + i * ni, ni));
+		p += ni * no;
+		json_array_append_new(layers, json_pack("{s:o,s:o}",
+		    "weights", w, "biases", real_row(p, no)));
+		p += no;
+	}
+	json_object_set_new(doc, "step", json_integer((json_int_t)step));
+	json_object_set_new(doc, "layers", layers);
+	return doc;
+}
+
+int
+codec_weights_decode(json_t *obj, const mlp_spec *s, float *params,
+		     apierr *e)
+{
+	static const char *const keys[] = { "layers", "step", NULL };
+	static const char *const lkeys[] = { "weights", "biases", NULL };
+	json_t *layers = json_object_get(obj, "layers");
+	float *p = params;
+
+	if (codec_check_keys(obj, keys, e) < 0)
+		return -1;
+	if (layers == NULL)
+		return apierr_set(e, 400, "missing_field", "layers is required");
+	if (!json_is_array(layers))
+		return apierr_set(e, 400, "wrong_type", "layers must be a list");
+	if (json_array_size(layers) != s->n_layers)
+		return apierr_set(e, 422, "invalid_value", "layers has %zu "
+		    "entries; the model has %u weight layers",
+		    json_array_size(layers), s->n_layers);
+	for (uint32_t l = 0; l < s->n_layers; l++) {
+		size_t ni = s->sizes[l], no = s->sizes[l + 1];
+		json_t *layer = json_array_get(layers, l), *w, *b;
+		char field[48];
+
+		if (!json_is_object(layer))
+			return apierr_set(e, 400, "wrong_type", "layers[%u] "
+			    "must be an object", l);
+		if (codec_check_keys(layer, lkeys, e) < 0)
+			return -1;
+		w = json_object_get(layer, "weights");
+		b = json_object_get(layer, "biases");
+		if (w == NULL || b == NULL)
+			return apierr_set(e, 400, "missing_field", "layers[%u] "
+			    "needs weights and biases", l);
+		if (!json_is_array(w))
+			return apierr_set(e, 400, "wrong_type", "layers[%u]."
+			    "weights must be a list of rows", l);
+		if (json_array_size(w) != no)
+			return apierr_set(e, 422, "invalid_value", "layers[%u]."
+			    "weights has %zu rows; expected %zu", l,
+			    json_array_size(w), no);
+		snprintf(field, sizeof field, "layers[%u].weights", l);
+		for (size_t i = 0; i < no; i++)
+			if (row(json_array_get(w, i), field, i, ni,
+			    p + i * ni, e) < 0)
+				return -1;
+		p += ni * no;
+		snprintf(field, sizeof field, "layers[%u]", l);
+		if (!json_is_array(b) || json_array_size(b) != no) {
+			if (!json_is_array(b))
+				return apierr_set(e, 400, "wrong_type",
+				    "layers[%u].biases must be a list", l);
+			return apierr_set(e, 422, "invalid_value", "layers[%u]."
+			    "biases has %zu values; expected %zu", l,
+			    json_array_size(b), no);
+		}
+		{
+			/* biases are one row; reuse the row checks */
+			apierr sub;
+
+			if (row(b, "biases", 0, no, p, &sub) < 0)
+				return apierr_set(e, sub.status, sub.code,
+				    "%s.%s", field, sub.msg);
+		}
+		p += no;
+	}
+	return 0;
+}
+
+json_t *
+codec_real(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+void
+codec_time(int64_t ms, char out[32])
+{
+	time_t sec = (time_t)(ms / 1000);
+	struct tm tm;
+	char base[24];
+
+	gmtime_r(&sec, &tm);
+	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 32, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+json_t *
+codec_time_json(int64_t ms)
+{
+	char buf[32];
+
+	if (ms <= 0)
+		return json_null();
+	codec_time(ms, buf);
+	return json_string(buf);
+}
+
+json_t *
+codec_model_json(const codec_model *m)
+{
+	const mlp_spec *s = m->spec;
+	json_t *doc = json_object(), *layers = json_array(),
+	    *acts = json_array();
+
+	for (uint32_t l = 0; l <= s->n_layers; l++)
+		json_array_append_new(layers, json_integer(s->sizes[l]));
+	for (uint32_t l = 0; l < s->n_layers; l++)
+		json_array_append_new(acts, json_string(act_name(s->act[l])));
+	json_object_set_new(doc, "id", json_string(m->id));
+	json_object_set_new(doc, "name", json_string(m->name));
+	json_object_set_new(doc, "layers", layers);
+	json_object_set_new(doc, "activation", acts);
+	json_object_set_new(doc, "loss", json_string(mlp_loss_name(s->loss)));
+	json_object_set_new(doc, "optimizer",
+	    json_string(optim_name(s->opt.kind)));
+	json_object_set_new(doc, "learning_rate", codec_real(s->opt.lr));
+	json_object_set_new(doc, "momentum", codec_real(s->opt.momentum));
+	json_object_set_new(doc, "seed", json_integer((json_int_t)s->seed));
+	json_object_set_new(doc, "step", json_integer((json_int_t)m->step));
+	json_object_set_new(doc, "samples", json_integer(m->samples));
+	json_object_set_new(doc, "status", json_string(m->status));
+	json_object_set_new(doc, "last_loss", codec_real(m->last_loss));
+	json_object_set_new(doc, "created_at", codec_time_json(m->created_ms));
+	json_object_set_new(doc, "updated_at", codec_time_json(m->updated_ms));
+	return doc;
+}
+
+json_t *
+codec_job_json(const store_job *j)
+{
+	json_t *doc = json_object();
+
+	json_object_set_new(doc, "id", json_string(j->id));
+	json_object_set_new(doc, "model_id", json_string(j->model_id));
+	json_object_set_new(doc, "status",
+	    json_string(store_job_status_name(j->status)));
+	json_object_set_new(doc, "steps_total", json_integer(j->steps_total));
+	json_object_set_new(doc, "steps_done", json_integer(j->steps_done));
+	json_object_set_new(doc, "loss", codec_real(j->loss));
+	json_object_set_new(doc, "error",
+	    j->error ? json_string(j->error) : json_null());
+	json_object_set_new(doc, "created_at", codec_time_json(j->created_ms));
+	json_object_set_new(doc, "started_at", codec_time_json(j->started_ms));
+	json_object_set_new(doc, "finished_at",
+	    codec_time_json(j->finished_ms));
+	return doc;
+}
+
+char *
+codec_dump(json_t *doc, size_t *len)
+{
+	char *text;
+
+	if (doc == NULL)
+		return NULL;
+	text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	json_decref(doc);
+	if (text)
+		*len = strlen(text);
+	return text;
+}

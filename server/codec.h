@@ -1,0 +1,107 @@
+/*
+ * codec: JSON <-> the daemon's values, with all input validation in one
+ * place.
+ *
+ * Decoders take a parsed request object and either fill their outputs
+ * completely or fill an apierr (400 for wrong JSON types, missing,
+ * duplicate or unknown fields; 422 for well-formed but wrong values) and
+ * leave nothing allocated. Encoders build jansson values the caller dumps
+ * with codec_dump, which prints reals with 9 significant digits (enough to
+ * round-trip a float32). codec knows core's types and the store's plain
+ * rows, never HTTP or SQLite.
+ */
+#ifndef MLPD_CODEC_H
+#define MLPD_CODEC_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apierr.h"
+#include "mlp.h"
+#include "store.h"
+
+#define CODEC_NAME_MAX 200 /* bytes of a model name */
+
+/* Options of POST /v1/models/{id}/train. */
+typedef struct train_opts {
+	int64_t epochs;     /* 1.. ; used when steps == 0 */
+	int64_t steps;      /* total steps; 0 = derive from epochs */
+	int64_t batch_size; /* rows per step */
+	double lr;          /* 0 = the model's learning rate */
+	int shuffle;        /* reshuffle the rows every epoch */
+} train_opts;
+
+/* A model as the API shows it. */
+typedef struct codec_model {
+	const char *id;
+	const char *name;
+	const mlp_spec *spec;
+	uint64_t step;
+	int64_t samples;
+	const char *status; /* "idle", "queued", "training" */
+	double last_loss;   /* NAN for none */
+	int64_t created_ms;
+	int64_t updated_ms;
+} codec_model;
+
+/* Parses a request body that must be one JSON object. Empty bodies are an
+ * error unless empty_ok, which yields an empty object. */
+json_t *codec_parse_object(const char *body, size_t len, int empty_ok,
+			   apierr *e);
+
+/* 400 unknown_field unless every key of obj is in allowed (NULL-ended). */
+int codec_check_keys(json_t *obj, const char *const *allowed, apierr *e);
+
+/* POST /v1/models body -> spec and name (malloc'd, caller frees). */
+int codec_model_spec(json_t *obj, uint64_t default_seed, mlp_spec *spec,
+		     char **name, apierr *e);
+
+/* A JSON array of rows of width numbers -> a malloc'd rows x width block;
+ * field names the array in messages. */
+int codec_matrix(json_t *arr, const char *field, size_t width, float **out,
+		 size_t *rows, apierr *e);
+
+/* {"inputs", "targets"[, "learning_rate"]} for spec s: two malloc'd
+ * blocks with equal row counts. lr (when not NULL) accepts the optional
+ * learning_rate and gets 0 when it is absent. */
+int codec_batch(json_t *obj, const mlp_spec *s, float **x, float **y,
+		size_t *n, double *lr, apierr *e);
+
+/* {"inputs": [[...]]} or {"input": [...]}; *single says which. */
+int codec_predict_request(json_t *obj, const mlp_spec *s, float **x,
+			  size_t *n, int *single, apierr *e);
+
+json_t *codec_predict_response(const float *out, size_t n, size_t width,
+			       int single, uint64_t step);
+
+/* Train options; obj may be an empty object. */
+int codec_train_opts(json_t *obj, train_opts *o, apierr *e);
+
+/* Train options as compact JSON text (malloc'd) for the job row. */
+char *codec_train_opts_text(const train_opts *o);
+
+/* {"step", "layers": [{"weights": [[...]], "biases": [...]}]} */
+json_t *codec_weights_encode(const mlp_spec *s, const float *params,
+			     uint64_t step);
+
+/* The same shape -> params (mlp_spec_params(s) floats, caller-owned). */
+int codec_weights_decode(json_t *obj, const mlp_spec *s, float *params,
+			 apierr *e);
+
+json_t *codec_model_json(const codec_model *m);
+json_t *codec_job_json(const store_job *j);
+
+/* A real, or null for NaN/Inf. */
+json_t *codec_real(double v);
+
+/* RFC 3339 UTC with milliseconds, e.g. 2026-11-27T23:59:01.123Z. */
+void codec_time(int64_t ms, char out[32]);
+
+/* A time value, or null for 0. */
+json_t *codec_time_json(int64_t ms);
+
+/* Dumps and releases doc; malloc'd text and its length, NULL on failure. */
+char *codec_dump(json_t *doc, size_t *len);
+
+#endif

@@ -1,0 +1,445 @@
+/*
+ * http: libmicrohttpd glue (see http.h for the DESIGN).
+ */
+#include "http.h"
+
+#include <microhttpd.h>
+
+#include <jansson.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct http_server {
+	struct MHD_Daemon *d;
+	const http_route *routes;
+	size_t nroutes;
+	size_t max_body;
+	void *ctx;
+	unsigned port;
+};
+
+/* What one request carries between libmicrohttpd's calls. */
+typedef struct conn_state {
+	const http_route *route;
+	char *path;     /* copy of the URL path; params point into it */
+	const char *params[HTTP_MAX_PARAMS];
+	char *buf;      /* body so far, NUL-terminated */
+	size_t len;
+	size_t cap;
+	int too_big;    /* the body passed the cap: answer 413 at the end */
+	int answered;   /* an error went out from the headers alone */
+} conn_state;
+
+/* Matches path against pattern; fills params with the '*' segments
+ * (NUL-terminated in place, so path is modified only on success). */
+static int
+match(const char *pattern, char *path, const char **params)
+{
+	const char *p = pattern;
+	char *s = path;
+	char *ends[HTTP_MAX_PARAMS];
+	size_t np = 0;
+
+	while (*p && *s) {
+		if (*p == '*') {
+			char *seg = s;
+
+			while (*s && *s != '/')
+				s++;
+			if (s == seg || np == HTTP_MAX_PARAMS)
+				return 0;
+			params[np] = seg;
+			ends[np++] = s;
+			p++;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	if (*p || *s)
+		return 0;
+	/* cut the captured segments only once the whole path matched */
+	for (size_t i = 0; i < np; i++)
+		*ends[i] = '\0';
+	return 1;
+}
+
+/* Finds the route for method and path; on a path match with another
+ * method, fills allow with the methods that path takes. */
+static const http_route *
+find_route(const http_server *hs, const char *method, const char *url,
+	   conn_state *cs, char *allow, size_t allow_len)
+{
+	allow[0] = '\0';
+	for (size_t i = 0; i < hs->nroutes; i++) {
+		const http_route *r = &hs->routes[i];
+		const char *params[HTTP_MAX_PARAMS] = { NULL, NULL };
+		char *copy = strdup(url);
+
+		if (copy == NULL)
+			return NULL;
+		if (!match(r->pattern, copy, params)) {
+			free(copy);
+			continue;
+		}
+		if (strcmp(r->method, method) == 0) {
+			cs->path = copy;
+			memcpy(cs->params, params, sizeof params);
+			return r;
+		}
+		free(copy);
+		if (strstr(allow, r->method) == NULL) {
+			if (allow[0])
+				strncat(allow, ", ", allow_len - strlen(allow) - 1);
+			strncat(allow, r->method, allow_len - strlen(allow) - 1);
+		}
+	}
+	return NULL;
+}
+
+void
+http_reply(http_response *rs, int status, char *body, size_t len)
+{
+	free(rs->body);
+	rs->status = status;
+	rs->body = body;
+	rs->len = len;
+}
+
+void
+http_reply_error(http_response *rs, const apierr *e)
+{
+	json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", e->code,
+	    "message", e->msg);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+	json_decref(doc);
+	if (text == NULL) {
+		/* a message that jansson cannot encode: fall back to plain */
+		text = strdup("{\"error\":{\"code\":\"internal_error\","
+		    "\"message\":\"error message could not be encoded\"}}");
+	}
+	http_reply(rs, e->status, text, text ? strlen(text) : 0);
+	rs->retry_after = e->retry_after;
+	rs->content_type = "application/json";
+}
+
+/* Queues rs on the connection and frees its parts. */
+static enum MHD_Result
+send_response(struct MHD_Connection *conn, http_response *rs,
+	      const char *allow)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char num[32];
+
+	r = MHD_create_response_from_buffer(rs->body ? rs->len : 0,
+	    rs->body ? rs->body : (void *)"", rs->body ? MHD_RESPMEM_MUST_FREE
+	    : MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		free(rs->body);
+		return MHD_NO;
+	}
+	rs->body = NULL;
+	if (rs->status != 204 && rs->status != 304)
+		MHD_add_response_header(r, "Content-Type", rs->content_type ?
+		    rs->content_type : "application/json");
+	if (rs->location[0])
+		MHD_add_response_header(r, "Location", rs->location);
+	if (allow && allow[0])
+		MHD_add_response_header(r, "Allow", allow);
+	if (rs->retry_after > 0) {
+		snprintf(num, sizeof num, "%d", rs->retry_after);
+		MHD_add_response_header(r, "Retry-After", num);
+	}
+	ret = MHD_queue_response(conn, (unsigned)rs->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+send_error(struct MHD_Connection *conn, int status, const char *code,
+	   const char *msg, const char *allow)
+{
+	http_response rs;
+	apierr e;
+
+	memset(&rs, 0, sizeof rs);
+	apierr_set(&e, status, code, "%s", msg);
+	http_reply_error(&rs, &e);
+	return send_response(conn, &rs, allow);
+}
+
+/* True when the content type is application/json (parameters allowed). */
+static int
+is_json(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
+		return 0;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* Checks what the headers alone decide; returns 0 or sends an error. */
+static int
+early_checks(const http_server *hs, struct MHD_Connection *conn,
+	     const conn_state *cs, enum MHD_Result *ret)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	int has_body = te != NULL || (cl != NULL && strcmp(cl, "0") != 0);
+	char msg[128];
+
+	if (cl != NULL) {
+		char *end;
+		unsigned long long v = strtoull(cl, &end, 10);
+
+		if (*end == '\0' && v > hs->max_body) {
+			snprintf(msg, sizeof msg, "the request body is over "
+			    "the %zu byte limit", hs->max_body);
+			*ret = send_error(conn, 413, "body_too_large", msg,
+			    NULL);
+			return -1;
+		}
+	}
+	if (has_body && cs->route->json_body && !is_json(ct)) {
+		snprintf(msg, sizeof msg, "the body must be application/json, "
+		    "not %.60s", ct ? ct : "untyped");
+		*ret = send_error(conn, 415, "unsupported_media_type", msg,
+		    NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+	   const char *method, const char *version, const char *upload,
+	   size_t *upload_size, void **con_cls)
+{
+	http_server *hs = cls;
+	conn_state *cs = *con_cls;
+	http_request rq;
+	http_response rs;
+	enum MHD_Result ret;
+
+	if (cs == NULL) {
+		char allow[64];
+
+		cs = calloc(1, sizeof *cs);
+		if (cs == NULL)
+			return MHD_NO;
+		*con_cls = cs;
+		cs->route = find_route(hs, method, url, cs, allow,
+		    sizeof allow);
+		cs->answered = 1;
+		if (cs->route == NULL) {
+			if (allow[0])
+				return send_error(conn, 405,
+				    "method_not_allowed", "this path does not "
+				    "take that method", allow);
+			return send_error(conn, 404, "route_not_found",
+			    "no such route", NULL);
+		}
+		if (early_checks(hs, conn, cs, &ret) < 0)
+			return ret;
+		cs->answered = 0;
+		return MHD_YES;
+	}
+	if (cs->answered) {
+		/* an early error is queued: drop whatever body still comes */
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		size_t n = *upload_size;
+
+		*upload_size = 0;
+		if (cs->too_big || n > hs->max_body - cs->len) {
+			cs->too_big = 1;
+			return MHD_YES;
+		}
+		if (cs->len + n + 1 > cs->cap) {
+			size_t cap = cs->cap ? cs->cap : 4096;
+			char *p;
+
+			while (cap < cs->len + n + 1)
+				cap *= 2;
+			p = realloc(cs->buf, cap);
+			if (p == NULL) {
+				cs->too_big = 1;
+				return MHD_YES;
+			}
+			cs->buf = p;
+			cs->cap = cap;
+		}
+		memcpy(cs->buf + cs->len, upload, n);
+		cs->len += n;
+		cs->buf[cs->len] = '\0';
+		return MHD_YES;
+	}
+	if (cs->too_big) {
+		char msg[96];
+
+		snprintf(msg, sizeof msg, "the request body is over the %zu "
+		    "byte limit", hs->max_body);
+		return send_error(conn, 413, "body_too_large", msg, NULL);
+	}
+	memset(&rq, 0, sizeof rq);
+	rq.method = method;
+	rq.path = url;
+	memcpy(rq.params, cs->params, sizeof rq.params);
+	rq.body = cs->buf ? cs->buf : "";
+	rq.body_len = cs->len;
+	rq.conn = conn;
+	memset(&rs, 0, sizeof rs);
+	rs.status = 500;
+	cs->route->handler(hs->ctx, &rq, &rs);
+	/* the body is no longer needed; free it before sending */
+	free(cs->buf);
+	cs->buf = NULL;
+	cs->len = cs->cap = 0;
+	(void)version;
+	return send_response(conn, &rs, NULL);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+	     enum MHD_RequestTerminationCode toe)
+{
+	conn_state *cs = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (cs == NULL)
+		return;
+	free(cs->buf);
+	free(cs->path);
+	free(cs);
+	*con_cls = NULL;
+}
+
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof line, fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_debug("http: %s", line);
+}
+
+http_server *
+http_start(const char *host, unsigned port, unsigned threads,
+	   size_t max_body, const http_route *routes, size_t nroutes,
+	   void *ctx, fault *f)
+{
+	struct addrinfo hints, *ai = NULL;
+	char portstr[16];
+	http_server *hs;
+	unsigned flags;
+	const union MHD_DaemonInfo *info;
+	int rc;
+
+	hs = calloc(1, sizeof *hs);
+	if (hs == NULL) {
+		fault_set(f, FAULT_NOMEM, "out of memory");
+		return NULL;
+	}
+	hs->routes = routes;
+	hs->nroutes = nroutes;
+	hs->max_body = max_body;
+	hs->ctx = ctx;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof portstr, "%u", port);
+	rc = getaddrinfo(host, portstr, &hints, &ai);
+	if (rc != 0) {
+		fault_set(f, FAULT_INVALID, "cannot resolve listen host "
+		    "'%s': %s", host, gai_strerror(rc));
+		free(hs);
+		return NULL;
+	}
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	    MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	hs->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
+	    on_request, hs,
+	    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, hs,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (hs->d == NULL) {
+		fault_set(f, FAULT_INTERNAL, "cannot listen on %s:%u (address "
+		    "in use or not available)", host, port);
+		free(hs);
+		return NULL;
+	}
+	info = MHD_get_daemon_info(hs->d, MHD_DAEMON_INFO_BIND_PORT);
+	hs->port = info ? info->port : port;
+	return hs;
+}
+
+unsigned
+http_port(const http_server *s)
+{
+	return s->port;
+}
+
+void
+http_quiesce(http_server *s)
+{
+	if (s && s->d) {
+		MHD_socket fd = MHD_quiesce_daemon(s->d);
+
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+	}
+}
+
+void
+http_stop(http_server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->d)
+		MHD_stop_daemon(s->d);
+	free(s);
+}
+
+const char *
+http_query(const http_request *rq, const char *key)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND,
+	    key);
+}
+
+const char *
+http_header(const http_request *rq, const char *key)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, key);
+}

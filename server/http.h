@@ -1,0 +1,84 @@
+/*
+ * http: the libmicrohttpd glue. It owns the listening daemon, collects each
+ * request body under a byte cap, matches the route table, checks content
+ * types, calls a handler and sends what the handler filled in.
+ *
+ * DESIGN. libmicrohttpd runs a pool of threads; a handler runs on one of
+ * them, sees a whole request (method, path captures, complete body) and
+ * fills an http_response. Everything decided from the headers alone is
+ * answered before any body byte is read: unknown route (404), wrong method
+ * (405 with Allow), Content-Length over the cap (413), wrong content type
+ * (415). A chunked body is counted as it arrives and cut off at the cap. A
+ * client that disconnects mid-upload never reaches its handler, so no
+ * partial request can change anything.
+ */
+#ifndef MLPD_HTTP_H
+#define MLPD_HTTP_H
+
+#include <stddef.h>
+
+#include "apierr.h"
+#include "fault.h"
+
+struct MHD_Connection;
+
+#define HTTP_MAX_PARAMS 2
+
+typedef struct http_request {
+	const char *method;
+	const char *path;                     /* without the query string */
+	const char *params[HTTP_MAX_PARAMS]; /* the '*' segments of the route */
+	const char *body;                     /* NUL-terminated; "" when none */
+	size_t body_len;
+	struct MHD_Connection *conn;
+} http_request;
+
+typedef struct http_response {
+	int status;
+	char *body;               /* malloc'd, freed by http; NULL for none */
+	size_t len;
+	const char *content_type; /* static; default application/json */
+	char location[128];       /* Location header when non-empty */
+	int retry_after;          /* Retry-After seconds when > 0 */
+} http_response;
+
+typedef void (*http_handler)(void *ctx, const http_request *rq,
+			     http_response *rs);
+
+typedef struct http_route {
+	const char *method;  /* "GET", "POST", "PUT", "DELETE" */
+	const char *pattern; /* "/v1/models/x/weights": '*' is one segment */
+	http_handler handler;
+	int json_body;       /* 1: a non-empty body must be application/json */
+} http_route;
+
+typedef struct http_server http_server;
+
+/* Starts serving on host:port with a pool of threads; routes and ctx are
+ * borrowed and must outlive the server. NULL with f set on failure. */
+http_server *http_start(const char *host, unsigned port, unsigned threads,
+			size_t max_body, const http_route *routes,
+			size_t nroutes, void *ctx, fault *f);
+
+/* The port actually bound (useful with port 0). */
+unsigned http_port(const http_server *s);
+
+/* Stops accepting new connections; requests in flight finish. */
+void http_quiesce(http_server *s);
+
+/* Stops the server and frees it; NULL is a no-op. */
+void http_stop(http_server *s);
+
+/* A query-string argument, or NULL. */
+const char *http_query(const http_request *rq, const char *key);
+
+/* A request header, or NULL. */
+const char *http_header(const http_request *rq, const char *key);
+
+/* Sets rs to status with body (malloc'd, ownership passes to rs). */
+void http_reply(http_response *rs, int status, char *body, size_t len);
+
+/* Sets rs to the JSON error body for e (and Retry-After when set). */
+void http_reply_error(http_response *rs, const apierr *e);
+
+#endif
