@@ -115,6 +115,9 @@ learning_rate(json_t *v, double *out, apierr *e)
 {
 	if (number(v, "learning_rate", out, e) < 0)
 		return -1;
+	if (fabs(*out) > FLT_MAX)
+		return apierr_set(e, 422, "non_finite", "learning_rate is "
+		    "beyond the float32 range");
 	if (!(*out > 0.0 && *out <= 1e6 && (float)*out > 0.0f))
 		return apierr_set(e, 422, "invalid_value", "learning_rate must "
 		    "be > 0 and <= 1e6");

@@ -1,21 +1,80 @@
 /*
  * main: flags -> config -> daemon -> wait for SIGTERM/SIGINT -> shutdown.
+ *
+ * The signal handler only writes to a pipe that main reads: whichever
+ * thread the kernel picks (OpenBLAS starts threads before main runs, so a
+ * signal mask set here cannot cover them all) the shutdown runs on the
+ * main thread, in order.
  */
-#include <pthread.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/select.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+
+static int signal_pipe[2] = { -1, -1 };
+
+static void
+on_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int saved = errno;
+
+	/* async-signal-safe: one write; a full pipe already holds a byte */
+	if (write(signal_pipe[1], &b, 1) < 0) {
+		/* nothing to do */
+	}
+	errno = saved;
+}
+
+/* Routes SIGTERM and SIGINT to the pipe and ignores SIGPIPE. */
+static int
+install_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGTERM, &sa, NULL) < 0 ||
+	    sigaction(SIGINT, &sa, NULL) < 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* Blocks until a signal byte arrives; returns the signal number. */
+static int
+wait_signal(void)
+{
+	unsigned char b = 0;
+	fd_set rd;
+
+	for (;;) {
+		FD_ZERO(&rd);
+		FD_SET(signal_pipe[0], &rd);
+		if (select(signal_pipe[0] + 1, &rd, NULL, NULL, NULL) < 0 &&
+		    errno != EINTR)
+			return SIGTERM;
+		if (read(signal_pipe[0], &b, 1) == 1)
+			return b;
+	}
+}
 
 int
 main(int argc, char **argv)
 {
 	config cfg;
 	fault f;
-	sigset_t set;
 	daemon_ctx *d;
 	int sig;
 
@@ -31,12 +90,11 @@ main(int argc, char **argv)
 		break;
 	}
 	log_set_level(cfg.level);
-	/* every thread inherits this mask; only sigwait below sees them */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	if (install_signals() < 0) {
+		fprintf(stderr, "mlpd: cannot install signal handlers: %s\n",
+		    strerror(errno));
+		return 1;
+	}
 	d = daemon_start(&cfg, &f);
 	if (d == NULL) {
 		fprintf(stderr, "mlpd: %s\n", f.msg);
@@ -46,9 +104,9 @@ main(int argc, char **argv)
 	    strchr(cfg.host, ':') ? "[" : "", cfg.host,
 	    strchr(cfg.host, ':') ? "]" : "", daemon_port(d));
 	fflush(stderr);
-	sigwait(&set, &sig);
-	log_info("%s received; shutting down", sig == SIGTERM ? "SIGTERM" :
-	    "SIGINT");
+	sig = wait_signal();
+	log_info("%s received; shutting down", sig == SIGINT ? "SIGINT" :
+	    "SIGTERM");
 	daemon_stop(d);
 	log_info("stopped");
 	return 0;

@@ -79,6 +79,7 @@ enum q {
 	Q_MODEL_PROGRESS,
 	Q_MODEL_CHECKPOINT,
 	Q_MODEL_STEPS,
+	Q_MODEL_RECOVER_LOSS,
 	Q_BATCH_SHAPE,
 	Q_BATCH_INSERT,
 	Q_BATCH_LIST,
@@ -134,6 +135,11 @@ static const char *const q_sql[Q_COUNT_] = {
 		"UPDATE models SET last_loss = ?2, updated_ms = ?3, "
 		"weights = ?4, step = ?5 WHERE id = ?1",
 	[Q_MODEL_STEPS] = "SELECT id, step FROM models",
+	/* after the trim: last_loss is the loss at the checkpointed step */
+	[Q_MODEL_RECOVER_LOSS] =
+		"UPDATE models SET last_loss = (SELECT loss FROM loss "
+		"WHERE loss.model_id = models.id AND loss.step <= models.step "
+		"ORDER BY step DESC LIMIT 1)",
 	[Q_BATCH_SHAPE] =
 		"SELECT nin, nout FROM batches WHERE model_id = ?1 LIMIT 1",
 	[Q_BATCH_INSERT] =
@@ -762,8 +768,9 @@ do_migration(conn *c, void *arg, fault *f)
 	return setup_query(c, sql, NULL, 0, f, what);
 }
 
-/* Crash recovery, in one transaction: unfinished jobs are interrupted and
- * loss rows past each model's checkpoint are dropped. */
+/* Crash recovery, in one transaction: unfinished jobs are interrupted,
+ * loss rows past each model's checkpoint are dropped, and last_loss goes
+ * back to the loss at the checkpoint. */
 static int
 do_recover(conn *c, void *arg, fault *f)
 {
@@ -800,7 +807,11 @@ do_recover(conn *c, void *arg, fault *f)
 	if (rc != SQLITE_DONE)
 		sql_fault(c, rc, f, "trimming loss history");
 	stmt_done(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	if (rc != SQLITE_DONE)
+		return -1;
+	if ((st = stmt(c, Q_MODEL_RECOVER_LOSS, f)) == NULL)
+		return -1;
+	return run(c, st, f, "restoring last losses");
 }
 
 /* Settings, checks, migrations and recovery on a new store's writer. */

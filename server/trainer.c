@@ -258,10 +258,13 @@ job_start(trainer *t, job *j, model_entry *m, fault *f)
 	const mlp_spec *s = &m->spec;
 	size_t n0 = s->sizes[0], nl = s->sizes[s->n_layers];
 	int64_t total;
+	double t0 = wallclock_mono();
 
 	if (store_batches_load(t->st, m->id, (uint32_t)n0, (uint32_t)nl,
 	    &rs->x, &rs->y, &rs->n, f) < 0)
 		return -1;
+	log_info("job %s: loaded %zu rows in %.3f s", j->row.id, rs->n,
+	    wallclock_mono() - t0);
 	if (rs->n == 0)
 		return fault_set(f, FAULT_INVALID, "the model has no training "
 		    "data");
