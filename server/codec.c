@@ -283,7 +283,9 @@ row(json_t *r, const char *field, size_t i, size_t width, float *dst,
 		else
 			return apierr_set(e, 400, "wrong_type", "%s[%zu][%zu] "
 			    "must be a number", field, i, j);
-		if (!(fabs(d) <= FLT_MAX))
+		/* below 2^128 (1 - 2^-25) a double still rounds to a finite
+		 * float: FLT_MAX printed with 9 digits must come back */
+		if (!(fabs(d) < 0x1.ffffffp127))
 			return apierr_set(e, 422, "non_finite", "%s[%zu][%zu] "
 			    "is not a finite float32", field, i, j);
 		dst[j] = (float)d;

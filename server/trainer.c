@@ -63,6 +63,7 @@ typedef struct task {
 	apierr err;
 	uint64_t step;
 	float loss;
+	uint64_t seq;           /* order of arrival, kept when requeued */
 	struct task *next;
 } task;
 
@@ -74,6 +75,7 @@ struct trainer {
 	pthread_cond_t work;    /* a task was queued or a model freed */
 	pthread_cond_t done;    /* a task or job finished */
 	task *head, *tail;
+	uint64_t next_seq;      /* seq for the next new task */
 	size_t queued_jobs;
 	job **jobs;
 	size_t njobs, capjobs;
@@ -98,9 +100,13 @@ model_running(trainer *t, const model_entry *m)
 	return 0;
 }
 
+/* Appends tk; a new task gets the next arrival number, a requeued slice
+ * keeps its own, so do_take still runs its model's tasks in order. */
 static void
 enqueue(trainer *t, task *tk)
 {
+	if (tk->seq == 0)
+		tk->seq = ++t->next_seq;
 	tk->next = NULL;
 	if (t->tail)
 		t->tail->next = tk;
@@ -128,12 +134,25 @@ unlink_task(trainer *t, task *tk)
 	tk->next = NULL;
 }
 
-/* The oldest task whose model no worker is running, unlinked. */
+/* True when a queued task of tk's model arrived before tk. */
+static int
+do_has_elder(trainer *t, const task *tk)
+{
+	for (task *o = t->head; o; o = o->next)
+		if (o != tk && o->model == tk->model && o->seq < tk->seq)
+			return 1;
+	return 0;
+}
+
+/* The first task in queue order whose model no worker is running and
+ * which is its model's oldest, unlinked. Yielded slices go to the back of
+ * the queue (fair to other models) yet keep their place in their model's
+ * own order. */
 static task *
 do_take(trainer *t)
 {
 	for (task *tk = t->head; tk; tk = tk->next) {
-		if (!model_running(t, tk->model)) {
+		if (!model_running(t, tk->model) && !do_has_elder(t, tk)) {
 			unlink_task(t, tk);
 			return tk;
 		}
@@ -195,7 +214,8 @@ static void
 do_finish(trainer *t, job *j, store_job_status st, const char *error)
 {
 	j->row.status = st;
-	j->row.finished_ms = wallclock_ms();
+	if (j->row.finished_ms == 0)
+		j->row.finished_ms = wallclock_ms();
 	if (error) {
 		snprintf(j->error, sizeof j->error, "%s", error);
 		j->row.error = j->error;
@@ -211,10 +231,12 @@ do_row(const job *j)
 	return j->row;
 }
 
-/* Commits buffered loss rows, the job's progress and, when checkpoint,
- * the weights; then publishes a snapshot. Runs without t->mu. */
+/* Commits buffered loss rows, the job's progress (or final, the row it
+ * ends with) and, when checkpoint, the weights; then publishes a snapshot.
+ * Runs without t->mu. */
 static int
-flush(trainer *t, job *j, model_entry *m, int checkpoint, fault *f)
+flush(trainer *t, job *j, model_entry *m, int checkpoint,
+      const store_job *final, fault *f)
 {
 	run_state *rs = &j->rs;
 	store_progress p;
@@ -227,9 +249,13 @@ flush(trainer *t, job *j, model_entry *m, int checkpoint, fault *f)
 
 	if (checkpoint && blob_save(m->live, &blob, &len, f) < 0)
 		return -1;
-	pthread_mutex_lock(&t->mu);
-	row = do_row(j);
-	pthread_mutex_unlock(&t->mu);
+	if (final != NULL) {
+		row = *final;
+	} else {
+		pthread_mutex_lock(&t->mu);
+		row = do_row(j);
+		pthread_mutex_unlock(&t->mu);
+	}
 	memset(&p, 0, sizeof p);
 	p.model_id = m->id;
 	p.points = rs->pts;
@@ -378,7 +404,7 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 			int others;
 
 			if (flush(t, j, m, now - rs->last_ckpt >=
-			    t->cfg.checkpoint_every, f) < 0)
+			    t->cfg.checkpoint_every, NULL, f) < 0)
 				return SLICE_FAILED;
 			last_flush = wallclock_mono();
 			pthread_mutex_lock(&t->mu);
@@ -432,26 +458,24 @@ run_train(trainer *t, task *tk)
 		    STORE_JOB_CANCELLED : STORE_JOB_INTERRUPTED;
 	else
 		final = STORE_JOB_FAILED;
-	j->row.status = final;
-	j->row.finished_ms = wallclock_ms();
-	if (final == STORE_JOB_FAILED) {
-		snprintf(j->error, sizeof j->error, "%s", f.msg);
-		j->row.error = j->error;
-	}
+	/* the row it ends with: stored first, shown after */
+	row = do_row(j);
 	pthread_mutex_unlock(&t->mu);
+	row.status = final;
+	row.finished_ms = wallclock_ms();
+	row.error = final == STORE_JOB_FAILED ? f.msg : NULL;
 	if (!j->forget) {
 		fault ff;
+		int rc;
 
 		/* the last commit: loss rows, weights and the final status */
-		if (j->rs.started && flush(t, j, m, 1, &ff) < 0) {
-			log_error("job %s: final checkpoint failed: %s",
-			    j->row.id, ff.msg);
-		} else if (!j->rs.started) {
-			pthread_mutex_lock(&t->mu);
-			row = do_row(j);
-			pthread_mutex_unlock(&t->mu);
-			store_job_update(t->st, &row, &ff);
-		}
+		if (j->rs.started)
+			rc = flush(t, j, m, 1, &row, &ff);
+		else
+			rc = store_job_update(t->st, &row, &ff);
+		if (rc < 0)
+			log_error("job %s: final commit failed: %s", j->row.id,
+			    ff.msg);
 	}
 	log_info("job %s on model %s ended %s after %lld steps%s%s",
 	    j->row.id, m->id, store_job_status_name(final),
@@ -460,8 +484,8 @@ run_train(trainer *t, task *tk)
 	pthread_mutex_lock(&t->mu);
 	set_counts(m, 0, -1);
 	free_run_state(&j->rs);
-	j->rs.s = j->row.steps_done;
-	do_finish(t, j, final, NULL);
+	j->row.finished_ms = row.finished_ms;
+	do_finish(t, j, final, row.error);
 	pthread_mutex_unlock(&t->mu);
 	registry_put(m);
 	free(tk);
@@ -569,16 +593,18 @@ worker(void *arg)
 			pthread_cond_wait(&t->work, &t->mu);
 		if (tk == NULL)
 			break;
+		task_kind kind = tk->kind;
+
 		t->current[slot] = tk->model;
 		pthread_mutex_unlock(&t->mu);
-		if (tk->kind == TASK_TRAIN) {
+		/* run_train frees or requeues tk: read nothing of it after */
+		if (kind == TASK_TRAIN)
 			run_train(t, tk);
-		} else {
+		else
 			run_sync(t, tk);
-		}
 		pthread_mutex_lock(&t->mu);
 		t->current[slot] = NULL;
-		if (tk->kind != TASK_TRAIN) {
+		if (kind != TASK_TRAIN) {
 			/* tk lives on the waiting thread's stack */
 			tk->done = 1;
 		}
@@ -722,7 +748,7 @@ trainer_close(trainer *t)
 			if (j->rs.started) {
 				/* a sliced job: checkpoint what it did */
 				pthread_mutex_unlock(&t->mu);
-				flush(t, j, tk->model, 1, &f);
+				flush(t, j, tk->model, 1, NULL, &f);
 				pthread_mutex_lock(&t->mu);
 				set_counts(tk->model, 0, -1);
 			} else {

@@ -590,9 +590,16 @@ reject_ct(const char *method, const char *path, const char *ct,
 	snprintf(g_rej_allow, sizeof g_rej_allow, "%s", g_hdr.allow);
 	free(resp);
 	after = world();
-	ck_assert_msg(strcmp(before, after) == 0, "line %d: %s %s was "
-	    "rejected but changed the state:\n%.2000s\n---\n%.2000s", line,
-	    method, path, before, after);
+	if (strcmp(before, after) != 0) {
+		size_t d = 0;
+
+		while (before[d] == after[d])
+			d++;
+		d = d > 60 ? d - 60 : 0;
+		ck_abort_msg("line %d: %s %s was rejected but changed the "
+		    "state: before ...%.160s... after ...%.160s...", line,
+		    method, path, before + d, after + d);
+	}
 	free(before);
 	free(after);
 }
@@ -1186,9 +1193,6 @@ START_TEST(test_train_xor)
 	ck_assert(is_time(json_object_get(j, "started_at")));
 	ck_assert(is_time(json_object_get(j, "finished_at")));
 	json_decref(j);
-	/* the job shows "succeeded" a moment before its last checkpoint is
-	 * visible (test_job_result_known_bug): wait for the model too */
-	wait_model_idle(id, 10.0);
 
 	r = jexpect("POST", mpath(id, "/predict"), "{\"inputs\": [[0,0],"
 	    "[0,1],[1,0],[1,1]]}", 200);
@@ -1256,6 +1260,7 @@ START_TEST(test_train_xor)
 	snprintf(job_id, sizeof job_id, "%s", jstr(j, "id"));
 	json_decref(j);
 	json_decref(wait_job(job_id, "succeeded", NULL, 10.0));
+	wait_model_idle(id, 10.0);
 	r = jget(mpath(id, ""));
 	ck_assert_int_eq(jint(r, "step"), 3000 + 1 + 1 + 6);
 	json_decref(r);
@@ -1282,8 +1287,7 @@ START_TEST(test_cancel_and_busy)
 	ck_assert_str_eq(jstr(m, "status"), "training");
 	json_decref(m);
 
-	/* another model is not held up (before job2 exists: see
-	 * test_job_order_known_bug) */
+	/* another model is not held up */
 	json_decref(jexpect("POST", mpath(other, "/step"), "{\"inputs\": "
 	    "[[1, 0]], \"targets\": [[1]]}", 200));
 
@@ -1412,12 +1416,11 @@ START_TEST(test_job_failed)
 }
 END_TEST
 
-/* KNOWN BUG (not run unless CHECK_API_KNOWN_BUGS is set): a second job of
- * a model must wait until the first ends (trainer.h: "tasks of one model
- * run in the order they came"). When the running job yields its slice to
- * another model's task, run_train() requeues it at the tail, behind the
- * second job, which then runs in the middle of the first. */
-START_TEST(test_job_order_known_bug)
+/* Regression: a second job of a model waits until the first ends
+ * (trainer.h: "tasks of one model run in the order they came"), even when
+ * the first yields its slices to another model's task, and that other
+ * task is not starved by the yielding job. */
+START_TEST(test_job_order)
 {
 	char id[32], other[32], job[32], job2[32];
 	struct timespec nap = { 0, 20 * 1000 * 1000 };
@@ -1443,14 +1446,11 @@ START_TEST(test_job_order_known_bug)
 }
 END_TEST
 
-/* KNOWN BUG (not run unless CHECK_API_KNOWN_BUGS is set): once a job
- * reads "succeeded", its result must be visible: the model's step, its
- * loss history and predictions. run_train() sets the final status before
- * the final flush() commits and publishes the weights, so a client that
- * polls the job sees "succeeded" while the model still shows the weights
- * of the last checkpoint (step 0 for a job shorter than the checkpoint
- * period) and status "training". Tight polling makes the window show. */
-START_TEST(test_job_result_known_bug)
+/* Regression: once a job reads "succeeded", its result is visible: the
+ * model's step, status, loss history and predictions (the final status is
+ * stored with the last checkpoint and shown only after it). Tight polling
+ * would catch a window. */
+START_TEST(test_job_result)
 {
 	char id[32], job[32];
 	json_int_t want = 0;
@@ -1485,11 +1485,10 @@ START_TEST(test_job_result_known_bug)
 }
 END_TEST
 
-/* KNOWN BUG (not run unless CHECK_API_KNOWN_BUGS is set): GET .../weights
- * prints FLT_MAX as 3.40282347e38 (%.9g), and PUT refuses that very text
- * as non_finite: codec.c row() requires fabs(d) <= FLT_MAX of the double,
- * while 3.40282347e38 is a little above FLT_MAX and still rounds to it. */
-START_TEST(test_flt_max_known_bug)
+/* Regression: GET .../weights prints FLT_MAX as 3.40282347e38 (%.9g),
+ * which is a little above FLT_MAX as a double yet rounds to it: PUT must
+ * take that text back. */
+START_TEST(test_flt_max)
 {
 	char id[32], *w;
 
@@ -1758,6 +1757,7 @@ START_TEST(test_409)
 	push(fresh, "{\"inputs\": [[1, 1]], \"targets\": [[1]]}");
 	start_job(fresh, "{\"steps\": 3}", job);
 	json_decref(wait_job(job, "succeeded", NULL, 10.0));
+	wait_model_idle(fresh, 10.0);
 	REJECT("DELETE", jpath(job), NULL, 409, "job_finished");
 }
 END_TEST
@@ -1838,6 +1838,8 @@ START_TEST(test_422_models)
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "xxxxxxxxxxxxxxx\"}", 422, "invalid_value");
 	/* a number past float32 and one past double */
+	REJECT("POST", "/v1/models", "{\"layers\": [2, 1], "
+	    "\"learning_rate\": 1e39}", 422, "non_finite");
 	REJECT("POST", "/v1/models", "{\"layers\": [2, 1], "
 	    "\"learning_rate\": 1e400}", 422, "non_finite");
 }
@@ -2093,16 +2095,14 @@ api_suite(void)
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
-	/* tests of daemon bugs reported but not yet fixed */
-	if (getenv("CHECK_API_KNOWN_BUGS") != NULL) {
-		tc = tcase_create("known_bugs");
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_add_test(tc, test_job_order_known_bug);
-		tcase_add_test(tc, test_job_result_known_bug);
-		tcase_add_test(tc, test_flt_max_known_bug);
-		tcase_set_timeout(tc, 60);
-		suite_add_tcase(s, tc);
-	}
+	/* regressions: job order, job results, float32 edge values */
+	tc = tcase_create("regressions");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_job_order);
+	tcase_add_test(tc, test_job_result);
+	tcase_add_test(tc, test_flt_max);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
 	return s;
 }
 

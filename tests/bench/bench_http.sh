@@ -20,12 +20,16 @@
 #     steps_done * 64 / (finished_at - started_at).
 # It prints a short report and, as its last line,
 #   predict_rps=N nginx_rps=N ratio=N ingest_rows_per_s=N train_samples_per_s=N
+#   core_samples_per_s=N train_ratio=N
+# where the last two come from tests/bench/bench_core run right after, on
+# the same net and data, so the daemon's training share is a same-run ratio.
 # (NA where a part could not run). A benchmark measures and never judges:
 # it installs nothing, prints what is missing and exits 0 when wrk, nginx
 # or curl are absent, and exits non-zero only when mlpd itself misbehaves.
 set -u
 
 MLPD=${MLPD:-${builddir:-.}/server/mlpd}
+BENCH_CORE=${BENCH_CORE:-${builddir:-.}/tests/bench/bench_core}
 DATASET=${DATASET:-/usr/share/datasets/fashion-mnist}
 BENCH_TRAIN_STEPS=${BENCH_TRAIN_STEPS:-2000}
 WRK_ARGS=(-t2 -c64 -d5s --latency)
@@ -306,4 +310,20 @@ EOF
 	stop_mlpd
 fi
 
-echo "predict_rps=$mlpd_rps nginx_rps=$nginx_rps ratio=$ratio ingest_rows_per_s=$ingest_rps train_samples_per_s=$train_sps"
+# the same net in-process, in the same run: the daemon's share of it
+core_sps=NA
+train_ratio=NA
+if [ "$train_sps" != NA ] && [ -x "$BENCH_CORE" ]; then
+	echo "core: bench_core on the same net and data, for the ratio"
+	core_sps=$("$BENCH_CORE" --seconds 3 | tail -n 1 |
+	    sed -n 's/.*samples_per_s=\([0-9.]*\).*/\1/p')
+	if [ -n "$core_sps" ]; then
+		train_ratio=$(awk -v a="$train_sps" -v b="$core_sps" \
+		    'BEGIN { printf "%.3f", a / b }')
+		echo "  bench_core $core_sps samples/s; daemon/core = $train_ratio"
+	else
+		core_sps=NA
+	fi
+fi
+
+echo "predict_rps=$mlpd_rps nginx_rps=$nginx_rps ratio=$ratio ingest_rows_per_s=$ingest_rps train_samples_per_s=$train_sps core_samples_per_s=$core_sps train_ratio=$train_ratio"
