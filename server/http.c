@@ -142,12 +142,23 @@ send_response(struct MHD_Connection *conn, http_response *rs,
 	enum MHD_Result ret;
 	char num[32];
 
-	r = MHD_create_response_from_buffer(rs->body ? rs->len : 0,
-	    rs->body ? rs->body : (void *)"", rs->body ? MHD_RESPMEM_MUST_FREE
-	    : MHD_RESPMEM_PERSISTENT);
-	if (r == NULL) {
+	if (rs->stream_read != NULL) {
 		free(rs->body);
-		return MHD_NO;
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+		    rs->stream_read, rs->stream_ctx, rs->stream_free);
+		if (r == NULL) {
+			if (rs->stream_free)
+				rs->stream_free(rs->stream_ctx);
+			return MHD_NO;
+		}
+	} else {
+		r = MHD_create_response_from_buffer(rs->body ? rs->len : 0,
+		    rs->body ? rs->body : (void *)"", rs->body ?
+		    MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+		if (r == NULL) {
+			free(rs->body);
+			return MHD_NO;
+		}
 	}
 	rs->body = NULL;
 	if (rs->status != 204 && rs->status != 304)
@@ -155,6 +166,8 @@ send_response(struct MHD_Connection *conn, http_response *rs,
 		    rs->content_type : "application/json");
 	if (rs->location[0])
 		MHD_add_response_header(r, "Location", rs->location);
+	if (rs->etag[0])
+		MHD_add_response_header(r, "ETag", rs->etag);
 	if (allow && allow[0])
 		MHD_add_response_header(r, "Allow", allow);
 	if (rs->retry_after > 0) {
@@ -179,15 +192,26 @@ send_error(struct MHD_Connection *conn, int status, const char *code,
 	return send_response(conn, &rs, allow);
 }
 
-/* True when the content type is application/json (parameters allowed). */
+/* True when ct names type (parameters such as charset allowed). */
 static int
-is_json(const char *ct)
+is_type(const char *ct, const char *type)
 {
-	size_t n = strlen("application/json");
+	size_t n = strlen(type);
 
-	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
+	if (ct == NULL || strncasecmp(ct, type, n) != 0)
 		return 0;
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* The HTTP_BODY_* kind of a content type, 0 for anything else. */
+static unsigned
+body_type(const char *ct)
+{
+	if (is_type(ct, "application/json"))
+		return HTTP_BODY_JSON;
+	if (is_type(ct, "text/csv"))
+		return HTTP_BODY_CSV;
+	return 0;
 }
 
 /* Checks what the headers alone decide; returns 0 or sends an error. */
@@ -216,9 +240,12 @@ early_checks(const http_server *hs, struct MHD_Connection *conn,
 			return -1;
 		}
 	}
-	if (has_body && cs->route->json_body && !is_json(ct)) {
-		snprintf(msg, sizeof msg, "the body must be application/json, "
-		    "not %.60s", ct ? ct : "untyped");
+	if (has_body && cs->route->accepts &&
+	    !(body_type(ct) & cs->route->accepts)) {
+		snprintf(msg, sizeof msg, "the body must be %s, not %.60s",
+		    cs->route->accepts & HTTP_BODY_CSV ?
+		    "application/json or text/csv" : "application/json",
+		    ct ? ct : "untyped");
 		*ret = send_error(conn, 415, "unsupported_media_type", msg,
 		    NULL);
 		return -1;
@@ -306,6 +333,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	rq.body = cs->buf ? cs->buf : "";
 	rq.body_len = cs->len;
 	rq.conn = conn;
+	rq.body_type = body_type(MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE));
 	memset(&rs, 0, sizeof rs);
 	rs.status = 500;
 	cs->route->handler(hs->ctx, &rq, &rs);

@@ -7,8 +7,8 @@
  * them, sees a whole request (method, path captures, complete body) and
  * fills an http_response. Everything decided from the headers alone is
  * answered before any body byte is read: unknown route (404), wrong method
- * (405 with Allow), Content-Length over the cap (413), wrong content type
- * (415). A chunked body is counted as it arrives and cut off at the cap. A
+ * (405 with Allow), Content-Length over the cap (413), a content type the
+ * route does not accept (415). A chunked body is counted as it arrives and cut off at the cap. A
  * client that disconnects mid-upload never reaches its handler, so no
  * partial request can change anything.
  */
@@ -16,6 +16,8 @@
 #define MLPD_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "apierr.h"
 #include "fault.h"
@@ -24,7 +26,12 @@ struct MHD_Connection;
 
 #define HTTP_MAX_PARAMS 2
 
+/* Body types a route accepts (a bitmask in http_route.accepts). */
+#define HTTP_BODY_JSON 1u /* application/json */
+#define HTTP_BODY_CSV 2u  /* text/csv */
+
 typedef struct http_request {
+	unsigned body_type;  /* HTTP_BODY_JSON or _CSV when there is a body */
 	const char *method;
 	const char *path;                     /* without the query string */
 	const char *params[HTTP_MAX_PARAMS]; /* the '*' segments of the route */
@@ -39,7 +46,16 @@ typedef struct http_response {
 	size_t len;
 	const char *content_type; /* static; default application/json */
 	char location[128];       /* Location header when non-empty */
+	char etag[80];            /* ETag header when non-empty */
 	int retry_after;          /* Retry-After seconds when > 0 */
+	/* A streamed body (e.g. server-sent events) instead of body/len:
+	 * when stream_read is set, http answers with a response whose bytes
+	 * come from stream_read(stream_ctx, pos, buf, max) (the contract of
+	 * libmicrohttpd's MHD_ContentReaderCallback), and calls
+	 * stream_free(stream_ctx) when the response is done. */
+	ssize_t (*stream_read)(void *ctx, uint64_t pos, char *buf, size_t max);
+	void (*stream_free)(void *ctx);
+	void *stream_ctx;
 } http_response;
 
 typedef void (*http_handler)(void *ctx, const http_request *rq,
@@ -49,7 +65,7 @@ typedef struct http_route {
 	const char *method;  /* "GET", "POST", "PUT", "DELETE" */
 	const char *pattern; /* "/v1/models/x/weights": '*' is one segment */
 	http_handler handler;
-	int json_body;       /* 1: a non-empty body must be application/json */
+	unsigned accepts;    /* HTTP_BODY_* a non-empty body may be; 0: any */
 } http_route;
 
 typedef struct http_server http_server;
