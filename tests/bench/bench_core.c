@@ -13,6 +13,9 @@
  *   - FANN 2.2 (when built with HAVE_FANN): the same net, same initial
  *     weights and same data, incremental and batch backpropagation, in
  *     samples/s.
+ * The runs are interleaved in short slices, so that they all see the same
+ * background load; each one's cpu/wall ratio is printed as a hint of how
+ * busy the machine was (about 1.00 with one thread on an idle machine).
  * It prints a short report and, as its last line, one machine-readable
  *   samples_per_s=N gflops=N pct_of_sgemm=N ratio_vs_fann=N
  * It measures and never judges: the exit status is non-zero only for a bad
@@ -45,6 +48,7 @@
 
 #define EVAL_MAX 1024          /* samples in the before/after loss check */
 #define WARMUP_MAX_S 0.25      /* untimed warm-up before each measurement */
+#define ROUNDS 10              /* interleaved slices per run */
 #define DEFAULT_SECONDS 3.0
 #define DEFAULT_FANN_SECONDS 2.0
 #define DEFAULT_SAMPLES 60000
@@ -66,7 +70,8 @@ typedef struct bench_opts {
 /* One timed run. */
 typedef struct bench_run {
 	uint64_t steps;    /* minibatches (or sgemm rounds) done */
-	double elapsed;    /* seconds */
+	double elapsed;    /* wall seconds */
+	double cpu;        /* process CPU seconds over the same slices */
 	double per_s;      /* samples/s */
 	double gflops;     /* achieved */
 	double loss_start; /* on the evaluation rows, before warm-up */
@@ -80,6 +85,16 @@ now_s(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of the whole process (every OpenBLAS thread included). */
+static double
+cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -400,52 +415,140 @@ spec_from_opts(const bench_opts *o, mlp_spec *s)
 	s->seed = o->seed;
 }
 
-/* Trains with mlp_train_step on consecutive minibatches for o->seconds. */
-static int
-bench_mlpd(const bench_opts *o, const mlp_spec *spec, const idx_dataset *d,
-	   bench_run *r, fault *f)
-{
-	size_t nb = d->n / o->batch, k = 0, ne = eval_rows(d);
-	size_t in = d->n_in, out = d->n_out, bs = o->batch;
-	double t0, t, warm = min_d(WARMUP_MAX_S, o->seconds / 10);
-	float loss;
-	int rc = -1;
-	mlp *m;
+/* The runs are measured in slices, interleaved round by round (mlpd, sgemm,
+ * FANN incremental, FANN batch, then again), so that a change in the
+ * machine's background load hits every run alike and the ratios between
+ * them stay meaningful on a shared host. */
 
-	memset(r, 0, sizeof(*r));
-	m = mlp_create(spec, f);
-	if (m == NULL)
-		return -1;
-	if (mlp_evaluate(m, d->x, d->y, ne, &loss, f) != 0)
-		goto out;
-	r->loss_start = loss;
-	t0 = now_s();
+/* One minibatch (or one step's worth of sgemm calls) of some run. */
+typedef int (*bench_step_fn)(void *ctx, fault *f);
+
+/* Runs step(ctx) until secs of wall time have passed (at least once) and
+ * adds the steps, wall and CPU time to r. */
+static int
+run_slice(bench_step_fn step, void *ctx, double secs, bench_run *r, fault *f)
+{
+	double t0 = now_s(), c0 = cpu_s(), t;
+	uint64_t n = 0;
+
 	do {
-		if (mlp_train_step(m, d->x + k * bs * in, d->y + k * bs * out,
-				   bs, 0, &loss, f) != 0)
-			goto out;
-		k = (k + 1) % nb;
-	} while (now_s() - t0 < warm);
-	t0 = now_s();
-	do {
-		if (mlp_train_step(m, d->x + k * bs * in, d->y + k * bs * out,
-				   bs, 0, &loss, f) != 0)
-			goto out;
-		k = (k + 1) % nb;
-		r->steps++;
+		if (step(ctx, f) != 0)
+			return -1;
+		n++;
 		t = now_s();
-	} while (t - t0 < o->seconds);
-	r->elapsed = t - t0;
-	r->per_s = r->steps * bs / r->elapsed;
-	r->gflops = r->steps * mlp_train_flops(spec, bs) / r->elapsed / 1e9;
-	if (mlp_evaluate(m, d->x, d->y, ne, &loss, f) != 0)
-		goto out;
-	r->loss_end = loss;
-	r->done = 1;
-	rc = 0;
-out:
-	mlp_destroy(m);
-	return rc;
+	} while (t - t0 < secs);
+	r->steps += n;
+	r->elapsed += t - t0;
+	r->cpu += cpu_s() - c0;
+	return 0;
+}
+
+/* mlpd: mlp_train_step on consecutive minibatches of the data. */
+typedef struct mlpd_ctx {
+	mlp *m;
+	const idx_dataset *d;
+	size_t bs; /* batch rows */
+	size_t nb; /* whole batches in d */
+	size_t k;  /* next batch */
+} mlpd_ctx;
+
+static int
+mlpd_step(void *ctx, fault *f)
+{
+	mlpd_ctx *c = ctx;
+	const idx_dataset *d = c->d;
+	size_t row = c->k * c->bs;
+	float loss;
+
+	c->k = (c->k + 1) % c->nb;
+	return mlp_train_step(c->m, d->x + row * d->n_in,
+			      d->y + row * d->n_out, c->bs, 0, &loss, f);
+}
+
+/* sgemm: the bare products of one training step, same shapes and
+ * transposes as core/mlp.c, the input rows taken from the data like
+ * training does. One block holds, per layer l, W_l, dW_l and D_l, and for
+ * l >= 1 the forward output A_l and the backward output dA_l. */
+typedef struct sgemm_ctx {
+	const idx_dataset *d;
+	const uint32_t *s; /* layer sizes N0..NL */
+	int L;             /* weight layers */
+	size_t bs, nb, k;  /* as in mlpd_ctx */
+	float *blk;        /* owned */
+	size_t off_w[MLP_MAX_LAYERS], off_dw[MLP_MAX_LAYERS];
+	size_t off_d[MLP_MAX_LAYERS];
+	size_t off_a[MLP_MAX_LAYERS + 1], off_da[MLP_MAX_LAYERS + 1];
+} sgemm_ctx;
+
+/* Sizes are bounded by MLP_MAX_WIDTH, MLP_MAX_LAYERS and MLP_MAX_BATCH
+ * (checked by mlp_spec_validate and the option parser): no overflow. */
+static int
+sgemm_init(sgemm_ctx *c, const bench_opts *o, const idx_dataset *d, fault *f)
+{
+	size_t total = 0, i;
+	int l;
+	rng g;
+
+	memset(c, 0, sizeof(*c));
+	c->d = d;
+	c->s = o->sizes;
+	c->L = (int)o->n_layers;
+	c->bs = o->batch;
+	c->nb = d->n / o->batch;
+	for (l = 0; l < c->L; l++) {
+		c->off_w[l] = total;
+		total += (size_t)c->s[l + 1] * c->s[l];
+		c->off_dw[l] = total;
+		total += (size_t)c->s[l + 1] * c->s[l];
+		c->off_d[l] = total;
+		total += c->bs * c->s[l + 1];
+		c->off_a[l + 1] = total;
+		total += c->bs * c->s[l + 1];
+		c->off_da[l + 1] = total;
+		total += c->bs * c->s[l + 1];
+	}
+	c->blk = malloc(total * sizeof(float));
+	if (c->blk == NULL)
+		return fault_set(f, FAULT_NOMEM, "no memory for sgemm buffers");
+	rng_seed(&g, o->seed);
+	for (i = 0; i < total; i++)
+		c->blk[i] = (float)(rng_uniform(&g) - 0.5) * 0.1f;
+	return 0;
+}
+
+static int
+sgemm_step(void *ctx, fault *f)
+{
+	sgemm_ctx *c = ctx;
+	const uint32_t *s = c->s;
+	const float *a0 = c->d->x + c->k * c->bs * c->d->n_in, *a;
+	float *b = c->blk;
+	int l, n = (int)c->bs;
+
+	c->k = (c->k + 1) % c->nb;
+	for (l = 0; l < c->L; l++) { /* A_(l+1) = A_l W_l^T */
+		a = l == 0 ? a0 : b + c->off_a[l];
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n,
+			    (int)s[l + 1], (int)s[l], 1.0f, a, (int)s[l],
+			    b + c->off_w[l], (int)s[l], 0.0f,
+			    b + c->off_a[l + 1], (int)s[l + 1]);
+	}
+	for (l = c->L - 1; l >= 0; l--) {
+		a = l == 0 ? a0 : b + c->off_a[l];
+		/* dW_l = D_l^T A_l */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+			    (int)s[l + 1], (int)s[l], n, 1.0f, b + c->off_d[l],
+			    (int)s[l + 1], a, (int)s[l], 0.0f,
+			    b + c->off_dw[l], (int)s[l]);
+		if (l == 0)
+			break;
+		/* dA_l = D_l W_l */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n,
+			    (int)s[l], (int)s[l + 1], 1.0f, b + c->off_d[l],
+			    (int)s[l + 1], b + c->off_w[l], (int)s[l], 0.0f,
+			    b + c->off_da[l], (int)s[l]);
+	}
+	return 0;
 }
 
 /* FLOPs of the sgemm calls of one training step on a batch of bs. */
@@ -465,92 +568,16 @@ gemm_flops(const bench_opts *o, size_t bs)
 	return fl;
 }
 
-/* Times the bare sgemm calls one training step makes (same shapes, same
- * transposes, the input rows taken from the data like training does). */
-static int
-bench_sgemm(const bench_opts *o, const idx_dataset *d, bench_run *r, fault *f)
-{
-	size_t off_w[MLP_MAX_LAYERS], off_dw[MLP_MAX_LAYERS];
-	size_t off_a[MLP_MAX_LAYERS + 1], off_da[MLP_MAX_LAYERS + 1];
-	size_t off_d[MLP_MAX_LAYERS];
-	size_t bs = o->batch, nb = d->n / bs, k = 0, total = 0, i;
-	const uint32_t *s = o->sizes;
-	double t0, t, warm = min_d(WARMUP_MAX_S, o->seconds / 10);
-	float *blk;
-	int l, L = (int)o->n_layers, timed = 0;
-	rng g;
-
-	memset(r, 0, sizeof(*r));
-	/* One block: W_l, dW_l, D_l per layer; A_l (l >= 1) the forward
-	 * outputs, dA_l (l >= 1) the backward ones. Sizes are bounded by
-	 * MLP_MAX_WIDTH, MLP_MAX_LAYERS and MLP_MAX_BATCH, so no overflow. */
-	for (l = 0; l < L; l++) {
-		off_w[l] = total;
-		total += (size_t)s[l + 1] * s[l];
-		off_dw[l] = total;
-		total += (size_t)s[l + 1] * s[l];
-		off_d[l] = total;
-		total += bs * s[l + 1];
-		off_a[l + 1] = total;
-		total += bs * s[l + 1];
-		off_da[l + 1] = total;
-		total += bs * s[l + 1];
-	}
-	blk = malloc(total * sizeof(float));
-	if (blk == NULL)
-		return fault_set(f, FAULT_NOMEM, "no memory for sgemm buffers");
-	rng_seed(&g, o->seed);
-	for (i = 0; i < total; i++)
-		blk[i] = (float)(rng_uniform(&g) - 0.5) * 0.1f;
-	t0 = now_s();
-	for (;;) {
-		const float *a0 = d->x + k * bs * d->n_in;
-
-		for (l = 0; l < L; l++) {
-			const float *a = l == 0 ? a0 : blk + off_a[l];
-
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-				    (int)bs, (int)s[l + 1], (int)s[l], 1.0f, a,
-				    (int)s[l], blk + off_w[l], (int)s[l], 0.0f,
-				    blk + off_a[l + 1], (int)s[l + 1]);
-		}
-		for (l = L - 1; l >= 0; l--) {
-			const float *a = l == 0 ? a0 : blk + off_a[l];
-
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-				    (int)s[l + 1], (int)s[l], (int)bs, 1.0f,
-				    blk + off_d[l], (int)s[l + 1], a, (int)s[l],
-				    0.0f, blk + off_dw[l], (int)s[l]);
-			if (l > 0)
-				cblas_sgemm(CblasRowMajor, CblasNoTrans,
-					    CblasNoTrans, (int)bs, (int)s[l],
-					    (int)s[l + 1], 1.0f,
-					    blk + off_d[l], (int)s[l + 1],
-					    blk + off_w[l], (int)s[l], 0.0f,
-					    blk + off_da[l], (int)s[l]);
-		}
-		k = (k + 1) % nb;
-		t = now_s();
-		if (!timed) {
-			if (t - t0 >= warm) {
-				timed = 1;
-				t0 = now_s();
-			}
-			continue;
-		}
-		r->steps++;
-		if (t - t0 >= o->seconds)
-			break;
-	}
-	r->elapsed = t - t0;
-	r->per_s = r->steps * bs / r->elapsed;
-	r->gflops = r->steps * gemm_flops(o, bs) / r->elapsed / 1e9;
-	r->done = 1;
-	free(blk);
-	return 0;
-}
-
 #ifdef HAVE_FANN
+/* FANN: one fann_train_epoch per minibatch over a train-data view whose
+ * row pointers point into the shared data (no copies). */
+typedef struct fann_ctx {
+	struct fann *ann;               /* owned */
+	fann_type **xrows, **yrows;     /* owned: one pointer per sample */
+	struct fann_train_data view;    /* the current minibatch */
+	size_t bs, nb, k;               /* as in mlpd_ctx */
+} fann_ctx;
+
 /* Copies m's weights and biases into ann, a fully connected FANN net of the
  * same shape (FANN keeps a bias neuron at the end of every layer and one
  * weight per (neuron, previous-layer neuron) pair). */
@@ -597,6 +624,75 @@ fann_copy_weights(struct fann *ann, mlp *m, const bench_opts *o, fault *f)
 	return 0;
 }
 
+/* A FANN copy of init's net (same initial weights) set up for algorithm
+ * alg with learning rate lr on the minibatches of d. */
+static int
+fann_init(fann_ctx *c, const bench_opts *o, mlp *init, const idx_dataset *d,
+	  enum fann_train_enum alg, float lr, fault *f)
+{
+	unsigned int layers[MLP_MAX_LAYERS + 1], l;
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->bs = o->batch;
+	c->nb = d->n / o->batch;
+	for (l = 0; l <= o->n_layers; l++)
+		layers[l] = o->sizes[l];
+	c->ann = fann_create_standard_array(o->n_layers + 1, layers);
+	if (c->ann == NULL)
+		return fault_set(f, FAULT_NOMEM, "fann_create_standard failed");
+	fann_set_activation_function_hidden(c->ann, FANN_SIGMOID);
+	fann_set_activation_function_output(c->ann, FANN_SIGMOID);
+	/* FANN's sigmoid is 1 / (1 + exp(-2 s x)): s = 0.5 is mlpd's. */
+	fann_set_activation_steepness_hidden(c->ann, 0.5f);
+	fann_set_activation_steepness_output(c->ann, 0.5f);
+	fann_set_train_error_function(c->ann, FANN_ERRORFUNC_LINEAR);
+	fann_set_training_algorithm(c->ann, alg);
+	fann_set_learning_rate(c->ann, lr);
+	fann_set_learning_momentum(c->ann, 0.0f);
+	if (fann_copy_weights(c->ann, init, o, f) != 0)
+		return -1;
+	c->xrows = malloc(c->nb * c->bs * sizeof(*c->xrows));
+	c->yrows = malloc(c->nb * c->bs * sizeof(*c->yrows));
+	if (c->xrows == NULL || c->yrows == NULL)
+		return fault_set(f, FAULT_NOMEM,
+				 "no memory for FANN row pointers");
+	for (i = 0; i < c->nb * c->bs; i++) {
+		c->xrows[i] = d->x + i * d->n_in;
+		c->yrows[i] = d->y + i * d->n_out;
+	}
+	c->view.num_data = (unsigned int)c->bs;
+	c->view.num_input = (unsigned int)d->n_in;
+	c->view.num_output = (unsigned int)d->n_out;
+	return 0;
+}
+
+/* Frees what fann_init made; safe on a zeroed or half-built c. */
+static void
+fann_fini(fann_ctx *c)
+{
+	if (c->ann != NULL)
+		fann_destroy(c->ann);
+	free(c->xrows);
+	free(c->yrows);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+fann_step(void *ctx, fault *f)
+{
+	fann_ctx *c = ctx;
+
+	c->view.input = c->xrows + c->k * c->bs;
+	c->view.output = c->yrows + c->k * c->bs;
+	c->k = (c->k + 1) % c->nb;
+	fann_train_epoch(c->ann, &c->view);
+	if (fann_get_errno((struct fann_error *)c->ann) != FANN_E_NO_ERROR)
+		return fault_set(f, FAULT_INTERNAL, "FANN: %s",
+				 fann_get_errstr((struct fann_error *)c->ann));
+	return 0;
+}
+
 /* MSE (mean over outputs, then samples: mlpd's definition) of ann on the
  * first ne rows of d. */
 static double
@@ -615,88 +711,39 @@ fann_loss(struct fann *ann, const idx_dataset *d, size_t ne)
 	}
 	return sum / ((double)ne * d->n_out);
 }
-
-/* Trains a FANN copy of init's net with algorithm alg and learning rate lr
- * on the same consecutive minibatches: each is one fann_train_epoch over a
- * train-data view whose row pointers point into d (no copies). */
-static int
-bench_fann(const bench_opts *o, mlp *init, const idx_dataset *d,
-	   enum fann_train_enum alg, float lr, bench_run *r, fault *f)
-{
-	size_t bs = o->batch, nb = d->n / bs, k = 0, i;
-	size_t ne = eval_rows(d);
-	double t0, t, warm = min_d(WARMUP_MAX_S, o->fann_seconds / 10);
-	unsigned int layers[MLP_MAX_LAYERS + 1], l;
-	fann_type **xrows = NULL, **yrows = NULL;
-	struct fann_train_data view;
-	struct fann *ann;
-	int rc = -1;
-
-	memset(r, 0, sizeof(*r));
-	for (l = 0; l <= o->n_layers; l++)
-		layers[l] = o->sizes[l];
-	ann = fann_create_standard_array(o->n_layers + 1, layers);
-	if (ann == NULL)
-		return fault_set(f, FAULT_NOMEM, "fann_create_standard failed");
-	fann_set_activation_function_hidden(ann, FANN_SIGMOID);
-	fann_set_activation_function_output(ann, FANN_SIGMOID);
-	/* FANN's sigmoid is 1 / (1 + exp(-2 s x)): s = 0.5 is mlpd's. */
-	fann_set_activation_steepness_hidden(ann, 0.5f);
-	fann_set_activation_steepness_output(ann, 0.5f);
-	fann_set_train_error_function(ann, FANN_ERRORFUNC_LINEAR);
-	fann_set_training_algorithm(ann, alg);
-	fann_set_learning_rate(ann, lr);
-	fann_set_learning_momentum(ann, 0.0f);
-	if (fann_copy_weights(ann, init, o, f) != 0)
-		goto out;
-	xrows = malloc(nb * bs * sizeof(*xrows));
-	yrows = malloc(nb * bs * sizeof(*yrows));
-	if (xrows == NULL || yrows == NULL) {
-		fault_set(f, FAULT_NOMEM, "no memory for FANN row pointers");
-		goto out;
-	}
-	for (i = 0; i < nb * bs; i++) {
-		xrows[i] = d->x + i * d->n_in;
-		yrows[i] = d->y + i * d->n_out;
-	}
-	memset(&view, 0, sizeof(view));
-	view.num_data = (unsigned int)bs;
-	view.num_input = (unsigned int)d->n_in;
-	view.num_output = (unsigned int)d->n_out;
-	r->loss_start = fann_loss(ann, d, ne);
-	t0 = now_s();
-	do {
-		view.input = xrows + k * bs;
-		view.output = yrows + k * bs;
-		fann_train_epoch(ann, &view);
-		k = (k + 1) % nb;
-	} while (now_s() - t0 < warm);
-	t0 = now_s();
-	do {
-		view.input = xrows + k * bs;
-		view.output = yrows + k * bs;
-		fann_train_epoch(ann, &view);
-		k = (k + 1) % nb;
-		r->steps++;
-		t = now_s();
-	} while (t - t0 < o->fann_seconds);
-	if (fann_get_errno((struct fann_error *)ann) != FANN_E_NO_ERROR) {
-		fault_set(f, FAULT_INTERNAL, "FANN: %s",
-			  fann_get_errstr((struct fann_error *)ann));
-		goto out;
-	}
-	r->elapsed = t - t0;
-	r->per_s = r->steps * bs / r->elapsed;
-	r->loss_end = fann_loss(ann, d, ne);
-	r->done = 1;
-	rc = 0;
-out:
-	free(xrows);
-	free(yrows);
-	fann_destroy(ann);
-	return rc;
-}
 #endif
+
+/* One interleaved run. */
+typedef struct bench_task {
+	bench_step_fn step;
+	void *ctx;
+	double seconds; /* in total, over all rounds */
+	bench_run *r;
+} bench_task;
+
+/* Warms every task up once, then runs ROUNDS rounds of one slice each. */
+static int
+run_tasks(bench_task *t, int n, fault *f)
+{
+	bench_run scratch;
+	int i, round;
+
+	for (i = 0; i < n; i++) {
+		memset(&scratch, 0, sizeof(scratch));
+		if (run_slice(t[i].step, t[i].ctx,
+			      min_d(WARMUP_MAX_S, t[i].seconds / 10), &scratch,
+			      f) != 0)
+			return -1;
+	}
+	for (round = 0; round < ROUNDS; round++)
+		for (i = 0; i < n; i++)
+			if (run_slice(t[i].step, t[i].ctx,
+				      t[i].seconds / ROUNDS, t[i].r, f) != 0)
+				return -1;
+	for (i = 0; i < n; i++)
+		t[i].r->done = 1;
+	return 0;
+}
 
 static void
 print_layers(const bench_opts *o)
@@ -707,20 +754,67 @@ print_layers(const bench_opts *o)
 		printf("%s%u", l ? "," : "", o->sizes[l]);
 }
 
+/* Prints the header lines: machine, BLAS, data and net. */
+static void
+print_setup(const bench_opts *o, const mlp_spec *spec, const char *what)
+{
+	char cpu[256], blas[512];
+
+	cpu_model(cpu, sizeof(cpu));
+	blas_description(blas, sizeof(blas));
+	printf("bench_core: mlpd core training throughput\n");
+	printf("machine  : %s, nproc %ld\n", cpu,
+	       sysconf(_SC_NPROCESSORS_ONLN));
+	printf("blas     : %s (asked for %d)\n", blas, o->threads);
+	printf("data     : %s\n", what);
+	printf("net      : ");
+	print_layers(o);
+	printf(" sigmoid, mse, sgd lr %g, batch %zu: %.2f MFLOP/step "
+	       "(sgemm %.2f)\n", spec->opt.lr, o->batch,
+	       mlp_train_flops(spec, o->batch) / 1e6,
+	       gemm_flops(o, o->batch) / 1e6);
+	printf("timing   : %d interleaved rounds, %g s mlpd, %g s sgemm",
+	       ROUNDS, o->seconds, o->seconds);
+#ifdef HAVE_FANN
+	if (o->fann_seconds > 0)
+		printf(", %g s each FANN run", o->fann_seconds);
+#endif
+	printf("\n");
+	fflush(stdout);
+}
+
 int
 main(int argc, char **argv)
 {
-	char what[PATH_MAX + 256], cpu[256], blas[512];
+	char what[PATH_MAX + 256];
 	bench_run run, gemm, finc, fbat;
+	bench_task tasks[4];
 	idx_dataset data;
+	mlpd_ctx mc;
+	sgemm_ctx sc;
 	mlp_spec spec;
 	bench_opts o;
-	int rc = 1;
+	int rc = 1, nt = 0;
+	size_t ne;
+	float loss;
 	fault f;
+#ifdef HAVE_FANN
+	fann_ctx fi, fb;
+	mlp *init = NULL;
+	float lr_b, lr_i;
+#endif
 
 	memset(&data, 0, sizeof(data));
+	memset(&mc, 0, sizeof(mc));
+	memset(&sc, 0, sizeof(sc));
+	memset(&run, 0, sizeof(run));
+	memset(&gemm, 0, sizeof(gemm));
 	memset(&finc, 0, sizeof(finc));
 	memset(&fbat, 0, sizeof(fbat));
+#ifdef HAVE_FANN
+	memset(&fi, 0, sizeof(fi));
+	memset(&fb, 0, sizeof(fb));
+#endif
 	fault_clear(&f);
 	switch (parse_args(argc, argv, &o)) {
 	case 0:
@@ -744,63 +838,79 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	cpu_model(cpu, sizeof(cpu));
-	blas_description(blas, sizeof(blas));
-	printf("bench_core: mlpd core training throughput\n");
-	printf("machine  : %s, nproc %ld\n", cpu,
-	       sysconf(_SC_NPROCESSORS_ONLN));
-	printf("blas     : %s (asked for %d)\n", blas, o.threads);
-	printf("data     : %s\n", what);
-	printf("net      : ");
-	print_layers(&o);
-	printf(" sigmoid, mse, sgd lr %g, batch %zu: %.2f MFLOP/step "
-	       "(sgemm %.2f)\n", spec.opt.lr, o.batch,
-	       mlp_train_flops(&spec, o.batch) / 1e6,
-	       gemm_flops(&o, o.batch) / 1e6);
-	fflush(stdout);
+	ne = eval_rows(&data);
+	print_setup(&o, &spec, what);
 
-	if (bench_mlpd(&o, &spec, &data, &run, &f) != 0)
+	mc.d = &data;
+	mc.bs = o.batch;
+	mc.nb = data.n / o.batch;
+	mc.m = mlp_create(&spec, &f);
+	if (mc.m == NULL ||
+	    mlp_evaluate(mc.m, data.x, data.y, ne, &loss, &f) != 0)
 		goto out;
-	printf("mlpd     : %.0f samples/s, %.2f GFLOP/s (%llu steps in "
-	       "%.2f s; loss on %d rows %.4f -> %.4f)\n", run.per_s,
-	       run.gflops, (unsigned long long)run.steps, run.elapsed,
-	       (int)eval_rows(&data), run.loss_start, run.loss_end);
-	fflush(stdout);
-	if (bench_sgemm(&o, &data, &gemm, &f) != 0)
+	run.loss_start = loss;
+	tasks[nt++] = (bench_task){ mlpd_step, &mc, o.seconds, &run };
+	if (sgemm_init(&sc, &o, &data, &f) != 0)
 		goto out;
-	printf("sgemm    : %.2f GFLOP/s on the same %u sgemm calls per step "
-	       "(%llu steps in %.2f s): mlpd reaches %.1f%%\n", gemm.gflops,
-	       3 * o.n_layers - 1, (unsigned long long)gemm.steps,
-	       gemm.elapsed, run.gflops / gemm.gflops * 100);
-	fflush(stdout);
-
+	tasks[nt++] = (bench_task){ sgemm_step, &sc, o.seconds, &gemm };
 #ifdef HAVE_FANN
+	/* mlpd's sample gradient is (2 / NL)(g - y) g (1 - g) averaged over
+	 * the batch; FANN's is (g - y) g (1 - g), averaged by batch training
+	 * and applied sample by sample by incremental training. These rates
+	 * make one minibatch move the weights as far as one mlpd step. */
+	lr_b = spec.opt.lr * 2.0f / (float)o.sizes[o.n_layers];
+	lr_i = lr_b / (float)o.batch;
 	if (o.fann_seconds > 0) {
-		/* mlpd's sample gradient is (2 / NL)(g - y) g (1 - g) averaged
-		 * over the batch; FANN's is (g - y) g (1 - g), averaged by
-		 * batch training and applied sample by sample by incremental
-		 * training. These rates make one minibatch move the weights
-		 * as far as one mlpd step does. */
-		float lr_b = spec.opt.lr * 2.0f / (float)o.sizes[o.n_layers];
-		float lr_i = lr_b / (float)o.batch;
-		mlp *init = mlp_create(&spec, &f); /* same seed: same start */
-
-		if (init == NULL)
+		init = mlp_create(&spec, &f); /* same seed: same start */
+		if (init == NULL ||
+		    fann_init(&fi, &o, init, &data, FANN_TRAIN_INCREMENTAL,
+			      lr_i, &f) != 0 ||
+		    fann_init(&fb, &o, init, &data, FANN_TRAIN_BATCH, lr_b,
+			      &f) != 0)
 			goto out;
-		if (bench_fann(&o, init, &data, FANN_TRAIN_INCREMENTAL, lr_i,
-			       &finc, &f) != 0 ||
-		    bench_fann(&o, init, &data, FANN_TRAIN_BATCH, lr_b, &fbat,
-			       &f) != 0) {
-			mlp_destroy(init);
-			goto out;
-		}
-		mlp_destroy(init);
+		finc.loss_start = fann_loss(fi.ann, &data, ne);
+		fbat.loss_start = fann_loss(fb.ann, &data, ne);
+		tasks[nt++] = (bench_task){ fann_step, &fi, o.fann_seconds,
+					    &finc };
+		tasks[nt++] = (bench_task){ fann_step, &fb, o.fann_seconds,
+					    &fbat };
+	}
+#endif
+	if (run_tasks(tasks, nt, &f) != 0)
+		goto out;
+	if (mlp_evaluate(mc.m, data.x, data.y, ne, &loss, &f) != 0)
+		goto out;
+	run.loss_end = loss;
+	run.per_s = run.steps * o.batch / run.elapsed;
+	run.gflops = run.steps * mlp_train_flops(&spec, o.batch) /
+		     run.elapsed / 1e9;
+	gemm.gflops = gemm.steps * gemm_flops(&o, o.batch) / gemm.elapsed /
+		      1e9;
+	printf("mlpd     : %.0f samples/s, %.2f GFLOP/s (%llu steps in "
+	       "%.2f s, cpu/wall %.2f; loss on %zu rows %.4f -> %.4f)\n",
+	       run.per_s, run.gflops, (unsigned long long)run.steps,
+	       run.elapsed, run.cpu / run.elapsed, ne, run.loss_start,
+	       run.loss_end);
+	printf("sgemm    : %.2f GFLOP/s on the same %u sgemm calls per step "
+	       "(%llu steps in %.2f s, cpu/wall %.2f): mlpd reaches %.1f%%\n",
+	       gemm.gflops, 3 * o.n_layers - 1,
+	       (unsigned long long)gemm.steps, gemm.elapsed,
+	       gemm.cpu / gemm.elapsed, run.gflops / gemm.gflops * 100);
+#ifdef HAVE_FANN
+	if (finc.done) {
+		finc.per_s = finc.steps * o.batch / finc.elapsed;
+		fbat.per_s = fbat.steps * o.batch / fbat.elapsed;
+		finc.loss_end = fann_loss(fi.ann, &data, ne);
+		fbat.loss_end = fann_loss(fb.ann, &data, ne);
 		printf("fann inc : %.0f samples/s (FANN_TRAIN_INCREMENTAL, lr "
-		       "%g; %.2f s; loss %.4f -> %.4f)\n", finc.per_s, lr_i,
-		       finc.elapsed, finc.loss_start, finc.loss_end);
+		       "%g; %.2f s, cpu/wall %.2f; loss %.4f -> %.4f)\n",
+		       finc.per_s, lr_i, finc.elapsed,
+		       finc.cpu / finc.elapsed, finc.loss_start,
+		       finc.loss_end);
 		printf("fann bat : %.0f samples/s (FANN_TRAIN_BATCH per "
-		       "minibatch, lr %g; %.2f s; loss %.4f -> %.4f)\n",
-		       fbat.per_s, lr_b, fbat.elapsed, fbat.loss_start,
+		       "minibatch, lr %g; %.2f s, cpu/wall %.2f; loss %.4f -> "
+		       "%.4f)\n", fbat.per_s, lr_b, fbat.elapsed,
+		       fbat.cpu / fbat.elapsed, fbat.loss_start,
 		       fbat.loss_end);
 		printf("ratio    : mlpd is %.1fx FANN incremental, %.1fx FANN "
 		       "batch\n", run.per_s / finc.per_s,
@@ -822,6 +932,13 @@ out:
 	if (rc == 1)
 		fprintf(stderr, "bench_core: %s (%s)\n", f.msg,
 			fault_code_name(f.code));
+#ifdef HAVE_FANN
+	fann_fini(&fi);
+	fann_fini(&fb);
+	mlp_destroy(init);
+#endif
+	free(sc.blk);
+	mlp_destroy(mc.m);
 	idx_dataset_free(&data);
 	return rc;
 }
