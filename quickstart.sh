@@ -2,7 +2,8 @@
 # quickstart.sh: the two commands that open the README.
 #
 #   ./quickstart.sh serve   install what is missing, build when needed, run mlpd
-#   ./quickstart.sh check   the same set-up, then make check
+#   ./quickstart.sh check   the same set-up plus the test-only packages
+#                           (CHECK_PACKAGES), then make check
 #
 # Packages come from Debian's archive. As root they are installed with
 # apt-get; otherwise the exact command is printed and the script stops.
@@ -14,6 +15,13 @@ cd "$(dirname "$0")"
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libmicrohttpd-dev libjansson-dev libsqlite3-dev check libopenblas-dev \
 libcurl4-openssl-dev curl"
+# only for "check": promtool (tests/metrics.sh) comes with prometheus
+CHECK_PACKAGES="prometheus"
+# groff (tests/manpage.sh), systemd-analyze (tests/service_unit.sh),
+# PyYAML (tests/openapi_routes.sh)
+CHECK_PACKAGES="$CHECK_PACKAGES groff-base systemd python3 python3-yaml"
+# headless Chromium for the dashboard page (tests/browser.sh)
+CHECK_PACKAGES="$CHECK_PACKAGES chromium"
 
 usage() {
 	echo "usage: $0 serve [mlpd flags...] | check" >&2
@@ -76,6 +84,7 @@ serve)
 	echo "mlpd $(sed -n 's/^AC_INIT(\[mlpd\], \[\([^]]*\)\].*/\1/p' configure.ac): core built; the daemon is not in this version yet" >&2
 	;;
 check)
+	PACKAGES="$PACKAGES $CHECK_PACKAGES"
 	install_packages
 	build
 	make -j"$(nproc 2>/dev/null || echo 2)" check

@@ -6,8 +6,9 @@
 #   MLPD_URL=http://127.0.0.1:8080 client_examples/curl_walkthrough.sh
 # It creates a [2,4,1] sigmoid model, stores the four XOR rows, takes one
 # synchronous /step, trains a job until it finishes, predicts the four
-# cases, reads the loss history, lists the stored batches, reads the
-# weights and deletes the model. Each request and its answer are printed.
+# cases, reads the loss history (point by point, then in windows, as CSV
+# and with its ETag), lists the stored batches, reads the weights and
+# deletes the model. Each request and its answer are printed.
 # The script stops with a non-zero status at the first request that fails
 # (curl --fail-with-body prints the JSON error body first).
 set -eu
@@ -113,6 +114,24 @@ api GET "/v1/models/$model"
 step=$(field step)
 since=$((step > 5 ? step - 5 : 0))
 api GET "/v1/models/$model/loss?since=$since&limit=5"
+
+# 7b. For dashboards: one point per window of 500 steps (mean loss, min,
+#     max, the window's last step), then the same as CSV. Every answer has
+#     an ETag; sent back in If-None-Match it gets 304 and no body while the
+#     model does not change, which costs the daemon next to nothing.
+api GET "/v1/models/$model/loss?every=500"
+echo ">>> GET /v1/models/$model/loss?every=500&format=csv"
+curl -sS --fail-with-body --noproxy 127.0.0.1,localhost \
+    "$MLPD_URL/v1/models/$model/loss?every=500&format=csv"
+echo
+etag=$(curl -sS --noproxy 127.0.0.1,localhost -o /dev/null -D - \
+    "$MLPD_URL/v1/models/$model/loss?every=500" | tr -d '\r' |
+    sed -n 's/^[Ee][Tt][Aa][Gg]: *//p')
+code=$(curl -sS --noproxy 127.0.0.1,localhost -o /dev/null \
+    -w '%{http_code}' -H "If-None-Match: $etag" \
+    "$MLPD_URL/v1/models/$model/loss?every=500")
+echo "ETag $etag; the same request with If-None-Match: $code"
+echo
 
 # 8. The stored batches and the model's jobs.
 api GET "/v1/models/$model/batches"

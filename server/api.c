@@ -3,6 +3,7 @@
  */
 #include "api.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "codec.h"
@@ -69,4 +70,16 @@ api_check_open(api_ctx *c, http_response *rs)
 	e.retry_after = 5;
 	http_reply_error(rs, &e);
 	return -1;
+}
+
+int
+api_etag(api_ctx *c, const http_request *rq, http_response *rs,
+	 uint64_t version, uint64_t variant)
+{
+	char tag[64];
+
+	snprintf(tag, sizeof tag, "\"%016llx-%llx-%llx\"",
+	    (unsigned long long)registry_epoch(c->reg),
+	    (unsigned long long)version, (unsigned long long)variant);
+	return http_etag_check(rq, rs, tag);
 }

@@ -15,7 +15,9 @@
 
 #include "apierr.h"
 #include "config.h"
+#include "events.h"
 #include "http.h"
+#include "metrics.h"
 #include "registry.h"
 #include "store.h"
 #include "trainer.h"
@@ -25,6 +27,8 @@ typedef struct api_ctx {
 	store *st;
 	registry *reg;
 	trainer *tr;
+	events *ev;               /* live event hub */
+	metrics *mx;              /* HTTP counters; NULL: none kept */
 	atomic_int shutting_down; /* set once shutdown begins: 503 */
 } api_ctx;
 
@@ -48,6 +52,14 @@ json_t *api_body(const http_request *rq, http_response *rs, int empty_ok);
 /* 503 while shutting down; returns -1 after replying. */
 int api_check_open(api_ctx *c, http_response *rs);
 
+/* Tags rs with an ETag made of the registry's epoch, version (a registry
+ * or model version) and variant (0, or a hash of the query parameters
+ * that shape the body); returns 1 after answering 304 when the request's
+ * If-None-Match holds that tag, else 0. Read the version before the data
+ * the body is built from (see registry.h). */
+int api_etag(api_ctx *c, const http_request *rq, http_response *rs,
+	     uint64_t version, uint64_t variant);
+
 /* handlers, by resource */
 void api_models_create(void *ctx, const http_request *rq, http_response *rs);
 void api_models_list(void *ctx, const http_request *rq, http_response *rs);
@@ -70,7 +82,13 @@ void api_training_job_cancel(void *ctx, const http_request *rq,
 			     http_response *rs);
 void api_predict(void *ctx, const http_request *rq, http_response *rs);
 void api_history_loss(void *ctx, const http_request *rq, http_response *rs);
+void api_events_all(void *ctx, const http_request *rq, http_response *rs);
+void api_events_model(void *ctx, const http_request *rq,
+		      http_response *rs);
 void api_system_healthz(void *ctx, const http_request *rq,
 			http_response *rs);
+void api_system_metrics(void *ctx, const http_request *rq,
+			http_response *rs);
+void api_system_page(void *ctx, const http_request *rq, http_response *rs);
 
 #endif

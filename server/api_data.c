@@ -1,11 +1,13 @@
 /*
- * api_data: training data of a model: push a batch, list, drop all.
+ * api_data: training data of a model: push a batch (a JSON object, or
+ * text/csv rows decoded by csv), list, drop all.
  */
 #include "api.h"
 
 #include <stdlib.h>
 
 #include "codec.h"
+#include "csv.h"
 #include "log.h"
 #include "wallclock.h"
 
@@ -23,13 +25,20 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 
 	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
 		return;
-	if ((doc = api_body(rq, rs, 0)) == NULL)
-		goto out;
-	if (codec_batch(doc, &m->spec, &x, &y, &n, NULL, &e) < 0)
-		goto fail;
-	/* the JSON tree is no longer needed: free it before the write */
-	json_decref(doc);
-	doc = NULL;
+	if (rq->body_type == HTTP_BODY_CSV) {
+		if (csv_decode(rq->body, rq->body_len, m->spec.sizes[0],
+		    m->spec.sizes[m->spec.n_layers], &x, &y, &n, &e) < 0)
+			goto fail;
+	} else {
+		if ((doc = api_body(rq, rs, 0)) == NULL)
+			goto out;
+		if (codec_batch(doc, &m->spec, &x, &y, &n, NULL, &e) < 0)
+			goto fail;
+		/* the JSON tree is no longer needed: free it before the
+		 * write */
+		json_decref(doc);
+		doc = NULL;
+	}
 	if (store_batch_insert(c->st, m->id, x, y, n, m->spec.sizes[0],
 	    m->spec.sizes[m->spec.n_layers], wallclock_ms(), &batch_id,
 	    &total, &f) < 0) {
@@ -45,9 +54,7 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 			apierr_from_fault(&e, &f);
 		goto fail;
 	}
-	pthread_mutex_lock(&m->mu);
-	m->samples = total;
-	pthread_mutex_unlock(&m->mu);
+	registry_set_samples(m, total);
 	log_debug("model %s: batch %lld of %zu rows", m->id,
 	    (long long)batch_id, n);
 	api_reply_json(rs, 201, json_pack("{s:I,s:I,s:I}", "batch_id",
@@ -119,9 +126,7 @@ api_data_delete(void *ctx, const http_request *rq, http_response *rs)
 		apierr_from_fault(&e, &f);
 		api_reply_error(rs, &e);
 	} else {
-		pthread_mutex_lock(&m->mu);
-		m->samples = 0;
-		pthread_mutex_unlock(&m->mu);
+		registry_set_samples(m, 0);
 		http_reply(rs, 204, NULL, 0);
 	}
 	registry_put(m);

@@ -1,20 +1,40 @@
 /*
  * api_history: a model's loss history, paged by step.
+ *
+ * GET /v1/models/{id}/loss serves the training loss of every step or
+ * (series=validation) the validation points, one by one or (every=K) in
+ * windows of K steps that SQLite aggregates (store_loss_windows), as JSON
+ * or (format=csv) CSV. Each answer carries an ETag made of the model's
+ * registry version and a hash of the parsed query, so a poller that sends
+ * it back in If-None-Match gets 304 without a single SQLite read while the
+ * model does not change.
  */
 #include "api.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "codec.h"
 
 #define LIMIT_DEFAULT 1000
 #define LIMIT_MAX 10000
+#define EVERY_MAX 1000000
 
-/* A non-negative decimal query value, or -1 after replying 400. */
+/* A loss request, parsed. */
+typedef struct loss_query {
+	store_series series;
+	uint64_t since, limit;
+	uint64_t every; /* 0: point by point */
+	int csv;        /* format=csv */
+} loss_query;
+
+/* A decimal query value in [lo, max], or -1 after replying 400. */
 static int
 query_u64(const http_request *rq, http_response *rs, const char *key,
-	  uint64_t dflt, uint64_t max, uint64_t *out)
+	  uint64_t dflt, uint64_t lo, uint64_t max, uint64_t *out)
 {
 	const char *v = http_query(rq, key);
 	char *end;
@@ -26,13 +46,190 @@ query_u64(const http_request *rq, http_response *rs, const char *key,
 	errno = 0;
 	*out = strtoull(v, &end, 10);
 	if (*v == '\0' || *v == '-' || *v == '+' || *end != '\0' || errno ||
-	    *out > max) {
+	    *out < lo || *out > max) {
 		apierr_set(&e, 400, "invalid_query", "%s must be an integer "
-		    "between 0 and %llu", key, (unsigned long long)max);
+		    "between %llu and %llu", key, (unsigned long long)lo,
+		    (unsigned long long)max);
 		api_reply_error(rs, &e);
 		return -1;
 	}
 	return 0;
+}
+
+/* One of names (NULL-ended) as query value key, or dflt when absent: its
+ * index in *out; -1 after replying 400. */
+static int
+query_choice(const http_request *rq, http_response *rs, const char *key,
+	     const char *const *names, int dflt, int *out)
+{
+	const char *v = http_query(rq, key);
+	apierr e;
+
+	*out = dflt;
+	if (v == NULL)
+		return 0;
+	for (int i = 0; names[i]; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	apierr_set(&e, 400, "invalid_query", "%s must be %s or %s", key,
+	    names[0], names[1]);
+	api_reply_error(rs, &e);
+	return -1;
+}
+
+/* Parses since, limit, every, format and series; -1 after replying 400. */
+static int
+parse_query(const http_request *rq, http_response *rs, loss_query *q)
+{
+	static const char *const formats[] = { "json", "csv", NULL };
+	static const char *const series[] = { "train", "validation", NULL };
+	int fmt, ser;
+
+	memset(q, 0, sizeof *q);
+	if (query_u64(rq, rs, "since", 0, 0, (uint64_t)INT64_MAX,
+	    &q->since) < 0 ||
+	    query_u64(rq, rs, "limit", LIMIT_DEFAULT, 0, LIMIT_MAX,
+	    &q->limit) < 0 ||
+	    query_u64(rq, rs, "every", 0, 1, EVERY_MAX, &q->every) < 0 ||
+	    query_choice(rq, rs, "format", formats, 0, &fmt) < 0 ||
+	    query_choice(rq, rs, "series", series, 0, &ser) < 0)
+		return -1;
+	q->csv = fmt == 1;
+	q->series = ser == 1 ? STORE_SERIES_VALIDATION : STORE_SERIES_TRAIN;
+	return 0;
+}
+
+/* FNV-1a over the parsed query: the ETag tells its answers apart. */
+static uint64_t
+query_hash(const loss_query *q)
+{
+	uint64_t v[5] = { (uint64_t)q->series, q->since, q->limit, q->every,
+		(uint64_t)q->csv };
+	const unsigned char *b = (const unsigned char *)v;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < sizeof v; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* The points q asks for, as windows (a single point is a window of one
+ * step); 0, or -1 after replying. */
+static int
+fetch(api_ctx *c, const model_entry *m, const loss_query *q,
+      store_loss_window **out, size_t *n, http_response *rs)
+{
+	store_loss_point *pts = NULL;
+	store_loss_window *w;
+	size_t np = 0;
+	apierr e;
+	fault f;
+
+	*out = NULL;
+	*n = 0;
+	if (q->every > 0 || q->series == STORE_SERIES_VALIDATION) {
+		if (store_loss_windows(c->st, m->id, q->series,
+		    q->every ? q->every : 1, q->since, (size_t)q->limit, out, n,
+		    &f) == 0)
+			return 0;
+		goto fail;
+	}
+	if (store_loss_query(c->st, m->id, q->since, (size_t)q->limit, &pts,
+	    &np, &f) < 0)
+		goto fail;
+	if ((w = calloc(np ? np : 1, sizeof *w)) == NULL) {
+		free(pts);
+		apierr_set(&e, 503, "out_of_memory", "out of memory");
+		api_reply_error(rs, &e);
+		return -1;
+	}
+	for (size_t i = 0; i < np; i++) {
+		w[i].step = pts[i].step;
+		w[i].loss = w[i].min = w[i].max = pts[i].loss;
+		w[i].accuracy = NAN;
+		w[i].time_ms = pts[i].time_ms;
+	}
+	free(pts);
+	*out = w;
+	*n = np;
+	return 0;
+fail:
+	apierr_from_fault(&e, &f);
+	api_reply_error(rs, &e);
+	return -1;
+}
+
+static json_t *
+points_json(const loss_query *q, const store_loss_window *w, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *p = json_pack("{s:I,s:o}", "step",
+		    (json_int_t)w[i].step, "loss", codec_real(w[i].loss));
+
+		if (q->every > 0) {
+			json_object_set_new(p, "min", codec_real(w[i].min));
+			json_object_set_new(p, "max", codec_real(w[i].max));
+		}
+		if (q->series == STORE_SERIES_VALIDATION)
+			json_object_set_new(p, "accuracy",
+			    codec_real(w[i].accuracy));
+		json_object_set_new(p, "time", codec_time_json(w[i].time_ms));
+		json_array_append_new(arr, p);
+	}
+	return arr;
+}
+
+/* Appends a CSV field: %.9g, or nothing for a non-finite value. */
+static size_t
+csv_real(char *p, size_t cap, double v)
+{
+	int k = isfinite(v) ? snprintf(p, cap, ",%.9g", v) :
+	    snprintf(p, cap, ",");
+
+	return k > 0 ? (size_t)k : 0;
+}
+
+/* The points as CSV with a header line; malloc'd, NULL when out of
+ * memory. */
+static char *
+points_csv(const loss_query *q, const store_loss_window *w, size_t n,
+	   size_t *len)
+{
+	/* a row: a step, four reals, a time, separators; generously */
+	const size_t row = 20 + 4 * 18 + 32 + 8;
+	size_t cap, k;
+	char *out, t[32];
+
+	if (n > (SIZE_MAX - 64) / row)
+		return NULL;
+	cap = 64 + n * row;
+	if ((out = malloc(cap)) == NULL)
+		return NULL;
+	k = (size_t)snprintf(out, cap, "step,loss%s%s,time\n",
+	    q->every > 0 ? ",min,max" : "",
+	    q->series == STORE_SERIES_VALIDATION ? ",accuracy" : "");
+	for (size_t i = 0; i < n; i++) {
+		k += (size_t)snprintf(out + k, cap - k, "%llu",
+		    (unsigned long long)w[i].step);
+		k += csv_real(out + k, cap - k, w[i].loss);
+		if (q->every > 0) {
+			k += csv_real(out + k, cap - k, w[i].min);
+			k += csv_real(out + k, cap - k, w[i].max);
+		}
+		if (q->series == STORE_SERIES_VALIDATION)
+			k += csv_real(out + k, cap - k, w[i].accuracy);
+		codec_time(w[i].time_ms, t);
+		k += (size_t)snprintf(out + k, cap - k, ",%s\n", t);
+	}
+	*len = k;
+	return out;
 }
 
 void
@@ -40,32 +237,38 @@ api_history_loss(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	model_entry *m;
-	uint64_t since, limit;
-	store_loss_point *pts = NULL;
+	loss_query q;
+	store_loss_window *w = NULL;
 	size_t n = 0;
-	json_t *arr;
-	apierr e;
-	fault f;
 
 	if ((m = api_model(c, rq, rs)) == NULL)
 		return;
-	if (query_u64(rq, rs, "since", 0, (uint64_t)INT64_MAX, &since) < 0 ||
-	    query_u64(rq, rs, "limit", LIMIT_DEFAULT, LIMIT_MAX, &limit) < 0)
+	if (parse_query(rq, rs, &q) < 0)
 		goto out;
-	if (store_loss_query(c->st, m->id, since, (size_t)limit, &pts, &n,
-	    &f) < 0) {
-		apierr_from_fault(&e, &f);
-		api_reply_error(rs, &e);
+	/* the version before the rows (see registry.h); 304 reads nothing */
+	if (api_etag(c, rq, rs, registry_model_version(m), query_hash(&q)))
+		goto out;
+	if (fetch(c, m, &q, &w, &n, rs) < 0)
+		goto out;
+	if (q.csv) {
+		size_t len = 0;
+		char *text = points_csv(&q, w, n, &len);
+
+		if (text == NULL) {
+			apierr e;
+
+			apierr_set(&e, 503, "out_of_memory", "out of memory");
+			api_reply_error(rs, &e);
+			goto out;
+		}
+		http_reply(rs, 200, text, len);
+		rs->content_type = "text/csv";
 		goto out;
 	}
-	arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:I,s:o,s:o}", "step",
-		    (json_int_t)pts[i].step, "loss", codec_real(pts[i].loss),
-		    "time", codec_time_json(pts[i].time_ms)));
-	api_reply_json(rs, 200, json_pack("{s:o,s:I}", "points", arr,
-	    "next_since", (json_int_t)(n ? pts[n - 1].step : since)));
+	api_reply_json(rs, 200, json_pack("{s:o,s:I}", "points",
+	    points_json(&q, w, n), "next_since",
+	    (json_int_t)(n ? w[n - 1].step : q.since)));
 out:
-	free(pts);
+	free(w);
 	registry_put(m);
 }

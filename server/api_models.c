@@ -75,6 +75,7 @@ api_models_create(void *ctx, const http_request *rq, http_response *rs)
 	    spec.n_layers, mlp_spec_params(&spec));
 	snprintf(rs->location, sizeof rs->location, "/v1/models/%s", id);
 	api_reply_json(rs, 201, model_json(m));
+	events_publish_json(c->ev, "model", id, model_json(m));
 	goto out;
 fail:
 	api_reply_error(rs, &e);
@@ -90,9 +91,15 @@ api_models_list(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	size_t n;
-	model_entry **all = registry_list(c->reg, &n);
-	json_t *arr = json_array();
+	model_entry **all;
+	json_t *arr;
 
+	/* the version first, then the data (see registry.h); variant 1
+	 * keeps the list's tags apart from any model's */
+	if (api_etag(c, rq, rs, registry_version(c->reg), 1))
+		return;
+	all = registry_list(c->reg, &n);
+	arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		json_array_append_new(arr, model_json(all[i]));
 		registry_put(all[i]);
@@ -108,7 +115,8 @@ api_models_get(void *ctx, const http_request *rq, http_response *rs)
 
 	if (m == NULL)
 		return;
-	api_reply_json(rs, 200, model_json(m));
+	if (!api_etag(ctx, rq, rs, registry_model_version(m), 0))
+		api_reply_json(rs, 200, model_json(m));
 	registry_put(m);
 }
 
@@ -140,6 +148,7 @@ api_models_delete(void *ctx, const http_request *rq, http_response *rs)
 		return;
 	}
 	log_info("model %s deleted", m->id);
+	events_model_deleted(c->ev, m->id);
 	registry_put(m);
 	http_reply(rs, 204, NULL, 0);
 }
@@ -184,6 +193,7 @@ api_models_weights_put(void *ctx, const http_request *rq, http_response *rs)
 		goto out;
 	}
 	api_reply_json(rs, 200, model_json(m));
+	events_publish_json(c->ev, "model", m->id, model_json(m));
 out:
 	free(params);
 	json_decref(doc);

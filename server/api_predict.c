@@ -1,12 +1,15 @@
 /*
  * api_predict: outputs for inputs, from the model's published snapshot.
- * Never touches SQLite and never waits for training.
+ * Never touches SQLite and never waits for training. The inputs come as
+ * JSON or as text/csv rows; the outputs go out as JSON, or as CSV rows
+ * when the request's Accept header asks for text/csv.
  */
 #include "api.h"
 
 #include <stdlib.h>
 
 #include "codec.h"
+#include "csv.h"
 
 void
 api_predict(void *ctx, const http_request *rq, http_response *rs)
@@ -23,10 +26,18 @@ api_predict(void *ctx, const http_request *rq, http_response *rs)
 
 	if ((m = api_model(c, rq, rs)) == NULL)
 		return;
-	if ((doc = api_body(rq, rs, 0)) == NULL)
-		goto out;
-	if (codec_predict_request(doc, &m->spec, &x, &n, &single, &e) < 0)
-		goto fail;
+	if (rq->body_type == HTTP_BODY_CSV) {
+		single = 0;
+		if (csv_decode(rq->body, rq->body_len, m->spec.sizes[0], 0, &x,
+		    NULL, &n, &e) < 0)
+			goto fail;
+	} else {
+		if ((doc = api_body(rq, rs, 0)) == NULL)
+			goto out;
+		if (codec_predict_request(doc, &m->spec, &x, &n, &single,
+		    &e) < 0)
+			goto fail;
+	}
 	width = m->spec.sizes[m->spec.n_layers];
 	out = malloc(n * width * sizeof(float));
 	if (out == NULL) {
@@ -37,6 +48,18 @@ api_predict(void *ctx, const http_request *rq, http_response *rs)
 	if (mlp_snapshot_predict(s, x, n, out, &f) < 0) {
 		apierr_from_fault(&e, &f);
 		goto fail;
+	}
+	if (csv_accepted(http_header(rq, "Accept"))) {
+		size_t len;
+		char *text = csv_encode(out, n, width, &len);
+
+		if (text == NULL) {
+			apierr_set(&e, 503, "out_of_memory", "out of memory");
+			goto fail;
+		}
+		http_reply(rs, 200, text, len);
+		rs->content_type = "text/csv; charset=utf-8";
+		goto out;
 	}
 	api_reply_json(rs, 200, codec_predict_response(out, n, width, single,
 	    mlp_snapshot_step(s)));

@@ -20,22 +20,34 @@ api_training_step(void *ctx, const http_request *rq, http_response *rs)
 	double lr;
 	uint64_t step;
 	float loss;
+	trainer_valset val = { NULL, NULL, 0 };
+	store_val_point vp;
+	json_t *reply;
 	apierr e;
 
 	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
 		return;
 	if ((doc = api_body(rq, rs, 0)) == NULL)
 		goto out;
-	if (codec_batch(doc, &m->spec, &x, &y, &n, &lr, &e) < 0 ||
-	    trainer_step(c->tr, m, x, y, n, (float)lr, &step, &loss, &e) < 0) {
+	if (codec_step(doc, &m->spec, &x, &y, &n, &lr, &val.x, &val.y,
+	    &val.n, &e) < 0 ||
+	    trainer_step(c->tr, m, x, y, n, (float)lr, &val, &step, &loss, &vp,
+	    &e) < 0) {
 		api_reply_error(rs, &e);
 		goto out;
 	}
-	api_reply_json(rs, 200, json_pack("{s:I,s:o}", "step",
-	    (json_int_t)step, "loss", codec_real(loss)));
+	reply = json_pack("{s:I,s:o}", "step", (json_int_t)step, "loss",
+	    codec_real(loss));
+	if (val.n > 0)
+		json_object_set_new(reply, "validation", json_pack("{s:o,s:o}",
+		    "loss", codec_real(vp.loss), "accuracy",
+		    codec_real(vp.accuracy)));
+	api_reply_json(rs, 200, reply);
 out:
 	free(x);
 	free(y);
+	free(val.x);
+	free(val.y);
 	json_decref(doc);
 	registry_put(m);
 }
@@ -48,6 +60,7 @@ api_training_train(void *ctx, const http_request *rq, http_response *rs)
 	json_t *doc = NULL;
 	train_opts o;
 	trainer_job_view v;
+	trainer_valset val = { NULL, NULL, 0 };
 	apierr e;
 
 	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
@@ -55,13 +68,23 @@ api_training_train(void *ctx, const http_request *rq, http_response *rs)
 	if ((doc = api_body(rq, rs, 1)) == NULL)
 		goto out;
 	if (codec_train_opts(doc, &o, &e) < 0 ||
-	    trainer_submit(c->tr, m, &o, &v, &e) < 0) {
+	    codec_validation(doc, &m->spec, &val.x, &val.y, &val.n, &e) < 0) {
+		api_reply_error(rs, &e);
+		goto out;
+	}
+	/* a validation set can be large: drop the JSON tree first */
+	json_decref(doc);
+	doc = NULL;
+	if (trainer_submit(c->tr, m, &o, &val, &v, &e) < 0) {
 		api_reply_error(rs, &e);
 		goto out;
 	}
 	snprintf(rs->location, sizeof rs->location, "/v1/jobs/%s", v.row.id);
 	api_reply_json(rs, 202, codec_job_json(&v.row));
 out:
+	/* NULL unless the job did not take them */
+	free(val.x);
+	free(val.y);
 	json_decref(doc);
 	registry_put(m);
 }

@@ -437,7 +437,8 @@ int
 codec_train_opts(json_t *obj, train_opts *o, apierr *e)
 {
 	static const char *const keys[] = { "epochs", "steps", "batch_size",
-		"learning_rate", "shuffle", NULL };
+		"learning_rate", "shuffle", "validation", "validation_split",
+		NULL };
 	json_t *v;
 
 	o->epochs = 1;
@@ -445,8 +446,19 @@ codec_train_opts(json_t *obj, train_opts *o, apierr *e)
 	o->batch_size = 32;
 	o->lr = 0.0;
 	o->shuffle = 1;
+	o->validation_split = 0.0;
 	if (codec_check_keys(obj, keys, e) < 0)
 		return -1;
+	if ((v = json_object_get(obj, "validation_split")) != NULL) {
+		if (number(v, "validation_split", &o->validation_split, e) < 0)
+			return -1;
+		if (!(o->validation_split > 0.0 && o->validation_split < 1.0))
+			return apierr_set(e, 422, "invalid_value",
+			    "validation_split must be > 0 and < 1");
+		if (json_object_get(obj, "validation") != NULL)
+			return apierr_set(e, 422, "invalid_value", "give "
+			    "validation or validation_split, not both");
+	}
 	if ((v = json_object_get(obj, "epochs")) != NULL &&
 	    integer(v, "epochs", 1, 1000000, &o->epochs, e) < 0)
 		return -1;
@@ -480,7 +492,82 @@ codec_train_opts_text(const train_opts *o)
 		return NULL;
 	json_object_set_new(doc, "learning_rate", o->lr > 0 ?
 	    json_real(o->lr) : json_null());
+	if (o->validation_split > 0)
+		json_object_set_new(doc, "validation_split",
+		    json_real(o->validation_split));
 	return codec_dump(doc, &len);
+}
+
+int
+codec_validation(json_t *obj, const mlp_spec *s, float **x, float **y,
+		 size_t *n, apierr *e)
+{
+	json_t *v = json_object_get(obj, "validation");
+	const char *key;
+	json_t *item;
+	size_t ny;
+
+	*x = *y = NULL;
+	*n = 0;
+	if (v == NULL)
+		return 0;
+	if (!json_is_object(v))
+		return apierr_set(e, 400, "wrong_type", "validation must be an "
+		    "object with inputs and targets");
+	json_object_foreach(v, key, item) {
+		if (strcmp(key, "inputs") != 0 && strcmp(key, "targets") != 0)
+			return apierr_set(e, 400, "unknown_field", "unknown "
+			    "field 'validation.%.100s'", key);
+	}
+	if (json_object_get(v, "targets") == NULL)
+		return apierr_set(e, 400, "missing_field",
+		    "validation.targets is required");
+	if (codec_matrix(json_object_get(v, "inputs"), "validation.inputs",
+	    s->sizes[0], x, n, e) < 0)
+		return -1;
+	if (codec_matrix(json_object_get(v, "targets"), "validation.targets",
+	    s->sizes[s->n_layers], y, &ny, e) < 0)
+		goto fail;
+	if (*n != ny) {
+		apierr_set(e, 422, "invalid_value", "validation.inputs has %zu "
+		    "rows but validation.targets has %zu", *n, ny);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(*x);
+	free(*y);
+	*x = *y = NULL;
+	*n = 0;
+	return -1;
+}
+
+int
+codec_step(json_t *obj, const mlp_spec *s, float **x, float **y, size_t *n,
+	   double *lr, float **vx, float **vy, size_t *vn, apierr *e)
+{
+	json_t *rest;
+	int rc;
+
+	*vx = *vy = NULL;
+	*vn = 0;
+	if (json_object_get(obj, "validation") == NULL)
+		return codec_batch(obj, s, x, y, n, lr, e);
+	/* the batch without its validation set, checked as any batch */
+	if ((rest = json_copy(obj)) == NULL)
+		return apierr_set(e, 503, "out_of_memory", "out of memory");
+	json_object_del(rest, "validation");
+	rc = codec_batch(rest, s, x, y, n, lr, e);
+	json_decref(rest);
+	if (rc < 0)
+		return -1;
+	if (codec_validation(obj, s, vx, vy, vn, e) < 0) {
+		free(*x);
+		free(*y);
+		*x = *y = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 json_t *

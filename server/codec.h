@@ -30,6 +30,8 @@ typedef struct train_opts {
 	int64_t batch_size; /* rows per step */
 	double lr;          /* 0 = the model's learning rate */
 	int shuffle;        /* reshuffle the rows every epoch */
+	double validation_split; /* 0: none; in (0, 1): the fraction of the
+				  * rows held out for validation */
 } train_opts;
 
 /* A model as the API shows it. */
@@ -75,8 +77,21 @@ int codec_predict_request(json_t *obj, const mlp_spec *s, float **x,
 json_t *codec_predict_response(const float *out, size_t n, size_t width,
 			       int single, uint64_t step);
 
-/* Train options; obj may be an empty object. */
+/* Train options; obj may be an empty object. It may also hold a
+ * "validation" set, which codec_validation decodes. */
 int codec_train_opts(json_t *obj, train_opts *o, apierr *e);
+
+/* The optional "validation": {"inputs", "targets"} of obj (a train or
+ * step request) for spec s, checked like a batch: two malloc'd blocks of
+ * *n rows, or *n == 0 and NULL blocks when obj has none. */
+int codec_validation(json_t *obj, const mlp_spec *s, float **x, float **y,
+		     size_t *n, apierr *e);
+
+/* A /step body: codec_batch's {"inputs", "targets", "learning_rate"?}
+ * plus an optional validation set as codec_validation decodes it. */
+int codec_step(json_t *obj, const mlp_spec *s, float **x, float **y,
+	       size_t *n, double *lr, float **vx, float **vy, size_t *vn,
+	       apierr *e);
 
 /* Train options as compact JSON text (malloc'd) for the job row. */
 char *codec_train_opts_text(const train_opts *o);

@@ -55,6 +55,7 @@ config_default(config *c)
 	c->max_body = 64u * 1024 * 1024;
 	c->checkpoint_every = 1.0;
 	c->max_queue = 1024;
+	c->events_heartbeat = 15.0;
 	c->level = LOG_INFO;
 }
 

@@ -22,6 +22,8 @@ typedef struct config {
 	size_t max_body;            /* request body cap in bytes */
 	double checkpoint_every;    /* seconds of training per checkpoint */
 	size_t max_queue;           /* queued jobs before 503 */
+	double events_heartbeat;    /* seconds between event-stream heartbeats
+	                               (15; no flag: tests shorten it) */
 	log_level level;
 } config;
 

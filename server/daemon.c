@@ -73,6 +73,10 @@ daemon_start(const config *c, fault *f)
 			fault_set(f, FAULT_INTERNAL, "cannot load models");
 		goto fail;
 	}
+	if ((d->api.ev = events_create(EVENTS_CAPACITY, c->events_heartbeat,
+	    f)) == NULL)
+		goto fail;
+	tc.events = d->api.ev;
 	tc.threads = c->trainers;
 	tc.checkpoint_every = c->checkpoint_every;
 	tc.max_queue = c->max_queue;
@@ -80,8 +84,10 @@ daemon_start(const config *c, fault *f)
 	    NULL)
 		goto fail;
 	routes = api_routes(&nroutes);
+	if ((d->api.mx = metrics_create(routes, nroutes, f)) == NULL)
+		goto fail;
 	d->http = http_start(c->host, c->port, c->http_threads, c->max_body,
-	    routes, nroutes, &d->api, f);
+	    routes, nroutes, &d->api, metrics_observe_http, d->api.mx, f);
 	if (d->http == NULL)
 		goto fail;
 	return d;
@@ -96,6 +102,12 @@ daemon_port(const daemon_ctx *d)
 	return http_port(d->http);
 }
 
+events *
+daemon_events(const daemon_ctx *d)
+{
+	return d->api.ev;
+}
+
 void
 daemon_stop(daemon_ctx *d)
 {
@@ -105,7 +117,12 @@ daemon_stop(daemon_ctx *d)
 	http_quiesce(d->http);
 	/* jobs checkpoint and end; waiting step requests get 503 */
 	trainer_close(d->api.tr);
+	/* event streams send what is due (the jobs' last events too) and
+	 * end, so that no connection is left suspended for http_stop */
+	events_shutdown(d->api.ev, 1.0);
 	http_stop(d->http);
+	events_destroy(d->api.ev);
+	metrics_destroy(d->api.mx);
 	trainer_destroy(d->api.tr);
 	registry_destroy(d->api.reg);
 	store_close(d->api.st);

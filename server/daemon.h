@@ -6,6 +6,7 @@
 #define MLPD_DAEMON_H
 
 #include "config.h"
+#include "events.h"
 #include "fault.h"
 
 typedef struct daemon_ctx daemon_ctx;
@@ -17,9 +18,13 @@ daemon_ctx *daemon_start(const config *c, fault *f);
 /* The port being served. */
 unsigned daemon_port(const daemon_ctx *d);
 
+/* The live event hub (borrowed; lives until daemon_stop), for tests. */
+events *daemon_events(const daemon_ctx *d);
+
 /* Orderly shutdown: stop accepting, refuse new work, let running jobs
- * checkpoint (ending them interrupted), finish requests in flight, close
- * the database, free everything. NULL is a no-op. */
+ * checkpoint (ending them interrupted), end the event streams, finish
+ * requests in flight, close the database, free everything. NULL is a
+ * no-op. */
 void daemon_stop(daemon_ctx *d);
 
 #endif

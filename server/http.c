@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "wallclock.h"
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -22,7 +23,10 @@ struct http_server {
 	size_t nroutes;
 	size_t max_body;
 	void *ctx;
+	http_observer observe; /* NULL: nobody watches */
+	void *octx;
 	unsigned port;
+	int quiesced_fd; /* the listen socket after quiesce, closed at stop */
 };
 
 /* What one request carries between libmicrohttpd's calls. */
@@ -35,6 +39,7 @@ typedef struct conn_state {
 	size_t cap;
 	int too_big;    /* the body passed the cap: answer 413 at the end */
 	int answered;   /* an error went out from the headers alone */
+	double t0;      /* wallclock_mono() at the first callback */
 } conn_state;
 
 /* Matches path against pattern; fills params with the '*' segments
@@ -131,6 +136,46 @@ http_reply_error(http_response *rs, const apierr *e)
 	http_reply(rs, e->status, text, text ? strlen(text) : 0);
 	rs->retry_after = e->retry_after;
 	rs->content_type = "application/json";
+	rs->etag[0] = '\0';
+}
+
+/* True when the If-None-Match value inm lists tag (weak comparison). */
+static int
+etag_listed(const char *inm, const char *tag)
+{
+	size_t tl = strlen(tag);
+
+	for (const char *p = inm; *p;) {
+		const char *q;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return 1;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (*p != '"')
+			return 0; /* malformed: nothing matches */
+		q = strchr(p + 1, '"');
+		if (q == NULL)
+			return 0;
+		if ((size_t)(q + 1 - p) == tl && memcmp(p, tag, tl) == 0)
+			return 1;
+		p = q + 1;
+	}
+	return 0;
+}
+
+int
+http_etag_check(const http_request *rq, http_response *rs, const char *tag)
+{
+	const char *inm = http_header(rq, "If-None-Match");
+
+	snprintf(rs->etag, sizeof rs->etag, "%s", tag);
+	if (inm == NULL || !etag_listed(inm, rs->etag))
+		return 0;
+	http_reply(rs, 304, NULL, 0);
+	return 1;
 }
 
 /* Queues rs on the connection and frees its parts. */
@@ -168,6 +213,8 @@ send_response(struct MHD_Connection *conn, http_response *rs,
 		MHD_add_response_header(r, "Location", rs->location);
 	if (rs->etag[0])
 		MHD_add_response_header(r, "ETag", rs->etag);
+	if (rs->cache_control)
+		MHD_add_response_header(r, "Cache-Control", rs->cache_control);
 	if (allow && allow[0])
 		MHD_add_response_header(r, "Allow", allow);
 	if (rs->retry_after > 0) {
@@ -214,7 +261,18 @@ body_type(const char *ct)
 	return 0;
 }
 
-/* Checks what the headers alone decide; returns 0 or sends an error. */
+/* Tells the observer that cs was answered with status. */
+static void
+observe(const http_server *hs, const conn_state *cs, const char *method,
+	int status)
+{
+	if (hs->observe != NULL)
+		hs->observe(hs->octx, cs->route ? (int)(cs->route - hs->routes)
+		    : -1, method, status, wallclock_mono() - cs->t0);
+}
+
+/* Checks what the headers alone decide; returns 0, or the status of the
+ * error it sent. */
 static int
 early_checks(const http_server *hs, struct MHD_Connection *conn,
 	     const conn_state *cs, enum MHD_Result *ret)
@@ -237,7 +295,7 @@ early_checks(const http_server *hs, struct MHD_Connection *conn,
 			    "the %zu byte limit", hs->max_body);
 			*ret = send_error(conn, 413, "body_too_large", msg,
 			    NULL);
-			return -1;
+			return 413;
 		}
 	}
 	if (has_body && cs->route->accepts &&
@@ -248,7 +306,7 @@ early_checks(const http_server *hs, struct MHD_Connection *conn,
 		    ct ? ct : "untyped");
 		*ret = send_error(conn, 415, "unsupported_media_type", msg,
 		    NULL);
-		return -1;
+		return 415;
 	}
 	return 0;
 }
@@ -263,6 +321,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	http_request rq;
 	http_response rs;
 	enum MHD_Result ret;
+	int status;
 
 	if (cs == NULL) {
 		char allow[64];
@@ -271,19 +330,28 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		if (cs == NULL)
 			return MHD_NO;
 		*con_cls = cs;
+		cs->t0 = wallclock_mono();
 		cs->route = find_route(hs, method, url, cs, allow,
 		    sizeof allow);
 		cs->answered = 1;
 		if (cs->route == NULL) {
-			if (allow[0])
-				return send_error(conn, 405,
+			if (allow[0]) {
+				status = 405;
+				ret = send_error(conn, 405,
 				    "method_not_allowed", "this path does not "
 				    "take that method", allow);
-			return send_error(conn, 404, "route_not_found",
-			    "no such route", NULL);
-		}
-		if (early_checks(hs, conn, cs, &ret) < 0)
+			} else {
+				status = 404;
+				ret = send_error(conn, 404, "route_not_found",
+				    "no such route", NULL);
+			}
+			observe(hs, cs, method, status);
 			return ret;
+		}
+		if ((status = early_checks(hs, conn, cs, &ret)) != 0) {
+			observe(hs, cs, method, status);
+			return ret;
+		}
 		cs->answered = 0;
 		return MHD_YES;
 	}
@@ -324,7 +392,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 
 		snprintf(msg, sizeof msg, "the request body is over the %zu "
 		    "byte limit", hs->max_body);
-		return send_error(conn, 413, "body_too_large", msg, NULL);
+		ret = send_error(conn, 413, "body_too_large", msg, NULL);
+		observe(hs, cs, method, 413);
+		return ret;
 	}
 	memset(&rq, 0, sizeof rq);
 	rq.method = method;
@@ -343,7 +413,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	cs->buf = NULL;
 	cs->len = cs->cap = 0;
 	(void)version;
-	return send_response(conn, &rs, NULL);
+	ret = send_response(conn, &rs, NULL);
+	observe(hs, cs, method, rs.status);
+	return ret;
 }
 
 static void
@@ -377,7 +449,7 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 http_server *
 http_start(const char *host, unsigned port, unsigned threads,
 	   size_t max_body, const http_route *routes, size_t nroutes,
-	   void *ctx, fault *f)
+	   void *ctx, http_observer observe_fn, void *octx, fault *f)
 {
 	struct addrinfo hints, *ai = NULL;
 	char portstr[16];
@@ -391,10 +463,13 @@ http_start(const char *host, unsigned port, unsigned threads,
 		fault_set(f, FAULT_NOMEM, "out of memory");
 		return NULL;
 	}
+	hs->quiesced_fd = -1;
 	hs->routes = routes;
 	hs->nroutes = nroutes;
 	hs->max_body = max_body;
 	hs->ctx = ctx;
+	hs->observe = observe_fn;
+	hs->octx = octx;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -407,8 +482,10 @@ http_start(const char *host, unsigned port, unsigned threads,
 		free(hs);
 		return NULL;
 	}
+	/* suspend/resume: idle event streams park their connection
+	 * (api_events.c) instead of holding a pool thread */
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	    MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	    MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	hs->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
@@ -442,11 +519,13 @@ http_port(const http_server *s)
 void
 http_quiesce(http_server *s)
 {
-	if (s && s->d) {
+	if (s && s->d && s->quiesced_fd < 0) {
 		MHD_socket fd = MHD_quiesce_daemon(s->d);
 
+		/* pool threads may still be dropping it from their epoll
+		 * sets: close it only after MHD_stop_daemon */
 		if (fd != MHD_INVALID_SOCKET)
-			close(fd);
+			s->quiesced_fd = fd;
 	}
 }
 
@@ -457,6 +536,8 @@ http_stop(http_server *s)
 		return;
 	if (s->d)
 		MHD_stop_daemon(s->d);
+	if (s->quiesced_fd >= 0)
+		close(s->quiesced_fd);
 	free(s);
 }
 

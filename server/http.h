@@ -48,6 +48,7 @@ typedef struct http_response {
 	char location[128];       /* Location header when non-empty */
 	char etag[80];            /* ETag header when non-empty */
 	int retry_after;          /* Retry-After seconds when > 0 */
+	const char *cache_control; /* static Cache-Control value, or NULL */
 	/* A streamed body (e.g. server-sent events) instead of body/len:
 	 * when stream_read is set, http answers with a response whose bytes
 	 * come from stream_read(stream_ctx, pos, buf, max) (the contract of
@@ -70,11 +71,20 @@ typedef struct http_route {
 
 typedef struct http_server http_server;
 
-/* Starts serving on host:port with a pool of threads; routes and ctx are
- * borrowed and must outlive the server. NULL with f set on failure. */
+/* Told once per answered request, on the thread that answered it, right
+ * after the response was queued: route is the index in the route table or
+ * -1 when none matched (404, 405); seconds run from the request's first
+ * callback to the send. Must be thread-safe and cheap (e.g. metrics). */
+typedef void (*http_observer)(void *octx, int route, const char *method,
+			      int status, double seconds);
+
+/* Starts serving on host:port with a pool of threads; routes, ctx and
+ * octx are borrowed and must outlive the server; observe may be NULL.
+ * NULL with f set on failure. */
 http_server *http_start(const char *host, unsigned port, unsigned threads,
 			size_t max_body, const http_route *routes,
-			size_t nroutes, void *ctx, fault *f);
+			size_t nroutes, void *ctx, http_observer observe,
+			void *octx, fault *f);
 
 /* The port actually bound (useful with port 0). */
 unsigned http_port(const http_server *s);
@@ -94,7 +104,15 @@ const char *http_header(const http_request *rq, const char *key);
 /* Sets rs to status with body (malloc'd, ownership passes to rs). */
 void http_reply(http_response *rs, int status, char *body, size_t len);
 
-/* Sets rs to the JSON error body for e (and Retry-After when set). */
+/* Sets rs to the JSON error body for e (and Retry-After when set); an
+ * error carries no ETag. */
 void http_reply_error(http_response *rs, const apierr *e);
+
+/* Sets rs's ETag to tag (a quoted entity tag, e.g. "\"a-1\""); then, when
+ * the request's If-None-Match lists that tag (compared weakly: a W/ prefix
+ * is ignored) or is "*", answers 304 with no body and returns 1. Else 0:
+ * the caller builds the full response. */
+int http_etag_check(const http_request *rq, http_response *rs,
+		    const char *tag);
 
 #endif

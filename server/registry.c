@@ -11,11 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ids.h"
+
 struct registry {
 	pthread_rwlock_t lock;
 	model_entry **items;
 	size_t n;
 	size_t cap;
+	atomic_uint_least64_t clock; /* ticks at every visible change */
+	uint64_t epoch;              /* random, fixed: tells runs apart */
 };
 
 registry *
@@ -28,6 +32,8 @@ registry_create(fault *f)
 		return NULL;
 	}
 	pthread_rwlock_init(&r->lock, NULL);
+	atomic_init(&r->clock, 0);
+	r->epoch = ids_random_u64();
 	return r;
 }
 
@@ -68,6 +74,8 @@ registry_entry_create(const char *id, const char *name, int64_t created_ms,
 	e->last_loss = last_loss;
 	pthread_mutex_init(&e->mu, NULL);
 	atomic_init(&e->refs, 1);
+	atomic_init(&e->trained_steps, 0);
+	atomic_init(&e->trained_samples, 0);
 	return e;
 fail:
 	if (e)
@@ -96,6 +104,10 @@ registry_add(registry *r, model_entry *e, fault *f)
 		r->cap = cap;
 	}
 	r->items[r->n++] = registry_ref(e);
+	pthread_mutex_lock(&e->mu);
+	e->owner = r;
+	do_registry_touch(e);
+	pthread_mutex_unlock(&e->mu);
 out:
 	pthread_rwlock_unlock(&r->lock);
 	return rc;
@@ -157,6 +169,7 @@ registry_remove(registry *r, const char *id)
 	if (e) {
 		pthread_mutex_lock(&e->mu);
 		e->deleted = 1;
+		do_registry_touch(e);
 		pthread_mutex_unlock(&e->mu);
 	}
 	return e;
@@ -184,14 +197,18 @@ registry_publish(model_entry *e, double last_loss, int64_t now_ms, fault *f)
 {
 	mlp_snapshot *s = mlp_snapshot_create(e->live, f), *old;
 
-	if (s == NULL)
+	if (s == NULL) {
+		/* the caller committed history all the same */
+		registry_touch(e);
 		return -1;
+	}
 	pthread_mutex_lock(&e->mu);
 	old = e->snap;
 	e->snap = s;
 	e->step = mlp_snapshot_step(s);
 	e->last_loss = last_loss;
 	e->updated_ms = now_ms;
+	do_registry_touch(e);
 	pthread_mutex_unlock(&e->mu);
 	mlp_snapshot_unref(old);
 	return 0;
@@ -223,4 +240,54 @@ registry_view(model_entry *e, codec_model *v)
 	v->created_ms = e->created_ms;
 	v->updated_ms = e->updated_ms;
 	pthread_mutex_unlock(&e->mu);
+}
+
+void
+do_registry_touch(model_entry *e)
+{
+	/* an entry not yet added only needs to differ from its past */
+	if (e->owner != NULL)
+		e->version = atomic_fetch_add(&e->owner->clock, 1) + 1;
+	else
+		e->version++;
+}
+
+void
+registry_touch(model_entry *e)
+{
+	pthread_mutex_lock(&e->mu);
+	do_registry_touch(e);
+	pthread_mutex_unlock(&e->mu);
+}
+
+void
+registry_set_samples(model_entry *e, int64_t samples)
+{
+	pthread_mutex_lock(&e->mu);
+	e->samples = samples;
+	do_registry_touch(e);
+	pthread_mutex_unlock(&e->mu);
+}
+
+uint64_t
+registry_model_version(model_entry *e)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&e->mu);
+	v = e->version;
+	pthread_mutex_unlock(&e->mu);
+	return v;
+}
+
+uint64_t
+registry_version(registry *r)
+{
+	return atomic_load(&r->clock);
+}
+
+uint64_t
+registry_epoch(const registry *r)
+{
+	return r->epoch;
 }

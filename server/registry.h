@@ -9,6 +9,15 @@
  * thread may read: predictions take a reference to the snapshot under the
  * entry's mutex and compute without any lock. The fields the API shows
  * (step, samples, last loss, job counts) live under the same mutex.
+ *
+ * Versions (for ETags). The registry keeps a clock that ticks at every
+ * change anyone could see through GET /v1/models: a model added or
+ * removed, or any change to a model, which also stamps the entry with the
+ * new tick (its version). Whoever changes a field the API shows, or
+ * commits loss or validation rows of a model, touches the entry after the
+ * change (and after the commit): a reader that reads a version first and
+ * the data second thus never pairs an old body with a new version. With
+ * the registry's random epoch, versions from an earlier run never match.
  */
 #ifndef MLPD_REGISTRY_H
 #define MLPD_REGISTRY_H
@@ -37,7 +46,13 @@ typedef struct model_entry {
 	int jobs_queued;      /* train jobs waiting */
 	int jobs_running;     /* 0 or 1 */
 	int deleted;          /* removed from the registry */
+	uint64_t version;     /* the registry clock at the last change */
+	struct registry *owner; /* whose clock stamps it; set when added */
 	atomic_int refs;
+	/* Training this process did on the model, for GET /metrics: the
+	 * trainer adds to them at each commit; read without the mutex. */
+	atomic_uint_least64_t trained_steps;
+	atomic_uint_least64_t trained_samples; /* rows, once per step */
 } model_entry;
 
 typedef struct registry registry;
@@ -84,5 +99,23 @@ mlp_snapshot *registry_snapshot(model_entry *e);
 /* Fills v from e under its mutex ("idle", "queued" or "training"). The
  * strings point into e; v is valid while the caller holds e. */
 void registry_view(model_entry *e, codec_model *v);
+
+/* Marks e changed: stamps it with a new tick of its registry's clock.
+ * do_registry_touch assumes e->mu is held; registry_touch takes it. */
+void do_registry_touch(model_entry *e);
+void registry_touch(model_entry *e);
+
+/* Sets e's stored row count and touches e. */
+void registry_set_samples(model_entry *e, int64_t samples);
+
+/* e's version: changes whenever anything GET /v1/models/{id} or the
+ * model's loss history shows may have changed. */
+uint64_t registry_model_version(model_entry *e);
+
+/* The registry's clock: changes whenever GET /v1/models may have. */
+uint64_t registry_version(registry *r);
+
+/* A random number fixed for the registry's life, to tell runs apart. */
+uint64_t registry_epoch(const registry *r);
 
 #endif

@@ -1,26 +1,36 @@
 #!/bin/sh
 # schema_embed.sh: turns an SQL file into a C source file that defines
-#   const char store_schema_sql[];
-# holding the file's text, which server/store.c runs as migration step 1.
+#   const char NAME[];   (NAME is store_schema_sql unless given)
+# holding the file's text, which server/store.c runs as a migration step
+# (schema/mlpd.sql is step 1, schema/mlpd-2.sql step 2, ...).
 #
-# Usage: sh server/schema_embed.sh schema/mlpd.sql > server/schema_sql.c
+# Usage: sh server/schema_embed.sh schema/mlpd.sql [NAME] > server/schema_sql.c
 #
 # Each line becomes one string literal ending in \n. Backslashes and double
 # quotes are escaped, tabs become \t, carriage returns are dropped, and '?'
 # becomes \? so that no "??x" can turn into a trigraph under -std=c11.
 set -e
 
-if [ $# -ne 1 ] || [ ! -r "$1" ]; then
-	echo "usage: sh $0 file.sql > file.c" >&2
+if [ $# -lt 1 ] || [ $# -gt 2 ] || [ ! -r "$1" ]; then
+	echo "usage: sh $0 file.sql [NAME] > file.c" >&2
 	exit 2
 fi
+name=${2:-store_schema_sql}
+case $name in
+[A-Za-z_]*) ;;
+*) echo "schema_embed.sh: $name is not a C identifier" >&2; exit 2 ;;
+esac
+case $name in
+*[!A-Za-z0-9_]*) echo "schema_embed.sh: $name is not a C identifier" >&2
+	exit 2 ;;
+esac
 
 tab=$(printf '\t')
 
 printf '/* Generated from %s by server/schema_embed.sh: do not edit. */\n' \
 	"$(basename "$1")"
-printf 'extern const char store_schema_sql[];\n'
-printf 'const char store_schema_sql[] =\n'
+printf 'extern const char %s[];\n' "$name"
+printf 'const char %s[] =\n' "$name"
 # (A last line without a newline gets one, so every line is handled alike.)
 {
 	cat "$1"

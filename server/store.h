@@ -5,11 +5,13 @@
  * each state change in exactly one transaction (BEGIN IMMEDIATE .. COMMIT),
  * so a crash leaves either all of a change or none of it. Readers use their
  * own connections (WAL lets them run beside the writer), so history queries
- * never wait for a training checkpoint. The DDL (schema/mlpd.sql) is built
- * into the binary and versioned with PRAGMA user_version; store_open applies
+ * never wait for a training checkpoint. The DDL (schema/mlpd.sql, version
+ * 1, then schema/mlpd-2.sql, the step to version 2) is built into the
+ * binary and versioned with PRAGMA user_version; store_open applies
  * forward migrations and then recovers from a crash: jobs left "queued" or
- * "running" become "interrupted", and loss rows past a model's checkpointed
- * step are dropped, so history always holds exactly steps 1..step.
+ * "running" become "interrupted", and loss rows (and validation points)
+ * past a model's checkpointed step are dropped, so history always holds
+ * exactly steps 1..step.
  * Every statement is prepared with bound parameters; a busy timeout makes
  * SQLITE_BUSY invisible to callers. All functions are thread-safe.
  *
@@ -53,6 +55,30 @@ typedef struct store_loss_point {
 	double loss;
 	int64_t time_ms;
 } store_loss_point;
+
+/* A validation measurement: the loss (and accuracy) of the model at step
+ * on a held-out set. */
+typedef struct store_val_point {
+	uint64_t step;       /* >= 1: the training step it was measured at */
+	double loss;         /* NAN when not finite */
+	double accuracy;     /* in [0, 1]; NAN unless targets were one-hot */
+	int64_t time_ms;
+} store_val_point;
+
+/* Which history store_loss_windows reads. */
+typedef enum store_series {
+	STORE_SERIES_TRAIN = 0, /* the loss of every training step */
+	STORE_SERIES_VALIDATION /* validation points */
+} store_series;
+
+/* One window of history: the points whose step is in ((w-1)K, wK]. */
+typedef struct store_loss_window {
+	uint64_t step;       /* the last step present in the window */
+	double loss;         /* the mean loss (NAN when none is finite) */
+	double min, max;     /* the smallest and largest loss */
+	double accuracy;     /* validation: mean accuracy; NAN when none */
+	int64_t time_ms;     /* the time of the window's last point */
+} store_loss_window;
 
 typedef enum store_job_status {
 	STORE_JOB_QUEUED = 0,
@@ -155,9 +181,12 @@ typedef struct store_progress {
 	double last_loss;     /* the model's last_loss after this change */
 	int64_t now_ms;       /* becomes updated_at */
 	const store_job *job; /* a job row to update too, or NULL */
+	const store_val_point *vpoints; /* validation points, ascending */
+	size_t nvpoints;
 } store_progress;
 
-/* Writes one progress record in a single transaction: loss rows, then
+/* Writes one progress record in a single transaction: loss rows and
+ * validation points (one at a step already stored replaces it), then
  * (when given) the checkpoint and the job's status/steps/loss/error/times. */
 int store_progress_commit(store *s, const store_progress *p, fault *f);
 
@@ -166,6 +195,16 @@ int store_progress_commit(store *s, const store_progress *p, fault *f);
 int store_loss_query(store *s, const char *model_id, uint64_t since,
 		     size_t limit, store_loss_point **out, size_t *n,
 		     fault *f);
+
+/* History in windows of every (>= 1) steps, computed by SQLite: window w
+ * holds the points of series with step in ((w-1)*every, w*every]. Windows
+ * without points are skipped. Returns the windows whose last step is past
+ * since (so the window holding step since+1 comes whole), ascending, at
+ * most limit, into a malloc'd array. every = 1 lists the points one by one
+ * (min = max = loss). */
+int store_loss_windows(store *s, const char *model_id, store_series series,
+		       uint64_t every, uint64_t since, size_t limit,
+		       store_loss_window **out, size_t *n, fault *f);
 
 /* ---- jobs ---- */
 

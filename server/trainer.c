@@ -37,6 +37,15 @@ typedef struct run_state {
 	store_loss_point *pts;  /* loss rows not yet committed */
 	size_t npts, cappts;
 	double last_ckpt;       /* monotonic time of the last checkpoint */
+	uint64_t new_steps;     /* steps since the last commit, for metrics */
+	uint64_t new_rows;      /* rows those steps used */
+	float *vx, *vy;         /* the validation set (vn rows), owned */
+	size_t vn;
+	int onehot;             /* its targets are one-hot: measure accuracy */
+	float *vout;            /* outputs of one chunk of it (see measure) */
+	uint64_t last_val_step; /* the step of the last validation point */
+	store_val_point *vpts;  /* validation points not yet committed */
+	size_t nvpts, capvpts;
 } run_state;
 
 typedef struct job {
@@ -57,6 +66,8 @@ typedef struct task {
 	const float *x, *y;     /* TASK_STEP */
 	size_t n;
 	float lr;
+	const trainer_valset *val; /* TASK_STEP: NULL or a validation set */
+	store_val_point vp;     /* its point after the step */
 	const float *params;    /* TASK_WEIGHTS */
 	int done;               /* sync tasks: the result is in */
 	int rc;
@@ -176,6 +187,7 @@ set_counts(model_entry *m, int dq, int dr)
 	pthread_mutex_lock(&m->mu);
 	m->jobs_queued += dq;
 	m->jobs_running += dr;
+	do_registry_touch(m);
 	pthread_mutex_unlock(&m->mu);
 }
 
@@ -196,6 +208,10 @@ free_run_state(run_state *rs)
 	free(rs->xb);
 	free(rs->yb);
 	free(rs->pts);
+	free(rs->vx);
+	free(rs->vy);
+	free(rs->vout);
+	free(rs->vpts);
 	memset(rs, 0, sizeof *rs);
 }
 
@@ -221,6 +237,7 @@ do_finish(trainer *t, job *j, store_job_status st, const char *error)
 		j->row.error = j->error;
 	}
 	j->terminal = 1;
+	events_job(t->cfg.events, &j->row);
 	pthread_cond_broadcast(&t->done);
 }
 
@@ -232,8 +249,8 @@ do_row(const job *j)
 }
 
 /* Commits buffered loss rows, the job's progress (or final, the row it
- * ends with) and, when checkpoint, the weights; then publishes a snapshot.
- * Runs without t->mu. */
+ * ends with) and, when checkpoint, the weights; then publishes a snapshot
+ * and the step event. Runs without t->mu. */
 static int
 flush(trainer *t, job *j, model_entry *m, int checkpoint,
       const store_job *final, fault *f)
@@ -245,6 +262,7 @@ flush(trainer *t, job *j, model_entry *m, int checkpoint,
 	size_t len = 0;
 	double last = rs->npts ? rs->pts[rs->npts - 1].loss : j->row.loss;
 	int64_t now = wallclock_ms();
+	size_t committed;
 	int rc;
 
 	if (checkpoint && blob_save(m->live, &blob, &len, f) < 0)
@@ -266,14 +284,215 @@ flush(trainer *t, job *j, model_entry *m, int checkpoint,
 	p.last_loss = last;
 	p.now_ms = now;
 	p.job = &row;
+	p.vpoints = rs->vpts;
+	p.nvpoints = rs->nvpts;
 	rc = store_progress_commit(t->st, &p, f);
 	free(blob);
 	if (rc < 0)
 		return -1;
+	committed = rs->npts;
 	rs->npts = 0;
+	rs->nvpts = 0;
 	if (checkpoint)
 		rs->last_ckpt = wallclock_mono();
-	return registry_publish(m, last, now, f);
+	atomic_fetch_add_explicit(&m->trained_steps, rs->new_steps,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->trained_samples, rs->new_rows,
+	    memory_order_relaxed);
+	rs->new_steps = rs->new_rows = 0;
+	rc = registry_publish(m, last, now, f);
+	/* the points stay in rs->pts until the next push_point */
+	events_step(t->cfg.events, m->id, rs->pts, committed);
+	return rc;
+}
+
+/* Rows validation_split holds out of n: that fraction of them, rounded
+ * down, but at least one. */
+static int64_t
+held_out(int64_t n, double split)
+{
+	int64_t k;
+
+	if (split <= 0.0 || n <= 0)
+		return 0;
+	k = (int64_t)((double)n * split);
+	return k < 1 ? 1 : k;
+}
+
+/* True when every row of y (n x w, w >= 2) has one 1 and w - 1 zeros. */
+static int
+is_onehot(const float *y, size_t n, size_t w)
+{
+	if (w < 2)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t ones = 0;
+
+		for (size_t k = 0; k < w; k++) {
+			float v = y[i * w + k];
+
+			if (v == 1.0f)
+				ones++;
+			else if (v != 0.0f)
+				return 0;
+		}
+		if (ones != 1)
+			return 0;
+	}
+	return 1;
+}
+
+/* Rows of one forward pass over a validation set: bounds the model's
+ * scratch (and stays under MLP_MAX_BATCH) however many rows are held out. */
+#define VAL_CHUNK ((size_t)4096)
+
+/* The rows of vout that measure() needs for a set of vn rows. */
+static size_t
+val_out_rows(size_t vn)
+{
+	return vn < VAL_CHUNK ? vn : VAL_CHUNK;
+}
+
+/* The index of the largest of v[0..w). */
+static size_t
+argmax(const float *v, size_t w)
+{
+	size_t best = 0;
+
+	for (size_t k = 1; k < w; k++)
+		if (v[k] > v[best])
+			best = k;
+	return best;
+}
+
+/* Measures live on (vx, vy), vn rows, into p at live's step: the loss
+ * and, when onehot, the share of rows whose largest output is where the
+ * target's 1 is (vout: scratch for val_out_rows(vn) x NL outputs). Runs
+ * in chunks; the loss is their row-weighted mean, as one pass would give. */
+static int
+measure(mlp *live, const float *vx, const float *vy, size_t vn, int onehot,
+	float *vout, store_val_point *p, fault *f)
+{
+	const mlp_spec *s = mlp_get_spec(live);
+	size_t n0 = s->sizes[0], w = s->sizes[s->n_layers], hits = 0;
+	double sum = 0.0;
+
+	for (size_t r = 0; r < vn; r += VAL_CHUNK) {
+		size_t c = vn - r < VAL_CHUNK ? vn - r : VAL_CHUNK;
+		float loss;
+
+		if (mlp_evaluate(live, vx + r * n0, vy + r * w, c, &loss,
+		    f) < 0)
+			return -1;
+		sum += (double)loss * (double)c;
+		if (!onehot)
+			continue;
+		if (mlp_predict(live, vx + r * n0, c, vout, f) < 0)
+			return -1;
+		for (size_t i = 0; i < c; i++)
+			hits += argmax(vout + i * w, w) ==
+			    argmax(vy + (r + i) * w, w);
+	}
+	p->step = mlp_step(live);
+	p->loss = sum / (double)vn;
+	p->accuracy = onehot ? (double)hits / (double)vn : NAN;
+	p->time_ms = wallclock_ms();
+	return 0;
+}
+
+/* measure() for a one-off set (a /step's). */
+static int
+measure_once(mlp *live, const trainer_valset *v, store_val_point *p,
+	     fault *f)
+{
+	const mlp_spec *s = mlp_get_spec(live);
+	size_t w = s->sizes[s->n_layers];
+	int onehot = is_onehot(v->y, v->n, w), rc;
+	float *vout = NULL;
+
+	if (onehot && (vout = malloc(val_out_rows(v->n) * w *
+	    sizeof(float))) == NULL)
+		return fault_set(f, FAULT_NOMEM, "out of memory validating");
+	rc = measure(live, v->x, v->y, v->n, onehot, vout, p, f);
+	free(vout);
+	return rc;
+}
+
+/* Measures the job's model on its validation set; buffers the point. */
+static int
+push_validation(run_state *rs, mlp *live, fault *f)
+{
+	if (rs->nvpts == rs->capvpts) {
+		size_t cap = rs->capvpts ? 2 * rs->capvpts : 16;
+		store_val_point *p = realloc(rs->vpts, cap * sizeof *p);
+
+		if (p == NULL)
+			return fault_set(f, FAULT_NOMEM, "out of memory");
+		rs->vpts = p;
+		rs->capvpts = cap;
+	}
+	if (measure(live, rs->vx, rs->vy, rs->vn, rs->onehot, rs->vout,
+	    &rs->vpts[rs->nvpts], f) < 0)
+		return -1;
+	rs->last_val_step = rs->vpts[rs->nvpts++].step;
+	return 0;
+}
+
+/* Moves the rows validation_split holds out of rs's loaded rows into its
+ * validation set: the last k of a shuffle seeded with the model's seed
+ * (so every job on the same rows holds out the same ones). The rows left
+ * keep their stored order. */
+static int
+hold_out(run_state *rs, const mlp_spec *s, double split, fault *f)
+{
+	size_t n0 = s->sizes[0], nl = s->sizes[s->n_layers];
+	size_t n = rs->n, k = (size_t)held_out((int64_t)n, split), keep = 0;
+	uint32_t *perm = NULL;
+	unsigned char *held = NULL;
+	rng r;
+	int rc = -1;
+
+	if (k >= n)
+		return fault_set(f, FAULT_INVALID, "validation_split holds "
+		    "out all %zu rows; none is left to train on", n);
+	perm = malloc(n * sizeof *perm);
+	held = calloc(n, 1);
+	rs->vx = malloc(k * n0 * sizeof(float));
+	rs->vy = malloc(k * nl * sizeof(float));
+	if (perm == NULL || held == NULL || rs->vx == NULL || rs->vy == NULL) {
+		fault_set(f, FAULT_NOMEM, "out of memory for the validation "
+		    "rows");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		perm[i] = (uint32_t)i;
+	rng_seed(&r, s->seed);
+	rng_shuffle(&r, perm, n);
+	for (size_t v = 0; v < k; v++) {
+		size_t i = perm[n - k + v];
+
+		held[i] = 1;
+		memcpy(rs->vx + v * n0, rs->x + i * n0, n0 * sizeof(float));
+		memcpy(rs->vy + v * nl, rs->y + i * nl, nl * sizeof(float));
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (held[i])
+			continue;
+		if (keep != i) {
+			memmove(rs->x + keep * n0, rs->x + i * n0,
+			    n0 * sizeof(float));
+			memmove(rs->y + keep * nl, rs->y + i * nl,
+			    nl * sizeof(float));
+		}
+		keep++;
+	}
+	rs->n = keep;
+	rs->vn = k;
+	rc = 0;
+out:
+	free(perm);
+	free(held);
+	return rc;
 }
 
 /* Loads the rows and sizes the buffers on a job's first slice. */
@@ -294,6 +513,16 @@ job_start(trainer *t, job *j, model_entry *m, fault *f)
 	if (rs->n == 0)
 		return fault_set(f, FAULT_INVALID, "the model has no training "
 		    "data");
+	if (j->opts.validation_split > 0 &&
+	    hold_out(rs, s, j->opts.validation_split, f) < 0)
+		return -1;
+	if (rs->vn > 0) {
+		rs->onehot = is_onehot(rs->vy, rs->vn, nl);
+		if (rs->onehot && (rs->vout = malloc(val_out_rows(rs->vn) *
+		    nl * sizeof(float))) == NULL)
+			return fault_set(f, FAULT_NOMEM, "out of memory for "
+			    "the validation rows");
+	}
 	rs->bs = (size_t)j->opts.batch_size < rs->n ?
 	    (size_t)j->opts.batch_size : rs->n;
 	rs->per_epoch = (rs->n + rs->bs - 1) / rs->bs;
@@ -393,7 +622,13 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 		    f) < 0)
 			return SLICE_FAILED;
 		rs->s++;
+		rs->new_steps++;
+		rs->new_rows += rows;
 		if (push_point(rs, mlp_step(m->live), loss, f) < 0)
+			return SLICE_FAILED;
+		/* an epoch ended: measure on the validation set */
+		if (rs->vn > 0 && rs->s % (int64_t)rs->per_epoch == 0 &&
+		    push_validation(rs, m->live, f) < 0)
 			return SLICE_FAILED;
 		pthread_mutex_lock(&t->mu);
 		j->row.steps_done = rs->s;
@@ -435,6 +670,7 @@ run_train(trainer *t, task *tk)
 		t->queued_jobs--;
 		set_counts(m, -1, 1);
 		row = do_row(j);
+		events_job(t->cfg.events, &row);
 		pthread_mutex_unlock(&t->mu);
 		if (store_job_update(t->st, &row, &f) < 0 ||
 		    job_start(t, j, m, &f) < 0)
@@ -464,6 +700,16 @@ run_train(trainer *t, task *tk)
 	row.status = final;
 	row.finished_ms = wallclock_ms();
 	row.error = final == STORE_JOB_FAILED ? f.msg : NULL;
+	/* the job's last validation point, unless its last epoch gave it */
+	if (!j->forget && final != STORE_JOB_FAILED && j->rs.started &&
+	    j->rs.vn > 0 && j->rs.s > 0 &&
+	    mlp_step(m->live) != j->rs.last_val_step) {
+		fault vf;
+
+		if (push_validation(&j->rs, m->live, &vf) < 0)
+			log_warn("job %s: no final validation point: %s",
+			    j->row.id, vf.msg);
+	}
 	if (!j->forget) {
 		fault ff;
 		int rc;
@@ -553,8 +799,19 @@ run_sync(trainer *t, task *tk)
 		p.step = pt.step;
 		p.last_loss = loss;
 		p.now_ms = now;
+		if (tk->val != NULL && tk->val->n > 0) {
+			/* measured after the update, stored with it */
+			if (measure_once(m->live, tk->val, &tk->vp, &f) < 0)
+				goto restore;
+			p.vpoints = &tk->vp;
+			p.nvpoints = 1;
+		}
 		if (store_progress_commit(t->st, &p, &f) < 0)
 			goto restore;
+		atomic_fetch_add_explicit(&m->trained_steps, 1,
+		    memory_order_relaxed);
+		atomic_fetch_add_explicit(&m->trained_samples, tk->n,
+		    memory_order_relaxed);
 	} else {
 		if (store_model_set_weights(t->st, m->id, after, alen,
 		    mlp_step(m->live), now, &f) < 0)
@@ -565,6 +822,8 @@ run_sync(trainer *t, task *tk)
 	}
 	if (registry_publish(m, loss, now, &f) < 0)
 		log_warn("model %s: snapshot not published: %s", m->id, f.msg);
+	if (tk->kind == TASK_STEP)
+		events_step(t->cfg.events, m->id, &pt, 1);
 	tk->step = mlp_step(m->live);
 	tk->loss = loss;
 	tk->rc = 0;
@@ -819,7 +1078,7 @@ do_admit(trainer *t, model_entry *m, int busy_check, apierr *e)
 
 int
 trainer_submit(trainer *t, model_entry *m, const train_opts *o,
-	       trainer_job_view *out, apierr *e)
+	       trainer_valset *val, trainer_job_view *out, apierr *e)
 {
 	job *j = NULL;
 	task *tk = NULL;
@@ -833,6 +1092,17 @@ trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 	if (samples <= 0)
 		return apierr_set(e, 409, "no_training_data", "model '%s' has "
 		    "no training data; POST batches first", m->id);
+	if (o->validation_split > 0) {
+		/* steps count the rows left to train on (see hold_out) */
+		int64_t k = held_out(samples, o->validation_split);
+
+		if (k >= samples)
+			return apierr_set(e, 422, "invalid_value",
+			    "validation_split %g holds out all %lld rows of "
+			    "model '%s'; none is left to train on",
+			    o->validation_split, (long long)samples, m->id);
+		samples -= k;
+	}
 	bs = (size_t)o->batch_size < (size_t)samples ? (size_t)o->batch_size
 	    : (size_t)samples;
 	per_epoch = (samples + (int64_t)bs - 1) / (int64_t)bs;
@@ -873,9 +1143,18 @@ trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 		goto fail_locked;
 	}
 	tk->model = registry_ref(m);
+	if (val != NULL && val->n > 0) {
+		/* the job owns the set from here on */
+		j->rs.vx = val->x;
+		j->rs.vy = val->y;
+		j->rs.vn = val->n;
+		val->x = val->y = NULL;
+		val->n = 0;
+	}
 	t->queued_jobs++;
 	set_counts(m, 1, 0);
 	view_of(j, out);
+	events_job(t->cfg.events, &j->row);
 	enqueue(t, tk);
 	pthread_mutex_unlock(&t->mu);
 	return 0;
@@ -907,7 +1186,8 @@ run_and_wait(trainer *t, task *tk, apierr *e)
 
 int
 trainer_step(trainer *t, model_entry *m, const float *x, const float *y,
-	     size_t n, float lr, uint64_t *step, float *loss, apierr *e)
+	     size_t n, float lr, const trainer_valset *val, uint64_t *step,
+	     float *loss, store_val_point *vp, apierr *e)
 {
 	task tk;
 
@@ -918,10 +1198,13 @@ trainer_step(trainer *t, model_entry *m, const float *x, const float *y,
 	tk.y = y;
 	tk.n = n;
 	tk.lr = lr;
+	tk.val = val;
 	if (run_and_wait(t, &tk, e) < 0)
 		return -1;
 	*step = tk.step;
 	*loss = tk.loss;
+	if (vp != NULL && val != NULL && val->n > 0)
+		*vp = tk.vp;
 	return 0;
 }
 
@@ -977,6 +1260,7 @@ trainer_cancel(trainer *t, const char *job_id, trainer_job_view *out,
 		t->queued_jobs--;
 		set_counts(tk->model, -1, 0);
 		do_finish(t, j, STORE_JOB_CANCELLED, NULL);
+		free_run_state(&j->rs); /* its validation set, if any */
 		row = do_row(j);
 		view_of(j, out);
 		pthread_mutex_unlock(&t->mu);
@@ -1090,4 +1374,15 @@ trainer_queue_depth(trainer *t)
 	n = t->queued_jobs;
 	pthread_mutex_unlock(&t->mu);
 	return n;
+}
+
+void
+trainer_job_counts(trainer *t, size_t counts[STORE_JOB_STATUS_COUNT_])
+{
+	memset(counts, 0, STORE_JOB_STATUS_COUNT_ * sizeof counts[0]);
+	pthread_mutex_lock(&t->mu);
+	for (size_t i = 0; i < t->njobs; i++)
+		if ((unsigned)t->jobs[i]->row.status < STORE_JOB_STATUS_COUNT_)
+			counts[t->jobs[i]->row.status]++;
+	pthread_mutex_unlock(&t->mu);
 }

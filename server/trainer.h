@@ -13,9 +13,18 @@
  * Loss rows are buffered and committed to the store with the job's progress
  * every 250 ms; every checkpoint period (and at the end) the commit also
  * carries the weights blob, and the registry gets a new snapshot, so
- * predictions see progress without waiting for training. Cancel, delete
+ * predictions see progress without waiting for training. Each commit
+ * that succeeded (and each single step, and each job state change) is
+ * published to the events hub for the live streams. Cancel, delete
  * and shutdown are flags the loop checks every step; it then checkpoints
  * and ends the job as cancelled or interrupted.
+ *
+ * Validation. A job may carry a validation set (given, or held out of the
+ * stored rows by validation_split: the last fraction of them after a
+ * shuffle seeded with the model's seed, never trained on). The worker
+ * measures the live model on it between steps, at the end of every epoch
+ * and of the job, and commits the points with the loss rows; a /step with
+ * a validation set gets one point after its update.
  *
  * The trainer owns the job list (every job since start, and those found in
  * the store); the store has the durable copy. One mutex guards the queue,
@@ -28,6 +37,7 @@
 
 #include "apierr.h"
 #include "codec.h"
+#include "events.h"
 #include "registry.h"
 #include "store.h"
 
@@ -37,6 +47,8 @@ typedef struct trainer_config {
 	unsigned threads;        /* workers, >= 1 */
 	double checkpoint_every; /* seconds between weight checkpoints */
 	size_t max_queue;        /* queued train jobs before queue_full */
+	events *events;          /* live events (step batches, job states);
+	                            borrowed, may be NULL */
 } trainer_config;
 
 /* A copy of a job for the API; row.error points into error. */
@@ -56,15 +68,26 @@ void trainer_destroy(trainer *t);
 /* Refuses new work (503) from now on; running jobs go on until destroy. */
 void trainer_close(trainer *t);
 
-/* Queues a train job over the model's stored rows; 409 without data. */
+/* A validation set: n rows of inputs x (n x N0) and targets y (n x NL). */
+typedef struct trainer_valset {
+	float *x, *y;
+	size_t n;
+} trainer_valset;
+
+/* Queues a train job over the model's stored rows; 409 without data.
+ * val (NULL or n == 0 for none): on success the job takes over val->x and
+ * val->y (and sets them to NULL); on failure they stay the caller's. */
 int trainer_submit(trainer *t, model_entry *m, const train_opts *o,
-		   trainer_job_view *out, apierr *e);
+		   trainer_valset *val, trainer_job_view *out, apierr *e);
 
 /* One update on (x, y) by a worker; waits for it. 409 while the model has
  * a train job queued or running. On success *step and *loss are set and
- * the new weights are durable. lr <= 0 means the model's. */
+ * the new weights are durable. lr <= 0 means the model's. With val (NULL
+ * or n == 0 for none, borrowed) the model is then measured on it and *vp
+ * gets the validation point, stored with the step. */
 int trainer_step(trainer *t, model_entry *m, const float *x, const float *y,
-		 size_t n, float lr, uint64_t *step, float *loss, apierr *e);
+		 size_t n, float lr, const trainer_valset *val,
+		 uint64_t *step, float *loss, store_val_point *vp, apierr *e);
 
 /* Replaces all parameters (mlp_spec_params floats) and resets the
  * optimizer state, durably; 409 while a train job is queued or running. */
@@ -89,5 +112,9 @@ void trainer_forget_model(trainer *t, model_entry *m);
 
 /* Current queue depth (queued train jobs), for metrics and tests. */
 size_t trainer_queue_depth(trainer *t);
+
+/* The jobs the trainer knows (this run's and those loaded from the store;
+ * not those of deleted models), counted by status into counts. */
+void trainer_job_counts(trainer *t, size_t counts[STORE_JOB_STATUS_COUNT_]);
 
 #endif

@@ -1667,7 +1667,7 @@ START_TEST(test_404)
 	REJECT("DELETE", jpath(NO_JOB), NULL, 404, "job_not_found");
 	REJECT("GET", jpath(id), NULL, 404, "job_not_found");
 	REJECT("GET", "/v1/nothing", NULL, 404, "route_not_found");
-	REJECT("GET", "/", NULL, 404, "route_not_found");
+	REJECT("GET", "/no/such/route", NULL, 404, "route_not_found");
 	REJECT("GET", "/v2/models", NULL, 404, "route_not_found");
 	REJECT("GET", mpath(id, "/weights/extra"), NULL, 404,
 	    "route_not_found");

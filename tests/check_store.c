@@ -1662,6 +1662,230 @@ START_TEST(test_two_writers_one_file)
 }
 END_TEST
 
+/* The DDL of schema version 1, as the binary embeds it. */
+extern const char store_schema_sql[];
+
+/* A version-1 file (the schema of the first release, with a model and
+ * its loss history) opens, migrates to the current version, gains the
+ * validation table and keeps every row. */
+START_TEST(test_schema_migrate_1_to_2)
+{
+	char path[256];
+	model_list l = { .n = 0 };
+	store_loss_point *v = NULL;
+	store_loss_window *w = NULL;
+	store_val_point vp[2] = { { 2, 0.25, 0.5, 20 }, { 3, 0.125, NAN, 21 } };
+	store_progress p;
+	size_t n;
+	store *s;
+	fault f;
+
+	ck_assert_int_ge(store_schema_version(), 2);
+	tpath(path, sizeof path, "v1.db");
+	unlink(path);
+	sql_exec(path, store_schema_sql);
+	sql_exec(path, "PRAGMA user_version = 1;"
+		 "INSERT INTO models (id, name, created_ms, updated_ms, step, "
+		 "samples, last_loss, weights) VALUES ('m', 'old', 1, 2, 3, 0, "
+		 "0.5, x'5757');"
+		 "INSERT INTO loss VALUES ('m', 1, 0.875, 10), "
+		 "('m', 2, 0.75, 11), ('m', 3, 0.5, 12);");
+	ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM sqlite_schema "
+				 "WHERE name = 'validation'"), 0);
+
+	s = open_ok(path);
+	ck_assert_int_eq(sql_int(path, "PRAGMA user_version"),
+			 store_schema_version());
+	ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM sqlite_schema "
+				 "WHERE type = 'table' AND name = "
+				 "'validation'"), 1);
+	models_get(s, &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_str_eq(l.v[0].name, "old");
+	ck_assert_uint_eq(l.v[0].step, 3);
+	ck_assert(l.v[0].last_loss == 0.5);
+	ck_assert_int_eq(l.v[0].blob_len, 2);
+	models_free(&l);
+	expect_ok(store_loss_query(s, "m", 0, 10, &v, &n, &f), f);
+	ck_assert_int_eq(n, 3);
+	ck_assert(v[0].loss == 0.875 && v[2].loss == 0.5);
+	ck_assert_int_eq(v[2].time_ms, 12);
+	free(v);
+	/* windows of 2 steps over the old rows: (0, 2] and (2, 4] */
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 2, 0, 10, &w,
+				     &n, &f), f);
+	ck_assert_int_eq(n, 2);
+	ck_assert_uint_eq(w[0].step, 2);
+	ck_assert(w[0].loss == 0.8125 && w[0].min == 0.75 &&
+		  w[0].max == 0.875);
+	ck_assert_int_eq(w[0].time_ms, 11);
+	ck_assert(isnan(w[0].accuracy));
+	ck_assert_uint_eq(w[1].step, 3);
+	ck_assert(w[1].loss == 0.5 && w[1].min == 0.5 && w[1].max == 0.5);
+	free(w);
+	/* the new table works */
+	memset(&p, 0, sizeof p);
+	p.model_id = "m";
+	p.last_loss = 0.5;
+	p.now_ms = 30;
+	p.vpoints = vp;
+	p.nvpoints = 2;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 2);
+	ck_assert(w[0].step == 2 && w[0].loss == 0.25 && w[0].accuracy == 0.5);
+	ck_assert(w[1].step == 3 && isnan(w[1].accuracy));
+	free(w);
+	expect_ok(store_integrity_check(s, &f), f);
+	store_close(s);
+	/* and stays at the current version */
+	s = open_ok(path);
+	ck_assert_int_eq(sql_int(path, "PRAGMA user_version"),
+			 store_schema_version());
+	store_close(s);
+}
+END_TEST
+
+/* store_loss_windows: since counts steps and keeps the window that holds
+ * step since + 1 whole; limit counts windows; empty windows are skipped;
+ * bad arguments are refused. Validation points go with the model. */
+START_TEST(test_loss_windows)
+{
+	store *s = open_kind(_i, "windows.db");
+	store_loss_point pts[20];
+	store_val_point vp = { 12, 1.5, 1.0, 5 };
+	store_loss_window *w;
+	store_progress p;
+	size_t n;
+	fault f;
+
+	add_model(s, "m", 1, "W", 1);
+	/* steps 1..10 and 31..40: a gap of two 10-step windows */
+	for (int i = 0; i < 20; i++)
+		pts[i] = (store_loss_point){
+			(uint64_t)(i < 10 ? i + 1 : i + 21), (double)(i % 7),
+			100 + i };
+	memset(&p, 0, sizeof p);
+	p.model_id = "m";
+	p.points = pts;
+	p.npoints = 20;
+	p.last_loss = 1;
+	p.now_ms = 1;
+	p.vpoints = &vp;
+	p.nvpoints = 1;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 10, 0, 100,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 2);
+	ck_assert(w[0].step == 10 && w[1].step == 40);
+	/* losses 0..6, 0..2 (mean 2.4), then 3..6, 0..5 (mean 3.3) */
+	ck_assert(fabs(w[0].loss - 2.4) < 1e-12);
+	ck_assert(fabs(w[1].loss - 3.3) < 1e-12);
+	ck_assert(w[0].min == 0 && w[0].max == 6);
+	ck_assert_int_eq(w[1].time_ms, 119);
+	free(w);
+	/* since = 35: the window (30, 40] comes whole */
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 10, 35, 100,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 1);
+	ck_assert(w[0].step == 40 && w[0].min == 0 && w[0].max == 6);
+	free(w);
+	/* since = 10: that window ends at 10 and is left out */
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 10, 10, 1,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 1);
+	ck_assert_uint_eq(w[0].step, 40);
+	free(w);
+	/* limit counts windows */
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 3, 0, 2,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 2);
+	ck_assert(w[0].step == 3 && w[1].step == 6);
+	free(w);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 1, 39,
+				     SIZE_MAX, &w, &n, &f), f);
+	ck_assert_int_eq(n, 1);
+	ck_assert(w[0].step == 40 && w[0].loss == w[0].min);
+	free(w);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION,
+				     UINT64_MAX / 2, 0, 10, &w, &n, &f), f);
+	ck_assert_int_eq(n, 1);
+	ck_assert(w[0].step == 12 && w[0].accuracy == 1.0);
+	free(w);
+
+	expect_fail(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 0, 0, 1,
+				       &w, &n, &f), f, FAULT_INVALID,
+		    "out of range");
+	expect_fail(store_loss_windows(s, "x", STORE_SERIES_TRAIN, 1, 0, 1,
+				       &w, &n, &f), f, FAULT_INVALID,
+		    "no model");
+	vp.accuracy = 1.5;
+	expect_fail(store_progress_commit(s, &p, &f), f, FAULT_INVALID,
+		    "accuracy");
+	vp.accuracy = NAN;
+	vp.step = 0;
+	expect_fail(store_progress_commit(s, &p, &f), f, FAULT_INVALID,
+		    "out of range");
+	/* deleting the model takes its validation points along */
+	expect_ok(store_model_delete(s, "m", &f), f);
+	add_model(s, "m", 2, "W", 1);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 0);
+	free(w);
+	store_close(s);
+}
+END_TEST
+
+/* Recovery drops validation points past the checkpoint, like loss rows. */
+START_TEST(test_validation_recovery)
+{
+	char path[256];
+	store_val_point vp[3] = { { 2, 1, NAN, 1 }, { 4, 2, NAN, 2 },
+				  { 6, 3, NAN, 3 } };
+	store_progress p;
+	store_loss_window *w;
+	size_t n;
+	store *s;
+	fault f;
+
+	tpath(path, sizeof path, "vrecover.db");
+	unlink(path);
+	s = open_ok(path);
+	add_model(s, "m", 1, "W", 1);
+	memset(&p, 0, sizeof p);
+	p.model_id = "m";
+	p.blob = "CK4";
+	p.blob_len = 3;
+	p.step = 4;
+	p.last_loss = 1;
+	p.now_ms = 1;
+	p.vpoints = vp;
+	p.nvpoints = 2;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	/* past the checkpoint: a crash loses it */
+	p.blob = NULL;
+	p.vpoints = &vp[2];
+	p.nvpoints = 1;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 3);
+	free(w);
+	store_close(s);
+
+	s = open_ok(path);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 2);
+	ck_assert(w[0].step == 2 && w[1].step == 4);
+	free(w);
+	store_close(s);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1678,6 +1902,7 @@ store_suite(void)
 	tcase_add_test(schema, test_read_only_file);
 	tcase_add_test(schema, test_bad_open);
 	tcase_add_test(schema, test_memory_separate);
+	tcase_add_test(schema, test_schema_migrate_1_to_2);
 	suite_add_tcase(s, schema);
 
 	tcase_add_loop_test(rt, test_models, 0, 2);
@@ -1686,10 +1911,12 @@ store_suite(void)
 	tcase_add_loop_test(rt, test_jobs, 0, 2);
 	tcase_add_loop_test(rt, test_delete_cascades, 0, 2);
 	tcase_add_loop_test(rt, test_nested_callbacks, 0, 2);
+	tcase_add_loop_test(rt, test_loss_windows, 0, 2);
 	tcase_set_timeout(rt, 60);
 	suite_add_tcase(s, rt);
 
 	tcase_add_test(crash, test_recovery_on_open);
+	tcase_add_test(crash, test_validation_recovery);
 	tcase_add_test(crash, test_crash_sigkill);
 	tcase_add_test(crash, test_disk_full);
 	tcase_set_timeout(crash, 300);

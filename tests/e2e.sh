@@ -22,8 +22,8 @@ set -u
 MLPD=${MLPD:-${builddir:-.}/server/mlpd}
 
 if ! command -v curl >/dev/null 2>&1; then
-	echo "e2e: curl not found; skipping" >&2
-	exit 77
+	echo "e2e: curl not found (Debian: apt-get install curl)" >&2
+	exit 99
 fi
 if [ ! -x "$MLPD" ]; then
 	echo "e2e: $MLPD is not an executable (set MLPD or builddir)" >&2

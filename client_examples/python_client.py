@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""python_client.py: a small mlpd client on the Python standard library only.
+
+    from python_client import Mlpd
+    c = Mlpd("http://127.0.0.1:8080")
+    m = c.create([2, 4, 1], learning_rate=2, seed=7)
+    c.push(m["id"], [[0, 0], [0, 1], [1, 0], [1, 1]], [[0], [1], [1], [0]])
+    job = c.wait(c.train(m["id"], steps=3000, batch_size=4)["id"])
+    print(c.predict(m["id"], [[0, 1]]))      # [[0.97...]]
+
+Every method sends one request (wait polls, loss pages) and returns the
+decoded JSON answer; an error answer raises MlpdError with the status, the
+error code and message of mlpd's {"error": {"code", "message"}} body.
+push_csv and predict_csv send text/csv bodies (one sample per line) and
+predict_csv asks for CSV outputs with Accept: text/csv.
+
+Run it as a script for a demo: XOR trained on a daemon at $MLPD_URL
+(default http://127.0.0.1:8080), e.g. after `server/mlpd --db :memory:`:
+
+    MLPD_URL=http://127.0.0.1:8080 python3 client_examples/python_client.py
+"""
+
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+
+class MlpdError(Exception):
+    """An error answer from mlpd (or no answer at all: status 0)."""
+
+    def __init__(self, status, code, message):
+        super().__init__(f"HTTP {status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class Mlpd:
+    """A client for one mlpd daemon at base_url."""
+
+    def __init__(self, base_url="http://127.0.0.1:8080", timeout=60):
+        self.base = base_url.rstrip("/")
+        self.timeout = timeout
+        host = urllib.parse.urlsplit(self.base).hostname or ""
+        # a local daemon is never reached through a proxy
+        if host in ("127.0.0.1", "localhost", "::1"):
+            self._open = urllib.request.build_opener(
+                urllib.request.ProxyHandler({})).open
+        else:
+            self._open = urllib.request.urlopen
+
+    def request(self, method, path, body=None, content_type=None,
+                accept=None):
+        """Sends one request; returns (status, bytes of the answer)."""
+        data = None
+        headers = {}
+        if body is not None:
+            if content_type is None:
+                data = json.dumps(body, separators=(",", ":")).encode()
+                content_type = "application/json"
+            else:
+                data = body if isinstance(body, bytes) else body.encode()
+            headers["Content-Type"] = content_type
+        if accept:
+            headers["Accept"] = accept
+        req = urllib.request.Request(self.base + path, data=data,
+                                     headers=headers, method=method)
+        try:
+            with self._open(req, timeout=self.timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                err = json.loads(raw)["error"]
+                code, msg = err["code"], err["message"]
+            except (ValueError, KeyError, TypeError):
+                code, msg = "http_error", raw.decode(errors="replace")
+            raise MlpdError(e.code, code, msg) from None
+        except urllib.error.URLError as e:
+            raise MlpdError(0, "unreachable",
+                            f"{self.base}: {e.reason}") from None
+
+    def call(self, method, path, body=None):
+        """A JSON request; the decoded JSON answer (None for 204)."""
+        _, raw = self.request(method, path, body)
+        return json.loads(raw) if raw else None
+
+    # --- models -----------------------------------------------------------
+
+    def create(self, layers, **options):
+        """POST /v1/models: options are name, activation, loss, optimizer,
+        learning_rate, momentum, seed. Returns the model."""
+        return self.call("POST", "/v1/models", dict(layers=layers, **options))
+
+    def model(self, model_id):
+        return self.call("GET", f"/v1/models/{model_id}")
+
+    def delete(self, model_id):
+        """DELETE /v1/models/{id}: the model, its data, jobs and history."""
+        self.call("DELETE", f"/v1/models/{model_id}")
+
+    # --- data -------------------------------------------------------------
+
+    def push(self, model_id, inputs, targets):
+        """Stores one batch of rows (JSON); returns
+        {"batch_id", "samples", "total_samples"}."""
+        return self.call("POST", f"/v1/models/{model_id}/batches",
+                         {"inputs": inputs, "targets": targets})
+
+    def push_csv(self, model_id, text):
+        """Stores one batch given as CSV text: per line the inputs, then
+        the targets; an optional header line."""
+        _, raw = self.request("POST", f"/v1/models/{model_id}/batches",
+                              text, content_type="text/csv")
+        return json.loads(raw)
+
+    # --- training ---------------------------------------------------------
+
+    def train(self, model_id, **options):
+        """Queues a job (epochs, steps, batch_size, learning_rate,
+        shuffle); returns the job."""
+        return self.call("POST", f"/v1/models/{model_id}/train", options)
+
+    def job(self, job_id):
+        return self.call("GET", f"/v1/jobs/{job_id}")
+
+    def wait(self, job_id, timeout=3600.0, poll=0.25, progress=None):
+        """Polls the job until it ends; returns it when it succeeded and
+        raises MlpdError otherwise. progress(job) is called on each poll."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if progress:
+                progress(job)
+            if job["status"] == "succeeded":
+                return job
+            if job["status"] in ("failed", "cancelled", "interrupted"):
+                raise MlpdError(200, "job_" + job["status"],
+                                job.get("error") or job["status"])
+            if time.monotonic() > deadline:
+                raise MlpdError(0, "timeout",
+                                f"job {job_id} still {job['status']}")
+            time.sleep(poll)
+
+    # --- predictions and history ------------------------------------------
+
+    def predict(self, model_id, inputs):
+        """Outputs for a list of input rows (a list of rows)."""
+        return self.call("POST", f"/v1/models/{model_id}/predict",
+                         {"inputs": inputs})["outputs"]
+
+    def predict_csv(self, model_id, text):
+        """CSV inputs in, CSV outputs back (one row per line)."""
+        _, raw = self.request("POST", f"/v1/models/{model_id}/predict",
+                              text, content_type="text/csv",
+                              accept="text/csv")
+        return raw.decode()
+
+    def loss(self, model_id, since=0, limit=10000):
+        """The whole loss history after step since: [{"step", "loss",
+        "time"}, ...], following next_since page by page."""
+        points = []
+        while True:
+            page = self.call("GET", f"/v1/models/{model_id}/loss"
+                                    f"?since={since}&limit={limit}")
+            points += page["points"]
+            if not page["points"]:
+                return points
+            since = page["next_since"]
+
+
+def demo(url):
+    """XOR from creation to deletion, printing each stage."""
+    c = Mlpd(url)
+    print("healthz:", c.call("GET", "/healthz"))
+    m = c.create([2, 4, 1], name="xor-python", learning_rate=2, seed=7)
+    mid = m["id"]
+    print(f"created {mid}: layers {m['layers']}, "
+          f"activation {m['activation']}, seed {m['seed']}")
+    xs = [[0, 0], [0, 1], [1, 0], [1, 1]]
+    ys = [[0], [1], [1], [0]]
+    print("pushed (json):", c.push(mid, xs, ys))
+    print("pushed (csv): ",
+          c.push_csv(mid, "a,b,xor\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n"))
+    job = c.train(mid, steps=3000, batch_size=8)
+    print(f"job {job['id']} {job['status']}, {job['steps_total']} steps")
+    job = c.wait(job["id"])
+    print(f"job {job['status']}: {job['steps_done']} steps, "
+          f"loss {job['loss']:.6f}")
+    outs = c.predict(mid, xs)
+    for x, y, out in zip(xs, ys, outs):
+        print(f"  {x} -> {out[0]:.4f} (want {y[0]})")
+    print("csv predict:", c.predict_csv(mid, "0,0\n1,1\n").split())
+    pts = c.loss(mid)
+    print(f"loss history: {len(pts)} points, step {pts[0]['step']} "
+          f"{pts[0]['loss']:.4f} -> step {pts[-1]['step']} "
+          f"{pts[-1]['loss']:.6f}")
+    c.delete(mid)
+    print(f"deleted {mid}")
+    right = all(round(o[0]) == y[0] for o, y in zip(outs, ys))
+    print("xor learned" if right else "xor NOT learned")
+    return 0 if right else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(demo(os.environ.get("MLPD_URL", "http://127.0.0.1:8080")))
+    except MlpdError as e:
+        print(f"python_client: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,365 @@
+/*
+ * csv: text/csv decoding with validation, and encoding (see csv.h).
+ *
+ * Decoding takes two passes over the body: the first finds the lines with
+ * content (rejecting blank lines between rows), the header and the row
+ * count, so the float blocks are allocated once at their final size; the
+ * second splits each row and parses its fields. Numbers go through strtod
+ * in the "C" locale (mlpd never calls setlocale).
+ */
+#include "csv.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mlp.h"
+
+/* The longest field that can still be a number (anything longer is
+ * "not a number"; 128 characters hold every float32 several times). */
+#define FIELD_MAX 128
+
+/* A field quoted back in an error message: printable ASCII only. */
+#define SHOW_MAX 40
+
+/* The line starting at *pos, without its \n or \r\n: *s, *n. Moves *pos
+ * past the terminator. */
+static void
+next_line(const char *body, size_t len, size_t *pos, const char **s,
+	  size_t *n)
+{
+	const char *start = body + *pos;
+	const char *nl = memchr(start, '\n', len - *pos);
+	size_t l = nl ? (size_t)(nl - start) : len - *pos;
+
+	*pos += l + (nl != NULL);
+	if (l > 0 && start[l - 1] == '\r')
+		l--;
+	*s = start;
+	*n = l;
+}
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* True when s[0..n) holds nothing but spaces and tabs. */
+static int
+blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!is_space(s[i]))
+			return 0;
+	return 1;
+}
+
+/* Drops spaces and tabs on both sides of s[0..*n). */
+static void
+trim(const char **s, size_t *n)
+{
+	while (*n > 0 && is_space(**s)) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n > 0 && is_space((*s)[*n - 1]))
+		(*n)--;
+}
+
+/* True when the (trimmed) field s[0..n) is exactly one number for
+ * strtod; *out gets it (possibly Inf or NaN). */
+static int
+number(const char *s, size_t n, double *out)
+{
+	char buf[FIELD_MAX + 1];
+	char *end;
+
+	if (n == 0 || n > FIELD_MAX)
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	*out = strtod(buf, &end);
+	return end == buf + n;
+}
+
+/* The field s[0..n) fit for an error message: printable ASCII, other
+ * bytes as '?', cut at SHOW_MAX characters with "...". */
+static void
+show(const char *s, size_t n, char out[SHOW_MAX + 4])
+{
+	size_t k = n > SHOW_MAX ? SHOW_MAX : n;
+
+	for (size_t i = 0; i < k; i++)
+		out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	if (k < n) {
+		memcpy(out + k, "...", 4);
+		return;
+	}
+	out[k] = '\0';
+}
+
+/* What a row must hold, for messages: "3 (2 inputs then 1 target)". */
+static void
+expected(size_t nx, size_t ny, char *out, size_t cap)
+{
+	if (ny == 0)
+		snprintf(out, cap, "%zu (the model's inputs)", nx);
+	else
+		snprintf(out, cap, "%zu (%zu input%s then %zu target%s)",
+		    nx + ny, nx, nx == 1 ? "" : "s", ny, ny == 1 ? "" : "s");
+}
+
+/* True when line 1 is a header: none of its fields is a number. Fields
+ * are split at commas outside double quotes, so quoted names may hold
+ * commas; *cols gets the column count. */
+static int
+header(const char *s, size_t n, size_t *cols)
+{
+	size_t start = 0;
+	int quoted = 0, numbers = 0;
+	double d;
+
+	*cols = 1;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] == '"') {
+			quoted = !quoted; /* "" inside a quoted name: twice */
+		} else if (i == n || (s[i] == ',' && !quoted)) {
+			const char *f = s + start;
+			size_t fn = i - start;
+
+			trim(&f, &fn);
+			if (number(f, fn, &d))
+				numbers = 1;
+			if (i < n)
+				(*cols)++;
+			start = i + 1;
+		}
+	}
+	return !numbers;
+}
+
+/* Parses one row (line lineno, text s[0..n)): the first nx values into
+ * xd, the ny after them into yd. */
+static int
+row(const char *s, size_t n, size_t lineno, size_t nx, size_t ny,
+    float *xd, float *yd, apierr *e)
+{
+	size_t width = nx + ny, cols = 1, start = 0, col = 0;
+	char what[64], field[SHOW_MAX + 4];
+
+	for (size_t i = 0; i < n; i++)
+		cols += s[i] == ',';
+	if (cols != width) {
+		expected(nx, ny, what, sizeof what);
+		return apierr_set(e, 422, "invalid_value", "line %zu has %zu "
+		    "column%s; expected %s", lineno, cols, cols == 1 ? "" : "s",
+		    what);
+	}
+	for (size_t i = 0; i <= n; i++) {
+		const char *f;
+		size_t fn;
+		double d;
+
+		if (i < n && s[i] != ',')
+			continue;
+		f = s + start;
+		fn = i - start;
+		start = i + 1;
+		trim(&f, &fn);
+		col++;
+		if (fn == 0)
+			return apierr_set(e, 422, "invalid_value", "line %zu, "
+			    "column %zu is empty; a number is required", lineno,
+			    col);
+		show(f, fn, field);
+		if (!number(f, fn, &d))
+			return apierr_set(e, 422, "invalid_value", "line %zu, "
+			    "column %zu: '%s' is not a number%s", lineno, col,
+			    field, lineno == 1 ? " (a header line must not "
+			    "hold numbers)" : "");
+		/* below 2^128 (1 - 2^-25) a double still rounds to a finite
+		 * float (the bound codec uses for JSON numbers) */
+		if (!(fabs(d) < 0x1.ffffffp127))
+			return apierr_set(e, 422, "non_finite", "line %zu, "
+			    "column %zu: '%s' is not a finite float32", lineno,
+			    col, field);
+		if (col <= nx)
+			xd[col - 1] = (float)d;
+		else
+			yd[col - 1 - nx] = (float)d;
+	}
+	return 0;
+}
+
+int
+csv_decode(const char *body, size_t len, size_t nx, size_t ny, float **x,
+	   float **y, size_t *n, apierr *e)
+{
+	size_t pos, lineno, content = 0, pending_blank = 0, rows, cols, r;
+	size_t width = nx + ny;
+	const char *s;
+	size_t sl;
+	int has_header;
+	float *bx = NULL, *by = NULL;
+
+	*x = NULL;
+	if (ny > 0)
+		*y = NULL;
+	*n = 0;
+	if (nx == 0 || width < nx)
+		return apierr_set(e, 500, "internal_error", "csv_decode: "
+		    "a row needs at least one input");
+	/* pass 1: count the lines with content; a blank one between two
+	 * of them is an error, blank ones at the end are not */
+	for (pos = 0, lineno = 0; pos < len;) {
+		next_line(body, len, &pos, &s, &sl);
+		lineno++;
+		if (blank(s, sl)) {
+			if (pending_blank == 0)
+				pending_blank = lineno;
+			continue;
+		}
+		if (pending_blank)
+			return apierr_set(e, 400, "malformed_csv", "line %zu is "
+			    "blank; rows must not be separated by blank lines",
+			    pending_blank);
+		content++;
+	}
+	if (content == 0)
+		return apierr_set(e, 400, "malformed_csv", "the request body "
+		    "is empty; CSV rows are required");
+	/* line 1 has content (a blank line 1 was rejected above) */
+	pos = 0;
+	next_line(body, len, &pos, &s, &sl);
+	has_header = header(s, sl, &cols);
+	if (has_header && cols != width) {
+		char what[64];
+
+		expected(nx, ny, what, sizeof what);
+		return apierr_set(e, 422, "invalid_value", "line 1 (the header) "
+		    "has %zu column%s; expected %s", cols, cols == 1 ? "" : "s",
+		    what);
+	}
+	rows = content - (size_t)has_header;
+	if (rows == 0)
+		return apierr_set(e, 422, "invalid_value", "the CSV body has a "
+		    "header line but no rows");
+	if (rows > MLP_MAX_BATCH)
+		return apierr_set(e, 422, "invalid_value", "the CSV body has "
+		    "%zu rows; at most %u are allowed in one request", rows,
+		    MLP_MAX_BATCH);
+	if (width > SIZE_MAX / sizeof(float) / rows)
+		return apierr_set(e, 503, "out_of_memory", "out of memory");
+	bx = malloc(rows * nx * sizeof(float));
+	if (ny > 0)
+		by = malloc(rows * ny * sizeof(float));
+	if (bx == NULL || (ny > 0 && by == NULL)) {
+		apierr_set(e, 503, "out_of_memory", "out of memory");
+		e->retry_after = 5;
+		goto fail;
+	}
+	/* pass 2: the rows */
+	for (pos = 0, lineno = 0, r = 0; r < rows;) {
+		next_line(body, len, &pos, &s, &sl);
+		lineno++;
+		if ((lineno == 1 && has_header) || blank(s, sl))
+			continue;
+		if (row(s, sl, lineno, nx, ny, bx + r * nx,
+		    ny > 0 ? by + r * ny : NULL, e) < 0)
+			goto fail;
+		r++;
+	}
+	*x = bx;
+	if (ny > 0)
+		*y = by;
+	*n = rows;
+	return 0;
+fail:
+	free(bx);
+	free(by);
+	return -1;
+}
+
+char *
+csv_encode(const float *v, size_t n, size_t width, size_t *len)
+{
+	/* "%.9g" of a float is at most 15 characters ("-1.17549435e-38");
+	 * each value takes 16 with its comma or newline */
+	size_t cap, off = 0;
+	char *text;
+
+	if (width != 0 && n > (SIZE_MAX - 1) / 16 / width)
+		return NULL;
+	cap = n * width * 16 + 1;
+	text = malloc(cap);
+	if (text == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < width; j++) {
+			float f = v[i * width + j];
+
+			if (isfinite(f))
+				off += (size_t)snprintf(text + off, cap - off,
+				    "%.9g", (double)f);
+			text[off++] = j + 1 < width ? ',' : '\n';
+		}
+	}
+	text[off] = '\0';
+	*len = off;
+	return text;
+}
+
+/* Compares the media range s[0..n) with type, ignoring case. */
+static int
+same_type(const char *s, size_t n, const char *type)
+{
+	return n == strlen(type) && strncasecmp(s, type, n) == 0;
+}
+
+int
+csv_accepted(const char *accept)
+{
+	double csv_q = -1.0, json_q = -1.0;
+	const char *p = accept;
+
+	if (p == NULL)
+		return 0;
+	while (*p) {
+		const char *t, *end;
+		size_t tn;
+		double q = 1.0;
+
+		while (*p == ',' || is_space(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		t = p;
+		while (*p && *p != ';' && *p != ',')
+			p++;
+		tn = (size_t)(p - t);
+		trim(&t, &tn);
+		/* parameters: only q matters */
+		while (*p == ';') {
+			p++;
+			while (is_space(*p))
+				p++;
+			if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+				q = strtod(p + 2, (char **)&end);
+				if (end == p + 2 || !(q >= 0.0 && q <= 1.0))
+					q = 1.0;
+				p = end;
+			}
+			while (*p && *p != ';' && *p != ',')
+				p++;
+		}
+		if (same_type(t, tn, "text/csv") && q > csv_q)
+			csv_q = q;
+		if (same_type(t, tn, "application/json") && q > json_q)
+			json_q = q;
+	}
+	return csv_q > 0.0 && csv_q > json_q;
+}

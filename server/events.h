@@ -1,0 +1,135 @@
+/*
+ * events: the live event hub behind GET /v1/events and
+ * GET /v1/models/{id}/events (server-sent events).
+ *
+ * DESIGN. Publishers (trainer workers after each progress commit and
+ * each job state change, request threads for model changes) append
+ * events to one bounded ring under one mutex; each event gets the next
+ * id of a global, increasing sequence and is formatted once, as the whole
+ * SSE frame ("id: N\nevent: T\ndata: {...}\n\n"). The ring keeps the last
+ * `capacity` events (and at most EVENTS_MAX_BYTES of frames); older ones
+ * are dropped. The first id of a run is the wall clock in milliseconds,
+ * so ids keep increasing across restarts and an id from an earlier run is
+ * recognised as too old.
+ *
+ * A subscriber is a cursor into the ring (the next id it may send), an
+ * optional model filter, and two hooks: park and wake. Its reader,
+ * events_read, runs on an HTTP thread whenever the connection can take
+ * bytes; it copies what is due and, when nothing is, calls park (the HTTP
+ * side suspends the connection) and returns 0. Publishing, the heartbeat
+ * and shutdown call wake (the HTTP side resumes it) on parked subscribers
+ * the event concerns. Park and wake are both called under the hub's mutex
+ * and a flag records which happened last, so every park is matched by
+ * exactly one wake and no wake-up is lost between "nothing to send" and
+ * "parked". An idle subscriber thus holds no thread and uses no CPU: only
+ * its cursor and its connection.
+ *
+ * One heartbeat thread (for the whole hub, not per subscriber) wakes every
+ * subscriber each heartbeat period to send ": heartbeat"; that write is
+ * also how a client that went away is noticed (a suspended connection
+ * does not see the peer close), after which the HTTP side calls
+ * events_unsubscribe.
+ *
+ * A subscriber resuming after id L gets every event after L that is still
+ * in the ring, in order, exactly once. When events after L were dropped
+ * (L is older than the ring, or from another run), or when the subscriber
+ * falls so far behind that the ring drops an event it wanted before it
+ * was sent, it gets `event: reset` (whose id is the newest id at that
+ * moment) and goes on with new events only: the client should re-read
+ * state over REST. A filtered subscriber is not reset for other models'
+ * events that it skipped.
+ *
+ * Lock order: callers may hold their own locks (the trainer's) when they
+ * publish; the hub's mutex is taken last, and the only calls made under it
+ * are park and wake.
+ */
+#ifndef MLPD_EVENTS_H
+#define MLPD_EVENTS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fault.h"
+#include "store.h"
+
+#define EVENTS_CAPACITY 4096            /* events kept for resuming */
+#define EVENTS_MAX_BYTES (16u << 20)    /* bytes of frames kept, at most */
+#define EVENTS_STEPS_MAX 512            /* "steps" list only up to this */
+
+typedef struct events events;
+typedef struct events_sub events_sub;
+
+/* Suspends or resumes a subscriber's connection (arg is the subscriber's
+ * hook argument). Called under the hub's mutex: they must not call back
+ * into the hub. */
+typedef void (*events_hook)(void *arg);
+
+/* A hub keeping capacity events (>= 1) with a heartbeat every
+ * heartbeat_seconds (0 < s <= 86400); starts the heartbeat thread. NULL
+ * with f set on failure. */
+events *events_create(size_t capacity, double heartbeat_seconds, fault *f);
+
+/* Ends every stream: parked subscribers are woken, readers send what is
+ * due and then end; later subscribes fail. Waits until every reader has
+ * ended or wait_seconds have passed (a client that does not read may
+ * never let its reader run); either way no subscriber is parked
+ * afterwards. NULL is a no-op. */
+void events_shutdown(events *ev, double wait_seconds);
+
+/* Stops the heartbeat thread and frees the hub. Every subscriber must be
+ * gone (the HTTP server stopped) first. NULL is a no-op. */
+void events_destroy(events *ev);
+
+/* Appends an event of type (e.g. "step") concerning model_id (NULL or ""
+ * for none) whose data is len bytes of text (copied; newlines become
+ * several data lines), and wakes the subscribers it concerns. Returns
+ * the event's id, 0 when it could not be stored (out of memory). ev NULL
+ * is a no-op. */
+uint64_t events_publish(events *ev, const char *type, const char *model_id,
+			const char *data, size_t len);
+
+/* events_publish with doc (consumed) as compact JSON. */
+uint64_t events_publish_json(events *ev, const char *type,
+			     const char *model_id, json_t *doc);
+
+/* A "step" event for the n (> 0) loss points just committed for
+ * model_id: the last step, loss and time, and "steps" ([[step, loss],
+ * ...]) when n <= EVENTS_STEPS_MAX. n == 0 publishes nothing. */
+uint64_t events_step(events *ev, const char *model_id,
+		     const store_loss_point *pts, size_t n);
+
+/* A "job" event: the job as GET /v1/jobs/{id} shows it. */
+uint64_t events_job(events *ev, const store_job *row);
+
+/* A "model" event {"id": model_id, "deleted": true}; streams filtered on
+ * that model end after sending it. */
+uint64_t events_model_deleted(events *ev, const char *model_id);
+
+/* A new subscriber, for model_id's events only (NULL: every event). With
+ * resume, it starts after id last_id (see the DESIGN); without, with the
+ * next event. park/wake/arg: see events_hook. NULL with f set when the
+ * hub is shut down or out of memory. The caller owns the subscriber and
+ * ends it with events_unsubscribe. */
+events_sub *events_subscribe(events *ev, const char *model_id, int resume,
+			     uint64_t last_id, events_hook park,
+			     events_hook wake, void *arg, fault *f);
+
+/* Fills buf (max > 0 bytes) with what is due for s. Returns the bytes
+ * written; 0 when nothing is due (s is then parked: park was called and
+ * wake will be); -1 when the stream is over (shutdown, or the filtered
+ * model was deleted). */
+ssize_t events_read(events_sub *s, char *buf, size_t max);
+
+/* Removes and frees s; NULL is a no-op. It is never woken after this. */
+void events_unsubscribe(events_sub *s);
+
+/* Current subscribers (for tests and metrics). */
+size_t events_subscribers(events *ev);
+
+/* The id of the newest event (the one before the first id of the run
+ * when none was published yet). */
+uint64_t events_last_id(events *ev);
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * check_csv: unit tests of server/csv.c, the text/csv decoder and encoder.
+ *
+ * The decoder must produce exactly the blocks codec produces for the same
+ * rows, with or without a header, with \n or \r\n, with or without a final
+ * newline; every malformed body must fail with the right status and code,
+ * a message that names the line and column, and nothing allocated.
+ */
+#include <check.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csv.h"
+#include "mlp.h"
+
+/* Decodes the NUL-terminated body s for nx inputs and ny targets. */
+static int
+dec(const char *s, size_t nx, size_t ny, float **x, float **y, size_t *n,
+    apierr *e)
+{
+	return csv_decode(s, strlen(s), nx, ny, x, y, n, e);
+}
+
+/* Checks that body s fails with status and code and that the message
+ * holds want; x and y must be left NULL. */
+static void
+reject(const char *s, size_t nx, size_t ny, int status, const char *code,
+       const char *want)
+{
+	float *x = (float *)1, *y = (float *)1;
+	size_t n = 99;
+	apierr e;
+
+	memset(&e, 0, sizeof e);
+	ck_assert_msg(dec(s, nx, ny, &x, &y, &n, &e) == -1, "accepted: %s", s);
+	ck_assert_int_eq(e.status, status);
+	ck_assert_str_eq(e.code, code);
+	ck_assert_msg(strstr(e.msg, want) != NULL, "message '%s' lacks '%s'",
+	    e.msg, want);
+	ck_assert_ptr_null(x);
+	if (ny > 0)
+		ck_assert_ptr_null(y);
+}
+
+/* XOR as two inputs then one target, in several spellings. */
+static void
+xor_ok(const char *s)
+{
+	static const float wx[] = { 0, 0, 0, 1, 1, 0, 1, 1 };
+	static const float wy[] = { 0, 1, 1, 0 };
+	float *x, *y;
+	size_t n;
+	apierr e;
+
+	ck_assert_msg(dec(s, 2, 1, &x, &y, &n, &e) == 0, "%s: %s", s, e.msg);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_mem_eq(x, wx, sizeof wx);
+	ck_assert_mem_eq(y, wy, sizeof wy);
+	free(x);
+	free(y);
+}
+
+START_TEST(test_rows)
+{
+	xor_ok("0,0,0\n0,1,1\n1,0,1\n1,1,0\n");
+	xor_ok("0,0,0\n0,1,1\n1,0,1\n1,1,0");
+	xor_ok("0,0,0\r\n0,1,1\r\n1,0,1\r\n1,1,0\r\n");
+	xor_ok("0,0,0\r\n0,1,1\r\n1,0,1\r\n1,1,0");
+	xor_ok("a,b,xor\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n");
+	xor_ok("a,b,xor\r\n0,0,0\r\n0,1,1\r\n1,0,1\r\n1,1,0\r\n");
+	xor_ok("\"in, a\",\"in \"\"b\"\"\",xor\n0,0,0\n0,1,1\n1,0,1\n1,1,0");
+	xor_ok(" 0 ,\t0, 0\n0.0,1e0,+1\n1,0e5,0x1p0\n1.,1,.0\n");
+	/* blank lines at the end are ignored */
+	xor_ok("0,0,0\n0,1,1\n1,0,1\n1,1,0\n\n\r\n  \n");
+}
+END_TEST
+
+/* The same rows decode to the very floats codec makes of JSON numbers. */
+START_TEST(test_values)
+{
+	const char *s = "3.4028234663852886e38,-1e-45,0.1,1.17549435e-38\n";
+	float *x, *y = NULL;
+	size_t n;
+	apierr e;
+
+	ck_assert_int_eq(dec(s, 4, 0, &x, &y, &n, &e), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert(x[0] == FLT_MAX);
+	ck_assert(x[1] == (float)-1e-45);
+	ck_assert(x[2] == 0.1f);
+	ck_assert(x[3] == FLT_MIN);
+	ck_assert_ptr_null(y); /* untouched with ny == 0 */
+	free(x);
+}
+END_TEST
+
+/* Predict: ny == 0 and y may be NULL; a single column works. */
+START_TEST(test_predict)
+{
+	float *x;
+	size_t n;
+	apierr e;
+
+	ck_assert_int_eq(dec("x\n1\n2\n3\n", 1, 0, &x, NULL, &n, &e), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert(x[0] == 1 && x[1] == 2 && x[2] == 3);
+	free(x);
+	ck_assert_int_eq(dec("7", 1, 0, &x, NULL, &n, &e), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert(x[0] == 7);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_structure)
+{
+	reject("", 2, 1, 400, "malformed_csv", "empty");
+	reject("\n\r\n \n", 2, 1, 400, "malformed_csv", "empty");
+	reject("0,0,0\n\n1,1,0\n", 2, 1, 400, "malformed_csv",
+	    "line 2 is blank");
+	reject("\n0,0,0\n", 2, 1, 400, "malformed_csv", "line 1 is blank");
+	reject("0,0,0\r\n0,1,1\r\n\r\n1,1,0\r\n", 2, 1, 400, "malformed_csv",
+	    "line 3 is blank");
+	reject("a,b,y\n", 2, 1, 422, "invalid_value", "no rows");
+	reject("a,b\n0,0,0\n", 2, 1, 422, "invalid_value",
+	    "line 1 (the header) has 2 columns; expected 3 (2 inputs then 1 "
+	    "target)");
+}
+END_TEST
+
+START_TEST(test_columns)
+{
+	reject("0,0,0\n0,1\n", 2, 1, 422, "invalid_value",
+	    "line 2 has 2 columns; expected 3 (2 inputs then 1 target)");
+	reject("0,0,0,0\n", 2, 1, 422, "invalid_value",
+	    "line 1 has 4 columns; expected 3");
+	reject("1,2\n3\n", 2, 0, 422, "invalid_value",
+	    "line 2 has 1 column; expected 2 (the model's inputs)");
+	reject("a,b,y\n0,0,0\n1,1,0,\n", 2, 1, 422, "invalid_value",
+	    "line 3 has 4 columns");
+}
+END_TEST
+
+START_TEST(test_numbers)
+{
+	reject("a,b,y\n0,0,0\n0,1,1\n1,0,abc\n", 2, 1, 422, "invalid_value",
+	    "line 4, column 3: 'abc' is not a number");
+	reject("0,0,0\n0,,1\n", 2, 1, 422, "invalid_value",
+	    "line 2, column 2 is empty");
+	reject("0,0,0\n0, ,1\n", 2, 1, 422, "invalid_value",
+	    "line 2, column 2 is empty");
+	reject("0,0,0\n0,1 2,1\n", 2, 1, 422, "invalid_value",
+	    "line 2, column 2: '1 2' is not a number");
+	reject("0,0,0\n0,\"1\",1\n", 2, 1, 422, "invalid_value",
+	    "line 2, column 2: '\"1\"' is not a number");
+	reject("0,0,0\n0,1x,1\n", 2, 1, 422, "invalid_value",
+	    "line 2, column 2: '1x' is not a number");
+	/* a first line mixing numbers and names is a row, not a header */
+	reject("1,abc,0\n0,1,1\n", 2, 1, 422, "invalid_value",
+	    "line 1, column 2: 'abc' is not a number (a header line");
+	/* strange bytes are shown as '?' and long fields are cut */
+	reject("0,0,0\n0,\xff\x01,1\n", 2, 1, 422, "invalid_value",
+	    "'?\?' is not a number");
+	reject("0,0,0\n0,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,1\n",
+	    2, 1, 422, "invalid_value",
+	    "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' is not a number");
+	/* a NUL byte inside a field */
+	{
+		static const char s[] = "0,0,0\n0,1\0002,1\n";
+		float *x, *y;
+		size_t n;
+		apierr e;
+
+		ck_assert_int_eq(csv_decode(s, sizeof s - 1, 2, 1, &x, &y, &n,
+		    &e), -1);
+		ck_assert_int_eq(e.status, 422);
+		ck_assert_ptr_nonnull(strstr(e.msg, "line 2, column 2"));
+	}
+}
+END_TEST
+
+START_TEST(test_nonfinite)
+{
+	reject("0,0,0\n0,1,nan\n", 2, 1, 422, "non_finite",
+	    "line 2, column 3: 'nan' is not a finite float32");
+	reject("0,0,0\n-inf,1,1\n", 2, 1, 422, "non_finite",
+	    "line 2, column 1: '-inf'");
+	reject("0,0,0\n0,1e39,1\n", 2, 1, 422, "non_finite",
+	    "line 2, column 2: '1e39'");
+	reject("0,0,0\n0,1e999,1\n", 2, 1, 422, "non_finite",
+	    "line 2, column 2");
+	/* "nan" alone on line 1 is a number, so not a header */
+	reject("nan\n1\n", 1, 0, 422, "non_finite", "line 1, column 1");
+}
+END_TEST
+
+/* More rows than one request may carry: refused before any allocation
+ * of the blocks. */
+START_TEST(test_row_cap)
+{
+	size_t rows = (size_t)MLP_MAX_BATCH + 1;
+	char *s = malloc(rows * 2 + 1);
+
+	ck_assert_ptr_nonnull(s);
+	for (size_t i = 0; i < rows; i++)
+		memcpy(s + 2 * i, "1\n", 2);
+	s[rows * 2] = '\0';
+	reject(s, 1, 0, 422, "invalid_value", "at most");
+	/* exactly the cap is fine */
+	{
+		float *x;
+		size_t n;
+		apierr e;
+
+		ck_assert_int_eq(csv_decode(s, (rows - 1) * 2, 1, 0, &x, NULL,
+		    &n, &e), 0);
+		ck_assert_uint_eq(n, MLP_MAX_BATCH);
+		free(x);
+	}
+	free(s);
+}
+END_TEST
+
+START_TEST(test_encode)
+{
+	const float v[] = { 0.5f, 1.0f / 3.0f, -FLT_MAX, 1e-45f, 0.0f, NAN };
+	size_t len;
+	char *t = csv_encode(v, 3, 2, &len);
+	float *x;
+	size_t n;
+	apierr e;
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t, "0.5,0.333333343\n-3.40282347e+38,1.40129846e-45\n"
+	    "0,\n");
+	ck_assert_uint_eq(len, strlen(t));
+	free(t);
+	/* what it writes, the decoder reads back bit for bit */
+	t = csv_encode(v, 2, 2, &len);
+	ck_assert_int_eq(csv_decode(t, len, 2, 0, &x, NULL, &n, &e), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_mem_eq(x, v, 4 * sizeof(float));
+	free(x);
+	free(t);
+	t = csv_encode(v, 0, 2, &len);
+	ck_assert_str_eq(t, "");
+	free(t);
+}
+END_TEST
+
+START_TEST(test_accept)
+{
+	ck_assert(!csv_accepted(NULL));
+	ck_assert(!csv_accepted(""));
+	ck_assert(!csv_accepted("*/*"));
+	ck_assert(!csv_accepted("application/json"));
+	ck_assert(!csv_accepted("text/*"));
+	ck_assert(csv_accepted("text/csv"));
+	ck_assert(csv_accepted("TEXT/CSV; charset=utf-8"));
+	ck_assert(csv_accepted("application/json;q=0.5, text/csv"));
+	ck_assert(csv_accepted("text/csv;q=0.9,application/json;q=0.8,*/*"));
+	ck_assert(!csv_accepted("text/csv, application/json"));
+	ck_assert(!csv_accepted("text/csv;q=0"));
+	ck_assert(!csv_accepted("text/csv;q=0.5, application/json"));
+	ck_assert(!csv_accepted("text/csvx"));
+}
+END_TEST
+
+static Suite *
+csv_suite(void)
+{
+	Suite *s = suite_create("csv");
+	TCase *tc = tcase_create("csv");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_rows);
+	tcase_add_test(tc, test_values);
+	tcase_add_test(tc, test_predict);
+	tcase_add_test(tc, test_structure);
+	tcase_add_test(tc, test_columns);
+	tcase_add_test(tc, test_numbers);
+	tcase_add_test(tc, test_nonfinite);
+	tcase_add_test(tc, test_row_cap);
+	tcase_add_test(tc, test_encode);
+	tcase_add_test(tc, test_accept);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(csv_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
