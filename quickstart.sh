@@ -22,6 +22,11 @@ CHECK_PACKAGES="prometheus"
 CHECK_PACKAGES="$CHECK_PACKAGES groff-base systemd python3 python3-yaml"
 # headless Chromium for the dashboard page (tests/browser.sh)
 CHECK_PACKAGES="$CHECK_PACKAGES chromium"
+# sqlite3 (the fault scripts check the database file), valgrind (CI's
+# memcheck run of tests/e2e.sh)
+CHECK_PACKAGES="$CHECK_PACKAGES sqlite3 valgrind"
+# throwaway TLS certificates (tests/auth_tls.sh)
+CHECK_PACKAGES="$CHECK_PACKAGES openssl"
 
 usage() {
 	echo "usage: $0 serve [mlpd flags...] | check" >&2

@@ -4,6 +4,9 @@
 #
 # Start a daemon first (e.g. `server/mlpd --db :memory:`), then run
 #   MLPD_URL=http://127.0.0.1:8080 client_examples/curl_walkthrough.sh
+# For a daemon with --token-file, set MLPD_TOKEN to the token (each request
+# then sends "Authorization: Bearer $MLPD_TOKEN"); for HTTPS with a
+# certificate of your own, set CURL_CA_BUNDLE to it.
 # It creates a [2,4,1] sigmoid model, stores the four XOR rows, takes one
 # synchronous /step, trains a job until it finishes, predicts the four
 # cases, reads the loss history (point by point, then in windows, as CSV
@@ -22,6 +25,7 @@ api() {
 	echo ">>> $1 $2${3:+ $3}"
 	if [ $# -ge 3 ]; then
 		resp=$(curl -sS --fail-with-body --noproxy 127.0.0.1,localhost \
+		    ${MLPD_TOKEN:+-H "Authorization: Bearer $MLPD_TOKEN"} \
 		    -X "$1" -H 'Content-Type: application/json' \
 		    --data-binary "$3" "$MLPD_URL$2") || {
 			echo "$resp" >&2
@@ -30,6 +34,7 @@ api() {
 		}
 	else
 		resp=$(curl -sS --fail-with-body --noproxy 127.0.0.1,localhost \
+		    ${MLPD_TOKEN:+-H "Authorization: Bearer $MLPD_TOKEN"} \
 		    -X "$1" "$MLPD_URL$2") || {
 			echo "$resp" >&2
 			echo "walkthrough: $1 $2 failed" >&2
@@ -122,12 +127,15 @@ api GET "/v1/models/$model/loss?since=$since&limit=5"
 api GET "/v1/models/$model/loss?every=500"
 echo ">>> GET /v1/models/$model/loss?every=500&format=csv"
 curl -sS --fail-with-body --noproxy 127.0.0.1,localhost \
+    ${MLPD_TOKEN:+-H "Authorization: Bearer $MLPD_TOKEN"} \
     "$MLPD_URL/v1/models/$model/loss?every=500&format=csv"
 echo
-etag=$(curl -sS --noproxy 127.0.0.1,localhost -o /dev/null -D - \
+etag=$(curl -sS --noproxy 127.0.0.1,localhost -o /dev/null \
+    ${MLPD_TOKEN:+-H "Authorization: Bearer $MLPD_TOKEN"} -D - \
     "$MLPD_URL/v1/models/$model/loss?every=500" | tr -d '\r' |
     sed -n 's/^[Ee][Tt][Aa][Gg]: *//p')
 code=$(curl -sS --noproxy 127.0.0.1,localhost -o /dev/null \
+    ${MLPD_TOKEN:+-H "Authorization: Bearer $MLPD_TOKEN"} \
     -w '%{http_code}' -H "If-None-Match: $etag" \
     "$MLPD_URL/v1/models/$model/loss?every=500")
 echo "ETag $etag; the same request with If-None-Match: $code"

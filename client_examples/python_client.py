@@ -14,6 +14,10 @@ error code and message of mlpd's {"error": {"code", "message"}} body.
 push_csv and predict_csv send text/csv bodies (one sample per line) and
 predict_csv asks for CSV outputs with Accept: text/csv.
 
+A daemon started with --token-file wants its token: Mlpd(url, token=...)
+or $MLPD_TOKEN, sent as "Authorization: Bearer <token>". For HTTPS with a
+certificate of your own, point SSL_CERT_FILE at it.
+
 Run it as a script for a demo: XOR trained on a daemon at $MLPD_URL
 (default http://127.0.0.1:8080), e.g. after `server/mlpd --db :memory:`:
 
@@ -42,9 +46,13 @@ class MlpdError(Exception):
 class Mlpd:
     """A client for one mlpd daemon at base_url."""
 
-    def __init__(self, base_url="http://127.0.0.1:8080", timeout=60):
+    def __init__(self, base_url="http://127.0.0.1:8080", timeout=60,
+                 token=None):
         self.base = base_url.rstrip("/")
         self.timeout = timeout
+        # the daemon's --token-file token, if it has one
+        self.token = token if token is not None else \
+            os.environ.get("MLPD_TOKEN") or None
         host = urllib.parse.urlsplit(self.base).hostname or ""
         # a local daemon is never reached through a proxy
         if host in ("127.0.0.1", "localhost", "::1"):
@@ -67,6 +75,8 @@ class Mlpd:
             headers["Content-Type"] = content_type
         if accept:
             headers["Accept"] = accept
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
         req = urllib.request.Request(self.base + path, data=data,
                                      headers=headers, method=method)
         try:

@@ -45,6 +45,10 @@ fault_code_name(fault_code code)
 		return "corrupt";
 	case FAULT_DIVERGED:
 		return "diverged";
+	case FAULT_FULL:
+		return "storage_full";
+	case FAULT_LIMIT:
+		return "limit";
 	case FAULT_INTERNAL:
 		return "internal";
 	}

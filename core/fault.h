@@ -17,6 +17,8 @@ typedef enum fault_code {
 	FAULT_NOMEM,     /* an allocation failed or a size would overflow */
 	FAULT_CORRUPT,   /* a stored blob is damaged, truncated or foreign */
 	FAULT_DIVERGED,  /* training produced a non-finite loss */
+	FAULT_FULL,      /* storage is full: the disk, or a size limit */
+	FAULT_LIMIT,     /* a configured limit would be passed */
 	FAULT_INTERNAL   /* anything else: a bug or an I/O failure */
 } fault_code;
 

@@ -397,6 +397,17 @@ ensure_scratch(mlp *m, size_t n, fault *f)
 	return 0;
 }
 
+void
+mlp_trim(mlp *m, size_t max_bytes)
+{
+	if (m->scratch == NULL ||
+	    scratch_floats(&m->spec, m->cap) * sizeof(float) <= max_bytes)
+		return;
+	free(m->scratch);
+	m->scratch = NULL;
+	m->cap = 0; /* act[], delta[] and ones are carved again before use */
+}
+
 /* True when every v[i] is finite: an OR over exponent bits that the
  * compiler vectorizes (no early exit), so the check costs little beside
  * the products (O3 here: gcc's -O2 cost model leaves it scalar); the

@@ -70,6 +70,11 @@ mlp *mlp_create(const mlp_spec *spec, fault *f);
 /* Frees m; NULL is a no-op. */
 void mlp_destroy(mlp *m);
 
+/* Frees m's scratch block when it is larger than max_bytes, so that an
+ * idle model holds little beyond its parameters; the next step allocates
+ * what its batch needs again. */
+void mlp_trim(mlp *m, size_t max_bytes);
+
 /* The model's spec (borrowed, valid while m lives). */
 const mlp_spec *mlp_get_spec(const mlp *m);
 

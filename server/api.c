@@ -73,6 +73,41 @@ api_check_open(api_ctx *c, http_response *rs)
 }
 
 int
+api_models_reserve(api_ctx *c, size_t params, apierr *e)
+{
+	size_t max_models = c->cfg->lim.max_models;
+	size_t max_params = c->cfg->lim.max_params;
+	size_t had;
+
+	/* add first, then look: two requests racing for the last slot
+	 * cannot both get it (one may fail that a moment later would not) */
+	had = atomic_fetch_add(&c->models_held, 1);
+	if (had >= max_models) {
+		atomic_fetch_sub(&c->models_held, 1);
+		return apierr_set(e, 422, "limit_exceeded", "mlpd holds %zu "
+		    "models; --max-models allows %zu: delete one first", had,
+		    max_models);
+	}
+	had = atomic_fetch_add(&c->params_held, params);
+	if (params > max_params || had > max_params - params) {
+		atomic_fetch_sub(&c->params_held, params);
+		atomic_fetch_sub(&c->models_held, 1);
+		return apierr_set(e, 422, "limit_exceeded", "the models hold "
+		    "%zu weights and biases; %zu more would pass the %zu "
+		    "--max-params allows for all of them together", had,
+		    params, max_params);
+	}
+	return 0;
+}
+
+void
+api_models_release(api_ctx *c, size_t params)
+{
+	atomic_fetch_sub(&c->params_held, params);
+	atomic_fetch_sub(&c->models_held, 1);
+}
+
+int
 api_etag(api_ctx *c, const http_request *rq, http_response *rs,
 	 uint64_t version, uint64_t variant)
 {

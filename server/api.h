@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 
 #include "apierr.h"
+#include "codec.h"
 #include "config.h"
 #include "events.h"
 #include "http.h"
@@ -30,6 +31,9 @@ typedef struct api_ctx {
 	events *ev;               /* live event hub */
 	metrics *mx;              /* HTTP counters; NULL: none kept */
 	atomic_int shutting_down; /* set once shutdown begins: 503 */
+	codec_limits limits;      /* cfg's caps, as the decoders take them */
+	atomic_size_t models_held; /* models counted against --max-models */
+	atomic_size_t params_held; /* and their parameters (--max-params) */
 } api_ctx;
 
 /* The route table for http_start. */
@@ -51,6 +55,15 @@ json_t *api_body(const http_request *rq, http_response *rs, int empty_ok);
 
 /* 503 while shutting down; returns -1 after replying. */
 int api_check_open(api_ctx *c, http_response *rs);
+
+/* Counts one more model of params weights and biases against
+ * --max-models and --max-params; 422 limit_exceeded, with nothing
+ * counted, when it does not fit. */
+int api_models_reserve(api_ctx *c, size_t params, apierr *e);
+
+/* Gives back what api_models_reserve counted: the model was deleted, or
+ * not created after all. */
+void api_models_release(api_ctx *c, size_t params);
 
 /* Tags rs with an ETag made of the registry's epoch, version (a registry
  * or model version) and variant (0, or a hash of the query parameters

@@ -26,13 +26,18 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
 		return;
 	if (rq->body_type == HTTP_BODY_CSV) {
-		if (csv_decode(rq->body, rq->body_len, m->spec.sizes[0],
+		/* the row caps apply before anything is allocated */
+		if (csv_count(rq->body, rq->body_len, &n, &e) < 0 ||
+		    codec_check_rows(&m->spec, n, &c->limits, "the CSV body",
+		    &e) < 0 ||
+		    csv_decode(rq->body, rq->body_len, m->spec.sizes[0],
 		    m->spec.sizes[m->spec.n_layers], &x, &y, &n, &e) < 0)
 			goto fail;
 	} else {
 		if ((doc = api_body(rq, rs, 0)) == NULL)
 			goto out;
-		if (codec_batch(doc, &m->spec, &x, &y, &n, NULL, &e) < 0)
+		if (codec_batch(doc, &m->spec, &c->limits, &x, &y, &n, NULL,
+		    &e) < 0)
 			goto fail;
 		/* the JSON tree is no longer needed: free it before the
 		 * write */
@@ -40,8 +45,8 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 		doc = NULL;
 	}
 	if (store_batch_insert(c->st, m->id, x, y, n, m->spec.sizes[0],
-	    m->spec.sizes[m->spec.n_layers], wallclock_ms(), &batch_id,
-	    &total, &f) < 0) {
+	    m->spec.sizes[m->spec.n_layers], (int64_t)c->cfg->lim.max_samples,
+	    wallclock_ms(), &batch_id, &total, &f) < 0) {
 		int deleted;
 
 		pthread_mutex_lock(&m->mu);

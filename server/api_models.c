@@ -37,14 +37,20 @@ api_models_create(void *ctx, const http_request *rq, http_response *rs)
 	size_t len;
 	store_model row;
 	int64_t now = wallclock_ms();
+	size_t params = 0;
+	int reserved = 0; /* counted against --max-models/--max-params */
 	apierr e;
 	fault f;
 
 	if (api_check_open(c, rs) < 0 || (doc = api_body(rq, rs, 0)) == NULL)
 		return;
-	if (codec_model_spec(doc, ids_random_u64() >> 11, &spec, &name,
-	    &e) < 0)
+	if (codec_model_spec(doc, ids_random_u64() >> 11, &c->limits, &spec,
+	    &name, &e) < 0)
 		goto fail;
+	params = mlp_spec_params(&spec);
+	if (api_models_reserve(c, params, &e) < 0)
+		goto fail;
+	reserved = 1;
 	live = mlp_create(&spec, &f);
 	if (live == NULL || blob_save(live, &blob, &len, &f) < 0) {
 		mlp_destroy(live);
@@ -71,6 +77,7 @@ api_models_create(void *ctx, const http_request *rq, http_response *rs)
 		apierr_from_fault(&e, &f);
 		goto fail;
 	}
+	reserved = 0; /* the model holds it now */
 	log_info("model %s created: %u layers, %zu parameters", id,
 	    spec.n_layers, mlp_spec_params(&spec));
 	snprintf(rs->location, sizeof rs->location, "/v1/models/%s", id);
@@ -78,6 +85,8 @@ api_models_create(void *ctx, const http_request *rq, http_response *rs)
 	events_publish_json(c->ev, "model", id, model_json(m));
 	goto out;
 fail:
+	if (reserved)
+		api_models_release(c, params);
 	api_reply_error(rs, &e);
 out:
 	registry_put(m);
@@ -148,6 +157,7 @@ api_models_delete(void *ctx, const http_request *rq, http_response *rs)
 		return;
 	}
 	log_info("model %s deleted", m->id);
+	api_models_release(c, mlp_spec_params(&m->spec));
 	events_model_deleted(c->ev, m->id);
 	registry_put(m);
 	http_reply(rs, 204, NULL, 0);

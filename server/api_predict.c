@@ -28,14 +28,18 @@ api_predict(void *ctx, const http_request *rq, http_response *rs)
 		return;
 	if (rq->body_type == HTTP_BODY_CSV) {
 		single = 0;
-		if (csv_decode(rq->body, rq->body_len, m->spec.sizes[0], 0, &x,
+		/* the row caps apply before anything is allocated */
+		if (csv_count(rq->body, rq->body_len, &n, &e) < 0 ||
+		    codec_check_rows(&m->spec, n, &c->limits, "the CSV body",
+		    &e) < 0 ||
+		    csv_decode(rq->body, rq->body_len, m->spec.sizes[0], 0, &x,
 		    NULL, &n, &e) < 0)
 			goto fail;
 	} else {
 		if ((doc = api_body(rq, rs, 0)) == NULL)
 			goto out;
-		if (codec_predict_request(doc, &m->spec, &x, &n, &single,
-		    &e) < 0)
+		if (codec_predict_request(doc, &m->spec, &c->limits, &x, &n,
+		    &single, &e) < 0)
 			goto fail;
 	}
 	width = m->spec.sizes[m->spec.n_layers];

@@ -29,8 +29,8 @@ api_training_step(void *ctx, const http_request *rq, http_response *rs)
 		return;
 	if ((doc = api_body(rq, rs, 0)) == NULL)
 		goto out;
-	if (codec_step(doc, &m->spec, &x, &y, &n, &lr, &val.x, &val.y,
-	    &val.n, &e) < 0 ||
+	if (codec_step(doc, &m->spec, &c->limits, &x, &y, &n, &lr, &val.x,
+	    &val.y, &val.n, &e) < 0 ||
 	    trainer_step(c->tr, m, x, y, n, (float)lr, &val, &step, &loss, &vp,
 	    &e) < 0) {
 		api_reply_error(rs, &e);
@@ -68,7 +68,10 @@ api_training_train(void *ctx, const http_request *rq, http_response *rs)
 	if ((doc = api_body(rq, rs, 1)) == NULL)
 		goto out;
 	if (codec_train_opts(doc, &o, &e) < 0 ||
-	    codec_validation(doc, &m->spec, &val.x, &val.y, &val.n, &e) < 0) {
+	    codec_check_rows(&m->spec, (size_t)o.batch_size, &c->limits,
+	    "batch_size", &e) < 0 ||
+	    codec_validation(doc, &m->spec, &c->limits, &val.x, &val.y,
+	    &val.n, &e) < 0) {
 		api_reply_error(rs, &e);
 		goto out;
 	}

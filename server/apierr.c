@@ -37,6 +37,11 @@ apierr_from_fault(apierr *e, const fault *f)
 		return -1;
 	case FAULT_DIVERGED:
 		return apierr_set(e, 422, "diverged", "%s", f->msg);
+	case FAULT_FULL:
+		return apierr_set(e, 507, "insufficient_storage", "%s",
+		    f->msg);
+	case FAULT_LIMIT:
+		return apierr_set(e, 422, "limit_exceeded", "%s", f->msg);
 	default:
 		return apierr_set(e, 500, "internal_error", "%s",
 		    f->msg[0] ? f->msg : "internal error");

@@ -23,8 +23,10 @@ int apierr_set(apierr *e, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Maps a core/store fault to a status and code (invalid -> 422
- * invalid_value, nonfinite -> 422 non_finite, nomem -> 503, anything else
- * -> 500 internal_error) and copies its message; returns -1. */
+ * invalid_value, nonfinite -> 422 non_finite, nomem -> 503, full -> 507
+ * insufficient_storage, limit -> 422 limit_exceeded, anything else -> 500
+ * internal_error) and copies
+ * its message; returns -1. */
 int apierr_from_fault(apierr *e, const fault *f);
 
 #endif

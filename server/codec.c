@@ -10,11 +10,73 @@
 #include <string.h>
 #include <time.h>
 
+/* The JSON memory cap: jansson allocates through capped_malloc, which
+ * counts what one parse on this thread allocates (frees are not
+ * subtracted, so this is an upper bound of the tree it builds). It never
+ * refuses an allocation: jansson 2.14's lexer does not survive a NULL (a
+ * string whose token buffer could not grow is then copied past the end of
+ * that buffer, a heap overflow that tests/fuzz found). Instead the body
+ * reaches jansson in PARSE_CHUNK pieces through read_body, which ends the
+ * input once the count has passed json_cap; jansson handles that like any
+ * truncated body. A parse can so overshoot the cap by what one chunk makes
+ * it allocate, plus one doubling of a buffer or an array's table. Outside
+ * codec_parse_object nothing is counted. */
+#define PARSE_CHUNK 1024
+static size_t json_cap;
+static _Thread_local int parse_on;    /* a capped parse runs here */
+static _Thread_local size_t parse_used;
+static _Thread_local int parse_hit;   /* it ran into the cap */
+
+static void *
+capped_malloc(size_t n)
+{
+	if (parse_on && !parse_hit) {
+		if (n > json_cap - parse_used)
+			parse_hit = 1;
+		else
+			parse_used += n;
+	}
+	return malloc(n);
+}
+
+/* What is left of a body for read_body to hand jansson. */
+typedef struct body_reader {
+	const char *p;
+	size_t left;
+} body_reader;
+
+/* json_load_callback's source: the next chunk, or the end of the input
+ * once the parse ran into the cap ((size_t)-1, which jansson takes as
+ * the end, like 0). */
+static size_t
+read_body(void *buf, size_t buflen, void *data)
+{
+	body_reader *r = data;
+	size_t n = r->left < buflen ? r->left : buflen;
+
+	if (parse_hit)
+		return (size_t)-1;
+	if (n > PARSE_CHUNK)
+		n = PARSE_CHUNK;
+	memcpy(buf, r->p, n);
+	r->p += n;
+	r->left -= n;
+	return n;
+}
+
+void
+codec_json_cap(size_t bytes)
+{
+	json_cap = bytes;
+	json_set_alloc_funcs(capped_malloc, free);
+}
+
 json_t *
 codec_parse_object(const char *body, size_t len, int empty_ok, apierr *e)
 {
 	json_error_t err;
 	json_t *doc;
+	body_reader r = { body, len };
 	size_t i = 0;
 
 	while (i < len && (body[i] == ' ' || body[i] == '\n' ||
@@ -27,7 +89,19 @@ codec_parse_object(const char *body, size_t len, int empty_ok, apierr *e)
 		    "empty; a JSON object is required");
 		return NULL;
 	}
-	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+	parse_on = json_cap > 0;
+	parse_used = 0;
+	parse_hit = 0;
+	doc = json_load_callback(read_body, &r, JSON_REJECT_DUPLICATES, &err);
+	parse_on = 0;
+	if (parse_hit) {
+		/* a document that parsed anyway saw only part of the body */
+		json_decref(doc);
+		apierr_set(e, 413, "body_too_large", "decoding this JSON body "
+		    "would take more than %zu bytes of memory; send fewer rows "
+		    "at a time, or CSV", json_cap);
+		return NULL;
+	}
 	if (doc == NULL) {
 		switch (json_error_code(&err)) {
 		case json_error_duplicate_key:
@@ -163,9 +237,61 @@ activations(json_t *v, mlp_spec *s, apierr *e)
 	return 0;
 }
 
+/* Values one row takes through s: the sum of all its layer sizes. */
+static size_t
+row_values(const mlp_spec *s)
+{
+	size_t v = 0;
+
+	for (uint32_t l = 0; l <= s->n_layers; l++)
+		v += s->sizes[l];
+	return v;
+}
+
 int
-codec_model_spec(json_t *obj, uint64_t default_seed, mlp_spec *spec,
-		 char **name, apierr *e)
+codec_check_rows(const mlp_spec *s, size_t rows, const codec_limits *lim,
+		 const char *field, apierr *e)
+{
+	size_t rv = row_values(s);
+
+	if (lim == NULL)
+		return 0;
+	if (rows > lim->max_batch_rows)
+		return apierr_set(e, 422, "limit_exceeded", "%s has %zu rows; "
+		    "--max-batch-rows allows %zu in one request", field, rows,
+		    lim->max_batch_rows);
+	if (rv > 0 && rows > lim->max_batch_values / rv)
+		return apierr_set(e, 422, "limit_exceeded", "%s: %zu rows of "
+		    "%zu values each (the sum of the layer sizes) are more "
+		    "than the %zu --max-batch-values allows at once; send at "
+		    "most %zu rows", field, rows, rv, lim->max_batch_values,
+		    lim->max_batch_values / rv);
+	return 0;
+}
+
+/* The daemon's caps on a new model's shape, once spec is valid except
+ * for its parameter count. */
+static int
+spec_limits(const mlp_spec *s, const codec_limits *lim, apierr *e)
+{
+	if (lim == NULL)
+		return 0;
+	for (uint32_t l = 0; l <= s->n_layers; l++)
+		if (s->sizes[l] > lim->max_layer_width)
+			return apierr_set(e, 422, "limit_exceeded", "layers[%u] "
+			    "has %u units; --max-layer-width allows %zu", l,
+			    s->sizes[l], lim->max_layer_width);
+	if (row_values(s) > lim->max_batch_values)
+		return apierr_set(e, 422, "limit_exceeded", "one row through "
+		    "this model is %zu values (the sum of the layer sizes); "
+		    "--max-batch-values allows %zu", row_values(s),
+		    lim->max_batch_values);
+	return 0;
+}
+
+int
+codec_model_spec(json_t *obj, uint64_t default_seed, const codec_limits *lim,
+		 mlp_spec *spec, char **name, apierr *e)
 {
 	static const char *const keys[] = { "layers", "name", "activation",
 		"loss", "optimizer", "learning_rate", "momentum", "seed", NULL };
@@ -244,8 +370,14 @@ codec_model_spec(json_t *obj, uint64_t default_seed, mlp_spec *spec,
 			return -1;
 		spec->seed = (uint64_t)i64;
 	}
+	if (spec_limits(spec, lim, e) < 0)
+		return -1;
 	if (mlp_spec_validate(spec, &f) < 0)
 		return apierr_from_fault(e, &f);
+	if (lim != NULL && mlp_spec_params(spec) > lim->max_params)
+		return apierr_set(e, 422, "limit_exceeded", "the model has %zu "
+		    "weights and biases; --max-params allows %zu",
+		    mlp_spec_params(spec), lim->max_params);
 	if ((v = json_object_get(obj, "name")) != NULL) {
 		if (!json_is_string(v))
 			return apierr_set(e, 400, "wrong_type",
@@ -331,9 +463,20 @@ codec_matrix(json_t *arr, const char *field, size_t width, float **out,
 	return 0;
 }
 
+/* codec_check_rows for the JSON array arr (nothing to check unless it
+ * is an array: codec_matrix then says what is wrong). */
+static int
+check_array_rows(json_t *arr, const mlp_spec *s, const codec_limits *lim,
+		 const char *field, apierr *e)
+{
+	if (!json_is_array(arr))
+		return 0;
+	return codec_check_rows(s, json_array_size(arr), lim, field, e);
+}
+
 int
-codec_batch(json_t *obj, const mlp_spec *s, float **x, float **y,
-	    size_t *n, double *lr, apierr *e)
+codec_batch(json_t *obj, const mlp_spec *s, const codec_limits *lim,
+	    float **x, float **y, size_t *n, double *lr, apierr *e)
 {
 	static const char *const keys[] = { "inputs", "targets",
 		"learning_rate", NULL };
@@ -353,6 +496,10 @@ codec_batch(json_t *obj, const mlp_spec *s, float **x, float **y,
 	if (json_object_get(obj, "targets") == NULL)
 		return apierr_set(e, 400, "missing_field",
 		    "targets is required");
+	if (check_array_rows(json_object_get(obj, "inputs"), s, lim,
+	    "inputs", e) < 0 || check_array_rows(json_object_get(obj,
+	    "targets"), s, lim, "targets", e) < 0)
+		return -1;
 	if (codec_matrix(json_object_get(obj, "inputs"), "inputs",
 	    s->sizes[0], x, &nx, e) < 0)
 		return -1;
@@ -374,8 +521,8 @@ fail:
 }
 
 int
-codec_predict_request(json_t *obj, const mlp_spec *s, float **x, size_t *n,
-		      int *single, apierr *e)
+codec_predict_request(json_t *obj, const mlp_spec *s, const codec_limits *lim,
+		      float **x, size_t *n, int *single, apierr *e)
 {
 	static const char *const keys[] = { "inputs", "input", NULL };
 	json_t *one = json_object_get(obj, "input");
@@ -388,8 +535,13 @@ codec_predict_request(json_t *obj, const mlp_spec *s, float **x, size_t *n,
 		return apierr_set(e, 400, one ? "unknown_field" :
 		    "missing_field", "give exactly one of input or inputs");
 	*single = one != NULL;
-	if (many != NULL)
+	if (many != NULL) {
+		if (check_array_rows(many, s, lim, "inputs", e) < 0)
+			return -1;
 		return codec_matrix(many, "inputs", s->sizes[0], x, n, e);
+	}
+	if (codec_check_rows(s, 1, lim, "input", e) < 0)
+		return -1;
 	*x = malloc(s->sizes[0] * sizeof(float));
 	if (*x == NULL)
 		return apierr_set(e, 503, "out_of_memory", "out of memory");
@@ -499,8 +651,8 @@ codec_train_opts_text(const train_opts *o)
 }
 
 int
-codec_validation(json_t *obj, const mlp_spec *s, float **x, float **y,
-		 size_t *n, apierr *e)
+codec_validation(json_t *obj, const mlp_spec *s, const codec_limits *lim,
+		 float **x, float **y, size_t *n, apierr *e)
 {
 	json_t *v = json_object_get(obj, "validation");
 	const char *key;
@@ -522,6 +674,11 @@ codec_validation(json_t *obj, const mlp_spec *s, float **x, float **y,
 	if (json_object_get(v, "targets") == NULL)
 		return apierr_set(e, 400, "missing_field",
 		    "validation.targets is required");
+	if (check_array_rows(json_object_get(v, "inputs"), s, lim,
+	    "validation.inputs", e) < 0 || check_array_rows(
+	    json_object_get(v, "targets"), s, lim, "validation.targets",
+	    e) < 0)
+		return -1;
 	if (codec_matrix(json_object_get(v, "inputs"), "validation.inputs",
 	    s->sizes[0], x, n, e) < 0)
 		return -1;
@@ -543,8 +700,9 @@ fail:
 }
 
 int
-codec_step(json_t *obj, const mlp_spec *s, float **x, float **y, size_t *n,
-	   double *lr, float **vx, float **vy, size_t *vn, apierr *e)
+codec_step(json_t *obj, const mlp_spec *s, const codec_limits *lim,
+	   float **x, float **y, size_t *n, double *lr, float **vx,
+	   float **vy, size_t *vn, apierr *e)
 {
 	json_t *rest;
 	int rc;
@@ -552,16 +710,16 @@ codec_step(json_t *obj, const mlp_spec *s, float **x, float **y, size_t *n,
 	*vx = *vy = NULL;
 	*vn = 0;
 	if (json_object_get(obj, "validation") == NULL)
-		return codec_batch(obj, s, x, y, n, lr, e);
+		return codec_batch(obj, s, lim, x, y, n, lr, e);
 	/* the batch without its validation set, checked as any batch */
 	if ((rest = json_copy(obj)) == NULL)
 		return apierr_set(e, 503, "out_of_memory", "out of memory");
 	json_object_del(rest, "validation");
-	rc = codec_batch(rest, s, x, y, n, lr, e);
+	rc = codec_batch(rest, s, lim, x, y, n, lr, e);
 	json_decref(rest);
 	if (rc < 0)
 		return -1;
-	if (codec_validation(obj, s, vx, vy, vn, e) < 0) {
+	if (codec_validation(obj, s, lim, vx, vy, vn, e) < 0) {
 		free(*x);
 		free(*y);
 		*x = *y = NULL;

@@ -23,6 +23,17 @@
 
 #define CODEC_NAME_MAX 200 /* bytes of a model name */
 
+/* The caps a daemon puts on what one request may ask for (its --max-*
+ * flags; config.h). A decoder that takes one answers a request past a cap
+ * with 422 limit_exceeded naming the flag, before it allocates anything
+ * for the request's rows; NULL means the core's own maxima. */
+typedef struct codec_limits {
+	size_t max_layer_width;  /* units in any layer of a new model */
+	size_t max_params;       /* weights + biases of one new model */
+	size_t max_batch_rows;   /* rows in one matrix of a request */
+	size_t max_batch_values; /* rows x the sum of the layer sizes */
+} codec_limits;
+
 /* Options of POST /v1/models/{id}/train. */
 typedef struct train_opts {
 	int64_t epochs;     /* 1.. ; used when steps == 0 */
@@ -47,6 +58,12 @@ typedef struct codec_model {
 	int64_t updated_ms;
 } codec_model;
 
+/* Caps the memory jansson may allocate while codec_parse_object decodes
+ * one body (0: no cap); past it the parse fails with 413 body_too_large.
+ * It installs jansson's allocator hooks, which are process-wide: call it
+ * before any thread uses jansson (daemon_start does). */
+void codec_json_cap(size_t bytes);
+
 /* Parses a request body that must be one JSON object. Empty bodies are an
  * error unless empty_ok, which yields an empty object. */
 json_t *codec_parse_object(const char *body, size_t len, int empty_ok,
@@ -55,9 +72,18 @@ json_t *codec_parse_object(const char *body, size_t len, int empty_ok,
 /* 400 unknown_field unless every key of obj is in allowed (NULL-ended). */
 int codec_check_keys(json_t *obj, const char *const *allowed, apierr *e);
 
-/* POST /v1/models body -> spec and name (malloc'd, caller frees). */
-int codec_model_spec(json_t *obj, uint64_t default_seed, mlp_spec *spec,
-		     char **name, apierr *e);
+/* POST /v1/models body -> spec and name (malloc'd, caller frees). lim
+ * (may be NULL) caps the layer widths and the parameters of the model. */
+int codec_model_spec(json_t *obj, uint64_t default_seed,
+		     const codec_limits *lim, mlp_spec *spec, char **name,
+		     apierr *e);
+
+/* 422 limit_exceeded unless rows rows of a request for spec s stay within
+ * lim's max_batch_rows and max_batch_values (NULL: always 0); field names
+ * the rows in the message. For decoders that do not go through codec
+ * (CSV bodies, a train job's batch_size). */
+int codec_check_rows(const mlp_spec *s, size_t rows, const codec_limits *lim,
+		     const char *field, apierr *e);
 
 /* A JSON array of rows of width numbers -> a malloc'd rows x width block;
  * field names the array in messages. */
@@ -67,12 +93,13 @@ int codec_matrix(json_t *arr, const char *field, size_t width, float **out,
 /* {"inputs", "targets"[, "learning_rate"]} for spec s: two malloc'd
  * blocks with equal row counts. lr (when not NULL) accepts the optional
  * learning_rate and gets 0 when it is absent. */
-int codec_batch(json_t *obj, const mlp_spec *s, float **x, float **y,
-		size_t *n, double *lr, apierr *e);
+int codec_batch(json_t *obj, const mlp_spec *s, const codec_limits *lim,
+		float **x, float **y, size_t *n, double *lr, apierr *e);
 
 /* {"inputs": [[...]]} or {"input": [...]}; *single says which. */
-int codec_predict_request(json_t *obj, const mlp_spec *s, float **x,
-			  size_t *n, int *single, apierr *e);
+int codec_predict_request(json_t *obj, const mlp_spec *s,
+			  const codec_limits *lim, float **x, size_t *n,
+			  int *single, apierr *e);
 
 json_t *codec_predict_response(const float *out, size_t n, size_t width,
 			       int single, uint64_t step);
@@ -84,14 +111,15 @@ int codec_train_opts(json_t *obj, train_opts *o, apierr *e);
 /* The optional "validation": {"inputs", "targets"} of obj (a train or
  * step request) for spec s, checked like a batch: two malloc'd blocks of
  * *n rows, or *n == 0 and NULL blocks when obj has none. */
-int codec_validation(json_t *obj, const mlp_spec *s, float **x, float **y,
-		     size_t *n, apierr *e);
+int codec_validation(json_t *obj, const mlp_spec *s,
+		     const codec_limits *lim, float **x, float **y, size_t *n,
+		     apierr *e);
 
 /* A /step body: codec_batch's {"inputs", "targets", "learning_rate"?}
  * plus an optional validation set as codec_validation decodes it. */
-int codec_step(json_t *obj, const mlp_spec *s, float **x, float **y,
-	       size_t *n, double *lr, float **vx, float **vy, size_t *vn,
-	       apierr *e);
+int codec_step(json_t *obj, const mlp_spec *s, const codec_limits *lim,
+	       float **x, float **y, size_t *n, double *lr, float **vx,
+	       float **vy, size_t *vn, apierr *e);
 
 /* Train options as compact JSON text (malloc'd) for the job row. */
 char *codec_train_opts_text(const train_opts *o);

@@ -4,9 +4,13 @@
 #include "config.h"
 
 #include "autoconf.h"
+#include "auth.h"
+#include "mlp.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -17,12 +21,19 @@
 enum {
 	OPT_LISTEN = 256,
 	OPT_DB,
+	OPT_MAX_DB_SIZE,
 	OPT_HTTP_THREADS,
 	OPT_TRAINERS,
 	OPT_MAX_BODY,
 	OPT_CHECKPOINT,
 	OPT_MAX_QUEUE,
+	OPT_LIMIT_FIRST_,  /* the config_limits flags, in limit_opts order */
+	OPT_LIMIT_LAST_ = OPT_LIMIT_FIRST_ + 9,
 	OPT_LOG_LEVEL,
+	OPT_TOKEN_FILE,
+	OPT_INSECURE,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
 	OPT_HELP,
 	OPT_VERSION
 };
@@ -30,16 +41,70 @@ enum {
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "db", required_argument, NULL, OPT_DB },
+	{ "max-db-size", required_argument, NULL, OPT_MAX_DB_SIZE },
 	{ "http-threads", required_argument, NULL, OPT_HTTP_THREADS },
 	{ "trainers", required_argument, NULL, OPT_TRAINERS },
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "checkpoint-every", required_argument, NULL, OPT_CHECKPOINT },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
+	{ "max-connections", required_argument, NULL, OPT_LIMIT_FIRST_ },
+	{ "max-connections-per-ip", required_argument, NULL, OPT_LIMIT_FIRST_ + 1 },
+	{ "connection-timeout", required_argument, NULL, OPT_LIMIT_FIRST_ + 2 },
+	{ "max-body-memory", required_argument, NULL, OPT_LIMIT_FIRST_ + 3 },
+	{ "max-layer-width", required_argument, NULL, OPT_LIMIT_FIRST_ + 4 },
+	{ "max-params", required_argument, NULL, OPT_LIMIT_FIRST_ + 5 },
+	{ "max-models", required_argument, NULL, OPT_LIMIT_FIRST_ + 6 },
+	{ "max-batch-rows", required_argument, NULL, OPT_LIMIT_FIRST_ + 7 },
+	{ "max-batch-values", required_argument, NULL, OPT_LIMIT_FIRST_ + 8 },
+	{ "max-samples", required_argument, NULL, OPT_LIMIT_FIRST_ + 9 },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
 };
+
+/* The config_limits flags: option code, field, default and range. */
+static const struct limit_opt {
+	int opt;
+	const char *name;
+	size_t off; /* offsetof(config_limits, field) */
+	size_t def;
+	unsigned long long lo, hi;
+} limit_opts[] = {
+	{ OPT_LIMIT_FIRST_, "max-connections",
+	  offsetof(config_limits, max_connections), 1024, 1, 65536 },
+	{ OPT_LIMIT_FIRST_ + 1, "max-connections-per-ip",
+	  offsetof(config_limits, max_per_ip), 256, 0, 65536 },
+	{ OPT_LIMIT_FIRST_ + 2, "connection-timeout",
+	  offsetof(config_limits, conn_timeout), 60, 1, 86400 },
+	{ OPT_LIMIT_FIRST_ + 3, "max-body-memory",
+	  offsetof(config_limits, max_body_memory), 256u << 20, 1024,
+	  1ull << 40 },
+	{ OPT_LIMIT_FIRST_ + 4, "max-layer-width",
+	  offsetof(config_limits, max_layer_width), MLP_MAX_WIDTH, 1,
+	  MLP_MAX_WIDTH },
+	{ OPT_LIMIT_FIRST_ + 5, "max-params",
+	  offsetof(config_limits, max_params), 16u << 20, 1, 1ull << 36 },
+	{ OPT_LIMIT_FIRST_ + 6, "max-models",
+	  offsetof(config_limits, max_models), 1000, 1, 10000000 },
+	{ OPT_LIMIT_FIRST_ + 7, "max-batch-rows",
+	  offsetof(config_limits, max_batch_rows), 100000, 1, MLP_MAX_BATCH },
+	{ OPT_LIMIT_FIRST_ + 8, "max-batch-values",
+	  offsetof(config_limits, max_batch_values), 16u << 20, 1,
+	  1ull << 36 },
+	{ OPT_LIMIT_FIRST_ + 9, "max-samples",
+	  offsetof(config_limits, max_samples), 1000000, 1, 1ull << 40 },
+};
+
+static size_t *
+limit_field(config *c, const struct limit_opt *o)
+{
+	return (size_t *)((char *)&c->lim + o->off);
+}
 
 void
 config_default(config *c)
@@ -55,6 +120,8 @@ config_default(config *c)
 	c->max_body = 64u * 1024 * 1024;
 	c->checkpoint_every = 1.0;
 	c->max_queue = 1024;
+	for (size_t i = 0; i < sizeof limit_opts / sizeof *limit_opts; i++)
+		*limit_field(c, &limit_opts[i]) = limit_opts[i].def;
 	c->events_heartbeat = 15.0;
 	c->level = LOG_INFO;
 }
@@ -68,13 +135,42 @@ config_usage(FILE *out)
 	    "  --listen HOST:PORT        address to serve (default 127.0.0.1:8080;\n"
 	    "                            port 0 picks a free port; [::1]:PORT for IPv6)\n"
 	    "  --db PATH                 SQLite database (default ./mlpd.db; :memory:)\n"
+	    "  --max-db-size BYTES       database size cap, 0 for none: writes past\n"
+	    "                            it fail with 507 (default 0)\n"
 	    "  --http-threads N          HTTP worker threads (default: cores)\n"
 	    "  --trainers N              training threads (default 1)\n"
 	    "  --max-body BYTES          request body cap (default 67108864)\n"
 	    "  --checkpoint-every SECS   weights checkpoint period while training\n"
 	    "                            (default 1)\n"
 	    "  --max-queue N             queued jobs before 503 (default 1024)\n"
+	    "  --max-connections N       open connections (default 1024)\n"
+	    "  --max-connections-per-ip N\n"
+	    "                            open connections from one address, 0 for\n"
+	    "                            no limit (default 256)\n"
+	    "  --connection-timeout SECS\n"
+	    "                            an idle connection, or one whose request\n"
+	    "                            has not arrived whole, is closed after\n"
+	    "                            this long (default 60)\n"
+	    "  --max-body-memory BYTES   bodies being received and big answers\n"
+	    "                            waiting for their readers, all together:\n"
+	    "                            past it 503 (default 268435456)\n"
+	    "  --max-layer-width N       units in a layer of a model (default 65536)\n"
+	    "  --max-params N            weights and biases of all models together\n"
+	    "                            (default 16777216)\n"
+	    "  --max-models N            models held (default 1000)\n"
+	    "  --max-batch-rows N        rows in one request (default 100000)\n"
+	    "  --max-batch-values N      rows x the sum of the layer sizes in one\n"
+	    "                            request or train step (default 16777216)\n"
+	    "  --max-samples N           stored training rows per model\n"
+	    "                            (default 1000000)\n"
 	    "  --log-level LEVEL         error, warn, info or debug (default info)\n"
+	    "  --token-file FILE         require \"Authorization: Bearer TOKEN\" on\n"
+	    "                            /v1 and /metrics (all but / and /healthz);\n"
+	    "                            FILE holds the token (or $MLPD_TOKEN_FILE)\n"
+	    "  --insecure                allow a non-loopback --listen address\n"
+	    "                            without --token-file\n"
+	    "  --tls-cert FILE           serve HTTPS with this PEM certificate\n"
+	    "  --tls-key FILE            and this PEM private key\n"
 	    "  --help                    this text\n"
 	    "  --version                 the version\n");
 }
@@ -94,6 +190,20 @@ parse_ulong(const char *s, unsigned long long lo, unsigned long long hi,
 	if (errno != 0 || *end != '\0' || v < lo || v > hi)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+/* One of the limit_opts flags. */
+static int
+parse_limit(config *c, int opt, const char *arg, fault *f)
+{
+	const struct limit_opt *o = &limit_opts[opt - OPT_LIMIT_FIRST_];
+	unsigned long long v;
+
+	if (parse_ulong(arg, o->lo, o->hi, &v) < 0 || v > SIZE_MAX)
+		return fault_set(f, FAULT_INVALID, "--%s must be %llu..%llu",
+		    o->name, o->lo, o->hi);
+	*limit_field(c, o) = (size_t)v;
 	return 0;
 }
 
@@ -127,6 +237,30 @@ parse_listen(config *c, const char *arg, fault *f)
 	return 0;
 }
 
+/* The access settings, once every flag is in: the token file from the
+ * environment, TLS files in pairs, and no exposed address without a token
+ * unless the operator said --insecure. */
+static int
+check_access(config *c, fault *f)
+{
+	const char *env = getenv("MLPD_TOKEN_FILE");
+
+	if (c->token_file == NULL && env != NULL && *env != '\0')
+		c->token_file = env;
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+		return fault_set(f, FAULT_INVALID, "--tls-cert and --tls-key "
+		    "go together; %s is missing", c->tls_cert == NULL ?
+		    "--tls-cert" : "--tls-key");
+	if (c->token_file == NULL && !c->insecure &&
+	    !auth_host_is_loopback(c->host))
+		return fault_set(f, FAULT_INVALID, "refusing to listen on %s "
+		    "without a token: it is not a loopback address, so anyone "
+		    "who reaches it could change or delete every model; give "
+		    "--token-file FILE (or MLPD_TOKEN_FILE), or --insecure if "
+		    "a firewall or proxy guards it", c->host);
+	return 0;
+}
+
 config_result
 config_parse(config *c, int argc, char **argv, fault *f)
 {
@@ -137,6 +271,11 @@ config_parse(config *c, int argc, char **argv, fault *f)
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt >= OPT_LIMIT_FIRST_ && opt <= OPT_LIMIT_LAST_) {
+			if (parse_limit(c, opt, optarg, f) < 0)
+				return CONFIG_ERROR;
+			continue;
+		}
 		switch (opt) {
 		case OPT_LISTEN:
 			if (parse_listen(c, optarg, f) < 0)
@@ -148,6 +287,16 @@ config_parse(config *c, int argc, char **argv, fault *f)
 				return CONFIG_ERROR;
 			}
 			c->db_path = optarg;
+			break;
+		case OPT_MAX_DB_SIZE:
+			if (parse_ulong(optarg, 0, 1ull << 50, &v) < 0 ||
+			    (v != 0 && v < 65536)) {
+				fault_set(f, FAULT_INVALID,
+				    "--max-db-size must be 0 (no cap) or "
+				    "65536..1125899906842624 bytes");
+				return CONFIG_ERROR;
+			}
+			c->max_db_size = (int64_t)v;
 			break;
 		case OPT_HTTP_THREADS:
 			if (parse_ulong(optarg, 1, 1024, &v) < 0) {
@@ -201,6 +350,26 @@ config_parse(config *c, int argc, char **argv, fault *f)
 				return CONFIG_ERROR;
 			}
 			break;
+		case OPT_TOKEN_FILE:
+		case OPT_TLS_CERT:
+		case OPT_TLS_KEY:
+			if (*optarg == '\0') {
+				fault_set(f, FAULT_INVALID, "--%s is empty",
+				    opt == OPT_TOKEN_FILE ? "token-file" :
+				    opt == OPT_TLS_CERT ? "tls-cert" :
+				    "tls-key");
+				return CONFIG_ERROR;
+			}
+			if (opt == OPT_TOKEN_FILE)
+				c->token_file = optarg;
+			else if (opt == OPT_TLS_CERT)
+				c->tls_cert = optarg;
+			else
+				c->tls_key = optarg;
+			break;
+		case OPT_INSECURE:
+			c->insecure = 1;
+			break;
 		case OPT_HELP:
 			config_usage(stdout);
 			return CONFIG_EXIT;
@@ -218,5 +387,5 @@ config_parse(config *c, int argc, char **argv, fault *f)
 		    argv[optind]);
 		return CONFIG_ERROR;
 	}
-	return CONFIG_RUN;
+	return check_access(c, f) < 0 ? CONFIG_ERROR : CONFIG_RUN;
 }

@@ -1,10 +1,11 @@
 /*
  * csv: text/csv decoding with validation, and encoding (see csv.h).
  *
- * Decoding takes two passes over the body: the first finds the lines with
- * content (rejecting blank lines between rows), the header and the row
- * count, so the float blocks are allocated once at their final size; the
- * second splits each row and parses its fields. Numbers go through strtod
+ * Decoding takes two passes over the body: the first (scan, which is all
+ * csv_count does) finds the lines with content (rejecting blank lines
+ * between rows), the header and the row count, so the float blocks are
+ * allocated once at their final size; the second splits each row and
+ * parses its fields. Numbers go through strtod
  * in the "C" locale (mlpd never calls setlocale).
  */
 #include "csv.h"
@@ -195,26 +196,17 @@ row(const char *s, size_t n, size_t lineno, size_t nx, size_t ny,
 	return 0;
 }
 
-int
-csv_decode(const char *body, size_t len, size_t nx, size_t ny, float **x,
-	   float **y, size_t *n, apierr *e)
+/* Pass 1: the lines with content (a blank one between two of them is an
+ * error, blank ones at the end are not), whether line 1 is a header and
+ * its column count, and the number of rows. */
+static int
+scan(const char *body, size_t len, size_t *rows, int *has_header,
+     size_t *hcols, apierr *e)
 {
-	size_t pos, lineno, content = 0, pending_blank = 0, rows, cols, r;
-	size_t width = nx + ny;
+	size_t pos, lineno, content = 0, pending_blank = 0;
 	const char *s;
 	size_t sl;
-	int has_header;
-	float *bx = NULL, *by = NULL;
 
-	*x = NULL;
-	if (ny > 0)
-		*y = NULL;
-	*n = 0;
-	if (nx == 0 || width < nx)
-		return apierr_set(e, 500, "internal_error", "csv_decode: "
-		    "a row needs at least one input");
-	/* pass 1: count the lines with content; a blank one between two
-	 * of them is an error, blank ones at the end are not */
 	for (pos = 0, lineno = 0; pos < len;) {
 		next_line(body, len, &pos, &s, &sl);
 		lineno++;
@@ -235,7 +227,48 @@ csv_decode(const char *body, size_t len, size_t nx, size_t ny, float **x,
 	/* line 1 has content (a blank line 1 was rejected above) */
 	pos = 0;
 	next_line(body, len, &pos, &s, &sl);
-	has_header = header(s, sl, &cols);
+	*has_header = header(s, sl, hcols);
+	*rows = content - (size_t)*has_header;
+	if (*rows == 0)
+		return apierr_set(e, 422, "invalid_value", "the CSV body has a "
+		    "header line but no rows");
+	if (*rows > MLP_MAX_BATCH)
+		return apierr_set(e, 422, "invalid_value", "the CSV body has "
+		    "%zu rows; at most %u are allowed in one request", *rows,
+		    MLP_MAX_BATCH);
+	return 0;
+}
+
+int
+csv_count(const char *body, size_t len, size_t *rows, apierr *e)
+{
+	size_t hcols;
+	int has_header;
+
+	*rows = 0;
+	return scan(body, len, rows, &has_header, &hcols, e);
+}
+
+int
+csv_decode(const char *body, size_t len, size_t nx, size_t ny, float **x,
+	   float **y, size_t *n, apierr *e)
+{
+	size_t pos, lineno, rows, cols, r;
+	size_t width = nx + ny;
+	const char *s;
+	size_t sl;
+	int has_header;
+	float *bx = NULL, *by = NULL;
+
+	*x = NULL;
+	if (ny > 0)
+		*y = NULL;
+	*n = 0;
+	if (nx == 0 || width < nx)
+		return apierr_set(e, 500, "internal_error", "csv_decode: "
+		    "a row needs at least one input");
+	if (scan(body, len, &rows, &has_header, &cols, e) < 0)
+		return -1;
 	if (has_header && cols != width) {
 		char what[64];
 
@@ -244,14 +277,6 @@ csv_decode(const char *body, size_t len, size_t nx, size_t ny, float **x,
 		    "has %zu column%s; expected %s", cols, cols == 1 ? "" : "s",
 		    what);
 	}
-	rows = content - (size_t)has_header;
-	if (rows == 0)
-		return apierr_set(e, 422, "invalid_value", "the CSV body has a "
-		    "header line but no rows");
-	if (rows > MLP_MAX_BATCH)
-		return apierr_set(e, 422, "invalid_value", "the CSV body has "
-		    "%zu rows; at most %u are allowed in one request", rows,
-		    MLP_MAX_BATCH);
 	if (width > SIZE_MAX / sizeof(float) / rows)
 		return apierr_set(e, 503, "out_of_memory", "out of memory");
 	bx = malloc(rows * nx * sizeof(float));

@@ -25,6 +25,13 @@
 
 #include "apierr.h"
 
+/* The number of rows in body[0..len) (the header not counted), from a
+ * quick pass that checks only the structure: for a caller that caps rows
+ * before anything is allocated. 0, or -1 with e filled (an empty body, a
+ * blank line between rows, a header and no rows, more than MLP_MAX_BATCH
+ * rows). */
+int csv_count(const char *body, size_t len, size_t *rows, apierr *e);
+
 /* Decodes body[0..len) into rows of nx inputs and ny targets: *x gets a
  * malloc'd n x nx block and, when ny > 0, *y a malloc'd n x ny block (the
  * caller frees both; with ny == 0, y may be NULL and is not touched).

@@ -10,18 +10,23 @@
 #include "daemon.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "auth.h"
 #include "blob.h"
 #include "http.h"
 #include "log.h"
 #include "mlp.h"
+#include "tls.h"
 
 struct daemon_ctx {
 	api_ctx api;
 	http_server *http;
+	auth *auth;     /* the --token-file token, or NULL */
+	tls_creds *tls; /* the --tls-cert/--tls-key PEM, or NULL */
 };
 
 /* Store callback: one model row becomes a registry entry. */
@@ -45,8 +50,30 @@ load_model(void *arg, const store_model *row)
 		log_error("model %s: %s", row->id, f.msg);
 		return -1;
 	}
+	/* counted, never refused: the limits bind new models only */
+	atomic_fetch_add(&d->api.models_held, 1);
+	atomic_fetch_add(&d->api.params_held, mlp_spec_params(&m->spec));
 	registry_put(m);
 	return 0;
+}
+
+/* Says on the log who may come in, and warns when that is anyone or the
+ * token travels in clear text. */
+static void
+warn_exposure(const config *c)
+{
+	int lo = auth_host_is_loopback(c->host);
+
+	if (c->token_file != NULL)
+		log_info("access: a bearer token is required on all but / and "
+		    "/healthz");
+	if (c->token_file == NULL && !lo)
+		log_warn("access: %s is served without a token (--insecure): "
+		    "anyone who reaches it may read, change and delete every "
+		    "model", c->host);
+	else if (c->token_file != NULL && c->tls_cert == NULL && !lo)
+		log_warn("access: the token crosses the network in clear text; "
+		    "use --tls-cert/--tls-key or a TLS proxy");
 }
 
 daemon_ctx *
@@ -54,6 +81,8 @@ daemon_start(const config *c, fault *f)
 {
 	daemon_ctx *d = calloc(1, sizeof *d);
 	trainer_config tc;
+	http_guard guard;
+	http_limits hl;
 	const http_route *routes;
 	size_t nroutes;
 
@@ -62,10 +91,38 @@ daemon_start(const config *c, fault *f)
 		return NULL;
 	}
 	mlp_blas_threads(1);
+	/* the access files first: a bad one stops us before the database */
+	if (c->token_file != NULL &&
+	    (d->auth = auth_create(c->token_file, f)) == NULL)
+		goto fail;
+	if (c->tls_cert != NULL && (d->tls = tls_creds_load(c->tls_cert,
+	    c->tls_key, f)) == NULL)
+		goto fail;
 	d->api.cfg = c;
 	atomic_init(&d->api.shutting_down, 0);
+	d->api.limits.max_layer_width = c->lim.max_layer_width;
+	d->api.limits.max_params = c->lim.max_params;
+	d->api.limits.max_batch_rows = c->lim.max_batch_rows;
+	d->api.limits.max_batch_values = c->lim.max_batch_values;
+	atomic_init(&d->api.models_held, 0);
+	atomic_init(&d->api.params_held, 0);
+	/* one JSON body may take 24 times the body cap while it is decoded
+	 * (README, "Limits"); jansson's hooks are set before any thread */
+	codec_json_cap(c->max_body > SIZE_MAX / 24 ? SIZE_MAX :
+	    24 * c->max_body);
 	if ((d->api.st = store_open(c->db_path, f)) == NULL)
 		goto fail;
+	if (c->max_db_size > 0) {
+		int64_t cap;
+
+		if (store_set_max_size(d->api.st, c->max_db_size, &cap, f) < 0)
+			goto fail;
+		if (cap > c->max_db_size)
+			log_warn("the database is already %lld bytes, more than "
+			    "--max-db-size %lld: writes that would grow it "
+			    "fail with 507", (long long)cap,
+			    (long long)c->max_db_size);
+	}
 	if ((d->api.reg = registry_create(f)) == NULL)
 		goto fail;
 	if (store_models_each(d->api.st, load_model, d, f) != 0) {
@@ -86,10 +143,19 @@ daemon_start(const config *c, fault *f)
 	routes = api_routes(&nroutes);
 	if ((d->api.mx = metrics_create(routes, nroutes, f)) == NULL)
 		goto fail;
-	d->http = http_start(c->host, c->port, c->http_threads, c->max_body,
-	    routes, nroutes, &d->api, metrics_observe_http, d->api.mx, f);
+	guard.auth = d->auth;
+	guard.tls_cert = d->tls ? d->tls->cert_pem : NULL;
+	guard.tls_key = d->tls ? d->tls->key_pem : NULL;
+	hl.max_body = c->max_body;
+	hl.max_body_memory = c->lim.max_body_memory;
+	hl.max_connections = (unsigned)c->lim.max_connections;
+	hl.max_per_ip = (unsigned)c->lim.max_per_ip;
+	hl.timeout = (unsigned)c->lim.conn_timeout;
+	d->http = http_start(c->host, c->port, c->http_threads, &hl, routes,
+	    nroutes, &d->api, metrics_observe_http, d->api.mx, &guard, f);
 	if (d->http == NULL)
 		goto fail;
+	warn_exposure(c);
 	return d;
 fail:
 	daemon_stop(d);
@@ -126,5 +192,7 @@ daemon_stop(daemon_ctx *d)
 	trainer_destroy(d->api.tr);
 	registry_destroy(d->api.reg);
 	store_close(d->api.st);
+	tls_creds_destroy(d->tls);
+	auth_destroy(d->auth);
 	free(d);
 }

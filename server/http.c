@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http_watch.h"
 #include "log.h"
 #include "wallclock.h"
 
@@ -22,11 +25,20 @@ struct http_server {
 	const http_route *routes;
 	size_t nroutes;
 	size_t max_body;
+	size_t max_body_memory; /* all bodies being received, bytes */
+	atomic_size_t body_bytes; /* what their buffers hold now */
+	http_watch *watch;      /* closes slow requests; NULL: none */
 	void *ctx;
 	http_observer observe; /* NULL: nobody watches */
 	void *octx;
 	unsigned port;
 	int quiesced_fd; /* the listen socket after quiesce, closed at stop */
+	const auth *auth; /* NULL: no token needed */
+	/* libmicrohttpd's last message while MHD_start_daemon runs (e.g.
+	 * why GnuTLS refused a certificate), for the start-up error */
+	atomic_int capturing;
+	pthread_mutex_t start_lock; /* guards start_msg */
+	char start_msg[200];
 };
 
 /* What one request carries between libmicrohttpd's calls. */
@@ -38,6 +50,7 @@ typedef struct conn_state {
 	size_t len;
 	size_t cap;
 	int too_big;    /* the body passed the cap: answer 413 at the end */
+	int no_memory;  /* it would pass max_body_memory: 503 at the end */
 	int answered;   /* an error went out from the headers alone */
 	double t0;      /* wallclock_mono() at the first callback */
 } conn_state;
@@ -125,8 +138,22 @@ http_reply_error(http_response *rs, const apierr *e)
 {
 	json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", e->code,
 	    "message", e->msg);
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	char *text;
 
+	if (doc == NULL) {
+		/* the message quotes invalid UTF-8 (e.g. an id of %ff):
+		 * keep status and code, and '?' for each non-ASCII byte */
+		char msg[sizeof e->msg];
+		size_t i;
+
+		for (i = 0; i + 1 < sizeof msg && e->msg[i]; i++)
+			msg[i] = (unsigned char)e->msg[i] >= 0x80 ? '?' :
+			    e->msg[i];
+		msg[i] = '\0';
+		doc = json_pack("{s:{s:s,s:s}}", "error", "code", e->code,
+		    "message", msg);
+	}
+	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	if (text == NULL) {
 		/* a message that jansson cannot encode: fall back to plain */
@@ -178,14 +205,67 @@ http_etag_check(const http_request *rq, http_response *rs, const char *tag)
 	return 1;
 }
 
-/* Queues rs on the connection and frees its parts. */
+/* Answers of at least this many bytes wait for their reader counted
+ * against max_body_memory; smaller ones are bounded by the connections. */
+#define HELD_ANSWER_MIN (64u * 1024)
+
+/* A counted answer, until libmicrohttpd is done with it. */
+typedef struct held_answer {
+	http_server *hs;
+	char *body;
+	size_t len;
+} held_answer;
+
+static int body_reserve(http_server *hs, size_t n);
+
+/* libmicrohttpd's free callback of a counted answer. */
+static void
+held_free(void *cls)
+{
+	held_answer *h = cls;
+
+	free(h->body);
+	atomic_fetch_sub(&h->hs->body_bytes, h->len);
+	free(h);
+}
+
+/* Queues rs on the connection and frees its parts. With hs, an answer of
+ * HELD_ANSWER_MIN bytes or more counts against max_body_memory while it
+ * waits for its reader, and becomes 503 out_of_memory when there is no
+ * room (answers that change state are small: only reads are that big). */
 static enum MHD_Result
-send_response(struct MHD_Connection *conn, http_response *rs,
-	      const char *allow)
+send_response(http_server *hs, struct MHD_Connection *conn,
+	      http_response *rs, const char *allow)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	char num[32];
+	held_answer *h = NULL;
+
+	if (hs != NULL && rs->stream_read == NULL && rs->body != NULL &&
+	    rs->len >= HELD_ANSWER_MIN) {
+		h = malloc(sizeof *h);
+		if (h != NULL && body_reserve(hs, rs->len) < 0) {
+			free(h);
+			h = NULL;
+		}
+		if (h == NULL) {
+			apierr e;
+
+			apierr_set(&e, 503, "out_of_memory", "the answers "
+			    "waiting for their readers and the bodies being "
+			    "received fill the %zu bytes --max-body-memory "
+			    "allows; try again shortly", hs->max_body_memory);
+			e.retry_after = 1;
+			rs->location[0] = '\0';
+			rs->cache_control = NULL;
+			http_reply_error(rs, &e);
+		} else {
+			h->hs = hs;
+			h->body = rs->body;
+			h->len = rs->len;
+		}
+	}
 
 	if (rs->stream_read != NULL) {
 		free(rs->body);
@@ -194,6 +274,14 @@ send_response(struct MHD_Connection *conn, http_response *rs,
 		if (r == NULL) {
 			if (rs->stream_free)
 				rs->stream_free(rs->stream_ctx);
+			return MHD_NO;
+		}
+	} else if (h != NULL) {
+		r = MHD_create_response_from_buffer_with_free_callback_cls(
+		    h->len, h->body, held_free, h);
+		if (r == NULL) {
+			held_free(h);
+			rs->body = NULL;
 			return MHD_NO;
 		}
 	} else {
@@ -215,6 +303,9 @@ send_response(struct MHD_Connection *conn, http_response *rs,
 		MHD_add_response_header(r, "ETag", rs->etag);
 	if (rs->cache_control)
 		MHD_add_response_header(r, "Cache-Control", rs->cache_control);
+	if (rs->www_authenticate)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    rs->www_authenticate);
 	if (allow && allow[0])
 		MHD_add_response_header(r, "Allow", allow);
 	if (rs->retry_after > 0) {
@@ -236,7 +327,89 @@ send_error(struct MHD_Connection *conn, int status, const char *code,
 	memset(&rs, 0, sizeof rs);
 	apierr_set(&e, status, code, "%s", msg);
 	http_reply_error(&rs, &e);
-	return send_response(conn, &rs, allow);
+	return send_response(NULL, conn, &rs, allow);
+}
+
+/* 503 out_of_memory with Retry-After: the bodies being received fill
+ * max_body_memory. */
+static enum MHD_Result
+send_busy(const http_server *hs, struct MHD_Connection *conn)
+{
+	http_response rs;
+	apierr e;
+
+	memset(&rs, 0, sizeof rs);
+	apierr_set(&e, 503, "out_of_memory", "the request bodies being "
+	    "received fill the %zu bytes --max-body-memory allows; try again "
+	    "shortly", hs->max_body_memory);
+	e.retry_after = 1;
+	http_reply_error(&rs, &e);
+	return send_response(NULL, conn, &rs, NULL);
+}
+
+/* Counts n more bytes of body buffers against max_body_memory; -1 (and
+ * nothing counted) when they do not fit. */
+static int
+body_reserve(http_server *hs, size_t n)
+{
+	size_t cur = atomic_load(&hs->body_bytes);
+
+	do {
+		if (n > hs->max_body_memory - cur)
+			return -1;
+	} while (!atomic_compare_exchange_weak(&hs->body_bytes, &cur,
+	    cur + n));
+	return 0;
+}
+
+/* Frees cs's body buffer and gives its bytes back. */
+static void
+body_drop(http_server *hs, conn_state *cs)
+{
+	free(cs->buf);
+	atomic_fetch_sub(&hs->body_bytes, cs->cap);
+	cs->buf = NULL;
+	cs->len = cs->cap = 0;
+}
+
+/* Answers 401 unless the request may pass: its path is open, or it
+ * carries the token in its Authorization header (or, on a route that
+ * takes it, in ?access_token=). Returns 0 when it may pass, else 401
+ * after queueing the answer in *ret. */
+static int
+check_auth(const http_server *hs, struct MHD_Connection *conn,
+	   const char *url, const http_route *route, enum MHD_Result *ret)
+{
+	const char *h, *q = NULL;
+	http_response rs;
+	apierr e;
+
+	if (hs->auth == NULL || !auth_path_protected(url))
+		return 0;
+	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (auth_check_header(hs->auth, h))
+		return 0;
+	if (route != NULL && auth_route_takes_query_token(route->pattern)) {
+		q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+		    "access_token");
+		if (auth_check_token(hs->auth, q))
+			return 0;
+	}
+	memset(&rs, 0, sizeof rs);
+	if (h == NULL && q == NULL) {
+		apierr_set(&e, 401, "unauthorized", "this daemon needs an "
+		    "access token: send Authorization: Bearer <token>");
+		rs.www_authenticate = "Bearer realm=\"mlpd\"";
+	} else {
+		apierr_set(&e, 401, "unauthorized", "the access token is "
+		    "wrong or malformed (Authorization: Bearer <token>)");
+		rs.www_authenticate = "Bearer realm=\"mlpd\", "
+		    "error=\"invalid_token\"";
+	}
+	http_reply_error(&rs, &e);
+	*ret = send_response(NULL, conn, &rs, NULL);
+	return 401;
 }
 
 /* True when ct names type (parameters such as charset allowed). */
@@ -297,6 +470,13 @@ early_checks(const http_server *hs, struct MHD_Connection *conn,
 			    NULL);
 			return 413;
 		}
+		/* a guess (others come and go meanwhile), but it spares
+		 * reading a body that would find no room */
+		if (*end == '\0' && v >= hs->max_body_memory -
+		    atomic_load(&hs->body_bytes)) {
+			*ret = send_busy(hs, conn);
+			return 503;
+		}
 	}
 	if (has_body && cs->route->accepts &&
 	    !(body_type(ct) & cs->route->accepts)) {
@@ -323,6 +503,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	enum MHD_Result ret;
 	int status;
 
+	/* a later call with no data is the last: the request is in */
+	if (cs != NULL && *upload_size == 0)
+		http_watch_arrived(conn);
 	if (cs == NULL) {
 		char allow[64];
 
@@ -334,6 +517,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		cs->route = find_route(hs, method, url, cs, allow,
 		    sizeof allow);
 		cs->answered = 1;
+		if ((status = check_auth(hs, conn, url, cs->route, &ret)) != 0) {
+			observe(hs, cs, method, status);
+			return ret;
+		}
 		if (cs->route == NULL) {
 			if (allow[0]) {
 				status = 405;
@@ -364,6 +551,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		size_t n = *upload_size;
 
 		*upload_size = 0;
+		if (cs->no_memory)
+			return MHD_YES;
 		if (cs->too_big || n > hs->max_body - cs->len) {
 			cs->too_big = 1;
 			return MHD_YES;
@@ -374,8 +563,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 
 			while (cap < cs->len + n + 1)
 				cap *= 2;
+			if (cap > hs->max_body + 1)
+				cap = hs->max_body + 1;
+			if (body_reserve(hs, cap - cs->cap) < 0) {
+				/* give back what it holds: others may fit */
+				body_drop(hs, cs);
+				cs->no_memory = 1;
+				return MHD_YES;
+			}
 			p = realloc(cs->buf, cap);
 			if (p == NULL) {
+				atomic_fetch_sub(&hs->body_bytes, cap - cs->cap);
 				cs->too_big = 1;
 				return MHD_YES;
 			}
@@ -386,6 +584,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		cs->len += n;
 		cs->buf[cs->len] = '\0';
 		return MHD_YES;
+	}
+	if (cs->no_memory) {
+		ret = send_busy(hs, conn);
+		observe(hs, cs, method, 503);
+		return ret;
 	}
 	if (cs->too_big) {
 		char msg[96];
@@ -409,11 +612,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	rs.status = 500;
 	cs->route->handler(hs->ctx, &rq, &rs);
 	/* the body is no longer needed; free it before sending */
-	free(cs->buf);
-	cs->buf = NULL;
-	cs->len = cs->cap = 0;
+	body_drop(hs, cs);
 	(void)version;
-	ret = send_response(conn, &rs, NULL);
+	ret = send_response(hs, conn, &rs, NULL);
 	observe(hs, cs, method, rs.status);
 	return ret;
 }
@@ -422,36 +623,130 @@ static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	     enum MHD_RequestTerminationCode toe)
 {
+	http_server *hs = cls;
 	conn_state *cs = *con_cls;
 
-	(void)cls;
-	(void)conn;
 	(void)toe;
+	/* kept alive, the connection now waits for its next request */
+	http_watch_done(conn);
 	if (cs == NULL)
 		return;
-	free(cs->buf);
+	body_drop(hs, cs);
 	free(cs->path);
 	free(cs);
 	*con_cls = NULL;
 }
 
+#define HTTP_LOG_LINE 512
+
+/* Appends n bytes of src to out (holding *o bytes), as far as they fit. */
+static void
+append(char *out, size_t *o, const char *src, size_t n)
+{
+	if (n > HTTP_LOG_LINE - 1 - *o)
+		n = HTTP_LOG_LINE - 1 - *o;
+	memcpy(out + *o, src, n);
+	*o += n;
+}
+
+/* Replaces what follows each key in line (up to a space, quote, '&' or
+ * the end) with "[redacted]", in place. */
+static void
+redact(char line[HTTP_LOG_LINE], const char *key)
+{
+	char out[HTTP_LOG_LINE];
+	size_t kl = strlen(key), o = 0;
+	const char *p = line, *k;
+
+	while ((k = strcasestr(p, key)) != NULL) {
+		const char *v = k + kl;
+		size_t n = strcspn(v, " \t&\"'");
+
+		append(out, &o, p, (size_t)(v - p));
+		if (n > 0)
+			append(out, &o, "[redacted]", 10);
+		p = v + n;
+	}
+	append(out, &o, p, strlen(p));
+	out[o] = '\0';
+	memcpy(line, out, o + 1);
+}
+
 static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char line[512];
+	http_server *hs = cls;
+	char line[HTTP_LOG_LINE];
 
-	(void)cls;
 	vsnprintf(line, sizeof line, fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
+	/* no token reaches the log, whatever libmicrohttpd quotes */
+	redact(line, "access_token=");
+	redact(line, "Bearer ");
+	if (atomic_load(&hs->capturing)) {
+		size_t n = strnlen(line, sizeof hs->start_msg - 1);
+
+		pthread_mutex_lock(&hs->start_lock);
+		memcpy(hs->start_msg, line, n);
+		hs->start_msg[n] = '\0';
+		pthread_mutex_unlock(&hs->start_lock);
+	}
 	log_debug("http: %s", line);
+}
+
+/* Hex digit value, or -1. */
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* libmicrohttpd's percent-decoding of paths and query arguments, less
+ * one thing: "%00" stays as it is. A decoded NUL would cut the C string
+ * short into another route ("DELETE /v1/models/<id>%00/batches" would
+ * delete the model); kept encoded, it is just a bad id. Returns the new
+ * length of s, decoded in place. */
+static size_t
+unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *w = s;
+
+	(void)cls;
+	(void)conn;
+	for (const char *r = s; *r;) {
+		if (r[0] == '%' && hex_digit(r[1]) >= 0 &&
+		    hex_digit(r[2]) >= 0 && (r[1] != '0' || r[2] != '0')) {
+			*w++ = (char)(hex_digit(r[1]) * 16 + hex_digit(r[2]));
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
 }
 
 http_server *
 http_start(const char *host, unsigned port, unsigned threads,
-	   size_t max_body, const http_route *routes, size_t nroutes,
-	   void *ctx, http_observer observe_fn, void *octx, fault *f)
+	   const http_limits *lim, const http_route *routes, size_t nroutes,
+	   void *ctx, http_observer observe_fn, void *octx,
+	   const http_guard *guard, fault *f)
 {
 	struct addrinfo hints, *ai = NULL;
+	int tls = guard != NULL && guard->tls_cert != NULL;
+	struct MHD_OptionItem tls_opts[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0,
+		    tls ? (void *)(uintptr_t)guard->tls_cert : NULL },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0,
+		    tls ? (void *)(uintptr_t)guard->tls_key : NULL },
+		{ MHD_OPTION_END, 0, NULL }
+	};
 	char portstr[16];
 	http_server *hs;
 	unsigned flags;
@@ -466,10 +761,28 @@ http_start(const char *host, unsigned port, unsigned threads,
 	hs->quiesced_fd = -1;
 	hs->routes = routes;
 	hs->nroutes = nroutes;
-	hs->max_body = max_body;
+	hs->max_body = lim->max_body;
+	hs->max_body_memory = lim->max_body_memory > lim->max_body ?
+	    lim->max_body_memory : lim->max_body;
+	atomic_init(&hs->body_bytes, 0);
 	hs->ctx = ctx;
 	hs->observe = observe_fn;
 	hs->octx = octx;
+	hs->auth = guard ? guard->auth : NULL;
+	atomic_init(&hs->capturing, 1);
+	pthread_mutex_init(&hs->start_lock, NULL);
+	if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		fault_set(f, FAULT_INTERNAL, "--tls-cert: this libmicrohttpd "
+		    "was built without TLS (GnuTLS) support");
+		pthread_mutex_destroy(&hs->start_lock);
+		free(hs);
+		return NULL;
+	}
+	if ((hs->watch = http_watch_create(lim->timeout, f)) == NULL) {
+		pthread_mutex_destroy(&hs->start_lock);
+		free(hs);
+		return NULL;
+	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -479,6 +792,8 @@ http_start(const char *host, unsigned port, unsigned threads,
 	if (rc != 0) {
 		fault_set(f, FAULT_INVALID, "cannot resolve listen host "
 		    "'%s': %s", host, gai_strerror(rc));
+		http_watch_destroy(hs->watch);
+		pthread_mutex_destroy(&hs->start_lock);
 		free(hs);
 		return NULL;
 	}
@@ -488,20 +803,38 @@ http_start(const char *host, unsigned port, unsigned threads,
 	    MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (tls)
+		flags |= MHD_USE_TLS;
 	hs->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
 	    on_request, hs,
+	    /* first, so that every message goes through it */
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, hs,
 	    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, hs,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, lim->timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, lim->max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->max_per_ip,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_watch_notify, hs->watch,
+	    MHD_OPTION_URI_LOG_CALLBACK, http_watch_uri, hs->watch,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[2],
 	    MHD_OPTION_END);
 	freeaddrinfo(ai);
+	atomic_store(&hs->capturing, 0);
 	if (hs->d == NULL) {
-		fault_set(f, FAULT_INTERNAL, "cannot listen on %s:%u (address "
-		    "in use or not available)", host, port);
+		if (tls && hs->start_msg[0])
+			fault_set(f, FAULT_INTERNAL, "cannot serve HTTPS on "
+			    "%s:%u: %s (check --tls-cert and --tls-key)", host,
+			    port, hs->start_msg);
+		else
+			fault_set(f, FAULT_INTERNAL, "cannot listen on %s:%u "
+			    "(address in use or not available)%s%s", host,
+			    port, hs->start_msg[0] ? ": " : "",
+			    hs->start_msg);
+		http_watch_destroy(hs->watch);
+		pthread_mutex_destroy(&hs->start_lock);
 		free(hs);
 		return NULL;
 	}
@@ -536,8 +869,11 @@ http_stop(http_server *s)
 		return;
 	if (s->d)
 		MHD_stop_daemon(s->d);
+	/* after the daemon: its connections are closed, their records gone */
+	http_watch_destroy(s->watch);
 	if (s->quiesced_fd >= 0)
 		close(s->quiesced_fd);
+	pthread_mutex_destroy(&s->start_lock);
 	free(s);
 }
 

@@ -6,11 +6,22 @@
  * DESIGN. libmicrohttpd runs a pool of threads; a handler runs on one of
  * them, sees a whole request (method, path captures, complete body) and
  * fills an http_response. Everything decided from the headers alone is
- * answered before any body byte is read: unknown route (404), wrong method
+ * answered before any body byte is read: first a missing or wrong access
+ * token (401, see http_guard), then unknown route (404), wrong method
  * (405 with Allow), Content-Length over the cap (413), a content type the
  * route does not accept (415). A chunked body is counted as it arrives and cut off at the cap. A
  * client that disconnects mid-upload never reaches its handler, so no
  * partial request can change anything.
+ *
+ * Limits (http_limits). The bodies being received, and the answers of
+ * 64 KiB or more that libmicrohttpd still holds for their readers, hold at
+ * most max_body_memory bytes together: a body that would pass it is
+ * answered 503 out_of_memory with Retry-After (from Content-Length at
+ * once, or when a chunked one grows into it), and so is a request whose
+ * answer would (only reads have answers that big). libmicrohttpd caps the connections,
+ * in all and per client address, and closes idle ones after the timeout;
+ * http_watch closes those whose request takes longer than the timeout to
+ * arrive, however slowly it trickles in.
  */
 #ifndef MLPD_HTTP_H
 #define MLPD_HTTP_H
@@ -20,6 +31,7 @@
 #include <sys/types.h>
 
 #include "apierr.h"
+#include "auth.h"
 #include "fault.h"
 
 struct MHD_Connection;
@@ -49,6 +61,7 @@ typedef struct http_response {
 	char etag[80];            /* ETag header when non-empty */
 	int retry_after;          /* Retry-After seconds when > 0 */
 	const char *cache_control; /* static Cache-Control value, or NULL */
+	const char *www_authenticate; /* static WWW-Authenticate, or NULL */
 	/* A streamed body (e.g. server-sent events) instead of body/len:
 	 * when stream_read is set, http answers with a response whose bytes
 	 * come from stream_read(stream_ctx, pos, buf, max) (the contract of
@@ -78,13 +91,35 @@ typedef struct http_server http_server;
 typedef void (*http_observer)(void *octx, int route, const char *method,
 			      int status, double seconds);
 
-/* Starts serving on host:port with a pool of threads; routes, ctx and
- * octx are borrowed and must outlive the server; observe may be NULL.
- * NULL with f set on failure. */
+/* Who may come in, and over what (all borrowed; must outlive the
+ * server). With auth set, every request whose path auth_path_protected()
+ * names must carry the token (auth.h), or it is answered 401
+ * unauthorized with WWW-Authenticate right after routing, before 404,
+ * 405, 413 or 415 and before any body byte is read. */
+typedef struct http_guard {
+	const auth *auth;     /* NULL: every route is open */
+	const char *tls_cert; /* PEM certificate (chain): HTTPS; NULL: HTTP */
+	const char *tls_key;  /* PEM private key, set with tls_cert */
+} http_guard;
+
+/* What clients may make the server hold (config.h's limits). */
+typedef struct http_limits {
+	size_t max_body;        /* bytes of one request body: 413 past it */
+	size_t max_body_memory; /* bytes of all bodies being received
+	                           (raised to max_body): 503 past it */
+	unsigned max_connections; /* open connections in all */
+	unsigned max_per_ip;    /* open connections from one address; 0: any */
+	unsigned timeout;       /* seconds a connection may idle, and that a
+	                           request may take to arrive */
+} http_limits;
+
+/* Starts serving on host:port with a pool of threads; routes, ctx, octx
+ * and guard are borrowed and must outlive the server; observe and guard
+ * may be NULL. NULL with f set on failure. */
 http_server *http_start(const char *host, unsigned port, unsigned threads,
-			size_t max_body, const http_route *routes,
+			const http_limits *lim, const http_route *routes,
 			size_t nroutes, void *ctx, http_observer observe,
-			void *octx, fault *f);
+			void *octx, const http_guard *guard, fault *f);
 
 /* The port actually bound (useful with port 0). */
 unsigned http_port(const http_server *s);

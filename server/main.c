@@ -100,8 +100,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "mlpd: %s\n", f.msg);
 		return 1;
 	}
-	fprintf(stderr, "mlpd listening on http://%s%s%s:%u\n",
-	    strchr(cfg.host, ':') ? "[" : "", cfg.host,
+	fprintf(stderr, "mlpd listening on %s://%s%s%s:%u\n",
+	    cfg.tls_cert ? "https" : "http", strchr(cfg.host, ':') ? "[" : "",
+	    cfg.host,
 	    strchr(cfg.host, ':') ? "]" : "", daemon_port(d));
 	fflush(stderr);
 	sig = wait_signal();

@@ -106,6 +106,10 @@ enum q {
 	Q_SIZE,
 	Q_INTEGRITY,
 	Q_FOREIGN_KEYS,
+	Q_MODEL_CKPT_READ,
+	Q_LOSS_TRIM_CKPT,
+	Q_VAL_TRIM_CKPT,
+	Q_MODEL_REVERT,
 	Q_COUNT_
 };
 
@@ -219,6 +223,19 @@ static const char *const q_sql[Q_COUNT_] = {
 	[Q_VAL_NEXT_STEP] =
 		"SELECT min(step) FROM validation "
 		"WHERE model_id = ?1 AND step > ?2",
+	/* store_model_checkpoint and store_model_revert */
+	[Q_MODEL_CKPT_READ] = "SELECT weights, step FROM models WHERE id = ?1",
+	[Q_LOSS_TRIM_CKPT] =
+		"DELETE FROM loss WHERE model_id = ?1 AND "
+		"step > (SELECT step FROM models WHERE id = ?1)",
+	[Q_VAL_TRIM_CKPT] =
+		"DELETE FROM validation WHERE model_id = ?1 AND "
+		"step > (SELECT step FROM models WHERE id = ?1)",
+	[Q_MODEL_REVERT] =
+		"UPDATE models SET updated_ms = ?2, last_loss = (SELECT loss "
+		"FROM loss WHERE loss.model_id = ?1 AND loss.step <= "
+		"models.step ORDER BY step DESC LIMIT 1) WHERE id = ?1 "
+		"RETURNING last_loss",
 };
 
 typedef struct conn {
@@ -270,6 +287,12 @@ is_busy(int rc)
 	return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
 }
 
+/* What a write that found no room says (FAULT_FULL): SQLITE_FULL comes
+ * both from a full disk and from PRAGMA max_page_count (--max-db-size). */
+#define STORE_FULL_MSG \
+	"the disk is full or the database reached its size limit " \
+	"(--max-db-size); nothing was written"
+
 /* Turns SQLite result rc, met while `what`, into f (and c->rc); -1. */
 static int
 sql_fault(conn *c, int rc, fault *f, const char *what)
@@ -285,12 +308,11 @@ sql_fault(conn *c, int rc, fault *f, const char *what)
 	}
 	switch (rc & 0xff) {
 	case SQLITE_FULL:
-		return fault_set(f, FAULT_INTERNAL,
-				 "%s: database or disk is full", what);
+		return fault_set(f, FAULT_FULL, "%s: " STORE_FULL_MSG, what);
 	case SQLITE_IOERR:
 		if (sys == ENOSPC || sys == EDQUOT || sys == EFBIG)
-			return fault_set(f, FAULT_INTERNAL,
-					 "%s: database or disk is full", what);
+			return fault_set(f, FAULT_FULL, "%s: " STORE_FULL_MSG,
+					 what);
 		return fault_set(f, FAULT_INTERNAL, "%s: I/O error (%s)",
 				 what, msg);
 	case SQLITE_BUSY:
@@ -871,7 +893,9 @@ setup(store *s, fault *f)
 	int v;
 
 	if (!s->memory && sqlite3_db_readonly(c->db, "main") == 1)
-		return fault_set(f, FAULT_INTERNAL, "the file is read-only");
+		return fault_set(f, FAULT_INTERNAL, "the file is read-only "
+				 "(mlpd must be able to write it and to "
+				 "create its -wal and -shm files beside it)");
 	/* The first read of the file: fails on garbage or a foreign file. */
 	if (read_user_version(c, &v, f) != 0)
 		return -1;
@@ -1013,6 +1037,49 @@ store_size_bytes(store *s)
 	if (read_tx(s, do_size, &n, NULL) != 0)
 		return -1;
 	return n;
+}
+
+int
+store_set_max_size(store *s, int64_t bytes, int64_t *effective, fault *f)
+{
+	char sql[64], buf[32];
+	long long page, pages;
+	int r = -1;
+
+	if (effective != NULL)
+		*effective = 0;
+	if (bytes < 0)
+		return fault_set(f, FAULT_INVALID,
+				 "a size limit of %" PRId64 " bytes is out "
+				 "of range", bytes);
+	if (bytes == 0)
+		return 0;
+	pthread_mutex_lock(&s->wlock);
+	if (setup_query(s->writer, "PRAGMA page_size", buf, sizeof buf, f,
+			"reading the page size") != 0)
+		goto out;
+	page = atoll(buf);
+	if (page <= 0) {
+		fault_set(f, FAULT_INTERNAL, "the page size is '%s'", buf);
+		goto out;
+	}
+	pages = bytes / page;
+	if (pages < 1)
+		pages = 1;
+	if (pages > 4294967294LL) /* SQLite's own largest */
+		pages = 4294967294LL;
+	/* A PRAGMA takes no parameters; the value is a number of ours. SQLite
+	 * never sets the limit below the pages the file already has. */
+	snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", pages);
+	if (setup_query(s->writer, sql, buf, sizeof buf, f,
+			"setting the size limit") != 0)
+		goto out;
+	if (effective != NULL)
+		*effective = (int64_t)atoll(buf) * page;
+	r = 0;
+out:
+	pthread_mutex_unlock(&s->wlock);
+	return r;
 }
 
 /* PRAGMA integrity_check, then foreign_key_check. */
@@ -1278,6 +1345,7 @@ struct batch_insert {
 	size_t xbytes, ybytes;
 	int64_t n;
 	uint32_t nin, nout;
+	int64_t max_samples; /* 0: no cap */
 	int64_t now_ms;
 	int64_t batch_id, total; /* out */
 };
@@ -1308,6 +1376,13 @@ do_batch_insert(conn *c, void *arg, fault *f)
 		return -1;
 	if (sqlite3_changes(c->db) == 0)
 		return no_model(b->model_id, f);
+	/* checked inside the transaction, so racing pushes cannot pass it */
+	if (b->max_samples > 0 && b->total > b->max_samples)
+		return fault_set(f, FAULT_LIMIT, "model '%s' holds %" PRId64
+				 " rows; %" PRId64 " more would pass the %"
+				 PRId64 " --max-samples allows",
+				 b->model_id, b->total - b->n, b->n,
+				 b->max_samples);
 
 	/* All of a model's rows have one shape, or they cannot be loaded. */
 	if ((st = stmt(c, Q_BATCH_SHAPE, f)) == NULL)
@@ -1376,8 +1451,8 @@ le_view(const float *x, size_t count, void **copy, fault *f)
 int
 store_batch_insert(store *s, const char *model_id, const float *x,
 		   const float *y, size_t n, uint32_t nin, uint32_t nout,
-		   int64_t now_ms, int64_t *batch_id, int64_t *total_samples,
-		   fault *f)
+		   int64_t max_samples, int64_t now_ms, int64_t *batch_id,
+		   int64_t *total_samples, fault *f)
 {
 	struct batch_insert b;
 	void *xc = NULL, *yc = NULL;
@@ -1399,6 +1474,7 @@ store_batch_insert(store *s, const char *model_id, const float *x,
 	b.n = (int64_t)n;
 	b.nin = nin;
 	b.nout = nout;
+	b.max_samples = max_samples;
 	b.xbytes = n * nin * sizeof(float);
 	b.ybytes = n * nout * sizeof(float);
 	b.now_ms = now_ms;
@@ -1949,6 +2025,136 @@ store_progress_commit(store *s, const store_progress *p, fault *f)
 	if (p->job != NULL && check_job(p->job, 0, f) != 0)
 		return -1;
 	return write_tx(s, do_progress, (void *)p, f);
+}
+
+/* ---- going back to the checkpoint ---- */
+
+struct checkpoint {
+	const char *id;
+	void *blob;     /* out, malloc'd */
+	size_t len;
+	uint64_t step;
+};
+
+static int
+do_model_checkpoint(conn *c, void *arg, fault *f)
+{
+	struct checkpoint *k = arg;
+	sqlite3_stmt *st = stmt(c, Q_MODEL_CKPT_READ, f);
+	const void *b;
+	int rc = SQLITE_OK;
+
+	if (st == NULL)
+		return -1;
+	b_text(st, 1, k->id, &rc);
+	if (bound(c, st, rc, f, "reading a checkpoint") != 0)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		stmt_done(st);
+		return no_model(k->id, f);
+	}
+	if (rc != SQLITE_ROW) {
+		sql_fault(c, rc, f, "reading a checkpoint");
+		stmt_done(st);
+		return -1;
+	}
+	b = sqlite3_column_blob(st, 0);
+	k->len = (size_t)sqlite3_column_bytes(st, 0);
+	k->step = (uint64_t)sqlite3_column_int64(st, 1);
+	if ((k->blob = malloc(k->len ? k->len : 1)) == NULL) {
+		stmt_done(st);
+		return fault_set(f, FAULT_NOMEM,
+				 "out of memory reading a checkpoint");
+	}
+	if (k->len > 0)
+		memcpy(k->blob, b, k->len);
+	stmt_done(st);
+	return 0;
+}
+
+int
+store_model_checkpoint(store *s, const char *id, void **blob, size_t *len,
+		       uint64_t *step, fault *f)
+{
+	struct checkpoint k = { id, NULL, 0, 0 };
+
+	*blob = NULL;
+	*len = 0;
+	if (id == NULL)
+		return fault_set(f, FAULT_INVALID, "no model id given");
+	if (read_tx(s, do_model_checkpoint, &k, f) != 0) {
+		free(k.blob);
+		return -1;
+	}
+	*blob = k.blob;
+	*len = k.len;
+	if (step != NULL)
+		*step = k.step;
+	return 0;
+}
+
+struct revert {
+	const char *id;
+	const store_job *job;
+	int64_t now_ms;
+	double last_loss; /* out */
+};
+
+/* Trims only (it frees pages before the updates that may need one). */
+static int
+do_model_revert(conn *c, void *arg, fault *f)
+{
+	struct revert *r = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (run_text(c, Q_LOSS_TRIM_CKPT, r->id, f,
+		     "trimming loss history") != 0 ||
+	    run_text(c, Q_VAL_TRIM_CKPT, r->id, f,
+		     "trimming validation history") != 0)
+		return -1;
+	if ((st = stmt(c, Q_MODEL_REVERT, f)) == NULL)
+		return -1;
+	rc = SQLITE_OK;
+	b_text(st, 1, r->id, &rc);
+	b_i64(st, 2, r->now_ms, &rc);
+	if (bound(c, st, rc, f, "restoring the last loss") != 0)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		stmt_done(st);
+		return no_model(r->id, f);
+	}
+	if (rc == SQLITE_ROW) {
+		r->last_loss = column_real(st, 0);
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE)
+		sql_fault(c, rc, f, "restoring the last loss");
+	stmt_done(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (r->job != NULL)
+		return job_update(c, r->job, f);
+	return 0;
+}
+
+int
+store_model_revert(store *s, const char *id, const store_job *job,
+		   int64_t now_ms, double *last_loss, fault *f)
+{
+	struct revert r = { id, job, now_ms, NAN };
+
+	if (id == NULL)
+		return fault_set(f, FAULT_INVALID, "no model id given");
+	if (job != NULL && check_job(job, 0, f) != 0)
+		return -1;
+	if (write_tx(s, do_model_revert, &r, f) != 0)
+		return -1;
+	if (last_loss != NULL)
+		*last_loss = r.last_loss;
+	return 0;
 }
 
 struct loss_query {

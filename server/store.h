@@ -121,6 +121,13 @@ int store_schema_version(void);
 /* Bytes the database file uses (page_count * page_size); -1 on failure. */
 int64_t store_size_bytes(store *s);
 
+/* Caps the database at bytes (0: no cap) with PRAGMA max_page_count on
+ * the writer: a write that would grow it past the cap fails, rolled back,
+ * with FAULT_FULL, as on a full disk. SQLite never sets the cap below the
+ * file's current size; *effective (may be NULL) gets the cap in force. */
+int store_set_max_size(store *s, int64_t bytes, int64_t *effective,
+		       fault *f);
+
 /* Runs PRAGMA integrity_check and foreign_key_check on a read connection:
  * 0 when both are clean, else -1 with f naming the first problem. */
 int store_integrity_check(store *s, fault *f);
@@ -149,10 +156,11 @@ int store_model_set_weights(store *s, const char *id, const void *blob,
 
 /* Stores n rows (x: n x nin floats, y: n x nout floats) as one batch and
  * adds n to the model's samples, in one transaction; fills the new batch
- * id and the model's new total. */
+ * id and the model's new total. With max_samples > 0, a batch that would
+ * take the model past max_samples rows stores nothing (FAULT_LIMIT). */
 int store_batch_insert(store *s, const char *model_id, const float *x,
 		       const float *y, size_t n, uint32_t nin, uint32_t nout,
-		       int64_t now_ms, int64_t *batch_id,
+		       int64_t max_samples, int64_t now_ms, int64_t *batch_id,
 		       int64_t *total_samples, fault *f);
 
 /* Lists the model's batches, oldest first, into a malloc'd array. */
@@ -189,6 +197,20 @@ typedef struct store_progress {
  * validation points (one at a step already stored replaces it), then
  * (when given) the checkpoint and the job's status/steps/loss/error/times. */
 int store_progress_commit(store *s, const store_progress *p, fault *f);
+
+/* The model's checkpoint as stored: a malloc'd copy of its weights blob
+ * (*blob, *len; the caller frees) and its step (step may be NULL). */
+int store_model_checkpoint(store *s, const char *id, void **blob,
+			   size_t *len, uint64_t *step, fault *f);
+
+/* After training that cannot be kept (it failed, or its commit did): in
+ * one transaction, drops the model's loss rows and validation points past
+ * its checkpointed step, sets last_loss back to the loss at that step
+ * (*last_loss gets it, NAN when none; may be NULL) and updated_ms, and
+ * (when job is not NULL) updates the job row. Only frees space before it
+ * writes, so it may work where a checkpoint found the disk full. */
+int store_model_revert(store *s, const char *id, const store_job *job,
+		       int64_t now_ms, double *last_loss, fault *f);
 
 /* Points with step > since, ascending, at most limit, into a malloc'd
  * array. */

@@ -19,6 +19,10 @@
 #include "wallclock.h"
 
 #define FLUSH_SECONDS 0.25
+/* Scratch a model keeps between tasks (mlp_trim): enough for the batches
+ * of small models; a bigger one is freed when its task ends, so idle
+ * models hold their parameters and little more (README, "Limits"). */
+#define SCRATCH_KEPT ((size_t)1 << 20)
 #define MAX_JOB_STEPS 1000000000LL
 
 typedef enum task_kind { TASK_TRAIN, TASK_STEP, TASK_WEIGHTS } task_kind;
@@ -46,6 +50,8 @@ typedef struct run_state {
 	uint64_t last_val_step; /* the step of the last validation point */
 	store_val_point *vpts;  /* validation points not yet committed */
 	size_t nvpts, capvpts;
+	int revert;             /* live's weights are not finite: the job
+	                           ends at the stored checkpoint */
 } run_state;
 
 typedef struct job {
@@ -574,7 +580,30 @@ typedef enum slice_end {
 	SLICE_FAILED    /* f says why */
 } slice_end;
 
-/* Runs steps until the job ends or, after a commit, others are waiting. */
+/* True when every parameter of m is finite: no float whose exponent bits
+ * are all ones (Inf or NaN). Integer tests with no early exit, so the
+ * loop vectorizes: one pass over the weights, where a step makes several. */
+static int
+params_finite(const mlp *m)
+{
+	size_t n;
+	const float *p = mlp_params_const(m, &n);
+	uint32_t bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t b;
+
+		memcpy(&b, &p[i], sizeof b);
+		bad |= (b & 0x7f800000u) == 0x7f800000u;
+	}
+	return bad == 0;
+}
+
+/* Runs steps until the job ends or, after a commit, others are waiting.
+ * A step whose loss is not finite changes nothing (core) and ends the
+ * job at the step before it; one that leaves a weight not finite (an
+ * update that overflowed) ends it at the stored checkpoint (rs->revert).
+ * Either way the job's error is "diverged at step N". */
 static slice_end
 run_slice(trainer *t, job *j, model_entry *m, fault *f)
 {
@@ -619,8 +648,19 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 			yb = rs->y + pos * rs->bs * nl;
 		}
 		if (mlp_train_step(m->live, xb, yb, rows, rs->lr, &loss,
-		    f) < 0)
+		    f) < 0) {
+			if (f->code == FAULT_DIVERGED)
+				fault_set(f, FAULT_DIVERGED, "diverged at step "
+				    "%llu", (unsigned long long)
+				    mlp_step(m->live) + 1);
 			return SLICE_FAILED;
+		}
+		if (!params_finite(m->live)) {
+			rs->revert = 1;
+			fault_set(f, FAULT_DIVERGED, "diverged at step %llu",
+			    (unsigned long long)mlp_step(m->live));
+			return SLICE_FAILED;
+		}
 		rs->s++;
 		rs->new_steps++;
 		rs->new_rows += rows;
@@ -649,6 +689,40 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 				return SLICE_YIELD;
 		}
 	}
+}
+
+/* Puts m back to its stored checkpoint after training that cannot be
+ * kept (weights gone non-finite, or a last commit that failed, e.g. on a
+ * full disk): live is reloaded from the store; history past the
+ * checkpoint is dropped and final (the job's last row) stored in one
+ * transaction; the checkpoint is published either way. No t->mu. */
+static int
+revert(trainer *t, job *j, model_entry *m, const store_job *final, fault *f)
+{
+	void *blob = NULL;
+	size_t len = 0;
+	int64_t now = wallclock_ms();
+	double last;
+	mlp *old;
+	int rc;
+
+	j->rs.npts = 0;
+	j->rs.nvpts = 0;
+	if (store_model_checkpoint(t->st, m->id, &blob, &len, NULL, f) < 0)
+		return -1;
+	old = blob_load(blob, len, &m->spec, f);
+	free(blob);
+	if (old == NULL)
+		return -1;
+	mlp_destroy(m->live);
+	m->live = old;
+	pthread_mutex_lock(&m->mu);
+	last = m->last_loss;
+	pthread_mutex_unlock(&m->mu);
+	rc = store_model_revert(t->st, m->id, final, now, &last, f);
+	if (registry_publish(m, last, now, rc < 0 ? NULL : f) < 0)
+		rc = -1;
+	return rc;
 }
 
 /* Runs one slice of a train job and settles what follows. */
@@ -712,21 +786,38 @@ run_train(trainer *t, task *tk)
 	}
 	if (!j->forget) {
 		fault ff;
-		int rc;
+		int rc = -1;
 
+		fault_clear(&ff);
 		/* the last commit: loss rows, weights and the final status */
-		if (j->rs.started)
-			rc = flush(t, j, m, 1, &row, &ff);
-		else
+		if (!j->rs.started)
 			rc = store_job_update(t->st, &row, &ff);
+		else if (!j->rs.revert)
+			rc = flush(t, j, m, 1, &row, &ff);
+		if (rc < 0 && j->rs.started) {
+			/* what was trained cannot be kept: a commit that
+			 * failed fails the job with its reason; the model
+			 * goes back to its stored checkpoint */
+			if (!j->rs.revert) {
+				log_error("job %s: final commit failed: %s",
+				    j->row.id, ff.msg);
+				f = ff;
+				final = STORE_JOB_FAILED;
+				row.status = final;
+				row.error = f.msg;
+			}
+			rc = revert(t, j, m, &row, &ff);
+		}
 		if (rc < 0)
-			log_error("job %s: final commit failed: %s", j->row.id,
-			    ff.msg);
+			log_error("job %s: %s: %s", j->row.id, j->rs.started ?
+			    "going back to the checkpoint failed" :
+			    "final commit failed", ff.msg);
 	}
 	log_info("job %s on model %s ended %s after %lld steps%s%s",
 	    j->row.id, m->id, store_job_status_name(final),
 	    (long long)j->rs.s, final == STORE_JOB_FAILED ? ": " : "",
 	    final == STORE_JOB_FAILED ? f.msg : "");
+	mlp_trim(m->live, SCRATCH_KEPT);
 	pthread_mutex_lock(&t->mu);
 	set_counts(m, 0, -1);
 	free_run_state(&j->rs);
@@ -776,6 +867,12 @@ run_sync(trainer *t, task *tk)
 		    &f) < 0) {
 			apierr_from_fault(&tk->err, &f);
 			goto out;
+		}
+		if (!params_finite(m->live)) {
+			fault_set(&f, FAULT_DIVERGED, "diverged at step %llu: "
+			    "the update made a weight non-finite",
+			    (unsigned long long)mlp_step(m->live));
+			goto restore;
 		}
 	} else {
 		size_t np;
@@ -832,6 +929,7 @@ restore:
 	apierr_from_fault(&tk->err, &f);
 	restore_live(m, before, blen);
 out:
+	mlp_trim(m->live, SCRATCH_KEPT);
 	free(before);
 	free(after);
 }

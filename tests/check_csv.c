@@ -224,6 +224,32 @@ START_TEST(test_row_cap)
 }
 END_TEST
 
+static int
+count(const char *s, size_t *rows, apierr *e)
+{
+	return csv_count(s, strlen(s), rows, e);
+}
+
+/* csv_count: the rows a decode would give, from the structure alone. */
+START_TEST(test_count)
+{
+	size_t rows = 99;
+	apierr e;
+
+	ck_assert_int_eq(count("a,b\n1,2\n3,4\n", &rows, &e), 0);
+	ck_assert_uint_eq(rows, 2);
+	ck_assert_int_eq(count("1,2\r\n3,x\r\n\r\n", &rows, &e), 0);
+	ck_assert_uint_eq(rows, 2); /* values are not looked at */
+	ck_assert_int_eq(count("1\n\n2\n", &rows, &e), -1);
+	ck_assert_int_eq(e.status, 400);
+	ck_assert_str_eq(e.code, "malformed_csv");
+	ck_assert_int_eq(count("", &rows, &e), -1);
+	ck_assert_int_eq(e.status, 400);
+	ck_assert_int_eq(count("x,y\n", &rows, &e), -1);
+	ck_assert_int_eq(e.status, 422);
+}
+END_TEST
+
 START_TEST(test_encode)
 {
 	const float v[] = { 0.5f, 1.0f / 3.0f, -FLT_MAX, 1e-45f, 0.0f, NAN };
@@ -284,6 +310,7 @@ csv_suite(void)
 	tcase_add_test(tc, test_numbers);
 	tcase_add_test(tc, test_nonfinite);
 	tcase_add_test(tc, test_row_cap);
+	tcase_add_test(tc, test_count);
 	tcase_add_test(tc, test_encode);
 	tcase_add_test(tc, test_accept);
 	suite_add_tcase(s, tc);

@@ -612,22 +612,22 @@ START_TEST(test_batches)
 
 	add_model(s, "m", 1, "W", 1);
 	add_model(s, "other", 2, "W", 1);
-	expect_ok(store_batch_insert(s, "m", x1, y1, 3, 2, 1, 100, &id1,
+	expect_ok(store_batch_insert(s, "m", x1, y1, 3, 2, 1, 0, 100, &id1,
 				     &total, &f), f);
 	ck_assert_int_eq(total, 3);
-	expect_ok(store_batch_insert(s, "m", x2, y2, 2, 2, 1, 200, &id2,
+	expect_ok(store_batch_insert(s, "m", x2, y2, 2, 2, 1, 0, 200, &id2,
 				     &total, &f), f);
 	ck_assert_int_gt(id2, id1);
 	ck_assert_int_eq(total, 5);
 
 	/* Refusals change nothing. */
-	expect_fail(store_batch_insert(s, "m", x1, y1, 2, 3, 1, 300, &id3,
+	expect_fail(store_batch_insert(s, "m", x1, y1, 2, 3, 1, 0, 300, &id3,
 				       &total, &f), f, FAULT_INVALID,
 		    "inputs");
-	expect_fail(store_batch_insert(s, "nope", x1, y1, 3, 2, 1, 300, &id3,
+	expect_fail(store_batch_insert(s, "nope", x1, y1, 3, 2, 1, 0, 300, &id3,
 				       &total, &f), f, FAULT_INVALID,
 		    "no model with id 'nope'");
-	expect_fail(store_batch_insert(s, "m", x1, y1, 0, 2, 1, 300, &id3,
+	expect_fail(store_batch_insert(s, "m", x1, y1, 0, 2, 1, 0, 300, &id3,
 				       &total, &f), f, FAULT_INVALID,
 		    "at least one row");
 
@@ -683,7 +683,7 @@ START_TEST(test_batches)
 	expect_ok(store_batches_load(s, "m", 2, 1, &x, &y, &n, &f), f);
 	ck_assert_uint_eq(n, 0);
 	/* With no rows left, another shape is fine. */
-	expect_ok(store_batch_insert(s, "m", x1, y1, 1, 3, 3, 400, &id3,
+	expect_ok(store_batch_insert(s, "m", x1, y1, 1, 3, 3, 0, 400, &id3,
 				     &total, &f), f);
 	ck_assert_int_gt(id3, id2);
 	ck_assert_int_eq(total, 1);
@@ -935,7 +935,7 @@ START_TEST(test_delete_cascades)
 		const char *mid = k ? "b" : "a";
 
 		add_model(s, mid, k, "W", 1);
-		expect_ok(store_batch_insert(s, mid, x, y, 1, 2, 1, 5, &id,
+		expect_ok(store_batch_insert(s, mid, x, y, 1, 2, 1, 0, 5, &id,
 					     &total, &f), f);
 		memset(&p, 0, sizeof p);
 		p.model_id = mid;
@@ -1173,7 +1173,7 @@ crash_child(const char *path, int fd, int round)
 	for (int i = 1; i < 1000000; i++) {
 		size_t rows = i % 10 == 0 ? 500 : 1 + (size_t)i % 7;
 
-		if (store_batch_insert(s, "m", x, y, rows, CRASH_NIN, 1, i,
+		if (store_batch_insert(s, "m", x, y, rows, CRASH_NIN, 1, 0, i,
 				       &id, &total, &f) != 0)
 			goto fail;
 		ack(fd, "b %" PRId64 " %zu\n", id, rows);
@@ -1452,22 +1452,22 @@ START_TEST(test_disk_full)
 	sqlite3_cancel_auto_extension((void (*)(void))cap_pages);
 	for (int i = 0; i < 100; i++) {
 		fault_clear(&f);
-		if (store_batch_insert(s, "m", x, y, 1024, 8, 1, i, &id,
+		if (store_batch_insert(s, "m", x, y, 1024, 8, 1, 0, i, &id,
 				       &total, &f) != 0)
 			break;
 		ok++;
 	}
 	ck_assert_int_gt(ok, 0);
 	ck_assert_int_lt(ok, 100);
-	ck_assert_int_eq(f.code, FAULT_INTERNAL);
-	ck_assert_msg(strstr(f.msg, "database or disk is full") != NULL,
+	ck_assert_int_eq(f.code, FAULT_FULL);
+	ck_assert_msg(strstr(f.msg, "disk is full") != NULL,
 		      "message: %s", f.msg);
 	/* Rolled back: the rows counted are the rows stored. */
 	expect_ok(store_batch_list(s, "m", &bi, &n, &f), f);
 	ck_assert_int_eq((int64_t)n, ok);
 	free(bi);
 	expect_ok(store_batches_delete(s, "m", &f), f);
-	expect_ok(store_batch_insert(s, "m", x, y, 1024, 8, 1, 0, &id,
+	expect_ok(store_batch_insert(s, "m", x, y, 1024, 8, 1, 0, 0, &id,
 				     &total, &f), f);
 	ck_assert_int_eq(total, 1024);
 	expect_ok(store_integrity_check(s, &f), f);
@@ -1568,7 +1568,7 @@ START_TEST(test_readers_beside_writer)
 		}
 		expect_ok(store_progress_commit(s, &p, &f), f);
 		if (i % 3 == 0)
-			expect_ok(store_batch_insert(s, "m", x, y, 2, 2, 1, i,
+			expect_ok(store_batch_insert(s, "m", x, y, 2, 2, 1, 0, i,
 						     &id, &total, &f), f);
 	}
 	atomic_store(&stop, 1);
@@ -1604,7 +1604,7 @@ writer_main(void *arg)
 
 	fault_clear(&f);
 	for (int i = 1; i <= 100; i++) {
-		if (store_batch_insert(w->s, w->model, x, y, 1, 2, 1, i, &id,
+		if (store_batch_insert(w->s, w->model, x, y, 1, 2, 1, 0, i, &id,
 				       &total, &f) != 0)
 			goto out;
 		pt = (store_loss_point){ (uint64_t)i, 1.0, i };

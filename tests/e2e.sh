@@ -14,12 +14,16 @@
 #      status 0 within 5 s, and after a restart the job is "interrupted" with
 #      its progress checkpointed;
 #   4. SIGTERM on the idle daemon: status 0 within 5 s.
+# MLPD_WRAPPER, when set, is a command line mlpd runs under (CI: valgrind)
+# and E2E_SLOW a whole factor for the waits on start and SIGTERM (default 1).
 # Every check counts; the last line is "N passed, M failed", and the exit
 # status is 1 when any check failed. Only 127.0.0.1 is ever contacted. The
 # temporary directory is removed and the daemon never outlives the script.
 set -u
 
 MLPD=${MLPD:-${builddir:-.}/server/mlpd}
+MLPD_WRAPPER=${MLPD_WRAPPER:-}
+E2E_SLOW=${E2E_SLOW:-1}
 
 if ! command -v curl >/dev/null 2>&1; then
 	echo "e2e: curl not found (Debian: apt-get install curl)" >&2
@@ -77,12 +81,13 @@ check_true() {
 # for its "mlpd listening on http://HOST:PORT" line; sets pid and base.
 start() {
 	: >"$tmp/mlpd.err"
-	"$MLPD" --listen 127.0.0.1:0 --db "$tmp/e2e.db" \
+	# shellcheck disable=SC2086 # the wrapper is a command line
+	$MLPD_WRAPPER "$MLPD" --listen 127.0.0.1:0 --db "$tmp/e2e.db" \
 	    --checkpoint-every 0.2 2>"$tmp/mlpd.err" &
 	pid=$!
 	port=
 	i=0
-	while [ $i -lt 100 ]; do
+	while [ $i -lt $((100 * E2E_SLOW)) ]; do
 		port=$(sed -n 's|^mlpd listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' \
 		    "$tmp/mlpd.err")
 		[ -n "$port" ] && break
@@ -105,7 +110,7 @@ start() {
 stop_term() {
 	kill -TERM "$pid"
 	i=0
-	while [ $i -lt 50 ] && kill -0 "$pid" 2>/dev/null; do
+	while [ $i -lt $((50 * E2E_SLOW)) ] && kill -0 "$pid" 2>/dev/null; do
 		sleep 0.1
 		i=$((i + 1))
 	done

@@ -1,0 +1,224 @@
+/*
+ * http_watch: the slow-request watch (see http_watch.h for the DESIGN).
+ */
+#include "http_watch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "log.h"
+#include "wallclock.h"
+
+#define WATCH_PERIOD 0.25      /* seconds between scans */
+#define WATCH_LOG_EVERY 60.0   /* seconds between "closed N" log lines */
+
+/* One open connection. */
+typedef struct watch_rec {
+	struct watch_rec *prev, *next;
+	http_watch *w;     /* the watch it belongs to */
+	MHD_socket fd;
+	double since;      /* wallclock_mono() when the wait began; 0: none */
+	int dropped;       /* its socket was shut down */
+} watch_rec;
+
+struct http_watch {
+	pthread_mutex_t mu;  /* guards the list, the records and stop */
+	pthread_cond_t cv;   /* wakes the thread to stop */
+	pthread_t thread;
+	watch_rec *head;
+	double timeout;
+	int stop;
+	atomic_ulong dropped;    /* ever */
+	unsigned long unlogged;  /* dropped since the last log line */
+	double last_log;
+};
+
+/* The record of conn, or NULL (a connection made before the watch). */
+static watch_rec *
+rec_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Sets the start of r's wait (0: no clock). */
+static void
+set_since(watch_rec *r, double since)
+{
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->w->mu);
+	r->since = since;
+	pthread_mutex_unlock(&r->w->mu);
+}
+
+/* Shuts down every connection past its time; holds w->mu. */
+static void
+do_scan(http_watch *w, double now)
+{
+	for (watch_rec *r = w->head; r; r = r->next) {
+		if (r->dropped || r->since <= 0 || now - r->since <= w->timeout)
+			continue;
+		/* libmicrohttpd closes it when it sees the end */
+		shutdown(r->fd, SHUT_RDWR);
+		r->dropped = 1;
+		atomic_fetch_add(&w->dropped, 1);
+		w->unlogged++;
+	}
+	if (w->unlogged > 0 && now - w->last_log >= WATCH_LOG_EVERY) {
+		log_warn("http: closed %lu connection(s) whose request took "
+		    "more than %.0f s to arrive (--connection-timeout)",
+		    w->unlogged, w->timeout);
+		w->unlogged = 0;
+		w->last_log = now;
+	}
+}
+
+static void *
+watch_main(void *arg)
+{
+	http_watch *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		struct timespec ts;
+
+		do_scan(w, wallclock_mono());
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)(WATCH_PERIOD * 1e9);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu,
+		    &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+http_watch *
+http_watch_create(unsigned timeout, fault *f)
+{
+	http_watch *w = calloc(1, sizeof *w);
+	pthread_condattr_t ca;
+
+	if (w == NULL) {
+		fault_set(f, FAULT_NOMEM, "out of memory");
+		return NULL;
+	}
+	w->timeout = timeout;
+	w->last_log = -WATCH_LOG_EVERY;
+	atomic_init(&w->dropped, 0);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+		fault_set(f, FAULT_INTERNAL, "cannot start the connection "
+		    "watch thread");
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void
+http_watch_destroy(http_watch *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	/* after MHD_stop_daemon every record is gone; free any left */
+	while (w->head) {
+		watch_rec *r = w->head;
+
+		w->head = r->next;
+		free(r);
+	}
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+void
+http_watch_notify(void *cls, struct MHD_Connection *conn,
+		  void **socket_context, enum MHD_ConnectionNotificationCode toe)
+{
+	http_watch *w = cls;
+	watch_rec *r;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		*socket_context = NULL;
+		if (ci == NULL || (r = calloc(1, sizeof *r)) == NULL)
+			return; /* unwatched: the idle timeout still holds */
+		r->w = w;
+		r->fd = ci->connect_fd;
+		r->since = wallclock_mono();
+		pthread_mutex_lock(&w->mu);
+		r->next = w->head;
+		if (w->head)
+			w->head->prev = r;
+		w->head = r;
+		pthread_mutex_unlock(&w->mu);
+		*socket_context = r;
+		return;
+	}
+	/* MHD_CONNECTION_NOTIFY_CLOSED, before the socket is closed */
+	if ((r = *socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		w->head = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	pthread_mutex_unlock(&w->mu);
+	free(r);
+	*socket_context = NULL;
+}
+
+void *
+http_watch_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls;
+	(void)uri;
+	set_since(rec_of(conn), wallclock_mono());
+	return NULL;
+}
+
+void
+http_watch_arrived(struct MHD_Connection *conn)
+{
+	set_since(rec_of(conn), 0);
+}
+
+void
+http_watch_done(struct MHD_Connection *conn)
+{
+	set_since(rec_of(conn), wallclock_mono());
+}
+
+unsigned long
+http_watch_dropped(const http_watch *w)
+{
+	return w ? atomic_load(&w->dropped) : 0;
+}

@@ -1,0 +1,256 @@
+# faultlib.sh: helpers shared by the fault scripts (crash.sh, diskfull.sh,
+# diverge.sh); sourced, never run. Like e2e.sh, they drive the real mlpd
+# ($MLPD, default ${builddir:-.}/server/mlpd) with curl on 127.0.0.1 only.
+#
+# The sourcing script sets tmp (a private directory, removed by cleanup)
+# before it calls anything here. Daemons are started with start_daemon and
+# never outlive the script: cleanup kills the one still running.
+
+MLPD=${MLPD:-${builddir:-.}/server/mlpd}
+
+pid=
+code=-
+passed=0
+failed=0
+base=
+
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	[ -n "${cleanup_extra:-}" ] && eval "$cleanup_extra"
+	rm -rf "$tmp"
+}
+
+ok() {
+	passed=$((passed + 1))
+	echo "ok: $1"
+}
+bad() {
+	failed=$((failed + 1))
+	echo "FAIL: $1${2:+ ($2)}"
+	echo "  last response: HTTP $code: $(head -c 400 "$tmp/body" 2>/dev/null)"
+}
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit $?
+}
+
+# check DESCRIPTION GOT WANT: pass when the two strings are equal.
+check() {
+	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi
+}
+
+# check_true DESCRIPTION COMMAND...: pass when the command succeeds.
+check_true() {
+	_d=$1
+	shift
+	if "$@"; then ok "$_d"; else bad "$_d" "false: $*"; fi
+}
+
+# need_tools TOOL...: each must be installed, or the script fails now.
+need_tools() {
+	for _t in "$@"; do
+		command -v "$_t" >/dev/null 2>&1 && continue
+		bad "$_t is installed" "./quickstart.sh check installs it"
+		finish
+	done
+	if [ ! -x "$MLPD" ]; then
+		bad "$MLPD is an executable" "set MLPD or builddir"
+		finish
+	fi
+}
+
+# start_daemon DB [FLAGS...]: runs mlpd on DB on a free port and waits (10 s
+# at most) for its "listening" line; sets pid and base. 0 when it listens;
+# otherwise 1 with its stderr in $tmp/mlpd.err.
+start_daemon() {
+	_db=$1
+	shift
+	: >"$tmp/mlpd.err"
+	"$MLPD" --listen 127.0.0.1:0 --db "$_db" "$@" 2>"$tmp/mlpd.err" &
+	pid=$!
+	_port=
+	_i=0
+	while [ $_i -lt 100 ]; do
+		_port=$(sed -n 's|^mlpd listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' \
+		    "$tmp/mlpd.err")
+		[ -n "$_port" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	if [ -z "$_port" ]; then
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		pid=
+		return 1
+	fi
+	base=http://127.0.0.1:$_port
+	return 0
+}
+
+# start DB [FLAGS...]: start_daemon, counted as a check; the script ends
+# when the daemon does not come up.
+start() {
+	if start_daemon "$@"; then
+		ok "mlpd listening on ${base##*:}"
+		return
+	fi
+	bad "mlpd starts on $1" "$(tail -n 3 "$tmp/mlpd.err")"
+	finish
+}
+
+# stop_term DESCRIPTION: SIGTERM the daemon; check it exits 0 within 10 s.
+stop_term() {
+	kill -TERM "$pid"
+	_i=0
+	while [ $_i -lt 100 ] && kill -0 "$pid" 2>/dev/null; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -9 "$pid"
+		wait "$pid" 2>/dev/null
+		pid=
+		bad "$1" "still running 10 s after SIGTERM"
+		return
+	fi
+	wait "$pid"
+	_rc=$?
+	pid=
+	check "$1" "exit status $_rc" "exit status 0"
+}
+
+# kill9: SIGKILL the daemon and reap it.
+kill9() {
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	pid=
+}
+
+# req METHOD PATH [BODY]: one request; sets code, leaves the body in
+# $tmp/body. A BODY starting with @ names a file.
+req() {
+	if [ $# -ge 3 ]; then
+		case $3 in
+		@*) cp "${3#@}" "$tmp/req" ;;
+		*) printf '%s' "$3" >"$tmp/req" ;;
+		esac
+		code=$(curl -sS --noproxy '*' --max-time 30 -o "$tmp/body" \
+		    -w '%{http_code}' -X "$1" \
+		    -H 'Content-Type: application/json' \
+		    --data-binary @"$tmp/req" "$base$2" 2>/dev/null) || code=000
+	else
+		code=$(curl -sS --noproxy '*' --max-time 30 -o "$tmp/body" \
+		    -w '%{http_code}' -X "$1" "$base$2" 2>/dev/null) || code=000
+	fi
+}
+
+# jget FIELD [FILE]: the first scalar value of "FIELD" in a JSON document,
+# quotes stripped (enough for the flat objects mlpd answers with).
+jget() {
+	grep -oE "\"$1\" *: *(\"[^\"]*\"|[^],}]*)" "${2:-$tmp/body}" |
+	    head -n 1 | sed -e "s/^\"$1\" *: *//" -e 's/^"//' -e 's/"[[:space:]]*$//' \
+	    -e 's/[[:space:]]*$//'
+}
+
+# wait_job JOB SECONDS STATUS...: poll the job until its status is one of
+# STATUS... (0) or it ended otherwise or time ran out (1); sets job_status
+# and leaves the last answer in $tmp/body.
+wait_job() {
+	_j=$1
+	_n=$(($2 * 20))
+	shift 2
+	_i=0
+	while [ $_i -lt $_n ]; do
+		req GET "/v1/jobs/$_j"
+		job_status=$(jget status)
+		for _s in "$@"; do
+			[ "$job_status" = "$_s" ] && return 0
+		done
+		case $job_status in
+		succeeded | failed | cancelled | interrupted) return 1 ;;
+		esac
+		[ "$code" = 200 ] || return 1
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# history MODEL: every loss point's step, one a line, into $tmp/steps,
+# paging with since/next_since 10000 points at a time.
+history() {
+	: >"$tmp/steps"
+	_since=0
+	while :; do
+		req GET "/v1/models/$1/loss?since=$_since&limit=10000"
+		[ "$code" = 200 ] || return 1
+		grep -oE '"step" *: *[0-9]+' "$tmp/body" | sed 's/.*: *//' \
+		    >"$tmp/page"
+		[ -s "$tmp/page" ] || return 0
+		cat "$tmp/page" >>"$tmp/steps"
+		_next=$(jget next_since)
+		[ "$_next" = "$(tail -n 1 "$tmp/page")" ] || return 1
+		_since=$_next
+	done
+}
+
+# steps_are_1_to N: $tmp/steps holds exactly 1, 2, ..., N.
+steps_are_1_to() {
+	awk -v n="$1" 'NR != $1 { bad = 1 } END { exit (bad || NR != n) }' \
+	    "$tmp/steps"
+}
+
+# rows N [K]: a batch body of N rows of W inputs (W = ${ROW_WIDTH:-2}) and
+# one target, deterministic in K.
+rows() {
+	awk -v n="$1" -v k="${2:-0}" -v w="${ROW_WIDTH:-2}" 'BEGIN {
+		printf "{\"inputs\":["
+		for (i = 0; i < n; i++) {
+			printf "%s[", (i ? "," : "")
+			s = 0
+			for (j = 0; j < w; j++) {
+				x = ((i * 37 + j * 11 + k * 13) % 101) / 100
+				s += x
+				printf "%s%g", (j ? "," : ""), x
+			}
+			printf "]"
+			t[i] = s / w
+		}
+		printf "],\"targets\":["
+		for (i = 0; i < n; i++)
+			printf "%s[%g]", (i ? "," : ""), t[i]
+		printf "]}"
+	}'
+}
+
+# sql DB QUERY: one sqlite3 query on a database no daemon has open.
+sql() {
+	sqlite3 -batch -noheader "$1" "$2" 2>&1
+}
+
+# integrity DB: "ok" when PRAGMA integrity_check and foreign_key_check of
+# DB are both clean, else what they said.
+integrity() {
+	_ic=$(sql "$1" 'PRAGMA integrity_check;')
+	_fk=$(sql "$1" 'PRAGMA foreign_key_check;')
+	if [ "$_ic" = ok ] && [ -z "$_fk" ]; then
+		echo ok
+	else
+		echo "$_ic $_fk" | head -c 300
+	fi
+}
+
+# histories_exact DB: the ids of models whose stored loss history is not
+# exactly steps 1..step (none: empty). Steps are unique per model (the
+# primary key) and at least 1, so count = max = step means 1..step.
+histories_exact() {
+	sql "$1" "SELECT id FROM models m WHERE
+	    (SELECT count(*) FROM loss WHERE model_id = m.id) != m.step OR
+	    coalesce((SELECT max(step) FROM loss WHERE model_id = m.id), 0)
+	    != m.step;"
+}
