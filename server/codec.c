@@ -448,6 +448,19 @@ codec_matrix(json_t *arr, const char *field, size_t width, float **out,
 		return apierr_set(e, 422, "invalid_value", "%s has %zu rows; "
 		    "at most %u are allowed in one request", field, n,
 		    MLP_MAX_BATCH);
+	/* shapes first: a few bytes of JSON must not allocate n x width
+	 * floats for a wide model before the first bad row is seen */
+	for (size_t i = 0; i < n; i++) {
+		json_t *r = json_array_get(arr, i);
+
+		if (!json_is_array(r))
+			return apierr_set(e, 400, "wrong_type", "%s[%zu] must be "
+			    "a list of numbers", field, i);
+		if (json_array_size(r) != width)
+			return apierr_set(e, 422, "invalid_value", "%s[%zu] has "
+			    "%zu values; expected %zu", field, i,
+			    json_array_size(r), width);
+	}
 	m = malloc(n * width * sizeof(float));
 	if (m == NULL)
 		return apierr_set(e, 503, "out_of_memory", "out of memory");

@@ -672,7 +672,7 @@ redact(char line[HTTP_LOG_LINE], const char *key)
 	memcpy(line, out, o + 1);
 }
 
-static void
+__attribute__((format(printf, 2, 0))) static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	http_server *hs = cls;

@@ -157,7 +157,8 @@ http_watch_destroy(http_watch *w)
 
 void
 http_watch_notify(void *cls, struct MHD_Connection *conn,
-		  void **socket_context, enum MHD_ConnectionNotificationCode toe)
+		  void **socket_context,
+		  enum MHD_ConnectionNotificationCode toe)
 {
 	http_watch *w = cls;
 	watch_rec *r;

@@ -138,7 +138,7 @@ req(const char *method, const char *path, const char *ct, const char *body,
 	snprintf(url, sizeof url, "http://127.0.0.1:%u%s", g_port, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -155,8 +155,10 @@ req(const char *method, const char *path, const char *ct, const char *body,
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
-	ck_assert_msg(rc == CURLE_OK || status != 0, "%s %s: %s", method,
-	    path, curl_easy_strerror(rc));
+	/* an error may be answered early, and the connection closed while
+	 * the upload goes on; anything else must arrive whole */
+	ck_assert_msg(rc == CURLE_OK || status >= 400, "%s %s: %s (status "
+	    "%ld)", method, path, curl_easy_strerror(rc), status);
 	if (resp != NULL)
 		*resp = b.p ? b.p : strdup("");
 	else
@@ -672,11 +674,11 @@ START_TEST(test_held_answer)
 
 	base_config();
 	g_cfg.max_body = 1u << 20;
-	g_cfg.lim.max_body_memory = 24u << 20;
+	g_cfg.lim.max_body_memory = 12u << 20;
 	start();
-	/* a million weights: some 14 MB of JSON, more than the socket
+	/* half a million weights: some 7 MB of JSON, more than the socket
 	 * buffers between the two ends hold (4 MiB for the sender) */
-	create("{\"layers\":[1000,1000,1]}", id);
+	create("{\"layers\":[1000,500,1]}", id);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	ck_assert_int_ge(fd, 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
@@ -709,7 +711,7 @@ START_TEST(test_held_answer)
 	while ((k = read_some(fd, b, sizeof b, 5000)) > 0)
 		got += (size_t)k;
 	close(fd);
-	ck_assert_uint_gt(got, 12u << 20);
+	ck_assert_uint_gt(got, 6u << 20);
 	usleep(100000);
 	json_decref(expect("GET", mpath(id, "/weights"), NULL, 200));
 }

@@ -1568,8 +1568,8 @@ START_TEST(test_readers_beside_writer)
 		}
 		expect_ok(store_progress_commit(s, &p, &f), f);
 		if (i % 3 == 0)
-			expect_ok(store_batch_insert(s, "m", x, y, 2, 2, 1, 0, i,
-						     &id, &total, &f), f);
+			expect_ok(store_batch_insert(s, "m", x, y, 2, 2, 1, 0,
+						     i, &id, &total, &f), f);
 	}
 	atomic_store(&stop, 1);
 	for (int i = 0; i < NREADERS; i++) {
