@@ -432,6 +432,12 @@ all_finite(const float *v, size_t n)
 	return !bad;
 }
 
+int
+mlp_params_finite(const mlp *m)
+{
+	return all_finite(m->params, m->nparams);
+}
+
 static size_t
 first_nonfinite(const float *v, size_t n)
 {

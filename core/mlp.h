@@ -99,6 +99,11 @@ const float *mlp_grads(const mlp *m, size_t *n);
 float *mlp_optim_state(mlp *m, size_t *n);
 const float *mlp_optim_state_const(const mlp *m, size_t *n);
 
+/* True when every weight and bias is finite (a vectorized scan: cheap
+ * next to a training step). An update can overflow a weight while the
+ * loss stays finite (a saturated sigmoid), so owners check after steps. */
+int mlp_params_finite(const mlp *m);
+
 /* Zeroes the optimizer state (after weights are replaced from outside). */
 void mlp_reset_optim(mlp *m);
 

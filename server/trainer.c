@@ -580,25 +580,6 @@ typedef enum slice_end {
 	SLICE_FAILED    /* f says why */
 } slice_end;
 
-/* True when every parameter of m is finite: no float whose exponent bits
- * are all ones (Inf or NaN). Integer tests with no early exit, so the
- * loop vectorizes: one pass over the weights, where a step makes several. */
-static int
-params_finite(const mlp *m)
-{
-	size_t n;
-	const float *p = mlp_params_const(m, &n);
-	uint32_t bad = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		uint32_t b;
-
-		memcpy(&b, &p[i], sizeof b);
-		bad |= (b & 0x7f800000u) == 0x7f800000u;
-	}
-	return bad == 0;
-}
-
 /* Runs steps until the job ends or, after a commit, others are waiting.
  * A step whose loss is not finite changes nothing (core) and ends the
  * job at the step before it; one that leaves a weight not finite (an
@@ -655,7 +636,7 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 				    mlp_step(m->live) + 1);
 			return SLICE_FAILED;
 		}
-		if (!params_finite(m->live)) {
+		if (!mlp_params_finite(m->live)) {
 			rs->revert = 1;
 			fault_set(f, FAULT_DIVERGED, "diverged at step %llu",
 			    (unsigned long long)mlp_step(m->live));
@@ -868,7 +849,7 @@ run_sync(trainer *t, task *tk)
 			apierr_from_fault(&tk->err, &f);
 			goto out;
 		}
-		if (!params_finite(m->live)) {
+		if (!mlp_params_finite(m->live)) {
 			fault_set(&f, FAULT_DIVERGED, "diverged at step %llu: "
 			    "the update made a weight non-finite",
 			    (unsigned long long)mlp_step(m->live));

@@ -17,10 +17,13 @@
 #     time_total), giving MB/s and rows/s;
 #   - training through the daemon: a job of BENCH_TRAIN_STEPS (default
 #     2000) steps of batch 64 over those rows; samples/s =
-#     steps_done * 64 / (finished_at - started_at).
+#     steps_done * 64 / (finished_at - started_at), loading the rows
+#     included. Once with "shuffle": false (bench_core's consecutive
+#     minibatches: the ratio to bench_core is the daemon's overhead), once
+#     with the default reshuffling (gathering random rows costs extra).
 # It prints a short report and, as its last line,
 #   predict_rps=N nginx_rps=N ratio=N ingest_rows_per_s=N train_samples_per_s=N
-#   core_samples_per_s=N train_ratio=N
+#   core_samples_per_s=N train_ratio=N shuffled_samples_per_s=N
 # where the last two come from tests/bench/bench_core run right after, on
 # the same net and data, so the daemon's training share is a same-run ratio.
 # (NA where a part could not run). A benchmark measures and never judges:
@@ -218,6 +221,7 @@ nginx_pid=
 # ---------------------------------------------------------------------------
 ingest_rps=NA
 train_sps=NA
+train_shuffled_sps=NA
 if [ ! -d "$DATASET" ] || ! command -v python3 >/dev/null 2>&1; then
 	echo "ingest/train: skipped ($DATASET or python3 missing;" \
 	    "Debian: dataset-fashion-mnist, python3)"
@@ -277,9 +281,13 @@ EOF
 	    "$rows" "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')" "$secs" \
 	    "$mbps" "$ingest_rps"
 
-	echo "train: [784,128,10] sigmoid/mse/sgd, $BENCH_TRAIN_STEPS steps of batch 64"
+	# first in bench_core's order (consecutive minibatches, no shuffle), so
+	# the ratio below measures the daemon's own overhead; then with the
+	# default reshuffling, for the figure users get
+	for shuffle in false true; do
+	echo "train: [784,128,10] sigmoid/mse/sgd, $BENCH_TRAIN_STEPS steps of batch 64, shuffle $shuffle"
 	job=$(post "/v1/models/$fmodel/train" \
-	    "{\"steps\":$BENCH_TRAIN_STEPS,\"batch_size\":64}" | field id)
+	    "{\"steps\":$BENCH_TRAIN_STEPS,\"batch_size\":64,\"shuffle\":$shuffle}" | field id)
 	[ -n "$job" ] || die "could not start the training job"
 	status=
 	for _ in $(seq 6000); do
@@ -298,15 +306,21 @@ EOF
 	t1=$(field finished_at <"$tmp/job.json")
 	if [ "$t0" != null ] && [ "$t1" != null ] && [ -n "$done_steps" ]; then
 		ms=$(($(ms_of "$t1") - $(ms_of "$t0")))
-		train_sps=$(awk -v n="$done_steps" -v ms="$ms" \
+		sps=$(awk -v n="$done_steps" -v ms="$ms" \
 		    'BEGIN { printf "%.0f", (ms > 0) ? n * 64 / (ms / 1000) : 0 }')
 		printf '  job %s: %s steps in %.3f s, %s samples/s, final loss %s\n' \
 		    "$(field status <"$tmp/job.json")" "$done_steps" \
-		    "$(awk -v ms="$ms" 'BEGIN { print ms / 1000 }')" "$train_sps" \
+		    "$(awk -v ms="$ms" 'BEGIN { print ms / 1000 }')" "$sps" \
 		    "$(field loss <"$tmp/job.json")"
+		if [ "$shuffle" = false ]; then
+			train_sps=$sps
+		else
+			train_shuffled_sps=$sps
+		fi
 	else
 		echo "  job has no start/finish times: $(cat "$tmp/job.json")"
 	fi
+	done
 	stop_mlpd
 fi
 
@@ -326,4 +340,4 @@ if [ "$train_sps" != NA ] && [ -x "$BENCH_CORE" ]; then
 	fi
 fi
 
-echo "predict_rps=$mlpd_rps nginx_rps=$nginx_rps ratio=$ratio ingest_rows_per_s=$ingest_rps train_samples_per_s=$train_sps core_samples_per_s=$core_sps train_ratio=$train_ratio"
+echo "predict_rps=$mlpd_rps nginx_rps=$nginx_rps ratio=$ratio ingest_rows_per_s=$ingest_rps train_samples_per_s=$train_sps core_samples_per_s=$core_sps train_ratio=$train_ratio shuffled_samples_per_s=$train_shuffled_sps"
