@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "testhttp.h"
 #include "events.h"
 #include "log.h"
 
@@ -132,27 +133,6 @@ teardown(void)
  * Plain requests
  * ------------------------------------------------------------------ */
 
-typedef struct buf {
-	char *p;
-	size_t len;
-} buf;
-
-static size_t
-on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-	buf *b = arg;
-	size_t n = size * nmemb;
-	char *p = realloc(b->p, b->len + n + 1);
-
-	if (p == NULL)
-		return 0;
-	memcpy(p + b->len, data, n);
-	b->len += n;
-	p[b->len] = '\0';
-	b->p = p;
-	return n;
-}
-
 /* method path [JSON body] -> status; *resp (when not NULL) gets the
  * malloc'd body. */
 static long
@@ -161,7 +141,7 @@ jreq(const char *method, const char *path, const char *body, char **resp)
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
 	char url[512];
-	buf b = { NULL, 0 };
+	testhttp_buf b = { NULL, 0 };
 	long status = 0;
 	CURLcode rc;
 
@@ -170,7 +150,7 @@ jreq(const char *method, const char *path, const char *body, char **resp)
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testhttp_on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	h = curl_slist_append(h, "Content-Type: application/json");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);

@@ -28,6 +28,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "testhttp.h"
 #include "log.h"
 
 #define XOR_BATCH "{\"inputs\": [[0,0],[0,1],[1,0],[1,1]], " \
@@ -78,51 +79,6 @@ teardown(void)
  * HTTP client
  * ------------------------------------------------------------------ */
 
-typedef struct buf {
-	char *p;
-	size_t len;
-} buf;
-
-static size_t
-on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-	buf *b = arg;
-	size_t n = size * nmemb;
-	char *p = realloc(b->p, b->len + n + 1);
-
-	if (p == NULL)
-		return 0;
-	memcpy(p + b->len, data, n);
-	b->len += n;
-	p[b->len] = '\0';
-	b->p = p;
-	return n;
-}
-
-/* Copies the value of "Name: value\r\n" into out when the name matches. */
-static void
-grab_header(const char *line, size_t n, const char *name, char *out,
-	    size_t cap)
-{
-	size_t k = strlen(name);
-
-	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
-		return;
-	line += k + 1;
-	n -= k + 1;
-	while (n > 0 && (*line == ' ' || *line == '\t')) {
-		line++;
-		n--;
-	}
-	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n' ||
-	    line[n - 1] == ' '))
-		n--;
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(out, line, n);
-	out[n] = '\0';
-}
-
 static size_t
 on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -131,8 +87,8 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 	(void)arg;
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
 		memset(&g_hdr, 0, sizeof g_hdr);
-	grab_header(data, n, "ETag", g_hdr.etag, sizeof g_hdr.etag);
-	grab_header(data, n, "Content-Type", g_hdr.content_type,
+	testhttp_grab_header(data, n, "ETag", g_hdr.etag, sizeof g_hdr.etag);
+	testhttp_grab_header(data, n, "Content-Type", g_hdr.content_type,
 	    sizeof g_hdr.content_type);
 	return n;
 }
@@ -146,7 +102,7 @@ request(const char *method, const char *path, const char *body,
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
 	char url[512], hdr[256];
-	buf b = { NULL, 0 };
+	testhttp_buf b = { NULL, 0 };
 	long status = 0;
 	CURLcode rc;
 
@@ -156,7 +112,7 @@ request(const char *method, const char *path, const char *body,
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testhttp_on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	if (body != NULL) {

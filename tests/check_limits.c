@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "testhttp.h"
 #include "log.h"
 #include "mlp.h"
 
@@ -85,27 +86,6 @@ now_s(void)
  * HTTP through libcurl
  * ------------------------------------------------------------------ */
 
-typedef struct buf {
-	char *p;
-	size_t len;
-} buf;
-
-static size_t
-on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-	buf *b = arg;
-	size_t n = size * nmemb;
-	char *p = realloc(b->p, b->len + n + 1);
-
-	if (p == NULL)
-		return 0;
-	memcpy(p + b->len, data, n);
-	b->len += n;
-	p[b->len] = '\0';
-	b->p = p;
-	return n;
-}
-
 static size_t
 on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -129,7 +109,7 @@ req(const char *method, const char *path, const char *ct, const char *body,
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
 	char url[256], cth[128];
-	buf b = { NULL, 0 };
+	testhttp_buf b = { NULL, 0 };
 	long status = 0;
 	CURLcode rc;
 
@@ -139,7 +119,7 @@ req(const char *method, const char *path, const char *ct, const char *body,
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testhttp_on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	snprintf(cth, sizeof cth, "Content-Type: %s", ct ? ct :

@@ -36,6 +36,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "testhttp.h"
 #include "log.h"
 
 #define PREDICTORS 4
@@ -90,27 +91,6 @@ teardown(void)
  * HTTP client: one easy handle per thread
  * ------------------------------------------------------------------ */
 
-typedef struct buf {
-	char *p;
-	size_t len;
-} buf;
-
-static size_t
-on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-	buf *b = arg;
-	size_t n = size * nmemb;
-	char *p = realloc(b->p, b->len + n + 1);
-
-	if (p == NULL)
-		return 0;
-	memcpy(p + b->len, data, n);
-	b->len += n;
-	p[b->len] = '\0';
-	b->p = p;
-	return n;
-}
-
 /* One request on handle h: the status (0 when the transfer failed) and,
  * when out is not NULL, the parsed body (NULL when it is not JSON). */
 static long
@@ -118,7 +98,7 @@ request(CURL *h, const char *method, const char *path, const char *body,
 	json_t **out)
 {
 	char url[512];
-	buf b = { NULL, 0 };
+	testhttp_buf b = { NULL, 0 };
 	struct curl_slist *hdr = NULL;
 	long status = 0;
 
@@ -126,7 +106,7 @@ request(CURL *h, const char *method, const char *path, const char *body,
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, testhttp_on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
