@@ -98,7 +98,9 @@ daemon_start(const config *c, fault *f)
 	if (c->tls_cert != NULL && (d->tls = tls_creds_load(c->tls_cert,
 	    c->tls_key, f)) == NULL)
 		goto fail;
-	d->api.cfg = c;
+	d->api.max_models = c->lim.max_models;
+	d->api.max_params = c->lim.max_params;
+	d->api.max_samples = c->lim.max_samples;
 	atomic_init(&d->api.shutting_down, 0);
 	d->api.limits.max_layer_width = c->lim.max_layer_width;
 	d->api.limits.max_params = c->lim.max_params;

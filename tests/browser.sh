@@ -5,7 +5,7 @@
 # Starts $MLPD (default ${builddir:-.}/server/mlpd) on 127.0.0.1 with a free
 # port and a private database, creates a model, pushes XOR-like rows and
 # starts a long training job, then:
-#   1. GET / answers the page built from server/page/index.html byte for
+#   1. GET / answers the page built from server/api/page/index.html byte for
 #      byte, as text/html; charset=utf-8 with Cache-Control: no-cache, and
 #      the page names no outside URL (it must work offline);
 #   2. Chromium dumps the DOM of /?transport=poll twice, two seconds apart,
@@ -160,10 +160,10 @@ req GET /
 check "GET / status" "$code" 200
 check "GET / content type" "$(header Content-Type)" "text/html; charset=utf-8"
 check "GET / Cache-Control" "$(header Cache-Control)" "no-cache"
-if cmp -s "$tmp/body" "$SRC/server/page/index.html"; then
-	ok "GET / is server/page/index.html"
+if cmp -s "$tmp/body" "$SRC/server/api/page/index.html"; then
+	ok "GET / is server/api/page/index.html"
 else
-	bad "GET / is server/page/index.html" "the bytes differ"
+	bad "GET / is server/api/page/index.html" "the bytes differ"
 fi
 outside=$(grep -oE 'https?://[^"'"'"' )<>]*' "$tmp/body" |
     grep -v '^http://www\.w3\.org/2000/svg$' | head -n 3 | tr '\n' ' ')

@@ -1,5 +1,5 @@
 /*
- * check_auth: unit tests of server/auth.c (the token file, the
+ * check_auth: unit tests of server/http/auth.c (the token file, the
  * constant-time comparison, the Authorization header, the guarded paths,
  * loopback addresses) and of the access flags in server/config.c (the
  * refusal of an exposed address without a token, MLPD_TOKEN_FILE, TLS

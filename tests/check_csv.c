@@ -1,5 +1,5 @@
 /*
- * check_csv: unit tests of server/csv.c, the text/csv decoder and encoder.
+ * check_csv: unit tests of server/api/csv.c, the text/csv decoder and encoder.
  *
  * The decoder must produce exactly the blocks codec produces for the same
  * rows, with or without a header, with \n or \r\n, with or without a final

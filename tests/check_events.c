@@ -1,6 +1,6 @@
 /*
- * check_events: Check tests of the live event streams (server/events.c,
- * server/api_events.c).
+ * check_events: Check tests of the live event streams (server/engine/events.c,
+ * server/api/api_events.c).
  *
  * The "hub" case drives the event hub alone, with fake park/wake hooks
  * that count calls: ring replay, resets, partial reads, filters, the

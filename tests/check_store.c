@@ -1,5 +1,5 @@
 /*
- * check_store: Check unit tests of the SQLite store (server/store.c).
+ * check_store: Check unit tests of the SQLite store (server/store/).
  *
  * The store must create and version its schema (refusing a too-new, corrupt
  * or read-only file), round-trip models, batches, loss history and jobs,

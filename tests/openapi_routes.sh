@@ -2,7 +2,7 @@
 # openapi_routes.sh: the routes mlpd answers are exactly the operations
 # schema/openapi.yaml documents.
 #
-# Statically: the route table in server/routes.c ({ "METHOD", "/path/*" },
+# Statically: the route table in server/api/routes.c ({ "METHOD", "/path/*" },
 # '*' for one segment) and the paths of the OpenAPI document (PyYAML; each
 # {param} counts as one segment) must hold the same method+path pairs.
 #
@@ -35,7 +35,7 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
 	exit 99
 fi
 
-exec python3 - "$MLPD" "$SRC/server/routes.c" "$SRC/schema/openapi.yaml" \
+exec python3 - "$MLPD" "$SRC/server/api/routes.c" "$SRC/schema/openapi.yaml" \
     <<'EOF'
 import http.client
 import json

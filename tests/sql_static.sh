@@ -6,7 +6,7 @@
 # A small C lexer (Python) finds every place SQL text is handed to SQLite
 # (sqlite3_exec, sqlite3_prepare*, and store.c's setup_query helper) and
 # every string builder (snprintf and friends) whose format looks like SQL:
-#   - SQL is only handed over in server/store.c (the one module that talks
+#   - SQL is only handed over in server/store/ (the one module that talks
 #     to SQLite);
 #   - the SQL argument is a string literal; or q_sql[...], the statement
 #     table, whose entries must all be literals (and macros that are
@@ -33,8 +33,8 @@ if ! command -v python3 >/dev/null 2>&1; then
 	echo "sql_static: python3 is needed (Debian package python3)" >&2
 	exit 99
 fi
-if [ ! -r "$SRC/server/store.c" ]; then
-	echo "sql_static: $SRC/server/store.c is missing (set srcdir)" >&2
+if [ ! -d "$SRC/server/store" ]; then
+	echo "sql_static: $SRC/server/store is missing (set srcdir)" >&2
 	exit 99
 fi
 
@@ -267,8 +267,8 @@ def check_file(path, rel, findings):
         if s not in SINKS:
             continue
         f = enclosing(i)
-        if not rel.endswith("server/store.c"):
-            findings.append("%s: %s outside server/store.c" % (where(i), s))
+        if not rel.startswith("server/store/"):
+            findings.append("%s: %s outside server/store/" % (where(i), s))
             continue
         n = SINKS[s]
         if len(a) <= n:
@@ -370,14 +370,14 @@ set_version(sqlite3 *db, int v, int q)
 }
 '''
 with tempfile.TemporaryDirectory() as d:
-    os.makedirs(os.path.join(d, "server"))
+    os.makedirs(os.path.join(d, "server", "store"))
     for name, text in (("bad", BAD), ("good", GOOD)):
-        with open(os.path.join(d, "server", "store.c"), "w") as fh:
+        with open(os.path.join(d, "server", "store", "store.c"), "w") as fh:
             fh.write(text)
         with open(os.path.join(d, "server", "api_x.c"), "w") as fh:
             fh.write('void f(sqlite3 *db, char *s) { sqlite3_exec(db, s, 0, 0, 0); }\n'
                      if name == "bad" else "int x;\n")
-        found = scan(d, ["server/store.c", "server/api_x.c"])
+        found = scan(d, ["server/store/store.c", "server/api_x.c"])
         if name == "bad":
             # six kinds of string-built SQL, each must be found
             kinds = {
@@ -386,7 +386,7 @@ with tempfile.TemporaryDirectory() as d:
                 "sqlite3_mprintf": any("sqlite3_mprintf builds" in x for x in found),
                 "exec of a built string": any("sqlite3_exec gets SQL" in x for x in found),
                 "a PRAGMA with %s": any("PRAGMA table_info" in x for x in found),
-                "SQL outside store.c": any("outside server/store.c" in x for x in found),
+                "SQL outside store/": any("outside server/store/" in x for x in found),
             }
             for what, hit in kinds.items():
                 if hit:
@@ -404,9 +404,10 @@ with tempfile.TemporaryDirectory() as d:
 root = sys.argv[1]
 rels = []
 for sub in ("server", "core"):
-    for name in sorted(os.listdir(os.path.join(root, sub))):
-        if name.endswith(".c"):
-            rels.append(sub + "/" + name)
+    for dirpath, _, names in sorted(os.walk(os.path.join(root, sub))):
+        for name in sorted(names):
+            if name.endswith(".c"):
+                rels.append(os.path.relpath(os.path.join(dirpath, name), root))
 found = scan(root, rels)
 if found:
     for x in found:
@@ -416,12 +417,15 @@ if found:
 else:
     ok("no string-built SQL in %d files of server/ and core/" % len(rels))
 # and the checker did look at SQL there
-text = open(os.path.join(root, "server/store.c")).read()
-n = len(re.findall(r"\bsqlite3_(?:exec|prepare\w*)\s*\(", text))
+n = 0
+for rel in rels:
+    if rel.startswith("server/store/"):
+        text = open(os.path.join(root, rel)).read()
+        n += len(re.findall(r"\bsqlite3_(?:exec|prepare\w*)\s*\(", text))
 if n >= 3:
-    ok("server/store.c hands SQL to SQLite in %d places, all checked" % n)
+    ok("server/store/ hands SQL to SQLite in %d places, all checked" % n)
 else:
-    bad("server/store.c hands SQL to SQLite", "only %d places" % n)
+    bad("server/store/ hands SQL to SQLite", "only %d places" % n)
 
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -45,7 +45,7 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 		doc = NULL;
 	}
 	if (store_batch_insert(c->st, m->id, x, y, n, m->spec.sizes[0],
-	    m->spec.sizes[m->spec.n_layers], (int64_t)c->cfg->lim.max_samples,
+	    m->spec.sizes[m->spec.n_layers], (int64_t)c->max_samples,
 	    wallclock_ms(), &batch_id, &total, &f) < 0) {
 		int deleted;
 

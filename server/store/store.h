@@ -27,8 +27,9 @@
 #include <stdint.h>
 
 #include "fault.h"
+#include "ids.h"
 
-#define STORE_ID_MAX 40 /* ids are short ASCII strings, NUL included */
+#define STORE_ID_MAX IDS_MAX /* ids (ids.h) fit, NUL included */
 
 typedef struct store store;
 

@@ -23,9 +23,9 @@ ids_random_u64(void)
 }
 
 void
-ids_new(char prefix, char out[STORE_ID_MAX])
+ids_new(char prefix, char out[IDS_MAX])
 {
-	snprintf(out, STORE_ID_MAX, "%c%016llx", prefix,
+	snprintf(out, IDS_MAX, "%c%016llx", prefix,
 	    (unsigned long long)ids_random_u64());
 }
 
@@ -34,7 +34,7 @@ ids_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n >= STORE_ID_MAX)
+	if (n == 0 || n >= IDS_MAX)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];

@@ -75,8 +75,8 @@ api_check_open(api_ctx *c, http_response *rs)
 int
 api_models_reserve(api_ctx *c, size_t params, apierr *e)
 {
-	size_t max_models = c->cfg->lim.max_models;
-	size_t max_params = c->cfg->lim.max_params;
+	size_t max_models = c->max_models;
+	size_t max_params = c->max_params;
 	size_t had;
 
 	/* add first, then look: two requests racing for the last slot

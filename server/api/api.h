@@ -15,7 +15,6 @@
 
 #include "apierr.h"
 #include "codec.h"
-#include "config.h"
 #include "events.h"
 #include "http.h"
 #include "metrics.h"
@@ -24,7 +23,9 @@
 #include "trainer.h"
 
 typedef struct api_ctx {
-	const config *cfg;
+	size_t max_models;        /* --max-models */
+	size_t max_params;        /* --max-params, over all models */
+	size_t max_samples;       /* --max-samples, rows per model */
 	store *st;
 	registry *reg;
 	trainer *tr;

@@ -6,15 +6,15 @@
 
 #include <stdint.h>
 
-#include "store.h"
+#define IDS_MAX 40 /* ids are short ASCII strings, NUL included */
 
 /* prefix ('m' model, 'j' job) followed by 16 lowercase hex digits. */
-void ids_new(char prefix, char out[STORE_ID_MAX]);
+void ids_new(char prefix, char out[IDS_MAX]);
 
 /* A random 64-bit value (getrandom; falls back to time and address). */
 uint64_t ids_random_u64(void);
 
-/* True when s could be an id: 1..STORE_ID_MAX-1 of [A-Za-z0-9_-]. */
+/* True when s could be an id: 1..IDS_MAX-1 of [A-Za-z0-9_-]. */
 int ids_valid(const char *s);
 
 #endif

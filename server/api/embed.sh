@@ -3,9 +3,9 @@
 #   const unsigned char NAME[];   the file's bytes, then one NUL
 #   const size_t NAME_len;        the byte count, without that NUL
 # so the daemon can serve the file without reading the disk (the dashboard
-# page, server/page/index.html, becomes server/page_html.c this way).
+# page, server/api/page/index.html, becomes server/api/page_html.c this way).
 #
-# Usage: sh server/embed.sh NAME file > file.c
+# Usage: sh server/api/embed.sh NAME file > file.c
 #
 # The bytes go out as hex numbers (od), so nothing in the file needs escaping
 # and no string-literal length limit applies. Only POSIX sh, od and sed.
@@ -26,7 +26,7 @@ esac
 name=$1
 len=$(wc -c <"$2" | tr -d ' ')
 
-printf '/* Generated from %s by server/embed.sh: do not edit. */\n' \
+printf '/* Generated from %s by server/api/embed.sh: do not edit. */\n' \
 	"$(basename "$2")"
 printf '#include <stddef.h>\n\n'
 printf 'extern const unsigned char %s[];\n' "$name"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* server/page/index.html, embedded at build time by server/embed.sh */
+/* server/api/page/index.html, embedded at build time by server/api/embed.sh */
 extern const unsigned char page_html[];
 extern const size_t page_html_len;
 

@@ -1,10 +1,10 @@
 #!/bin/sh
 # schema_embed.sh: turns an SQL file into a C source file that defines
 #   const char NAME[];   (NAME is store_schema_sql unless given)
-# holding the file's text, which server/store.c runs as a migration step
+# holding the file's text, which server/store/store.c runs as a migration step
 # (schema/mlpd.sql is step 1, schema/mlpd-2.sql step 2, ...).
 #
-# Usage: sh server/schema_embed.sh schema/mlpd.sql [NAME] > server/schema_sql.c
+# Usage: sh server/store/schema_embed.sh schema/mlpd.sql [NAME] > server/store/schema_sql.c
 #
 # Each line becomes one string literal ending in \n. Backslashes and double
 # quotes are escaped, tabs become \t, carriage returns are dropped, and '?'
@@ -27,7 +27,7 @@ esac
 
 tab=$(printf '\t')
 
-printf '/* Generated from %s by server/schema_embed.sh: do not edit. */\n' \
+printf '/* Generated from %s by server/store/schema_embed.sh: do not edit. */\n' \
 	"$(basename "$1")"
 printf 'extern const char %s[];\n' "$name"
 printf 'const char %s[] =\n' "$name"
