@@ -23,6 +23,7 @@ enum {
 	OPT_DB,
 	OPT_MAX_DB_SIZE,
 	OPT_HTTP_THREADS,
+	OPT_HTTP_WORKERS,
 	OPT_TRAINERS,
 	OPT_MAX_BODY,
 	OPT_CHECKPOINT,
@@ -43,6 +44,7 @@ static const struct option options[] = {
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "max-db-size", required_argument, NULL, OPT_MAX_DB_SIZE },
 	{ "http-threads", required_argument, NULL, OPT_HTTP_THREADS },
+	{ "http-workers", required_argument, NULL, OPT_HTTP_WORKERS },
 	{ "trainers", required_argument, NULL, OPT_TRAINERS },
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "checkpoint-every", required_argument, NULL, OPT_CHECKPOINT },
@@ -117,6 +119,7 @@ config_default(config *c)
 	c->port = 8080;
 	c->db_path = "./mlpd.db";
 	c->http_threads = cores > 0 ? (unsigned)cores : 1;
+	c->http_workers = 8;
 	c->trainers = 1;
 	c->max_body = 64u * 1024 * 1024;
 	c->checkpoint_every = 1.0;
@@ -138,7 +141,10 @@ config_usage(FILE *out)
 	    "  --db PATH                 SQLite database (default ./mlpd.db; :memory:)\n"
 	    "  --max-db-size BYTES       database size cap, 0 for none: writes past\n"
 	    "                            it fail with 507 (default 0)\n"
-	    "  --http-threads N          HTTP worker threads (default: cores)\n"
+	    "  --http-threads N          HTTP threads, which never wait (default:\n"
+	    "                            cores)\n"
+	    "  --http-workers N          threads for requests that may wait on the\n"
+	    "                            database or a trainer (default 8)\n"
 	    "  --trainers N              training threads (default 1)\n"
 	    "  --max-body BYTES          request body cap (default 67108864)\n"
 	    "  --checkpoint-every SECS   weights checkpoint period while training\n"
@@ -306,6 +312,14 @@ config_parse(config *c, int argc, char **argv, fault *f)
 				return CONFIG_ERROR;
 			}
 			c->http_threads = (unsigned)v;
+			break;
+		case OPT_HTTP_WORKERS:
+			if (parse_ulong(optarg, 1, 1024, &v) < 0) {
+				fault_set(f, FAULT_INVALID,
+				    "--http-workers must be 1..1024");
+				return CONFIG_ERROR;
+			}
+			c->http_workers = (unsigned)v;
 			break;
 		case OPT_TRAINERS:
 			if (parse_ulong(optarg, 1, 256, &v) < 0) {

@@ -42,6 +42,7 @@ typedef struct config {
 	int64_t max_db_size;        /* --max-db-size: bytes the database may
 	                               grow to; 0: no cap but the disk's */
 	unsigned http_threads;      /* MHD thread pool size, >= 1 */
+	unsigned http_workers;      /* request workers (http_pool), >= 1 */
 	unsigned trainers;          /* trainer worker threads, >= 1 */
 	size_t max_body;            /* request body cap in bytes */
 	double checkpoint_every;    /* seconds of training per checkpoint */

@@ -153,8 +153,9 @@ daemon_start(const config *c, fault *f)
 	hl.max_connections = (unsigned)c->lim.max_connections;
 	hl.max_per_ip = (unsigned)c->lim.max_per_ip;
 	hl.timeout = (unsigned)c->lim.conn_timeout;
-	d->http = http_start(c->host, c->port, c->http_threads, &hl, routes,
-	    nroutes, &d->api, metrics_observe_http, d->api.mx, &guard, f);
+	d->http = http_start(c->host, c->port, c->http_threads,
+	    c->http_workers, &hl, routes, nroutes, &d->api,
+	    metrics_observe_http, d->api.mx, &guard, f);
 	if (d->http == NULL)
 		goto fail;
 	warn_exposure(c);

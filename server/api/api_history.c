@@ -232,8 +232,10 @@ points_csv(const loss_query *q, const store_loss_window *w, size_t n,
 	return out;
 }
 
-void
-api_history_loss(void *ctx, const http_request *rq, http_response *rs)
+/* On a request worker: reads and renders the rows, after
+ * api_history_loss checked the ETag (which stays in rs). */
+static void
+history_read(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	model_entry *m;
@@ -243,12 +245,7 @@ api_history_loss(void *ctx, const http_request *rq, http_response *rs)
 
 	if ((m = api_model(c, rq, rs)) == NULL)
 		return;
-	if (parse_query(rq, rs, &q) < 0)
-		goto out;
-	/* the version before the rows (see registry.h); 304 reads nothing */
-	if (api_etag(c, rq, rs, registry_model_version(m), query_hash(&q)))
-		goto out;
-	if (fetch(c, m, &q, &w, &n, rs) < 0)
+	if (parse_query(rq, rs, &q) < 0 || fetch(c, m, &q, &w, &n, rs) < 0)
 		goto out;
 	if (q.csv) {
 		size_t len = 0;
@@ -270,5 +267,23 @@ api_history_loss(void *ctx, const http_request *rq, http_response *rs)
 	    (json_int_t)(n ? w[n - 1].step : q.since)));
 out:
 	free(w);
+	registry_put(m);
+}
+
+/* Inline: the query and the ETag (a 304 reads nothing); the rows are read
+ * on a request worker. */
+void
+api_history_loss(void *ctx, const http_request *rq, http_response *rs)
+{
+	api_ctx *c = ctx;
+	model_entry *m;
+	loss_query q;
+
+	if ((m = api_model(c, rq, rs)) == NULL)
+		return;
+	/* the version before the rows (see registry.h) */
+	if (parse_query(rq, rs, &q) == 0 &&
+	    !api_etag(c, rq, rs, registry_model_version(m), query_hash(&q)))
+		http_defer(rs, history_read);
 	registry_put(m);
 }

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http_pool.h"
 #include "http_watch.h"
 #include "log.h"
 #include "wallclock.h"
@@ -28,11 +29,11 @@ struct http_server {
 	size_t max_body_memory; /* all bodies being received, bytes */
 	atomic_size_t body_bytes; /* what their buffers hold now */
 	http_watch *watch;      /* closes slow requests; NULL: none */
+	http_pool *pool;        /* runs the handlers that may wait */
 	void *ctx;
 	http_observer observe; /* NULL: nobody watches */
 	void *octx;
 	unsigned port;
-	int quiesced_fd; /* the listen socket after quiesce, closed at stop */
 	const auth *auth; /* NULL: no token needed */
 	/* libmicrohttpd's last message while MHD_start_daemon runs (e.g.
 	 * why GnuTLS refused a certificate), for the start-up error */
@@ -41,8 +42,21 @@ struct http_server {
 	char start_msg[200];
 };
 
+/* Where a request is between libmicrohttpd's calls. */
+enum conn_phase {
+	PHASE_RECEIVING = 0, /* headers checked, body arriving */
+	PHASE_ON_WORKER,     /* suspended; a request worker runs its handler */
+	PHASE_READY          /* the worker is done: rs waits to be sent */
+};
+
 /* What one request carries between libmicrohttpd's calls. */
 typedef struct conn_state {
+	http_server *hs;
+	struct MHD_Connection *conn;
+	atomic_int phase; /* enum conn_phase; the worker publishes READY */
+	http_request rq;  /* for the handler on a worker */
+	http_response rs; /* what the worker's handler filled */
+	http_handler work; /* the handler the worker runs */
 	const http_route *route;
 	char *path;     /* copy of the URL path; params point into it */
 	const char *params[HTTP_MAX_PARAMS];
@@ -491,6 +505,72 @@ early_checks(const http_server *hs, struct MHD_Connection *conn,
 	return 0;
 }
 
+/* Sends what the handler filled in cs->rs, drops the body and tells the
+ * observer. */
+static enum MHD_Result
+answer(http_server *hs, struct MHD_Connection *conn, conn_state *cs,
+       const char *method)
+{
+	enum MHD_Result ret;
+	int status = cs->rs.status;
+
+	/* the body is no longer needed; free it before sending */
+	body_drop(hs, cs);
+	ret = send_response(hs, conn, &cs->rs, NULL);
+	observe(hs, cs, method, status);
+	return ret;
+}
+
+/* On a request worker: runs the handler, then hands the connection back
+ * to libmicrohttpd, which calls on_request again to send the answer. */
+static void
+run_on_worker(void *arg)
+{
+	conn_state *cs = arg;
+
+	cs->work(cs->hs->ctx, &cs->rq, &cs->rs);
+	cs->rs.defer = NULL; /* a worker's handler finishes the request */
+	atomic_store(&cs->phase, PHASE_READY);
+	MHD_resume_connection(cs->conn);
+}
+
+/* Suspends conn and queues its handler for a request worker; while the
+ * server shuts down, answers 503 shutting_down instead. */
+static enum MHD_Result
+to_worker(http_server *hs, struct MHD_Connection *conn, conn_state *cs,
+	  const char *method)
+{
+	apierr e;
+
+	cs->hs = hs;
+	cs->conn = conn;
+	cs->work = cs->rs.defer;
+	cs->rs.defer = NULL;
+	atomic_store(&cs->phase, PHASE_ON_WORKER);
+	/* suspended before it is queued: the worker may resume it at once */
+	MHD_suspend_connection(conn);
+	if (http_pool_submit(hs->pool, run_on_worker, cs) == 0)
+		return MHD_YES;
+	MHD_resume_connection(conn);
+	atomic_store(&cs->phase, PHASE_RECEIVING);
+	apierr_set(&e, 503, "shutting_down", "mlpd is shutting down");
+	e.retry_after = 5;
+	http_reply_error(&cs->rs, &e);
+	return answer(hs, conn, cs, method);
+}
+
+void
+http_defer(http_response *rs, http_handler fn)
+{
+	rs->defer = fn;
+}
+
+size_t
+http_pending(http_server *s)
+{
+	return http_pool_pending(s->pool);
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	   const char *method, const char *version, const char *upload,
@@ -498,11 +578,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	http_server *hs = cls;
 	conn_state *cs = *con_cls;
-	http_request rq;
-	http_response rs;
 	enum MHD_Result ret;
 	int status;
 
+	/* resumed by the worker that ran its handler: send the answer */
+	if (cs != NULL && atomic_load(&cs->phase) == PHASE_READY) {
+		atomic_store(&cs->phase, PHASE_RECEIVING);
+		return answer(hs, conn, cs, method);
+	}
 	/* a later call with no data is the last: the request is in */
 	if (cs != NULL && *upload_size == 0)
 		http_watch_arrived(conn);
@@ -599,24 +682,25 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		observe(hs, cs, method, 413);
 		return ret;
 	}
-	memset(&rq, 0, sizeof rq);
-	rq.method = method;
-	rq.path = url;
-	memcpy(rq.params, cs->params, sizeof rq.params);
-	rq.body = cs->buf ? cs->buf : "";
-	rq.body_len = cs->len;
-	rq.conn = conn;
-	rq.body_type = body_type(MHD_lookup_connection_value(conn,
+	memset(&cs->rq, 0, sizeof cs->rq);
+	cs->rq.method = method;
+	cs->rq.path = url;
+	memcpy(cs->rq.params, cs->params, sizeof cs->rq.params);
+	cs->rq.body = cs->buf ? cs->buf : "";
+	cs->rq.body_len = cs->len;
+	cs->rq.conn = conn;
+	cs->rq.body_type = body_type(MHD_lookup_connection_value(conn,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE));
-	memset(&rs, 0, sizeof rs);
-	rs.status = 500;
-	cs->route->handler(hs->ctx, &rq, &rs);
-	/* the body is no longer needed; free it before sending */
-	body_drop(hs, cs);
+	memset(&cs->rs, 0, sizeof cs->rs);
+	cs->rs.status = 500;
+	if (cs->route->flags & HTTP_WORKER)
+		http_defer(&cs->rs, cs->route->handler);
+	else
+		cs->route->handler(hs->ctx, &cs->rq, &cs->rs);
 	(void)version;
-	ret = send_response(hs, conn, &rs, NULL);
-	observe(hs, cs, method, rs.status);
-	return ret;
+	if (cs->rs.defer != NULL)
+		return to_worker(hs, conn, cs, method);
+	return answer(hs, conn, cs, method);
 }
 
 static void
@@ -734,7 +818,8 @@ unescape(void *cls, struct MHD_Connection *conn, char *s)
 
 http_server *
 http_start(const char *host, unsigned port, unsigned threads,
-	   const http_limits *lim, const http_route *routes, size_t nroutes,
+	   unsigned workers, const http_limits *lim, const http_route *routes,
+	   size_t nroutes,
 	   void *ctx, http_observer observe_fn, void *octx,
 	   const http_guard *guard, fault *f)
 {
@@ -758,7 +843,6 @@ http_start(const char *host, unsigned port, unsigned threads,
 		fault_set(f, FAULT_NOMEM, "out of memory");
 		return NULL;
 	}
-	hs->quiesced_fd = -1;
 	hs->routes = routes;
 	hs->nroutes = nroutes;
 	hs->max_body = lim->max_body;
@@ -778,7 +862,13 @@ http_start(const char *host, unsigned port, unsigned threads,
 		free(hs);
 		return NULL;
 	}
+	if ((hs->pool = http_pool_create(workers, f)) == NULL) {
+		pthread_mutex_destroy(&hs->start_lock);
+		free(hs);
+		return NULL;
+	}
 	if ((hs->watch = http_watch_create(lim->timeout, f)) == NULL) {
+		http_pool_destroy(hs->pool);
 		pthread_mutex_destroy(&hs->start_lock);
 		free(hs);
 		return NULL;
@@ -793,6 +883,7 @@ http_start(const char *host, unsigned port, unsigned threads,
 		fault_set(f, FAULT_INVALID, "cannot resolve listen host "
 		    "'%s': %s", host, gai_strerror(rc));
 		http_watch_destroy(hs->watch);
+		http_pool_destroy(hs->pool);
 		pthread_mutex_destroy(&hs->start_lock);
 		free(hs);
 		return NULL;
@@ -834,6 +925,7 @@ http_start(const char *host, unsigned port, unsigned threads,
 			    port, hs->start_msg[0] ? ": " : "",
 			    hs->start_msg);
 		http_watch_destroy(hs->watch);
+		http_pool_destroy(hs->pool);
 		pthread_mutex_destroy(&hs->start_lock);
 		free(hs);
 		return NULL;
@@ -852,14 +944,9 @@ http_port(const http_server *s)
 void
 http_quiesce(http_server *s)
 {
-	if (s && s->d && s->quiesced_fd < 0) {
-		MHD_socket fd = MHD_quiesce_daemon(s->d);
-
-		/* pool threads may still be dropping it from their epoll
-		 * sets: close it only after MHD_stop_daemon */
-		if (fd != MHD_INVALID_SOCKET)
-			s->quiesced_fd = fd;
-	}
+	/* not MHD_quiesce_daemon: see the DESIGN in http.h */
+	if (s != NULL)
+		http_pool_close(s->pool);
 }
 
 void
@@ -867,12 +954,12 @@ http_stop(http_server *s)
 {
 	if (s == NULL)
 		return;
+	/* every suspended request is resumed before libmicrohttpd stops */
+	http_pool_destroy(s->pool);
 	if (s->d)
 		MHD_stop_daemon(s->d);
 	/* after the daemon: its connections are closed, their records gone */
 	http_watch_destroy(s->watch);
-	if (s->quiesced_fd >= 0)
-		close(s->quiesced_fd);
 	pthread_mutex_destroy(&s->start_lock);
 	free(s);
 }

@@ -3,15 +3,49 @@
  * request body under a byte cap, matches the route table, checks content
  * types, calls a handler and sends what the handler filled in.
  *
- * DESIGN. libmicrohttpd runs a pool of threads; a handler runs on one of
- * them, sees a whole request (method, path captures, complete body) and
- * fills an http_response. Everything decided from the headers alone is
- * answered before any body byte is read: first a missing or wrong access
- * token (401, see http_guard), then unknown route (404), wrong method
- * (405 with Allow), Content-Length over the cap (413), a content type the
- * route does not accept (415). A chunked body is counted as it arrives and cut off at the cap. A
- * client that disconnects mid-upload never reaches its handler, so no
- * partial request can change anything.
+ * DESIGN. libmicrohttpd runs a pool of threads (--http-threads) that
+ * read requests and send answers; they never wait for anything slower
+ * than memory. A handler sees a whole request (method, path captures,
+ * complete body) and fills an http_response. It runs either inline, on
+ * the libmicrohttpd thread (health, metrics, predictions from a
+ * snapshot, reads of in-memory state, 304s: microseconds each), or on one
+ * of http_pool's request workers (--http-workers) when its route is
+ * marked HTTP_WORKER or when an inline handler hands the rest of its
+ * work over with http_defer (a history read after its ETag check):
+ * anything that writes the store (and waits for its fsync), waits for a
+ * trainer, or may wait on a database lock another process holds. http
+ * then suspends the connection (MHD_suspend_connection), the worker runs
+ * the handler and resumes it, and libmicrohttpd calls back on one of its
+ * threads to send the answer. A slow request thus holds a worker, never
+ * an HTTP thread: unrelated requests are never queued behind it. Slow
+ * requests queue only behind each other, FIFO, when every worker is busy.
+ *
+ * Why suspend/resume and a pool rather than a thread per connection
+ * (measured with tests/bench/bench_http.sh, README "Benchmarks"): both
+ * keep /healthz and predictions fast under the mixed load, but a thread
+ * per connection costs a thread (and its stack) for every open
+ * connection, idle keep-alive ones and parked event streams included
+ * (thousands under --max-connections), where the pool costs a fixed
+ * handful; event streams already park their connections with the same
+ * suspend/resume, which libmicrohttpd does not offer together with
+ * thread-per-connection.
+ *
+ * Everything decided from the headers alone is answered before any body
+ * byte is read: first a missing or wrong access token (401, see
+ * http_guard), then unknown route (404), wrong method (405 with Allow),
+ * Content-Length over the cap (413), a content type the route does not
+ * accept (415). A chunked body is counted as it arrives and cut off at
+ * the cap. A client that disconnects mid-upload never reaches its
+ * handler, so no partial request can change anything.
+ *
+ * Shutdown. libmicrohttpd 0.9.75's MHD_quiesce_daemon can abort the
+ * process with a thread pool and epoll ("Failed to remove listen FD from
+ * epoll set": it races with pool threads that drop the listen socket
+ * from their epoll sets at the connection limit), so it is never called:
+ * http_quiesce closes the worker pool instead (requests that would need a
+ * worker get 503 shutting_down, the others are refused by the API's own
+ * shutting-down check), and http_stop waits for the workers to resume
+ * every connection they hold before it stops libmicrohttpd.
  *
  * Limits (http_limits). The bodies being received, and the answers of
  * 64 KiB or more that libmicrohttpd still holds for their readers, hold at
@@ -35,6 +69,8 @@
 #include "fault.h"
 
 struct MHD_Connection;
+struct http_request;
+struct http_response;
 
 #define HTTP_MAX_PARAMS 2
 
@@ -70,16 +106,24 @@ typedef struct http_response {
 	ssize_t (*stream_read)(void *ctx, uint64_t pos, char *buf, size_t max);
 	void (*stream_free)(void *ctx);
 	void *stream_ctx;
+	/* set through http_defer: the handler that finishes the request on
+	 * a request worker */
+	void (*defer)(void *ctx, const struct http_request *rq,
+		      struct http_response *rs);
 } http_response;
 
 typedef void (*http_handler)(void *ctx, const http_request *rq,
 			     http_response *rs);
+
+/* Route flags (http_route.flags). */
+#define HTTP_WORKER 1u /* the handler may wait: it runs on a request worker */
 
 typedef struct http_route {
 	const char *method;  /* "GET", "POST", "PUT", "DELETE" */
 	const char *pattern; /* "/v1/models/x/weights": '*' is one segment */
 	http_handler handler;
 	unsigned accepts;    /* HTTP_BODY_* a non-empty body may be; 0: any */
+	unsigned flags;      /* HTTP_WORKER, or 0: inline */
 } http_route;
 
 typedef struct http_server http_server;
@@ -113,22 +157,35 @@ typedef struct http_limits {
 	                           request may take to arrive */
 } http_limits;
 
-/* Starts serving on host:port with a pool of threads; routes, ctx, octx
- * and guard are borrowed and must outlive the server; observe and guard
- * may be NULL. NULL with f set on failure. */
+/* Starts serving on host:port with a pool of threads and workers request
+ * workers (both >= 1); routes, ctx, octx and guard are borrowed and must
+ * outlive the server; observe and guard may be NULL. NULL with f set on
+ * failure. */
 http_server *http_start(const char *host, unsigned port, unsigned threads,
-			const http_limits *lim, const http_route *routes,
+			unsigned workers, const http_limits *lim,
+			const http_route *routes,
 			size_t nroutes, void *ctx, http_observer observe,
 			void *octx, const http_guard *guard, fault *f);
 
 /* The port actually bound (useful with port 0). */
 unsigned http_port(const http_server *s);
 
-/* Stops accepting new connections; requests in flight finish. */
+/* Shutdown begins: from now on a request that needs a worker is answered
+ * 503 shutting_down; those the workers hold finish. Connections are
+ * still accepted (see the DESIGN). NULL is a no-op. */
 void http_quiesce(http_server *s);
 
-/* Stops the server and frees it; NULL is a no-op. */
+/* Waits for the request workers to finish what they hold, then stops the
+ * server and frees it; NULL is a no-op. */
 void http_stop(http_server *s);
+
+/* From an inline handler: the rest of the request runs fn(ctx, rq, rs)
+ * on a request worker, with the same rq and rs (what the handler already
+ * put in rs, such as an ETag, stays). The handler returns right after. */
+void http_defer(http_response *rs, http_handler fn);
+
+/* Requests queued for or running on a request worker now. */
+size_t http_pending(http_server *s);
 
 /* A query-string argument, or NULL. */
 const char *http_query(const http_request *rq, const char *key);
