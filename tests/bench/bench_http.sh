@@ -20,11 +20,15 @@
 #     steps_done * 64 / (finished_at - started_at), loading the rows
 #     included. Once with "shuffle": false (bench_core's consecutive
 #     minibatches: the ratio to bench_core is the daemon's overhead), once
-#     with the default reshuffling (gathering random rows costs extra).
+#     with the default reshuffling (gathering random rows costs extra);
+#   - head-of-line (tests/load/headofline.py): p50/p99/max of /healthz and
+#     predict alone, then next to a training job, a /step loop and a 3 s
+#     database write lock held by another process, with one HTTP thread.
 # It prints a short report and, as its last line,
 #   predict_rps=N nginx_rps=N ratio=N ingest_rows_per_s=N train_samples_per_s=N
 #   core_samples_per_s=N train_ratio=N shuffled_samples_per_s=N
-# where the last two come from tests/bench/bench_core run right after, on
+#   hol_healthz_p99_ms=N hol_predict_p99_ms=N
+# where core_samples_per_s and train_ratio come from tests/bench/bench_core run right after, on
 # the same net and data, so the daemon's training share is a same-run ratio.
 # (NA where a part could not run). A benchmark measures and never judges:
 # it installs nothing, prints what is missing and exits 0 when wrk, nginx
@@ -71,9 +75,11 @@ die() {
 	exit 1
 }
 
-# start_mlpd DB: run mlpd on a free port; sets mlpd_pid and base.
+# start_mlpd DB [FLAGS...]: run mlpd on a free port; sets mlpd_pid and base.
 start_mlpd() {
-	"$MLPD" --listen 127.0.0.1:0 --db "$1" --log-level warn \
+	local db=$1
+	shift
+	"$MLPD" --listen 127.0.0.1:0 --db "$db" --log-level warn "$@" \
 	    2>"$tmp/mlpd.err" &
 	mlpd_pid=$!
 	local port=''
@@ -340,4 +346,27 @@ if [ "$train_sps" != NA ] && [ -x "$BENCH_CORE" ]; then
 	fi
 fi
 
-echo "predict_rps=$mlpd_rps nginx_rps=$nginx_rps ratio=$ratio ingest_rows_per_s=$ingest_rps train_samples_per_s=$train_sps core_samples_per_s=$core_sps train_ratio=$train_ratio shuffled_samples_per_s=$train_shuffled_sps"
+# head-of-line: /healthz and predict with nothing else running, then
+# while a job trains, a client loops /step on another model, and another
+# process holds the database's write lock for 3 s (the /steps wait for
+# it); one HTTP thread and one trainer, so any request that waited on an
+# HTTP thread would show here. p50/p99/max of each, and mixed/quiet.
+hol_healthz_p99=NA
+hol_predict_p99=NA
+if command -v python3 >/dev/null 2>&1; then
+	echo "head-of-line: fast requests next to slow ones"
+	start_mlpd "$tmp/hol.db" --http-threads 1 --trainers 1
+	if python3 "$(dirname "$0")/../load/headofline.py" --seconds 8 \
+	    --port "${base##*:}" --db "$tmp/hol.db" >"$tmp/hol.out" 2>&1; then
+		sed 's/^/  /' "$tmp/hol.out"
+		hol_healthz_p99=$(awk '$1 == "mixed" && $2 == "healthz" {
+		    print $(NF - 4) }' "$tmp/hol.out")
+		hol_predict_p99=$(awk '$1 == "mixed" && $2 == "predict" {
+		    print $(NF - 4) }' "$tmp/hol.out")
+	else
+		echo "  headofline.py failed: $(tail -n 3 "$tmp/hol.out")"
+	fi
+	stop_mlpd
+fi
+
+echo "predict_rps=$mlpd_rps nginx_rps=$nginx_rps ratio=$ratio ingest_rows_per_s=$ingest_rps train_samples_per_s=$train_sps core_samples_per_s=$core_sps train_ratio=$train_ratio shuffled_samples_per_s=$train_shuffled_sps hol_healthz_p99_ms=$hol_healthz_p99 hol_predict_p99_ms=$hol_predict_p99"
