@@ -1839,6 +1839,69 @@ START_TEST(test_loss_windows)
 }
 END_TEST
 
+/* PUT weights at step k drops validation points past k, with the loss
+ * rows past k, in the same transaction: history holds steps 1..k. */
+START_TEST(test_set_weights_trims_validation)
+{
+	store *s = open_kind(_i, "setweights.db");
+	store_loss_point pts[6];
+	store_val_point vp[3] = { { 2, 1, 0.5, 1 }, { 4, 2, NAN, 2 },
+				  { 6, 3, 1.0, 3 } };
+	store_loss_window *w;
+	store_progress p;
+	size_t n;
+	fault f;
+
+	add_model(s, "m", 1, "W", 1);
+	for (int i = 0; i < 6; i++)
+		pts[i] = (store_loss_point){ (uint64_t)i + 1, 1.0 + i, 10 + i };
+	memset(&p, 0, sizeof p);
+	p.model_id = "m";
+	p.points = pts;
+	p.npoints = 6;
+	p.vpoints = vp;
+	p.nvpoints = 3;
+	p.blob = "W6";
+	p.blob_len = 2;
+	p.step = 6;
+	p.last_loss = 6;
+	p.now_ms = 20;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+
+	expect_ok(store_model_set_weights(s, "m", "W3", 2, 3, 30, &f), f);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 3);
+	ck_assert_uint_eq(w[2].step, 3);
+	free(w);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 1);
+	ck_assert_uint_eq(w[0].step, 2);
+	ck_assert(w[0].accuracy == 0.5);
+	free(w);
+
+	/* A failed PUT (no such model) trims nothing of another model. */
+	expect_fail(store_model_set_weights(s, "zzz", "W", 1, 0, 40, &f), f,
+		    FAULT_INVALID, "no model");
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 1);
+	free(w);
+	/* Back to step 0: no history of either kind is left. */
+	expect_ok(store_model_set_weights(s, "m", "W0", 2, 0, 50, &f), f);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 0);
+	free(w);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 0);
+	free(w);
+	store_close(s);
+}
+END_TEST
+
 /* Recovery drops validation points past the checkpoint, like loss rows. */
 START_TEST(test_validation_recovery)
 {
@@ -1912,6 +1975,7 @@ store_suite(void)
 	tcase_add_loop_test(rt, test_delete_cascades, 0, 2);
 	tcase_add_loop_test(rt, test_nested_callbacks, 0, 2);
 	tcase_add_loop_test(rt, test_loss_windows, 0, 2);
+	tcase_add_loop_test(rt, test_set_weights_trims_validation, 0, 2);
 	tcase_set_timeout(rt, 60);
 	suite_add_tcase(s, rt);
 

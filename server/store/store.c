@@ -1318,9 +1318,16 @@ do_set_weights(conn *c, void *arg, fault *f)
 		return -1;
 	b_text(st, 1, w->id, &rc);
 	b_i64(st, 2, w->step, &rc);
-	if (bound(c, st, rc, f, "trimming loss history") != 0)
+	if (bound(c, st, rc, f, "trimming loss history") != 0 ||
+	    run(c, st, f, "trimming loss history") != 0)
 		return -1;
-	return run(c, st, f, "trimming loss history");
+	if ((st = stmt(c, Q_VAL_TRIM, f)) == NULL)
+		return -1;
+	b_text(st, 1, w->id, &rc);
+	b_i64(st, 2, w->step, &rc);
+	if (bound(c, st, rc, f, "trimming validation history") != 0)
+		return -1;
+	return run(c, st, f, "trimming validation history");
 }
 
 int

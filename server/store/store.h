@@ -148,7 +148,7 @@ int store_models_each(store *s, int (*cb)(void *arg, const store_model *m),
 int store_model_delete(store *s, const char *id, fault *f);
 
 /* Replaces the weights blob and step (PUT weights): one transaction that
- * also drops loss rows past step. */
+ * also drops loss rows and validation points past step. */
 int store_model_set_weights(store *s, const char *id, const void *blob,
 			    size_t len, uint64_t step, int64_t now_ms,
 			    fault *f);
