@@ -8,15 +8,17 @@
  *                    reader and the transaction runners (db_*)
  *   store_open.c     open and close, settings, migrations, crash recovery,
  *                    and the whole-file calls (size, size cap, integrity)
- *   store_models.c   models, their checkpoint and revert (store_model*_,
+ *   store_models.c   models, their checkpoint and revert (store_model*,
  *                    and model_* for the other files)
- *   store_batches.c  training data (store_batch*_)
- *   store_jobs.c     jobs (store_job*_, and job_* for the other files)
+ *   store_batches.c  training data (store_batch*)
+ *   store_jobs.c     jobs (store_job*, and job_* for the other files)
  *   store_progress.c the trainer's commit (store_progress_commit)
  *   store_history.c  the loss and validation series (store_loss_*, and
  *                    history_* for the other files); it alone names the
  *                    loss and validation tables
- * Each file keeps the SQL it runs in its own q_sql table of literals.
+ * Each file keeps the SQL it runs in its own q_sql table of literals. A
+ * function that takes a conn runs inside a transaction body, on the
+ * connection its runner holds.
  *
  * DESIGN. A connection (conn) is an sqlite3 handle plus a cache of its
  * prepared statements: db_stmt prepares a statement on first use, keyed by
