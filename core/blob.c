@@ -229,6 +229,11 @@ blob_load(const void *buf, size_t len, const mlp_spec *expect, fault *f)
 	if (r.bad)
 		return fault_set(f, FAULT_CORRUPT,
 		    "model blob header is truncated"), NULL;
+	/* rng.h: xoshiro's state is never all zero (it would draw only
+	 * zeros from then on). */
+	if ((g.s[0] | g.s[1] | g.s[2] | g.s[3]) == 0)
+		return fault_set(f, FAULT_CORRUPT,
+		    "model blob holds an all-zero RNG state"), NULL;
 	{
 		fault sf;
 

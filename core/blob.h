@@ -6,8 +6,9 @@
  *   optimizer state | u32 CRC-32 of everything before it.
  * The header carries the spec (layer sizes, activations, loss, optimizer and
  * its hyper-parameters, seed), the step, the RNG state and both counts.
- * Loading checks magic, version, length, CRC, spec and counts before it
- * builds anything, and says which check failed.
+ * Loading checks magic, version, length, CRC, spec, counts and the RNG
+ * state (never all zero) before it builds anything, and says which check
+ * failed.
  */
 #ifndef MLPD_BLOB_H
 #define MLPD_BLOB_H

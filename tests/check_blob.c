@@ -470,6 +470,34 @@ START_TEST(test_magic_version_length)
 }
 END_TEST
 
+/* An all-zero RNG state (core/rng.h forbids it: xoshiro would draw only
+ * zeros) is refused, CRC made good; a state with one word set loads. */
+START_TEST(test_zero_rng)
+{
+	mlp *m = make_trained(OPTIM_SGD, 9), *back;
+	size_t len;
+	unsigned char *b = save(m, &len);
+	/* the RNG's four u64 come just before the two u64 counts that end
+	 * the header (blob.h) */
+	size_t at = 16 + get_le32(b + 12) - 32 - 16;
+	fault f;
+
+	memset(b + at, 0, 32);
+	fix_crc(b, len);
+	f = expect_corrupt(b, len, NULL, "an all-zero RNG state");
+	ck_assert_msg(mentions(f.msg, "rng", "random"), "message: %s", f.msg);
+	b[at + 24] = 1;
+	fix_crc(b, len);
+	fault_clear(&f);
+	back = blob_load(b, len, NULL, &f);
+	ck_assert_msg(back != NULL, "blob_load: %s", f.msg);
+	ck_assert(mlp_rng(back)->s[0] == 0 && mlp_rng(back)->s[3] == 1);
+	mlp_destroy(back);
+	free(b);
+	mlp_destroy(m);
+}
+END_TEST
+
 static Suite *
 blob_suite(void)
 {
@@ -483,6 +511,7 @@ blob_suite(void)
 	tcase_add_test(tc, test_flipped_bytes);
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_magic_version_length);
+	tcase_add_test(tc, test_zero_rng);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

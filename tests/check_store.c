@@ -1037,6 +1037,7 @@ START_TEST(test_recovery_on_open)
 	store_job j2 = make_job("j2", "m", STORE_JOB_QUEUED, 2);
 	store_job j3 = make_job("j3", "m", STORE_JOB_SUCCEEDED, 3);
 	job_list jl = { .n = 0 };
+	model_list ml = { .n = 0 };
 	int64_t before;
 	size_t n;
 	fault f;
@@ -1059,6 +1060,7 @@ START_TEST(test_recovery_on_open)
 	p.blob_len = 3;
 	p.step = 3;
 	p.last_loss = pts[4].loss;
+	p.now_ms = 77;
 	expect_ok(store_progress_commit(s, &p, &f), f);
 	expect_ok(store_loss_query(s, "m", 0, 10, &v, &n, &f), f);
 	ck_assert_uint_eq(n, 5);
@@ -1079,7 +1081,94 @@ START_TEST(test_recovery_on_open)
 	ck_assert_int_ge(jl.v[1].j.finished_ms, before);
 	ck_assert_int_eq(jl.v[2].j.status, STORE_JOB_SUCCEEDED);
 	ck_assert_int_eq(jl.v[2].j.finished_ms, 50);
+	/* last_loss is the loss at the checkpoint; updated_ms is kept */
+	models_get(s, &ml);
+	ck_assert_double_eq(model_in(&ml, "m")->last_loss, pts[2].loss);
+	ck_assert_int_eq(model_in(&ml, "m")->updated_ms, 77);
+	models_free(&ml);
 	expect_ok(store_integrity_check(s, &f), f);
+	store_close(s);
+}
+END_TEST
+
+/* Revert: history back to the checkpoint (both series), last_loss from
+ * it, updated_ms and the job row set, all in one transaction. */
+START_TEST(test_revert)
+{
+	store *s = open_kind(_i, "revert.db");
+	store_loss_point pts[5], *v;
+	store_val_point vp[2] = { { 2, 1, 0.25, 1 }, { 5, 2, 0.75, 2 } };
+	store_job j = make_job("j", "m", STORE_JOB_RUNNING, 5);
+	store_loss_window *w;
+	store_progress p;
+	job_list jl = { .n = 0 };
+	model_list ml = { .n = 0 };
+	double last = 0;
+	size_t n;
+	fault f;
+
+	add_model(s, "m", 1, "W", 1);
+	expect_ok(store_job_insert(s, &j, &f), f);
+	for (int i = 0; i < 5; i++)
+		pts[i] = (store_loss_point){ (uint64_t)i + 1, 10.0 - i, i };
+	memset(&p, 0, sizeof p);
+	p.model_id = "m";
+	p.points = pts;
+	p.npoints = 3;
+	p.vpoints = vp;
+	p.nvpoints = 1;
+	p.blob = "CK3";
+	p.blob_len = 3;
+	p.step = 3;
+	p.last_loss = pts[2].loss;
+	p.now_ms = 10;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	p.points = &pts[3];
+	p.npoints = 2;
+	p.vpoints = &vp[1];
+	p.blob = NULL;
+	p.last_loss = pts[4].loss;
+	p.now_ms = 20;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+
+	/* An unknown job fails the whole revert: nothing is trimmed. */
+	j = make_job("ghost", "m", STORE_JOB_FAILED, 5);
+	expect_fail(store_model_revert(s, "m", &j, 30, &last, &f), f,
+		    FAULT_INVALID, "no job with id 'ghost'");
+	expect_ok(store_loss_query(s, "m", 0, 10, &v, &n, &f), f);
+	ck_assert_uint_eq(n, 5);
+	free(v);
+	expect_fail(store_model_revert(s, "nope", NULL, 30, &last, &f), f,
+		    FAULT_INVALID, "no model with id 'nope'");
+
+	j = make_job("j", "m", STORE_JOB_FAILED, 5);
+	j.finished_ms = 40;
+	expect_ok(store_model_revert(s, "m", &j, 40, &last, &f), f);
+	ck_assert_double_eq(last, pts[2].loss);
+	expect_ok(store_loss_query(s, "m", 0, 10, &v, &n, &f), f);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(v[2].step, 3);
+	free(v);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 1);
+	ck_assert(w[0].step == 2 && w[0].accuracy == 0.25);
+	free(w);
+	models_get(s, &ml);
+	ck_assert_double_eq(model_in(&ml, "m")->last_loss, pts[2].loss);
+	ck_assert_int_eq(model_in(&ml, "m")->updated_ms, 40);
+	ck_assert_uint_eq(model_in(&ml, "m")->step, 3);
+	models_free(&ml);
+	jobs_get(s, "m", &jl);
+	ck_assert_int_eq(jl.n, 1);
+	ck_assert_int_eq(jl.v[0].j.status, STORE_JOB_FAILED);
+	ck_assert_int_eq(jl.v[0].j.finished_ms, 40);
+
+	/* At step 0 there is no loss to go back to: NaN, no job given. */
+	expect_ok(store_model_set_weights(s, "m", "W0", 2, 0, 50, &f), f);
+	last = 0;
+	expect_ok(store_model_revert(s, "m", NULL, 60, &last, &f), f);
+	ck_assert(isnan(last));
 	store_close(s);
 }
 END_TEST
@@ -1839,6 +1928,69 @@ START_TEST(test_loss_windows)
 }
 END_TEST
 
+/* PUT weights at step k drops validation points past k, with the loss
+ * rows past k, in the same transaction: history holds steps 1..k. */
+START_TEST(test_set_weights_trims_validation)
+{
+	store *s = open_kind(_i, "setweights.db");
+	store_loss_point pts[6];
+	store_val_point vp[3] = { { 2, 1, 0.5, 1 }, { 4, 2, NAN, 2 },
+				  { 6, 3, 1.0, 3 } };
+	store_loss_window *w;
+	store_progress p;
+	size_t n;
+	fault f;
+
+	add_model(s, "m", 1, "W", 1);
+	for (int i = 0; i < 6; i++)
+		pts[i] = (store_loss_point){ (uint64_t)i + 1, 1.0 + i, 10 + i };
+	memset(&p, 0, sizeof p);
+	p.model_id = "m";
+	p.points = pts;
+	p.npoints = 6;
+	p.vpoints = vp;
+	p.nvpoints = 3;
+	p.blob = "W6";
+	p.blob_len = 2;
+	p.step = 6;
+	p.last_loss = 6;
+	p.now_ms = 20;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+
+	expect_ok(store_model_set_weights(s, "m", "W3", 2, 3, 30, &f), f);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 3);
+	ck_assert_uint_eq(w[2].step, 3);
+	free(w);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 1);
+	ck_assert_uint_eq(w[0].step, 2);
+	ck_assert(w[0].accuracy == 0.5);
+	free(w);
+
+	/* A failed PUT (no such model) trims nothing of another model. */
+	expect_fail(store_model_set_weights(s, "zzz", "W", 1, 0, 40, &f), f,
+		    FAULT_INVALID, "no model");
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 1);
+	free(w);
+	/* Back to step 0: no history of either kind is left. */
+	expect_ok(store_model_set_weights(s, "m", "W0", 2, 0, 50, &f), f);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 0);
+	free(w);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 1, 0, 10,
+				     &w, &n, &f), f);
+	ck_assert_int_eq(n, 0);
+	free(w);
+	store_close(s);
+}
+END_TEST
+
 /* Recovery drops validation points past the checkpoint, like loss rows. */
 START_TEST(test_validation_recovery)
 {
@@ -1912,6 +2064,8 @@ store_suite(void)
 	tcase_add_loop_test(rt, test_delete_cascades, 0, 2);
 	tcase_add_loop_test(rt, test_nested_callbacks, 0, 2);
 	tcase_add_loop_test(rt, test_loss_windows, 0, 2);
+	tcase_add_loop_test(rt, test_set_weights_trims_validation, 0, 2);
+	tcase_add_loop_test(rt, test_revert, 0, 2);
 	tcase_set_timeout(rt, 60);
 	suite_add_tcase(s, rt);
 

@@ -4,15 +4,16 @@
 # request data can be pasted into SQL text.
 #
 # A small C lexer (Python) finds every place SQL text is handed to SQLite
-# (sqlite3_exec, sqlite3_prepare*, and store.c's setup_query helper) and
+# (sqlite3_exec, sqlite3_prepare*, and the store's helpers that take SQL:
+# setup_query in store_open.c, db_stmt and db_run_text in store_db.c) and
 # every string builder (snprintf and friends) whose format looks like SQL:
 #   - SQL is only handed over in server/store/ (the one module that talks
 #     to SQLite);
-#   - the SQL argument is a string literal; or q_sql[...], the statement
-#     table, whose entries must all be literals (and macros that are
-#     literals); or m->sql, the migrations table, whose entries must all be
+#   - the SQL argument is a string literal; or q_sql[...], the file's
+#     statement table, whose entries must all be literals (and macros that
+#     are literals); or m->sql, the migrations table, whose entries must all be
 #     the embedded schema files (store_schema*_sql); or the SQL parameter of
-#     setup_query inside setup_query itself (its callers are checked); or a
+#     such a helper inside the helper itself (its callers are checked); or a
 #     local char array that the same function fills only with snprintf of
 #     a PRAGMA whose conversions are all integers (PRAGMA takes no bound
 #     parameters; an integer of ours cannot carry SQL: user_version,
@@ -20,9 +21,10 @@
 #   - sqlite3_mprintf, sqlite3_vmprintf, sqlite3_snprintf and the
 #     sqlite3_str_* builders are not used at all;
 #   - any snprintf/sprintf whose format looks like SQL is such a PRAGMA.
-# The checker first proves that it catches string-built SQL: each of six
+# The checker first proves that it catches string-built SQL: each of seven
 # kinds of it in a fabricated file must be found, and a clean file (with
-# literals, a statement table and an integer PRAGMA) must give nothing.
+# literals, a statement table, a helper that returns a statement and an
+# integer PRAGMA) must give nothing.
 # Then the real tree must give none. The last line is "N passed, M
 # failed"; the exit status is 1 when a check failed.
 set -u
@@ -48,7 +50,7 @@ SINKS = {  # function -> 0-based index of its SQL argument
     "sqlite3_exec": 1, "sqlite3_prepare": 1, "sqlite3_prepare_v2": 1,
     "sqlite3_prepare_v3": 1, "sqlite3_prepare16": 1,
     "sqlite3_prepare16_v2": 1, "sqlite3_prepare16_v3": 1,
-    "setup_query": 1,
+    "setup_query": 1, "db_stmt": 1, "db_run_text": 1,
 }
 BANNED = re.compile(r"^(sqlite3_v?mprintf|sqlite3_v?snprintf|sqlite3_str_\w+)$")
 BUILDERS = {  # string builders: 0-based index of the format argument
@@ -246,8 +248,10 @@ def check_file(path, rel, findings):
     for i, (k, s, _) in enumerate(toks):
         if k != "id" or i + 1 >= len(toks) or toks[i + 1][1] != "(":
             continue
-        if i > 0 and toks[i - 1][0] == "id" and toks[i - 1][1] not in ("return",):
-            # a declaration or definition (type name before), not a call
+        if i > 0 and ((toks[i - 1][0] == "id" and toks[i - 1][1] != "return")
+                      or toks[i - 1][1] == "*"):
+            # a declaration or definition (a type name, or the * of a
+            # pointer type, before), not a call
             if enclosing(i) is None:
                 continue
         if BANNED.match(s):
@@ -329,6 +333,13 @@ setup_query(sqlite3 *db, const char *sql)
 	sqlite3_stmt *st;
 	return sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 }
+static sqlite3_stmt *
+db_stmt(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	sqlite3_prepare_v3(db, sql, -1, 0, &st, NULL);
+	return st;
+}
 int
 lookup(sqlite3 *db, const char *id, const char *name)
 {
@@ -341,6 +352,7 @@ lookup(sqlite3 *db, const char *id, const char *name)
 	z = sqlite3_mprintf("DELETE FROM models WHERE name = %Q", name);
 	sqlite3_exec(db, z, NULL, NULL, NULL);
 	snprintf(p, sizeof p, "PRAGMA table_info(%s)", name);
+	db_stmt(db, name);
 	return setup_query(db, p);
 }
 '''
@@ -357,6 +369,13 @@ setup_query(sqlite3 *db, const char *sql)
 	sqlite3_stmt *st;
 	return sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 }
+static sqlite3_stmt *
+db_stmt(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	sqlite3_prepare_v3(db, sql, -1, 0, &st, NULL);
+	return st;
+}
 int
 set_version(sqlite3 *db, int v, int q)
 {
@@ -365,6 +384,8 @@ set_version(sqlite3 *db, int v, int q)
 
 	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v);
 	sqlite3_prepare_v3(db, q_sql[q], -1, 0, &st, NULL);
+	db_stmt(db, q_sql[q > 0 ? 1 : 0]);
+	db_stmt(db, "SELECT 1");
 	setup_query(db, "PRAGMA foreign_keys = ON");
 	return setup_query(db, sql);
 }
@@ -379,7 +400,7 @@ with tempfile.TemporaryDirectory() as d:
                      if name == "bad" else "int x;\n")
         found = scan(d, ["server/store/store.c", "server/api_x.c"])
         if name == "bad":
-            # six kinds of string-built SQL, each must be found
+            # seven kinds of string-built SQL, each must be found
             kinds = {
                 "snprintf formats SQL": any("snprintf formats SQL" in x and "SELECT" in x for x in found),
                 "prepare of a built string": any("sqlite3_prepare_v2 gets SQL" in x for x in found),
@@ -387,6 +408,9 @@ with tempfile.TemporaryDirectory() as d:
                 "exec of a built string": any("sqlite3_exec gets SQL" in x for x in found),
                 "a PRAGMA with %s": any("PRAGMA table_info" in x for x in found),
                 "SQL outside store/": any("outside server/store/" in x for x in found),
+                "a statement helper given a parameter": any(
+                    "db_stmt gets SQL that is not a literal: name" in x
+                    for x in found),
             }
             for what, hit in kinds.items():
                 if hit:
@@ -397,8 +421,8 @@ with tempfile.TemporaryDirectory() as d:
             if found:
                 bad("the checker passes clean code", "; ".join(found))
             else:
-                ok("the checker passes clean code (literals, q_sql, an "
-                   "integer PRAGMA)")
+                ok("the checker passes clean code (literals, q_sql, a "
+                   "statement helper, an integer PRAGMA)")
 
 # 2. the real tree
 root = sys.argv[1]

@@ -1,8 +1,8 @@
 #!/bin/sh
 # schema_embed.sh: turns an SQL file into a C source file that defines
 #   const char NAME[];   (NAME is store_schema_sql unless given)
-# holding the file's text, which server/store/store.c runs as a migration step
-# (schema/mlpd.sql is step 1, schema/mlpd-2.sql step 2, ...).
+# holding the file's text, which server/store/store_open.c runs as a
+# migration step (schema/mlpd.sql is step 1, schema/mlpd-2.sql step 2, ...).
 #
 # Usage: sh server/store/schema_embed.sh schema/mlpd.sql [NAME] > server/store/schema_sql.c
 #

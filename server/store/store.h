@@ -13,7 +13,9 @@
  * past a model's checkpointed step are dropped, so history always holds
  * exactly steps 1..step.
  * Every statement is prepared with bound parameters; a busy timeout makes
- * SQLITE_BUSY invisible to callers. All functions are thread-safe.
+ * SQLITE_BUSY invisible to callers. All functions are thread-safe. The
+ * implementation is one file per resource; store_int.h (private to this
+ * folder) lists them and holds the connections, locks and lock order.
  *
  * Times are milliseconds since the Unix epoch (UTC). Strings and blobs that
  * a function hands out are malloc'd and owned by the caller unless the
@@ -148,7 +150,7 @@ int store_models_each(store *s, int (*cb)(void *arg, const store_model *m),
 int store_model_delete(store *s, const char *id, fault *f);
 
 /* Replaces the weights blob and step (PUT weights): one transaction that
- * also drops loss rows past step. */
+ * also drops loss rows and validation points past step. */
 int store_model_set_weights(store *s, const char *id, const void *blob,
 			    size_t len, uint64_t step, int64_t now_ms,
 			    fault *f);

@@ -1,0 +1,217 @@
+/*
+ * store_int.h: what the files of server/store/ share; nothing outside
+ * server/store/ includes it (the build defines MLPD_STORE_INTERNAL for
+ * libstore only). The public contract is store.h.
+ *
+ * The files, one concern each:
+ *   store_db.c       connections, the statement cache, binders, the row
+ *                    reader and the transaction runners (db_*)
+ *   store_open.c     open and close, settings, migrations, crash recovery,
+ *                    and the whole-file calls (size, size cap, integrity)
+ *   store_models.c   models, their checkpoint and revert (store_model*,
+ *                    and model_* for the other files)
+ *   store_batches.c  training data (store_batch*)
+ *   store_jobs.c     jobs (store_job*, and job_* for the other files)
+ *   store_progress.c the trainer's commit (store_progress_commit)
+ *   store_history.c  the loss and validation series (store_loss_*, and
+ *                    history_* for the other files); it alone names the
+ *                    loss and validation tables
+ * Each file keeps the SQL it runs in its own q_sql table of literals. A
+ * function that takes a conn runs inside a transaction body, on the
+ * connection its runner holds.
+ *
+ * DESIGN. A connection (conn) is an sqlite3 handle plus a cache of its
+ * prepared statements: db_stmt prepares a statement on first use, keyed by
+ * the address of its SQL text (an entry of a file's q_sql table), and
+ * db_done resets it (bindings cleared) after every use. The store owns one
+ * writer conn, used only under wlock, and a list of idle read-only conns
+ * under rlock; a reader takes an idle conn or opens a new one, and gives it
+ * back (or closes it when enough are already idle). Every public call runs
+ * a do_* body inside one transaction: db_write_tx (BEGIN IMMEDIATE on the
+ * writer) or db_read_tx (BEGIN on a reader, so that multi-statement reads
+ * see one snapshot). A body that fails makes the runner roll back; a body
+ * that failed because SQLite stayed busy past the busy timeout (another
+ * process holding the file) is retried from the start, so callers never
+ * see SQLITE_BUSY unless the file stays locked for about half a minute.
+ * Callbacks (store_models_each, store_jobs_each) are called with no
+ * connection or lock held: each row is read in its own short read and
+ * copied, so a callback may call back into the store.
+ *
+ * ":memory:" cannot be shared between connections without shared-cache
+ * mode (whose table locks would give readers SQLITE_LOCKED), so an
+ * in-memory store reads through its writer conn, under wlock.
+ */
+#ifndef MLPD_STORE_INT_H
+#define MLPD_STORE_INT_H
+
+#ifndef MLPD_STORE_INTERNAL
+#error "store_int.h is private to server/store/: include store.h"
+#endif
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* A statement prepared on a connection, and the SQL it came from. */
+typedef struct db_cached {
+	const char *sql;  /* the key: an entry of a file's q_sql table */
+	sqlite3_stmt *st;
+} db_cached;
+
+typedef struct conn {
+	sqlite3 *db;
+	db_cached *st;      /* statements prepared so far (malloc'd) */
+	size_t nst, capst;
+	int rc;             /* SQLite code of the last failure */
+	struct conn *next;  /* link in the store's idle list */
+} conn;
+
+/*
+ * The locks. Lock order: wlock and rlock are never held together (rlock
+ * only around the idle list's push and pop), and neither is held while the
+ * store calls out of itself: bodies run SQL only, callbacks run with no
+ * lock held. So the store's locks are leaves for every other module.
+ */
+struct store {
+	char *path;            /* as given to store_open */
+	int memory;            /* ":memory:": reads go through the writer */
+	pthread_mutex_t wlock; /* guards writer (and reads when memory) */
+	conn *writer;
+	pthread_mutex_t rlock; /* guards idle and nidle */
+	conn *idle;            /* idle read-only connections */
+	int nidle;
+};
+
+/* ---- store_db.c: connections and transactions ---- */
+
+/* A transaction body: runs on c inside BEGIN .. COMMIT. */
+typedef int (*tx_body)(conn *c, void *arg, fault *f);
+
+/* Opens a connection to path, read-only or read-write (creating), with
+ * extended result codes and the busy timeout. NULL with f set. */
+conn *db_conn_open(const char *path, int readonly, fault *f);
+
+/* Finalizes c's statements and closes it; NULL is a no-op. */
+void db_conn_close(conn *c);
+
+/* Runs body inside BEGIN (BEGIN IMMEDIATE when write) .. COMMIT on c,
+ * which the caller holds (the writer under wlock, or a reader it took);
+ * on any failure rolls back, so that nothing the body wrote remains. */
+int db_do_tx(conn *c, int write, tx_body body, void *arg, fault *f);
+
+/* Runs body as one write transaction on the writer (taking wlock), or as
+ * one read transaction on a reader; both retry while busy. */
+int db_write_tx(store *s, tx_body body, void *arg, fault *f);
+int db_read_tx(store *s, tx_body body, void *arg, fault *f);
+
+/* Gives a read connection back to s's idle list (or closes it). */
+void db_reader_put(store *s, conn *c);
+
+/* Turns SQLite result rc, met while `what`, into f (and c->rc, c may be
+ * NULL); returns -1. */
+int db_fault(conn *c, int rc, fault *f, const char *what);
+
+/* The statement for sql on c, prepared on first use and cached; sql must
+ * be an entry of a q_sql table (a literal that lives as long as the
+ * process). NULL with f set. */
+sqlite3_stmt *db_stmt(conn *c, const char *sql, fault *f);
+
+/* Readies st for its next use (and drops borrowed bound pointers). */
+void db_done(sqlite3_stmt *st);
+
+/* Binders: each does nothing once *rc holds an error, so a run of binds
+ * (starting from *rc == SQLITE_OK) is checked once at its end by
+ * db_bound. Text and blobs are bound without a copy: they must outlive
+ * the statement's run. */
+void db_bind_i64(sqlite3_stmt *st, int i, int64_t v, int *rc);
+void db_bind_time(sqlite3_stmt *st, int i, int64_t v, int *rc); /* 0: NULL */
+void db_bind_real(sqlite3_stmt *st, int i, double v, int *rc);  /* NaN: NULL */
+void db_bind_text(sqlite3_stmt *st, int i, const char *s, int *rc);
+void db_bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n, int *rc);
+
+/* Ends a run of binds: 0, or -1 with f set (and st reset) on an error. */
+int db_bound(conn *c, sqlite3_stmt *st, int rc, fault *f, const char *what);
+
+/* Runs a bound statement that returns no rows, then resets it. */
+int db_run(conn *c, sqlite3_stmt *st, fault *f, const char *what);
+
+/* Runs the statement sql (a q_sql entry) with ?1 = text; no rows. */
+int db_run_text(conn *c, const char *sql, const char *text, fault *f,
+		const char *what);
+
+/* A growing array that db_rows fills: start it zeroed with elem set;
+ * the caller frees v. A transaction body sets n to 0 before it reads, as
+ * a runner may run it again after a busy failure. */
+typedef struct db_array {
+	void *v;      /* n elements of elem bytes (malloc'd) */
+	size_t n, cap;
+	size_t elem;
+} db_array;
+
+/* Fills *row from the statement's current row; 0, or -1 with f set. */
+typedef int (*db_fill)(sqlite3_stmt *st, void *row, fault *f);
+
+/* Steps the bound statement st to its end, appending to a one element per
+ * row (filled by fill), then resets st. 0, or -1 with f set; the rows
+ * appended before a failure stay in a. */
+int db_rows(conn *c, sqlite3_stmt *st, db_array *a, db_fill fill, fault *f,
+	    const char *what);
+
+/* Checks that id is a usable key: not NULL, not empty, short enough. */
+int db_check_id(const char *id, const char *kind, fault *f);
+
+/* Copies a text column into an id buffer; -1 when it does not fit. */
+int db_copy_id(char dst[STORE_ID_MAX], sqlite3_stmt *st, int col, fault *f);
+
+/* A malloc'd copy of a text column, "" for NULL; NULL when out of memory. */
+char *db_copy_text(sqlite3_stmt *st, int col, fault *f);
+
+/* A real column; NAN for NULL. */
+double db_real(sqlite3_stmt *st, int col);
+
+/* ---- store_models.c ---- */
+
+/* Sets f to "no model with id ..." (FAULT_INVALID); returns -1. */
+int model_missing(const char *id, fault *f);
+
+/* 0 when the model exists; -1 with "no model" or the failure in f. */
+int model_need(conn *c, const char *id, fault *f);
+
+/* Crash recovery of every model: drops its history past its checkpointed
+ * step and sets last_loss to the loss at that step. */
+int model_recover_all(conn *c, fault *f);
+
+/* ---- store_jobs.c ---- */
+
+/* Checks the fields of j that go into the jobs table (and, when insert,
+ * its model id). */
+int job_check(const store_job *j, int insert, fault *f);
+
+/* Updates the job row from j: status, steps_done, loss, error, times. */
+int job_update_row(conn *c, const store_job *j, fault *f);
+
+/* Crash recovery: jobs left queued or running become interrupted. */
+int job_interrupt_all(conn *c, int64_t now_ms, fault *f);
+
+/* ---- store_history.c: the loss and validation series ---- */
+
+/* Checks the points of p (steps in range, accuracies in [0, 1]). */
+int history_check(const store_progress *p, fault *f);
+
+/* Appends p's loss rows (a step already stored fails, FAULT_INVALID) and
+ * validation points (one at a step already stored replaces it). */
+int history_append(conn *c, const store_progress *p, fault *f);
+
+/* Drops the model's loss rows and validation points past step. */
+int history_trim(conn *c, const char *model_id, int64_t step, fault *f);
+
+/* *loss gets the loss of the model's last step at or before step; NAN
+ * when there is none. */
+int history_loss_at(conn *c, const char *model_id, int64_t step,
+		    double *loss, fault *f);
+
+#endif

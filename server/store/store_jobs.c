@@ -1,0 +1,294 @@
+/*
+ * store_jobs: the jobs table. Insert, update and list (one short read per
+ * row, so a callback may call back into the store); and, for the other
+ * store files, the checks of a job row, its update inside their own
+ * transaction (a progress commit, a revert) and the crash recovery that
+ * interrupts unfinished jobs.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* strdup */
+#endif
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum q {
+	Q_JOB_INSERT,
+	Q_JOB_UPDATE,
+	Q_JOB_NEXT,
+	Q_JOB_NEXT_OF_MODEL,
+	Q_JOB_INTERRUPT,
+	Q_COUNT_
+};
+
+#define JOB_COLUMNS \
+	"rowid, id, model_id, status, steps_total, steps_done, loss, error, " \
+	"options, created_ms, started_ms, finished_ms"
+
+static const char *const q_sql[Q_COUNT_] = {
+	[Q_JOB_INSERT] =
+		"INSERT INTO jobs (id, model_id, status, steps_total, "
+		"steps_done, loss, error, options, created_ms, started_ms, "
+		"finished_ms) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[Q_JOB_UPDATE] =
+		"UPDATE jobs SET status = ?2, steps_done = ?3, loss = ?4, "
+		"error = ?5, started_ms = ?6, finished_ms = ?7 WHERE id = ?1",
+	[Q_JOB_NEXT] =
+		"SELECT " JOB_COLUMNS " FROM jobs "
+		"WHERE (created_ms, rowid) > (?1, ?2) "
+		"ORDER BY created_ms, rowid LIMIT 1",
+	[Q_JOB_NEXT_OF_MODEL] =
+		"SELECT " JOB_COLUMNS " FROM jobs "
+		"WHERE model_id = ?3 AND (created_ms, rowid) > (?1, ?2) "
+		"ORDER BY created_ms, rowid LIMIT 1",
+	[Q_JOB_INTERRUPT] =
+		"UPDATE jobs SET status = 'interrupted', finished_ms = ?1 "
+		"WHERE status IN ('queued', 'running')",
+};
+
+static const char *const job_status_names[STORE_JOB_STATUS_COUNT_] = {
+	[STORE_JOB_QUEUED] = "queued",
+	[STORE_JOB_RUNNING] = "running",
+	[STORE_JOB_SUCCEEDED] = "succeeded",
+	[STORE_JOB_FAILED] = "failed",
+	[STORE_JOB_CANCELLED] = "cancelled",
+	[STORE_JOB_INTERRUPTED] = "interrupted",
+};
+
+const char *
+store_job_status_name(store_job_status s)
+{
+	if ((unsigned)s >= STORE_JOB_STATUS_COUNT_)
+		return NULL;
+	return job_status_names[s];
+}
+
+int
+job_update_row(conn *c, const store_job *j, fault *f)
+{
+	sqlite3_stmt *st = db_stmt(c, q_sql[Q_JOB_UPDATE], f);
+	int rc = SQLITE_OK;
+
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, j->id, &rc);
+	db_bind_text(st, 2, store_job_status_name(j->status), &rc);
+	db_bind_i64(st, 3, j->steps_done, &rc);
+	db_bind_real(st, 4, j->loss, &rc);
+	db_bind_text(st, 5, j->error, &rc);
+	db_bind_time(st, 6, j->started_ms, &rc);
+	db_bind_time(st, 7, j->finished_ms, &rc);
+	if (db_bound(c, st, rc, f, "updating a job") != 0 ||
+	    db_run(c, st, f, "updating a job") != 0)
+		return -1;
+	if (sqlite3_changes(c->db) == 0)
+		return fault_set(f, FAULT_INVALID, "no job with id '%.*s'",
+				 STORE_ID_MAX, j->id);
+	return 0;
+}
+
+int
+job_check(const store_job *j, int insert, fault *f)
+{
+	if (db_check_id(j->id, "job", f) != 0)
+		return -1;
+	if (insert && db_check_id(j->model_id, "model", f) != 0)
+		return -1;
+	if (store_job_status_name(j->status) == NULL)
+		return fault_set(f, FAULT_INVALID, "job '%s' has a bad status",
+				 j->id);
+	if (j->steps_total < 0 || j->steps_done < 0)
+		return fault_set(f, FAULT_INVALID,
+				 "job '%s' has a negative step count", j->id);
+	return 0;
+}
+
+static int
+do_job_insert(conn *c, void *arg, fault *f)
+{
+	const store_job *j = arg;
+	sqlite3_stmt *st;
+	int rc = SQLITE_OK;
+
+	if (model_need(c, j->model_id, f) != 0)
+		return -1;
+	if ((st = db_stmt(c, q_sql[Q_JOB_INSERT], f)) == NULL)
+		return -1;
+	db_bind_text(st, 1, j->id, &rc);
+	db_bind_text(st, 2, j->model_id, &rc);
+	db_bind_text(st, 3, store_job_status_name(j->status), &rc);
+	db_bind_i64(st, 4, j->steps_total, &rc);
+	db_bind_i64(st, 5, j->steps_done, &rc);
+	db_bind_real(st, 6, j->loss, &rc);
+	db_bind_text(st, 7, j->error, &rc);
+	db_bind_text(st, 8, j->options ? j->options : "{}", &rc);
+	db_bind_i64(st, 9, j->created_ms, &rc);
+	db_bind_time(st, 10, j->started_ms, &rc);
+	db_bind_time(st, 11, j->finished_ms, &rc);
+	if (db_bound(c, st, rc, f, "storing a job") != 0)
+		return -1;
+	if (db_run(c, st, f, "storing a job") != 0) {
+		if (c->rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+			return fault_set(f, FAULT_INVALID,
+					 "a job with id '%s' already exists",
+					 j->id);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_job_insert(store *s, const store_job *j, fault *f)
+{
+	if (job_check(j, 1, f) != 0)
+		return -1;
+	return db_write_tx(s, do_job_insert, (void *)j, f);
+}
+
+static int
+do_job_update(conn *c, void *arg, fault *f)
+{
+	return job_update_row(c, arg, f);
+}
+
+int
+store_job_update(store *s, const store_job *j, fault *f)
+{
+	if (job_check(j, 0, f) != 0)
+		return -1;
+	return db_write_tx(s, do_job_update, (void *)j, f);
+}
+
+/* Where store_jobs_each is, and a copy of the row it read last. */
+struct job_cursor {
+	const char *model_id;      /* NULL for all models */
+	int64_t created_ms, rowid; /* the last row delivered */
+	int first;                 /* no row read yet: check the model */
+	int found;                 /* a row was read into j */
+	store_job j;               /* its error and options are malloc'd */
+};
+
+static void
+job_cursor_clear(struct job_cursor *k)
+{
+	free((void *)k->j.error);
+	free((void *)k->j.options);
+	k->j.error = NULL;
+	k->j.options = NULL;
+	k->found = 0;
+}
+
+static int
+job_status_from_name(const char *name, store_job_status *s)
+{
+	for (int i = 0; name != NULL && i < STORE_JOB_STATUS_COUNT_; i++) {
+		if (strcmp(name, job_status_names[i]) == 0) {
+			*s = (store_job_status)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Reads (a copy of) the next job after the cursor. */
+static int
+do_job_next(conn *c, void *arg, fault *f)
+{
+	struct job_cursor *k = arg;
+	sqlite3_stmt *st;
+	const char *status;
+	int rc = SQLITE_OK;
+
+	job_cursor_clear(k);
+	if (k->first && k->model_id != NULL &&
+	    model_need(c, k->model_id, f) != 0)
+		return -1;
+	st = db_stmt(c, q_sql[k->model_id ? Q_JOB_NEXT_OF_MODEL : Q_JOB_NEXT],
+		     f);
+	if (st == NULL)
+		return -1;
+	db_bind_i64(st, 1, k->created_ms, &rc);
+	db_bind_i64(st, 2, k->rowid, &rc);
+	if (k->model_id != NULL)
+		db_bind_text(st, 3, k->model_id, &rc);
+	if (db_bound(c, st, rc, f, "listing jobs") != 0)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		db_done(st);
+		return 0;
+	}
+	if (rc != SQLITE_ROW) {
+		db_fault(c, rc, f, "listing jobs");
+		goto fail;
+	}
+	k->rowid = sqlite3_column_int64(st, 0);
+	if (db_copy_id(k->j.id, st, 1, f) != 0 ||
+	    db_copy_id(k->j.model_id, st, 2, f) != 0)
+		goto fail;
+	status = (const char *)sqlite3_column_text(st, 3);
+	if (job_status_from_name(status, &k->j.status) != 0) {
+		fault_set(f, FAULT_INTERNAL, "job '%s' has an unknown status",
+			  k->j.id);
+		goto fail;
+	}
+	k->j.steps_total = sqlite3_column_int64(st, 4);
+	k->j.steps_done = sqlite3_column_int64(st, 5);
+	k->j.loss = db_real(st, 6);
+	if (sqlite3_column_type(st, 7) != SQLITE_NULL &&
+	    (k->j.error = db_copy_text(st, 7, f)) == NULL)
+		goto fail;
+	if ((k->j.options = db_copy_text(st, 8, f)) == NULL)
+		goto fail;
+	k->created_ms = k->j.created_ms = sqlite3_column_int64(st, 9);
+	k->j.started_ms = sqlite3_column_int64(st, 10);   /* NULL is 0 */
+	k->j.finished_ms = sqlite3_column_int64(st, 11);
+	k->found = 1;
+	db_done(st);
+	return 0;
+fail:
+	db_done(st);
+	job_cursor_clear(k);
+	return -1;
+}
+
+int
+store_jobs_each(store *s, const char *model_id,
+		int (*cb)(void *arg, const store_job *j), void *arg, fault *f)
+{
+	struct job_cursor k;
+	int r;
+
+	memset(&k, 0, sizeof k);
+	k.model_id = model_id;
+	k.created_ms = INT64_MIN;
+	k.rowid = INT64_MIN;
+	k.first = 1;
+	for (;;) {
+		if (db_read_tx(s, do_job_next, &k, f) != 0)
+			return -1;
+		k.first = 0;
+		if (!k.found)
+			return 0;
+		r = cb(arg, &k.j);
+		job_cursor_clear(&k);
+		if (r != 0)
+			return r;
+	}
+}
+
+int
+job_interrupt_all(conn *c, int64_t now_ms, fault *f)
+{
+	sqlite3_stmt *st = db_stmt(c, q_sql[Q_JOB_INTERRUPT], f);
+	int rc = SQLITE_OK;
+
+	if (st == NULL)
+		return -1;
+	db_bind_i64(st, 1, now_ms, &rc);
+	if (db_bound(c, st, rc, f, "interrupting jobs") != 0)
+		return -1;
+	return db_run(c, st, f, "interrupting jobs");
+}
