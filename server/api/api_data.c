@@ -47,12 +47,7 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 	if (store_batch_insert(c->st, m->id, x, y, n, m->spec.sizes[0],
 	    m->spec.sizes[m->spec.n_layers], (int64_t)c->max_samples,
 	    wallclock_ms(), &batch_id, &total, &f) < 0) {
-		int deleted;
-
-		pthread_mutex_lock(&m->mu);
-		deleted = m->deleted;
-		pthread_mutex_unlock(&m->mu);
-		if (deleted)
+		if (registry_deleted(m))
 			apierr_set(&e, 404, "model_not_found", "model '%s' was "
 			    "deleted", m->id);
 		else
@@ -114,16 +109,12 @@ api_data_delete(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	model_entry *m;
-	int busy;
 	apierr e;
 	fault f;
 
 	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
 		return;
-	pthread_mutex_lock(&m->mu);
-	busy = m->jobs_queued + m->jobs_running;
-	pthread_mutex_unlock(&m->mu);
-	if (busy) {
+	if (registry_job_counts(m, NULL, NULL) > 0) {
 		apierr_set(&e, 409, "model_busy", "model '%s' has a training "
 		    "job queued or running; cancel it first", m->id);
 		api_reply_error(rs, &e);

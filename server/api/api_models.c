@@ -17,10 +17,21 @@
 static json_t *
 model_json(model_entry *m)
 {
-	codec_model v;
+	registry_view v;
 
-	registry_view(m, &v);
+	registry_view_of(m, &v);
 	return codec_model_json(&v);
+}
+
+/* Answers status with m as GET shows it, and tells the event streams. */
+static void
+reply_model(api_ctx *c, http_response *rs, int status, model_entry *m)
+{
+	registry_view v;
+
+	registry_view_of(m, &v);
+	api_reply_json(rs, status, codec_model_json(&v));
+	events_model(c->ev, &v);
 }
 
 void
@@ -81,8 +92,7 @@ api_models_create(void *ctx, const http_request *rq, http_response *rs)
 	log_info("model %s created: %u layers, %zu parameters", id,
 	    spec.n_layers, mlp_spec_params(&spec));
 	snprintf(rs->location, sizeof rs->location, "/v1/models/%s", id);
-	api_reply_json(rs, 201, model_json(m));
-	events_publish_json(c->ev, "model", id, model_json(m));
+	reply_model(c, rs, 201, m);
 	goto out;
 fail:
 	if (reserved)
@@ -202,8 +212,7 @@ api_models_weights_put(void *ctx, const http_request *rq, http_response *rs)
 		api_reply_error(rs, &e);
 		goto out;
 	}
-	api_reply_json(rs, 200, model_json(m));
-	events_publish_json(c->ev, "model", m->id, model_json(m));
+	reply_model(c, rs, 200, m);
 out:
 	free(params);
 	json_decref(doc);
