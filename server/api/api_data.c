@@ -54,7 +54,9 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 			apierr_from_fault(&e, &f);
 		goto fail;
 	}
-	registry_set_samples(m, total);
+	/* what this commit added: pushes that finish out of order still
+	 * add up (a total read back could be older than the last one) */
+	registry_add_samples(m, (int64_t)n);
 	log_debug("model %s: batch %lld of %zu rows", m->id,
 	    (long long)batch_id, n);
 	api_reply_json(rs, 201, json_pack("{s:I,s:I,s:I}", "batch_id",
@@ -109,6 +111,7 @@ api_data_delete(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	model_entry *m;
+	int64_t dropped = 0;
 	apierr e;
 	fault f;
 
@@ -118,11 +121,13 @@ api_data_delete(void *ctx, const http_request *rq, http_response *rs)
 		apierr_set(&e, 409, "model_busy", "model '%s' has a training "
 		    "job queued or running; cancel it first", m->id);
 		api_reply_error(rs, &e);
-	} else if (store_batches_delete(c->st, m->id, &f) < 0) {
+	} else if (store_batches_delete(c->st, m->id, &dropped, &f) < 0) {
 		apierr_from_fault(&e, &f);
 		api_reply_error(rs, &e);
 	} else {
-		registry_set_samples(m, 0);
+		/* the rows it dropped, not 0: a push that committed after
+		 * it may have reported already */
+		registry_add_samples(m, -dropped);
 		http_reply(rs, 204, NULL, 0);
 	}
 	registry_put(m);

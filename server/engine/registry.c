@@ -383,15 +383,6 @@ registry_touch(model_entry *e)
 	pthread_mutex_unlock(&e->mu);
 }
 
-void
-registry_set_samples(model_entry *e, int64_t samples)
-{
-	pthread_mutex_lock(&e->mu);
-	e->samples = samples;
-	do_registry_touch(e);
-	pthread_mutex_unlock(&e->mu);
-}
-
 uint64_t
 registry_model_version(model_entry *e)
 {

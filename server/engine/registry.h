@@ -163,9 +163,6 @@ int64_t registry_samples(model_entry *e);
  * read back: commits that finish out of order then still add up. */
 void registry_add_samples(model_entry *e, int64_t delta);
 
-/* Sets e's stored row count and touches e. */
-void registry_set_samples(model_entry *e, int64_t samples);
-
 /* e's last training loss (NAN when never trained). */
 double registry_last_loss(model_entry *e);
 
