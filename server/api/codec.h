@@ -7,8 +7,9 @@
  * duplicate or unknown fields; 422 for well-formed but wrong values) and
  * leave nothing allocated. Encoders build jansson values the caller dumps
  * with codec_dump, which prints reals with 9 significant digits (enough to
- * round-trip a float32). codec knows core's types and the store's plain
- * rows, never HTTP or SQLite.
+ * round-trip a float32). codec knows core's types, the store's plain
+ * rows and the engine's plain views (registry_view, events_item: it is
+ * the events hub's renderer), never HTTP or SQLite.
  */
 #ifndef MLPD_CODEC_H
 #define MLPD_CODEC_H
