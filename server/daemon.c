@@ -133,7 +133,7 @@ daemon_start(const config *c, fault *f)
 		goto fail;
 	}
 	if ((d->api.ev = events_create(EVENTS_CAPACITY, c->events_heartbeat,
-	    f)) == NULL)
+	    codec_event, f)) == NULL)
 		goto fail;
 	tc.events = d->api.ev;
 	tc.threads = c->trainers;

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "config.h"
 #include "daemon.h"
 #include "testhttp.h"
@@ -576,7 +577,7 @@ pub(events *ev, const char *model, int i)
 START_TEST(test_hub_replay_and_reset)
 {
 	fault f;
-	events *ev = events_create(4, 60, &f);
+	events *ev = events_create(4, 60, codec_event, &f);
 	hooks h = { 0, 0, 0 };
 	events_sub *s;
 	uint64_t first, id[6];
@@ -641,7 +642,7 @@ END_TEST
 START_TEST(test_hub_filter_overflow_shutdown)
 {
 	fault f;
-	events *ev = events_create(8, 60, &f);
+	events *ev = events_create(8, 60, codec_event, &f);
 	hooks h1 = { 0, 0, 0 }, h2 = { 0, 0, 0 };
 	events_sub *s1, *s2;
 	char out[65536];
@@ -697,7 +698,7 @@ END_TEST
 START_TEST(test_hub_multiline)
 {
 	fault f;
-	events *ev = events_create(4, 60, &f);
+	events *ev = events_create(4, 60, codec_event, &f);
 	hooks h = { 0, 0, 0 };
 	events_sub *s = events_subscribe(ev, NULL, 0, 0, fake_park, fake_wake,
 	    &h, &f);

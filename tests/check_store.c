@@ -671,8 +671,8 @@ START_TEST(test_batches)
 	ck_assert_ptr_null(y);
 
 	/* Delete all, then ids go on (never reused). */
-	expect_ok(store_batches_delete(s, "m", &f), f);
-	expect_fail(store_batches_delete(s, "nope", &f), f, FAULT_INVALID,
+	expect_ok(store_batches_delete(s, "m", NULL, &f), f);
+	expect_fail(store_batches_delete(s, "nope", NULL, &f), f, FAULT_INVALID,
 		    "no model");
 	expect_ok(store_batch_list(s, "m", &bi, &n, &f), f);
 	ck_assert_uint_eq(n, 0);
@@ -1555,7 +1555,7 @@ START_TEST(test_disk_full)
 	expect_ok(store_batch_list(s, "m", &bi, &n, &f), f);
 	ck_assert_int_eq((int64_t)n, ok);
 	free(bi);
-	expect_ok(store_batches_delete(s, "m", &f), f);
+	expect_ok(store_batches_delete(s, "m", NULL, &f), f);
 	expect_ok(store_batch_insert(s, "m", x, y, 1024, 8, 1, 0, 0, &id,
 				     &total, &f), f);
 	ck_assert_int_eq(total, 1024);

@@ -47,19 +47,16 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 	if (store_batch_insert(c->st, m->id, x, y, n, m->spec.sizes[0],
 	    m->spec.sizes[m->spec.n_layers], (int64_t)c->max_samples,
 	    wallclock_ms(), &batch_id, &total, &f) < 0) {
-		int deleted;
-
-		pthread_mutex_lock(&m->mu);
-		deleted = m->deleted;
-		pthread_mutex_unlock(&m->mu);
-		if (deleted)
+		if (registry_deleted(m))
 			apierr_set(&e, 404, "model_not_found", "model '%s' was "
 			    "deleted", m->id);
 		else
 			apierr_from_fault(&e, &f);
 		goto fail;
 	}
-	registry_set_samples(m, total);
+	/* what this commit added: pushes that finish out of order still
+	 * add up (a total read back could be older than the last one) */
+	registry_add_samples(m, (int64_t)n);
 	log_debug("model %s: batch %lld of %zu rows", m->id,
 	    (long long)batch_id, n);
 	api_reply_json(rs, 201, json_pack("{s:I,s:I,s:I}", "batch_id",
@@ -114,24 +111,23 @@ api_data_delete(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	model_entry *m;
-	int busy;
+	int64_t dropped = 0;
 	apierr e;
 	fault f;
 
 	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
 		return;
-	pthread_mutex_lock(&m->mu);
-	busy = m->jobs_queued + m->jobs_running;
-	pthread_mutex_unlock(&m->mu);
-	if (busy) {
+	if (registry_job_counts(m, NULL, NULL) > 0) {
 		apierr_set(&e, 409, "model_busy", "model '%s' has a training "
 		    "job queued or running; cancel it first", m->id);
 		api_reply_error(rs, &e);
-	} else if (store_batches_delete(c->st, m->id, &f) < 0) {
+	} else if (store_batches_delete(c->st, m->id, &dropped, &f) < 0) {
 		apierr_from_fault(&e, &f);
 		api_reply_error(rs, &e);
 	} else {
-		registry_set_samples(m, 0);
+		/* the rows it dropped, not 0: a push that committed after
+		 * it may have reported already */
+		registry_add_samples(m, -dropped);
 		http_reply(rs, 204, NULL, 0);
 	}
 	registry_put(m);

@@ -134,17 +134,13 @@ api_events_model(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	model_entry *m;
-	int deleted;
 
 	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
 		return;
 	serve(c, rq, rs, m->id);
 	/* deleted meanwhile, before its "deleted" event could reach this
 	 * stream: answer 404 rather than a stream that never ends */
-	pthread_mutex_lock(&m->mu);
-	deleted = m->deleted;
-	pthread_mutex_unlock(&m->mu);
-	if (deleted && rs->stream_ctx != NULL) {
+	if (registry_deleted(m) && rs->stream_ctx != NULL) {
 		apierr e;
 
 		events_unsubscribe(rs->stream_ctx);

@@ -17,10 +17,21 @@
 static json_t *
 model_json(model_entry *m)
 {
-	codec_model v;
+	registry_view v;
 
-	registry_view(m, &v);
+	registry_view_of(m, &v);
 	return codec_model_json(&v);
+}
+
+/* Answers status with m as GET shows it, and tells the event streams. */
+static void
+reply_model(api_ctx *c, http_response *rs, int status, model_entry *m)
+{
+	registry_view v;
+
+	registry_view_of(m, &v);
+	api_reply_json(rs, status, codec_model_json(&v));
+	events_model(c->ev, &v);
 }
 
 void
@@ -81,8 +92,7 @@ api_models_create(void *ctx, const http_request *rq, http_response *rs)
 	log_info("model %s created: %u layers, %zu parameters", id,
 	    spec.n_layers, mlp_spec_params(&spec));
 	snprintf(rs->location, sizeof rs->location, "/v1/models/%s", id);
-	api_reply_json(rs, 201, model_json(m));
-	events_publish_json(c->ev, "model", id, model_json(m));
+	reply_model(c, rs, 201, m);
 	goto out;
 fail:
 	if (reserved)
@@ -129,13 +139,39 @@ api_models_get(void *ctx, const http_request *rq, http_response *rs)
 	registry_put(m);
 }
 
+/* Cancels m's queued and running jobs and waits until they have stopped,
+ * as POST /v1/jobs/{id}/cancel does: each ends "cancelled" in memory and
+ * in the store. (A job that ended meanwhile answers 404 or 409: fine.) */
+static void
+cancel_jobs(api_ctx *c, model_entry *m)
+{
+	size_t n = 0;
+	trainer_job_view *jobs = trainer_jobs_of(c->tr, m->id, &n), v;
+	apierr e;
+
+	for (size_t i = 0; jobs != NULL && i < n; i++) {
+		if (jobs[i].row.status != STORE_JOB_QUEUED &&
+		    jobs[i].row.status != STORE_JOB_RUNNING)
+			continue;
+		if (trainer_cancel(c->tr, jobs[i].row.id, &v, &e) < 0)
+			log_debug("model %s: job %s: %s", m->id,
+			    jobs[i].row.id, e.msg);
+	}
+	free(jobs);
+}
+
+/* DELETE /v1/models/{id}. The model leaves the registry first (marked
+ * deleted, so no new job or step is admitted), its jobs end as
+ * cancelled, and only then is it deleted from the store: when the store
+ * refuses, the model goes back whole (listed, not deleted, idle) and its
+ * jobs read the same in memory and in the store. */
 void
 api_models_delete(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	model_entry *m;
 	apierr e;
-	fault f;
+	fault f, rf;
 
 	if (api_check_open(c, rs) < 0)
 		return;
@@ -146,16 +182,19 @@ api_models_delete(void *ctx, const http_request *rq, http_response *rs)
 		api_reply_error(rs, &e);
 		return;
 	}
-	trainer_forget_model(c->tr, m);
+	cancel_jobs(c, m);
 	if (store_model_delete(c->st, m->id, &f) < 0) {
-		/* the model stays: put it back so a retry can delete it */
 		log_error("model %s: delete failed: %s", m->id, f.msg);
-		registry_add(c->reg, m, NULL);
-		registry_put(m);
 		apierr_from_fault(&e, &f);
+		/* the model stays: put it back (with the reference
+		 * registry_remove gave us) so a retry can delete it */
+		if (registry_restore(c->reg, m, &rf) < 0)
+			log_error("model %s: not put back: %s", rq->params[0],
+			    rf.msg);
 		api_reply_error(rs, &e);
 		return;
 	}
+	trainer_forget_model(c->tr, m);
 	log_info("model %s deleted", m->id);
 	api_models_release(c, mlp_spec_params(&m->spec));
 	events_model_deleted(c->ev, m->id);
@@ -202,8 +241,7 @@ api_models_weights_put(void *ctx, const http_request *rq, http_response *rs)
 		api_reply_error(rs, &e);
 		goto out;
 	}
-	api_reply_json(rs, 200, model_json(m));
-	events_publish_json(c->ev, "model", m->id, model_json(m));
+	reply_model(c, rs, 200, m);
 out:
 	free(params);
 	json_decref(doc);

@@ -862,7 +862,7 @@ codec_time_json(int64_t ms)
 }
 
 json_t *
-codec_model_json(const codec_model *m)
+codec_model_json(const registry_view *m)
 {
 	const mlp_spec *s = m->spec;
 	json_t *doc = json_object(), *layers = json_array(),
@@ -884,7 +884,8 @@ codec_model_json(const codec_model *m)
 	json_object_set_new(doc, "seed", json_integer((json_int_t)s->seed));
 	json_object_set_new(doc, "step", json_integer((json_int_t)m->step));
 	json_object_set_new(doc, "samples", json_integer(m->samples));
-	json_object_set_new(doc, "status", json_string(m->status));
+	json_object_set_new(doc, "status", json_string(m->jobs_running ?
+	    "training" : m->jobs_queued ? "queued" : "idle"));
 	json_object_set_new(doc, "last_loss", codec_real(m->last_loss));
 	json_object_set_new(doc, "created_at", codec_time_json(m->created_ms));
 	json_object_set_new(doc, "updated_at", codec_time_json(m->updated_ms));
@@ -910,6 +911,54 @@ codec_job_json(const store_job *j)
 	json_object_set_new(doc, "finished_at",
 	    codec_time_json(j->finished_ms));
 	return doc;
+}
+
+/* A step event: the last point's step, loss and time, and every point
+ * ([[step, loss], ...]) when there are at most EVENTS_STEPS_MAX. */
+static json_t *
+step_event_json(const char *model_id, const store_loss_point *pts,
+		size_t n)
+{
+	const store_loss_point *last = &pts[n - 1];
+	char when[32];
+	json_t *doc;
+
+	codec_time(last->time_ms, when);
+	doc = json_pack("{s:s,s:I,s:o,s:s}", "model_id", model_id, "step",
+	    (json_int_t)last->step, "loss", codec_real(last->loss), "time",
+	    when);
+	if (doc != NULL && n <= EVENTS_STEPS_MAX) {
+		json_t *steps = json_array();
+
+		for (size_t i = 0; steps && i < n; i++)
+			json_array_append_new(steps, json_pack("[I,o]",
+			    (json_int_t)pts[i].step, codec_real(pts[i].loss)));
+		json_object_set_new(doc, "steps", steps);
+	}
+	return doc;
+}
+
+char *
+codec_event(const events_item *it, size_t *len)
+{
+	json_t *doc = NULL;
+
+	switch (it->kind) {
+	case EVENTS_STEP:
+		if (it->npts > 0)
+			doc = step_event_json(it->model_id, it->pts, it->npts);
+		break;
+	case EVENTS_JOB:
+		doc = codec_job_json(it->job);
+		break;
+	case EVENTS_MODEL:
+		doc = codec_model_json(it->model);
+		break;
+	case EVENTS_MODEL_DELETED:
+		doc = json_pack("{s:s,s:b}", "id", it->model_id, "deleted", 1);
+		break;
+	}
+	return codec_dump(doc, len);
 }
 
 char *

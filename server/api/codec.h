@@ -7,8 +7,9 @@
  * duplicate or unknown fields; 422 for well-formed but wrong values) and
  * leave nothing allocated. Encoders build jansson values the caller dumps
  * with codec_dump, which prints reals with 9 significant digits (enough to
- * round-trip a float32). codec knows core's types and the store's plain
- * rows, never HTTP or SQLite.
+ * round-trip a float32). codec knows core's types, the store's plain
+ * rows and the engine's plain views (registry_view, events_item: it is
+ * the events hub's renderer), never HTTP or SQLite.
  */
 #ifndef MLPD_CODEC_H
 #define MLPD_CODEC_H
@@ -18,7 +19,9 @@
 #include <stdint.h>
 
 #include "apierr.h"
+#include "events.h"
 #include "mlp.h"
+#include "registry.h"
 #include "store.h"
 
 #define CODEC_NAME_MAX 200 /* bytes of a model name */
@@ -44,19 +47,6 @@ typedef struct train_opts {
 	double validation_split; /* 0: none; in (0, 1): the fraction of the
 				  * rows held out for validation */
 } train_opts;
-
-/* A model as the API shows it. */
-typedef struct codec_model {
-	const char *id;
-	const char *name;
-	const mlp_spec *spec;
-	uint64_t step;
-	int64_t samples;
-	const char *status; /* "idle", "queued", "training" */
-	double last_loss;   /* NAN for none */
-	int64_t created_ms;
-	int64_t updated_ms;
-} codec_model;
 
 /* Caps the memory jansson may allocate while codec_parse_object decodes
  * one body (0: no cap); past it the parse fails with 413 body_too_large.
@@ -132,8 +122,17 @@ json_t *codec_weights_encode(const mlp_spec *s, const float *params,
 int codec_weights_decode(json_t *obj, const mlp_spec *s, float *params,
 			 apierr *e);
 
-json_t *codec_model_json(const codec_model *m);
+/* A model as GET /v1/models/{id} shows it; its "status" is "training"
+ * while a job runs, "queued" while one waits, else "idle". */
+json_t *codec_model_json(const registry_view *m);
+
+/* A job as GET /v1/jobs/{id} shows it. */
 json_t *codec_job_json(const store_job *j);
+
+/* The data text of an event's SSE frame (the events hub's renderer, see
+ * events_render): compact JSON, malloc'd, its length in *len; NULL when
+ * out of memory. */
+char *codec_event(const events_item *it, size_t *len);
 
 /* A real, or null for NaN/Inf. */
 json_t *codec_real(double v);

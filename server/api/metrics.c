@@ -330,46 +330,46 @@ put_durations(FILE *o, metrics *m)
 static void
 put_models(FILE *o, registry *reg)
 {
-	size_t n = 0;
-	model_entry **all = registry_list(reg, &n);
+	size_t held = 0, n;
+	model_entry **all = registry_list(reg, &held);
+	registry_view *v = malloc((held ? held : 1) * sizeof *v);
 
 	if (all == NULL)
-		n = 0;
+		held = 0;
+	n = v != NULL ? held : 0;
+	/* one view per model, so its three series agree */
+	for (size_t i = 0; i < n; i++)
+		registry_view_of(all[i], &v[i]);
 	put_family(o, "mlpd_training_steps_total", "counter",
 	    "Training steps (minibatch updates) this process ran, by model.");
 	for (size_t i = 0; i < n; i++) {
 		fputs("mlpd_training_steps_total{model=", o);
-		put_label(o, all[i]->id);
-		fprintf(o, "} %llu\n",
-		    (unsigned long long)load(&all[i]->trained_steps));
+		put_label(o, v[i].id);
+		fprintf(o, "} %llu\n", (unsigned long long)v[i].trained_steps);
 	}
 	put_family(o, "mlpd_training_samples_total", "counter",
 	    "Samples (rows) this process trained on, by model; a row "
 	    "counts once per step that used it.");
 	for (size_t i = 0; i < n; i++) {
 		fputs("mlpd_training_samples_total{model=", o);
-		put_label(o, all[i]->id);
+		put_label(o, v[i].id);
 		fprintf(o, "} %llu\n",
-		    (unsigned long long)load(&all[i]->trained_samples));
+		    (unsigned long long)v[i].trained_samples);
 	}
 	put_family(o, "mlpd_model_last_loss", "gauge",
 	    "Loss of the model's last training step (absent until it has "
 	    "trained), by model.");
 	for (size_t i = 0; i < n; i++) {
-		double loss;
-
-		pthread_mutex_lock(&all[i]->mu);
-		loss = all[i]->last_loss;
-		pthread_mutex_unlock(&all[i]->mu);
-		if (isnan(loss))
+		if (isnan(v[i].last_loss))
 			continue;
 		fputs("mlpd_model_last_loss{model=", o);
-		put_label(o, all[i]->id);
+		put_label(o, v[i].id);
 		fputs("} ", o);
-		put_value(o, loss);
+		put_value(o, v[i].last_loss);
 		fputc('\n', o);
 	}
-	for (size_t i = 0; i < n; i++)
+	free(v);
+	for (size_t i = 0; i < held; i++)
 		registry_put(all[i]);
 	free(all);
 }

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "codec.h"
 #include "log.h"
 #include "wallclock.h"
 
@@ -70,6 +69,7 @@ struct events {
 	events_sub *subs;         /* every subscriber */
 	size_t nsubs;
 	double heartbeat;         /* seconds */
+	events_render render;     /* an item's data text; set at creation */
 	pthread_t thread;
 	int thread_started;
 	int stopping;             /* the heartbeat thread must exit */
@@ -133,15 +133,17 @@ heartbeat_main(void *arg)
 }
 
 events *
-events_create(size_t capacity, double heartbeat_seconds, fault *f)
+events_create(size_t capacity, double heartbeat_seconds,
+	      events_render render, fault *f)
 {
 	events *ev;
 	pthread_condattr_t ca;
 
 	if (capacity == 0 || !(heartbeat_seconds > 0) ||
-	    heartbeat_seconds > 86400) {
+	    heartbeat_seconds > 86400 || render == NULL) {
 		fault_set(f, FAULT_INVALID, "events: the capacity must be "
-		    "positive and the heartbeat within (0, 86400] seconds");
+		    "positive, the heartbeat within (0, 86400] seconds and "
+		    "a renderer given");
 		return NULL;
 	}
 	ev = calloc(1, sizeof *ev);
@@ -153,6 +155,7 @@ events_create(size_t capacity, double heartbeat_seconds, fault *f)
 	}
 	ev->cap = capacity;
 	ev->heartbeat = heartbeat_seconds;
+	ev->render = render;
 	ev->next_id = (uint64_t)wallclock_ms();
 	pthread_mutex_init(&ev->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -343,76 +346,73 @@ events_publish(events *ev, const char *type, const char *model_id,
 	return publish(ev, type, model_id, data, len, 0);
 }
 
-/* events_publish_json, with ends (see publish). */
+/* The SSE event type of each kind. */
+static const char *const kind_type[] = {
+	[EVENTS_STEP] = "step",
+	[EVENTS_JOB] = "job",
+	[EVENTS_MODEL] = "model",
+	[EVENTS_MODEL_DELETED] = "model",
+};
+
+/* Renders it (outside the mutex) and publishes it. */
 static uint64_t
-publish_json(events *ev, const char *type, const char *model_id,
-	     json_t *doc, int ends)
+publish_item(events *ev, const events_item *it)
 {
+	const char *type = kind_type[it->kind];
 	size_t len = 0;
 	char *text;
 	uint64_t id;
 
-	if (ev == NULL) {
-		json_decref(doc);
+	if (ev == NULL)
 		return 0;
-	}
-	text = codec_dump(doc, &len);
+	text = ev->render(it, &len);
 	if (text == NULL) {
-		log_warn("events: a %s event could not be encoded", type);
+		log_warn("events: a %s event could not be rendered", type);
 		return 0;
 	}
-	id = publish(ev, type, model_id, text, len, ends);
+	id = publish(ev, type, it->model_id, text, len,
+	    it->kind == EVENTS_MODEL_DELETED);
 	free(text);
 	return id;
-}
-
-uint64_t
-events_publish_json(events *ev, const char *type, const char *model_id,
-		    json_t *doc)
-{
-	return publish_json(ev, type, model_id, doc, 0);
 }
 
 uint64_t
 events_step(events *ev, const char *model_id, const store_loss_point *pts,
 	    size_t n)
 {
-	const store_loss_point *last;
-	char when[32];
-	json_t *doc;
+	events_item it = { .kind = EVENTS_STEP, .model_id = model_id,
+		.pts = pts, .npts = n };
 
-	if (ev == NULL || n == 0)
+	if (n == 0)
 		return 0;
-	last = &pts[n - 1];
-	codec_time(last->time_ms, when);
-	doc = json_pack("{s:s,s:I,s:o,s:s}", "model_id", model_id, "step",
-	    (json_int_t)last->step, "loss", codec_real(last->loss), "time",
-	    when);
-	if (doc != NULL && n <= EVENTS_STEPS_MAX) {
-		json_t *steps = json_array();
-
-		for (size_t i = 0; steps && i < n; i++)
-			json_array_append_new(steps, json_pack("[I,o]",
-			    (json_int_t)pts[i].step, codec_real(pts[i].loss)));
-		json_object_set_new(doc, "steps", steps);
-	}
-	return events_publish_json(ev, "step", model_id, doc);
+	return publish_item(ev, &it);
 }
 
 uint64_t
 events_job(events *ev, const store_job *row)
 {
-	if (ev == NULL)
-		return 0;
-	return events_publish_json(ev, "job", row->model_id,
-	    codec_job_json(row));
+	events_item it = { .kind = EVENTS_JOB, .model_id = row->model_id,
+		.job = row };
+
+	return publish_item(ev, &it);
+}
+
+uint64_t
+events_model(events *ev, const registry_view *model)
+{
+	events_item it = { .kind = EVENTS_MODEL, .model_id = model->id,
+		.model = model };
+
+	return publish_item(ev, &it);
 }
 
 uint64_t
 events_model_deleted(events *ev, const char *model_id)
 {
-	return publish_json(ev, "model", model_id, json_pack("{s:s,s:b}",
-	    "id", model_id, "deleted", 1), 1);
+	events_item it = { .kind = EVENTS_MODEL_DELETED,
+		.model_id = model_id };
+
+	return publish_item(ev, &it);
 }
 
 events_sub *

@@ -3,10 +3,14 @@
  * GET /v1/models/{id}/events (server-sent events).
  *
  * DESIGN. Publishers (trainer workers after each progress commit and
- * each job state change, request threads for model changes) append
- * events to one bounded ring under one mutex; each event gets the next
- * id of a global, increasing sequence and is formatted once, as the whole
- * SSE frame ("id: N\nevent: T\ndata: {...}\n\n"). The ring keeps the last
+ * each job state change, request threads for model changes) hand the hub
+ * plain structs (events_item: loss points, a job row, a model view, a
+ * deletion); the engine never speaks JSON. The hub's renderer, a callback
+ * the daemon installs at creation (the API layer's codec_event), turns an
+ * item into the frame's data text, outside the hub's mutex. The hub then
+ * appends the event to one bounded ring under one mutex; each event gets
+ * the next id of a global, increasing sequence and is formatted once, as
+ * the whole SSE frame ("id: N\nevent: T\ndata: {...}\n\n"). The ring keeps the last
  * `capacity` events (and at most EVENTS_MAX_BYTES of frames); older ones
  * are dropped. The first id of a run is the wall clock in milliseconds,
  * so ids keep increasing across restarts and an id from an earlier run is
@@ -39,19 +43,20 @@
  * state over REST. A filtered subscriber is not reset for other models'
  * events that it skipped.
  *
- * Lock order: callers may hold their own locks (the trainer's) when they
- * publish; the hub's mutex is taken last, and the only calls made under it
- * are park and wake.
+ * Lock order: the hub's mutex comes last (the daemon's order is written
+ * once, in registry.h): callers may hold their own locks (the trainer's)
+ * when they publish, and the only calls made under it are park and wake.
+ * The renderer runs on the publisher's thread before the mutex is taken.
  */
 #ifndef MLPD_EVENTS_H
 #define MLPD_EVENTS_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "fault.h"
+#include "registry.h"
 #include "store.h"
 
 #define EVENTS_CAPACITY 4096            /* events kept for resuming */
@@ -61,15 +66,43 @@
 typedef struct events events;
 typedef struct events_sub events_sub;
 
+/* What an event is about; each has its SSE event type. */
+typedef enum events_kind {
+	EVENTS_STEP,          /* "step": loss points just committed */
+	EVENTS_JOB,           /* "job": a job changed state */
+	EVENTS_MODEL,         /* "model": a model was created or changed */
+	EVENTS_MODEL_DELETED, /* "model": a model was deleted */
+} events_kind;
+
+/* An event as the engine publishes it: plain data, borrowed for the
+ * duration of the call that publishes it. */
+typedef struct events_item {
+	events_kind kind;
+	const char *model_id;         /* the model it concerns */
+	const store_loss_point *pts;  /* EVENTS_STEP: the points committed, */
+	size_t npts;                  /* in order; npts > 0 */
+	const store_job *job;         /* EVENTS_JOB: the job's row */
+	const registry_view *model;   /* EVENTS_MODEL: the model */
+} events_item;
+
+/* Turns it into the data text of its frame: malloc'd (the hub frees
+ * it), its length in *len; NULL when it cannot (the event is dropped
+ * with a warning). Called on the publisher's thread, with no hub lock
+ * held; it must not call into the hub. For EVENTS_STEP the text carries
+ * the points themselves only when npts <= EVENTS_STEPS_MAX. */
+typedef char *(*events_render)(const events_item *it, size_t *len);
+
 /* Suspends or resumes a subscriber's connection (arg is the subscriber's
  * hook argument). Called under the hub's mutex: they must not call back
  * into the hub. */
 typedef void (*events_hook)(void *arg);
 
 /* A hub keeping capacity events (>= 1) with a heartbeat every
- * heartbeat_seconds (0 < s <= 86400); starts the heartbeat thread. NULL
- * with f set on failure. */
-events *events_create(size_t capacity, double heartbeat_seconds, fault *f);
+ * heartbeat_seconds (0 < s <= 86400), whose events_step, events_job,
+ * events_model and events_model_deleted render their data with render
+ * (not NULL); starts the heartbeat thread. NULL with f set on failure. */
+events *events_create(size_t capacity, double heartbeat_seconds,
+		      events_render render, fault *f);
 
 /* Ends every stream: parked subscribers are woken, readers send what is
  * due and then end; later subscribes fail. Waits until every reader has
@@ -90,21 +123,22 @@ void events_destroy(events *ev);
 uint64_t events_publish(events *ev, const char *type, const char *model_id,
 			const char *data, size_t len);
 
-/* events_publish with doc (consumed) as compact JSON. */
-uint64_t events_publish_json(events *ev, const char *type,
-			     const char *model_id, json_t *doc);
-
 /* A "step" event for the n (> 0) loss points just committed for
- * model_id: the last step, loss and time, and "steps" ([[step, loss],
- * ...]) when n <= EVENTS_STEPS_MAX. n == 0 publishes nothing. */
+ * model_id (the API shows the last step, loss and time, and every point
+ * when n <= EVENTS_STEPS_MAX). n == 0 publishes nothing. */
 uint64_t events_step(events *ev, const char *model_id,
 		     const store_loss_point *pts, size_t n);
 
-/* A "job" event: the job as GET /v1/jobs/{id} shows it. */
+/* A "job" event: the job's row (the API shows it as GET /v1/jobs/{id}
+ * does). */
 uint64_t events_job(events *ev, const store_job *row);
 
-/* A "model" event {"id": model_id, "deleted": true}; streams filtered on
- * that model end after sending it. */
+/* A "model" event: the model was created or changed (the API shows it as
+ * GET /v1/models/{id} does). */
+uint64_t events_model(events *ev, const registry_view *model);
+
+/* A "model" event saying model_id was deleted; streams filtered on that
+ * model end after sending it. */
 uint64_t events_model_deleted(events *ev, const char *model_id);
 
 /* A new subscriber, for model_id's events only (NULL: every event). With

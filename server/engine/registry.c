@@ -86,30 +86,71 @@ fail:
 	return NULL;
 }
 
+/* Makes room for one more entry (caller holds r->lock for writing). */
+static int
+do_reserve(registry *r, fault *f)
+{
+	size_t cap;
+	model_entry **p;
+
+	if (r->n < r->cap)
+		return 0;
+	cap = r->cap ? 2 * r->cap : 16;
+	p = realloc(r->items, cap * sizeof *p);
+	if (p == NULL)
+		return fault_set(f, FAULT_NOMEM, "out of memory");
+	r->items = p;
+	r->cap = cap;
+	return 0;
+}
+
+/* Puts e at index i (room reserved; caller holds r->lock for writing),
+ * owned by r, not deleted, and stamps it. */
+static void
+do_insert(registry *r, size_t i, model_entry *e)
+{
+	memmove(&r->items[i + 1], &r->items[i],
+	    (r->n - i) * sizeof *r->items);
+	r->items[i] = e;
+	r->n++;
+	pthread_mutex_lock(&e->mu);
+	e->owner = r;
+	e->deleted = 0;
+	do_registry_touch(e);
+	pthread_mutex_unlock(&e->mu);
+}
+
 int
 registry_add(registry *r, model_entry *e, fault *f)
 {
-	int rc = 0;
+	int rc;
 
 	pthread_rwlock_wrlock(&r->lock);
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 16;
-		model_entry **p = realloc(r->items, cap * sizeof *p);
-
-		if (p == NULL) {
-			rc = fault_set(f, FAULT_NOMEM, "out of memory");
-			goto out;
-		}
-		r->items = p;
-		r->cap = cap;
-	}
-	r->items[r->n++] = registry_ref(e);
-	pthread_mutex_lock(&e->mu);
-	e->owner = r;
-	do_registry_touch(e);
-	pthread_mutex_unlock(&e->mu);
-out:
+	rc = do_reserve(r, f);
+	if (rc == 0)
+		do_insert(r, r->n, registry_ref(e));
 	pthread_rwlock_unlock(&r->lock);
+	return rc;
+}
+
+int
+registry_restore(registry *r, model_entry *e, fault *f)
+{
+	size_t i;
+	int rc;
+
+	pthread_rwlock_wrlock(&r->lock);
+	rc = do_reserve(r, f);
+	if (rc == 0) {
+		/* after every entry not younger: creation order, as listed */
+		for (i = r->n; i > 0 && r->items[i - 1]->created_ms >
+		    e->created_ms; i--)
+			;
+		do_insert(r, i, e);
+	}
+	pthread_rwlock_unlock(&r->lock);
+	if (rc != 0)
+		registry_put(e);
 	return rc;
 }
 
@@ -226,20 +267,102 @@ registry_snapshot(model_entry *e)
 }
 
 void
-registry_view(model_entry *e, codec_model *v)
+registry_view_of(model_entry *e, registry_view *v)
 {
-	pthread_mutex_lock(&e->mu);
 	v->id = e->id;
 	v->name = e->name;
 	v->spec = &e->spec;
+	v->created_ms = e->created_ms;
+	v->trained_steps = atomic_load_explicit(&e->trained_steps,
+	    memory_order_relaxed);
+	v->trained_samples = atomic_load_explicit(&e->trained_samples,
+	    memory_order_relaxed);
+	pthread_mutex_lock(&e->mu);
 	v->step = e->step;
 	v->samples = e->samples;
-	v->status = e->jobs_running ? "training" :
-	    e->jobs_queued ? "queued" : "idle";
+	v->jobs_queued = e->jobs_queued;
+	v->jobs_running = e->jobs_running;
 	v->last_loss = e->last_loss;
-	v->created_ms = e->created_ms;
 	v->updated_ms = e->updated_ms;
+	v->deleted = e->deleted;
 	pthread_mutex_unlock(&e->mu);
+}
+
+int
+registry_deleted(model_entry *e)
+{
+	int d;
+
+	pthread_mutex_lock(&e->mu);
+	d = e->deleted;
+	pthread_mutex_unlock(&e->mu);
+	return d;
+}
+
+int
+registry_job_counts(model_entry *e, int *queued, int *running)
+{
+	int q, r;
+
+	pthread_mutex_lock(&e->mu);
+	q = e->jobs_queued;
+	r = e->jobs_running;
+	pthread_mutex_unlock(&e->mu);
+	if (queued)
+		*queued = q;
+	if (running)
+		*running = r;
+	return q + r;
+}
+
+void
+registry_add_jobs(model_entry *e, int dq, int dr)
+{
+	pthread_mutex_lock(&e->mu);
+	e->jobs_queued += dq;
+	e->jobs_running += dr;
+	do_registry_touch(e);
+	pthread_mutex_unlock(&e->mu);
+}
+
+int64_t
+registry_samples(model_entry *e)
+{
+	int64_t n;
+
+	pthread_mutex_lock(&e->mu);
+	n = e->samples;
+	pthread_mutex_unlock(&e->mu);
+	return n;
+}
+
+void
+registry_add_samples(model_entry *e, int64_t delta)
+{
+	pthread_mutex_lock(&e->mu);
+	e->samples += delta;
+	do_registry_touch(e);
+	pthread_mutex_unlock(&e->mu);
+}
+
+double
+registry_last_loss(model_entry *e)
+{
+	double v;
+
+	pthread_mutex_lock(&e->mu);
+	v = e->last_loss;
+	pthread_mutex_unlock(&e->mu);
+	return v;
+}
+
+void
+registry_add_trained(model_entry *e, uint64_t steps, uint64_t rows)
+{
+	atomic_fetch_add_explicit(&e->trained_steps, steps,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&e->trained_samples, rows,
+	    memory_order_relaxed);
 }
 
 void
@@ -256,15 +379,6 @@ void
 registry_touch(model_entry *e)
 {
 	pthread_mutex_lock(&e->mu);
-	do_registry_touch(e);
-	pthread_mutex_unlock(&e->mu);
-}
-
-void
-registry_set_samples(model_entry *e, int64_t samples)
-{
-	pthread_mutex_lock(&e->mu);
-	e->samples = samples;
 	do_registry_touch(e);
 	pthread_mutex_unlock(&e->mu);
 }

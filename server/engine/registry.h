@@ -8,7 +8,10 @@
  * the model's current task touches, and a published snapshot that any
  * thread may read: predictions take a reference to the snapshot under the
  * entry's mutex and compute without any lock. The fields the API shows
- * (step, samples, last loss, job counts) live under the same mutex.
+ * (step, samples, last loss, job counts, the deleted mark) live under the
+ * same mutex, which belongs to registry.c: other modules read and change
+ * those fields only through the accessors below (registry_view_of and
+ * friends), never by taking the mutex.
  *
  * Versions (for ETags). The registry keeps a clock that ticks at every
  * change anyone could see through GET /v1/models: a model added or
@@ -18,6 +21,21 @@
  * change (and after the commit): a reader that reads a version first and
  * the data second thus never pairs an old body with a new version. With
  * the registry's random epoch, versions from an earlier run never match.
+ *
+ * Lock order, for the whole daemon (each lock is declared in its module
+ * and taken only by it; a module may call into the next ones while it
+ * holds its own, never back):
+ *   1. trainer (trainer.c: queue, job list, worker slots)
+ *   2. registry table (registry.c: the read-write lock of the id table)
+ *   3. model entry (registry.c: one mutex per entry)
+ *   4. events hub (events.c: the ring and subscribers; under it only the
+ *      subscribers' park and wake hooks run, which take no lock of ours)
+ * The trainer publishes job events and updates job counts under its own
+ * lock (1 -> 3, 1 -> 4); the registry stamps an entry under the table's
+ * lock (2 -> 3). Nothing is taken under an entry's mutex but the registry
+ * clock (an atomic), and nothing at all under the hub's. The store's
+ * locks (its writer connection, SQLite's) are never taken under 2, 3 or
+ * 4: the registry and the hub do no I/O.
  */
 #ifndef MLPD_REGISTRY_H
 #define MLPD_REGISTRY_H
@@ -26,7 +44,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "codec.h"
 #include "fault.h"
 #include "mlp.h"
 #include "store.h"
@@ -37,6 +54,9 @@ typedef struct model_entry {
 	int64_t created_ms;
 	mlp_spec spec;        /* a copy of live's spec; never changes */
 	mlp *live;            /* owned; only the trainer running it writes */
+	/* Private to registry.c from here on: the entry's mutex and what it
+	 * guards. Use the accessors (registry_view_of, registry_deleted,
+	 * registry_job_counts, registry_add_jobs, ...). */
 	pthread_mutex_t mu;   /* guards every field below */
 	mlp_snapshot *snap;   /* the published weights */
 	uint64_t step;        /* step of snap */
@@ -49,11 +69,31 @@ typedef struct model_entry {
 	uint64_t version;     /* the registry clock at the last change */
 	struct registry *owner; /* whose clock stamps it; set when added */
 	atomic_int refs;
-	/* Training this process did on the model, for GET /metrics: the
-	 * trainer adds to them at each commit; read without the mutex. */
+	/* Training this process did on the model, for GET /metrics: added
+	 * to at each commit (registry_add_trained); read without the mutex
+	 * (registry_view_of). */
 	atomic_uint_least64_t trained_steps;
 	atomic_uint_least64_t trained_samples; /* rows, once per step */
 } model_entry;
+
+/* A copy of what the API shows of a model, taken at one instant under
+ * its entry's mutex. The pointers point into the entry: valid while the
+ * caller holds a reference to it. */
+typedef struct registry_view {
+	const char *id;
+	const char *name;
+	const mlp_spec *spec;
+	uint64_t step;           /* of the published snapshot */
+	int64_t samples;         /* stored training rows */
+	int jobs_queued;         /* train jobs waiting */
+	int jobs_running;        /* 0 or 1 */
+	double last_loss;        /* NAN when never trained */
+	int64_t created_ms;
+	int64_t updated_ms;
+	int deleted;             /* removed from the registry */
+	uint64_t trained_steps;  /* this process's, for GET /metrics */
+	uint64_t trained_samples;
+} registry_view;
 
 typedef struct registry registry;
 
@@ -84,6 +124,11 @@ void registry_put(model_entry *e);
  * to the caller), marked deleted; NULL when unknown. */
 model_entry *registry_remove(registry *r, const char *id);
 
+/* Puts back e, which registry_remove returned, when its deletion failed:
+ * e is no longer marked deleted and takes its place in creation order.
+ * The registry takes back the reference registry_remove passed on. */
+int registry_restore(registry *r, model_entry *e, fault *f);
+
 /* Every entry, oldest first, each with a reference: a malloc'd array the
  * caller frees after registry_put on each. */
 model_entry **registry_list(registry *r, size_t *n);
@@ -96,17 +141,40 @@ int registry_publish(model_entry *e, double last_loss, int64_t now_ms,
 /* A reference to e's current snapshot. */
 mlp_snapshot *registry_snapshot(model_entry *e);
 
-/* Fills v from e under its mutex ("idle", "queued" or "training"). The
- * strings point into e; v is valid while the caller holds e. */
-void registry_view(model_entry *e, codec_model *v);
+/* Fills v from e, all fields at one instant (see registry_view). */
+void registry_view_of(model_entry *e, registry_view *v);
+
+/* Whether e was removed from the registry. */
+int registry_deleted(model_entry *e);
+
+/* e's train jobs waiting and running (either pointer may be NULL);
+ * returns their sum. */
+int registry_job_counts(model_entry *e, int *queued, int *running);
+
+/* Adds dq to e's queued and dr to its running job counts and touches e
+ * (for the trainer, as jobs move). */
+void registry_add_jobs(model_entry *e, int dq, int dr);
+
+/* e's stored training rows. */
+int64_t registry_samples(model_entry *e);
+
+/* Adds delta (negative for rows deleted) to e's stored row count and
+ * touches e. Callers pass what their store commit changed, never a total
+ * read back: commits that finish out of order then still add up. */
+void registry_add_samples(model_entry *e, int64_t delta);
+
+/* e's last training loss (NAN when never trained). */
+double registry_last_loss(model_entry *e);
+
+/* Counts steps training steps over rows rows (each row once per step)
+ * this process ran on e; lock-free. */
+void registry_add_trained(model_entry *e, uint64_t steps, uint64_t rows);
 
 /* Marks e changed: stamps it with a new tick of its registry's clock.
- * do_registry_touch assumes e->mu is held; registry_touch takes it. */
+ * do_registry_touch assumes e's mutex is held (registry.c only; the
+ * trainer's last use goes with issue 8); registry_touch takes it. */
 void do_registry_touch(model_entry *e);
 void registry_touch(model_entry *e);
-
-/* Sets e's stored row count and touches e. */
-void registry_set_samples(model_entry *e, int64_t samples);
 
 /* e's version: changes whenever anything GET /v1/models/{id} or the
  * model's loss history shows may have changed. */

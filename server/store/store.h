@@ -170,8 +170,10 @@ int store_batch_insert(store *s, const char *model_id, const float *x,
 int store_batch_list(store *s, const char *model_id,
 		     store_batch_info **out, size_t *n, fault *f);
 
-/* Drops all the model's batches and sets its samples to 0. */
-int store_batches_delete(store *s, const char *model_id, fault *f);
+/* Drops all the model's batches and sets its samples to 0; *rows (when
+ * rows is not NULL) gets the number of rows dropped. */
+int store_batches_delete(store *s, const char *model_id, int64_t *rows,
+			 fault *f);
 
 /* Loads all the model's rows, in batch order, into two malloc'd blocks
  * (*x: n x nin, *y: n x nout). *n is 0 (and the blocks NULL) when there

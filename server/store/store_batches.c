@@ -270,25 +270,64 @@ store_batch_list(store *s, const char *model_id, store_batch_info **out,
 	return 0;
 }
 
+/* The rows of model id's batches into *total. */
+static int
+batch_total(conn *c, const char *id, int64_t *total, fault *f,
+	    const char *what)
+{
+	sqlite3_stmt *st = db_stmt(c, q_sql[Q_BATCH_TOTAL], f);
+	int rc = SQLITE_OK;
+
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, id, &rc);
+	if (db_bound(c, st, rc, f, what) != 0)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		db_fault(c, rc, f, what);
+		db_done(st);
+		return -1;
+	}
+	*total = sqlite3_column_int64(st, 0);
+	db_done(st);
+	return 0;
+}
+
+struct batches_delete {
+	const char *model_id;
+	int64_t rows; /* out: the rows deleted */
+};
+
 static int
 do_batches_delete(conn *c, void *arg, fault *f)
 {
-	const char *id = arg;
+	struct batches_delete *d = arg;
 
-	if (db_run_text(c, q_sql[Q_MODEL_ZERO_SAMPLES], id, f,
+	if (db_run_text(c, q_sql[Q_MODEL_ZERO_SAMPLES], d->model_id, f,
 			"deleting batches") != 0)
 		return -1;
 	if (sqlite3_changes(c->db) == 0)
-		return model_missing(id, f);
-	return db_run_text(c, q_sql[Q_BATCH_DELETE], id, f, "deleting batches");
+		return model_missing(d->model_id, f);
+	if (batch_total(c, d->model_id, &d->rows, f, "deleting batches") != 0)
+		return -1;
+	return db_run_text(c, q_sql[Q_BATCH_DELETE], d->model_id, f,
+			   "deleting batches");
 }
 
 int
-store_batches_delete(store *s, const char *model_id, fault *f)
+store_batches_delete(store *s, const char *model_id, int64_t *rows,
+		     fault *f)
 {
+	struct batches_delete d = { model_id, 0 };
+
 	if (model_id == NULL)
 		return fault_set(f, FAULT_INVALID, "no model id given");
-	return db_write_tx(s, do_batches_delete, (void *)model_id, f);
+	if (db_write_tx(s, do_batches_delete, &d, f) != 0)
+		return -1;
+	if (rows != NULL)
+		*rows = d.rows;
+	return 0;
 }
 
 struct batch_load {
@@ -345,19 +384,8 @@ do_batches_load(conn *c, void *arg, fault *f)
 	l->n = 0;
 	if (model_need(c, l->model_id, f) != 0)
 		return -1;
-	if ((st = db_stmt(c, q_sql[Q_BATCH_TOTAL], f)) == NULL)
+	if (batch_total(c, l->model_id, &total, f, "loading batches") != 0)
 		return -1;
-	db_bind_text(st, 1, l->model_id, &rc);
-	if (db_bound(c, st, rc, f, "loading batches") != 0)
-		return -1;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		db_fault(c, rc, f, "loading batches");
-		db_done(st);
-		return -1;
-	}
-	total = sqlite3_column_int64(st, 0);
-	db_done(st);
 	if (total <= 0)
 		return 0;
 	if ((uint64_t)total > SIZE_MAX / sizeof(float) / l->nin ||

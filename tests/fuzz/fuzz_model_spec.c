@@ -38,8 +38,9 @@ same_spec(const mlp_spec *a, const mlp_spec *b)
 static void
 round_trip(const mlp_spec *spec, const char *name)
 {
-	codec_model cm = { "m0123456789abcdef", name, spec, 3, 0, "idle", NAN,
-		1, 2 };
+	registry_view cm = { .id = "m0123456789abcdef", .name = name,
+		.spec = spec, .step = 3, .last_loss = NAN, .created_ms = 1,
+		.updated_ms = 2 };
 	json_t *doc;
 	mlp_spec spec2;
 	char *name2, *text;
