@@ -276,7 +276,7 @@ def main():
     ap.add_argument("--settle", type=float, default=3)
     # what may stay after every model is gone, bounded by design: SQLite's
     # page cache (2 MiB a connection: the writer and up to 4 idle readers,
-    # READERS_KEPT in store.c) and the events ring (4096 events of well
+    # READERS_KEPT in server/store/store_db.c) and the events ring (4096 events of well
     # under 1 KiB); measured: +5 MiB after 25 s, +10 MiB after 100 s
     ap.add_argument("--rss-tolerance-mib", type=float, default=16)
     # up to 4 more idle read connections (2 descriptors each: the database
