@@ -186,6 +186,7 @@ api_models_weights_put(void *ctx, const http_request *rq, http_response *rs)
 	json_t *doc = NULL;
 	float *params = NULL;
 	apierr e;
+	fault f;
 
 	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
 		return;
@@ -197,8 +198,12 @@ api_models_weights_put(void *ctx, const http_request *rq, http_response *rs)
 		api_reply_error(rs, &e);
 		goto out;
 	}
-	if (codec_weights_decode(doc, &m->spec, params, &e) < 0 ||
-	    trainer_set_weights(c->tr, m, params, &e) < 0) {
+	if (codec_weights_decode(doc, &m->spec, params, &e) < 0) {
+		api_reply_error(rs, &e);
+		goto out;
+	}
+	if (trainer_set_weights(c->tr, m, params, &f) < 0) {
+		apierr_from_fault(&e, &f);
 		api_reply_error(rs, &e);
 		goto out;
 	}
