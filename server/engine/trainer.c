@@ -365,6 +365,7 @@ trainer_destroy(trainer *t)
 	for (size_t i = 0; i < t->njobs; i++)
 		job_free(t->jobs[i]);
 	free(t->jobs);
+	free(t->holds);
 	free(t->threads);
 	free(t->current);
 	pthread_cond_destroy(&t->work);
@@ -390,6 +391,16 @@ do_admit(trainer *t, model_entry *m, int busy_check, fault *f)
 	if (busy_check && busy)
 		return fault_set(f, FAULT_BUSY, "model '%s' has a training "
 		    "job queued or running; cancel it or wait", m->id);
+	return 0;
+}
+
+/* True when a trainer_delete_data of m is running. */
+static int
+do_held(trainer *t, const model_entry *m)
+{
+	for (size_t i = 0; i < t->nholds; i++)
+		if (t->holds[i] == m)
+			return 1;
 	return 0;
 }
 
@@ -438,6 +449,9 @@ do_reserve(trainer *t, model_entry *m, job *j, fault *f)
 
 	if (do_admit(t, m, 0, f) < 0)
 		return -1;
+	if (do_held(t, m))
+		return fault_set(f, FAULT_BUSY, "model '%s' is deleting its "
+		    "training data; try again when that is done", m->id);
 	pthread_mutex_lock(&m->mu);
 	samples = m->samples;
 	pthread_mutex_unlock(&m->mu);
@@ -551,6 +565,44 @@ fail:
 	job_free(j);
 	free(tk);
 	return -1;
+}
+
+int
+trainer_delete_data(trainer *t, model_entry *m, fault *f)
+{
+	int rc;
+
+	pthread_mutex_lock(&t->mu);
+	if (do_admit(t, m, 1, f) < 0) {
+		pthread_mutex_unlock(&t->mu);
+		return -1;
+	}
+	if (t->nholds == t->capholds) {
+		size_t cap = t->capholds ? 2 * t->capholds : 4;
+		model_entry **p = realloc(t->holds, cap * sizeof *p);
+
+		if (p == NULL) {
+			pthread_mutex_unlock(&t->mu);
+			return fault_set(f, FAULT_NOMEM, "out of memory");
+		}
+		t->holds = p;
+		t->capholds = cap;
+	}
+	/* from here until the count is 0, trainer_submit refuses m */
+	t->holds[t->nholds++] = m;
+	pthread_mutex_unlock(&t->mu);
+	rc = store_batches_delete(t->st, m->id, f);
+	if (rc == 0)
+		registry_set_samples(m, 0);
+	pthread_mutex_lock(&t->mu);
+	for (size_t i = 0; i < t->nholds; i++) {
+		if (t->holds[i] == m) {
+			t->holds[i] = t->holds[--t->nholds];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
 }
 
 /* The queued task of job j, or NULL. */

@@ -88,7 +88,8 @@ typedef struct trainer_valset {
 } trainer_valset;
 
 /* Queues a train job over the model's stored rows: FAULT_NO_DATA without
- * rows, FAULT_QUEUE_FULL, FAULT_CLOSED, FAULT_NO_MODEL when deleted, and
+ * rows, FAULT_BUSY while the model's rows are being deleted,
+ * FAULT_QUEUE_FULL, FAULT_CLOSED, FAULT_NO_MODEL when deleted, and
  * FAULT_INVALID for a split that leaves no row or too many steps.
  * options: the options as the job's row shows them (JSON text, copied).
  * val (NULL or n == 0 for none): on success the job takes over val->x and
@@ -111,6 +112,12 @@ int trainer_step(trainer *t, model_entry *m, const float *x, const float *y,
  * running. */
 int trainer_set_weights(trainer *t, model_entry *m, const float *params,
 			fault *f);
+
+/* Deletes the model's stored rows and sets its sample count to 0, atomic
+ * with respect to trainer_submit: FAULT_BUSY while the model has a train
+ * job queued or running, and submissions for the model meanwhile get
+ * FAULT_BUSY, so no job is accepted over rows about to go. */
+int trainer_delete_data(trainer *t, model_entry *m, fault *f);
 
 /* Cancels a queued or running job and waits until it has stopped;
  * FAULT_NO_JOB unknown, FAULT_FINISHED already ended (out is filled). */

@@ -9,7 +9,7 @@
  * Locks, in the order they may be taken (a thread holding one may take
  * only those after it):
  *   1. trainer.mu: the queue, the job list (and each job's row, flags and
- *      status), queued_jobs, the per-worker current slots.
+ *      status), queued_jobs, the per-worker current slots, the holds.
  *   2. a model_entry's mu (registry.h): the trainer counts a model's jobs
  *      and reads its sample count under trainer.mu.
  *   3. the events hub's lock (events.c): job state events are published
@@ -115,6 +115,9 @@ struct trainer {
 	size_t njobs, capjobs;
 	size_t reserved;        /* slots of jobs promised to submissions
 	                           being written: njobs + reserved <= capjobs */
+	model_entry **holds;    /* models whose rows are being deleted (one
+	                           entry per trainer_delete_data running) */
+	size_t nholds, capholds;
 	pthread_t *threads;
 	model_entry **current;  /* per worker: the model it runs, or NULL */
 	unsigned started;
