@@ -51,6 +51,20 @@ fault_code_name(fault_code code)
 		return "limit";
 	case FAULT_INTERNAL:
 		return "internal";
+	case FAULT_NO_MODEL:
+		return "no_model";
+	case FAULT_NO_JOB:
+		return "no_job";
+	case FAULT_BUSY:
+		return "busy";
+	case FAULT_NO_DATA:
+		return "no_data";
+	case FAULT_FINISHED:
+		return "finished";
+	case FAULT_QUEUE_FULL:
+		return "queue_full";
+	case FAULT_CLOSED:
+		return "closed";
 	}
 	return "internal";
 }

@@ -4,6 +4,9 @@
  * A fault is caller-owned (usually on the stack): a code that tells the
  * caller what kind of failure it was (a server maps it to an HTTP status)
  * and a one-sentence message meant to be handed to a client as it is.
+ * The core uses the codes up to FAULT_INTERNAL; the last group is for the
+ * daemon's engine (the trainer), whose API layer maps every code to a
+ * status in one place (server/http/apierr.c, apierr_from_fault).
  */
 #ifndef MLPD_FAULT_H
 #define MLPD_FAULT_H
@@ -19,7 +22,16 @@ typedef enum fault_code {
 	FAULT_DIVERGED,  /* training produced a non-finite loss */
 	FAULT_FULL,      /* storage is full: the disk, or a size limit */
 	FAULT_LIMIT,     /* a configured limit would be passed */
-	FAULT_INTERNAL   /* anything else: a bug or an I/O failure */
+	FAULT_INTERNAL,  /* anything else: a bug or an I/O failure */
+	/* the daemon's engine: the state of a model, a job or the server */
+	FAULT_NO_MODEL,  /* no such model, or it was deleted meanwhile */
+	FAULT_NO_JOB,    /* no such job */
+	FAULT_BUSY,      /* the model has a train job queued or running, or
+	                    its training data is being deleted */
+	FAULT_NO_DATA,   /* the model has no training data to train on */
+	FAULT_FINISHED,  /* the job has already ended */
+	FAULT_QUEUE_FULL, /* the job queue is full: try again later */
+	FAULT_CLOSED     /* the server is shutting down */
 } fault_code;
 
 #define FAULT_MSG_MAX 256

@@ -111,23 +111,17 @@ api_data_delete(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	model_entry *m;
-	int64_t dropped = 0;
 	apierr e;
 	fault f;
 
 	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
 		return;
-	if (registry_job_counts(m, NULL, NULL) > 0) {
-		apierr_set(&e, 409, "model_busy", "model '%s' has a training "
-		    "job queued or running; cancel it first", m->id);
-		api_reply_error(rs, &e);
-	} else if (store_batches_delete(c->st, m->id, &dropped, &f) < 0) {
+	/* 409 model_busy while a job is queued or running; a job submitted
+	 * meanwhile is refused the same way (trainer_delete_data) */
+	if (trainer_delete_data(c->tr, m, &f) < 0) {
 		apierr_from_fault(&e, &f);
 		api_reply_error(rs, &e);
 	} else {
-		/* the rows it dropped, not 0: a push that committed after
-		 * it may have reported already */
-		registry_add_samples(m, -dropped);
 		http_reply(rs, 204, NULL, 0);
 	}
 	registry_put(m);

@@ -147,15 +147,15 @@ cancel_jobs(api_ctx *c, model_entry *m)
 {
 	size_t n = 0;
 	trainer_job_view *jobs = trainer_jobs_of(c->tr, m->id, &n), v;
-	apierr e;
+	fault f;
 
 	for (size_t i = 0; jobs != NULL && i < n; i++) {
 		if (jobs[i].row.status != STORE_JOB_QUEUED &&
 		    jobs[i].row.status != STORE_JOB_RUNNING)
 			continue;
-		if (trainer_cancel(c->tr, jobs[i].row.id, &v, &e) < 0)
+		if (trainer_cancel(c->tr, jobs[i].row.id, &v, &f) < 0)
 			log_debug("model %s: job %s: %s", m->id,
-			    jobs[i].row.id, e.msg);
+			    jobs[i].row.id, f.msg);
 	}
 	free(jobs);
 }
@@ -225,6 +225,7 @@ api_models_weights_put(void *ctx, const http_request *rq, http_response *rs)
 	json_t *doc = NULL;
 	float *params = NULL;
 	apierr e;
+	fault f;
 
 	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
 		return;
@@ -236,8 +237,12 @@ api_models_weights_put(void *ctx, const http_request *rq, http_response *rs)
 		api_reply_error(rs, &e);
 		goto out;
 	}
-	if (codec_weights_decode(doc, &m->spec, params, &e) < 0 ||
-	    trainer_set_weights(c->tr, m, params, &e) < 0) {
+	if (codec_weights_decode(doc, &m->spec, params, &e) < 0) {
+		api_reply_error(rs, &e);
+		goto out;
+	}
+	if (trainer_set_weights(c->tr, m, params, &f) < 0) {
+		apierr_from_fault(&e, &f);
 		api_reply_error(rs, &e);
 		goto out;
 	}

@@ -24,15 +24,20 @@ api_training_step(void *ctx, const http_request *rq, http_response *rs)
 	store_val_point vp;
 	json_t *reply;
 	apierr e;
+	fault f;
 
 	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
 		return;
 	if ((doc = api_body(rq, rs, 0)) == NULL)
 		goto out;
 	if (codec_step(doc, &m->spec, &c->limits, &x, &y, &n, &lr, &val.x,
-	    &val.y, &val.n, &e) < 0 ||
-	    trainer_step(c->tr, m, x, y, n, (float)lr, &val, &step, &loss, &vp,
-	    &e) < 0) {
+	    &val.y, &val.n, &e) < 0) {
+		api_reply_error(rs, &e);
+		goto out;
+	}
+	if (trainer_step(c->tr, m, x, y, n, (float)lr, &val, &step, &loss, &vp,
+	    &f) < 0) {
+		apierr_from_fault(&e, &f);
 		api_reply_error(rs, &e);
 		goto out;
 	}
@@ -61,7 +66,9 @@ api_training_train(void *ctx, const http_request *rq, http_response *rs)
 	train_opts o;
 	trainer_job_view v;
 	trainer_valset val = { NULL, NULL, 0 };
+	char *options = NULL;
 	apierr e;
+	fault f;
 
 	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
 		return;
@@ -78,13 +85,22 @@ api_training_train(void *ctx, const http_request *rq, http_response *rs)
 	/* a validation set can be large: drop the JSON tree first */
 	json_decref(doc);
 	doc = NULL;
-	if (trainer_submit(c->tr, m, &o, &val, &v, &e) < 0) {
-		api_reply_error(rs, &e);
-		goto out;
+	/* the job's row shows its options as JSON: rendered here, the
+	 * engine stores the text */
+	if ((options = codec_train_opts_text(&o)) == NULL) {
+		fault_set(&f, FAULT_NOMEM, "out of memory");
+		goto fail;
 	}
+	if (trainer_submit(c->tr, m, &o, options, &val, &v, &f) < 0)
+		goto fail;
 	snprintf(rs->location, sizeof rs->location, "/v1/jobs/%s", v.row.id);
 	api_reply_json(rs, 202, codec_job_json(&v.row));
+	goto out;
+fail:
+	apierr_from_fault(&e, &f);
+	api_reply_error(rs, &e);
 out:
+	free(options);
 	/* NULL unless the job did not take them */
 	free(val.x);
 	free(val.y);
@@ -142,12 +158,14 @@ api_training_job_cancel(void *ctx, const http_request *rq,
 	api_ctx *c = ctx;
 	trainer_job_view v;
 	apierr e;
+	fault f;
 
 	if (!ids_valid(rq->params[0])) {
 		job_not_found(rq->params[0], rs);
 		return;
 	}
-	if (trainer_cancel(c->tr, rq->params[0], &v, &e) < 0) {
+	if (trainer_cancel(c->tr, rq->params[0], &v, &f) < 0) {
+		apierr_from_fault(&e, &f);
 		api_reply_error(rs, &e);
 		return;
 	}

@@ -23,6 +23,7 @@
 #include "mlp.h"
 #include "registry.h"
 #include "store.h"
+#include "trainer_opts.h"
 
 #define CODEC_NAME_MAX 200 /* bytes of a model name */
 
@@ -37,16 +38,6 @@ typedef struct codec_limits {
 	size_t max_batch_values; /* rows x the sum of the layer sizes */
 } codec_limits;
 
-/* Options of POST /v1/models/{id}/train. */
-typedef struct train_opts {
-	int64_t epochs;     /* 1.. ; used when steps == 0 */
-	int64_t steps;      /* total steps; 0 = derive from epochs */
-	int64_t batch_size; /* rows per step */
-	double lr;          /* 0 = the model's learning rate */
-	int shuffle;        /* reshuffle the rows every epoch */
-	double validation_split; /* 0: none; in (0, 1): the fraction of the
-				  * rows held out for validation */
-} train_opts;
 
 /* Caps the memory jansson may allocate while codec_parse_object decodes
  * one body (0: no cap); past it the parse fails with 413 body_too_large.

@@ -12,46 +12,56 @@
  * A train job loads the model's rows once, then loops over minibatches.
  * Loss rows are buffered and committed to the store with the job's progress
  * every 250 ms; every checkpoint period (and at the end) the commit also
- * carries the weights blob, and the registry gets a new snapshot, so
- * predictions see progress without waiting for training. Each commit
- * that succeeded (and each single step, and each job state change) is
- * published to the events hub for the live streams. Cancel, delete
- * and shutdown are flags the loop checks every step; it then checkpoints
- * and ends the job as cancelled or interrupted.
+ * carries the weights blob. After every commit that succeeded the
+ * registry gets a new snapshot of the live weights (so predictions see
+ * progress every 250 ms without waiting for training, possibly ahead of
+ * the last durable checkpoint), and the commit is published to the events
+ * hub for the live streams, as are each single step and each job state
+ * change. Cancel, delete and shutdown (trainer_close) are flags the loop
+ * checks every step; the job then checkpoints and ends as cancelled or
+ * interrupted.
  *
  * Validation. A job may carry a validation set (given, or held out of the
- * stored rows by validation_split: the last fraction of them after a
- * shuffle seeded with the model's seed, never trained on). The worker
- * measures the live model on it between steps, at the end of every epoch
- * and of the job, and commits the points with the loss rows; a /step with
- * a validation set gets one point after its update.
+ * stored rows by validation_split: core/eval.h's seeded split, never
+ * trained on). The worker measures the live model on it between steps, at
+ * the end of every epoch and of the job, and commits the points with the
+ * loss rows; a /step with a validation set gets one point after its update.
  *
  * The trainer owns the job list (every job since start, and those found in
  * the store); the store has the durable copy. One mutex guards the queue,
- * the job list and the per-worker "current model" slots.
+ * the job list and the per-worker "current model" slots; it is never held
+ * across a store call (trainer_int.h has the lock order). The files:
+ * trainer.c (the scheduler and the job list), trainer_loop.c (a train
+ * job's slices, commits and revert), trainer_sync.c (steps and weights).
+ *
+ * Errors are faults (core/fault.h), never statuses: FAULT_NO_MODEL,
+ * FAULT_NO_JOB, FAULT_BUSY, FAULT_NO_DATA, FAULT_FINISHED,
+ * FAULT_QUEUE_FULL and FAULT_CLOSED besides the core's and the store's;
+ * the API layer maps them (apierr_from_fault).
  */
 #ifndef MLPD_TRAINER_H
 #define MLPD_TRAINER_H
 
 #include <stddef.h>
 
-#include "apierr.h"
-#include "codec.h"
 #include "events.h"
+#include "fault.h"
 #include "registry.h"
 #include "store.h"
+#include "trainer_opts.h"
 
 typedef struct trainer trainer;
 
 typedef struct trainer_config {
 	unsigned threads;        /* workers, >= 1 */
 	double checkpoint_every; /* seconds between weight checkpoints */
-	size_t max_queue;        /* queued train jobs before queue_full */
+	size_t max_queue;        /* queued train jobs before FAULT_QUEUE_FULL */
 	events *events;          /* live events (step batches, job states);
 	                            borrowed, may be NULL */
 } trainer_config;
 
-/* A copy of a job for the API; row.error points into error. */
+/* A copy of a job for the API; row.error points into error, row.options
+ * is NULL (the options are stored, not shown). */
 typedef struct trainer_job_view {
 	store_job row;
 	char error[FAULT_MSG_MAX];
@@ -61,11 +71,14 @@ typedef struct trainer_job_view {
 trainer *trainer_create(store *st, registry *reg, const trainer_config *c,
 			fault *f);
 
-/* Stops: queued tasks fail, running jobs checkpoint and end interrupted,
- * workers join. NULL is a no-op. */
+/* trainer_close, then frees everything. NULL is a no-op. */
 void trainer_destroy(trainer *t);
 
-/* Refuses new work (503) from now on; running jobs go on until destroy. */
+/* Shuts down: refuses new work from now on (FAULT_CLOSED), stops the
+ * running jobs (each checkpoints and ends interrupted) and joins the
+ * workers; queued jobs end interrupted (a job between slices checkpoints
+ * first) and waiting steps fail with FAULT_CLOSED. A second call is a
+ * no-op. */
 void trainer_close(trainer *t);
 
 /* A validation set: n rows of inputs x (n x N0) and targets y (n x NL). */
@@ -74,30 +87,42 @@ typedef struct trainer_valset {
 	size_t n;
 } trainer_valset;
 
-/* Queues a train job over the model's stored rows; 409 without data.
+/* Queues a train job over the model's stored rows: FAULT_NO_DATA without
+ * rows, FAULT_BUSY while the model's rows are being deleted,
+ * FAULT_QUEUE_FULL, FAULT_CLOSED, FAULT_NO_MODEL when deleted, and
+ * FAULT_INVALID for a split that leaves no row or too many steps.
+ * options: the options as the job's row shows them (JSON text, copied).
  * val (NULL or n == 0 for none): on success the job takes over val->x and
  * val->y (and sets them to NULL); on failure they stay the caller's. */
 int trainer_submit(trainer *t, model_entry *m, const train_opts *o,
-		   trainer_valset *val, trainer_job_view *out, apierr *e);
+		   const char *options, trainer_valset *val,
+		   trainer_job_view *out, fault *f);
 
-/* One update on (x, y) by a worker; waits for it. 409 while the model has
- * a train job queued or running. On success *step and *loss are set and
- * the new weights are durable. lr <= 0 means the model's. With val (NULL
- * or n == 0 for none, borrowed) the model is then measured on it and *vp
- * gets the validation point, stored with the step. */
+/* One update on (x, y) by a worker; waits for it. FAULT_BUSY while the
+ * model has a train job queued or running. On success *step and *loss are
+ * set and the new weights are durable. lr <= 0 means the model's. With val
+ * (NULL or n == 0 for none, borrowed) the model is then measured on it and
+ * *vp gets the validation point, stored with the step. */
 int trainer_step(trainer *t, model_entry *m, const float *x, const float *y,
 		 size_t n, float lr, const trainer_valset *val,
-		 uint64_t *step, float *loss, store_val_point *vp, apierr *e);
+		 uint64_t *step, float *loss, store_val_point *vp, fault *f);
 
 /* Replaces all parameters (mlp_spec_params floats) and resets the
- * optimizer state, durably; 409 while a train job is queued or running. */
+ * optimizer state, durably; FAULT_BUSY while a train job is queued or
+ * running. */
 int trainer_set_weights(trainer *t, model_entry *m, const float *params,
-			apierr *e);
+			fault *f);
+
+/* Deletes the model's stored rows and sets its sample count to 0, atomic
+ * with respect to trainer_submit: FAULT_BUSY while the model has a train
+ * job queued or running, and submissions for the model meanwhile get
+ * FAULT_BUSY, so no job is accepted over rows about to go. */
+int trainer_delete_data(trainer *t, model_entry *m, fault *f);
 
 /* Cancels a queued or running job and waits until it has stopped;
- * 404 unknown, 409 finished. */
+ * FAULT_NO_JOB unknown, FAULT_FINISHED already ended (out is filled). */
 int trainer_cancel(trainer *t, const char *job_id, trainer_job_view *out,
-		   apierr *e);
+		   fault *f);
 
 /* 0 and a copy of the job, or -1 when unknown. */
 int trainer_job_get(trainer *t, const char *job_id, trainer_job_view *out);
@@ -106,8 +131,9 @@ int trainer_job_get(trainer *t, const char *job_id, trainer_job_view *out);
 trainer_job_view *trainer_jobs_of(trainer *t, const char *model_id,
 				  size_t *n);
 
-/* For a model being deleted: cancels its queued tasks and running job,
- * waits until no worker holds it, and forgets its jobs. */
+/* For a model being deleted: cancels its queued tasks (waiting steps fail
+ * with FAULT_NO_MODEL) and running job, waits until no worker holds it,
+ * and forgets its jobs. */
 void trainer_forget_model(trainer *t, model_entry *m);
 
 /* Current queue depth (queued train jobs), for metrics and tests. */

@@ -22,11 +22,15 @@ typedef struct apierr {
 int apierr_set(apierr *e, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Maps a core/store fault to a status and code (invalid -> 422
- * invalid_value, nonfinite -> 422 non_finite, nomem -> 503, full -> 507
- * insufficient_storage, limit -> 422 limit_exceeded, anything else -> 500
- * internal_error) and copies
- * its message; returns -1. */
+/* Maps a fault to a status, code and Retry-After, and copies its message;
+ * returns -1. The one place where fault codes become statuses:
+ *   invalid -> 422 invalid_value      nonfinite -> 422 non_finite
+ *   nomem -> 503 out_of_memory (5 s)  diverged -> 422 diverged
+ *   full -> 507 insufficient_storage  limit -> 422 limit_exceeded
+ *   no_model -> 404 model_not_found   no_job -> 404 job_not_found
+ *   busy -> 409 model_busy            no_data -> 409 no_training_data
+ *   finished -> 409 job_finished      queue_full -> 503 queue_full (1 s)
+ *   closed -> 503 shutting_down (5 s) anything else -> 500 internal_error */
 int apierr_from_fault(apierr *e, const fault *f);
 
 #endif

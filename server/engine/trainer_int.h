@@ -1,0 +1,170 @@
+/*
+ * trainer_int: what the trainer's three files share (private to them).
+ *
+ * trainer.c is the scheduler: the queue, the workers, the job list and
+ * every public call but the synchronous ones; trainer_loop.c runs a train
+ * job's slices (steps, commits, checkpoints, validation, revert);
+ * trainer_sync.c runs a /step or a weight replacement and waits for it.
+ *
+ * Locks, in the order they may be taken (a thread holding one may take
+ * only those after it):
+ *   1. trainer.mu: the queue, the job list (and each job's row, flags and
+ *      status), queued_jobs, the per-worker current slots, the holds.
+ *   2. a model_entry's mu (registry.h): the trainer counts a model's jobs
+ *      and reads its sample count under trainer.mu.
+ *   3. the events hub's lock (events.c): job state events are published
+ *      under trainer.mu.
+ * trainer.mu is never held across a store_* call or anything else that
+ * waits on I/O: a call that writes a job row or deletes rows changes the
+ * in-memory state under the lock, drops it for the store call, and takes
+ * it again to settle. The store's own locks come after all of these.
+ * Functions named do_* assume trainer.mu is held.
+ *
+ * A job's run_state and the model's live weights are not under any lock:
+ * they belong to the worker whose current slot names the model (and,
+ * between slices, to nobody: the queued task carries them).
+ */
+#ifndef MLPD_TRAINER_INT_H
+#define MLPD_TRAINER_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "trainer.h"
+
+/* Seconds between a job's progress commits (and yields). */
+#define TRAINER_FLUSH_SECONDS 0.25
+/* Scratch a model keeps between tasks (mlp_trim): enough for the batches
+ * of small models; a bigger one is freed when its task ends, so idle
+ * models hold their parameters and little more (README, "Limits"). */
+#define TRAINER_SCRATCH_KEPT ((size_t)1 << 20)
+/* Steps one job may run. */
+#define TRAINER_MAX_JOB_STEPS 1000000000LL
+
+typedef enum task_kind { TASK_TRAIN, TASK_STEP, TASK_WEIGHTS } task_kind;
+
+/* The loop state of a train job between slices. */
+typedef struct run_state {
+	int started;
+	float *x, *y;           /* all rows, loaded once */
+	size_t n;               /* rows */
+	uint32_t *idx;          /* row order of the current epoch */
+	float *xb, *yb;         /* gathered minibatch */
+	size_t bs;              /* rows per step */
+	size_t per_epoch;       /* steps per epoch */
+	int64_t s;              /* steps done in this job */
+	float lr;
+	store_loss_point *pts;  /* loss rows not yet committed */
+	size_t npts, cappts;
+	double last_ckpt;       /* monotonic time of the last checkpoint */
+	uint64_t new_steps;     /* steps since the last commit, for metrics */
+	uint64_t new_rows;      /* rows those steps used */
+	float *vx, *vy;         /* the validation set (vn rows), owned */
+	size_t vn;
+	int onehot;             /* its targets are one-hot: measure accuracy */
+	float *vout;            /* eval_measure's scratch for it */
+	uint64_t last_val_step; /* the step of the last validation point */
+	store_val_point *vpts;  /* validation points not yet committed */
+	size_t nvpts, capvpts;
+	int revert;             /* live's weights are not finite: the job
+	                           ends at the stored checkpoint */
+} run_state;
+
+typedef struct job {
+	store_job row;          /* row.error/options point into the fields */
+	char error[FAULT_MSG_MAX];
+	char *options;
+	train_opts opts;
+	int cancel;             /* the API asked to cancel */
+	int forget;             /* the model is being deleted */
+	int terminal;           /* succeeded/failed/cancelled/interrupted */
+	run_state rs;
+} job;
+
+typedef struct task {
+	task_kind kind;
+	model_entry *model;     /* a reference, dropped when the task ends */
+	job *job;               /* TASK_TRAIN */
+	const float *x, *y;     /* TASK_STEP */
+	size_t n;
+	float lr;
+	const trainer_valset *val; /* TASK_STEP: NULL or a validation set */
+	store_val_point vp;     /* its point after the step */
+	const float *params;    /* TASK_WEIGHTS */
+	int done;               /* sync tasks: the result is in */
+	int rc;
+	fault err;              /* sync tasks: why rc is -1 */
+	uint64_t step;
+	float loss;
+	uint64_t seq;           /* order of arrival, kept when requeued */
+	struct task *next;
+} task;
+
+struct trainer {
+	store *st;
+	registry *reg;
+	trainer_config cfg;
+	pthread_mutex_t mu;     /* lock 1 of the order above */
+	pthread_cond_t work;    /* a task was queued or a model freed */
+	pthread_cond_t done;    /* a task or job finished */
+	task *head, *tail;
+	uint64_t next_seq;      /* seq for the next new task */
+	size_t queued_jobs;     /* queued train jobs, and submissions being
+	                           written to the store */
+	job **jobs;
+	size_t njobs, capjobs;
+	size_t reserved;        /* slots of jobs promised to submissions
+	                           being written: njobs + reserved <= capjobs */
+	model_entry **holds;    /* models whose rows are being deleted (one
+	                           entry per trainer_delete_data running) */
+	size_t nholds, capholds;
+	pthread_t *threads;
+	model_entry **current;  /* per worker: the model it runs, or NULL */
+	unsigned started;
+	int stop;               /* workers must finish up */
+	int closed;             /* no new work accepted */
+};
+
+/* trainer.c: the scheduler's pieces the other two files use */
+
+/* Appends tk to the queue and wakes a worker. */
+void do_enqueue(trainer *t, task *tk);
+
+/* True when some queued task belongs to another model than m. */
+int do_others_waiting(trainer *t, const model_entry *m);
+
+/* Adds dq to m's queued and dr to its running job counts. */
+void do_count_jobs(model_entry *m, int dq, int dr);
+
+/* Moves j to a final status and wakes whoever waits for it. */
+void do_finish(trainer *t, job *j, store_job_status st, const char *error);
+
+/* FAULT_CLOSED when closed, FAULT_NO_MODEL when m was deleted, and with
+ * busy_check FAULT_BUSY while m has a train job queued or running. */
+int do_admit(trainer *t, model_entry *m, int busy_check, fault *f);
+
+/* trainer_loop.c: a train job */
+
+/* Runs one slice of the job of tk (a TASK_TRAIN) and settles what
+ * follows: requeues tk, or ends the job and frees tk. No lock held. */
+void trainer_loop_run(trainer *t, task *tk);
+
+/* Commits j's buffered loss rows and validation points with its progress
+ * (or final, the row it ends with) and, when checkpoint, the weights;
+ * then publishes a snapshot and the step event. No lock held. */
+int trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
+		       const store_job *final, fault *f);
+
+/* Frees what rs holds and zeroes it. */
+void trainer_loop_free(run_state *rs);
+
+/* Measures live on (x, y), n rows, into p at live's step and the time
+ * now (scratch: as eval_measure takes it). */
+int trainer_loop_measure(mlp *live, const float *x, const float *y,
+			 size_t n, int onehot, float *scratch,
+			 store_val_point *p, fault *f);
+
+/* trainer_sync.c: a /step or a weight replacement, run by a worker */
+void trainer_sync_run(trainer *t, task *tk);
+
+#endif

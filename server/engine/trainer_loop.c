@@ -1,0 +1,462 @@
+/*
+ * trainer_loop: a train job on a worker (see trainer.h for the DESIGN and
+ * trainer_int.h for the locks).
+ *
+ * A job runs in slices: after each progress commit (every 250 ms) a job
+ * that sees a waiting task of another model goes back to the end of the
+ * queue with its loop state kept in the job, so one worker serves every
+ * model fairly and a single step never waits for someone else's whole
+ * job. Every commit and every store call here runs without trainer.mu;
+ * the lock is taken only to read or update the job's row and flags.
+ */
+#include "trainer_int.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blob.h"
+#include "eval.h"
+#include "log.h"
+#include "wallclock.h"
+
+void
+trainer_loop_free(run_state *rs)
+{
+	free(rs->x);
+	free(rs->y);
+	free(rs->idx);
+	free(rs->xb);
+	free(rs->yb);
+	free(rs->pts);
+	free(rs->vx);
+	free(rs->vy);
+	free(rs->vout);
+	free(rs->vpts);
+	memset(rs, 0, sizeof *rs);
+}
+
+int
+trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
+		   const store_job *final, fault *f)
+{
+	run_state *rs = &j->rs;
+	store_progress p;
+	store_job row;
+	void *blob = NULL;
+	size_t len = 0;
+	double last = rs->npts ? rs->pts[rs->npts - 1].loss : j->row.loss;
+	int64_t now = wallclock_ms();
+	size_t committed;
+	int rc;
+
+	if (checkpoint && blob_save(m->live, &blob, &len, f) < 0)
+		return -1;
+	if (final != NULL) {
+		row = *final;
+	} else {
+		pthread_mutex_lock(&t->mu);
+		row = j->row;
+		pthread_mutex_unlock(&t->mu);
+	}
+	memset(&p, 0, sizeof p);
+	p.model_id = m->id;
+	p.points = rs->pts;
+	p.npoints = rs->npts;
+	p.blob = blob;
+	p.blob_len = len;
+	p.step = mlp_step(m->live);
+	p.last_loss = last;
+	p.now_ms = now;
+	p.job = &row;
+	p.vpoints = rs->vpts;
+	p.nvpoints = rs->nvpts;
+	rc = store_progress_commit(t->st, &p, f);
+	free(blob);
+	if (rc < 0)
+		return -1;
+	committed = rs->npts;
+	rs->npts = 0;
+	rs->nvpts = 0;
+	if (checkpoint)
+		rs->last_ckpt = wallclock_mono();
+	registry_add_trained(m, rs->new_steps, rs->new_rows);
+	rs->new_steps = rs->new_rows = 0;
+	/* every commit, checkpoint or not, publishes a snapshot */
+	rc = registry_publish(m, last, now, f);
+	/* the points stay in rs->pts until the next push_point */
+	events_step(t->cfg.events, m->id, rs->pts, committed);
+	return rc;
+}
+
+int
+trainer_loop_measure(mlp *live, const float *x, const float *y, size_t n,
+		     int onehot, float *scratch, store_val_point *p, fault *f)
+{
+	eval_result r;
+
+	if (eval_measure(live, x, y, n, onehot, scratch, &r, f) < 0)
+		return -1;
+	p->step = mlp_step(live);
+	p->loss = r.loss;
+	p->accuracy = r.accuracy;
+	p->time_ms = wallclock_ms();
+	return 0;
+}
+
+/* Room for one more element of size elem in buf, a buffer of *cap
+ * elements with n used: buf itself, or buf doubled (or started at first)
+ * with *cap updated; NULL with f set when out of memory (buf stays). */
+static void *
+grow(void *buf, size_t *cap, size_t n, size_t elem, size_t first, fault *f)
+{
+	size_t c;
+	void *p;
+
+	if (n < *cap)
+		return buf;
+	c = *cap ? 2 * *cap : first;
+	if (c > SIZE_MAX / elem || (p = realloc(buf, c * elem)) == NULL) {
+		fault_set(f, FAULT_NOMEM, "out of memory");
+		return NULL;
+	}
+	*cap = c;
+	return p;
+}
+
+/* Measures the job's model on its validation set; buffers the point. */
+static int
+push_validation(run_state *rs, mlp *live, fault *f)
+{
+	store_val_point *vp = grow(rs->vpts, &rs->capvpts, rs->nvpts,
+	    sizeof *vp, 16, f);
+
+	if (vp == NULL)
+		return -1;
+	rs->vpts = vp;
+	if (trainer_loop_measure(live, rs->vx, rs->vy, rs->vn, rs->onehot,
+	    rs->vout, &rs->vpts[rs->nvpts], f) < 0)
+		return -1;
+	rs->last_val_step = rs->vpts[rs->nvpts++].step;
+	return 0;
+}
+
+/* Loads the rows and sizes the buffers on a job's first slice. The rows
+ * validation_split holds out are core/eval.h's split seeded with the
+ * model's seed, so every job on the same rows holds out the same ones. */
+static int
+job_start(trainer *t, job *j, model_entry *m, fault *f)
+{
+	run_state *rs = &j->rs;
+	const mlp_spec *s = &m->spec;
+	size_t n0 = s->sizes[0], nl = s->sizes[s->n_layers];
+	int64_t total;
+	double t0 = wallclock_mono();
+
+	if (store_batches_load(t->st, m->id, (uint32_t)n0, (uint32_t)nl,
+	    &rs->x, &rs->y, &rs->n, f) < 0)
+		return -1;
+	log_info("job %s: loaded %zu rows in %.3f s", j->row.id, rs->n,
+	    wallclock_mono() - t0);
+	if (rs->n == 0)
+		return fault_set(f, FAULT_INVALID, "the model has no training "
+		    "data");
+	if (j->opts.validation_split > 0 && eval_hold_out(rs->x, rs->y,
+	    &rs->n, n0, nl, j->opts.validation_split, s->seed, &rs->vx,
+	    &rs->vy, &rs->vn, f) < 0)
+		return -1;
+	if (rs->vn > 0) {
+		rs->onehot = eval_is_onehot(rs->vy, rs->vn, nl);
+		if (rs->onehot && (rs->vout = malloc(eval_scratch_floats(
+		    rs->vn, nl) * sizeof(float))) == NULL)
+			return fault_set(f, FAULT_NOMEM, "out of memory for "
+			    "the validation rows");
+	}
+	rs->bs = (size_t)j->opts.batch_size < rs->n ?
+	    (size_t)j->opts.batch_size : rs->n;
+	rs->per_epoch = (rs->n + rs->bs - 1) / rs->bs;
+	total = j->opts.steps ? j->opts.steps :
+	    j->opts.epochs * (int64_t)rs->per_epoch;
+	if (total > TRAINER_MAX_JOB_STEPS)
+		total = TRAINER_MAX_JOB_STEPS;
+	rs->idx = malloc(rs->n * sizeof *rs->idx);
+	rs->xb = malloc(rs->bs * n0 * sizeof(float));
+	rs->yb = malloc(rs->bs * nl * sizeof(float));
+	if (rs->idx == NULL || rs->xb == NULL || rs->yb == NULL)
+		return fault_set(f, FAULT_NOMEM, "out of memory for the "
+		    "training data");
+	for (size_t i = 0; i < rs->n; i++)
+		rs->idx[i] = (uint32_t)i;
+	rs->lr = j->opts.lr > 0 ? (float)j->opts.lr : s->opt.lr;
+	rs->last_ckpt = wallclock_mono();
+	rs->started = 1;
+	pthread_mutex_lock(&t->mu);
+	j->row.steps_total = total;
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}
+
+/* Appends a loss row to the buffer. */
+static int
+push_point(run_state *rs, uint64_t step, float loss, fault *f)
+{
+	store_loss_point *p = grow(rs->pts, &rs->cappts, rs->npts, sizeof *p,
+	    1024, f);
+
+	if (p == NULL)
+		return -1;
+	rs->pts = p;
+	rs->pts[rs->npts].step = step;
+	rs->pts[rs->npts].loss = loss;
+	rs->pts[rs->npts].time_ms = wallclock_ms();
+	rs->npts++;
+	return 0;
+}
+
+typedef enum slice_end {
+	SLICE_YIELD,    /* others wait: requeue */
+	SLICE_DONE,     /* every step ran */
+	SLICE_STOPPED,  /* cancel, delete or shutdown */
+	SLICE_FAILED    /* f says why */
+} slice_end;
+
+/* Runs steps until the job ends or, after a commit, others are waiting.
+ * A step whose loss is not finite changes nothing (core) and ends the
+ * job at the step before it; one that leaves a weight not finite (an
+ * update that overflowed) ends it at the stored checkpoint (rs->revert).
+ * Either way the job's error is "diverged at step N". */
+static slice_end
+run_slice(trainer *t, job *j, model_entry *m, fault *f)
+{
+	run_state *rs = &j->rs;
+	const mlp_spec *s = &m->spec;
+	size_t n0 = s->sizes[0], nl = s->sizes[s->n_layers];
+	double last_flush = wallclock_mono();
+
+	for (;;) {
+		int64_t total, stop;
+		size_t pos, rows;
+		const float *xb, *yb;
+		float loss;
+		double now;
+
+		pthread_mutex_lock(&t->mu);
+		total = j->row.steps_total;
+		stop = j->cancel || j->forget || t->stop;
+		pthread_mutex_unlock(&t->mu);
+		if (stop)
+			return SLICE_STOPPED;
+		if (rs->s >= total)
+			return SLICE_DONE;
+		pos = (size_t)(rs->s % (int64_t)rs->per_epoch);
+		if (pos == 0 && j->opts.shuffle)
+			rng_shuffle(mlp_rng(m->live), rs->idx, rs->n);
+		rows = rs->n - pos * rs->bs < rs->bs ? rs->n - pos * rs->bs :
+		    rs->bs;
+		if (j->opts.shuffle) {
+			for (size_t r = 0; r < rows; r++) {
+				size_t k = rs->idx[pos * rs->bs + r];
+
+				memcpy(rs->xb + r * n0, rs->x + k * n0,
+				    n0 * sizeof(float));
+				memcpy(rs->yb + r * nl, rs->y + k * nl,
+				    nl * sizeof(float));
+			}
+			xb = rs->xb;
+			yb = rs->yb;
+		} else {
+			xb = rs->x + pos * rs->bs * n0;
+			yb = rs->y + pos * rs->bs * nl;
+		}
+		if (mlp_train_step(m->live, xb, yb, rows, rs->lr, &loss,
+		    f) < 0) {
+			if (f->code == FAULT_DIVERGED)
+				fault_set(f, FAULT_DIVERGED, "diverged at step "
+				    "%llu", (unsigned long long)
+				    mlp_step(m->live) + 1);
+			return SLICE_FAILED;
+		}
+		if (!mlp_params_finite(m->live)) {
+			rs->revert = 1;
+			fault_set(f, FAULT_DIVERGED, "diverged at step %llu",
+			    (unsigned long long)mlp_step(m->live));
+			return SLICE_FAILED;
+		}
+		rs->s++;
+		rs->new_steps++;
+		rs->new_rows += rows;
+		if (push_point(rs, mlp_step(m->live), loss, f) < 0)
+			return SLICE_FAILED;
+		/* an epoch ended: measure on the validation set */
+		if (rs->vn > 0 && rs->s % (int64_t)rs->per_epoch == 0 &&
+		    push_validation(rs, m->live, f) < 0)
+			return SLICE_FAILED;
+		pthread_mutex_lock(&t->mu);
+		j->row.steps_done = rs->s;
+		j->row.loss = loss;
+		pthread_mutex_unlock(&t->mu);
+		now = wallclock_mono();
+		if (now - last_flush >= TRAINER_FLUSH_SECONDS) {
+			int others;
+
+			if (trainer_loop_flush(t, j, m, now - rs->last_ckpt >=
+			    t->cfg.checkpoint_every, NULL, f) < 0)
+				return SLICE_FAILED;
+			last_flush = wallclock_mono();
+			pthread_mutex_lock(&t->mu);
+			others = do_others_waiting(t, m);
+			pthread_mutex_unlock(&t->mu);
+			if (others)
+				return SLICE_YIELD;
+		}
+	}
+}
+
+/* Puts m back to its stored checkpoint after training that cannot be
+ * kept (weights gone non-finite, or a last commit that failed, e.g. on a
+ * full disk): live is reloaded from the store; history past the
+ * checkpoint is dropped and final (the job's last row) stored in one
+ * transaction; the checkpoint is published either way. */
+static int
+revert(trainer *t, job *j, model_entry *m, const store_job *final, fault *f)
+{
+	void *blob = NULL;
+	size_t len = 0;
+	int64_t now = wallclock_ms();
+	double last;
+	mlp *old;
+	int rc;
+
+	j->rs.npts = 0;
+	j->rs.nvpts = 0;
+	if (store_model_checkpoint(t->st, m->id, &blob, &len, NULL, f) < 0)
+		return -1;
+	old = blob_load(blob, len, &m->spec, f);
+	free(blob);
+	if (old == NULL)
+		return -1;
+	mlp_destroy(m->live);
+	m->live = old;
+	last = registry_last_loss(m);
+	rc = store_model_revert(t->st, m->id, final, now, &last, f);
+	if (registry_publish(m, last, now, rc < 0 ? NULL : f) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* Marks j running (its first slice): the row is stored after the lock is
+ * dropped. */
+static int
+job_running(trainer *t, job *j, model_entry *m, fault *f)
+{
+	store_job row;
+
+	pthread_mutex_lock(&t->mu);
+	j->row.status = STORE_JOB_RUNNING;
+	j->row.started_ms = wallclock_ms();
+	t->queued_jobs--;
+	do_count_jobs(m, -1, 1);
+	row = j->row;
+	events_job(t->cfg.events, &row);
+	pthread_mutex_unlock(&t->mu);
+	return store_job_update(t->st, &row, f);
+}
+
+/* The last commit of a job that ends final (row: the row it ends with),
+ * or the revert to the checkpoint when what was trained cannot be kept.
+ * final and row change when that last commit fails. */
+static void
+job_settle(trainer *t, job *j, model_entry *m, store_job_status *final,
+	   store_job *row, fault *f)
+{
+	fault ff;
+	int rc = -1;
+
+	fault_clear(&ff);
+	if (!j->rs.started)
+		rc = store_job_update(t->st, row, &ff);
+	else if (!j->rs.revert)
+		rc = trainer_loop_flush(t, j, m, 1, row, &ff);
+	if (rc < 0 && j->rs.started) {
+		/* what was trained cannot be kept: a commit that failed
+		 * fails the job with its reason; the model goes back to its
+		 * stored checkpoint */
+		if (!j->rs.revert) {
+			log_error("job %s: final commit failed: %s", j->row.id,
+			    ff.msg);
+			*f = ff;
+			*final = STORE_JOB_FAILED;
+			row->status = *final;
+			row->error = f->msg;
+		}
+		rc = revert(t, j, m, row, &ff);
+	}
+	if (rc < 0)
+		log_error("job %s: %s: %s", j->row.id, j->rs.started ?
+		    "going back to the checkpoint failed" :
+		    "final commit failed", ff.msg);
+}
+
+void
+trainer_loop_run(trainer *t, task *tk)
+{
+	job *j = tk->job;
+	model_entry *m = tk->model;
+	slice_end end;
+	store_job_status final;
+	fault f;
+	store_job row;
+
+	fault_clear(&f);
+	if (!j->rs.started && (job_running(t, j, m, &f) < 0 ||
+	    job_start(t, j, m, &f) < 0))
+		end = SLICE_FAILED;
+	else
+		end = run_slice(t, j, m, &f);
+	if (end == SLICE_YIELD) {
+		pthread_mutex_lock(&t->mu);
+		do_enqueue(t, tk);
+		pthread_mutex_unlock(&t->mu);
+		return;
+	}
+	pthread_mutex_lock(&t->mu);
+	if (end == SLICE_DONE)
+		final = STORE_JOB_SUCCEEDED;
+	else if (end == SLICE_STOPPED)
+		final = j->cancel && !j->forget && !t->stop ?
+		    STORE_JOB_CANCELLED : STORE_JOB_INTERRUPTED;
+	else
+		final = STORE_JOB_FAILED;
+	/* the row it ends with: stored first, shown after */
+	row = j->row;
+	pthread_mutex_unlock(&t->mu);
+	row.status = final;
+	row.finished_ms = wallclock_ms();
+	row.error = final == STORE_JOB_FAILED ? f.msg : NULL;
+	/* the job's last validation point, unless its last epoch gave it */
+	if (!j->forget && final != STORE_JOB_FAILED && j->rs.started &&
+	    j->rs.vn > 0 && j->rs.s > 0 &&
+	    mlp_step(m->live) != j->rs.last_val_step) {
+		fault vf;
+
+		if (push_validation(&j->rs, m->live, &vf) < 0)
+			log_warn("job %s: no final validation point: %s",
+			    j->row.id, vf.msg);
+	}
+	if (!j->forget)
+		job_settle(t, j, m, &final, &row, &f);
+	log_info("job %s on model %s ended %s after %lld steps%s%s",
+	    j->row.id, m->id, store_job_status_name(final),
+	    (long long)j->rs.s, final == STORE_JOB_FAILED ? ": " : "",
+	    final == STORE_JOB_FAILED ? f.msg : "");
+	mlp_trim(m->live, TRAINER_SCRATCH_KEPT);
+	pthread_mutex_lock(&t->mu);
+	do_count_jobs(m, 0, -1);
+	trainer_loop_free(&j->rs);
+	j->row.finished_ms = row.finished_ms;
+	do_finish(t, j, final, row.error);
+	pthread_mutex_unlock(&t->mu);
+	registry_put(m);
+	free(tk);
+}

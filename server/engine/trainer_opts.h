@@ -1,0 +1,23 @@
+/*
+ * trainer_opts: the options of a train job, as plain values.
+ *
+ * Its own header (trainer.h includes it) so that the API's codec, which
+ * decodes and renders them, needs no more of the engine than this.
+ */
+#ifndef MLPD_TRAINER_OPTS_H
+#define MLPD_TRAINER_OPTS_H
+
+#include <stdint.h>
+
+/* Options of POST /v1/models/{id}/train. */
+typedef struct train_opts {
+	int64_t epochs;     /* 1.. ; used when steps == 0 */
+	int64_t steps;      /* total steps; 0 = derive from epochs */
+	int64_t batch_size; /* rows per step */
+	double lr;          /* 0 = the model's learning rate */
+	int shuffle;        /* reshuffle the rows every epoch */
+	double validation_split; /* 0: none; in (0, 1): the fraction of the
+				  * rows held out for validation */
+} train_opts;
+
+#endif
