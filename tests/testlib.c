@@ -244,7 +244,7 @@ tl_perform(CURL *h, const tl_request *rq, tl_response *r)
 	CURL *c = h ? h : curl_easy_init();
 	struct curl_slist *hl = NULL;
 	tl_str body = { NULL, 0, 0 }, head = { NULL, 0, 0 };
-	char ct[192];
+	char url[1024], ct[192];
 	upload u;
 
 	memset(r, 0, sizeof *r);
@@ -254,7 +254,9 @@ tl_perform(CURL *h, const tl_request *rq, tl_response *r)
 	}
 	if (h != NULL)
 		curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, tl_url(rq->path));
+	/* not tl_url(): its ring is not for threads */
+	snprintf(url, sizeof url, "http://127.0.0.1:%u%s", g_port, rq->path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, rq->timeout ? rq->timeout :
