@@ -253,6 +253,15 @@ int tl_send_all(int fd, const char *p, size_t n);
  * connection, -1 when nothing came in time. */
 ssize_t tl_read_some(int fd, char *out, size_t cap, int ms);
 
+/* Sends n raw bytes (a whole request) on a fresh connection, reads the
+ * answer until the server closes and parses it into r: status (0 when no
+ * status line came back), head, body (dechunked, or cut at its
+ * Content-Length). For what libcurl will not send. */
+void tl_raw(const char *bytes, size_t n, tl_response *r);
+
+/* Reads an answer on fd until the server closes, parsed as tl_raw(). */
+void tl_raw_read(int fd, tl_response *r);
+
 /* ---------------------------------------------------------------------
  * A growable string
  * ------------------------------------------------------------------ */
