@@ -12,10 +12,8 @@
 # when any check failed. Only 127.0.0.1 is contacted.
 set -u
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-delete.XXXXXX") || exit 99
-. "$(dirname "$0")/faultlib.sh"
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+. "$(dirname "$0")/lib.sh"
+lib_init delete
 
 need_tools curl sqlite3 awk
 db=$tmp/delete.db

@@ -19,10 +19,8 @@
 # failed"; the exit status is 1 when any check failed.
 set -u
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-diverge.XXXXXX") || exit 99
-. "$(dirname "$0")/faultlib.sh"
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+. "$(dirname "$0")/lib.sh"
+lib_init diverge
 
 need_tools curl sqlite3 awk
 db=$tmp/diverge.db

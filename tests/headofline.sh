@@ -12,9 +12,8 @@
 # waited behind the /step holding the only HTTP thread.
 set -u
 
-tmp=$(mktemp -d)
-. "${srcdir:-$(dirname "$0")/..}/tests/faultlib.sh"
-trap cleanup EXIT INT TERM
+. "${srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+lib_init headofline
 
 need_tools python3 curl
 start "$tmp/hol.db" --http-threads 1 --trainers 1
