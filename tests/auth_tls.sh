@@ -43,7 +43,7 @@ CHROMIUM=${CHROMIUM:-chromium}
 
 HINT="Debian packages curl chromium python3 coreutils; ./quickstart.sh \
 check installs them"
-require curl "$CHROMIUM" python3 timeout od
+require curl "$CHROMIUM" python3 timeout od "$MLPD"
 if command -v openssl >/dev/null 2>&1; then
 	certmaker=openssl
 elif command -v certtool >/dev/null 2>&1; then

@@ -35,7 +35,7 @@ CHROMIUM=${CHROMIUM:-chromium}
 
 HINT="Debian packages: curl chromium python3 coreutils; ./quickstart.sh \
 check installs them"
-require curl "$CHROMIUM" python3 timeout
+require curl "$CHROMIUM" python3 timeout "$MLPD"
 lib_init browser
 art=${MLPD_ARTIFACTS:-$SRC/tests/artifacts}
 if ! mkdir -p "$art" 2>/dev/null || [ ! -w "$art" ]; then

@@ -25,7 +25,7 @@ lib_init crash
 pusher=
 cleanup_extra='[ -n "$pusher" ] && kill "$pusher" 2>/dev/null'
 
-need_tools curl sqlite3 awk
+need_tools curl sqlite3 awk "$MLPD"
 ROUNDS=${CRASH_ROUNDS:-20}
 seed=${CRASH_SEED:-$(date +%s)}
 echo "CRASH_SEED=$seed"

@@ -15,7 +15,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 lib_init delete
 
-need_tools curl sqlite3 awk
+need_tools curl sqlite3 awk "$MLPD"
 db=$tmp/delete.db
 
 # live_sql QUERY: one sqlite3 statement on the database mlpd has open

@@ -32,7 +32,7 @@ set -u
 lib_init diskfull
 cleanup_extra='umount "$tmp/mnt" 2>/dev/null'
 
-need_tools curl sqlite3 awk cmp
+need_tools curl sqlite3 awk cmp "$MLPD"
 db=$tmp/capped.db
 FULL_MSG='the disk is full or the database reached its size limit'
 

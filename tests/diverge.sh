@@ -22,7 +22,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 lib_init diverge
 
-need_tools curl sqlite3 awk
+need_tools curl sqlite3 awk "$MLPD"
 db=$tmp/diverge.db
 
 # finite_weights: the GET weights answer in $tmp/body holds only finite

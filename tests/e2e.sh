@@ -23,7 +23,7 @@ set -u
 
 . "$(dirname "$0")/lib.sh"
 HINT="Debian: apt-get install curl"
-require curl
+require curl "$MLPD"
 lib_init e2e
 db=$tmp/e2e.db
 

@@ -25,7 +25,7 @@ set -u
 srcdir=${srcdir:-$(dirname "$0")/..}
 EXAMPLES=$srcdir/client_examples
 
-require curl python3
+require curl python3 "$MLPD"
 lib_init examples
 
 # ---------------------------------------------------------------------------

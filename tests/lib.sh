@@ -84,33 +84,40 @@ check_grep() {
 		bad "$1" "no '$3' in: $(head -c 300 "$2" | tr '\n' ' ')"; fi
 }
 
-# require TOOL...: each must be installed, and $MLPD executable, or the
-# script stops with status 99 (a hard error for automake: the environment
-# lacks what the test needs). HINT, when set, says where to get them.
+# require TOOL...: each must be installed (a TOOL with a slash, such as
+# "$MLPD", must be an executable file), or the script stops with status
+# 99 (a hard error for automake: the environment lacks what the test
+# needs). HINT, when set, says where to get them.
 require() {
 	for _t in "$@"; do
-		command -v "$_t" >/dev/null 2>&1 && continue
-		echo "$lib_name: $_t not found${HINT:+ ($HINT)}" >&2
+		have "$_t" && continue
+		case $_t in
+		*/*) echo "$lib_name: $_t is not an executable (set MLPD or" \
+		    "builddir)" >&2 ;;
+		*) echo "$lib_name: $_t not found${HINT:+ ($HINT)}" >&2 ;;
+		esac
 		exit 99
 	done
-	if [ ! -x "$MLPD" ]; then
-		echo "$lib_name: $MLPD is not an executable (set MLPD or" \
-		    "builddir)" >&2
-		exit 99
-	fi
 }
 
 # need_tools TOOL...: the same, but a missing one is a failed check.
 need_tools() {
 	for _t in "$@"; do
-		command -v "$_t" >/dev/null 2>&1 && continue
-		bad "$_t is installed" "./quickstart.sh check installs it"
+		have "$_t" && continue
+		case $_t in
+		*/*) bad "$_t is an executable" "set MLPD or builddir" ;;
+		*) bad "$_t is installed" "./quickstart.sh check installs it" ;;
+		esac
 		finish
 	done
-	if [ ! -x "$MLPD" ]; then
-		bad "$MLPD is an executable" "set MLPD or builddir"
-		finish
-	fi
+}
+
+# have TOOL: TOOL is installed, or (with a slash) an executable file.
+have() {
+	case $1 in
+	*/*) [ -x "$1" ] ;;
+	*) command -v "$1" >/dev/null 2>&1 ;;
+	esac
 }
 
 # start_daemon DB [FLAGS...]: runs mlpd on DB on a free port and waits

@@ -22,7 +22,7 @@ SRC=${srcdir:-$(dirname "$0")/..}
 CLIENTS=${LOAD_CLIENTS:-64}
 SECONDS_=${LOAD_SECONDS:-25}
 
-require python3
+require python3 "$MLPD"
 lib_init load
 
 # shellcheck disable=SC2086 # LOAD_MLPD_ARGS is a list of flags

@@ -21,7 +21,7 @@ set -u
 
 . "$(dirname "$0")/lib.sh"
 lib_init metrics
-need_tools curl promtool
+need_tools curl promtool "$MLPD"
 
 # sample SERIES: the value of one series (name and labels exactly as
 # rendered) in $tmp/metrics, or "absent".

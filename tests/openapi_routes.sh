@@ -26,7 +26,7 @@ set -u
 SRC=${srcdir:-.}
 
 HINT="Debian package python3"
-require python3
+require python3 "$MLPD"
 if ! python3 -c 'import yaml' 2>/dev/null; then
 	echo "openapi_routes: python3 with PyYAML is needed" \
 	    "(Debian packages python3 python3-yaml)" >&2

@@ -18,7 +18,7 @@ lib_init shutdown
 hold=
 cleanup_extra='[ -n "$hold" ] && kill "$hold" 2>/dev/null'
 
-need_tools python3 curl sqlite3
+need_tools python3 curl sqlite3 "$MLPD"
 rounds=${SHUTDOWN_ROUNDS:-12}
 xor='{"inputs":[[0,0],[0,1],[1,0],[1,1]],"targets":[[0],[1],[1],[0]]}'
 

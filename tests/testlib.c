@@ -582,8 +582,8 @@ tl_push(const char *id, const char *batch)
 	json_decref(tl_jexpect("POST", tl_mpath(id, "/batches"), batch, 201));
 }
 
-json_t *
-tl_submit(const char *id, const char *opts, char job[32])
+void
+tl_start_job(const char *id, const char *opts, char job[32])
 {
 	json_t *j = tl_jexpect("POST", tl_mpath(id, "/train"), opts, 202);
 	char want[64];
@@ -592,13 +592,7 @@ tl_submit(const char *id, const char *opts, char job[32])
 	ck_assert_msg(tl_is_hex_id(job, 'j'), "job id %s", job);
 	snprintf(want, sizeof want, "/v1/jobs/%s", job);
 	ck_assert_str_eq(tl_header("Location"), want);
-	return j;
-}
-
-void
-tl_start_job(const char *id, const char *opts, char job[32])
-{
-	json_decref(tl_submit(id, opts, job));
+	json_decref(j);
 }
 
 json_t *

@@ -200,10 +200,7 @@ void tl_new_model(const char *body, char id[32]);
 void tl_push(const char *id, const char *batch);
 
 /* POST .../train with opts: 202, a job id, Location naming it. The id
- * goes to job; returns the answer. */
-json_t *tl_submit(const char *id, const char *opts, char job[32]);
-
-/* tl_submit() with the answer dropped. */
+ * goes to job. */
 void tl_start_job(const char *id, const char *opts, char job[32]);
 
 /* Polls the job until its status is s1 or s2 (NULL: none) and returns it;
