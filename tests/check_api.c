@@ -491,8 +491,7 @@ START_TEST(test_predict_exact)
 	json_decref(r);
 
 	r = tl_jexpect("POST", tl_mpath(id, "/predict"),
-	    "{\"inputs\": [[1, 1], "
-	    "[0.5, -2], [0, 0]]}", 200);
+	    "{\"inputs\": [[1, 1], [0.5, -2], [0, 0]]}", 200);
 	out = json_object_get(r, "outputs");
 	ck_assert_uint_eq(json_array_size(out), 3);
 	ck_assert_double_eq(json_number_value(json_array_get(
@@ -516,8 +515,7 @@ START_TEST(test_batches)
 
 	tl_new_model("{\"layers\": [2, 3, 1]}", id);
 	r = tl_jexpect("POST", tl_mpath(id, "/batches"),
-	    "{\"inputs\": [[0, 0], "
-	    "[1, 1]], \"targets\": [[0], [1]]}", 201);
+	    "{\"inputs\": [[0, 0], [1, 1]], \"targets\": [[0], [1]]}", 201);
 	b1 = tl_jint(r, "batch_id");
 	ck_assert_int_eq(tl_jint(r, "samples"), 2);
 	ck_assert_int_eq(tl_jint(r, "total_samples"), 2);

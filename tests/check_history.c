@@ -111,8 +111,8 @@ check_window(json_t *raw, json_t *win, json_int_t w, json_int_t K)
 	/* min and max are stored values, printed the same way: exact */
 	ck_assert_msg(tl_jnum(win, "min") == mn && tl_jnum(win, "max") == mx,
 	    "K=%lld window %lld: min/max %.9g/%.9g, want %.9g/%.9g",
-	    (long long)K, (long long)w, tl_jnum(win, "min"), tl_jnum(win,
-	    "max"), mn, mx);
+	    (long long)K, (long long)w, tl_jnum(win, "min"),
+	    tl_jnum(win, "max"), mn, mx);
 	ck_assert_str_eq(tl_jstr(win, "time"), t);
 	ck_assert_ptr_null(json_object_get(win, "accuracy"));
 }
@@ -302,10 +302,9 @@ etag_of(const char *path, char tag[128])
 
 	ck_assert_msg(st == 200, "GET %s: %ld %.200s", path, st, body);
 	free(body);
-	ck_assert_msg(strlen(tl_header("ETag")) > 2 && tl_header("ETag")[0] ==
-	    '"' && tl_header("ETag")[strlen(tl_header("ETag")) - 1] == '"',
-	    "GET %s: ETag '%s'", path, tl_header("ETag"));
 	snprintf(tag, 128, "%s", tl_header("ETag"));
+	ck_assert_msg(strlen(tag) > 2 && tag[0] == '"' &&
+	    tag[strlen(tag) - 1] == '"', "GET %s: ETag '%s'", path, tag);
 }
 
 /* GET path with If-None-Match inm: want 304 (empty body, no
@@ -322,8 +321,7 @@ conditional(const char *path, const char *inm, long want)
 	if (want == 304) {
 		ck_assert_msg(body[0] == '\0', "a 304 with a body: %s", body);
 		ck_assert_msg(tl_header("Content-Type")[0] == '\0',
-		    "a 304 with "
-		    "Content-Type %s", tl_header("Content-Type"));
+		    "a 304 with Content-Type %s", tl_header("Content-Type"));
 	} else {
 		ck_assert(body[0] != '\0');
 	}
@@ -483,8 +481,8 @@ START_TEST(test_validation_series)
 
 		p = json_array_get(v, i);
 		ck_assert_int_eq(tl_jint(p, "step"), 2 * (json_int_t)(i + 1));
-		ck_assert(isfinite(tl_jnum(p, "loss")) && tl_jnum(p, "loss") >
-		    0);
+		ck_assert(isfinite(tl_jnum(p, "loss")) &&
+		    tl_jnum(p, "loss") > 0);
 		a = tl_jnum(p, "accuracy");
 		ck_assert_msg(a >= 0 && a <= 1 && a * 4 == floor(a * 4),
 		    "accuracy %g", a);
@@ -516,13 +514,13 @@ START_TEST(test_validation_series)
 	for (size_t w = 0; w < 3; w++) {
 		json_t *a = json_array_get(v, 2 * w), *b = json_array_get(v,
 		    2 * w + 1), *x = json_array_get(win, w);
-		double la = tl_jnum(a, "loss"), lb = w < 2 ? tl_jnum(b, "loss")
-		    : la;
+		double la = tl_jnum(a, "loss");
+		double lb = w < 2 ? tl_jnum(b, "loss") : la;
 		double aa = tl_jnum(a, "accuracy");
 		double ab = w < 2 ? tl_jnum(b, "accuracy") : aa;
 
-		ck_assert_int_eq(tl_jint(x, "step"), w < 2 ? 4 * (json_int_t)w +
-		    4 : 10);
+		ck_assert_int_eq(tl_jint(x, "step"),
+		    w < 2 ? 4 * (json_int_t)w + 4 : 10);
 		ck_assert(near(tl_jnum(x, "loss"), (la + lb) / 2, 1e-6));
 		ck_assert(tl_jnum(x, "min") == fmin(la, lb));
 		ck_assert(tl_jnum(x, "max") == fmax(la, lb));
@@ -543,8 +541,8 @@ START_TEST(test_validation_series)
 			    keys);
 	}
 	free(text);
-	text = tl_tget(tl_mpath(id,
-	    "/loss?series=validation&format=csv&every=4"));
+	text = tl_tget(tl_mpath(id, "/loss?series=validation&format=csv"
+	    "&every=4"));
 	ck_assert_int_eq(lines(text, ln, 16), 4);
 	ck_assert_str_eq(ln[0], "step,loss,min,max,accuracy,time");
 	free(text);
@@ -561,8 +559,8 @@ START_TEST(test_validation_series)
 
 		ck_assert_ptr_nonnull(body);
 		k += (size_t)snprintf(body + k, cap - k,
-		    "{\"inputs\": [[0,0]], "
-		    "\"targets\": [[1,0]], \"validation\": {\"inputs\": [");
+		    "{\"inputs\": [[0,0]], \"targets\": [[1,0]], "
+		    "\"validation\": {\"inputs\": [");
 		for (int r = 0; r < 1025; r++)
 			k += (size_t)snprintf(body + k, cap - k, "%s%s",
 			    r ? "," : "", "[0,0],[0,1],[1,0],[1,1]");
@@ -584,8 +582,8 @@ START_TEST(test_validation_series)
 		mse = (4096 * mse + 4 * mse2) / 4100;
 		acc = (4096 * acc + 4 * acc2) / 4100;
 		ck_assert_msg(near(tl_jnum(vp, "loss"), mse, 1e-5),
-		    "validation "
-		    "loss %.9g, want %.9g", tl_jnum(vp, "loss"), mse);
+		    "validation loss %.9g, want %.9g", tl_jnum(vp, "loss"),
+		    mse);
 		ck_assert_msg(near(tl_jnum(vp, "accuracy"), acc, 1e-9),
 		    "accuracy %.9g, want %.9g", tl_jnum(vp, "accuracy"), acc);
 		json_decref(swapped);
@@ -671,8 +669,8 @@ START_TEST(test_validation_errors)
 	expect_error("POST", tl_mpath(id, "/train"),
 	    "{\"validation_split\": \"0.1\"}", 400, "wrong_type");
 	expect_error("POST", tl_mpath(id, "/train"),
-	    "{\"validation_split\": 0.5,"
-	    " \"validation\": " XOR_BATCH "}", 422, "invalid_value");
+	    "{\"validation_split\": 0.5, \"validation\": " XOR_BATCH "}",
+	    422, "invalid_value");
 	/* one row: any split holds it out and leaves none to train on */
 	tl_new_model("{\"layers\": [2, 1]}", one);
 	tl_push(one, "{\"inputs\": [[0,0]], \"targets\": [[0]]}");
