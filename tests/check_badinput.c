@@ -148,10 +148,7 @@ excerpt(const char *p, size_t n)
 static char *
 world(void)
 {
-	static const char *const subs[] = { "", "/weights", "/batches",
-		"/jobs", "/loss?limit=10000", NULL };
-
-	return tl_world(subs, g_job[0] ? tl_jpath(g_job) : NULL);
+	return tl_world(NULL, g_job[0] ? tl_jpath(g_job) : NULL);
 }
 
 /* Every row of every table, through the read-only connection. */

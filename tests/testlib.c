@@ -595,8 +595,23 @@ tl_start_job(const char *id, const char *opts, char job[32])
 	json_decref(j);
 }
 
-json_t *
-tl_wait_job(const char *job, const char *s1, const char *s2, double timeout)
+/* The statuses poll_job() waits for: s1 or s2, or (both NULL) any end. */
+typedef struct job_wait {
+	const char *s1, *s2;
+} job_wait;
+
+static int
+job_done(const char *s, const job_wait *w)
+{
+	if (w->s1 == NULL)
+		return strcmp(s, "queued") != 0 && strcmp(s, "running") != 0;
+	return strcmp(s, w->s1) == 0 || (w->s2 && strcmp(s, w->s2) == 0);
+}
+
+/* Polls the job every 10 ms until job_done(); returns it, or fails after
+ * timeout seconds. */
+static json_t *
+poll_job(const char *job, const job_wait *w, double timeout)
 {
 	struct timespec nap = { 0, 10 * 1000 * 1000 };
 	double t0 = tl_now();
@@ -605,7 +620,7 @@ tl_wait_job(const char *job, const char *s1, const char *s2, double timeout)
 		json_t *j = tl_jget(tl_jpath(job));
 		const char *s = tl_jstr(j, "status");
 
-		if (strcmp(s, s1) == 0 || (s2 && strcmp(s, s2) == 0))
+		if (job_done(s, w))
 			return j;
 		if (tl_now() - t0 > timeout)
 			ck_abort_msg("job %s still %s after %.0f s", job, s,
@@ -615,27 +630,23 @@ tl_wait_job(const char *job, const char *s1, const char *s2, double timeout)
 	}
 }
 
+json_t *
+tl_wait_job(const char *job, const char *s1, const char *s2, double timeout)
+{
+	job_wait w = { s1, s2 };
+
+	return poll_job(job, &w, timeout);
+}
+
 void
 tl_wait_job_succeeded(const char *job, double timeout)
 {
-	struct timespec nap = { 0, 10 * 1000 * 1000 };
-	double t0 = tl_now();
+	job_wait w = { NULL, NULL };
+	json_t *j = poll_job(job, &w, timeout);
 
-	for (;;) {
-		json_t *j = tl_jget(tl_jpath(job));
-		const char *s = tl_jstr(j, "status");
-
-		if (strcmp(s, "queued") != 0 && strcmp(s, "running") != 0) {
-			ck_assert_msg(strcmp(s, "succeeded") == 0, "job %s "
-			    "ended %s", job, s);
-			json_decref(j);
-			return;
-		}
-		json_decref(j);
-		if (tl_now() - t0 > timeout)
-			ck_abort_msg("job %s did not end", job);
-		nanosleep(&nap, NULL);
-	}
+	ck_assert_msg(strcmp(tl_jstr(j, "status"), "succeeded") == 0, "job %s "
+	    "ended %s", job, tl_jstr(j, "status"));
+	json_decref(j);
 }
 
 void
@@ -697,10 +708,14 @@ world_get(tl_str *s, const char *path)
 char *
 tl_world(const char *const *subs, const char *extra)
 {
+	static const char *const all[] = { "", "/weights", "/batches",
+		"/jobs", "/loss?limit=10000", NULL };
 	tl_str s = { NULL, 0, 0 };
 	json_t *doc, *models, *m;
 	size_t i;
 
+	if (subs == NULL)
+		subs = all;
 	world_get(&s, "/v1/models");
 	doc = tl_parse(strchr(s.p, '\n') + 1);
 	models = json_object_get(doc, "models");

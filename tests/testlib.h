@@ -222,7 +222,9 @@ json_int_t tl_train(const char *id, const char *opts);
 
 /* Everything the API shows, as text: GET /v1/models, then for every
  * model each of the paths in subs (NULL-terminated) after
- * "/v1/models/<id>", then extra (NULL: none). Each GET must answer 200. */
+ * "/v1/models/<id>", then extra (NULL: none). Each GET must answer 200.
+ * subs NULL: the whole view (the model, its weights, batches, jobs and
+ * loss history). */
 char *tl_world(const char *const *subs, const char *extra);
 
 /* The world's GETs on one kept-alive connection (on: 1), for suites that
