@@ -38,16 +38,12 @@
 # script.
 set -u
 
-MLPD=${MLPD:-${builddir:-.}/server/mlpd}
+. "$(dirname "$0")/lib.sh"
 CHROMIUM=${CHROMIUM:-chromium}
 
-for tool in curl "$CHROMIUM" python3 timeout od; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "auth_tls: $tool not found (Debian packages curl chromium" \
-		    "python3 coreutils; ./quickstart.sh check installs them)" >&2
-		exit 99
-	fi
-done
+HINT="Debian packages curl chromium python3 coreutils; ./quickstart.sh \
+check installs them"
+require curl "$CHROMIUM" python3 timeout od "$MLPD"
 if command -v openssl >/dev/null 2>&1; then
 	certmaker=openssl
 elif command -v certtool >/dev/null 2>&1; then
@@ -57,51 +53,11 @@ else
 	    "openssl or gnutls-bin)" >&2
 	exit 99
 fi
-if [ ! -x "$MLPD" ]; then
-	echo "auth_tls: $MLPD is not an executable (set MLPD or builddir)" >&2
-	exit 99
-fi
+lib_init auth
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-auth.XXXXXX") || exit 99
-pid=
-passed=0
-failed=0
-
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -9 "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-ok() {
-	passed=$((passed + 1))
-	echo "ok: $1"
-}
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL: $1${2:+ ($2)}"
-}
-check() {
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi
-}
-# has DESCRIPTION FILE STRING: FILE contains STRING (fixed).
-has() {
-	if grep -qF -- "$3" "$2"; then ok "$1"; else
-		bad "$1" "no '$3' in: $(head -c 300 "$2" | tr '\n' ' ')"; fi
-}
-finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit $?
-}
-
-# start NAME ARGS...: starts mlpd with ARGS (stderr in $tmp/NAME.err),
+# launch NAME ARGS...: starts mlpd with ARGS (stderr in $tmp/NAME.err),
 # sets pid, scheme and port; returns 1 when no startup line came in 10 s.
-start() {
+launch() {
 	_name=$1
 	shift
 	: >"$tmp/$_name.err"
@@ -141,18 +97,15 @@ refused() {
 	rc=$?
 }
 
-# req METHOD PATH [CURL ARGS...]: one request to $base; sets code, body in
+# creq METHOD PATH [CURL ARGS...]: one request to $base; sets code, body in
 # $tmp/body, headers in $tmp/headers ("000" when no HTTP answer came).
-req() {
+creq() {
 	_m=$1
 	_p=$2
 	shift 2
 	code=$(curl -sS --noproxy '*' --max-time 10 -o "$tmp/body" \
 	    -D "$tmp/headers" -w '%{http_code}' -X "$_m" "$@" "$base$_p" \
 	    2>"$tmp/curl.err") || code=000
-}
-header() {
-	tr -d '\r' <"$tmp/headers" | sed -n "s/^$1: *//Ip" | head -n 1
 }
 # stream PATH [CURL ARGS...]: the status of an event stream read for at
 # most 1 s; its headers are in $tmp/headers.
@@ -177,7 +130,7 @@ json='Content-Type: application/json'
 # ---------------------------------------------------------------------------
 # 1. the token
 # ---------------------------------------------------------------------------
-if ! start tok --listen 127.0.0.1:0 --db "$tmp/tok.db" \
+if ! launch tok --listen 127.0.0.1:0 --db "$tmp/tok.db" \
     --token-file "$tmp/token" --log-level debug; then
 	bad "mlpd --token-file starts"
 	finish
@@ -185,76 +138,76 @@ fi
 base=http://127.0.0.1:$port
 ok "mlpd --token-file listening on port $port"
 
-req GET /v1/models
+creq GET /v1/models
 check "no token: 401" "$code" 401
 check "no token: WWW-Authenticate" "$(header WWW-Authenticate)" \
     'Bearer realm="mlpd"'
-has "no token: error code unauthorized" "$tmp/body" '"code":"unauthorized"'
+check_grep "no token: error code unauthorized" "$tmp/body" '"code":"unauthorized"'
 check "no token: JSON" "$(header Content-Type)" application/json
 
 wrong=$(printf '%s' "$token" | tr '0-9a-f' '1-9a-f0')
-req GET /v1/models -H "Authorization: Bearer $wrong"
+creq GET /v1/models -H "Authorization: Bearer $wrong"
 check "a wrong token of the same length: 401" "$code" 401
 check "a wrong token: WWW-Authenticate says invalid_token" \
     "$(header WWW-Authenticate)" 'Bearer realm="mlpd", error="invalid_token"'
-req GET /v1/models -H "Authorization: Bearer $prefix"
+creq GET /v1/models -H "Authorization: Bearer $prefix"
 check "a prefix of the token: 401" "$code" 401
-req GET /v1/models -H "Authorization: Bearer ${token}0"
+creq GET /v1/models -H "Authorization: Bearer ${token}0"
 check "the token and one byte more: 401" "$code" 401
-req GET /v1/models -H "Authorization: Bearer "
+creq GET /v1/models -H "Authorization: Bearer "
 check "an empty bearer token: 401" "$code" 401
-req GET /v1/models -H "Authorization: Basic $(printf 'x:%s' "$token" | base64)"
+creq GET /v1/models -H "Authorization: Basic $(printf 'x:%s' "$token" | base64)"
 check "another scheme: 401" "$code" 401
-req GET /v1/models -H "Authorization: $token"
+creq GET /v1/models -H "Authorization: $token"
 check "the token without a scheme: 401" "$code" 401
 
-req GET /v1/models -H "$auth"
+creq GET /v1/models -H "$auth"
 check "the token: 200" "$code" 200
-req GET /v1/models -H "Authorization: bearer   $token"
+creq GET /v1/models -H "Authorization: bearer   $token"
 check "the token, scheme in lower case and spaces: 200" "$code" 200
 
 # a refused write changes nothing; the 401 comes before the body is looked at
-req POST /v1/models -H "$json" -d '{"layers":[2,3,1]}'
+creq POST /v1/models -H "$json" -d '{"layers":[2,3,1]}'
 check "POST without the token: 401" "$code" 401
-req POST /v1/models -H "$json" -H "Authorization: Bearer $prefix" \
+creq POST /v1/models -H "$json" -H "Authorization: Bearer $prefix" \
     -d '{"layers":[2,3,1]}'
 check "POST with a prefix of the token: 401" "$code" 401
-req GET /v1/models -H "$auth"
+creq GET /v1/models -H "$auth"
 check "the refused POSTs created nothing" "$(tr -d ' \n' <"$tmp/body")" \
     '{"models":[]}'
-req POST /v1/models -H 'Content-Type: text/plain' -d 'x'
+creq POST /v1/models -H 'Content-Type: text/plain' -d 'x'
 check "a wrong content type without the token: 401, not 415" "$code" 401
-req POST /v1/models -H "$json" -H 'Content-Length: 100000000000' -d 'x'
+creq POST /v1/models -H "$json" -H 'Content-Length: 100000000000' -d 'x'
 check "a huge Content-Length without the token: 401, not 413" "$code" 401
-req GET /v1/no/such/route
+creq GET /v1/no/such/route
 check "an unknown /v1 path without the token: 401, not 404" "$code" 401
-req GET /v1/no/such/route -H "$auth"
+creq GET /v1/no/such/route -H "$auth"
 check "an unknown /v1 path with the token: 404" "$code" 404
-req PATCH /v1/models
+creq PATCH /v1/models
 check "a wrong method without the token: 401, not 405" "$code" 401
-req PATCH /v1/models -H "$auth"
+creq PATCH /v1/models -H "$auth"
 check "a wrong method with the token: 405" "$code" 405
 
-req POST /v1/models -H "$json" -H "$auth" -d '{"layers":[2,3,1]}'
+creq POST /v1/models -H "$json" -H "$auth" -d '{"layers":[2,3,1]}'
 check "POST with the token: 201" "$code" 201
 model=$(grep -o '"id":"m[0-9a-f]*"' "$tmp/body" | head -n 1 | cut -d'"' -f4)
-req GET "/v1/models/$model"
+creq GET "/v1/models/$model"
 check "GET a model without the token: 401" "$code" 401
-req DELETE "/v1/models/$model"
+creq DELETE "/v1/models/$model"
 check "DELETE a model without the token: 401" "$code" 401
-req GET "/v1/models/$model" -H "$auth"
+creq GET "/v1/models/$model" -H "$auth"
 check "the model is still there" "$code" 200
 
-req GET /healthz
+creq GET /healthz
 check "/healthz stays open" "$code" 200
-req GET /
+creq GET /
 check "/ (the page) stays open" "$code" 200
 check "/ is the page" "$(header Content-Type)" "text/html; charset=utf-8"
-req GET /metrics
+creq GET /metrics
 check "/metrics without the token: 401" "$code" 401
-req GET /metrics -H "Authorization: Bearer $wrong"
+creq GET /metrics -H "Authorization: Bearer $wrong"
 check "/metrics with a wrong token: 401" "$code" 401
-req GET /metrics -H "$auth"
+creq GET /metrics -H "$auth"
 check "/metrics with the token: 200" "$code" 200
 if grep -q '^mlpd_http_requests_total{.*code="401"} [1-9]' "$tmp/body"; then
 	ok "/metrics counts the 401s"
@@ -277,15 +230,15 @@ stream "/v1/models/$model/events?access_token=$token"
 check "one model's events with ?access_token=: 200" "$code" 200
 stream "/v1/models/$model/events"
 check "one model's events without the token: 401" "$code" 401
-req GET "/v1/models?access_token=$token"
+creq GET "/v1/models?access_token=$token"
 check "?access_token= on another route: 401" "$code" 401
-req GET "/metrics?access_token=$token"
+creq GET "/metrics?access_token=$token"
 check "?access_token= on /metrics: 401" "$code" 401
 
 # something for libmicrohttpd to complain about (at debug level) with the
 # token in it: a request line far too long for its buffers
 long=$(head -c 100000 /dev/zero | tr '\0' 'a')
-req GET "/v1/events?access_token=$token&pad=$long"
+creq GET "/v1/events?access_token=$token&pad=$long"
 case $code in
 4*) ok "a 100 KB URL with the token is refused ($code)" ;;
 *) bad "a 100 KB URL with the token is refused" "status $code" ;;
@@ -300,7 +253,7 @@ MLPD_URL=$base MLPD_TOKEN=$token python3 "$EXAMPLES/python_client.py" \
     >"$tmp/py.out" 2>&1
 check "python_client.py with MLPD_TOKEN exits 0" "$?" 0
 MLPD_URL=$base python3 "$EXAMPLES/python_client.py" >"$tmp/py.out" 2>&1
-has "python_client.py without it: 401 unauthorized" "$tmp/py.out" \
+check_grep "python_client.py without it: 401 unauthorized" "$tmp/py.out" \
     "HTTP 401 unauthorized"
 
 # ---------------------------------------------------------------------------
@@ -347,7 +300,7 @@ fi
 
 stop
 check "SIGTERM: exit 0" "$stopped" 0
-has "the log is at debug level" "$tmp/tok.err" " debug "
+check_grep "the log is at debug level" "$tmp/tok.err" " debug "
 leak=
 i=8
 while [ $i -le ${#token} ]; do
@@ -363,13 +316,13 @@ check "the token (or 8+ bytes of it) is not in the log" "$leak" ""
 # ---------------------------------------------------------------------------
 # 3. token files
 # ---------------------------------------------------------------------------
-if MLPD_TOKEN_FILE=$tmp/token start env --listen 0.0.0.0:0 \
+if MLPD_TOKEN_FILE=$tmp/token launch env --listen 0.0.0.0:0 \
     --db "$tmp/env.db"; then
 	ok "MLPD_TOKEN_FILE: 0.0.0.0 is served with a token"
 	base=http://127.0.0.1:$port
-	req GET /v1/models
+	creq GET /v1/models
 	check "MLPD_TOKEN_FILE: no token, 401" "$code" 401
-	req GET /v1/models -H "$auth"
+	creq GET /v1/models -H "$auth"
 	check "MLPD_TOKEN_FILE: the token, 200" "$code" 200
 	stop
 else
@@ -380,7 +333,7 @@ printf 'abcdefghijklmno\n' >"$tmp/short"
 chmod 600 "$tmp/short"
 refused short --listen 127.0.0.1:0 --db :memory: --token-file "$tmp/short"
 check "a 15-byte token: exit 1" "$rc" 1
-has "a 15-byte token: says why" "$tmp/short.err" "at least 16"
+check_grep "a 15-byte token: says why" "$tmp/short.err" "at least 16"
 if grep -q abcdefghijklmno "$tmp/short.err"; then
 	bad "a 15-byte token: the message does not quote it"
 else
@@ -390,16 +343,16 @@ printf '\n' >"$tmp/empty"
 chmod 600 "$tmp/empty"
 refused empty --listen 127.0.0.1:0 --db :memory: --token-file "$tmp/empty"
 check "an empty token: exit 1" "$rc" 1
-has "an empty token: says why" "$tmp/empty.err" "the token is empty"
+check_grep "an empty token: says why" "$tmp/empty.err" "the token is empty"
 refused missing --listen 127.0.0.1:0 --db :memory: \
     --token-file "$tmp/no-such-file"
 check "a missing token file: exit 1" "$rc" 1
-has "a missing token file: says why" "$tmp/missing.err" "cannot open"
+check_grep "a missing token file: says why" "$tmp/missing.err" "cannot open"
 cp "$tmp/token" "$tmp/open-token"
 chmod 644 "$tmp/open-token"
-if start open --listen 127.0.0.1:0 --db :memory: \
+if launch open --listen 127.0.0.1:0 --db :memory: \
     --token-file "$tmp/open-token"; then
-	has "a token file others may read: a warning" "$tmp/open.err" \
+	check_grep "a token file others may read: a warning" "$tmp/open.err" \
 	    "chmod 600"
 	stop
 else
@@ -411,17 +364,17 @@ fi
 # ---------------------------------------------------------------------------
 refused any4 --listen 0.0.0.0:0 --db :memory:
 check "0.0.0.0 without a token: exit 2" "$rc" 2
-has "0.0.0.0 without a token: says why" "$tmp/any4.err" \
+check_grep "0.0.0.0 without a token: says why" "$tmp/any4.err" \
     "refusing to listen on 0.0.0.0 without a token"
-has "0.0.0.0 without a token: names the way out" "$tmp/any4.err" \
+check_grep "0.0.0.0 without a token: names the way out" "$tmp/any4.err" \
     "--token-file"
 refused any6 --listen '[::]:0' --db :memory:
 check "[::] without a token: exit 2" "$rc" 2
-has "[::] without a token: says why" "$tmp/any6.err" \
+check_grep "[::] without a token: says why" "$tmp/any6.err" \
     "refusing to listen on :: without a token"
-if start insecure --listen 0.0.0.0:0 --db :memory: --insecure; then
+if launch insecure --listen 0.0.0.0:0 --db :memory: --insecure; then
 	base=http://127.0.0.1:$port
-	req GET /v1/models
+	creq GET /v1/models
 	check "0.0.0.0 --insecure: served without a token" "$code" 200
 	stop
 	check "0.0.0.0 --insecure: exit 0" "$stopped" 0
@@ -429,7 +382,7 @@ else
 	bad "0.0.0.0 --insecure starts"
 fi
 for host in 127.0.0.2 localhost; do
-	if start "lo-$host" --listen "$host:0" --db :memory:; then
+	if launch "lo-$host" --listen "$host:0" --db :memory:; then
 		ok "$host needs no token"
 		stop
 	else
@@ -465,23 +418,23 @@ if [ -s "$tmp/a.crt" ] && [ -s "$tmp/b.key" ]; then
 else
 	bad "two throwaway certificates ($certmaker)"
 fi
-if start tls --listen 127.0.0.1:0 --db :memory: --token-file "$tmp/token" \
+if launch tls --listen 127.0.0.1:0 --db :memory: --token-file "$tmp/token" \
     --tls-cert "$tmp/a.crt" --tls-key "$tmp/a.key"; then
 	check "TLS: the startup line says https" "$scheme" https
 	base=https://127.0.0.1:$port
-	req GET /healthz --cacert "$tmp/a.crt"
+	creq GET /healthz --cacert "$tmp/a.crt"
 	check "TLS: HTTPS /healthz" "$code" 200
-	req GET /v1/models --cacert "$tmp/a.crt"
+	creq GET /v1/models --cacert "$tmp/a.crt"
 	check "TLS: HTTPS /v1/models without the token: 401" "$code" 401
-	req POST /v1/models --cacert "$tmp/a.crt" -H "$auth" -H "$json" \
+	creq POST /v1/models --cacert "$tmp/a.crt" -H "$auth" -H "$json" \
 	    -d '{"layers":[2,2,1]}'
 	check "TLS: HTTPS POST /v1/models with the token: 201" "$code" 201
 	stream "/v1/events?access_token=$token" --cacert "$tmp/a.crt"
 	check "TLS: HTTPS event stream with ?access_token=" "$code" 200
-	req GET /healthz --cacert "$tmp/b.crt"
+	creq GET /healthz --cacert "$tmp/b.crt"
 	check "TLS: HTTPS trusting another certificate fails" "$code" 000
 	base=http://127.0.0.1:$port
-	req GET /healthz
+	creq GET /healthz
 	check "TLS: plain HTTP to the TLS port gets no HTTP answer" "$code" 000
 	stop
 	check "TLS: exit 0" "$stopped" 0
@@ -491,15 +444,15 @@ fi
 refused mismatch --listen 127.0.0.1:0 --db :memory: \
     --tls-cert "$tmp/a.crt" --tls-key "$tmp/b.key"
 check "a key of another certificate: exit 1" "$rc" 1
-has "a key of another certificate: says why" "$tmp/mismatch.err" "--tls-key"
+check_grep "a key of another certificate: says why" "$tmp/mismatch.err" "--tls-key"
 printf 'not a certificate\n' >"$tmp/junk.crt"
 refused junk --listen 127.0.0.1:0 --db :memory: \
     --tls-cert "$tmp/junk.crt" --tls-key "$tmp/a.key"
 check "a certificate that is not PEM: exit 1" "$rc" 1
-has "a certificate that is not PEM: says why" "$tmp/junk.err" "not a PEM file"
+check_grep "a certificate that is not PEM: says why" "$tmp/junk.err" "not a PEM file"
 refused half --listen 127.0.0.1:0 --db :memory: --tls-cert "$tmp/a.crt"
 check "--tls-cert without --tls-key: exit 2" "$rc" 2
-has "--tls-cert without --tls-key: says why" "$tmp/half.err" \
+check_grep "--tls-cert without --tls-key: says why" "$tmp/half.err" \
     "--tls-cert and --tls-key go together"
 
 finish

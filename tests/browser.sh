@@ -29,84 +29,20 @@
 # never outlive the script.
 set -u
 
-MLPD=${MLPD:-${builddir:-.}/server/mlpd}
+. "$(dirname "$0")/lib.sh"
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 CHROMIUM=${CHROMIUM:-chromium}
 
-for tool in curl "$CHROMIUM" python3 timeout; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "browser: $tool not found (Debian packages: curl chromium" \
-		    "python3 coreutils; ./quickstart.sh check installs them)" >&2
-		exit 99
-	fi
-done
-if [ ! -x "$MLPD" ]; then
-	echo "browser: $MLPD is not an executable (set MLPD or builddir)" >&2
-	exit 99
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-browser.XXXXXX") || exit 99
+HINT="Debian packages: curl chromium python3 coreutils; ./quickstart.sh \
+check installs them"
+require curl "$CHROMIUM" python3 timeout "$MLPD"
+lib_init browser
 art=${MLPD_ARTIFACTS:-$SRC/tests/artifacts}
 if ! mkdir -p "$art" 2>/dev/null || [ ! -w "$art" ]; then
 	# a read-only source tree (make distcheck): keep it in the build tree
 	art=${builddir:-.}/tests/artifacts
 	mkdir -p "$art" || exit 99
 fi
-pid=
-code=-
-passed=0
-failed=0
-
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -9 "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-ok() {
-	passed=$((passed + 1))
-	echo "ok: $1"
-}
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL: $1${2:+ ($2)}"
-}
-check() {
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi
-}
-finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit $?
-}
-
-# req METHOD PATH [BODY]: one request; sets code, body in $tmp/body,
-# headers in $tmp/headers.
-req() {
-	if [ $# -ge 3 ]; then
-		printf '%s' "$3" >"$tmp/req"
-		code=$(curl -sS --noproxy '*' --max-time 30 -o "$tmp/body" \
-		    -D "$tmp/headers" -w '%{http_code}' -X "$1" \
-		    -H 'Content-Type: application/json' \
-		    --data-binary @"$tmp/req" "$base$2") || code=000
-	else
-		code=$(curl -sS --noproxy '*' --max-time 30 -o "$tmp/body" \
-		    -D "$tmp/headers" -w '%{http_code}' -X "$1" \
-		    "$base$2") || code=000
-	fi
-}
-# jget FIELD: the first scalar "FIELD" of $tmp/body, quotes stripped.
-jget() {
-	grep -oE "\"$1\" *: *(\"[^\"]*\"|[^],}]*)" "$tmp/body" | head -n 1 |
-	    sed -e "s/^\"$1\" *: *//" -e 's/^"//' -e 's/"$//'
-}
-header() {
-	tr -d '\r' <"$tmp/headers" | sed -n "s/^$1: *//Ip" | head -n 1
-}
 
 # chrome ARGS...: one headless Chromium run with a fresh profile, at most
 # 60 s; its stderr goes to $tmp/chromium.err.
@@ -134,26 +70,7 @@ points() {
 # ---------------------------------------------------------------------------
 # The daemon, a model and a long job
 # ---------------------------------------------------------------------------
-"$MLPD" --listen 127.0.0.1:0 --db "$tmp/browser.db" 2>"$tmp/mlpd.err" &
-pid=$!
-port=
-i=0
-while [ $i -lt 100 ]; do
-	port=$(sed -n 's|^mlpd listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' \
-	    "$tmp/mlpd.err")
-	[ -n "$port" ] && break
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-	i=$((i + 1))
-done
-if [ -z "$port" ]; then
-	echo "browser: mlpd did not start; its stderr:" >&2
-	cat "$tmp/mlpd.err" >&2
-	bad "mlpd starts"
-	finish
-fi
-base=http://127.0.0.1:$port
-ok "mlpd listening on port $port"
+start "$tmp/browser.db"
 
 # 1. the page itself
 req GET /
@@ -497,17 +414,5 @@ fi
 # ---------------------------------------------------------------------------
 # SIGTERM: the daemon still stops cleanly
 # ---------------------------------------------------------------------------
-kill -TERM "$pid"
-i=0
-while [ $i -lt 50 ] && kill -0 "$pid" 2>/dev/null; do
-	sleep 0.1
-	i=$((i + 1))
-done
-if kill -0 "$pid" 2>/dev/null; then
-	bad "mlpd exits on SIGTERM" "still running after 5 s"
-else
-	wait "$pid"
-	check "mlpd exits 0 on SIGTERM" "$?" 0
-	pid=
-fi
+stop_term "mlpd exits 0 on SIGTERM" 5
 finish

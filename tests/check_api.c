@@ -4,331 +4,53 @@
  *
  * Every test case gets a fresh daemon on a free port with a ":memory:"
  * database (a checked fixture, so each test runs in its own forked child)
- * and talks to it with libcurl only: nothing here reaches into server/
- * beyond daemon_start/daemon_port/daemon_stop. The happy path of every
- * endpoint is driven end to end (XOR is trained to convergence through a
- * job), and every error status of the contract is provoked with its named
- * code. A rejected request must change nothing: reject() snapshots the
- * whole visible state (every model, its weights, batches, jobs and loss
- * history) before and after and requires the two to be identical.
+ * and talks to it with libcurl only (tests/testlib.h): nothing here
+ * reaches into server/ beyond starting and stopping the daemon. The happy
+ * path of every endpoint is driven end to end (XOR is trained to
+ * convergence through a job), and every error status of the contract is
+ * provoked with its named code. A rejected request must change nothing:
+ * reject() snapshots the whole visible state (every model, its weights,
+ * batches, jobs and loss history) before and after and requires the two
+ * to be identical.
  */
-#include <check.h>
-#include <curl/curl.h>
-#include <jansson.h>
 #include <float.h>
 #include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
-#include "config.h"
-#include "daemon.h"
-#include "testhttp.h"
-#include "log.h"
+#include "testlib.h"
 
-#define XOR_BATCH "{\"inputs\": [[0,0],[0,1],[1,0],[1,1]], " \
-	"\"targets\": [[0],[1],[1],[0]]}"
-#define NO_MODEL "m0000000000000000"
-#define NO_JOB "j0000000000000000"
-
-static config g_cfg;
-static daemon_ctx *g_d;
-static unsigned g_port;
-
-/* Response headers of the last request (reset by each request). */
-static struct {
-	char location[256];
-	char allow[256];
-	char retry_after[32];
-	char content_type[128];
-} g_hdr;
-
-/* The Allow header of the last reject_ct() request (g_hdr is overwritten
- * by the state snapshot that follows it). */
+/* The Allow header of the last reject_ct() request (the last answer is
+ * the state snapshot's that follows it). */
 static char g_rej_allow[256];
 
 /* ---------------------------------------------------------------------
  * Fixtures: one daemon per test
  * ------------------------------------------------------------------ */
 
-/* Starts the daemon of g_cfg and learns its port. */
-static void
-start_daemon(void)
-{
-	fault f;
-
-	fault_clear(&f);
-	g_d = daemon_start(&g_cfg, &f);
-	ck_assert_msg(g_d != NULL, "daemon_start: %s", f.msg);
-	g_port = daemon_port(g_d);
-	ck_assert_uint_ne(g_port, 0);
-}
-
-/* The settings every test uses: a free port, a fresh in-memory store. */
-static void
-base_config(void)
-{
-	config_default(&g_cfg);
-	g_cfg.port = 0;
-	g_cfg.db_path = ":memory:";
-	g_cfg.checkpoint_every = 0.2;
-	g_cfg.http_threads = 4;
-}
-
-/* The default fixture. */
-static void
-setup(void)
-{
-	base_config();
-	start_daemon();
-}
-
 /* A 4096-byte body cap, for the 413 tests. */
 static void
 setup_small_body(void)
 {
-	base_config();
-	g_cfg.max_body = 4096;
-	start_daemon();
+	tl_config()->max_body = 4096;
+	tl_start();
 }
 
 /* At most one queued train job, for queue_full. */
 static void
 setup_small_queue(void)
 {
-	base_config();
-	g_cfg.max_queue = 1;
-	start_daemon();
-}
-
-static void
-teardown(void)
-{
-	daemon_stop(g_d);
-	g_d = NULL;
+	tl_config()->max_queue = 1;
+	tl_start();
 }
 
 /* ---------------------------------------------------------------------
- * HTTP client
+ * Helpers of these tests
  * ------------------------------------------------------------------ */
-
-/* libcurl header callback: fills g_hdr. */
-static size_t
-on_header(char *data, size_t size, size_t nmemb, void *arg)
-{
-	size_t n = size * nmemb;
-
-	(void)arg;
-	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
-		memset(&g_hdr, 0, sizeof g_hdr);
-	testhttp_grab_header(data, n, "Location", g_hdr.location,
-	    sizeof g_hdr.location);
-	testhttp_grab_header(data, n, "Allow", g_hdr.allow, sizeof g_hdr.allow);
-	testhttp_grab_header(data, n, "Retry-After", g_hdr.retry_after,
-	    sizeof g_hdr.retry_after);
-	testhttp_grab_header(data, n, "Content-Type", g_hdr.content_type,
-	    sizeof g_hdr.content_type);
-	return n;
-}
-
-/* What the read callback of a chunked upload hands out. */
-typedef struct upload {
-	const char *p;
-	size_t left;
-	size_t piece; /* bytes per callback, to force several chunks */
-} upload;
-
-/* libcurl read callback of a chunked upload. */
-static size_t
-on_read(char *out, size_t size, size_t nmemb, void *arg)
-{
-	upload *u = arg;
-	size_t n = size * nmemb;
-
-	if (n > u->piece)
-		n = u->piece;
-	if (n > u->left)
-		n = u->left;
-	memcpy(out, u->p, n);
-	u->p += n;
-	u->left -= n;
-	return n;
-}
-
-/* One request. body NULL sends none; chunked sends body with
- * Transfer-Encoding: chunked and no length. Returns the status; *resp
- * (when not NULL) gets the malloc'd body, "" when empty. */
-static long
-request(const char *method, const char *path, const char *content_type,
-	const char *body, int chunked, char **resp,
-	struct curl_slist *extra_headers)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	char url[512], ct[160];
-	testhttp_buf b = { NULL, 0 };
-	upload u;
-	long status = 0;
-	CURLcode rc;
-
-	ck_assert_ptr_nonnull(c);
-	memset(&g_hdr, 0, sizeof g_hdr);
-	snprintf(url, sizeof url, "http://127.0.0.1:%u%s", g_port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testhttp_on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	for (struct curl_slist *e = extra_headers; e; e = e->next)
-		h = curl_slist_append(h, e->data);
-	/* no curl default content type: only what the test asks for */
-	snprintf(ct, sizeof ct, "Content-Type:%s%s", content_type ? " " : "",
-	    content_type ? content_type : "");
-	h = curl_slist_append(h, ct);
-	if (chunked) {
-		u.p = body;
-		u.left = strlen(body);
-		u.piece = 1000;
-		h = curl_slist_append(h, "Transfer-Encoding: chunked");
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(c, CURLOPT_READDATA, &u);
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	} else if (body != NULL) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	} else if (strcmp(method, "GET") != 0) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	/* a server may answer early and close while the upload goes on: the
-	 * status counts when one arrived */
-	if (rc != CURLE_OK && status == 0) {
-		free(b.p);
-		ck_abort_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
-	}
-	if (resp != NULL) {
-		*resp = b.p ? b.p : strdup("");
-		ck_assert_ptr_nonnull(*resp);
-	} else {
-		free(b.p);
-	}
-	return status;
-}
-
-/* method, path, content type (NULL for none), body (NULL for none) ->
- * status and body; response headers land in g_hdr. */
-static long
-req(const char *method, const char *path, const char *content_type,
-    const char *body, char **resp_body, struct curl_slist *extra_headers)
-{
-	return request(method, path, content_type, body, 0, resp_body,
-	    extra_headers);
-}
-
-/* A JSON request with application/json. */
-static long
-jreq(const char *method, const char *path, const char *body, char **resp)
-{
-	return req(method, path, body ? "application/json" : NULL, body, resp,
-	    NULL);
-}
-
-/* ---------------------------------------------------------------------
- * JSON helpers
- * ------------------------------------------------------------------ */
-
-/* Parses text, which must be JSON. */
-static json_t *
-jparse(const char *text)
-{
-	json_error_t err;
-	json_t *doc = json_loads(text, 0, &err);
-
-	ck_assert_msg(doc != NULL, "response is not JSON (%s): %.300s",
-	    err.text, text);
-	return doc;
-}
-
-/* GET path, 200 required, parsed. */
-static json_t *
-jget(const char *path)
-{
-	char *body;
-	long st = jreq("GET", path, NULL, &body);
-	json_t *doc;
-
-	ck_assert_msg(st == 200, "GET %s: %ld %.300s", path, st, body);
-	doc = jparse(body);
-	free(body);
-	return doc;
-}
-
-/* method path body with the expected status; the parsed reply. */
-static json_t *
-jexpect(const char *method, const char *path, const char *body, long want)
-{
-	char *resp;
-	long st = jreq(method, path, body, &resp);
-	json_t *doc;
-
-	ck_assert_msg(st == want, "%s %s: want %ld, got %ld %.300s", method,
-	    path, want, st, resp);
-	doc = jparse(resp);
-	free(resp);
-	return doc;
-}
-
-static const char *
-jstr(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	ck_assert_msg(json_is_string(v), "%s is not a string", key);
-	return json_string_value(v);
-}
-
-static json_int_t
-jint(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	ck_assert_msg(json_is_integer(v), "%s is not an integer", key);
-	return json_integer_value(v);
-}
-
-static double
-jnum(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	ck_assert_msg(json_is_number(v), "%s is not a number", key);
-	return json_number_value(v);
-}
-
-/* prefix and 16 lowercase hex digits, like "m0123456789abcdef". */
-static int
-is_hex_id(const char *s, char prefix)
-{
-	if (s[0] != prefix || strlen(s) != 17)
-		return 0;
-	for (size_t i = 1; i < 17; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' &&
-		    s[i] <= 'f')))
-			return 0;
-	return 1;
-}
 
 /* "2026-11-27T23:59:01.123Z" */
 static int
@@ -390,136 +112,18 @@ int_list_is(json_t *arr, int n, ...)
 	return ok;
 }
 
-/* Appends text to the malloc'd string *s. */
-static void
-append(char **s, const char *text)
-{
-	size_t a = strlen(*s), b = strlen(text);
-	char *p = realloc(*s, a + b + 2);
-
-	ck_assert_ptr_nonnull(p);
-	memcpy(p + a, text, b);
-	p[a + b] = '\n';
-	p[a + b + 1] = '\0';
-	*s = p;
-}
-
-/* POST /v1/models with body; 201 required; copies the id into id. */
-static json_t *
-create_model(const char *body, char id[32])
-{
-	char *resp, want[64];
-	long st = jreq("POST", "/v1/models", body, &resp);
-	json_t *doc;
-
-	ck_assert_msg(st == 201, "create %s: %ld %.300s", body, st, resp);
-	doc = jparse(resp);
-	free(resp);
-	snprintf(id, 32, "%s", jstr(doc, "id"));
-	ck_assert_msg(is_hex_id(id, 'm'), "model id %s", id);
-	snprintf(want, sizeof want, "/v1/models/%s", id);
-	ck_assert_str_eq(g_hdr.location, want);
-	return doc;
-}
-
-/* A model from body, with no reply kept. */
-static void
-new_model(const char *body, char id[32])
-{
-	json_decref(create_model(body, id));
-}
-
-/* "/v1/models/<id><rest>" in one of 8 static buffers used in turn, so a
- * call can take a few of them at once; a helper that makes many requests
- * must copy the path it was given (see reject_ct). */
-static const char *
-mpath(const char *id, const char *rest)
-{
-	static char p[8][256];
-	static int k;
-
-	k = (k + 1) % 8;
-	snprintf(p[k], sizeof p[k], "/v1/models/%s%s", id, rest);
-	return p[k];
-}
-
-/* "/v1/jobs/<id>", from a small ring like mpath(). */
-static const char *
-jpath(const char *id)
-{
-	static char p[4][128];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "/v1/jobs/%s", id);
-	return p[k];
-}
-
-/* POST .../batches, 201 required. */
-static void
-push(const char *id, const char *batch)
-{
-	json_decref(jexpect("POST", mpath(id, "/batches"), batch, 201));
-}
-
-/* The whole visible state of the daemon, as text: the model list and,
- * for every model, its weights, batches, jobs and loss history. */
-static char *
-world(void)
-{
-	char *out = strdup(""), *body;
-	json_t *doc, *models, *m;
-	size_t i;
-	static const char *const subs[] = { "", "/weights", "/batches",
-		"/jobs", "/loss?limit=10000" };
-
-	ck_assert_ptr_nonnull(out);
-	ck_assert_int_eq(jreq("GET", "/v1/models", NULL, &body), 200);
-	append(&out, body);
-	doc = jparse(body);
-	free(body);
-	models = json_object_get(doc, "models");
-	ck_assert(json_is_array(models));
-	json_array_foreach(models, i, m) {
-		const char *id = jstr(m, "id");
-
-		for (size_t k = 0; k < sizeof subs / sizeof subs[0]; k++) {
-			char path[256];
-			long st;
-
-			/* not mpath(): callers hold paths from its ring */
-			snprintf(path, sizeof path, "/v1/models/%s%s", id,
-			    subs[k]);
-			st = jreq("GET", path, NULL, &body);
-
-			ck_assert_int_eq(st, 200);
-			append(&out, body);
-			free(body);
-		}
-	}
-	json_decref(doc);
-	return out;
-}
-
 /* Checks that text is exactly {"error": {"code": code, "message": "..."}}
- * with a non-empty message; code NULL takes any code. */
+ * (code NULL takes any code), served as JSON. */
 static void
 check_error_body(const char *text, const char *code, int line)
 {
-	json_t *doc = jparse(text), *err = json_object_get(doc, "error");
+	char what[32];
 
-	ck_assert_msg(json_is_object(doc) && json_object_size(doc) == 1 &&
-	    json_is_object(err) && json_object_size(err) == 2,
-	    "line %d: error body has the wrong shape: %s", line, text);
-	ck_assert_msg(code == NULL || strcmp(jstr(err, "code"), code) == 0,
-	    "line %d: want code %s, got %s", line, code, text);
-	ck_assert_msg(jstr(err, "code")[0] != '\0', "line %d: empty code",
-	    line);
-	ck_assert_msg(jstr(err, "message")[0] != '\0',
-	    "line %d: empty message", line);
-	ck_assert_msg(strncmp(g_hdr.content_type, "application/json", 16) == 0,
-	    "line %d: error Content-Type '%s'", line, g_hdr.content_type);
-	json_decref(doc);
+	snprintf(what, sizeof what, "line %d", line);
+	tl_check_error(text, strlen(text), code, what);
+	ck_assert_msg(strncmp(tl_header("Content-Type"), "application/json",
+	    16) == 0, "line %d: error Content-Type '%s'", line,
+	    tl_header("Content-Type"));
 }
 
 /* Sends the request, requires status and code, and requires that the
@@ -529,31 +133,24 @@ reject_ct(const char *method, const char *path, const char *ct,
 	  const char *body, int chunked, long want, const char *code,
 	  int line)
 {
-	char *before, *after, *resp, where[256];
+	char *before, *after, *resp, where[256], what[300];
+	tl_request rq = { method, where, ct, body, body ? strlen(body) : 0,
+		chunked, NULL, 0 };
 	long st;
 
-	/* path may live in mpath()'s ring: keep a copy */
+	/* path may live in tl_mpath()'s ring: keep a copy */
 	snprintf(where, sizeof where, "%s", path);
-	path = where;
-	before = world();
-	st = request(method, path, ct, body, chunked, &resp, NULL);
+	before = tl_world(NULL, NULL);
+	st = tl_send(&rq, &resp);
 
 	ck_assert_msg(st == want, "line %d: %s %s %.200s: want %ld, got %ld "
-	    "%.300s", line, method, path, body ? body : "", want, st, resp);
+	    "%.300s", line, method, where, body ? body : "", want, st, resp);
 	check_error_body(resp, code, line);
-	snprintf(g_rej_allow, sizeof g_rej_allow, "%s", g_hdr.allow);
+	snprintf(g_rej_allow, sizeof g_rej_allow, "%s", tl_header("Allow"));
 	free(resp);
-	after = world();
-	if (strcmp(before, after) != 0) {
-		size_t d = 0;
-
-		while (before[d] == after[d])
-			d++;
-		d = d > 60 ? d - 60 : 0;
-		ck_abort_msg("line %d: %s %s was rejected but changed the "
-		    "state: before ...%.160s... after ...%.160s...", line,
-		    method, path, before + d, after + d);
-	}
+	after = tl_world(NULL, NULL);
+	snprintf(what, sizeof what, "line %d: %s %s", line, method, where);
+	tl_same_world(before, after, what);
 	free(before);
 	free(after);
 }
@@ -561,53 +158,6 @@ reject_ct(const char *method, const char *path, const char *ct,
 #define REJECT(method, path, body, want, code) \
 	reject_ct((method), (path), "application/json", (body), 0, (want), \
 	    (code), __LINE__)
-
-/* Polls the job until its status is one of the two given (NULL for
- * none) or timeout seconds pass; returns the last job seen. */
-static json_t *
-wait_job(const char *job_id, const char *s1, const char *s2, double timeout)
-{
-	struct timespec t0, now, nap = { 0, 10 * 1000 * 1000 };
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		json_t *j = jget(jpath(job_id));
-		const char *s = jstr(j, "status");
-
-		if (strcmp(s, s1) == 0 || (s2 && strcmp(s, s2) == 0))
-			return j;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((double)(now.tv_sec - t0.tv_sec) + 1e-9 *
-		    (double)(now.tv_nsec - t0.tv_nsec) > timeout) {
-			ck_abort_msg("job %s still %s after %.0f s", job_id, s,
-			    timeout);
-		}
-		json_decref(j);
-		nanosleep(&nap, NULL);
-	}
-}
-
-/* Polls the model until its status is "idle" or timeout seconds pass. */
-static void
-wait_model_idle(const char *id, double timeout)
-{
-	struct timespec t0, now, nap = { 0, 5 * 1000 * 1000 };
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		json_t *m = jget(mpath(id, ""));
-		int idle = strcmp(jstr(m, "status"), "idle") == 0;
-
-		json_decref(m);
-		if (idle)
-			return;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ck_assert_msg((double)(now.tv_sec - t0.tv_sec) + 1e-9 *
-		    (double)(now.tv_nsec - t0.tv_nsec) <= timeout,
-		    "model %s not idle after %.0f s", id, timeout);
-		nanosleep(&nap, NULL);
-	}
-}
 
 /* A batch of n rows of width w for inputs and targets, as JSON text. */
 static char *
@@ -645,24 +195,9 @@ slow_model(char id[32])
 {
 	char *batch = big_batch(512, 16);
 
-	new_model("{\"layers\": [16, 128, 128, 16], \"seed\": 3}", id);
-	push(id, batch);
+	tl_new_model("{\"layers\": [16, 128, 128, 16], \"seed\": 3}", id);
+	tl_push(id, batch);
 	free(batch);
-}
-
-/* POST .../train with opts on model id, 202 and Location required;
- * copies the job's id into job_id. */
-static void
-start_job(const char *id, const char *opts, char job_id[32])
-{
-	json_t *j = jexpect("POST", mpath(id, "/train"), opts, 202);
-	char want[64];
-
-	snprintf(job_id, 32, "%s", jstr(j, "id"));
-	ck_assert_msg(is_hex_id(job_id, 'j'), "job id %s", job_id);
-	snprintf(want, sizeof want, "/v1/jobs/%s", job_id);
-	ck_assert_str_eq(g_hdr.location, want);
-	json_decref(j);
 }
 
 /* ---------------------------------------------------------------------
@@ -671,11 +206,11 @@ start_job(const char *id, const char *opts, char job_id[32])
 
 START_TEST(test_healthz)
 {
-	json_t *doc = jget("/healthz");
+	json_t *doc = tl_jget("/healthz");
 
-	ck_assert_str_eq(jstr(doc, "status"), "ok");
+	ck_assert_str_eq(tl_jstr(doc, "status"), "ok");
 	ck_assert_uint_eq(json_object_size(doc), 1);
-	ck_assert_str_eq(g_hdr.content_type, "application/json");
+	ck_assert_str_eq(tl_header("Content-Type"), "application/json");
 	json_decref(doc);
 }
 END_TEST
@@ -683,47 +218,47 @@ END_TEST
 START_TEST(test_create_defaults)
 {
 	char id[32], *resp;
-	json_t *m = create_model("{\"layers\": [2, 3, 1]}", id), *got, *list;
+	json_t *m = tl_create_model("{\"layers\": [2, 3, 1]}", id), *got, *list;
 	json_int_t seed;
 
-	ck_assert_str_eq(jstr(m, "name"), "");
+	ck_assert_str_eq(tl_jstr(m, "name"), "");
 	ck_assert(int_list_is(json_object_get(m, "layers"), 3, 2, 3, 1));
 	ck_assert(str_list_is(json_object_get(m, "activation"), 2, "sigmoid",
 	    "sigmoid"));
-	ck_assert_str_eq(jstr(m, "loss"), "mse");
-	ck_assert_str_eq(jstr(m, "optimizer"), "sgd");
-	ck_assert_float_eq((float)jnum(m, "learning_rate"), 0.1f);
-	ck_assert_float_eq((float)jnum(m, "momentum"), 0.9f);
-	seed = jint(m, "seed");
+	ck_assert_str_eq(tl_jstr(m, "loss"), "mse");
+	ck_assert_str_eq(tl_jstr(m, "optimizer"), "sgd");
+	ck_assert_float_eq((float)tl_jnum(m, "learning_rate"), 0.1f);
+	ck_assert_float_eq((float)tl_jnum(m, "momentum"), 0.9f);
+	seed = tl_jint(m, "seed");
 	ck_assert(seed >= 0 && seed <= ((json_int_t)1 << 53));
-	ck_assert_int_eq(jint(m, "step"), 0);
-	ck_assert_int_eq(jint(m, "samples"), 0);
-	ck_assert_str_eq(jstr(m, "status"), "idle");
+	ck_assert_int_eq(tl_jint(m, "step"), 0);
+	ck_assert_int_eq(tl_jint(m, "samples"), 0);
+	ck_assert_str_eq(tl_jstr(m, "status"), "idle");
 	ck_assert(json_is_null(json_object_get(m, "last_loss")));
 	ck_assert(is_time(json_object_get(m, "created_at")));
 	ck_assert(is_time(json_object_get(m, "updated_at")));
 	ck_assert_uint_eq(json_object_size(m), 15);
 
 	/* GET returns the same document */
-	ck_assert_int_eq(jreq("GET", mpath(id, ""), NULL, &resp), 200);
-	got = jparse(resp);
+	ck_assert_int_eq(tl_jreq("GET", tl_mpath(id, ""), NULL, &resp), 200);
+	got = tl_parse(resp);
 	free(resp);
 	ck_assert(json_equal(m, got));
 	json_decref(got);
 
-	list = jget("/v1/models");
+	list = tl_jget("/v1/models");
 	ck_assert_uint_eq(json_array_size(json_object_get(list, "models")), 1);
 	ck_assert(json_equal(json_array_get(json_object_get(list, "models"),
 	    0), m));
 	json_decref(list);
 
 	/* a charset parameter is fine; the seed is random without one */
-	ck_assert_int_eq(req("POST", "/v1/models",
+	ck_assert_int_eq(tl_req("POST", "/v1/models",
 	    "application/json; charset=utf-8", "{\"layers\": [2, 3, 1]}",
-	    &resp, NULL), 201);
-	got = jparse(resp);
+	    &resp), 201);
+	got = tl_parse(resp);
 	free(resp);
-	ck_assert_str_ne(jstr(got, "id"), id);
+	ck_assert_str_ne(tl_jstr(got, "id"), id);
 	json_decref(got);
 	json_decref(m);
 }
@@ -734,65 +269,65 @@ START_TEST(test_create_all_options)
 	char id[32], id2[32];
 	json_t *m, *w1, *w2;
 
-	m = create_model("{\"name\": \"net one\", \"layers\": [3, 5, 4, 2], "
+	m = tl_create_model("{\"name\": \"net one\", \"layers\": [3, 5, 4, 2], "
 	    "\"activation\": [\"tanh\", \"relu\", \"linear\"], \"loss\": "
 	    "\"mse\", \"optimizer\": \"adam\", \"learning_rate\": 0.01, "
 	    "\"momentum\": 0.5, \"seed\": 42}", id);
-	ck_assert_str_eq(jstr(m, "name"), "net one");
+	ck_assert_str_eq(tl_jstr(m, "name"), "net one");
 	ck_assert(int_list_is(json_object_get(m, "layers"), 4, 3, 5, 4, 2));
 	ck_assert(str_list_is(json_object_get(m, "activation"), 3, "tanh",
 	    "relu", "linear"));
-	ck_assert_str_eq(jstr(m, "loss"), "mse");
-	ck_assert_str_eq(jstr(m, "optimizer"), "adam");
-	ck_assert_float_eq((float)jnum(m, "learning_rate"), 0.01f);
-	ck_assert_float_eq((float)jnum(m, "momentum"), 0.5f);
-	ck_assert_int_eq(jint(m, "seed"), 42);
+	ck_assert_str_eq(tl_jstr(m, "loss"), "mse");
+	ck_assert_str_eq(tl_jstr(m, "optimizer"), "adam");
+	ck_assert_float_eq((float)tl_jnum(m, "learning_rate"), 0.01f);
+	ck_assert_float_eq((float)tl_jnum(m, "momentum"), 0.5f);
+	ck_assert_int_eq(tl_jint(m, "seed"), 42);
 	json_decref(m);
 
 	/* the same seed gives the same initial weights */
-	new_model("{\"layers\": [3, 5, 4, 2], \"activation\": [\"tanh\", "
+	tl_new_model("{\"layers\": [3, 5, 4, 2], \"activation\": [\"tanh\", "
 	    "\"relu\", \"linear\"], \"optimizer\": \"adam\", \"seed\": 42}",
 	    id2);
-	w1 = jget(mpath(id, "/weights"));
-	w2 = jget(mpath(id2, "/weights"));
+	w1 = tl_jget(tl_mpath(id, "/weights"));
+	w2 = tl_jget(tl_mpath(id2, "/weights"));
 	ck_assert(json_equal(w1, w2));
 	json_decref(w1);
 	json_decref(w2);
 
 	/* cross_entropy: a single name applies to hidden layers */
-	m = create_model("{\"layers\": [2, 3, 3, 4], \"loss\": "
+	m = tl_create_model("{\"layers\": [2, 3, 3, 4], \"loss\": "
 	    "\"cross_entropy\", \"activation\": \"relu\", \"optimizer\": "
 	    "\"momentum\", \"seed\": 9007199254740992}", id);
 	ck_assert(str_list_is(json_object_get(m, "activation"), 3, "relu",
 	    "relu", "softmax"));
-	ck_assert_str_eq(jstr(m, "loss"), "cross_entropy");
-	ck_assert_str_eq(jstr(m, "optimizer"), "momentum");
-	ck_assert_int_eq(jint(m, "seed"), (json_int_t)1 << 53);
+	ck_assert_str_eq(tl_jstr(m, "loss"), "cross_entropy");
+	ck_assert_str_eq(tl_jstr(m, "optimizer"), "momentum");
+	ck_assert_int_eq(tl_jint(m, "seed"), (json_int_t)1 << 53);
 	json_decref(m);
 
 	/* ... and a list ends with softmax */
-	m = create_model("{\"layers\": [2, 3, 4], \"loss\": "
+	m = tl_create_model("{\"layers\": [2, 3, 4], \"loss\": "
 	    "\"cross_entropy\", \"activation\": [\"tanh\", \"softmax\"]}", id);
 	ck_assert(str_list_is(json_object_get(m, "activation"), 2, "tanh",
 	    "softmax"));
 	json_decref(m);
 
 	/* cross_entropy with no activation: sigmoid hidden, softmax out */
-	m = create_model("{\"layers\": [2, 3, 4], \"loss\": "
+	m = tl_create_model("{\"layers\": [2, 3, 4], \"loss\": "
 	    "\"cross_entropy\"}", id);
 	ck_assert(str_list_is(json_object_get(m, "activation"), 2, "sigmoid",
 	    "softmax"));
 	json_decref(m);
 
 	/* the largest learning rate, a 200-byte name */
-	m = create_model("{\"layers\": [1, 1], \"learning_rate\": 1e6, "
+	m = tl_create_model("{\"layers\": [1, 1], \"learning_rate\": 1e6, "
 	    "\"momentum\": 0, \"name\": \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", id);
-	ck_assert_uint_eq(strlen(jstr(m, "name")), 200);
-	ck_assert_float_eq((float)jnum(m, "learning_rate"), 1e6f);
-	ck_assert_float_eq((float)jnum(m, "momentum"), 0.0f);
+	ck_assert_uint_eq(strlen(tl_jstr(m, "name")), 200);
+	ck_assert_float_eq((float)tl_jnum(m, "learning_rate"), 1e6f);
+	ck_assert_float_eq((float)tl_jnum(m, "momentum"), 0.0f);
 	json_decref(m);
 }
 END_TEST
@@ -802,37 +337,37 @@ START_TEST(test_list_and_delete)
 	char a[32], b[32], c[32], *resp;
 	json_t *list, *models;
 
-	new_model("{\"layers\": [2, 1], \"name\": \"a\"}", a);
-	new_model("{\"layers\": [2, 1], \"name\": \"b\"}", b);
-	new_model("{\"layers\": [2, 1], \"name\": \"c\"}", c);
-	push(b, "{\"inputs\": [[1, 2]], \"targets\": [[3]]}");
-	json_decref(jexpect("POST", mpath(b, "/step"), "{\"inputs\": "
+	tl_new_model("{\"layers\": [2, 1], \"name\": \"a\"}", a);
+	tl_new_model("{\"layers\": [2, 1], \"name\": \"b\"}", b);
+	tl_new_model("{\"layers\": [2, 1], \"name\": \"c\"}", c);
+	tl_push(b, "{\"inputs\": [[1, 2]], \"targets\": [[3]]}");
+	json_decref(tl_jexpect("POST", tl_mpath(b, "/step"), "{\"inputs\": "
 	    "[[1, 2]], \"targets\": [[0.5]]}", 200));
 
-	list = jget("/v1/models");
+	list = tl_jget("/v1/models");
 	models = json_object_get(list, "models");
 	ck_assert_uint_eq(json_array_size(models), 3);
-	ck_assert_str_eq(jstr(json_array_get(models, 0), "id"), a);
-	ck_assert_str_eq(jstr(json_array_get(models, 1), "id"), b);
-	ck_assert_str_eq(jstr(json_array_get(models, 2), "id"), c);
+	ck_assert_str_eq(tl_jstr(json_array_get(models, 0), "id"), a);
+	ck_assert_str_eq(tl_jstr(json_array_get(models, 1), "id"), b);
+	ck_assert_str_eq(tl_jstr(json_array_get(models, 2), "id"), c);
 	json_decref(list);
 
-	ck_assert_int_eq(jreq("DELETE", mpath(b, ""), NULL, &resp), 204);
+	ck_assert_int_eq(tl_jreq("DELETE", tl_mpath(b, ""), NULL, &resp), 204);
 	ck_assert_str_eq(resp, "");
 	free(resp);
-	list = jget("/v1/models");
+	list = tl_jget("/v1/models");
 	models = json_object_get(list, "models");
 	ck_assert_uint_eq(json_array_size(models), 2);
-	ck_assert_str_eq(jstr(json_array_get(models, 0), "id"), a);
-	ck_assert_str_eq(jstr(json_array_get(models, 1), "id"), c);
+	ck_assert_str_eq(tl_jstr(json_array_get(models, 0), "id"), a);
+	ck_assert_str_eq(tl_jstr(json_array_get(models, 1), "id"), c);
 	json_decref(list);
 
 	/* its weights, data and history went with it */
-	REJECT("GET", mpath(b, ""), NULL, 404, "model_not_found");
-	REJECT("GET", mpath(b, "/weights"), NULL, 404, "model_not_found");
-	REJECT("GET", mpath(b, "/batches"), NULL, 404, "model_not_found");
-	REJECT("GET", mpath(b, "/loss"), NULL, 404, "model_not_found");
-	REJECT("DELETE", mpath(b, ""), NULL, 404, "model_not_found");
+	REJECT("GET", tl_mpath(b, ""), NULL, 404, "model_not_found");
+	REJECT("GET", tl_mpath(b, "/weights"), NULL, 404, "model_not_found");
+	REJECT("GET", tl_mpath(b, "/batches"), NULL, 404, "model_not_found");
+	REJECT("GET", tl_mpath(b, "/loss"), NULL, 404, "model_not_found");
+	REJECT("DELETE", tl_mpath(b, ""), NULL, 404, "model_not_found");
 }
 END_TEST
 
@@ -849,7 +384,7 @@ START_TEST(test_weights_round_trip)
 	json_t *m, *w, *layers;
 	const int sizes[] = { 3, 4, 2 };
 
-	new_model("{\"layers\": [3, 4, 2], \"seed\": 5}", id);
+	tl_new_model("{\"layers\": [3, 4, 2], \"seed\": 5}", id);
 	/* 3*4+4 + 4*2+2 = 26 parameters */
 	for (int i = 0; i < 26; i++)
 		vals[i] = i < 10 ? special[i] :
@@ -877,16 +412,17 @@ START_TEST(test_weights_round_trip)
 	snprintf(body + k, sizeof body - k, "]}");
 	ck_assert_uint_eq(n, 26);
 
-	ck_assert_int_eq(jreq("PUT", mpath(id, "/weights"), body, &resp),
+	ck_assert_int_eq(tl_jreq("PUT", tl_mpath(id, "/weights"), body, &resp),
 	    200);
-	m = jparse(resp);
+	m = tl_parse(resp);
 	free(resp);
-	ck_assert_str_eq(jstr(m, "id"), id);
-	ck_assert_int_eq(jint(m, "step"), 0); /* "step" in the body ignored */
+	ck_assert_str_eq(tl_jstr(m, "id"), id);
+	/* "step" in the body ignored */
+	ck_assert_int_eq(tl_jint(m, "step"), 0);
 	json_decref(m);
 
-	w = jget(mpath(id, "/weights"));
-	ck_assert_int_eq(jint(w, "step"), 0);
+	w = tl_jget(tl_mpath(id, "/weights"));
+	ck_assert_int_eq(tl_jint(w, "step"), 0);
 	layers = json_object_get(w, "layers");
 	ck_assert_uint_eq(json_array_size(layers), 2);
 	n = 0;
@@ -915,12 +451,14 @@ START_TEST(test_weights_round_trip)
 	json_decref(w);
 
 	/* GET -> PUT of the same document changes no value */
-	ck_assert_int_eq(jreq("GET", mpath(id, "/weights"), NULL, &resp), 200);
-	ck_assert_int_eq(jreq("PUT", mpath(id, "/weights"), resp, NULL), 200);
+	ck_assert_int_eq(tl_jreq("GET", tl_mpath(id, "/weights"), NULL, &resp),
+	    200);
+	ck_assert_int_eq(tl_jreq("PUT", tl_mpath(id, "/weights"), resp, NULL),
+	    200);
 	{
 		char *again;
 
-		ck_assert_int_eq(jreq("GET", mpath(id, "/weights"), NULL,
+		ck_assert_int_eq(tl_jreq("GET", tl_mpath(id, "/weights"), NULL,
 		    &again), 200);
 		ck_assert_str_eq(again, resp);
 		free(again);
@@ -934,21 +472,22 @@ START_TEST(test_predict_exact)
 	char id[32];
 	json_t *r, *out;
 
-	new_model("{\"layers\": [2, 2], \"activation\": \"linear\"}", id);
-	json_decref(jexpect("PUT", mpath(id, "/weights"), "{\"layers\": "
+	tl_new_model("{\"layers\": [2, 2], \"activation\": \"linear\"}", id);
+	json_decref(tl_jexpect("PUT", tl_mpath(id, "/weights"), "{\"layers\": "
 	    "[{\"weights\": [[1, 2], [3, 4]], \"biases\": [0.5, -1]}]}", 200));
 
-	r = jexpect("POST", mpath(id, "/predict"), "{\"input\": [1, 1]}", 200);
+	r = tl_jexpect("POST", tl_mpath(id, "/predict"), "{\"input\": [1, 1]}",
+	    200);
 	out = json_object_get(r, "output");
 	ck_assert_uint_eq(json_array_size(out), 2);
 	ck_assert_double_eq(json_number_value(json_array_get(out, 0)), 3.5);
 	ck_assert_double_eq(json_number_value(json_array_get(out, 1)), 6.0);
-	ck_assert_int_eq(jint(r, "step"), 0);
+	ck_assert_int_eq(tl_jint(r, "step"), 0);
 	ck_assert_ptr_null(json_object_get(r, "outputs"));
 	json_decref(r);
 
-	r = jexpect("POST", mpath(id, "/predict"), "{\"inputs\": [[1, 1], "
-	    "[0.5, -2], [0, 0]]}", 200);
+	r = tl_jexpect("POST", tl_mpath(id, "/predict"),
+	    "{\"inputs\": [[1, 1], [0.5, -2], [0, 0]]}", 200);
 	out = json_object_get(r, "outputs");
 	ck_assert_uint_eq(json_array_size(out), 3);
 	ck_assert_double_eq(json_number_value(json_array_get(
@@ -959,7 +498,7 @@ START_TEST(test_predict_exact)
 	    json_array_get(out, 2), 0)), 0.5);
 	ck_assert_double_eq(json_number_value(json_array_get(
 	    json_array_get(out, 2), 1)), -1.0);
-	ck_assert_int_eq(jint(r, "step"), 0);
+	ck_assert_int_eq(tl_jint(r, "step"), 0);
 	json_decref(r);
 }
 END_TEST
@@ -970,53 +509,53 @@ START_TEST(test_batches)
 	json_t *r, *list, *b;
 	json_int_t b1, b2;
 
-	new_model("{\"layers\": [2, 3, 1]}", id);
-	r = jexpect("POST", mpath(id, "/batches"), "{\"inputs\": [[0, 0], "
-	    "[1, 1]], \"targets\": [[0], [1]]}", 201);
-	b1 = jint(r, "batch_id");
-	ck_assert_int_eq(jint(r, "samples"), 2);
-	ck_assert_int_eq(jint(r, "total_samples"), 2);
+	tl_new_model("{\"layers\": [2, 3, 1]}", id);
+	r = tl_jexpect("POST", tl_mpath(id, "/batches"),
+	    "{\"inputs\": [[0, 0], [1, 1]], \"targets\": [[0], [1]]}", 201);
+	b1 = tl_jint(r, "batch_id");
+	ck_assert_int_eq(tl_jint(r, "samples"), 2);
+	ck_assert_int_eq(tl_jint(r, "total_samples"), 2);
 	json_decref(r);
-	r = jexpect("POST", mpath(id, "/batches"), XOR_BATCH, 201);
-	b2 = jint(r, "batch_id");
+	r = tl_jexpect("POST", tl_mpath(id, "/batches"), XOR_BATCH, 201);
+	b2 = tl_jint(r, "batch_id");
 	ck_assert_int_ne(b1, b2);
-	ck_assert_int_eq(jint(r, "samples"), 4);
-	ck_assert_int_eq(jint(r, "total_samples"), 6);
+	ck_assert_int_eq(tl_jint(r, "samples"), 4);
+	ck_assert_int_eq(tl_jint(r, "total_samples"), 6);
 	json_decref(r);
 
-	list = jget(mpath(id, "/batches"));
-	ck_assert_int_eq(jint(list, "total_samples"), 6);
+	list = tl_jget(tl_mpath(id, "/batches"));
+	ck_assert_int_eq(tl_jint(list, "total_samples"), 6);
 	ck_assert_uint_eq(json_array_size(json_object_get(list, "batches")),
 	    2);
 	b = json_array_get(json_object_get(list, "batches"), 0);
-	ck_assert_int_eq(jint(b, "batch_id"), b1);
-	ck_assert_int_eq(jint(b, "samples"), 2);
+	ck_assert_int_eq(tl_jint(b, "batch_id"), b1);
+	ck_assert_int_eq(tl_jint(b, "samples"), 2);
 	ck_assert(is_time(json_object_get(b, "created_at")));
 	b = json_array_get(json_object_get(list, "batches"), 1);
-	ck_assert_int_eq(jint(b, "batch_id"), b2);
-	ck_assert_int_eq(jint(b, "samples"), 4);
+	ck_assert_int_eq(tl_jint(b, "batch_id"), b2);
+	ck_assert_int_eq(tl_jint(b, "samples"), 4);
 	json_decref(list);
 
-	r = jget(mpath(id, ""));
-	ck_assert_int_eq(jint(r, "samples"), 6);
+	r = tl_jget(tl_mpath(id, ""));
+	ck_assert_int_eq(tl_jint(r, "samples"), 6);
 	json_decref(r);
 
-	ck_assert_int_eq(jreq("DELETE", mpath(id, "/batches"), NULL, &resp),
-	    204);
+	ck_assert_int_eq(tl_jreq("DELETE", tl_mpath(id, "/batches"), NULL,
+	    &resp), 204);
 	ck_assert_str_eq(resp, "");
 	free(resp);
-	list = jget(mpath(id, "/batches"));
-	ck_assert_int_eq(jint(list, "total_samples"), 0);
+	list = tl_jget(tl_mpath(id, "/batches"));
+	ck_assert_int_eq(tl_jint(list, "total_samples"), 0);
 	ck_assert_uint_eq(json_array_size(json_object_get(list, "batches")),
 	    0);
 	json_decref(list);
-	r = jget(mpath(id, ""));
-	ck_assert_int_eq(jint(r, "samples"), 0);
+	r = tl_jget(tl_mpath(id, ""));
+	ck_assert_int_eq(tl_jint(r, "samples"), 0);
 	json_decref(r);
 
 	/* and the model takes data again */
-	r = jexpect("POST", mpath(id, "/batches"), XOR_BATCH, 201);
-	ck_assert_int_eq(jint(r, "total_samples"), 4);
+	r = tl_jexpect("POST", tl_mpath(id, "/batches"), XOR_BATCH, 201);
+	ck_assert_int_eq(tl_jint(r, "total_samples"), 4);
 	json_decref(r);
 }
 END_TEST
@@ -1027,90 +566,90 @@ START_TEST(test_step_and_loss_history)
 	double losses[6];
 	json_t *r, *pts, *m;
 
-	new_model("{\"layers\": [2, 2, 1], \"seed\": 11}", id);
+	tl_new_model("{\"layers\": [2, 2, 1], \"seed\": 11}", id);
 	for (int i = 1; i <= 5; i++) {
-		r = jexpect("POST", mpath(id, "/step"), i == 3 ?
+		r = tl_jexpect("POST", tl_mpath(id, "/step"), i == 3 ?
 		    "{\"inputs\": [[0,0],[0,1],[1,0],[1,1]], \"targets\": "
 		    "[[0],[1],[1],[0]], \"learning_rate\": 0.5}" : XOR_BATCH,
 		    200);
-		ck_assert_int_eq(jint(r, "step"), i);
-		losses[i] = jnum(r, "loss");
+		ck_assert_int_eq(tl_jint(r, "step"), i);
+		losses[i] = tl_jnum(r, "loss");
 		ck_assert(isfinite(losses[i]) && losses[i] >= 0);
 		ck_assert_uint_eq(json_object_size(r), 2);
 		json_decref(r);
 	}
-	m = jget(mpath(id, ""));
-	ck_assert_int_eq(jint(m, "step"), 5);
-	ck_assert_double_eq(jnum(m, "last_loss"), losses[5]);
-	ck_assert_str_eq(jstr(m, "status"), "idle");
+	m = tl_jget(tl_mpath(id, ""));
+	ck_assert_int_eq(tl_jint(m, "step"), 5);
+	ck_assert_double_eq(tl_jnum(m, "last_loss"), losses[5]);
+	ck_assert_str_eq(tl_jstr(m, "status"), "idle");
 	json_decref(m);
-	r = jget(mpath(id, "/weights"));
-	ck_assert_int_eq(jint(r, "step"), 5);
+	r = tl_jget(tl_mpath(id, "/weights"));
+	ck_assert_int_eq(tl_jint(r, "step"), 5);
 	json_decref(r);
 
 	/* everything, ascending */
-	r = jget(mpath(id, "/loss"));
+	r = tl_jget(tl_mpath(id, "/loss"));
 	pts = json_object_get(r, "points");
 	ck_assert_uint_eq(json_array_size(pts), 5);
 	for (int i = 0; i < 5; i++) {
 		json_t *p = json_array_get(pts, (size_t)i);
 
-		ck_assert_int_eq(jint(p, "step"), i + 1);
-		ck_assert_double_eq(jnum(p, "loss"), losses[i + 1]);
+		ck_assert_int_eq(tl_jint(p, "step"), i + 1);
+		ck_assert_double_eq(tl_jnum(p, "loss"), losses[i + 1]);
 		ck_assert(is_time(json_object_get(p, "time")));
 	}
-	ck_assert_int_eq(jint(r, "next_since"), 5);
+	ck_assert_int_eq(tl_jint(r, "next_since"), 5);
 	json_decref(r);
 
 	/* since is exclusive */
-	r = jget(mpath(id, "/loss?since=2"));
+	r = tl_jget(tl_mpath(id, "/loss?since=2"));
 	pts = json_object_get(r, "points");
 	ck_assert_uint_eq(json_array_size(pts), 3);
-	ck_assert_int_eq(jint(json_array_get(pts, 0), "step"), 3);
-	ck_assert_int_eq(jint(r, "next_since"), 5);
+	ck_assert_int_eq(tl_jint(json_array_get(pts, 0), "step"), 3);
+	ck_assert_int_eq(tl_jint(r, "next_since"), 5);
 	json_decref(r);
 
 	/* limit, and next_since pages on */
-	r = jget(mpath(id, "/loss?limit=2"));
+	r = tl_jget(tl_mpath(id, "/loss?limit=2"));
 	pts = json_object_get(r, "points");
 	ck_assert_uint_eq(json_array_size(pts), 2);
-	ck_assert_int_eq(jint(json_array_get(pts, 0), "step"), 1);
-	ck_assert_int_eq(jint(json_array_get(pts, 1), "step"), 2);
-	ck_assert_int_eq(jint(r, "next_since"), 2);
+	ck_assert_int_eq(tl_jint(json_array_get(pts, 0), "step"), 1);
+	ck_assert_int_eq(tl_jint(json_array_get(pts, 1), "step"), 2);
+	ck_assert_int_eq(tl_jint(r, "next_since"), 2);
 	json_decref(r);
-	r = jget(mpath(id, "/loss?since=2&limit=2"));
+	r = tl_jget(tl_mpath(id, "/loss?since=2&limit=2"));
 	pts = json_object_get(r, "points");
 	ck_assert_uint_eq(json_array_size(pts), 2);
-	ck_assert_int_eq(jint(json_array_get(pts, 0), "step"), 3);
-	ck_assert_int_eq(jint(json_array_get(pts, 1), "step"), 4);
-	ck_assert_int_eq(jint(r, "next_since"), 4);
+	ck_assert_int_eq(tl_jint(json_array_get(pts, 0), "step"), 3);
+	ck_assert_int_eq(tl_jint(json_array_get(pts, 1), "step"), 4);
+	ck_assert_int_eq(tl_jint(r, "next_since"), 4);
 	json_decref(r);
-	r = jget(mpath(id, "/loss?since=4&limit=2"));
+	r = tl_jget(tl_mpath(id, "/loss?since=4&limit=2"));
 	pts = json_object_get(r, "points");
 	ck_assert_uint_eq(json_array_size(pts), 1);
-	ck_assert_int_eq(jint(json_array_get(pts, 0), "step"), 5);
-	ck_assert_int_eq(jint(r, "next_since"), 5);
+	ck_assert_int_eq(tl_jint(json_array_get(pts, 0), "step"), 5);
+	ck_assert_int_eq(tl_jint(r, "next_since"), 5);
 	json_decref(r);
 
 	/* none left: next_since stays at since */
-	r = jget(mpath(id, "/loss?since=5"));
+	r = tl_jget(tl_mpath(id, "/loss?since=5"));
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "points")), 0);
-	ck_assert_int_eq(jint(r, "next_since"), 5);
+	ck_assert_int_eq(tl_jint(r, "next_since"), 5);
 	json_decref(r);
-	r = jget(mpath(id, "/loss?since=100&limit=10000"));
+	r = tl_jget(tl_mpath(id, "/loss?since=100&limit=10000"));
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "points")), 0);
-	ck_assert_int_eq(jint(r, "next_since"), 100);
+	ck_assert_int_eq(tl_jint(r, "next_since"), 100);
 	json_decref(r);
-	r = jget(mpath(id, "/loss?since=9223372036854775807"));
+	r = tl_jget(tl_mpath(id, "/loss?since=9223372036854775807"));
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "points")), 0);
-	ck_assert_int_eq(jint(r, "next_since"), INT64_MAX);
+	ck_assert_int_eq(tl_jint(r, "next_since"), INT64_MAX);
 	json_decref(r);
-	REJECT("GET", mpath(id, "/loss?since=9223372036854775808"), NULL, 400,
-	    "invalid_query");
+	REJECT("GET", tl_mpath(id, "/loss?since=9223372036854775808"), NULL,
+	    400, "invalid_query");
 
 	/* a step whose loss overflows is refused and changes nothing (the
 	 * contract names no code for it; the daemon says "diverged") */
-	REJECT("POST", mpath(id, "/step"), "{\"inputs\": [[3e38, 3e38]], "
+	REJECT("POST", tl_mpath(id, "/step"), "{\"inputs\": [[3e38, 3e38]], "
 	    "\"targets\": [[-3e38]], \"learning_rate\": 1e6}", 422, NULL);
 }
 END_TEST
@@ -1121,36 +660,36 @@ START_TEST(test_train_xor)
 	json_t *j, *r, *outs, *jobs, *pts;
 	static const int want[4] = { 0, 1, 1, 0 };
 
-	new_model("{\"layers\": [2, 4, 1], \"learning_rate\": 2, \"seed\": "
+	tl_new_model("{\"layers\": [2, 4, 1], \"learning_rate\": 2, \"seed\": "
 	    "1}", id);
-	push(id, XOR_BATCH);
-	j = jexpect("POST", mpath(id, "/train"), "{\"steps\": 3000, "
+	tl_push(id, XOR_BATCH);
+	j = tl_jexpect("POST", tl_mpath(id, "/train"), "{\"steps\": 3000, "
 	    "\"batch_size\": 4}", 202);
-	snprintf(job_id, sizeof job_id, "%s", jstr(j, "id"));
-	ck_assert(is_hex_id(job_id, 'j'));
-	ck_assert_str_eq(g_hdr.location, jpath(job_id));
-	ck_assert_str_eq(jstr(j, "model_id"), id);
-	ck_assert(strcmp(jstr(j, "status"), "queued") == 0 ||
-	    strcmp(jstr(j, "status"), "running") == 0);
-	ck_assert_int_eq(jint(j, "steps_total"), 3000);
+	snprintf(job_id, sizeof job_id, "%s", tl_jstr(j, "id"));
+	ck_assert(tl_is_hex_id(job_id, 'j'));
+	ck_assert_str_eq(tl_header("Location"), tl_jpath(job_id));
+	ck_assert_str_eq(tl_jstr(j, "model_id"), id);
+	ck_assert(strcmp(tl_jstr(j, "status"), "queued") == 0 ||
+	    strcmp(tl_jstr(j, "status"), "running") == 0);
+	ck_assert_int_eq(tl_jint(j, "steps_total"), 3000);
 	ck_assert(is_time(json_object_get(j, "created_at")));
 	ck_assert(json_is_null(json_object_get(j, "finished_at")));
 	ck_assert(json_is_null(json_object_get(j, "error")));
 	ck_assert_uint_eq(json_object_size(j), 10);
 	json_decref(j);
 
-	j = wait_job(job_id, "succeeded", "failed", 10.0);
-	ck_assert_str_eq(jstr(j, "status"), "succeeded");
-	ck_assert_int_eq(jint(j, "steps_done"), 3000);
-	ck_assert(isfinite(jnum(j, "loss")));
+	j = tl_wait_job(job_id, "succeeded", "failed", 10.0);
+	ck_assert_str_eq(tl_jstr(j, "status"), "succeeded");
+	ck_assert_int_eq(tl_jint(j, "steps_done"), 3000);
+	ck_assert(isfinite(tl_jnum(j, "loss")));
 	ck_assert(json_is_null(json_object_get(j, "error")));
 	ck_assert(is_time(json_object_get(j, "started_at")));
 	ck_assert(is_time(json_object_get(j, "finished_at")));
 	json_decref(j);
 
-	r = jexpect("POST", mpath(id, "/predict"), "{\"inputs\": [[0,0],"
+	r = tl_jexpect("POST", tl_mpath(id, "/predict"), "{\"inputs\": [[0,0],"
 	    "[0,1],[1,0],[1,1]]}", 200);
-	ck_assert_int_eq(jint(r, "step"), 3000);
+	ck_assert_int_eq(tl_jint(r, "step"), 3000);
 	outs = json_object_get(r, "outputs");
 	ck_assert_uint_eq(json_array_size(outs), 4);
 	for (size_t i = 0; i < 4; i++) {
@@ -1161,66 +700,67 @@ START_TEST(test_train_xor)
 	}
 	json_decref(r);
 
-	r = jget(mpath(id, ""));
-	ck_assert_int_eq(jint(r, "step"), 3000);
-	ck_assert_str_eq(jstr(r, "status"), "idle");
-	ck_assert(isfinite(jnum(r, "last_loss")));
+	r = tl_jget(tl_mpath(id, ""));
+	ck_assert_int_eq(tl_jint(r, "step"), 3000);
+	ck_assert_str_eq(tl_jstr(r, "status"), "idle");
+	ck_assert(isfinite(tl_jnum(r, "last_loss")));
 	json_decref(r);
 
 	/* every step left one loss point */
-	r = jget(mpath(id, "/loss?limit=10000"));
+	r = tl_jget(tl_mpath(id, "/loss?limit=10000"));
 	pts = json_object_get(r, "points");
 	ck_assert_uint_eq(json_array_size(pts), 3000);
-	ck_assert_int_eq(jint(json_array_get(pts, 0), "step"), 1);
-	ck_assert_int_eq(jint(json_array_get(pts, 2999), "step"), 3000);
-	ck_assert_int_eq(jint(r, "next_since"), 3000);
-	ck_assert(jnum(json_array_get(pts, 2999), "loss") <
-	    jnum(json_array_get(pts, 0), "loss"));
+	ck_assert_int_eq(tl_jint(json_array_get(pts, 0), "step"), 1);
+	ck_assert_int_eq(tl_jint(json_array_get(pts, 2999), "step"), 3000);
+	ck_assert_int_eq(tl_jint(r, "next_since"), 3000);
+	ck_assert(tl_jnum(json_array_get(pts, 2999), "loss") <
+	    tl_jnum(json_array_get(pts, 0), "loss"));
 	json_decref(r);
-	r = jget(mpath(id, "/loss"));
+	r = tl_jget(tl_mpath(id, "/loss"));
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "points")), 1000);
-	ck_assert_int_eq(jint(r, "next_since"), 1000);
+	ck_assert_int_eq(tl_jint(r, "next_since"), 1000);
 	json_decref(r);
 
 	/* the job list, and the job itself */
-	r = jget(mpath(id, "/jobs"));
+	r = tl_jget(tl_mpath(id, "/jobs"));
 	jobs = json_object_get(r, "jobs");
 	ck_assert_uint_eq(json_array_size(jobs), 1);
-	ck_assert_str_eq(jstr(json_array_get(jobs, 0), "id"), job_id);
-	ck_assert_str_eq(jstr(json_array_get(jobs, 0), "status"), "succeeded");
+	ck_assert_str_eq(tl_jstr(json_array_get(jobs, 0), "id"), job_id);
+	ck_assert_str_eq(tl_jstr(json_array_get(jobs, 0), "status"),
+	    "succeeded");
 	json_decref(r);
 
 	/* a finished job cannot be cancelled */
-	REJECT("DELETE", jpath(job_id), NULL, 409, "job_finished");
+	REJECT("DELETE", tl_jpath(job_id), NULL, 409, "job_finished");
 
 	/* an empty body and {} train with the defaults: one epoch */
-	ck_assert_int_eq(req("POST", mpath(id, "/train"), NULL, NULL, &resp,
-	    NULL), 202);
-	j = jparse(resp);
+	ck_assert_int_eq(tl_req("POST", tl_mpath(id, "/train"), NULL, NULL,
+	    &resp), 202);
+	j = tl_parse(resp);
 	free(resp);
-	ck_assert_int_eq(jint(j, "steps_total"), 1);
-	snprintf(job_id, sizeof job_id, "%s", jstr(j, "id"));
+	ck_assert_int_eq(tl_jint(j, "steps_total"), 1);
+	snprintf(job_id, sizeof job_id, "%s", tl_jstr(j, "id"));
 	json_decref(j);
-	json_decref(wait_job(job_id, "succeeded", NULL, 10.0));
-	j = jexpect("POST", mpath(id, "/train"), "{}", 202);
-	snprintf(job_id, sizeof job_id, "%s", jstr(j, "id"));
+	json_decref(tl_wait_job(job_id, "succeeded", NULL, 10.0));
+	j = tl_jexpect("POST", tl_mpath(id, "/train"), "{}", 202);
+	snprintf(job_id, sizeof job_id, "%s", tl_jstr(j, "id"));
 	json_decref(j);
-	json_decref(wait_job(job_id, "succeeded", NULL, 10.0));
+	json_decref(tl_wait_job(job_id, "succeeded", NULL, 10.0));
 	/* epochs x ceil(rows / batch_size) steps */
-	j = jexpect("POST", mpath(id, "/train"), "{\"epochs\": 3, "
+	j = tl_jexpect("POST", tl_mpath(id, "/train"), "{\"epochs\": 3, "
 	    "\"batch_size\": 3, \"shuffle\": false, \"learning_rate\": 0.5}",
 	    202);
-	ck_assert_int_eq(jint(j, "steps_total"), 6);
-	snprintf(job_id, sizeof job_id, "%s", jstr(j, "id"));
+	ck_assert_int_eq(tl_jint(j, "steps_total"), 6);
+	snprintf(job_id, sizeof job_id, "%s", tl_jstr(j, "id"));
 	json_decref(j);
-	json_decref(wait_job(job_id, "succeeded", NULL, 10.0));
-	wait_model_idle(id, 10.0);
-	r = jget(mpath(id, ""));
-	ck_assert_int_eq(jint(r, "step"), 3000 + 1 + 1 + 6);
+	json_decref(tl_wait_job(job_id, "succeeded", NULL, 10.0));
+	tl_wait_model_idle(id, 10.0);
+	r = tl_jget(tl_mpath(id, ""));
+	ck_assert_int_eq(tl_jint(r, "step"), 3000 + 1 + 1 + 6);
 	json_decref(r);
-	r = jget(mpath(id, "/jobs"));
+	r = tl_jget(tl_mpath(id, "/jobs"));
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 4);
-	ck_assert_str_eq(jstr(json_array_get(json_object_get(r, "jobs"), 3),
+	ck_assert_str_eq(tl_jstr(json_array_get(json_object_get(r, "jobs"), 3),
 	    "id"), job_id);
 	json_decref(r);
 }
@@ -1234,94 +774,95 @@ START_TEST(test_cancel_and_busy)
 	json_t *j, *m, *r;
 
 	slow_model(id);
-	new_model("{\"layers\": [2, 1]}", other);
-	start_job(id, "{\"steps\": 1000000000, \"batch_size\": 512}", job);
-	json_decref(wait_job(job, "running", NULL, 10.0));
-	m = jget(mpath(id, ""));
-	ck_assert_str_eq(jstr(m, "status"), "training");
+	tl_new_model("{\"layers\": [2, 1]}", other);
+	tl_start_job(id, "{\"steps\": 1000000000, \"batch_size\": 512}", job);
+	json_decref(tl_wait_job(job, "running", NULL, 10.0));
+	m = tl_jget(tl_mpath(id, ""));
+	ck_assert_str_eq(tl_jstr(m, "status"), "training");
 	json_decref(m);
 
 	/* another model is not held up */
-	json_decref(jexpect("POST", mpath(other, "/step"), "{\"inputs\": "
+	json_decref(tl_jexpect("POST", tl_mpath(other, "/step"), "{\"inputs\": "
 	    "[[1, 0]], \"targets\": [[1]]}", 200));
 
 	/* a second job on the same model waits behind the first */
-	start_job(id, "{\"steps\": 5}", job2);
-	j = jget(jpath(job2));
-	ck_assert_str_eq(jstr(j, "status"), "queued");
+	tl_start_job(id, "{\"steps\": 5}", job2);
+	j = tl_jget(tl_jpath(job2));
+	ck_assert_str_eq(tl_jstr(j, "status"), "queued");
 	ck_assert(json_is_null(json_object_get(j, "started_at")));
 	json_decref(j);
 
 	/* busy: step, weights, drop data; the data stays */
 	w = NULL;
-	ck_assert_int_eq(jreq("GET", mpath(id, "/weights"), NULL, &w), 200);
-	before = NULL;
-	ck_assert_int_eq(jreq("GET", mpath(id, "/batches"), NULL, &before),
+	ck_assert_int_eq(tl_jreq("GET", tl_mpath(id, "/weights"), NULL, &w),
 	    200);
+	before = NULL;
+	ck_assert_int_eq(tl_jreq("GET", tl_mpath(id, "/batches"), NULL,
+	    &before), 200);
 	{
 		char *batch = big_batch(2, 16), *resp;
 
-		ck_assert_int_eq(jreq("POST", mpath(id, "/step"), batch,
+		ck_assert_int_eq(tl_jreq("POST", tl_mpath(id, "/step"), batch,
 		    &resp), 409);
 		check_error_body(resp, "model_busy", __LINE__);
 		free(resp);
 		free(batch);
-		ck_assert_int_eq(jreq("PUT", mpath(id, "/weights"), w, &resp),
-		    409);
+		ck_assert_int_eq(tl_jreq("PUT", tl_mpath(id, "/weights"), w,
+		    &resp), 409);
 		check_error_body(resp, "model_busy", __LINE__);
 		free(resp);
-		ck_assert_int_eq(jreq("DELETE", mpath(id, "/batches"), NULL,
-		    &resp), 409);
+		ck_assert_int_eq(tl_jreq("DELETE", tl_mpath(id, "/batches"),
+		    NULL, &resp), 409);
 		check_error_body(resp, "model_busy", __LINE__);
 		free(resp);
 	}
 	free(w);
-	ck_assert_int_eq(jreq("GET", mpath(id, "/batches"), NULL, &after),
+	ck_assert_int_eq(tl_jreq("GET", tl_mpath(id, "/batches"), NULL, &after),
 	    200);
 	ck_assert_str_eq(before, after);
 	free(before);
 	free(after);
-	r = jget("/v1/models");
+	r = tl_jget("/v1/models");
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "models")), 2);
 	json_decref(r);
-	r = jget(mpath(id, "/jobs"));
+	r = tl_jget(tl_mpath(id, "/jobs"));
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 2);
-	ck_assert_str_eq(jstr(json_array_get(json_object_get(r, "jobs"), 0),
+	ck_assert_str_eq(tl_jstr(json_array_get(json_object_get(r, "jobs"), 0),
 	    "id"), job);
-	ck_assert_str_eq(jstr(json_array_get(json_object_get(r, "jobs"), 0),
+	ck_assert_str_eq(tl_jstr(json_array_get(json_object_get(r, "jobs"), 0),
 	    "status"), "running");
 	json_decref(r);
 	/* cancel the queued one: it never started */
-	j = jexpect("DELETE", jpath(job2), NULL, 200);
-	ck_assert_str_eq(jstr(j, "status"), "cancelled");
+	j = tl_jexpect("DELETE", tl_jpath(job2), NULL, 200);
+	ck_assert_str_eq(tl_jstr(j, "status"), "cancelled");
 	ck_assert(json_is_null(json_object_get(j, "started_at")));
 	ck_assert(is_time(json_object_get(j, "finished_at")));
-	ck_assert_int_eq(jint(j, "steps_done"), 0);
+	ck_assert_int_eq(tl_jint(j, "steps_done"), 0);
 	json_decref(j);
 
 	/* cancel the running one */
-	j = jexpect("DELETE", jpath(job), NULL, 200);
-	ck_assert_str_eq(jstr(j, "status"), "cancelled");
+	j = tl_jexpect("DELETE", tl_jpath(job), NULL, 200);
+	ck_assert_str_eq(tl_jstr(j, "status"), "cancelled");
 	ck_assert(is_time(json_object_get(j, "started_at")));
 	ck_assert(is_time(json_object_get(j, "finished_at")));
-	ck_assert_int_lt(jint(j, "steps_done"), 1000000000);
-	ck_assert_int_eq(jint(j, "steps_total"), 1000000000);
+	ck_assert_int_lt(tl_jint(j, "steps_done"), 1000000000);
+	ck_assert_int_eq(tl_jint(j, "steps_total"), 1000000000);
 	json_decref(j);
-	j = jget(jpath(job));
-	ck_assert_str_eq(jstr(j, "status"), "cancelled");
+	j = tl_jget(tl_jpath(job));
+	ck_assert_str_eq(tl_jstr(j, "status"), "cancelled");
 	json_decref(j);
-	REJECT("DELETE", jpath(job), NULL, 409, "job_finished");
-	REJECT("DELETE", jpath(job2), NULL, 409, "job_finished");
+	REJECT("DELETE", tl_jpath(job), NULL, 409, "job_finished");
+	REJECT("DELETE", tl_jpath(job2), NULL, 409, "job_finished");
 
 	/* the model is free again and its step matches its history */
-	m = jget(mpath(id, ""));
-	ck_assert_str_eq(jstr(m, "status"), "idle");
-	r = jget(mpath(id, "/loss?limit=10000"));
-	ck_assert_int_eq(jint(r, "next_since"), jint(m, "step"));
+	m = tl_jget(tl_mpath(id, ""));
+	ck_assert_str_eq(tl_jstr(m, "status"), "idle");
+	r = tl_jget(tl_mpath(id, "/loss?limit=10000"));
+	ck_assert_int_eq(tl_jint(r, "next_since"), tl_jint(m, "step"));
 	json_decref(r);
 	json_decref(m);
-	ck_assert_int_eq(jreq("DELETE", mpath(id, "/batches"), NULL, NULL),
-	    204);
+	ck_assert_int_eq(tl_jreq("DELETE", tl_mpath(id, "/batches"), NULL,
+	    NULL), 204);
 }
 END_TEST
 
@@ -1332,12 +873,12 @@ START_TEST(test_delete_while_training)
 	json_t *r;
 
 	slow_model(id);
-	start_job(id, "{\"steps\": 1000000000}", job);
-	json_decref(wait_job(job, "running", NULL, 10.0));
-	ck_assert_int_eq(jreq("DELETE", mpath(id, ""), NULL, NULL), 204);
-	REJECT("GET", jpath(job), NULL, 404, "job_not_found");
-	REJECT("GET", mpath(id, "/jobs"), NULL, 404, "model_not_found");
-	r = jget("/v1/models");
+	tl_start_job(id, "{\"steps\": 1000000000}", job);
+	json_decref(tl_wait_job(job, "running", NULL, 10.0));
+	ck_assert_int_eq(tl_jreq("DELETE", tl_mpath(id, ""), NULL, NULL), 204);
+	REJECT("GET", tl_jpath(job), NULL, 404, "job_not_found");
+	REJECT("GET", tl_mpath(id, "/jobs"), NULL, 404, "model_not_found");
+	r = tl_jget("/v1/models");
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "models")), 0);
 	json_decref(r);
 }
@@ -1350,23 +891,23 @@ START_TEST(test_job_failed)
 	char id[32], job[32];
 	json_t *j, *m;
 
-	new_model("{\"layers\": [1, 1], \"activation\": \"linear\"}", id);
-	json_decref(jexpect("PUT", mpath(id, "/weights"), "{\"layers\": "
+	tl_new_model("{\"layers\": [1, 1], \"activation\": \"linear\"}", id);
+	json_decref(tl_jexpect("PUT", tl_mpath(id, "/weights"), "{\"layers\": "
 	    "[{\"weights\": [[1e20]], \"biases\": [0]}]}", 200));
-	push(id, "{\"inputs\": [[1e30]], \"targets\": [[0]]}");
-	start_job(id, "{\"steps\": 10}", job);
-	j = wait_job(job, "failed", "succeeded", 10.0);
-	ck_assert_str_eq(jstr(j, "status"), "failed");
-	ck_assert_msg(strncmp(jstr(j, "error"), "diverged at step 1", 18) == 0,
-	    "error: %s", jstr(j, "error"));
-	ck_assert_int_eq(jint(j, "steps_done"), 0);
+	tl_push(id, "{\"inputs\": [[1e30]], \"targets\": [[0]]}");
+	tl_start_job(id, "{\"steps\": 10}", job);
+	j = tl_wait_job(job, "failed", "succeeded", 10.0);
+	ck_assert_str_eq(tl_jstr(j, "status"), "failed");
+	ck_assert_msg(strncmp(tl_jstr(j, "error"), "diverged at step 1",
+	    18) == 0, "error: %s", tl_jstr(j, "error"));
+	ck_assert_int_eq(tl_jint(j, "steps_done"), 0);
 	ck_assert(is_time(json_object_get(j, "finished_at")));
 	json_decref(j);
-	wait_model_idle(id, 10.0);
-	m = jget(mpath(id, ""));
-	ck_assert_int_eq(jint(m, "step"), 0);
+	tl_wait_model_idle(id, 10.0);
+	m = tl_jget(tl_mpath(id, ""));
+	ck_assert_int_eq(tl_jint(m, "step"), 0);
 	json_decref(m);
-	REJECT("DELETE", jpath(job), NULL, 409, "job_finished");
+	REJECT("DELETE", tl_jpath(job), NULL, 409, "job_finished");
 }
 END_TEST
 
@@ -1381,22 +922,22 @@ START_TEST(test_job_order)
 	json_t *j;
 
 	slow_model(id);
-	new_model("{\"layers\": [2, 1]}", other);
-	start_job(id, "{\"steps\": 1000000000}", job);
-	json_decref(wait_job(job, "running", NULL, 10.0));
-	start_job(id, "{\"steps\": 5}", job2);
+	tl_new_model("{\"layers\": [2, 1]}", other);
+	tl_start_job(id, "{\"steps\": 1000000000}", job);
+	json_decref(tl_wait_job(job, "running", NULL, 10.0));
+	tl_start_job(id, "{\"steps\": 5}", job2);
 	/* a task of another model makes the running job yield */
-	json_decref(jexpect("POST", mpath(other, "/step"), "{\"inputs\": "
+	json_decref(tl_jexpect("POST", tl_mpath(other, "/step"), "{\"inputs\": "
 	    "[[1, 0]], \"targets\": [[1]]}", 200));
 	for (int i = 0; i < 25; i++) {
 		nanosleep(&nap, NULL);
-		j = jget(jpath(job2));
-		ck_assert_msg(strcmp(jstr(j, "status"), "queued") == 0,
+		j = tl_jget(tl_jpath(job2));
+		ck_assert_msg(strcmp(tl_jstr(j, "status"), "queued") == 0,
 		    "job %s of model %s is %s while job %s of the same model "
-		    "is still running", job2, id, jstr(j, "status"), job);
+		    "is still running", job2, id, tl_jstr(j, "status"), job);
 		json_decref(j);
 	}
-	json_decref(jexpect("DELETE", jpath(job), NULL, 200));
+	json_decref(tl_jexpect("DELETE", tl_jpath(job), NULL, 200));
 }
 END_TEST
 
@@ -1409,31 +950,31 @@ START_TEST(test_job_result)
 	char id[32], job[32];
 	json_int_t want = 0;
 
-	new_model("{\"layers\": [2, 4, 1], \"seed\": 1}", id);
-	push(id, XOR_BATCH);
+	tl_new_model("{\"layers\": [2, 4, 1], \"seed\": 1}", id);
+	tl_push(id, XOR_BATCH);
 	for (int i = 0; i < 20; i++) {
 		json_t *j, *m;
 
-		start_job(id, "{\"steps\": 300}", job);
+		tl_start_job(id, "{\"steps\": 300}", job);
 		want += 300;
 		for (;;) {
 			const char *st;
 
-			j = jget(jpath(job));
-			st = jstr(j, "status");
+			j = tl_jget(tl_jpath(job));
+			st = tl_jstr(j, "status");
 			if (strcmp(st, "queued") != 0 &&
 			    strcmp(st, "running") != 0)
 				break;
 			json_decref(j);
 		}
-		ck_assert_str_eq(jstr(j, "status"), "succeeded");
+		ck_assert_str_eq(tl_jstr(j, "status"), "succeeded");
 		json_decref(j);
-		m = jget(mpath(id, ""));
-		ck_assert_msg(jint(m, "step") == want && strcmp(jstr(m,
+		m = tl_jget(tl_mpath(id, ""));
+		ck_assert_msg(tl_jint(m, "step") == want && strcmp(tl_jstr(m,
 		    "status"), "idle") == 0, "job %s succeeded but model %s "
 		    "is at step %lld (want %lld), status %s", job, id,
-		    (long long)jint(m, "step"), (long long)want,
-		    jstr(m, "status"));
+		    (long long)tl_jint(m, "step"), (long long)want,
+		    tl_jstr(m, "status"));
 		json_decref(m);
 	}
 }
@@ -1446,14 +987,18 @@ START_TEST(test_flt_max)
 {
 	char id[32], *w;
 
-	new_model("{\"layers\": [1, 1], \"activation\": \"linear\"}", id);
-	ck_assert_int_eq(jreq("PUT", mpath(id, "/weights"), "{\"layers\": "
+	tl_new_model("{\"layers\": [1, 1], \"activation\": \"linear\"}", id);
+	ck_assert_int_eq(tl_jreq("PUT", tl_mpath(id, "/weights"),
+	    "{\"layers\": "
 	    "[{\"weights\": [[3.4028234e38]], \"biases\": [0]}]}", NULL),
 	    200);
-	ck_assert_int_eq(jreq("GET", mpath(id, "/weights"), NULL, &w), 200);
-	ck_assert_int_eq(jreq("PUT", mpath(id, "/weights"), w, NULL), 200);
+	ck_assert_int_eq(tl_jreq("GET", tl_mpath(id, "/weights"), NULL, &w),
+	    200);
+	ck_assert_int_eq(tl_jreq("PUT", tl_mpath(id, "/weights"), w, NULL),
+	    200);
 	free(w);
-	ck_assert_int_eq(jreq("PUT", mpath(id, "/weights"), "{\"layers\": "
+	ck_assert_int_eq(tl_jreq("PUT", tl_mpath(id, "/weights"),
+	    "{\"layers\": "
 	    "[{\"weights\": [[3.40282347e+38]], \"biases\": [0]}]}", NULL),
 	    200);
 }
@@ -1470,11 +1015,12 @@ busy_world(char id[32])
 {
 	char job[32];
 
-	new_model("{\"layers\": [2, 3, 1], \"name\": \"w\", \"seed\": 4}", id);
-	push(id, XOR_BATCH);
-	json_decref(jexpect("POST", mpath(id, "/step"), XOR_BATCH, 200));
-	start_job(id, "{\"steps\": 10}", job);
-	json_decref(wait_job(job, "succeeded", NULL, 10.0));
+	tl_new_model("{\"layers\": [2, 3, 1], \"name\": \"w\", \"seed\": 4}",
+	    id);
+	tl_push(id, XOR_BATCH);
+	json_decref(tl_jexpect("POST", tl_mpath(id, "/step"), XOR_BATCH, 200));
+	tl_start_job(id, "{\"steps\": 10}", job);
+	json_decref(tl_wait_job(job, "succeeded", NULL, 10.0));
 }
 
 START_TEST(test_400_malformed)
@@ -1493,14 +1039,14 @@ START_TEST(test_400_malformed)
 	REJECT("POST", "/v1/models", "{\"name\": \"\xff\xfe\", \"layers\": "
 	    "[2, 1]}", 400, "malformed_json");
 	REJECT("POST", "/v1/models", " ", 400, "malformed_json");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [[0, 0]], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [[0, 0]], "
 	    "\"targets\": [[1]],}", 400, "malformed_json");
-	REJECT("POST", mpath(id, "/step"), "{\"inputs\": [[0, 0]] "
+	REJECT("POST", tl_mpath(id, "/step"), "{\"inputs\": [[0, 0]] "
 	    "\"targets\": [[1]]}", 400, "malformed_json");
-	REJECT("POST", mpath(id, "/train"), "{\"steps\": 5} ]", 400,
+	REJECT("POST", tl_mpath(id, "/train"), "{\"steps\": 5} ]", 400,
 	    "malformed_json");
-	REJECT("PUT", mpath(id, "/weights"), "{", 400, "malformed_json");
-	REJECT("POST", mpath(id, "/predict"), "{\"input\": [0, 0]", 400,
+	REJECT("PUT", tl_mpath(id, "/weights"), "{", 400, "malformed_json");
+	REJECT("POST", tl_mpath(id, "/predict"), "{\"input\": [0, 0]", 400,
 	    "malformed_json");
 }
 END_TEST
@@ -1524,68 +1070,68 @@ START_TEST(test_400_fields)
 	    400, "wrong_type");
 	REJECT("POST", "/v1/models", "{\"layers\": [2, 1], \"learning_rate\": "
 	    "\"fast\"}", 400, "wrong_type");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": \"x\", "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": \"x\", "
 	    "\"targets\": [[1]]}", 400, "wrong_type");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [[0, \"0\"]], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [[0, \"0\"]], "
 	    "\"targets\": [[1]]}", 400, "wrong_type");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [5], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [5], "
 	    "\"targets\": [[1]]}", 400, "wrong_type");
-	REJECT("POST", mpath(id, "/train"), "{\"shuffle\": 1}", 400,
+	REJECT("POST", tl_mpath(id, "/train"), "{\"shuffle\": 1}", 400,
 	    "wrong_type");
-	REJECT("POST", mpath(id, "/train"), "{\"steps\": 2.5}", 400,
+	REJECT("POST", tl_mpath(id, "/train"), "{\"steps\": 2.5}", 400,
 	    "wrong_type");
-	REJECT("POST", mpath(id, "/train"), "[]", 400, "wrong_type");
-	REJECT("PUT", mpath(id, "/weights"), "{\"layers\": {}}", 400,
+	REJECT("POST", tl_mpath(id, "/train"), "[]", 400, "wrong_type");
+	REJECT("PUT", tl_mpath(id, "/weights"), "{\"layers\": {}}", 400,
 	    "wrong_type");
-	REJECT("POST", mpath(id, "/predict"), "{\"input\": [null, 0]}", 400,
+	REJECT("POST", tl_mpath(id, "/predict"), "{\"input\": [null, 0]}", 400,
 	    "wrong_type");
 
 	/* unknown_field */
 	REJECT("POST", "/v1/models", "{\"layers\": [2, 1], \"colour\": "
 	    "\"red\"}", 400, "unknown_field");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [[0, 0]], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [[0, 0]], "
 	    "\"targets\": [[1]], \"learning_rate\": 0.1}", 400,
 	    "unknown_field");
-	REJECT("POST", mpath(id, "/step"), "{\"inputs\": [[0, 0]], "
+	REJECT("POST", tl_mpath(id, "/step"), "{\"inputs\": [[0, 0]], "
 	    "\"targets\": [[1]], \"lr\": 0.1}", 400, "unknown_field");
-	REJECT("POST", mpath(id, "/train"), "{\"epoch\": 1}", 400,
+	REJECT("POST", tl_mpath(id, "/train"), "{\"epoch\": 1}", 400,
 	    "unknown_field");
-	REJECT("POST", mpath(id, "/predict"), "{\"input\": [0, 0], "
+	REJECT("POST", tl_mpath(id, "/predict"), "{\"input\": [0, 0], "
 	    "\"x\": 1}", 400, "unknown_field");
 
 	/* duplicate_key */
 	REJECT("POST", "/v1/models", "{\"layers\": [2, 1], \"layers\": "
 	    "[2, 1]}", 400, "duplicate_key");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [[0, 0]], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [[0, 0]], "
 	    "\"targets\": [[1]], \"targets\": [[0]]}", 400, "duplicate_key");
-	REJECT("POST", mpath(id, "/train"), "{\"steps\": 1, \"steps\": 2}",
+	REJECT("POST", tl_mpath(id, "/train"), "{\"steps\": 1, \"steps\": 2}",
 	    400, "duplicate_key");
 
 	/* missing_field */
 	REJECT("POST", "/v1/models", "{}", 400, "missing_field");
 	REJECT("POST", "/v1/models", "{\"name\": \"no layers\"}", 400,
 	    "missing_field");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [[0, 0]]}", 400,
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [[0, 0]]}", 400,
 	    "missing_field");
-	REJECT("POST", mpath(id, "/batches"), "{\"targets\": [[0]]}", 400,
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"targets\": [[0]]}", 400,
 	    "missing_field");
-	REJECT("POST", mpath(id, "/step"), "{}", 400, "missing_field");
-	REJECT("PUT", mpath(id, "/weights"), "{\"step\": 1}", 400,
+	REJECT("POST", tl_mpath(id, "/step"), "{}", 400, "missing_field");
+	REJECT("PUT", tl_mpath(id, "/weights"), "{\"step\": 1}", 400,
 	    "missing_field");
-	REJECT("POST", mpath(id, "/predict"), "{}", 400, "missing_field");
+	REJECT("POST", tl_mpath(id, "/predict"), "{}", 400, "missing_field");
 
 	/* invalid_query */
-	REJECT("GET", mpath(id, "/loss?limit=abc"), NULL, 400,
+	REJECT("GET", tl_mpath(id, "/loss?limit=abc"), NULL, 400,
 	    "invalid_query");
-	REJECT("GET", mpath(id, "/loss?limit=10001"), NULL, 400,
+	REJECT("GET", tl_mpath(id, "/loss?limit=10001"), NULL, 400,
 	    "invalid_query");
-	REJECT("GET", mpath(id, "/loss?limit=-1"), NULL, 400,
+	REJECT("GET", tl_mpath(id, "/loss?limit=-1"), NULL, 400,
 	    "invalid_query");
-	REJECT("GET", mpath(id, "/loss?since=x"), NULL, 400,
+	REJECT("GET", tl_mpath(id, "/loss?since=x"), NULL, 400,
 	    "invalid_query");
-	REJECT("GET", mpath(id, "/loss?since=-1"), NULL, 400,
+	REJECT("GET", tl_mpath(id, "/loss?since=-1"), NULL, 400,
 	    "invalid_query");
-	REJECT("GET", mpath(id, "/loss?since=1&limit="), NULL, 400,
+	REJECT("GET", tl_mpath(id, "/loss?since=1&limit="), NULL, 400,
 	    "invalid_query");
 }
 END_TEST
@@ -1612,18 +1158,18 @@ START_TEST(test_404)
 
 	busy_world(id);
 	for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-		REJECT(sub[i].method, mpath(NO_MODEL, sub[i].rest),
+		REJECT(sub[i].method, tl_mpath(NO_MODEL, sub[i].rest),
 		    sub[i].body, 404, "model_not_found");
-		REJECT(sub[i].method, mpath("not-an-id", sub[i].rest),
+		REJECT(sub[i].method, tl_mpath("not-an-id", sub[i].rest),
 		    sub[i].body, 404, "model_not_found");
 	}
-	REJECT("GET", jpath(NO_JOB), NULL, 404, "job_not_found");
-	REJECT("DELETE", jpath(NO_JOB), NULL, 404, "job_not_found");
-	REJECT("GET", jpath(id), NULL, 404, "job_not_found");
+	REJECT("GET", tl_jpath(NO_JOB), NULL, 404, "job_not_found");
+	REJECT("DELETE", tl_jpath(NO_JOB), NULL, 404, "job_not_found");
+	REJECT("GET", tl_jpath(id), NULL, 404, "job_not_found");
 	REJECT("GET", "/v1/nothing", NULL, 404, "route_not_found");
 	REJECT("GET", "/no/such/route", NULL, 404, "route_not_found");
 	REJECT("GET", "/v2/models", NULL, 404, "route_not_found");
-	REJECT("GET", mpath(id, "/weights/extra"), NULL, 404,
+	REJECT("GET", tl_mpath(id, "/weights/extra"), NULL, 404,
 	    "route_not_found");
 	REJECT("POST", "/v1/models/", "{\"layers\": [2, 1]}", 404,
 	    "route_not_found");
@@ -1671,20 +1217,21 @@ START_TEST(test_405)
 	check_allow(g_rej_allow, 1, "GET");
 	REJECT("DELETE", "/v1/models", NULL, 405, "method_not_allowed");
 	check_allow(g_rej_allow, 2, "GET", "POST");
-	REJECT("PUT", mpath(id, ""), "{\"layers\": [2, 1]}", 405,
+	REJECT("PUT", tl_mpath(id, ""), "{\"layers\": [2, 1]}", 405,
 	    "method_not_allowed");
 	check_allow(g_rej_allow, 2, "GET", "DELETE");
-	REJECT("POST", mpath(id, "/weights"), "{}", 405,
+	REJECT("POST", tl_mpath(id, "/weights"), "{}", 405,
 	    "method_not_allowed");
 	check_allow(g_rej_allow, 2, "GET", "PUT");
-	REJECT("GET", mpath(id, "/step"), NULL, 405, "method_not_allowed");
+	REJECT("GET", tl_mpath(id, "/step"), NULL, 405, "method_not_allowed");
 	check_allow(g_rej_allow, 1, "POST");
-	REJECT("PUT", mpath(id, "/batches"), XOR_BATCH, 405,
+	REJECT("PUT", tl_mpath(id, "/batches"), XOR_BATCH, 405,
 	    "method_not_allowed");
 	check_allow(g_rej_allow, 3, "GET", "POST", "DELETE");
-	REJECT("POST", jpath(NO_JOB), NULL, 405, "method_not_allowed");
+	REJECT("POST", tl_jpath(NO_JOB), NULL, 405, "method_not_allowed");
 	check_allow(g_rej_allow, 2, "GET", "DELETE");
-	REJECT("DELETE", mpath(id, "/loss"), NULL, 405, "method_not_allowed");
+	REJECT("DELETE", tl_mpath(id, "/loss"), NULL, 405,
+	    "method_not_allowed");
 	check_allow(g_rej_allow, 1, "GET");
 }
 END_TEST
@@ -1694,25 +1241,25 @@ START_TEST(test_409)
 	char id[32], fresh[32], job[32];
 
 	busy_world(id);
-	new_model("{\"layers\": [2, 1]}", fresh);
-	REJECT("POST", mpath(fresh, "/train"), "{}", 409,
+	tl_new_model("{\"layers\": [2, 1]}", fresh);
+	REJECT("POST", tl_mpath(fresh, "/train"), "{}", 409,
 	    "no_training_data");
-	REJECT("POST", mpath(fresh, "/train"), NULL, 409,
+	REJECT("POST", tl_mpath(fresh, "/train"), NULL, 409,
 	    "no_training_data");
 
 	/* no data again after the data is dropped */
-	push(fresh, "{\"inputs\": [[1, 1]], \"targets\": [[1]]}");
-	ck_assert_int_eq(jreq("DELETE", mpath(fresh, "/batches"), NULL, NULL),
-	    204);
-	REJECT("POST", mpath(fresh, "/train"), "{\"steps\": 3}", 409,
+	tl_push(fresh, "{\"inputs\": [[1, 1]], \"targets\": [[1]]}");
+	ck_assert_int_eq(tl_jreq("DELETE", tl_mpath(fresh, "/batches"), NULL,
+	    NULL), 204);
+	REJECT("POST", tl_mpath(fresh, "/train"), "{\"steps\": 3}", 409,
 	    "no_training_data");
 
 	/* finished jobs cannot be cancelled */
-	push(fresh, "{\"inputs\": [[1, 1]], \"targets\": [[1]]}");
-	start_job(fresh, "{\"steps\": 3}", job);
-	json_decref(wait_job(job, "succeeded", NULL, 10.0));
-	wait_model_idle(fresh, 10.0);
-	REJECT("DELETE", jpath(job), NULL, 409, "job_finished");
+	tl_push(fresh, "{\"inputs\": [[1, 1]], \"targets\": [[1]]}");
+	tl_start_job(fresh, "{\"steps\": 3}", job);
+	json_decref(tl_wait_job(job, "succeeded", NULL, 10.0));
+	tl_wait_model_idle(fresh, 10.0);
+	REJECT("DELETE", tl_jpath(job), NULL, 409, "job_finished");
 }
 END_TEST
 
@@ -1731,15 +1278,15 @@ START_TEST(test_415)
 	reject_ct("POST", "/v1/models", "application/jsonx",
 	    "{\"layers\": [2, 1]}", 0, 415, "unsupported_media_type",
 	    __LINE__);
-	reject_ct("POST", mpath(id, "/batches"), "text/plain", XOR_BATCH, 0,
+	reject_ct("POST", tl_mpath(id, "/batches"), "text/plain", XOR_BATCH, 0,
 	    415, "unsupported_media_type", __LINE__);
-	reject_ct("POST", mpath(id, "/step"), "text/csv", XOR_BATCH, 0, 415,
+	reject_ct("POST", tl_mpath(id, "/step"), "text/csv", XOR_BATCH, 0, 415,
 	    "unsupported_media_type", __LINE__);
-	reject_ct("PUT", mpath(id, "/weights"), "text/plain", "{}", 0, 415,
+	reject_ct("PUT", tl_mpath(id, "/weights"), "text/plain", "{}", 0, 415,
 	    "unsupported_media_type", __LINE__);
-	reject_ct("POST", mpath(id, "/train"), "text/plain", "{}", 0, 415,
+	reject_ct("POST", tl_mpath(id, "/train"), "text/plain", "{}", 0, 415,
 	    "unsupported_media_type", __LINE__);
-	reject_ct("POST", mpath(id, "/predict"), "text/plain",
+	reject_ct("POST", tl_mpath(id, "/predict"), "text/plain",
 	    "{\"input\": [0, 0]}", 0, 415, "unsupported_media_type", __LINE__);
 }
 END_TEST
@@ -1805,67 +1352,67 @@ START_TEST(test_422_data)
 
 	busy_world(id);
 	/* ragged rows, wrong widths, empty, count mismatch */
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [[0, 0], [1]], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [[0, 0], [1]], "
 	    "\"targets\": [[0], [1]]}", 422, "invalid_value");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [[0, 0, 0]], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [[0, 0, 0]], "
 	    "\"targets\": [[0]]}", 422, "invalid_value");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [[0, 0]], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [[0, 0]], "
 	    "\"targets\": [[0, 1]]}", 422, "invalid_value");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [[0, 0]], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [[0, 0]], "
 	    "\"targets\": [[]]}", 422, "invalid_value");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [], "
 	    "\"targets\": []}", 422, "invalid_value");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [[0, 0], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [[0, 0], "
 	    "[1, 1]], \"targets\": [[0]]}", 422, "invalid_value");
 	/* non-finite values */
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [[0, 1e39]], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [[0, 1e39]], "
 	    "\"targets\": [[0]]}", 422, "non_finite");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [[0, 0]], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [[0, 0]], "
 	    "\"targets\": [[-1e39]]}", 422, "non_finite");
-	REJECT("POST", mpath(id, "/batches"), "{\"inputs\": [[0, 1e400]], "
+	REJECT("POST", tl_mpath(id, "/batches"), "{\"inputs\": [[0, 1e400]], "
 	    "\"targets\": [[0]]}", 422, "non_finite");
 
 	/* the same for a step, plus its learning rate */
-	REJECT("POST", mpath(id, "/step"), "{\"inputs\": [[0, 0], [1]], "
+	REJECT("POST", tl_mpath(id, "/step"), "{\"inputs\": [[0, 0], [1]], "
 	    "\"targets\": [[0], [1]]}", 422, "invalid_value");
-	REJECT("POST", mpath(id, "/step"), "{\"inputs\": [], "
+	REJECT("POST", tl_mpath(id, "/step"), "{\"inputs\": [], "
 	    "\"targets\": []}", 422, "invalid_value");
-	REJECT("POST", mpath(id, "/step"), "{\"inputs\": [[0, 0]], "
+	REJECT("POST", tl_mpath(id, "/step"), "{\"inputs\": [[0, 0]], "
 	    "\"targets\": [[0], [1]]}", 422, "invalid_value");
-	REJECT("POST", mpath(id, "/step"), "{\"inputs\": [[1e39, 0]], "
+	REJECT("POST", tl_mpath(id, "/step"), "{\"inputs\": [[1e39, 0]], "
 	    "\"targets\": [[0]]}", 422, "non_finite");
-	REJECT("POST", mpath(id, "/step"), "{\"inputs\": [[0, 0]], "
+	REJECT("POST", tl_mpath(id, "/step"), "{\"inputs\": [[0, 0]], "
 	    "\"targets\": [[0]], \"learning_rate\": 0}", 422, "invalid_value");
-	REJECT("POST", mpath(id, "/step"), "{\"inputs\": [[0, 0]], "
+	REJECT("POST", tl_mpath(id, "/step"), "{\"inputs\": [[0, 0]], "
 	    "\"targets\": [[0]], \"learning_rate\": -1}", 422,
 	    "invalid_value");
 
 	/* train options */
-	REJECT("POST", mpath(id, "/train"), "{\"learning_rate\": 0}", 422,
+	REJECT("POST", tl_mpath(id, "/train"), "{\"learning_rate\": 0}", 422,
 	    "invalid_value");
-	REJECT("POST", mpath(id, "/train"), "{\"learning_rate\": -2}", 422,
+	REJECT("POST", tl_mpath(id, "/train"), "{\"learning_rate\": -2}", 422,
 	    "invalid_value");
-	REJECT("POST", mpath(id, "/train"), "{\"epochs\": 0}", 422,
+	REJECT("POST", tl_mpath(id, "/train"), "{\"epochs\": 0}", 422,
 	    "invalid_value");
-	REJECT("POST", mpath(id, "/train"), "{\"epochs\": 1000001}", 422,
+	REJECT("POST", tl_mpath(id, "/train"), "{\"epochs\": 1000001}", 422,
 	    "invalid_value");
-	REJECT("POST", mpath(id, "/train"), "{\"steps\": 0}", 422,
+	REJECT("POST", tl_mpath(id, "/train"), "{\"steps\": 0}", 422,
 	    "invalid_value");
-	REJECT("POST", mpath(id, "/train"), "{\"steps\": 1000000001}", 422,
+	REJECT("POST", tl_mpath(id, "/train"), "{\"steps\": 1000000001}", 422,
 	    "invalid_value");
-	REJECT("POST", mpath(id, "/train"), "{\"batch_size\": 0}", 422,
+	REJECT("POST", tl_mpath(id, "/train"), "{\"batch_size\": 0}", 422,
 	    "invalid_value");
-	REJECT("POST", mpath(id, "/train"), "{\"batch_size\": 65537}", 422,
+	REJECT("POST", tl_mpath(id, "/train"), "{\"batch_size\": 65537}", 422,
 	    "invalid_value");
 
 	/* predict */
-	REJECT("POST", mpath(id, "/predict"), "{\"input\": [0]}", 422,
+	REJECT("POST", tl_mpath(id, "/predict"), "{\"input\": [0]}", 422,
 	    "invalid_value");
-	REJECT("POST", mpath(id, "/predict"), "{\"inputs\": [[0, 0], [1]]}",
+	REJECT("POST", tl_mpath(id, "/predict"), "{\"inputs\": [[0, 0], [1]]}",
 	    422, "invalid_value");
-	REJECT("POST", mpath(id, "/predict"), "{\"inputs\": []}", 422,
+	REJECT("POST", tl_mpath(id, "/predict"), "{\"inputs\": []}", 422,
 	    "invalid_value");
-	REJECT("POST", mpath(id, "/predict"), "{\"input\": [1e39, 0]}", 422,
+	REJECT("POST", tl_mpath(id, "/predict"), "{\"input\": [1e39, 0]}", 422,
 	    "non_finite");
 }
 END_TEST
@@ -1876,35 +1423,35 @@ START_TEST(test_422_weights)
 
 	busy_world(id); /* layers [2, 3, 1] */
 	/* one layer too few */
-	REJECT("PUT", mpath(id, "/weights"), "{\"layers\": [{\"weights\": "
+	REJECT("PUT", tl_mpath(id, "/weights"), "{\"layers\": [{\"weights\": "
 	    "[[1, 2], [3, 4], [5, 6]], \"biases\": [1, 2, 3]}]}", 422,
 	    "invalid_value");
 	/* a weight row too few */
-	REJECT("PUT", mpath(id, "/weights"), "{\"layers\": [{\"weights\": "
+	REJECT("PUT", tl_mpath(id, "/weights"), "{\"layers\": [{\"weights\": "
 	    "[[1, 2], [3, 4]], \"biases\": [1, 2, 3]}, {\"weights\": "
 	    "[[1, 2, 3]], \"biases\": [0]}]}", 422, "invalid_value");
 	/* a row too wide */
-	REJECT("PUT", mpath(id, "/weights"), "{\"layers\": [{\"weights\": "
+	REJECT("PUT", tl_mpath(id, "/weights"), "{\"layers\": [{\"weights\": "
 	    "[[1, 2], [3, 4], [5, 6, 7]], \"biases\": [1, 2, 3]}, "
 	    "{\"weights\": [[1, 2, 3]], \"biases\": [0]}]}", 422,
 	    "invalid_value");
 	/* biases too short, in the last layer */
-	REJECT("PUT", mpath(id, "/weights"), "{\"layers\": [{\"weights\": "
+	REJECT("PUT", tl_mpath(id, "/weights"), "{\"layers\": [{\"weights\": "
 	    "[[1, 2], [3, 4], [5, 6]], \"biases\": [1, 2, 3]}, "
 	    "{\"weights\": [[1, 2, 3]], \"biases\": []}]}", 422,
 	    "invalid_value");
 	/* transposed */
-	REJECT("PUT", mpath(id, "/weights"), "{\"layers\": [{\"weights\": "
+	REJECT("PUT", tl_mpath(id, "/weights"), "{\"layers\": [{\"weights\": "
 	    "[[1, 2, 3], [4, 5, 6]], \"biases\": [1, 2, 3]}, "
 	    "{\"weights\": [[1], [2], [3]], \"biases\": [0]}]}", 422,
 	    "invalid_value");
 	/* the right shape with an overflowing value */
-	REJECT("PUT", mpath(id, "/weights"), "{\"layers\": [{\"weights\": "
+	REJECT("PUT", tl_mpath(id, "/weights"), "{\"layers\": [{\"weights\": "
 	    "[[1, 2], [3, 4], [5, 6]], \"biases\": [1, 2, 3]}, "
 	    "{\"weights\": [[1, 2, 3]], \"biases\": [1e39]}]}", 422,
 	    "non_finite");
 	/* ... which is accepted once it is finite */
-	json_decref(jexpect("PUT", mpath(id, "/weights"), "{\"layers\": "
+	json_decref(tl_jexpect("PUT", tl_mpath(id, "/weights"), "{\"layers\": "
 	    "[{\"weights\": [[1, 2], [3, 4], [5, 6]], \"biases\": [1, 2, 3]}, "
 	    "{\"weights\": [[1, 2, 3]], \"biases\": [1e38]}]}", 200));
 }
@@ -1914,6 +1461,8 @@ END_TEST
 START_TEST(test_413)
 {
 	char id[32], *big, *resp;
+	tl_request rq = { "POST", "/v1/models", "application/json", NULL, 0,
+		1, NULL, 0 };
 	json_t *m;
 	size_t n = 5000;
 
@@ -1928,20 +1477,18 @@ START_TEST(test_413)
 	REJECT("POST", "/v1/models", big, 413, "body_too_large");
 	reject_ct("POST", "/v1/models", "application/json", big, 1, 413,
 	    "body_too_large", __LINE__);
-	REJECT("POST", mpath(id, "/batches"), big, 413, "body_too_large");
+	REJECT("POST", tl_mpath(id, "/batches"), big, 413, "body_too_large");
 	/* with Expect: 100-continue the answer comes from the headers alone
 	 * (curl sends no body); without it the body is sent and dropped */
 	for (int expect = 0; expect < 2; expect++) {
-		struct curl_slist *h = curl_slist_append(NULL, expect ?
-		    "Expect: 100-continue" : "Expect:");
-		char *before = world(), *after;
+		const char *h = expect ? "Expect: 100-continue" : "Expect:";
+		char *before = tl_world(NULL, NULL), *after;
 
-		ck_assert_int_eq(req("PUT", mpath(id, "/weights"),
-		    "application/json", big, &resp, h), 413);
+		ck_assert_int_eq(tl_req_h("PUT", tl_mpath(id, "/weights"),
+		    "application/json", big, h, &resp), 413);
 		check_error_body(resp, "body_too_large", __LINE__);
 		free(resp);
-		curl_slist_free_all(h);
-		after = world();
+		after = tl_world(NULL, NULL);
 		ck_assert_str_eq(before, after);
 		free(before);
 		free(after);
@@ -1950,11 +1497,12 @@ START_TEST(test_413)
 	/* exactly at the cap is fine, chunked or not */
 	big[4096] = '\0';
 	big[4095] = '}';
-	ck_assert_int_eq(jreq("POST", "/v1/models", big, &resp), 201);
+	ck_assert_int_eq(tl_jreq("POST", "/v1/models", big, &resp), 201);
 	free(resp);
-	ck_assert_int_eq(request("POST", "/v1/models", "application/json",
-	    big, 1, &resp, NULL), 201);
-	m = jparse(resp);
+	rq.body = big;
+	rq.len = strlen(big);
+	ck_assert_int_eq(tl_send(&rq, &resp), 201);
+	m = tl_parse(resp);
 	free(resp);
 	ck_assert(int_list_is(json_object_get(m, "layers"), 2, 2, 1));
 	json_decref(m);
@@ -1969,34 +1517,34 @@ START_TEST(test_503_queue_full)
 	json_t *r;
 
 	slow_model(id);
-	new_model("{\"layers\": [2, 1]}", small);
-	push(small, "{\"inputs\": [[1, 1]], \"targets\": [[1]]}");
-	start_job(id, "{\"steps\": 1000000000}", job);
-	json_decref(wait_job(job, "running", NULL, 10.0));
-	start_job(id, "{\"steps\": 1}", job2); /* queued behind job */
+	tl_new_model("{\"layers\": [2, 1]}", small);
+	tl_push(small, "{\"inputs\": [[1, 1]], \"targets\": [[1]]}");
+	tl_start_job(id, "{\"steps\": 1000000000}", job);
+	json_decref(tl_wait_job(job, "running", NULL, 10.0));
+	tl_start_job(id, "{\"steps\": 1}", job2); /* queued behind job */
 	/* a job is running, so the state moves: check the parts that must
 	 * not (the job lists) by hand */
-	ck_assert_int_eq(req("POST", mpath(small, "/train"),
-	    "application/json", "{}", &resp, NULL), 503);
-	ck_assert_str_eq(g_hdr.retry_after, "1");
+	ck_assert_int_eq(tl_req("POST", tl_mpath(small, "/train"),
+	    "application/json", "{}", &resp), 503);
+	ck_assert_str_eq(tl_header("Retry-After"), "1");
 	check_error_body(resp, "queue_full", __LINE__);
 	free(resp);
-	ck_assert_int_eq(req("POST", mpath(id, "/train"), "application/json",
-	    "{\"steps\": 2}", &resp, NULL), 503);
-	ck_assert_str_eq(g_hdr.retry_after, "1");
+	ck_assert_int_eq(tl_req("POST", tl_mpath(id, "/train"),
+	    "application/json", "{\"steps\": 2}", &resp), 503);
+	ck_assert_str_eq(tl_header("Retry-After"), "1");
 	check_error_body(resp, "queue_full", __LINE__);
 	free(resp);
-	r = jget(mpath(id, "/jobs"));
+	r = tl_jget(tl_mpath(id, "/jobs"));
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 2);
 	json_decref(r);
-	r = jget(mpath(small, "/jobs"));
+	r = tl_jget(tl_mpath(small, "/jobs"));
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 0);
 	json_decref(r);
 	/* room again once the queued job is gone */
-	json_decref(jexpect("DELETE", jpath(job2), NULL, 200));
-	start_job(small, "{\"steps\": 1}", job2);
-	json_decref(wait_job(job2, "succeeded", NULL, 10.0));
-	json_decref(jexpect("DELETE", jpath(job), NULL, 200));
+	json_decref(tl_jexpect("DELETE", tl_jpath(job2), NULL, 200));
+	tl_start_job(small, "{\"steps\": 1}", job2);
+	json_decref(tl_wait_job(job2, "succeeded", NULL, 10.0));
+	json_decref(tl_jexpect("DELETE", tl_jpath(job), NULL, 200));
 }
 END_TEST
 
@@ -2007,7 +1555,7 @@ api_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("happy");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tl_setup, tl_stop);
 	tcase_add_test(tc, test_healthz);
 	tcase_add_test(tc, test_create_defaults);
 	tcase_add_test(tc, test_create_all_options);
@@ -2024,7 +1572,7 @@ api_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tl_setup, tl_stop);
 	tcase_add_test(tc, test_400_malformed);
 	tcase_add_test(tc, test_400_fields);
 	tcase_add_test(tc, test_404);
@@ -2038,20 +1586,20 @@ api_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("body_cap");
-	tcase_add_checked_fixture(tc, setup_small_body, teardown);
+	tcase_add_checked_fixture(tc, setup_small_body, tl_stop);
 	tcase_add_test(tc, test_413);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("queue");
-	tcase_add_checked_fixture(tc, setup_small_queue, teardown);
+	tcase_add_checked_fixture(tc, setup_small_queue, tl_stop);
 	tcase_add_test(tc, test_503_queue_full);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
 	/* regressions: job order, job results, float32 edge values */
 	tc = tcase_create("regressions");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tl_setup, tl_stop);
 	tcase_add_test(tc, test_job_order);
 	tcase_add_test(tc, test_job_result);
 	tcase_add_test(tc, test_flt_max);
@@ -2063,19 +1611,5 @@ api_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	signal(SIGPIPE, SIG_IGN);
-	log_set_level(LOG_ERROR);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		fprintf(stderr, "check_api: curl_global_init failed\n");
-		return 1;
-	}
-	sr = srunner_create(api_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	curl_global_cleanup();
-	return failed ? 1 : 0;
+	return tl_main(api_suite(), LOG_ERROR);
 }

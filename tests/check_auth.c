@@ -14,10 +14,11 @@
 
 #include "auth.h"
 #include "config.h"
+#include "testlib.h"
 
 #define TOKEN "0123456789abcdef0123456789abcdef"
 
-static char dir[64];
+static const char *dir; /* this test's private directory */
 
 /* Writes len bytes of text to a fresh file of mode 600; its path. */
 static const char *
@@ -46,18 +47,7 @@ load(const char *text, fault *f)
 static void
 setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/check_auth.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void
-teardown(void)
-{
-	char path[128];
-
-	snprintf(path, sizeof path, "%s/token", dir);
-	unlink(path);
-	rmdir(dir);
+	dir = tl_tmpdir();
 }
 
 START_TEST(test_equal)
@@ -302,7 +292,7 @@ auth_suite(void)
 	Suite *s = suite_create("auth");
 	TCase *tc = tcase_create("auth");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_equal);
 	tcase_add_test(tc, test_token_file);
@@ -317,11 +307,5 @@ auth_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(auth_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tl_main(auth_suite(), LOG_INFO);
 }

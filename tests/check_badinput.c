@@ -6,10 +6,10 @@
  * Every test gets a fresh daemon (checked fixture, so a forked child) on
  * a free port with a FILE database in a private temp directory, seeded
  * with two models, a batch, a step, a finished train job and their loss
- * history. Requests go out through a raw-socket client written here, so a
- * test can send what curl will not: a 1 GB Content-Length with a tiny
- * body, a chunked body past the cap, a 100 KB URL or 100 KB of headers,
- * NUL and invalid UTF-8 bytes, and uploads cut off mid-body.
+ * history (tests/testlib.h). The hostile requests go out as raw bytes
+ * (tl_raw), so a test can send what curl will not: a 1 GB Content-Length
+ * with a tiny body, a chunked body past the cap, a 100 KB URL or 100 KB
+ * of headers, NUL and invalid UTF-8 bytes, and uploads cut off mid-body.
  *
  * "Unchanged" is checked after every rejected request against a baseline
  * taken once per test, in two independent ways:
@@ -24,33 +24,20 @@
  * Each relevant case runs against every body-taking endpoint: POST
  * /v1/models, PUT weights, POST batches, step, train and predict.
  */
-#include <arpa/inet.h>
-#include <check.h>
-#include <errno.h>
-#include <ftw.h>
-#include <jansson.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "daemon.h"
-#include "log.h"
+#include "testlib.h"
 
-#define XOR_BATCH "{\"inputs\":[[0,0],[0,1],[1,0],[1,1]]," \
+/* XOR without blanks: the body lengths below are counted on it */
+#define XOR_TIGHT "{\"inputs\":[[0,0],[0,1],[1,0],[1,1]]," \
 	"\"targets\":[[0],[1],[1],[0]]}"
-#define NO_MODEL "m0000000000000000"
-#define NO_JOB "j0000000000000000"
 #define DEEP 10000         /* nesting depth of the deep documents */
 #define BIG (100 * 1024)   /* the 100 KB URL and headers */
 #define SMALL_CAP (64 * 1024) /* body cap of the chunked-cap fixture */
@@ -59,12 +46,6 @@
  * answer): do not look at it". */
 #define NOT_OURS "-"
 
-static char g_root[] = "/tmp/check_badinput-XXXXXX"; /* all tests' dirs */
-static char g_dir[512];     /* this test's directory */
-static char g_db[600];      /* this test's database file */
-static config g_cfg;
-static daemon_ctx *g_d;
-static unsigned g_port;
 static sqlite3 *g_ro;       /* read-only view of the daemon's database */
 
 static char g_a[32];        /* model A: [2,3,1], data, steps, a job */
@@ -77,331 +58,59 @@ static char *g_base_db;
 static long long g_base_dv;
 
 /* ---------------------------------------------------------------------
- * A growable string
+ * Request bytes, sent raw (tl_raw): one connection each, Connection: close
  * ------------------------------------------------------------------ */
-
-typedef struct str {
-	char *p;
-	size_t len;
-	size_t cap;
-} str;
-
-static void
-str_addn(str *s, const char *p, size_t n)
-{
-	if (s->len + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 256;
-		char *q;
-
-		while (cap < s->len + n + 1)
-			cap *= 2;
-		q = realloc(s->p, cap);
-		ck_assert_ptr_nonnull(q);
-		s->p = q;
-		s->cap = cap;
-	}
-	memcpy(s->p + s->len, p, n);
-	s->len += n;
-	s->p[s->len] = '\0';
-}
-
-static void
-str_add(str *s, const char *p)
-{
-	str_addn(s, p, strlen(p));
-}
-
-/* Appends c n times. */
-static void
-str_rep(str *s, char c, size_t n)
-{
-	char chunk[1024];
-
-	memset(chunk, c, sizeof chunk);
-	while (n > 0) {
-		size_t k = n < sizeof chunk ? n : sizeof chunk;
-
-		str_addn(s, chunk, k);
-		n -= k;
-	}
-}
 
 /* A malloc'd copy of tmpl with its one '@' replaced by value. */
 static char *
 subst(const char *tmpl, const char *value)
 {
 	const char *at = strchr(tmpl, '@');
-	str s = { NULL, 0, 0 };
+	tl_str s = { NULL, 0, 0 };
 
 	ck_assert_ptr_nonnull(at);
-	str_addn(&s, tmpl, (size_t)(at - tmpl));
-	str_add(&s, value);
-	str_add(&s, at + 1);
+	tl_str_addn(&s, tmpl, (size_t)(at - tmpl));
+	tl_str_add(&s, value);
+	tl_str_add(&s, at + 1);
 	return s.p;
-}
-
-/* ---------------------------------------------------------------------
- * A raw HTTP/1.1 client: one connection per request, Connection: close
- * ------------------------------------------------------------------ */
-
-typedef struct reply {
-	int status;    /* 0 when no status line came back */
-	char *head;    /* status line and headers, NUL-terminated */
-	char *body;    /* NUL-terminated (may hold NULs before len) */
-	size_t len;
-} reply;
-
-static void
-reply_free(reply *r)
-{
-	free(r->head);
-	free(r->body);
-	memset(r, 0, sizeof *r);
-}
-
-/* The value of header name in r (a static copy), or NULL. */
-static const char *
-reply_header(const reply *r, const char *name)
-{
-	static char val[512];
-	size_t k = strlen(name);
-
-	for (const char *p = r->head ? strstr(r->head, "\r\n") : NULL; p;
-	    p = strstr(p, "\r\n")) {
-		p += 2;
-		if (strncasecmp(p, name, k) == 0 && p[k] == ':') {
-			const char *v = p + k + 1, *e = strstr(v, "\r\n");
-			size_t n;
-
-			while (*v == ' ')
-				v++;
-			n = e ? (size_t)(e - v) : strlen(v);
-			if (n >= sizeof val)
-				n = sizeof val - 1;
-			memcpy(val, v, n);
-			val[n] = '\0';
-			return val;
-		}
-	}
-	return NULL;
-}
-
-/* A connected socket to the daemon, with 10 s timeouts. */
-static int
-dial(void)
-{
-	struct sockaddr_in sa;
-	struct timeval tv = { 10, 0 };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	ck_assert_int_ge(fd, 0);
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)g_port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0,
-	    "connect: %s", strerror(errno));
-	return fd;
-}
-
-/* Sends all of p; 0, or -1 when the server stopped listening (it may
- * answer early and close). */
-static int
-send_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-/* Undoes chunked transfer coding in place; returns the new length. */
-static size_t
-dechunk(char *b, size_t n)
-{
-	size_t in = 0, out = 0;
-
-	while (in < n) {
-		unsigned long sz = strtoul(b + in, NULL, 16);
-		char *crlf = strstr(b + in, "\r\n");
-
-		if (crlf == NULL || sz == 0)
-			break;
-		in = (size_t)(crlf - b) + 2;
-		if (in + sz > n)
-			sz = n - in;
-		memmove(b + out, b + in, sz);
-		out += sz;
-		in += sz + 2;
-	}
-	b[out] = '\0';
-	return out;
-}
-
-/* Reads the whole reply (until the server closes) and parses it. */
-static void
-read_reply(int fd, reply *r)
-{
-	str raw = { NULL, 0, 0 };
-	char buf[8192], *sep;
-	const char *te, *cl;
-
-	memset(r, 0, sizeof *r);
-	for (;;) {
-		ssize_t k = recv(fd, buf, sizeof buf, 0);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		str_addn(&raw, buf, (size_t)k);
-	}
-	str_addn(&raw, "", 0);
-	sep = strstr(raw.p, "\r\n\r\n");
-	if (strncmp(raw.p, "HTTP/1.", 7) != 0 || sep == NULL) {
-		free(raw.p);
-		r->head = strdup("");
-		r->body = strdup("");
-		return;
-	}
-	r->status = atoi(raw.p + 9);
-	r->head = strndup(raw.p, (size_t)(sep - raw.p) + 2);
-	r->len = raw.len - (size_t)(sep + 4 - raw.p);
-	r->body = malloc(r->len + 1);
-	ck_assert_ptr_nonnull(r->head);
-	ck_assert_ptr_nonnull(r->body);
-	memcpy(r->body, sep + 4, r->len);
-	r->body[r->len] = '\0';
-	free(raw.p);
-	te = reply_header(r, "Transfer-Encoding");
-	if (te && strcasecmp(te, "chunked") == 0) {
-		r->len = dechunk(r->body, r->len);
-	} else if ((cl = reply_header(r, "Content-Length")) != NULL) {
-		size_t want = (size_t)strtoull(cl, NULL, 10);
-
-		if (want < r->len) {
-			r->len = want;
-			r->body[want] = '\0';
-		}
-	}
-}
-
-/* Sends the raw bytes of a request and reads the reply. */
-static void
-exchange(const char *req, size_t len, reply *r)
-{
-	int fd = dial();
-
-	(void)send_all(fd, req, len);
-	read_reply(fd, r);
-	close(fd);
 }
 
 /* The bytes of a request: method path, Content-Type ct (NULL: none) and
  * body[0..blen) (body NULL: no body and no Content-Length). */
 static void
-build(str *s, const char *method, const char *path, const char *ct,
+build(tl_str *s, const char *method, const char *path, const char *ct,
       const char *body, size_t blen)
 {
 	char num[64];
 
-	str_add(s, method);
-	str_add(s, " ");
-	str_add(s, path);
-	str_add(s, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+	tl_str_add(s, method);
+	tl_str_add(s, " ");
+	tl_str_add(s, path);
+	tl_str_add(s, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
 	if (ct != NULL) {
-		str_add(s, "Content-Type: ");
-		str_add(s, ct);
-		str_add(s, "\r\n");
+		tl_str_add(s, "Content-Type: ");
+		tl_str_add(s, ct);
+		tl_str_add(s, "\r\n");
 	}
 	if (body != NULL) {
 		snprintf(num, sizeof num, "Content-Length: %zu\r\n\r\n", blen);
-		str_add(s, num);
-		str_addn(s, body, blen);
+		tl_str_add(s, num);
+		tl_str_addn(s, body, blen);
 	} else {
-		str_add(s, "\r\n");
+		tl_str_add(s, "\r\n");
 	}
 }
 
-/* One request; the reply in r (reply_free it). */
+/* One request; the reply in r (tl_response_free it). */
 static void
 http(const char *method, const char *path, const char *ct, const char *body,
-     size_t blen, reply *r)
+     size_t blen, tl_response *r)
 {
-	str s = { NULL, 0, 0 };
+	tl_str s = { NULL, 0, 0 };
 
 	build(&s, method, path, ct, body, blen);
-	exchange(s.p, s.len, r);
+	tl_raw(s.p, s.len, r);
 	free(s.p);
-}
-
-/* A JSON request with a NUL-terminated body (or none). */
-static int
-jreq(const char *method, const char *path, const char *body, reply *r)
-{
-	http(method, path, body ? "application/json" : NULL, body,
-	    body ? strlen(body) : 0, r);
-	return r->status;
-}
-
-/* ---------------------------------------------------------------------
- * JSON helpers
- * ------------------------------------------------------------------ */
-
-static json_t *
-jparse(const char *text)
-{
-	json_error_t err;
-	json_t *doc = json_loads(text, 0, &err);
-
-	ck_assert_msg(doc != NULL, "reply is not JSON (%s): %.300s", err.text,
-	    text);
-	return doc;
-}
-
-/* method path body with status want; the parsed reply. */
-static json_t *
-jexpect(const char *method, const char *path, const char *body, int want)
-{
-	reply r;
-	json_t *doc;
-
-	jreq(method, path, body, &r);
-	ck_assert_msg(r.status == want, "%s %s: want %d, got %d %.300s",
-	    method, path, want, r.status, r.body);
-	doc = jparse(r.body);
-	reply_free(&r);
-	return doc;
-}
-
-static const char *
-jstr(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	ck_assert_msg(json_is_string(v), "%s is not a string", key);
-	return json_string_value(v);
-}
-
-/* "/v1/models/<id><rest>" in one of 8 static buffers used in turn. */
-static const char *
-mpath(const char *id, const char *rest)
-{
-	static char p[8][256];
-	static int k;
-
-	k = (k + 1) % 8;
-	snprintf(p[k], sizeof p[k], "/v1/models/%s%s", id, rest);
-	return p[k];
 }
 
 /* A printable excerpt of n bytes of p, for messages (static). */
@@ -434,121 +143,19 @@ excerpt(const char *p, size_t n)
  * What "unchanged" means
  * ------------------------------------------------------------------ */
 
-/* The kept-alive connection the state snapshots read through (-1: none
- * yet); hundreds of snapshots a test, so no connect for each GET. */
-static int g_keep = -1;
-
-/* GET path on the kept-alive connection: 0 and the reply, or -1 when the
- * connection broke (the daemon may close an idle one). */
-static int
-keep_get(const char *path, reply *r)
-{
-	str req = { NULL, 0, 0 }, raw = { NULL, 0, 0 };
-	char buf[8192], *sep = NULL;
-	size_t want = 0;
-	const char *cl;
-
-	memset(r, 0, sizeof *r);
-	if (g_keep < 0)
-		g_keep = dial();
-	str_add(&req, "GET ");
-	str_add(&req, path);
-	str_add(&req, " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-	if (send_all(g_keep, req.p, req.len) < 0)
-		goto broken;
-	for (;;) {
-		ssize_t k;
-
-		if (sep != NULL && raw.len >= want)
-			break;
-		k = recv(g_keep, buf, sizeof buf, 0);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			goto broken;
-		str_addn(&raw, buf, (size_t)k);
-		if (sep == NULL && (sep = strstr(raw.p, "\r\n\r\n")) != NULL) {
-			r->head = strndup(raw.p, (size_t)(sep - raw.p) + 2);
-			ck_assert_ptr_nonnull(r->head);
-			cl = reply_header(r, "Content-Length");
-			ck_assert_msg(cl != NULL, "GET %s: no Content-Length",
-			    path);
-			want = (size_t)(sep + 4 - raw.p) +
-			    (size_t)strtoull(cl, NULL, 10);
-		}
-	}
-	r->status = atoi(raw.p + 9);
-	r->len = raw.len - (size_t)(sep + 4 - raw.p);
-	r->body = strndup(sep + 4, r->len);
-	ck_assert_ptr_nonnull(r->body);
-	free(req.p);
-	free(raw.p);
-	return 0;
-broken:
-	free(req.p);
-	free(raw.p);
-	reply_free(r);
-	close(g_keep);
-	g_keep = -1;
-	return -1;
-}
-
-/* GET path, 200 required, appended to s. */
-static void
-world_get(str *s, const char *path)
-{
-	reply r;
-
-	/* once more on a fresh connection if the kept one was closed */
-	if (keep_get(path, &r) < 0)
-		ck_assert_msg(keep_get(path, &r) == 0, "GET %s: no answer (is "
-		    "the daemon still serving?)", path);
-	ck_assert_msg(r.status == 200, "GET %s: %d %.300s (is the daemon "
-	    "still serving?)", path, r.status, r.body);
-	str_add(s, path);
-	str_add(s, "\n");
-	str_addn(s, r.body, r.len);
-	str_add(s, "\n");
-	reply_free(&r);
-}
-
 /* The API view of everything: the model list and, for every model, the
  * model, weights, batches, jobs and loss history; and the seeded job. */
 static char *
 world(void)
 {
-	static const char *const subs[] = { "", "/weights", "/batches",
-		"/jobs", "/loss?limit=10000" };
-	str s = { NULL, 0, 0 };
-	json_t *doc, *m;
-	size_t i;
-
-	world_get(&s, "/v1/models");
-	doc = jparse(strchr(s.p, '\n') + 1);
-	json_array_foreach(json_object_get(doc, "models"), i, m) {
-		for (size_t k = 0; k < sizeof subs / sizeof subs[0]; k++) {
-			char path[256];
-
-			snprintf(path, sizeof path, "/v1/models/%s%s",
-			    jstr(m, "id"), subs[k]);
-			world_get(&s, path);
-		}
-	}
-	json_decref(doc);
-	if (g_job[0]) {
-		char path[64];
-
-		snprintf(path, sizeof path, "/v1/jobs/%s", g_job);
-		world_get(&s, path);
-	}
-	return s.p;
+	return tl_world(NULL, g_job[0] ? tl_jpath(g_job) : NULL);
 }
 
 /* Every row of every table, through the read-only connection. */
 static char *
 db_dump(void)
 {
-	str s = { NULL, 0, 0 };
+	tl_str s = { NULL, 0, 0 };
 	sqlite3_stmt *tables, *rows;
 
 	ck_assert_int_eq(sqlite3_prepare_v2(g_ro, "SELECT name FROM "
@@ -564,9 +171,9 @@ db_dump(void)
 		ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql,
 		    sqlite3_errmsg(g_ro));
 		sqlite3_free(sql);
-		str_add(&s, "table ");
-		str_add(&s, t);
-		str_add(&s, "\n");
+		tl_str_add(&s, "table ");
+		tl_str_add(&s, t);
+		tl_str_add(&s, "\n");
 		while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
 			int nc = sqlite3_column_count(rows);
 
@@ -580,31 +187,31 @@ db_dump(void)
 					snprintf(num, sizeof num, "i%lld|",
 					    (long long)sqlite3_column_int64(
 					    rows, c));
-					str_add(&s, num);
+					tl_str_add(&s, num);
 					break;
 				case SQLITE_FLOAT:
 					snprintf(num, sizeof num, "f%.17g|",
 					    sqlite3_column_double(rows, c));
-					str_add(&s, num);
+					tl_str_add(&s, num);
 					break;
 				case SQLITE_NULL:
-					str_add(&s, "null|");
+					tl_str_add(&s, "null|");
 					break;
 				default: /* text and blobs: length and hex */
 					b = sqlite3_column_blob(rows, c);
 					n = sqlite3_column_bytes(rows, c);
 					snprintf(num, sizeof num, "b%d:", n);
-					str_add(&s, num);
+					tl_str_add(&s, num);
 					for (int k = 0; k < n; k++) {
 						snprintf(num, sizeof num,
 						    "%02x", b[k]);
-						str_addn(&s, num, 2);
+						tl_str_addn(&s, num, 2);
 					}
-					str_add(&s, "|");
+					tl_str_add(&s, "|");
 					break;
 				}
 			}
-			str_add(&s, "\n");
+			tl_str_add(&s, "\n");
 		}
 		ck_assert_msg(rc == SQLITE_DONE, "reading %s: %s", t,
 		    sqlite3_errmsg(g_ro));
@@ -675,28 +282,17 @@ unchanged(int line, const char *what)
 /* Checks r against want and code (NULL: any error code; NOT_OURS: a
  * libmicrohttpd answer, body not looked at). */
 static void
-check_reply(int line, const char *what, const reply *r, int want,
+check_reply(int line, const char *what, const tl_response *r, int want,
 	    const char *code)
 {
-	json_t *doc, *err;
+	char where[400];
 
-	ck_assert_msg(r->status == want, "line %d: %s: want %d, got %d %.300s",
-	    line, what, want, r->status, r->body ? r->body : "");
+	ck_assert_msg(r->status == want, "line %d: %s: want %d, got %ld "
+	    "%.300s", line, what, want, r->status, r->body ? r->body : "");
 	if (code != NULL && strcmp(code, NOT_OURS) == 0)
 		return;
-	doc = json_loadb(r->body, r->len, 0, NULL);
-	err = json_object_get(doc, "error");
-	ck_assert_msg(json_is_object(doc) && json_object_size(doc) == 1 &&
-	    json_is_object(err) && json_object_size(err) == 2 &&
-	    json_is_string(json_object_get(err, "code")) &&
-	    json_is_string(json_object_get(err, "message")) &&
-	    json_string_length(json_object_get(err, "message")) > 0,
-	    "line %d: %s: error body has the wrong shape: %.300s", line,
-	    what, r->body);
-	ck_assert_msg(code == NULL || strcmp(jstr(err, "code"), code) == 0,
-	    "line %d: %s: want code %s, got %.300s", line, what, code,
-	    r->body);
-	json_decref(doc);
+	snprintf(where, sizeof where, "line %d: %s", line, what);
+	tl_check_error(r->body, r->len, code, where);
 }
 
 /* Sends raw request bytes; requires want/code and no change. */
@@ -704,12 +300,12 @@ static void
 rej_raw(int line, const char *req, size_t len, int want, const char *code)
 {
 	char what[300];
-	reply r;
+	tl_response r;
 
 	snprintf(what, sizeof what, "%s", excerpt(req, len < 160 ? len : 160));
-	exchange(req, len, &r);
+	tl_raw(req, len, &r);
 	check_reply(line, what, &r, want, code);
-	reply_free(&r);
+	tl_response_free(&r);
 	unchanged(line, what);
 }
 
@@ -718,8 +314,8 @@ static void
 rej(int line, const char *method, const char *path, const char *ct,
     const char *body, size_t blen, int want, const char *code)
 {
-	char what[400];
-	reply r;
+	char what[400], allow[256];
+	tl_response r;
 
 	snprintf(what, sizeof what, "%s %.120s [%s] %s", method,
 	    excerpt(path, strlen(path)), ct ? ct : "no type",
@@ -727,10 +323,10 @@ rej(int line, const char *method, const char *path, const char *ct,
 	http(method, path, ct, body, blen, &r);
 	check_reply(line, what, &r, want, code);
 	if (want == 405)
-		ck_assert_msg(reply_header(&r, "Allow") != NULL &&
-		    reply_header(&r, "Allow")[0] != '\0',
-		    "line %d: %s: 405 without Allow", line, what);
-	reply_free(&r);
+		ck_assert_msg(tl_response_header(&r, "Allow", allow,
+		    sizeof allow)[0] != '\0', "line %d: %s: 405 without "
+		    "Allow", line, what);
+	tl_response_free(&r);
 	unchanged(line, what);
 }
 
@@ -753,81 +349,38 @@ rej_ct(int line, const char *method, const char *path, const char *ct,
  * Fixtures
  * ------------------------------------------------------------------ */
 
-/* A model from body, 201 required; its id into id. */
-static void
-new_model(const char *body, char id[32])
-{
-	json_t *doc = jexpect("POST", "/v1/models", body, 201);
-
-	snprintf(id, 32, "%s", jstr(doc, "id"));
-	json_decref(doc);
-}
-
-/* Polls the job until it ends (10 s at most). */
-static void
-wait_job_done(const char *job)
-{
-	struct timespec nap = { 0, 10 * 1000 * 1000 };
-	char path[64];
-
-	snprintf(path, sizeof path, "/v1/jobs/%s", job);
-	for (int i = 0; i < 1000; i++) {
-		json_t *j = jexpect("GET", path, NULL, 200);
-		const char *s = jstr(j, "status");
-		int done = strcmp(s, "queued") != 0 && strcmp(s, "running") != 0;
-
-		if (done) {
-			ck_assert_msg(strcmp(s, "succeeded") == 0, "job %s "
-			    "ended %s", job, s);
-			json_decref(j);
-			return;
-		}
-		json_decref(j);
-		nanosleep(&nap, NULL);
-	}
-	ck_abort_msg("job %s did not end", job);
-}
-
 static void
 start(size_t max_body)
 {
-	static int seq;
-	fault f;
+	const char *db;
 	json_t *doc;
 	int rc;
 
-	snprintf(g_dir, sizeof g_dir, "%s/t%d-%d", g_root, (int)getpid(),
-	    seq++);
-	ck_assert_int_eq(mkdir(g_dir, 0700), 0);
-	snprintf(g_db, sizeof g_db, "%s/mlpd.db", g_dir);
-	config_default(&g_cfg);
-	g_cfg.port = 0;
-	g_cfg.db_path = g_db;
-	g_cfg.http_threads = 4;
-	g_cfg.checkpoint_every = 0.2;
+	tl_config();
+	db = tl_file_db();
 	if (max_body)
-		g_cfg.max_body = max_body;
-	fault_clear(&f);
-	g_d = daemon_start(&g_cfg, &f);
-	ck_assert_msg(g_d != NULL, "daemon_start: %s", f.msg);
-	g_port = daemon_port(g_d);
-	rc = sqlite3_open_v2(g_db, &g_ro, SQLITE_OPEN_READONLY, NULL);
-	ck_assert_msg(rc == SQLITE_OK, "read-only open of %s: %s", g_db,
+		tl_cfg()->max_body = max_body;
+	tl_start();
+	/* hundreds of snapshots a test: no connect for each GET */
+	tl_world_keepalive(1);
+	rc = sqlite3_open_v2(db, &g_ro, SQLITE_OPEN_READONLY, NULL);
+	ck_assert_msg(rc == SQLITE_OK, "read-only open of %s: %s", db,
 	    sqlite3_errmsg(g_ro));
 	sqlite3_busy_timeout(g_ro, 5000);
 
 	/* the seeded world: every kind of row there is */
 	g_job[0] = '\0';
-	new_model("{\"layers\":[2,3,1],\"name\":\"a\",\"seed\":1,"
+	tl_new_model("{\"layers\":[2,3,1],\"name\":\"a\",\"seed\":1,"
 	    "\"learning_rate\":0.5}", g_a);
-	json_decref(jexpect("POST", mpath(g_a, "/batches"), XOR_BATCH, 201));
-	json_decref(jexpect("POST", mpath(g_a, "/step"), XOR_BATCH, 200));
-	doc = jexpect("POST", mpath(g_a, "/train"),
+	tl_push(g_a, XOR_TIGHT);
+	json_decref(tl_jexpect("POST", tl_mpath(g_a, "/step"), XOR_TIGHT,
+	    200));
+	doc = tl_jexpect("POST", tl_mpath(g_a, "/train"),
 	    "{\"steps\":3,\"batch_size\":4}", 202);
-	snprintf(g_job, sizeof g_job, "%s", jstr(doc, "id"));
+	snprintf(g_job, sizeof g_job, "%s", tl_jstr(doc, "id"));
 	json_decref(doc);
-	wait_job_done(g_job);
-	new_model("{\"layers\":[4,5,3],\"name\":\"b\",\"loss\":"
+	tl_wait_job_succeeded(g_job, 10);
+	tl_new_model("{\"layers\":[4,5,3],\"name\":\"b\",\"loss\":"
 	    "\"cross_entropy\",\"optimizer\":\"adam\",\"seed\":2}", g_b);
 	baseline();
 }
@@ -847,13 +400,9 @@ setup_small(void)
 static void
 teardown(void)
 {
-	if (g_keep >= 0)
-		close(g_keep);
-	g_keep = -1;
 	sqlite3_close(g_ro);
 	g_ro = NULL;
-	daemon_stop(g_d);
-	g_d = NULL;
+	tl_stop();
 	free(g_base_world);
 	free(g_base_db);
 	g_base_world = g_base_db = NULL;
@@ -904,7 +453,7 @@ static const endpoint endpoints[] = {
 	      "\"biases\":[@]}]}", NULL },
 	    { K_DATA, K_DATA },
 	    { "POST", "PATCH", "DELETE", NULL } },
-	{ "batches", "POST", "/batches", XOR_BATCH,
+	{ "batches", "POST", "/batches", XOR_TIGHT,
 	    "{\"inputs\":[[0,0]],\"targets\":[[0]],\"inputs\":[[1,1]]}",
 	    "inputs",
 	    { "{\"inputs\":[[0,@],[1,1]],\"targets\":[[0],[1]]}",
@@ -946,7 +495,7 @@ static const endpoint endpoints[] = {
 static const char *
 ep_path(const endpoint *e, const char *id)
 {
-	return e->rest ? mpath(id, e->rest) : "/v1/models";
+	return e->rest ? tl_mpath(id, e->rest) : "/v1/models";
 }
 
 /* Sends body to endpoint e on model A with application/json. */
@@ -1031,18 +580,19 @@ START_TEST(test_duplicate_keys)
 	for (size_t i = 0; i < NENDPOINTS; i++)
 		EP_REJ(&endpoints[i], endpoints[i].dup, 400, "duplicate_key");
 	/* duplicates one level down */
-	REJ("PUT", mpath(g_a, "/weights"), "{\"layers\":[{\"weights\":[[0.1,"
+	REJ("PUT", tl_mpath(g_a, "/weights"), "{\"layers\":[{\"weights\":[[0.1,"
 	    "0.2],[0.3,0.4],[0.5,0.6]],\"biases\":[0.1,0.2,0.3],\"biases\":"
 	    "[0.1,0.2,0.3]},{\"weights\":[[0.7,0.8,0.9]],\"biases\":[0.5]}]}",
 	    400, "duplicate_key");
-	REJ("POST", mpath(g_a, "/train"), "{\"validation\":{\"inputs\":"
+	REJ("POST", tl_mpath(g_a, "/train"), "{\"validation\":{\"inputs\":"
 	    "[[0,0]],\"targets\":[[1]],\"inputs\":[[1,1]]}}", 400,
 	    "duplicate_key");
-	REJ("POST", mpath(g_a, "/step"), XOR_BATCH ",\"validation\":{"
+	REJ("POST", tl_mpath(g_a, "/step"), XOR_TIGHT ",\"validation\":{"
 	    "\"targets\":[[1]],\"targets\":[[1]],\"inputs\":[[1,1]]}}", 400,
 	    "malformed_json");
 	/* the same key spelled with an escape is the same key */
-	REJ("POST", mpath(g_a, "/batches"), "{\"inputs\":[[0,0]],\"targets\":"
+	REJ("POST", tl_mpath(g_a, "/batches"),
+	    "{\"inputs\":[[0,0]],\"targets\":"
 	    "[[0]],\"\\u0069nputs\":[[1,1]]}", 400, "duplicate_key");
 }
 END_TEST
@@ -1051,21 +601,21 @@ END_TEST
 static char *
 deep(const char *key, char open, char close, int closed)
 {
-	str s = { NULL, 0, 0 };
+	tl_str s = { NULL, 0, 0 };
 
-	str_add(&s, "{\"");
-	str_add(&s, key);
-	str_add(&s, "\":");
+	tl_str_add(&s, "{\"");
+	tl_str_add(&s, key);
+	tl_str_add(&s, "\":");
 	if (open == '{') {
 		for (int i = 0; i < DEEP; i++)
-			str_add(&s, "{\"a\":");
-		str_add(&s, "1");
+			tl_str_add(&s, "{\"a\":");
+		tl_str_add(&s, "1");
 	} else {
-		str_rep(&s, open, DEEP);
+		tl_str_rep(&s, open, DEEP);
 	}
 	if (closed)
-		str_rep(&s, close, DEEP);
-	str_add(&s, "}");
+		tl_str_rep(&s, close, DEEP);
+	tl_str_add(&s, "}");
 	return s.p;
 }
 
@@ -1074,7 +624,7 @@ START_TEST(test_deep_nesting)
 	for (size_t i = 0; i < NENDPOINTS; i++) {
 		const endpoint *e = &endpoints[i];
 		char *body;
-		str top = { NULL, 0, 0 };
+		tl_str top = { NULL, 0, 0 };
 
 		body = deep(e->key, '[', ']', 1);
 		EP_REJ(e, body, 400, "malformed_json");
@@ -1086,16 +636,16 @@ START_TEST(test_deep_nesting)
 		EP_REJ(e, body, 400, "malformed_json");
 		free(body);
 		/* nesting at the top, arrays and objects */
-		str_rep(&top, '[', DEEP);
-		str_rep(&top, ']', DEEP);
+		tl_str_rep(&top, '[', DEEP);
+		tl_str_rep(&top, ']', DEEP);
 		EP_REJ(e, top.p, 400, "malformed_json");
 		free(top.p);
 		top.p = NULL;
 		top.len = top.cap = 0;
 		for (int k = 0; k < DEEP; k++)
-			str_add(&top, "{\"x\":");
-		str_add(&top, "0");
-		str_rep(&top, '}', DEEP);
+			tl_str_add(&top, "{\"x\":");
+		tl_str_add(&top, "0");
+		tl_str_rep(&top, '}', DEEP);
 		EP_REJ(e, top.p, 400, "malformed_json");
 		free(top.p);
 	}
@@ -1343,7 +893,7 @@ START_TEST(test_rows)
 
 	for (size_t d = 0; d < 2; d++)
 		for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
-			REJ("POST", mpath(g_a, data[d]), cases[k].body,
+			REJ("POST", tl_mpath(g_a, data[d]), cases[k].body,
 			    cases[k].st, cases[k].code);
 	/* the same shapes as a validation set of /train and /step */
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -1355,41 +905,41 @@ START_TEST(test_rows)
 			continue; /* {"validation": {}}: same missing_field */
 		ck_assert_int_ge(asprintf(&body, "{\"steps\":1,\"validation\":"
 		    "%s}", cases[k].body), 0);
-		REJ("POST", mpath(g_a, "/train"), body, want, code);
+		REJ("POST", tl_mpath(g_a, "/train"), body, want, code);
 		free(body);
 		ck_assert_int_ge(asprintf(&body, "{\"inputs\":[[0,0]],"
 		    "\"targets\":[[1]],\"validation\":%s}", cases[k].body), 0);
-		REJ("POST", mpath(g_a, "/step"), body, want, code);
+		REJ("POST", tl_mpath(g_a, "/step"), body, want, code);
 		free(body);
 	}
 	/* predict: the inputs alone */
-	REJ("POST", mpath(g_a, "/predict"), "{\"inputs\":[[0,0],[1]]}", 422,
+	REJ("POST", tl_mpath(g_a, "/predict"), "{\"inputs\":[[0,0],[1]]}", 422,
 	    "invalid_value");
-	REJ("POST", mpath(g_a, "/predict"), "{\"inputs\":[[0,0,0]]}", 422,
+	REJ("POST", tl_mpath(g_a, "/predict"), "{\"inputs\":[[0,0,0]]}", 422,
 	    "invalid_value");
-	REJ("POST", mpath(g_a, "/predict"), "{\"inputs\":[[0]]}", 422,
+	REJ("POST", tl_mpath(g_a, "/predict"), "{\"inputs\":[[0]]}", 422,
 	    "invalid_value");
-	REJ("POST", mpath(g_a, "/predict"), "{\"inputs\":[]}", 422,
+	REJ("POST", tl_mpath(g_a, "/predict"), "{\"inputs\":[]}", 422,
 	    "invalid_value");
-	REJ("POST", mpath(g_a, "/predict"), "{\"inputs\":[[]]}", 422,
+	REJ("POST", tl_mpath(g_a, "/predict"), "{\"inputs\":[[]]}", 422,
 	    "invalid_value");
-	REJ("POST", mpath(g_a, "/predict"), "{\"input\":[]}", 422,
+	REJ("POST", tl_mpath(g_a, "/predict"), "{\"input\":[]}", 422,
 	    "invalid_value");
-	REJ("POST", mpath(g_a, "/predict"), "{\"input\":[0,1,2]}", 422,
+	REJ("POST", tl_mpath(g_a, "/predict"), "{\"input\":[0,1,2]}", 422,
 	    "invalid_value");
-	REJ("POST", mpath(g_a, "/predict"), "{\"input\":[[0],[1]]}", 400,
+	REJ("POST", tl_mpath(g_a, "/predict"), "{\"input\":[[0],[1]]}", 400,
 	    "wrong_type");
-	REJ("POST", mpath(g_a, "/predict"), "{\"inputs\":[0,1]}", 400,
+	REJ("POST", tl_mpath(g_a, "/predict"), "{\"inputs\":[0,1]}", 400,
 	    "wrong_type");
-	REJ("POST", mpath(g_a, "/predict"), "{\"inputs\":[[\"0\",1]]}", 400,
+	REJ("POST", tl_mpath(g_a, "/predict"), "{\"inputs\":[[\"0\",1]]}", 400,
 	    "wrong_type");
-	REJ("POST", mpath(g_a, "/predict"), "{}", 400, "missing_field");
-	REJ("POST", mpath(g_a, "/predict"), "{\"input\":[0,1],\"inputs\":"
+	REJ("POST", tl_mpath(g_a, "/predict"), "{}", 400, "missing_field");
+	REJ("POST", tl_mpath(g_a, "/predict"), "{\"input\":[0,1],\"inputs\":"
 	    "[[0,1]]}", 400, "unknown_field");
 	/* model B has 4 inputs and 3 outputs: A's rows do not fit */
-	REJ("POST", mpath(g_b, "/batches"), XOR_BATCH, 422, "invalid_value");
-	REJ("POST", mpath(g_b, "/step"), XOR_BATCH, 422, "invalid_value");
-	REJ("POST", mpath(g_b, "/predict"), "{\"inputs\":[[0,1]]}", 422,
+	REJ("POST", tl_mpath(g_b, "/batches"), XOR_TIGHT, 422, "invalid_value");
+	REJ("POST", tl_mpath(g_b, "/step"), XOR_TIGHT, 422, "invalid_value");
+	REJ("POST", tl_mpath(g_b, "/predict"), "{\"inputs\":[[0,1]]}", 422,
 	    "invalid_value");
 }
 END_TEST
@@ -1415,6 +965,7 @@ START_TEST(test_weights_shapes)
 		    "\"biases\":[0.1,0.2,0.3]},{\"weights\":[[0.7,0.8,0.9]],"
 		    "\"biases\":[0.5]}]}", 422, "invalid_value" },
 		{ "{\"layers\":[{\"weights\":[[0.1,0.2,0],[0.3,0.4,0],[0.5,0.6,"
+		   
 		    "0]],\"biases\":[0.1,0.2,0.3]},{\"weights\":[[0.7,0.8,0.9]],"
 		    "\"biases\":[0.5]}]}", 422, "invalid_value" },
 		{ "{\"layers\":[{\"weights\":[[0.1,0.2],[0.3,0.4],[0.5,0.6]],"
@@ -1444,10 +995,10 @@ START_TEST(test_weights_shapes)
 	};
 
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
-		REJ("PUT", mpath(g_a, "/weights"), cases[k].body, cases[k].st,
-		    cases[k].code);
+		REJ("PUT", tl_mpath(g_a, "/weights"), cases[k].body,
+		    cases[k].st, cases[k].code);
 	/* A's weights do not fit B */
-	REJ("PUT", mpath(g_b, "/weights"), W_BODY, 422, "invalid_value");
+	REJ("PUT", tl_mpath(g_b, "/weights"), W_BODY, 422, "invalid_value");
 }
 END_TEST
 
@@ -1528,11 +1079,11 @@ START_TEST(test_layer_sizes)
 	REJ("POST", "/v1/models", "{\"layers\":[2,1],\"loss\":"
 	    "\"cross_entropy\"}", 422, "invalid_value");
 	{
-		str body = { NULL, 0, 0 };
+		tl_str body = { NULL, 0, 0 };
 
-		str_add(&body, "{\"layers\":[2,1],\"name\":\"");
-		str_rep(&body, 'n', 201);
-		str_add(&body, "\"}");
+		tl_str_add(&body, "{\"layers\":[2,1],\"name\":\"");
+		tl_str_rep(&body, 'n', 201);
+		tl_str_add(&body, "\"}");
 		REJ("POST", "/v1/models", body.p, 422, "invalid_value");
 		free(body.p);
 	}
@@ -1578,8 +1129,8 @@ START_TEST(test_learning_rates)
 		for (size_t t = 0; t < 3; t++) {
 			char *body = subst(tmpl[t], cases[k].lr);
 
-			REJ("POST", t == 0 ? "/v1/models" : mpath(g_a, t == 1 ?
-			    "/step" : "/train"), body, cases[k].st,
+			REJ("POST", t == 0 ? "/v1/models" : tl_mpath(g_a, t == 1
+			    ? "/step" : "/train"), body, cases[k].st,
 			    cases[k].code);
 			free(body);
 		}
@@ -1594,25 +1145,26 @@ START_TEST(test_diverging_step)
 
 	/* one linear unit: the loss is (w x + b)^2, its gradient 2 x (w x
 	 * + b) */
-	new_model("{\"layers\":[1,1],\"activation\":\"linear\",\"seed\":5}",
+	tl_new_model("{\"layers\":[1,1],\"activation\":\"linear\",\"seed\":5}",
 	    d);
-	json_decref(jexpect("POST", mpath(d, "/step"), "{\"inputs\":[[1]],"
+	json_decref(tl_jexpect("POST", tl_mpath(d, "/step"),
+	    "{\"inputs\":[[1]],"
 	    "\"targets\":[[0]]}", 200));
 	baseline();
 	/* a finite loss whose update overflows the weights: x = 1e18 gives
 	 * a gradient near 1e36, times a learning rate of 1e6 */
-	REJ("POST", mpath(d, "/step"), "{\"inputs\":[[1e18]],\"targets\":"
+	REJ("POST", tl_mpath(d, "/step"), "{\"inputs\":[[1e18]],\"targets\":"
 	    "[[0]],\"learning_rate\":1000000}", 422, "diverged");
-	REJ("POST", mpath(d, "/step"), "{\"inputs\":[[1e18],[-1e18]],"
+	REJ("POST", tl_mpath(d, "/step"), "{\"inputs\":[[1e18],[-1e18]],"
 	    "\"targets\":[[0],[0]],\"learning_rate\":1000000}", 422,
 	    "diverged");
 	/* a loss that is not finite itself: (w 3e38)^2 */
-	REJ("POST", mpath(d, "/step"), "{\"inputs\":[[3e38]],\"targets\":"
+	REJ("POST", tl_mpath(d, "/step"), "{\"inputs\":[[3e38]],\"targets\":"
 	    "[[0]]}", 422, "diverged");
-	REJ("POST", mpath(d, "/step"), "{\"inputs\":[[1e30]],\"targets\":"
+	REJ("POST", tl_mpath(d, "/step"), "{\"inputs\":[[1e30]],\"targets\":"
 	    "[[-1e30]],\"learning_rate\":1000000}", 422, "diverged");
 	/* and the model still trains from where it was */
-	w = jexpect("POST", mpath(d, "/step"), "{\"inputs\":[[1]],"
+	w = tl_jexpect("POST", tl_mpath(d, "/step"), "{\"inputs\":[[1]],"
 	    "\"targets\":[[0]]}", 200);
 	ck_assert_int_eq(json_integer_value(json_object_get(w, "step")), 2);
 	json_decref(w);
@@ -1650,9 +1202,9 @@ START_TEST(test_content_types)
 			    "unsupported_media_type");
 	}
 	/* a JSON body sent as CSV: a CSV error, nothing stored */
-	REJ_CT("POST", mpath(g_a, "/batches"), "text/csv", XOR_BATCH, 422,
+	REJ_CT("POST", tl_mpath(g_a, "/batches"), "text/csv", XOR_TIGHT, 422,
 	    "invalid_value");
-	REJ_CT("POST", mpath(g_a, "/predict"), "text/csv",
+	REJ_CT("POST", tl_mpath(g_a, "/predict"), "text/csv",
 	    "{\"inputs\":[[0,1]]}", 422, "invalid_value");
 }
 END_TEST
@@ -1693,13 +1245,13 @@ START_TEST(test_csv_bodies)
 	};
 
 	for (size_t k = 0; k < sizeof batch / sizeof batch[0]; k++)
-		REJ_CT("POST", mpath(g_a, "/batches"), "text/csv",
+		REJ_CT("POST", tl_mpath(g_a, "/batches"), "text/csv",
 		    batch[k].body, batch[k].st, batch[k].code);
 	for (size_t k = 0; k < sizeof pred / sizeof pred[0]; k++)
-		REJ_CT("POST", mpath(g_a, "/predict"), "text/csv",
+		REJ_CT("POST", tl_mpath(g_a, "/predict"), "text/csv",
 		    pred[k].body, pred[k].st, pred[k].code);
 	/* a NUL byte inside a row */
-	rej(__LINE__, "POST", mpath(g_a, "/batches"), "text/csv",
+	rej(__LINE__, "POST", tl_mpath(g_a, "/batches"), "text/csv",
 	    "0,1\0,1\n", 7, 422, "invalid_value");
 }
 END_TEST
@@ -1720,14 +1272,14 @@ START_TEST(test_wrong_methods)
 			    "method_not_allowed");
 		}
 		for (size_t k = 0; k < sizeof odd / sizeof odd[0]; k++) {
-			reply r;
+			tl_response r;
 
 			if (strcmp(odd[k], "HEAD") == 0) {
 				/* no body comes back to look at */
 				http("HEAD", path, "application/json",
 				    e->valid, strlen(e->valid), &r);
 				ck_assert_int_eq(r.status, 405);
-				reply_free(&r);
+				tl_response_free(&r);
 				unchanged(__LINE__, "HEAD");
 				continue;
 			}
@@ -1736,8 +1288,8 @@ START_TEST(test_wrong_methods)
 	}
 	REJ("DELETE", "/v1/models", "{}", 405, "method_not_allowed");
 	REJ("POST", "/healthz", "{}", 405, "method_not_allowed");
-	REJ("PUT", mpath(g_a, ""), W_BODY, 405, "method_not_allowed");
-	REJ("POST", mpath(g_a, ""), XOR_BATCH, 405, "method_not_allowed");
+	REJ("PUT", tl_mpath(g_a, ""), W_BODY, 405, "method_not_allowed");
+	REJ("POST", tl_mpath(g_a, ""), XOR_TIGHT, 405, "method_not_allowed");
 	REJ("POST", "/v1/jobs/" NO_JOB, "{}", 405, "method_not_allowed");
 }
 END_TEST
@@ -1794,15 +1346,15 @@ END_TEST
 /* Sends a body chunked, in pieces of piece bytes, then the last chunk. */
 static void
 chunked(const char *method, const char *path, const char *body, size_t n,
-	size_t piece, reply *r)
+	size_t piece, tl_response *r)
 {
-	str s = { NULL, 0, 0 };
+	tl_str s = { NULL, 0, 0 };
 	int fd;
 
-	str_add(&s, method);
-	str_add(&s, " ");
-	str_add(&s, path);
-	str_add(&s, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+	tl_str_add(&s, method);
+	tl_str_add(&s, " ");
+	tl_str_add(&s, path);
+	tl_str_add(&s, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
 	    "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
 	    "\r\n");
 	for (size_t off = 0; off < n; off += piece) {
@@ -1810,14 +1362,14 @@ chunked(const char *method, const char *path, const char *body, size_t n,
 		size_t k = n - off < piece ? n - off : piece;
 
 		snprintf(hdr, sizeof hdr, "%zx\r\n", k);
-		str_add(&s, hdr);
-		str_addn(&s, body + off, k);
-		str_add(&s, "\r\n");
+		tl_str_add(&s, hdr);
+		tl_str_addn(&s, body + off, k);
+		tl_str_add(&s, "\r\n");
 	}
-	str_add(&s, "0\r\n\r\n");
-	fd = dial();
-	(void)send_all(fd, s.p, s.len);
-	read_reply(fd, r);
+	tl_str_add(&s, "0\r\n\r\n");
+	fd = tl_dial(NULL);
+	(void)tl_send_all(fd, s.p, s.len);
+	tl_raw_read(fd, r);
 	close(fd);
 	free(s.p);
 }
@@ -1827,12 +1379,12 @@ chunked(const char *method, const char *path, const char *body, size_t n,
 static char *
 padded(const char *valid, size_t pad)
 {
-	str s = { NULL, 0, 0 };
+	tl_str s = { NULL, 0, 0 };
 	size_t n = strlen(valid);
 
-	str_addn(&s, valid, n - 1);
-	str_rep(&s, ' ', pad);
-	str_add(&s, "}");
+	tl_str_addn(&s, valid, n - 1);
+	tl_str_rep(&s, ' ', pad);
+	tl_str_add(&s, "}");
 	return s.p;
 }
 
@@ -1845,19 +1397,19 @@ START_TEST(test_chunked_past_cap)
 		char path[256], what[300];
 		char *body = padded(e->valid, 2 * SMALL_CAP);
 		size_t n = strlen(body);
-		reply r;
+		tl_response r;
 
 		snprintf(path, sizeof path, "%s", ep_path(e, g_a));
 		snprintf(what, sizeof what, "%s %s chunked, %zu bytes",
 		    e->method, path, n);
 		chunked(e->method, path, body, n, 4096, &r);
 		check_reply(__LINE__, what, &r, 413, "body_too_large");
-		reply_free(&r);
+		tl_response_free(&r);
 		unchanged(__LINE__, what);
 		/* in one chunk */
 		chunked(e->method, path, body, n, n, &r);
 		check_reply(__LINE__, what, &r, 413, "body_too_large");
-		reply_free(&r);
+		tl_response_free(&r);
 		unchanged(__LINE__, what);
 		/* with a Content-Length: refused from the headers */
 		rej(__LINE__, e->method, path, "application/json", body, n,
@@ -1868,22 +1420,22 @@ START_TEST(test_chunked_past_cap)
 		ck_assert_uint_eq(strlen(body), SMALL_CAP + 1);
 		chunked(e->method, path, body, strlen(body), 1000, &r);
 		check_reply(__LINE__, what, &r, 413, "body_too_large");
-		reply_free(&r);
+		tl_response_free(&r);
 		unchanged(__LINE__, what);
 		free(body);
 	}
 	/* the padding is no trick: at the cap exactly, chunked, the same
 	 * documents go through and change what they should */
 	{
-		char *body = padded(XOR_BATCH, SMALL_CAP - strlen(XOR_BATCH));
-		reply r;
+		char *body = padded(XOR_TIGHT, SMALL_CAP - strlen(XOR_TIGHT));
+		tl_response r;
 
 		ck_assert_uint_eq(strlen(body), SMALL_CAP);
-		chunked("POST", mpath(g_a, "/batches"), body, strlen(body),
+		chunked("POST", tl_mpath(g_a, "/batches"), body, strlen(body),
 		    1000, &r);
-		ck_assert_msg(r.status == 201, "batch at the cap: %d %s",
+		ck_assert_msg(r.status == 201, "batch at the cap: %ld %s",
 		    r.status, r.body);
-		reply_free(&r);
+		tl_response_free(&r);
 		free(body);
 	}
 	w = world();
@@ -1900,66 +1452,64 @@ END_TEST
 
 START_TEST(test_long_url_and_headers)
 {
-	str path = { NULL, 0, 0 };
-	str req = { NULL, 0, 0 };
-	reply r;
+	tl_str path = { NULL, 0, 0 };
+	tl_str req = { NULL, 0, 0 };
+	tl_response r;
 
 	/* a 100 KB id on every endpoint */
 	for (size_t i = 0; i < NENDPOINTS; i++) {
 		const endpoint *e = &endpoints[i];
 
 		path.len = 0;
-		str_add(&path, "/v1/models/m");
-		str_rep(&path, 'a', BIG);
-		str_add(&path, e->rest ? e->rest : "");
+		tl_str_add(&path, "/v1/models/m");
+		tl_str_rep(&path, 'a', BIG);
+		tl_str_add(&path, e->rest ? e->rest : "");
 		REJ(e->method, path.p, e->valid, 414, NOT_OURS);
 	}
 	/* a 100 KB query string */
 	path.len = 0;
-	str_add(&path, "/v1/models?x=");
-	str_rep(&path, 'q', BIG);
+	tl_str_add(&path, "/v1/models?x=");
+	tl_str_rep(&path, 'q', BIG);
 	REJ("POST", path.p, endpoints[0].valid, 414, NOT_OURS);
 	/* one 100 KB header */
-	str_add(&req, "POST /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	tl_str_add(&req, "POST /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Connection: close\r\nContent-Type: application/json\r\n"
 	    "X-Big: ");
-	str_rep(&req, 'h', BIG);
-	str_add(&req, "\r\nContent-Length: 17\r\n\r\n{\"layers\":[2,1]}");
+	tl_str_rep(&req, 'h', BIG);
+	tl_str_add(&req, "\r\nContent-Length: 17\r\n\r\n{\"layers\":[2,1]}");
 	rej_raw(__LINE__, req.p, req.len, 431, NOT_OURS);
 	/* 100 KB of small headers */
 	req.len = 0;
-	str_add(&req, "POST /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	tl_str_add(&req, "POST /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Connection: close\r\nContent-Type: application/json\r\n");
 	for (int k = 0; k < BIG / 25; k++) {
 		char h[32];
 
 		snprintf(h, sizeof h, "X-H%05d: 0123456789ab\r\n", k);
-		str_add(&req, h);
+		tl_str_add(&req, h);
 	}
-	str_add(&req, "Content-Length: 17\r\n\r\n{\"layers\":[2,1]}");
+	tl_str_add(&req, "Content-Length: 17\r\n\r\n{\"layers\":[2,1]}");
 	rej_raw(__LINE__, req.p, req.len, 431, NOT_OURS);
 	/* a 100 KB Content-Type */
 	req.len = 0;
-	str_add(&req, "POST /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	tl_str_add(&req, "POST /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Connection: close\r\nContent-Type: application/json; x=");
-	str_rep(&req, 'c', BIG);
-	str_add(&req, "\r\nContent-Length: 17\r\n\r\n{\"layers\":[2,1]}");
+	tl_str_rep(&req, 'c', BIG);
+	tl_str_add(&req, "\r\nContent-Length: 17\r\n\r\n{\"layers\":[2,1]}");
 	rej_raw(__LINE__, req.p, req.len, 431, NOT_OURS);
 	/* broken request lines and headers */
 	/* a request line with no target: libmicrohttpd hangs up */
-	exchange("GARBAGE\r\n\r\n", 11, &r);
-	ck_assert_msg(r.status == 0 || r.status == 400, "GARBAGE: %d",
+	tl_raw("GARBAGE\r\n\r\n", 11, &r);
+	ck_assert_msg(r.status == 0 || r.status == 400, "GARBAGE: %ld",
 	    r.status);
-	reply_free(&r);
+	tl_response_free(&r);
 	unchanged(__LINE__, "GARBAGE");
 	req.len = 0;
-	str_add(&req, "POST /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	tl_str_add(&req, "POST /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "no colon here\r\nContent-Length: 2\r\n\r\n{}");
 	rej_raw(__LINE__, req.p, req.len, 400, NOT_OURS);
 	/* still serving small requests */
-	jreq("GET", "/healthz", NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	reply_free(&r);
+	ck_assert_int_eq(tl_jreq("GET", "/healthz", NULL, NULL), 200);
 	free(path.p);
 	free(req.p);
 }
@@ -1978,18 +1528,18 @@ START_TEST(test_unknown)
 		"%3Cscript%3E", "m0000000000000000%20", "%u0041",
 		"m0000000000000000%00", "%00", "%00m", "m%00x",
 	};
-	str longid = { NULL, 0, 0 };
+	tl_str longid = { NULL, 0, 0 };
 
-	str_add(&longid, "m");
-	str_rep(&longid, '0', 5000);
+	tl_str_add(&longid, "m");
+	tl_str_rep(&longid, '0', 5000);
 	for (size_t i = 0; i < NENDPOINTS; i++) {
 		const endpoint *e = &endpoints[i];
 
 		if (e->rest == NULL)
 			continue;
 		for (size_t k = 0; k < sizeof junk / sizeof junk[0]; k++)
-			REJ(e->method, mpath(junk[k], e->rest), e->valid, 404,
-			    NULL);
+			REJ(e->method, tl_mpath(junk[k], e->rest), e->valid,
+			    404, NULL);
 		{
 			char *p = NULL;
 
@@ -2003,13 +1553,13 @@ START_TEST(test_unknown)
 			char id[64];
 
 			snprintf(id, sizeof id, "%s%%00", g_a);
-			REJ(e->method, mpath(id, e->rest), e->valid, 404,
+			REJ(e->method, tl_mpath(id, e->rest), e->valid, 404,
 			    NULL);
 			snprintf(id, sizeof id, "%s%%ff", g_a);
-			REJ(e->method, mpath(id, e->rest), e->valid, 404,
+			REJ(e->method, tl_mpath(id, e->rest), e->valid, 404,
 			    "model_not_found");
 			snprintf(id, sizeof id, "%s%%2f", g_a);
-			REJ(e->method, mpath(id, e->rest), e->valid, 404,
+			REJ(e->method, tl_mpath(id, e->rest), e->valid, 404,
 			    "route_not_found");
 		}
 	}
@@ -2019,15 +1569,15 @@ START_TEST(test_unknown)
 		char id[64];
 
 		snprintf(id, sizeof id, "%s%%00x", g_a);
-		REJ_CT("DELETE", mpath(id, ""), NULL, NULL, 404, NULL);
+		REJ_CT("DELETE", tl_mpath(id, ""), NULL, NULL, 404, NULL);
 		snprintf(id, sizeof id, "%s%%00/batches", g_a);
-		REJ_CT("DELETE", mpath(id, ""), NULL, NULL, 404, NULL);
+		REJ_CT("DELETE", tl_mpath(id, ""), NULL, NULL, 404, NULL);
 	}
-	REJ_CT("DELETE", mpath(NO_MODEL, ""), NULL, NULL, 404,
+	REJ_CT("DELETE", tl_mpath(NO_MODEL, ""), NULL, NULL, 404,
 	    "model_not_found");
-	REJ_CT("DELETE", mpath(NO_MODEL, "/batches"), NULL, NULL, 404,
+	REJ_CT("DELETE", tl_mpath(NO_MODEL, "/batches"), NULL, NULL, 404,
 	    "model_not_found");
-	REJ_CT("GET", mpath(NO_MODEL, ""), NULL, NULL, 404,
+	REJ_CT("GET", tl_mpath(NO_MODEL, ""), NULL, NULL, 404,
 	    "model_not_found");
 	/* jobs */
 	REJ_CT("GET", "/v1/jobs/" NO_JOB, NULL, NULL, 404, "job_not_found");
@@ -2052,13 +1602,13 @@ START_TEST(test_unknown)
 	REJ("POST", "/v1/model", "{\"layers\":[2,1]}", 404, "route_not_found");
 	REJ("POST", "/v1/models/", "{\"layers\":[2,1]}", 404,
 	    "route_not_found");
-	REJ("POST", "/v1/models//batches", XOR_BATCH, 404,
+	REJ("POST", "/v1/models//batches", XOR_TIGHT, 404,
 	    "route_not_found");
-	REJ("POST", mpath(g_a, "/batches/"), XOR_BATCH, 404,
+	REJ("POST", tl_mpath(g_a, "/batches/"), XOR_TIGHT, 404,
 	    "route_not_found");
-	REJ("POST", mpath(g_a, "/batches/1"), XOR_BATCH, 404,
+	REJ("POST", tl_mpath(g_a, "/batches/1"), XOR_TIGHT, 404,
 	    "route_not_found");
-	REJ("POST", mpath(g_a, "/nope"), XOR_BATCH, 404, "route_not_found");
+	REJ("POST", tl_mpath(g_a, "/nope"), XOR_TIGHT, 404, "route_not_found");
 	REJ("POST", "/v2/models", "{\"layers\":[2,1]}", 404,
 	    "route_not_found");
 	REJ("POST", "/V1/MODELS", "{\"layers\":[2,1]}", 404,
@@ -2067,7 +1617,7 @@ START_TEST(test_unknown)
 	    "route_not_found");
 	REJ("POST", "*", "{\"layers\":[2,1]}", 404, "route_not_found");
 	/* train on a model with no data: 409, no job */
-	REJ("POST", mpath(g_b, "/train"), "{}", 409, "no_training_data");
+	REJ("POST", tl_mpath(g_b, "/train"), "{}", 409, "no_training_data");
 	free(longid.p);
 }
 END_TEST
@@ -2099,18 +1649,18 @@ START_TEST(test_traversal)
 		const char *const methods[] = { "GET", "DELETE" };
 
 		for (size_t m = 0; m < 2; m++) {
-			reply r;
+			tl_response r;
 
 			http(methods[m], paths[k], NULL, NULL, 0, &r);
 			/* 405: "/v1/models/../weights" is the weights of a
 			 * model named "..", which take no DELETE */
 			ck_assert_msg(r.status == 404 || r.status == 405,
-			    "%s %s: want 404, got %d %.300s", methods[m],
+			    "%s %s: want 404, got %ld %.300s", methods[m],
 			    paths[k], r.status, r.body);
 			ck_assert_msg(strstr(r.body, "root:") == NULL,
 			    "%s %s: %s", methods[m], paths[k], r.body);
 			check_reply(__LINE__, paths[k], &r, r.status, NULL);
-			reply_free(&r);
+			tl_response_free(&r);
 			unchanged(__LINE__, paths[k]);
 		}
 	}
@@ -2142,18 +1692,18 @@ static void
 hang_up(const char *method, const char *path, const char *headers,
 	const char *body, size_t n)
 {
-	str s = { NULL, 0, 0 };
-	int fd = dial();
+	tl_str s = { NULL, 0, 0 };
+	int fd = tl_dial(NULL);
 
-	str_add(&s, method);
-	str_add(&s, " ");
-	str_add(&s, path);
-	str_add(&s, " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	tl_str_add(&s, method);
+	tl_str_add(&s, " ");
+	tl_str_add(&s, path);
+	tl_str_add(&s, " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Content-Type: application/json\r\n");
-	str_add(&s, headers);
-	str_add(&s, "\r\n");
-	str_addn(&s, body, n);
-	ck_assert_int_eq(send_all(fd, s.p, s.len), 0);
+	tl_str_add(&s, headers);
+	tl_str_add(&s, "\r\n");
+	tl_str_addn(&s, body, n);
+	ck_assert_int_eq(tl_send_all(fd, s.p, s.len), 0);
 	free(s.p);
 	/* give the server time to read every byte, then drop */
 	{
@@ -2177,15 +1727,15 @@ START_TEST(test_disconnect_mid_upload)
 {
 	/* a big valid batch: half of it, and all of it under a bigger
 	 * Content-Length */
-	str big = { NULL, 0, 0 };
+	tl_str big = { NULL, 0, 0 };
 
-	str_add(&big, "{\"inputs\":[");
+	tl_str_add(&big, "{\"inputs\":[");
 	for (int i = 0; i < 4000; i++)
-		str_add(&big, i ? ",[0.25,0.75]" : "[0.25,0.75]");
-	str_add(&big, "],\"targets\":[");
+		tl_str_add(&big, i ? ",[0.25,0.75]" : "[0.25,0.75]");
+	tl_str_add(&big, "],\"targets\":[");
 	for (int i = 0; i < 4000; i++)
-		str_add(&big, i ? ",[1]" : "[1]");
-	str_add(&big, "]}");
+		tl_str_add(&big, i ? ",[1]" : "[1]");
+	tl_str_add(&big, "]}");
 	for (size_t i = 0; i < NENDPOINTS; i++) {
 		const endpoint *e = &endpoints[i];
 		char path[256];
@@ -2211,7 +1761,7 @@ START_TEST(test_disconnect_mid_upload)
 		unchanged(__LINE__, e->name);
 	}
 	/* a positive control: the same batch, whole, is stored */
-	json_decref(jexpect("POST", mpath(g_a, "/batches"), big.p, 201));
+	json_decref(tl_jexpect("POST", tl_mpath(g_a, "/batches"), big.p, 201));
 	free(big.p);
 }
 END_TEST
@@ -2225,10 +1775,10 @@ START_TEST(test_harness_sees_changes)
 	char *w, *db;
 
 	/* a predict changes nothing */
-	json_decref(jexpect("POST", mpath(g_a, "/predict"),
+	json_decref(tl_jexpect("POST", tl_mpath(g_a, "/predict"),
 	    "{\"inputs\":[[0,1]]}", 200));
 	unchanged(__LINE__, "predict");
-	json_decref(jexpect("POST", mpath(g_a, "/step"), XOR_BATCH, 200));
+	json_decref(tl_jexpect("POST", tl_mpath(g_a, "/step"), XOR_TIGHT, 200));
 	w = world();
 	db = db_dump();
 	ck_assert_msg(strcmp(w, g_base_world) != 0, "a step left the API "
@@ -2244,15 +1794,6 @@ END_TEST
 /* ---------------------------------------------------------------------
  * Runner
  * ------------------------------------------------------------------ */
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static Suite *
 badinput_suite(void)
@@ -2308,19 +1849,5 @@ badinput_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	signal(SIGPIPE, SIG_IGN);
-	log_set_level(LOG_ERROR);
-	if (mkdtemp(g_root) == NULL) {
-		perror("check_badinput: mkdtemp");
-		return 1;
-	}
-	sr = srunner_create(badinput_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	nftw(g_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return failed == 0 ? 0 : 1;
+	return tl_main(badinput_suite(), LOG_ERROR);
 }

@@ -5,7 +5,7 @@
  * The "hub" case drives the event hub alone, with fake park/wake hooks
  * that count calls: ring replay, resets, partial reads, filters, the
  * park/wake pairing and shutdown. The other cases start a daemon in
- * process (as check_api does: a free port, a ":memory:" store, one daemon
+ * process (tests/testlib.h: a free port, a ":memory:" store, one daemon
  * per test in its own forked child) and read the streams with libcurl's
  * multi interface, which lets one thread hold hundreds of streams open:
  * events arrive for a training job, Last-Event-ID resumes without loss or
@@ -14,12 +14,8 @@
  * that goes away is freed, a heartbeat arrives, and daemon_stop with open
  * streams is quick.
  */
-#include <check.h>
-#include <curl/curl.h>
 #include <dirent.h>
-#include <jansson.h>
 #include <math.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,34 +25,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testlib.h"
 #include "codec.h"
-#include "config.h"
-#include "daemon.h"
-#include "testhttp.h"
 #include "events.h"
-#include "log.h"
 
-#define XOR_BATCH "{\"inputs\": [[0,0],[0,1],[1,0],[1,1]], " \
-	"\"targets\": [[0],[1],[1],[0]]}"
 #define IDLE_SUBSCRIBERS 200
+#define SMALL_MODEL "{\"layers\": [2, 4, 1]}"
 
-static config g_cfg;
-static daemon_ctx *g_d;
-static unsigned g_port;
 static CURLM *g_multi;
 
 /* ---------------------------------------------------------------------
  * Clocks and threads
  * ------------------------------------------------------------------ */
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* CPU seconds this process used (user + system, every thread). */
 static double
@@ -92,18 +72,8 @@ thread_count(void)
 static void
 start_daemon(double heartbeat)
 {
-	fault f;
-
-	config_default(&g_cfg);
-	g_cfg.port = 0;
-	g_cfg.db_path = ":memory:";
-	g_cfg.checkpoint_every = 0.2;
-	g_cfg.http_threads = 4;
-	g_cfg.events_heartbeat = heartbeat;
-	fault_clear(&f);
-	g_d = daemon_start(&g_cfg, &f);
-	ck_assert_msg(g_d != NULL, "daemon_start: %s", f.msg);
-	g_port = daemon_port(g_d);
+	tl_config()->events_heartbeat = heartbeat;
+	tl_start();
 	g_multi = curl_multi_init();
 	ck_assert_ptr_nonnull(g_multi);
 }
@@ -122,108 +92,15 @@ setup_fast_heartbeat(void)
 	start_daemon(0.2);
 }
 
-static void
-teardown(void)
-{
-	daemon_stop(g_d);
-	g_d = NULL;
-	/* streams still in g_multi leak with the forked child: fine */
-}
-
-/* ---------------------------------------------------------------------
- * Plain requests
- * ------------------------------------------------------------------ */
-
-/* method path [JSON body] -> status; *resp (when not NULL) gets the
- * malloc'd body. */
-static long
-jreq(const char *method, const char *path, const char *body, char **resp)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	char url[512];
-	testhttp_buf b = { NULL, 0 };
-	long status = 0;
-	CURLcode rc;
-
-	ck_assert_ptr_nonnull(c);
-	snprintf(url, sizeof url, "http://127.0.0.1:%u%s", g_port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testhttp_on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	if (body != NULL) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, path,
-	    curl_easy_strerror(rc));
-	if (resp != NULL)
-		*resp = b.p ? b.p : strdup("");
-	else
-		free(b.p);
-	return status;
-}
-
-/* method path body, which must answer want; the parsed reply. */
-static json_t *
-jexpect(const char *method, const char *path, const char *body, long want)
-{
-	char *resp;
-	long st = jreq(method, path, body, &resp);
-	json_error_t err;
-	json_t *doc;
-
-	ck_assert_msg(st == want, "%s %s: want %ld, got %ld %.300s", method,
-	    path, want, st, resp);
-	doc = json_loads(resp, 0, &err);
-	ck_assert_msg(doc != NULL, "not JSON: %.300s", resp);
-	free(resp);
-	return doc;
-}
-
-/* Creates a [2, 4, 1] model; its id goes to id. */
-static void
-new_model(char id[32])
-{
-	json_t *m = jexpect("POST", "/v1/models", "{\"layers\": [2, 4, 1]}",
-	    201);
-
-	snprintf(id, 32, "%s", json_string_value(json_object_get(m, "id")));
-	ck_assert_uint_eq(strlen(id), 17);
-	json_decref(m);
-}
-
-/* Pushes the XOR rows to model id. */
-static void
-push_xor(const char *id)
-{
-	char path[96];
-
-	snprintf(path, sizeof path, "/v1/models/%s/batches", id);
-	json_decref(jexpect("POST", path, XOR_BATCH, 201));
-}
-
-/* Starts a train job of steps steps on model id; its id goes to job. */
+/* Starts a train job of steps steps on model id; its id goes to job.
+ * (Streams still in g_multi at the end leak with the forked child.) */
 static void
 train(const char *id, long steps, char job[32])
 {
-	char path[96], body[96];
-	json_t *j;
+	char body[96];
 
-	snprintf(path, sizeof path, "/v1/models/%s/train", id);
 	snprintf(body, sizeof body, "{\"steps\": %ld}", steps);
-	j = jexpect("POST", path, body, 202);
-	snprintf(job, 32, "%s", json_string_value(json_object_get(j, "id")));
-	json_decref(j);
+	tl_start_job(id, body, job);
 }
 
 /* ---------------------------------------------------------------------
@@ -346,13 +223,12 @@ static stream *
 stream_open(const char *path, const char *last_event_id)
 {
 	stream *s = calloc(1, sizeof *s);
-	char url[512], hdr[96];
+	char hdr[96];
 
 	ck_assert_ptr_nonnull(s);
 	s->h = curl_easy_init();
 	ck_assert_ptr_nonnull(s->h);
-	snprintf(url, sizeof url, "http://127.0.0.1:%u%s", g_port, path);
-	curl_easy_setopt(s->h, CURLOPT_URL, url);
+	curl_easy_setopt(s->h, CURLOPT_URL, tl_url(path));
 	curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, on_stream);
@@ -389,7 +265,7 @@ stream_close(stream *s)
 static void
 pump(int ms)
 {
-	double until = now_s() + ms / 1000.0;
+	double until = tl_now() + ms / 1000.0;
 	int running, left;
 	CURLMsg *msg;
 
@@ -406,17 +282,17 @@ pump(int ms)
 			s->rc = msg->data.result;
 		}
 		curl_multi_poll(g_multi, NULL, 0, 10, NULL);
-	} while (now_s() < until);
+	} while (tl_now() < until);
 }
 
 /* Pumps until pred(arg) holds or seconds pass; returns pred's value. */
 static int
 pump_until(int (*pred)(void *), void *arg, double seconds)
 {
-	double until = now_s() + seconds;
+	double until = tl_now() + seconds;
 
 	while (!pred(arg)) {
-		if (now_s() > until)
+		if (tl_now() > until)
 			return 0;
 		pump(20);
 	}
@@ -759,8 +635,8 @@ START_TEST(test_training_events)
 	double secs;
 
 	wait_open(s);
-	new_model(model);
-	push_xor(model);
+	tl_new_model(SMALL_MODEL, model);
+	tl_push(model, XOR_BATCH);
 	train(model, JOB_STEPS, job);
 	wait_job(s, job, "succeeded", 60);
 	check_increasing(s);
@@ -837,13 +713,13 @@ START_TEST(test_step_event)
 	sse_event *e;
 	id_wait w;
 
-	new_model(model);
+	tl_new_model(SMALL_MODEL, model);
 	s = stream_open("/v1/events", NULL);
 	wait_open(s);
 	snprintf(path, sizeof path, "/v1/models/%s/step", model);
-	r = jexpect("POST", path, XOR_BATCH, 200);
+	r = tl_jexpect("POST", path, XOR_BATCH, 200);
 	w.s = s;
-	w.id = events_last_id(daemon_events(g_d));
+	w.id = events_last_id(daemon_events(tl_daemon()));
 	ck_assert(pump_until(has_id, &w, 10));
 	ck_assert_uint_eq(s->nev, 1);
 	e = &s->ev[0];
@@ -885,13 +761,13 @@ START_TEST(test_resume)
 	id_wait w;
 
 	wait_open(a);
-	new_model(model);
-	push_xor(model);
+	tl_new_model(SMALL_MODEL, model);
+	tl_push(model, XOR_BATCH);
 	train(model, JOB_STEPS, job);
 	wait_job(a, job, "succeeded", 60);
 	ck_assert_uint_ge(a->nev, 5);
 	last = a->ev[a->nev - 1].id;
-	ck_assert_uint_eq(last, events_last_id(daemon_events(g_d)));
+	ck_assert_uint_eq(last, events_last_id(daemon_events(tl_daemon())));
 	/* as if the client had dropped after the "running" event */
 	k1 = find_event(a, "job", "status", "running")->id;
 	snprintf(num, sizeof num, "%llu", (unsigned long long)k1);
@@ -917,7 +793,7 @@ START_TEST(test_resume)
 	ck_assert_int_eq(b->oks + c->oks, 0);
 	/* then all go on with the same new events */
 	snprintf(q, sizeof q, "/v1/models/%s", model);
-	ck_assert_int_eq(jreq("DELETE", q, NULL, NULL), 204);
+	ck_assert_int_eq(tl_jreq("DELETE", q, NULL, NULL), 204);
 	w.id = last + 1;
 	w.s = a;
 	ck_assert(pump_until(has_id, &w, 10));
@@ -947,22 +823,23 @@ START_TEST(test_reset_and_bad_id)
 	ck_assert(pump_until(is_open, s, 10));
 	ck_assert_uint_eq(s->nev, 1);
 	ck_assert_str_eq(s->ev[0].type, "reset");
-	ck_assert_uint_eq(s->ev[0].id, events_last_id(daemon_events(g_d)));
+	ck_assert_uint_eq(s->ev[0].id,
+	    events_last_id(daemon_events(tl_daemon())));
 	ck_assert_int_eq(json_integer_value(json_object_get(s->ev[0].doc,
 	    "last_event_id")), 1);
-	new_model(model);
+	tl_new_model(SMALL_MODEL, model);
 	w.s = s;
-	w.id = events_last_id(daemon_events(g_d));
+	w.id = events_last_id(daemon_events(tl_daemon()));
 	ck_assert(pump_until(has_id, &w, 10));
 	ck_assert_uint_eq(s->nev, 2);
 	ck_assert_str_eq(s->ev[1].type, "model");
 	stream_close(s);
 	/* a malformed id is refused */
-	ck_assert_int_eq(jreq("GET", "/v1/events?last_event_id=abc", NULL,
+	ck_assert_int_eq(tl_jreq("GET", "/v1/events?last_event_id=abc", NULL,
 	    &body), 400);
 	ck_assert_ptr_nonnull(strstr(body, "invalid_query"));
 	free(body);
-	ck_assert_int_eq(jreq("GET", "/v1/events?last_event_id=-1", NULL,
+	ck_assert_int_eq(tl_jreq("GET", "/v1/events?last_event_id=-1", NULL,
 	    &body), 400);
 	free(body);
 	/* an empty one is none: a plain new stream */
@@ -980,8 +857,8 @@ START_TEST(test_model_filter)
 	stream *s1, *s2, *all;
 	id_wait w;
 
-	new_model(m1);
-	new_model(m2);
+	tl_new_model(SMALL_MODEL, m1);
+	tl_new_model(SMALL_MODEL, m2);
 	snprintf(path, sizeof path, "/v1/models/%s/events", m1);
 	s1 = stream_open(path, NULL);
 	snprintf(path, sizeof path, "/v1/models/%s/events", m2);
@@ -992,13 +869,13 @@ START_TEST(test_model_filter)
 	wait_open(all);
 	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof path, "/v1/models/%s/step", m2);
-		json_decref(jexpect("POST", path, XOR_BATCH, 200));
+		json_decref(tl_jexpect("POST", path, XOR_BATCH, 200));
 		snprintf(path, sizeof path, "/v1/models/%s/step", m1);
-		json_decref(jexpect("POST", path, XOR_BATCH, 200));
+		json_decref(tl_jexpect("POST", path, XOR_BATCH, 200));
 	}
 	snprintf(path, sizeof path, "/v1/models/%s", m2);
-	ck_assert_int_eq(jreq("DELETE", path, NULL, NULL), 204);
-	w.id = events_last_id(daemon_events(g_d));
+	ck_assert_int_eq(tl_jreq("DELETE", path, NULL, NULL), 204);
+	w.id = events_last_id(daemon_events(tl_daemon()));
 	w.s = all;
 	ck_assert(pump_until(has_id, &w, 10));
 	/* s2 ends after its model's deletion */
@@ -1023,9 +900,9 @@ START_TEST(test_model_filter)
 	ck_assert_str_eq(json_string_value(json_object_get(s2->ev[3].doc,
 	    "id")), m2);
 	/* unknown or deleted models have no stream */
-	ck_assert_int_eq(jreq("GET", path, NULL, NULL), 404);
+	ck_assert_int_eq(tl_jreq("GET", path, NULL, NULL), 404);
 	snprintf(path, sizeof path, "/v1/models/%s/events", m2);
-	ck_assert_int_eq(jreq("GET", path, NULL, NULL), 404);
+	ck_assert_int_eq(tl_jreq("GET", path, NULL, NULL), 404);
 	stream_close(s1);
 	stream_close(s2);
 	stream_close(all);
@@ -1058,13 +935,13 @@ START_TEST(test_many_idle_subscribers)
 {
 	stream *s[IDLE_SUBSCRIBERS];
 	many m = { s, IDLE_SUBSCRIBERS, NULL };
-	events *ev = daemon_events(g_d);
+	events *ev = daemon_events(tl_daemon());
 	int before, after;
 	double cpu0, cpu1;
 	char model[32];
 
 	/* one request first, so the pool has run once */
-	ck_assert_int_eq(jreq("GET", "/v1/models", NULL, NULL), 200);
+	ck_assert_int_eq(tl_jreq("GET", "/v1/models", NULL, NULL), 200);
 	before = thread_count();
 	for (size_t i = 0; i < IDLE_SUBSCRIBERS; i++)
 		s[i] = stream_open("/v1/events", NULL);
@@ -1081,7 +958,7 @@ START_TEST(test_many_idle_subscribers)
 	ck_assert_msg(cpu1 - cpu0 < 0.2, "%.3f s of CPU in 1 s with %d idle "
 	    "streams", cpu1 - cpu0, IDLE_SUBSCRIBERS);
 	/* and every one of them gets the next event */
-	new_model(model);
+	tl_new_model(SMALL_MODEL, model);
 	m.model = model;
 	ck_assert_msg(pump_until(all_ready, &m, 30), "not every stream got "
 	    "the event");
@@ -1094,10 +971,10 @@ END_TEST
 START_TEST(test_heartbeat)
 {
 	stream *s = stream_open("/v1/events", NULL);
-	double t0 = now_s();
+	double t0 = tl_now();
 
 	wait_open(s);
-	while (s->heartbeats < 2 && now_s() - t0 < 5)
+	while (s->heartbeats < 2 && tl_now() - t0 < 5)
 		pump(20);
 	ck_assert_int_ge(s->heartbeats, 2);
 	ck_assert_uint_eq(s->nev, 0);
@@ -1109,16 +986,16 @@ static int
 no_subscribers(void *arg)
 {
 	(void)arg;
-	return events_subscribers(daemon_events(g_d)) == 0;
+	return events_subscribers(daemon_events(tl_daemon())) == 0;
 }
 
 START_TEST(test_disconnect_frees)
 {
 	stream *s[3];
-	events *ev = daemon_events(g_d);
+	events *ev = daemon_events(tl_daemon());
 	char model[32], path[96];
 
-	new_model(model);
+	tl_new_model(SMALL_MODEL, model);
 	snprintf(path, sizeof path, "/v1/models/%s/events", model);
 	s[0] = stream_open("/v1/events", NULL);
 	s[1] = stream_open(path, NULL);
@@ -1152,8 +1029,8 @@ START_TEST(test_stop_with_open_streams)
 	char model[32], job[32], path[96];
 	double t0, took;
 
-	new_model(model);
-	push_xor(model);
+	tl_new_model(SMALL_MODEL, model);
+	tl_push(model, XOR_BATCH);
 	snprintf(path, sizeof path, "/v1/models/%s/events", model);
 	for (int i = 0; i < 6; i++)
 		s[i] = stream_open(i % 2 ? path : "/v1/events", NULL);
@@ -1162,10 +1039,9 @@ START_TEST(test_stop_with_open_streams)
 	/* a job that would run for minutes: stop interrupts it */
 	train(model, 100000000, job);
 	wait_job(s[0], job, "running", 10);
-	t0 = now_s();
-	daemon_stop(g_d);
-	took = now_s() - t0;
-	g_d = NULL;
+	t0 = tl_now();
+	tl_stop();
+	took = tl_now() - t0;
 	ck_assert_msg(took < 5.0, "daemon_stop took %.2f s", took);
 	ck_assert_msg(pump_until(all_done, &m, 5), "streams still open after "
 	    "daemon_stop");
@@ -1190,7 +1066,7 @@ events_suite(void)
 	suite_add_tcase(st, tc);
 
 	tc = tcase_create("streams");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, tl_stop);
 	tcase_add_test(tc, test_training_events);
 	tcase_add_test(tc, test_step_event);
 	tcase_add_test(tc, test_resume);
@@ -1202,7 +1078,7 @@ events_suite(void)
 	suite_add_tcase(st, tc);
 
 	tc = tcase_create("heartbeat");
-	tcase_add_checked_fixture(tc, setup_fast_heartbeat, teardown);
+	tcase_add_checked_fixture(tc, setup_fast_heartbeat, tl_stop);
 	tcase_add_test(tc, test_heartbeat);
 	tcase_add_test(tc, test_disconnect_frees);
 	tcase_set_timeout(tc, 30);
@@ -1213,19 +1089,5 @@ events_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	signal(SIGPIPE, SIG_IGN);
-	log_set_level(LOG_ERROR);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		fprintf(stderr, "check_events: curl_global_init failed\n");
-		return 1;
-	}
-	sr = srunner_create(events_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	curl_global_cleanup();
-	return failed ? 1 : 0;
+	return tl_main(events_suite(), LOG_ERROR);
 }

@@ -3,227 +3,63 @@
  * against a daemon started in-process with that limit set low.
  *
  * Each test case forks (Check's default) and starts its own daemon on a
- * free port with a ":memory:" database. Requests go through libcurl;
- * what libcurl cannot do (hold a connection open, send a request one
- * byte a second, send a body in two halves) goes through raw sockets.
- * Every refused request must be answered with the documented status and
- * code, and change nothing: state() snapshots what the API shows of every
- * model (the list, each model's batches and weights) before and after.
+ * free port with a ":memory:" database (tests/testlib.h). Requests go
+ * through libcurl; what libcurl cannot do (hold a connection open, send a
+ * request one byte a second, send a body in two halves) goes through raw
+ * sockets. Every refused request must be answered with the documented
+ * status and code, and change nothing: state() snapshots what the API
+ * shows of every model (the list, each model's batches and weights)
+ * before and after.
  */
-#include <check.h>
-#include <curl/curl.h>
-#include <jansson.h>
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "daemon.h"
-#include "testhttp.h"
-#include "log.h"
+#include "testlib.h"
 #include "mlp.h"
 
-static config g_cfg;
-static daemon_ctx *g_d;
-static unsigned g_port;
-static char g_retry_after[32]; /* Retry-After of the last request */
-static char g_refused_retry[32]; /* and of the last refused() one */
+/* What state() shows of every model. */
+static const char *const g_state[] = { "/batches", "/weights", NULL };
 
-/* ---------------------------------------------------------------------
- * Daemon
- * ------------------------------------------------------------------ */
+static char g_refused_retry[32]; /* Retry-After of the last refused() */
 
 /* The settings every test starts from: a free port, an in-memory store,
  * two HTTP threads. */
 static void
 base_config(void)
 {
-	config_default(&g_cfg);
-	g_cfg.port = 0;
-	g_cfg.db_path = ":memory:";
-	g_cfg.http_threads = 2;
-	g_cfg.checkpoint_every = 0.2;
-}
-
-static void
-start(void)
-{
-	fault f;
-
-	fault_clear(&f);
-	g_d = daemon_start(&g_cfg, &f);
-	ck_assert_msg(g_d != NULL, "daemon_start: %s", f.msg);
-	g_port = daemon_port(g_d);
-}
-
-static void
-teardown(void)
-{
-	daemon_stop(g_d);
-	g_d = NULL;
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* ---------------------------------------------------------------------
- * HTTP through libcurl
- * ------------------------------------------------------------------ */
-
-static size_t
-on_header(char *data, size_t size, size_t nmemb, void *arg)
-{
-	size_t n = size * nmemb;
-
-	(void)arg;
-	if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
-		snprintf(g_retry_after, sizeof g_retry_after, "%.*s",
-		    (int)(n - 12), data + 12);
-		g_retry_after[strcspn(g_retry_after, "\r\n")] = '\0';
-	}
-	return n;
-}
-
-/* method path with body (NULL: none) of type ct; the status, and the
- * reply body in *resp (malloc'd) when resp is not NULL. */
-static long
-req(const char *method, const char *path, const char *ct, const char *body,
-    char **resp)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	char url[256], cth[128];
-	testhttp_buf b = { NULL, 0 };
-	long status = 0;
-	CURLcode rc;
-
-	ck_assert_ptr_nonnull(c);
-	g_retry_after[0] = '\0';
-	snprintf(url, sizeof url, "http://127.0.0.1:%u%s", g_port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testhttp_on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	snprintf(cth, sizeof cth, "Content-Type: %s", ct ? ct :
-	    "application/json");
-	h = curl_slist_append(h, cth);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	if (body != NULL) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	/* an error may be answered early, and the connection closed while
-	 * the upload goes on; anything else must arrive whole */
-	ck_assert_msg(rc == CURLE_OK || status >= 400, "%s %s: %s (status "
-	    "%ld)", method, path, curl_easy_strerror(rc), status);
-	if (resp != NULL)
-		*resp = b.p ? b.p : strdup("");
-	else
-		free(b.p);
-	return status;
-}
-
-/* A request that must get want; returns the parsed reply. */
-static json_t *
-expect(const char *method, const char *path, const char *body, long want)
-{
-	char *resp;
-	long st = req(method, path, NULL, body, &resp);
-	json_error_t err;
-	json_t *doc;
-
-	ck_assert_msg(st == want, "%s %s: %ld, not %ld: %.400s", method, path,
-	    st, want, resp);
-	doc = json_loads(resp, 0, &err);
-	ck_assert_msg(doc != NULL || want == 204, "%s %s: not JSON: %.200s",
-	    method, path, resp);
-	free(resp);
-	return doc;
-}
-
-/* Creates a model from spec (JSON) and returns its id in id. */
-static void
-create(const char *spec, char id[64])
-{
-	json_t *m = expect("POST", "/v1/models", spec, 201);
-
-	snprintf(id, 64, "%s", json_string_value(json_object_get(m, "id")));
-	json_decref(m);
-}
-
-/* "/v1/models/<id><rest>" */
-static const char *
-mpath(const char *id, const char *rest)
-{
-	static char p[4][160];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "/v1/models/%s%s", id, rest);
-	return p[k];
+	tl_config()->http_threads = 2;
 }
 
 /* Everything the API shows of the models, as one string (malloc'd). */
 static char *
 state(void)
 {
-	json_t *list = expect("GET", "/v1/models", NULL, 200);
-	json_t *all = json_object(), *m;
-	size_t i;
-	char *text;
-
-	json_object_set(all, "models", list);
-	json_array_foreach(json_object_get(list, "models"), i, m) {
-		const char *id = json_string_value(json_object_get(m, "id"));
-		json_t *one = json_object();
-
-		json_object_set_new(one, "batches", expect("GET", mpath(id,
-		    "/batches"), NULL, 200));
-		json_object_set_new(one, "weights", expect("GET", mpath(id,
-		    "/weights"), NULL, 200));
-		json_object_set_new(all, id, one);
-	}
-	json_decref(list);
-	text = json_dumps(all, JSON_SORT_KEYS | JSON_COMPACT);
-	json_decref(all);
-	return text;
+	return tl_world(g_state, NULL);
 }
 
-/* method path body (of type ct) must be refused with status and code,
- * and change nothing; the message must name flag (when not NULL). */
+/* method path body (of type ct, NULL: JSON) must be refused with status
+ * and code, and change nothing; the message must name flag (when not
+ * NULL). */
 static void
 refused(const char *method, const char *path, const char *ct,
 	const char *body, long status, const char *code, const char *flag)
 {
 	char *before = state(), *after, *resp;
-	long st = req(method, path, ct, body, &resp);
+	long st = tl_req(method, path, ct ? ct : "application/json", body,
+	    &resp);
 	json_t *doc = json_loads(resp, 0, NULL);
 	const char *got, *msg;
 
-	memcpy(g_refused_retry, g_retry_after, sizeof g_refused_retry);
+	snprintf(g_refused_retry, sizeof g_refused_retry, "%s",
+	    tl_header("Retry-After"));
 
 	ck_assert_msg(st == status, "%s %s: %ld, not %ld: %.300s", method,
 	    path, st, status, resp);
@@ -305,64 +141,11 @@ csv_rows(size_t n, size_t w)
  * Raw sockets
  * ------------------------------------------------------------------ */
 
-/* A TCP connection to the daemon from source address src (NULL: any). */
-static int
-dial(const char *src)
-{
-	struct sockaddr_in a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	ck_assert_int_ge(fd, 0);
-	if (src != NULL) {
-		memset(&a, 0, sizeof a);
-		a.sin_family = AF_INET;
-		inet_pton(AF_INET, src, &a.sin_addr);
-		ck_assert_msg(bind(fd, (struct sockaddr *)&a, sizeof a) == 0,
-		    "bind %s: %s", src, strerror(errno));
-	}
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)g_port);
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof a) == 0,
-	    "connect: %s", strerror(errno));
-	return fd;
-}
-
 /* Sends all of s; 0, or -1 when the connection is gone. */
 static int
 send_str(int fd, const char *s)
 {
-	size_t n = strlen(s);
-
-	while (n > 0) {
-		ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
-
-		if (k <= 0)
-			return -1;
-		s += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-/* Reads what fd has within ms milliseconds into out (NUL-terminated).
- * Returns the bytes read, 0 when the peer closed the connection (or
- * reset it), -1 when nothing came in time. */
-static ssize_t
-read_some(int fd, char *out, size_t cap, int ms)
-{
-	struct pollfd p = { fd, POLLIN, 0 };
-	ssize_t k;
-
-	out[0] = '\0';
-	if (poll(&p, 1, ms) <= 0)
-		return -1;
-	k = recv(fd, out, cap - 1, 0);
-	if (k < 0)
-		return errno == ECONNRESET ? 0 : -1;
-	out[k] = '\0';
-	return k;
+	return tl_send_all(fd, s, strlen(s));
 }
 
 /* The status of a whole response that fd receives within ms, 0 when the
@@ -371,7 +154,7 @@ static int
 read_status(int fd, int ms)
 {
 	char b[4096];
-	ssize_t k = read_some(fd, b, sizeof b, ms);
+	ssize_t k = tl_read_some(fd, b, sizeof b, ms);
 
 	if (k <= 0)
 		return (int)k;
@@ -387,7 +170,7 @@ closed_within(int fd, int ms)
 {
 	char b[256];
 
-	return read_some(fd, b, sizeof b, ms) == 0;
+	return tl_read_some(fd, b, sizeof b, ms) == 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -399,9 +182,9 @@ START_TEST(test_layer_width)
 	char id[64];
 
 	base_config();
-	g_cfg.lim.max_layer_width = 100;
-	start();
-	create("{\"layers\":[2,100,1]}", id);
+	tl_cfg()->lim.max_layer_width = 100;
+	tl_start();
+	tl_new_model("{\"layers\":[2,100,1]}", id);
 	refused("POST", "/v1/models", NULL, "{\"layers\":[2,101,1]}", 422,
 	    "limit_exceeded", "--max-layer-width");
 	refused("POST", "/v1/models", NULL, "{\"layers\":[101,2]}", 422,
@@ -417,20 +200,20 @@ START_TEST(test_params_total)
 	char a[64], b[64];
 
 	base_config();
-	g_cfg.lim.max_params = 1000;
-	start();
+	tl_cfg()->lim.max_params = 1000;
+	tl_start();
 	/* [10, 50, 1]: 10*50 + 50 + 50*1 + 1 = 601 weights and biases */
 	refused("POST", "/v1/models", NULL, "{\"layers\":[10,100,1]}", 422,
 	    "limit_exceeded", "--max-params");
-	create("{\"layers\":[10,50,1]}", a);
+	tl_new_model("{\"layers\":[10,50,1]}", a);
 	refused("POST", "/v1/models", NULL, "{\"layers\":[10,50,1]}", 422,
 	    "limit_exceeded", "--max-params");
-	create("{\"layers\":[10,30,1]}", b); /* 361: 962 in all */
+	tl_new_model("{\"layers\":[10,30,1]}", b); /* 361: 962 in all */
 	refused("POST", "/v1/models", NULL, "{\"layers\":[2,10,1]}", 422,
 	    "limit_exceeded", "--max-params"); /* 41 more: 1003 */
 	/* deleting gives the room back */
-	json_decref(expect("DELETE", mpath(a, ""), NULL, 204));
-	create("{\"layers\":[10,50,1]}", a);
+	json_decref(tl_jexpect("DELETE", tl_mpath(a, ""), NULL, 204));
+	tl_new_model("{\"layers\":[10,50,1]}", a);
 }
 END_TEST
 
@@ -439,14 +222,14 @@ START_TEST(test_models_count)
 	char a[64], b[64];
 
 	base_config();
-	g_cfg.lim.max_models = 2;
-	start();
-	create("{\"layers\":[2,2,1]}", a);
-	create("{\"layers\":[2,2,1]}", b);
+	tl_cfg()->lim.max_models = 2;
+	tl_start();
+	tl_new_model("{\"layers\":[2,2,1]}", a);
+	tl_new_model("{\"layers\":[2,2,1]}", b);
 	refused("POST", "/v1/models", NULL, "{\"layers\":[2,2,1]}", 422,
 	    "limit_exceeded", "--max-models");
-	json_decref(expect("DELETE", mpath(b, ""), NULL, 204));
-	create("{\"layers\":[2,2,1]}", b);
+	json_decref(tl_jexpect("DELETE", tl_mpath(b, ""), NULL, 204));
+	tl_new_model("{\"layers\":[2,2,1]}", b);
 }
 END_TEST
 
@@ -459,35 +242,35 @@ START_TEST(test_batch_rows)
 	char id[64], *ok, *big, *csv, *val, *pred;
 
 	base_config();
-	g_cfg.lim.max_batch_rows = 10;
-	start();
-	create("{\"layers\":[2,3,1]}", id);
+	tl_cfg()->lim.max_batch_rows = 10;
+	tl_start();
+	tl_new_model("{\"layers\":[2,3,1]}", id);
 	ok = batch(10, 2, 1, "");
 	big = batch(11, 2, 1, "");
-	json_decref(expect("POST", mpath(id, "/batches"), ok, 201));
-	refused("POST", mpath(id, "/batches"), NULL, big, 422,
+	json_decref(tl_jexpect("POST", tl_mpath(id, "/batches"), ok, 201));
+	refused("POST", tl_mpath(id, "/batches"), NULL, big, 422,
 	    "limit_exceeded", "--max-batch-rows");
 	csv = csv_rows(11, 3);
-	refused("POST", mpath(id, "/batches"), "text/csv", csv, 422,
+	refused("POST", tl_mpath(id, "/batches"), "text/csv", csv, 422,
 	    "limit_exceeded", "--max-batch-rows");
-	refused("POST", mpath(id, "/step"), NULL, big, 422, "limit_exceeded",
+	refused("POST", tl_mpath(id, "/step"), NULL, big, 422, "limit_exceeded",
 	    "--max-batch-rows");
 	free(big);
 	big = rows(11, 2);
 	pred = malloc(strlen(big) + 16);
 	sprintf(pred, "{\"inputs\":%s}", big);
-	refused("POST", mpath(id, "/predict"), NULL, pred, 422,
+	refused("POST", tl_mpath(id, "/predict"), NULL, pred, 422,
 	    "limit_exceeded", "--max-batch-rows");
 	free(csv);
 	csv = csv_rows(11, 2);
-	refused("POST", mpath(id, "/predict"), "text/csv", csv, 422,
+	refused("POST", tl_mpath(id, "/predict"), "text/csv", csv, 422,
 	    "limit_exceeded", "--max-batch-rows");
 	/* a validation set is one more matrix of the request */
 	free(big);
 	big = batch(11, 2, 1, "");
 	val = malloc(strlen(big) + 64);
 	sprintf(val, "{\"steps\":1,\"validation\":%s}", big);
-	refused("POST", mpath(id, "/train"), NULL, val, 422,
+	refused("POST", tl_mpath(id, "/train"), NULL, val, 422,
 	    "limit_exceeded", "--max-batch-rows");
 	free(ok);
 	free(big);
@@ -503,24 +286,24 @@ START_TEST(test_batch_values)
 
 	base_config();
 	/* [2, 4, 1]: 7 values a row; 14 rows are 98 */
-	g_cfg.lim.max_batch_values = 100;
-	start();
-	create("{\"layers\":[2,4,1]}", id);
+	tl_cfg()->lim.max_batch_values = 100;
+	tl_start();
+	tl_new_model("{\"layers\":[2,4,1]}", id);
 	ok = batch(14, 2, 1, "");
 	big = batch(15, 2, 1, "");
-	json_decref(expect("POST", mpath(id, "/batches"), ok, 201));
-	json_decref(expect("POST", mpath(id, "/step"), ok, 200));
-	refused("POST", mpath(id, "/batches"), NULL, big, 422,
+	json_decref(tl_jexpect("POST", tl_mpath(id, "/batches"), ok, 201));
+	json_decref(tl_jexpect("POST", tl_mpath(id, "/step"), ok, 200));
+	refused("POST", tl_mpath(id, "/batches"), NULL, big, 422,
 	    "limit_exceeded", "--max-batch-values");
-	refused("POST", mpath(id, "/step"), NULL, big, 422, "limit_exceeded",
+	refused("POST", tl_mpath(id, "/step"), NULL, big, 422, "limit_exceeded",
 	    "--max-batch-values");
 	/* a train job's step works on batch_size rows */
-	refused("POST", mpath(id, "/train"), NULL, "{\"batch_size\":15}", 422,
-	    "limit_exceeded", "--max-batch-values");
+	refused("POST", tl_mpath(id, "/train"), NULL, "{\"batch_size\":15}",
+	    422, "limit_exceeded", "--max-batch-values");
 	/* a model one row of which is past it cannot be used at all */
 	refused("POST", "/v1/models", NULL, "{\"layers\":[50,60]}", 422,
 	    "limit_exceeded", "--max-batch-values");
-	json_decref(expect("POST", mpath(id, "/train"),
+	json_decref(tl_jexpect("POST", tl_mpath(id, "/train"),
 	    "{\"batch_size\":14,\"steps\":1}", 202));
 	free(ok);
 	free(big);
@@ -533,24 +316,24 @@ START_TEST(test_samples)
 	json_t *r;
 
 	base_config();
-	g_cfg.lim.max_samples = 10;
-	start();
-	create("{\"layers\":[2,3,1]}", id);
+	tl_cfg()->lim.max_samples = 10;
+	tl_start();
+	tl_new_model("{\"layers\":[2,3,1]}", id);
 	six = batch(6, 2, 1, "");
 	five = batch(5, 2, 1, "");
 	four = batch(4, 2, 1, "");
-	json_decref(expect("POST", mpath(id, "/batches"), six, 201));
-	refused("POST", mpath(id, "/batches"), NULL, five, 422,
+	json_decref(tl_jexpect("POST", tl_mpath(id, "/batches"), six, 201));
+	refused("POST", tl_mpath(id, "/batches"), NULL, five, 422,
 	    "limit_exceeded", "--max-samples");
-	r = expect("POST", mpath(id, "/batches"), four, 201);
+	r = tl_jexpect("POST", tl_mpath(id, "/batches"), four, 201);
 	ck_assert_int_eq(json_integer_value(json_object_get(r,
 	    "total_samples")), 10);
 	json_decref(r);
-	refused("POST", mpath(id, "/batches"), "text/csv", "1,2,3\n", 422,
+	refused("POST", tl_mpath(id, "/batches"), "text/csv", "1,2,3\n", 422,
 	    "limit_exceeded", "--max-samples");
 	/* dropping the data makes room again */
-	json_decref(expect("DELETE", mpath(id, "/batches"), NULL, 204));
-	json_decref(expect("POST", mpath(id, "/batches"), six, 201));
+	json_decref(tl_jexpect("DELETE", tl_mpath(id, "/batches"), NULL, 204));
+	json_decref(tl_jexpect("POST", tl_mpath(id, "/batches"), six, 201));
 	free(six);
 	free(five);
 	free(four);
@@ -569,23 +352,23 @@ START_TEST(test_json_memory)
 	size_t n = 4000, o = 0;
 
 	base_config();
-	g_cfg.max_body = 8192; /* a JSON tree may take 192 KiB */
-	start();
-	create("{\"layers\":[20,3,1]}", id);
+	tl_cfg()->max_body = 8192; /* a JSON tree may take 192 KiB */
+	tl_start();
+	tl_new_model("{\"layers\":[20,3,1]}", id);
 	/* [{},{},...]: some 230 bytes of tree for every 3 of text */
 	bomb = malloc(n * 3 + 64);
 	o = (size_t)sprintf(bomb, "{\"inputs\":[");
 	for (size_t i = 0; i < 2000; i++)
 		o += (size_t)sprintf(bomb + o, "%s{}", i ? "," : "");
 	sprintf(bomb + o, "],\"targets\":[]}");
-	ck_assert_uint_le(strlen(bomb), g_cfg.max_body);
-	refused("POST", mpath(id, "/batches"), NULL, bomb, 413,
+	ck_assert_uint_le(strlen(bomb), tl_cfg()->max_body);
+	refused("POST", tl_mpath(id, "/batches"), NULL, bomb, 413,
 	    "body_too_large", NULL);
 	/* a body of numbers as big passes (some 90 KiB of tree) */
 	ok = batch(80, 20, 1, "");
 	ck_assert_uint_gt(strlen(ok), 6000);
-	ck_assert_uint_le(strlen(ok), g_cfg.max_body);
-	json_decref(expect("POST", mpath(id, "/batches"), ok, 201));
+	ck_assert_uint_le(strlen(ok), tl_cfg()->max_body);
+	json_decref(tl_jexpect("POST", tl_mpath(id, "/batches"), ok, 201));
 	free(bomb);
 	free(ok);
 }
@@ -601,31 +384,31 @@ START_TEST(test_body_memory)
 	size_t len;
 
 	base_config();
-	g_cfg.max_body = 65536;
-	g_cfg.lim.max_body_memory = 65536;
-	start();
-	create("{\"layers\":[2,3,1]}", id);
+	tl_cfg()->max_body = 65536;
+	tl_cfg()->lim.max_body_memory = 65536;
+	tl_start();
+	tl_new_model("{\"layers\":[2,3,1]}", id);
 	body = batch(2600, 2, 1, "");
 	len = strlen(body);
 	ck_assert_uint_gt(len, 40000);
 	ck_assert_uint_lt(len, 65536);
 	/* the first upload stops half way: its buffer holds the memory */
-	fd = dial(NULL);
+	fd = tl_dial(NULL);
 	snprintf(hdr, sizeof hdr, "POST %s HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-	    mpath(id, "/batches"), len);
+	    tl_mpath(id, "/batches"), len);
 	ck_assert_int_eq(send_str(fd, hdr), 0);
 	half = strndup(body, len - 5000);
 	ck_assert_int_eq(send_str(fd, half), 0);
 	usleep(300000);
-	refused("POST", mpath(id, "/batches"), NULL, body, 503,
+	refused("POST", tl_mpath(id, "/batches"), NULL, body, 503,
 	    "out_of_memory", "--max-body-memory");
-	ck_assert_str_eq(g_refused_retry, " 1");
+	ck_assert_str_eq(g_refused_retry, "1");
 	/* chunked: no length to judge by, so it is cut as it grows */
-	fd2 = dial(NULL);
+	fd2 = tl_dial(NULL);
 	snprintf(hdr, sizeof hdr, "POST %s HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-	    "\r\n%zx\r\n", mpath(id, "/batches"), len);
+	    "\r\n%zx\r\n", tl_mpath(id, "/batches"), len);
 	ck_assert_int_eq(send_str(fd2, hdr), 0);
 	ck_assert_int_eq(send_str(fd2, body), 0);
 	ck_assert_int_eq(send_str(fd2, "\r\n0\r\n\r\n"), 0);
@@ -635,7 +418,7 @@ START_TEST(test_body_memory)
 	ck_assert_int_eq(send_str(fd, body + len - 5000), 0);
 	ck_assert_int_eq(read_status(fd, 5000), 201);
 	close(fd);
-	json_decref(expect("POST", mpath(id, "/batches"), body, 201));
+	json_decref(tl_jexpect("POST", tl_mpath(id, "/batches"), body, 201));
 	(void)buf_;
 	free(half);
 	free(body);
@@ -653,12 +436,12 @@ START_TEST(test_held_answer)
 	ssize_t k;
 
 	base_config();
-	g_cfg.max_body = 1u << 20;
-	g_cfg.lim.max_body_memory = 12u << 20;
-	start();
+	tl_cfg()->max_body = 1u << 20;
+	tl_cfg()->lim.max_body_memory = 12u << 20;
+	tl_start();
 	/* half a million weights: some 7 MB of JSON, more than the socket
 	 * buffers between the two ends hold (4 MiB for the sender) */
-	create("{\"layers\":[1000,500,1]}", id);
+	tl_new_model("{\"layers\":[1000,500,1]}", id);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	ck_assert_int_ge(fd, 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
@@ -667,33 +450,33 @@ START_TEST(test_held_answer)
 
 		memset(&a, 0, sizeof a);
 		a.sin_family = AF_INET;
-		a.sin_port = htons((uint16_t)g_port);
+		a.sin_port = htons((uint16_t)tl_port());
 		inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 		ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a),
 		    0);
 	}
 	snprintf(hdr, sizeof hdr, "GET %s HTTP/1.1\r\nHost: x\r\n"
-	    "Connection: close\r\n\r\n", mpath(id, "/weights"));
+	    "Connection: close\r\n\r\n", tl_mpath(id, "/weights"));
 	ck_assert_int_eq(send_str(fd, hdr), 0);
 	usleep(500000); /* it is encoded and waits, unread */
 	/* (not refused(): its snapshot reads the weights too) */
 	{
 		char *resp;
-		long st = req("GET", mpath(id, "/weights"), NULL, NULL, &resp);
+		long st = tl_jreq("GET", tl_mpath(id, "/weights"), NULL, &resp);
 
 		ck_assert_msg(st == 503 && strstr(resp, "\"out_of_memory\"") &&
 		    strstr(resp, "--max-body-memory"), "%ld %.200s", st, resp);
-		ck_assert_str_eq(g_retry_after, " 1");
+		ck_assert_str_eq(tl_header("Retry-After"), "1");
 		free(resp);
 	}
-	json_decref(expect("GET", mpath(id, ""), NULL, 200));
+	json_decref(tl_jexpect("GET", tl_mpath(id, ""), NULL, 200));
 	/* read it all: then the next one fits */
-	while ((k = read_some(fd, b, sizeof b, 5000)) > 0)
+	while ((k = tl_read_some(fd, b, sizeof b, 5000)) > 0)
 		got += (size_t)k;
 	close(fd);
 	ck_assert_uint_gt(got, 6u << 20);
 	usleep(100000);
-	json_decref(expect("GET", mpath(id, "/weights"), NULL, 200));
+	json_decref(tl_jexpect("GET", tl_mpath(id, "/weights"), NULL, 200));
 }
 END_TEST
 
@@ -709,12 +492,12 @@ START_TEST(test_max_connections)
 	int fd[5];
 
 	base_config();
-	g_cfg.lim.max_connections = 4;
-	start();
+	tl_cfg()->lim.max_connections = 4;
+	tl_start();
 	for (int i = 0; i < 4; i++)
-		fd[i] = dial(NULL);
+		fd[i] = tl_dial(NULL);
 	usleep(200000);
-	fd[4] = dial(NULL);
+	fd[4] = tl_dial(NULL);
 	ck_assert_int_eq(send_str(fd[4], get), 0);
 	ck_assert_msg(read_status(fd[4], 1500) == -1, "a fifth connection was "
 	    "served");
@@ -735,18 +518,18 @@ START_TEST(test_per_ip)
 	int fd[4], other;
 
 	base_config();
-	g_cfg.lim.max_per_ip = 3;
-	start();
+	tl_cfg()->lim.max_per_ip = 3;
+	tl_start();
 	for (int i = 0; i < 3; i++)
-		fd[i] = dial("127.0.0.1");
+		fd[i] = tl_dial("127.0.0.1");
 	usleep(200000);
-	fd[3] = dial("127.0.0.1");
+	fd[3] = tl_dial("127.0.0.1");
 	send_str(fd[3], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
 	ck_assert_msg(closed_within(fd[3], 3000), "a fourth connection from "
 	    "one address was served");
 	close(fd[3]);
 	/* another address is not held back by the first one's */
-	other = dial("127.0.0.2");
+	other = tl_dial("127.0.0.2");
 	ck_assert_int_eq(send_str(other, "GET /healthz HTTP/1.1\r\n"
 	    "Host: x\r\n\r\n"), 0);
 	ck_assert_int_eq(read_status(other, 3000), 200);
@@ -769,29 +552,29 @@ START_TEST(test_slowloris_headers)
 	int fd, served = 0;
 
 	base_config();
-	g_cfg.lim.conn_timeout = 3;
-	start();
-	fd = dial(NULL);
-	t0 = now_s();
-	for (size_t i = 0; req_[i] && now_s() - t0 < 10; i++) {
+	tl_cfg()->lim.conn_timeout = 3;
+	tl_start();
+	fd = tl_dial(NULL);
+	t0 = tl_now();
+	for (size_t i = 0; req_[i] && tl_now() - t0 < 10; i++) {
 		char b[64], one[2] = { req_[i], '\0' };
 		double t1;
 
 		if (send_str(fd, one) < 0 || closed_within(fd, 1)) {
-			closed = now_s() - t0;
+			closed = tl_now() - t0;
 			break;
 		}
 		/* a normal client meanwhile */
-		t1 = now_s();
-		ck_assert_int_eq(req("GET", "/healthz", NULL, NULL, NULL),
+		t1 = tl_now();
+		ck_assert_int_eq(tl_jreq("GET", "/healthz", NULL, NULL),
 		    200);
 		served++;
-		if (now_s() - t1 > worst)
-			worst = now_s() - t1;
+		if (tl_now() - t1 > worst)
+			worst = tl_now() - t1;
 		/* the rest of the second, watching for the close */
-		if (read_some(fd, b, sizeof b, (int)(1000 * (1 - (now_s() -
+		if (tl_read_some(fd, b, sizeof b, (int)(1000 * (1 - (tl_now() -
 		    t1)))) == 0) {
-			closed = now_s() - t0;
+			closed = tl_now() - t0;
 			break;
 		}
 	}
@@ -813,18 +596,18 @@ START_TEST(test_slowloris_body)
 	int fd;
 
 	base_config();
-	g_cfg.lim.conn_timeout = 2;
-	start();
-	create("{\"layers\":[2,3,1]}", id);
-	fd = dial(NULL);
+	tl_cfg()->lim.conn_timeout = 2;
+	tl_start();
+	tl_new_model("{\"layers\":[2,3,1]}", id);
+	fd = tl_dial(NULL);
 	snprintf(hdr, sizeof hdr, "POST %s HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
-	    mpath(id, "/batches"));
-	t0 = now_s();
+	    tl_mpath(id, "/batches"));
+	t0 = tl_now();
 	ck_assert_int_eq(send_str(fd, hdr), 0);
-	while (now_s() - t0 < 8) {
+	while (tl_now() - t0 < 8) {
 		if (send_str(fd, " ") < 0 || closed_within(fd, 500)) {
-			closed = now_s() - t0;
+			closed = tl_now() - t0;
 			break;
 		}
 	}
@@ -834,7 +617,7 @@ START_TEST(test_slowloris_body)
 
 	/* idle 1.3 s, then a request that takes 1.3 s: 2.6 s in all, but
 	 * neither wait alone passes 2 s */
-	fd = dial(NULL);
+	fd = tl_dial(NULL);
 	ck_assert_int_eq(send_str(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n"
 	    "\r\n"), 0);
 	ck_assert_int_eq(read_status(fd, 3000), 200);
@@ -958,7 +741,7 @@ limits_suite(void)
 	Suite *s = suite_create("limits");
 	TCase *tc = tcase_create("limits");
 
-	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_checked_fixture(tc, NULL, tl_stop);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_layer_width);
 	tcase_add_test(tc, test_params_total);
@@ -984,14 +767,6 @@ limits_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(limits_suite());
-	int failed;
-
-	log_set_level(LOG_ERROR);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	curl_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	tl_set_timeout(60);
+	return tl_main(limits_suite(), LOG_ERROR);
 }

@@ -4,10 +4,11 @@
  * halt_on_error=1), where a data race or a use after free aborts the test.
  * Without TSan it still checks every answer.
  *
- * DESIGN. Each test starts a daemon in-process (a file database in a
- * private directory, several HTTP threads and two trainers, so that a
- * training job and a weight swap really run at once) and drives it with
- * libcurl from several client threads:
+ * DESIGN. Each test starts a daemon in-process (tests/testlib.h: a file
+ * database in a private directory, several HTTP threads and two
+ * trainers, so that a training job and a weight swap really run at once)
+ * and drives it with libcurl from several client threads (each with its
+ * own handle, through tl_fetch_json(), which asserts nothing):
  *   - swaps: a linear model's weights are replaced over and over (PUT),
  *     alternating between two sets A and B, while four threads predict
  *     and read the weights. With every weight of A equal (and of B), any
@@ -21,9 +22,6 @@
  *     409 (it is busy), never a 5xx; afterwards it and its job are gone and
  *     the daemon stops cleanly.
  */
-#include <check.h>
-#include <curl/curl.h>
-#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -34,19 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "daemon.h"
-#include "testhttp.h"
-#include "log.h"
+#include "testlib.h"
 
 #define PREDICTORS 4
 #define SWAPS 150 /* weight replacements in the swap test */
-
-static config g_cfg;
-static daemon_ctx *g_d;
-static unsigned g_port;
-static char g_dir[64];
-static char g_db[128];
 
 /* ---------------------------------------------------------------------
  * Fixture: a daemon on a file database
@@ -55,108 +44,18 @@ static char g_db[128];
 static void
 setup(void)
 {
-	fault f;
+	config *c = tl_config();
 
-	snprintf(g_dir, sizeof g_dir, "/tmp/mlpd-race.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(g_dir));
-	snprintf(g_db, sizeof g_db, "%s/race.db", g_dir);
-	config_default(&g_cfg);
-	g_cfg.port = 0;
-	g_cfg.db_path = g_db;
-	g_cfg.http_threads = 8;
-	g_cfg.trainers = 2;
-	g_cfg.checkpoint_every = 0.05;
-	fault_clear(&f);
-	g_d = daemon_start(&g_cfg, &f);
-	ck_assert_msg(g_d != NULL, "daemon_start: %s", f.msg);
-	g_port = daemon_port(g_d);
-}
-
-static void
-teardown(void)
-{
-	char path[160];
-	static const char *const suffix[] = { "", "-wal", "-shm" };
-
-	daemon_stop(g_d);
-	g_d = NULL;
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(path, sizeof path, "%s%s", g_db, suffix[i]);
-		unlink(path);
-	}
-	rmdir(g_dir);
+	tl_file_db();
+	c->http_threads = 8;
+	c->trainers = 2;
+	c->checkpoint_every = 0.05;
+	tl_start();
 }
 
 /* ---------------------------------------------------------------------
- * HTTP client: one easy handle per thread
+ * Helpers of these tests
  * ------------------------------------------------------------------ */
-
-/* One request on handle h: the status (0 when the transfer failed) and,
- * when out is not NULL, the parsed body (NULL when it is not JSON). */
-static long
-request(CURL *h, const char *method, const char *path, const char *body,
-	json_t **out)
-{
-	char url[512];
-	testhttp_buf b = { NULL, 0 };
-	struct curl_slist *hdr = NULL;
-	long status = 0;
-
-	snprintf(url, sizeof url, "http://127.0.0.1:%u%s", g_port, path);
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, testhttp_on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
-	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-	if (body != NULL) {
-		hdr = curl_slist_append(hdr, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	if (curl_easy_perform(h) == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (out != NULL)
-		*out = b.p ? json_loads(b.p, 0, NULL) : NULL;
-	free(b.p);
-	curl_slist_free_all(hdr);
-	return status;
-}
-
-/* The main thread's requests: status must be want; returns the body. */
-static json_t *
-expect(CURL *h, const char *method, const char *path, const char *body,
-       long want)
-{
-	json_t *doc = NULL;
-	long got = request(h, method, path, body, &doc);
-
-	ck_assert_msg(got == want, "%s %s: HTTP %ld, want %ld", method, path,
-	    got, want);
-	return doc;
-}
-
-static const char *
-jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	ck_assert_msg(s != NULL, "no string \"%s\"", key);
-	return s;
-}
-
-/* A new model from spec; its id into id. */
-static void
-new_model(CURL *h, const char *spec, char id[64])
-{
-	json_t *m = expect(h, "POST", "/v1/models", spec, 201);
-
-	snprintf(id, 64, "%s", jstr(m, "id"));
-	json_decref(m);
-}
 
 /* rows rows of w inputs and one target each, as a batch body. */
 static char *
@@ -168,7 +67,8 @@ batch_body(size_t rows, size_t w, unsigned salt)
 	ck_assert_ptr_nonnull(s);
 	len += (size_t)snprintf(s + len, cap - len, "{\"inputs\": [");
 	for (size_t i = 0; i < rows; i++) {
-		len += (size_t)snprintf(s + len, cap - len, "%s[", i ? "," : "");
+		len += (size_t)snprintf(s + len, cap - len, "%s[", i ? "," :
+		    "");
 		for (size_t j = 0; j < w; j++)
 			len += (size_t)snprintf(s + len, cap - len, "%s%.3f",
 			    j ? "," : "",
@@ -186,24 +86,14 @@ batch_body(size_t rows, size_t w, unsigned salt)
 /* Starts a long train job on model id; waits until it runs; its id into
  * job. */
 static void
-start_long_job(CURL *h, const char *id, char job[64])
+start_long_job(const char *id, char job[64])
 {
-	char path[160];
-	json_t *j;
-
-	snprintf(path, sizeof path, "/v1/models/%s/train", id);
-	j = expect(h, "POST", path, "{\"steps\": 100000000, "
-	    "\"batch_size\": 16}", 202);
-	snprintf(job, 64, "%s", jstr(j, "id"));
-	json_decref(j);
-	snprintf(path, sizeof path, "/v1/jobs/%s", job);
+	tl_start_job(id, "{\"steps\": 100000000, \"batch_size\": 16}", job);
 	for (int i = 0; i < 2000; i++) {
-		const char *st;
-		int running;
+		json_t *j = tl_jget(tl_jpath(job));
+		const char *st = tl_jstr(j, "status");
+		int running = strcmp(st, "running") == 0;
 
-		j = expect(h, "GET", path, NULL, 200);
-		st = jstr(j, "status");
-		running = strcmp(st, "running") == 0;
 		ck_assert_msg(running || strcmp(st, "queued") == 0,
 		    "job %s is %s", job, st);
 		json_decref(j);
@@ -234,9 +124,11 @@ weights_body(double w, double b)
 	char *s = malloc(cap);
 
 	ck_assert_ptr_nonnull(s);
-	len += (size_t)snprintf(s + len, cap - len, "{\"layers\": [{\"weights\": [");
+	len += (size_t)snprintf(s + len, cap - len,
+	    "{\"layers\": [{\"weights\": [");
 	for (int i = 0; i < N_HID; i++) {
-		len += (size_t)snprintf(s + len, cap - len, "%s[", i ? "," : "");
+		len += (size_t)snprintf(s + len, cap - len, "%s[", i ? "," :
+		    "");
 		for (int j = 0; j < N_IN; j++)
 			len += (size_t)snprintf(s + len, cap - len, "%s%g",
 			    j ? "," : "", w);
@@ -326,7 +218,8 @@ predictor(void *arg)
 
 	if (h == NULL)
 		return NULL;
-	len += (size_t)snprintf(body + len, sizeof body - len, "{\"inputs\": [");
+	len += (size_t)snprintf(body + len, sizeof body - len,
+	    "{\"inputs\": [");
 	for (int r = 0; r < 4; r++) {
 		len += (size_t)snprintf(body + len, sizeof body - len, "%s[",
 		    r ? "," : "");
@@ -343,7 +236,7 @@ predictor(void *arg)
 		json_t *doc = NULL, *outs, *row;
 		size_t i;
 		double first = NAN;
-		long st = request(h, "POST", path, body, &doc);
+		long st = tl_fetch_json(h, "POST", path, body, &doc);
 
 		if (st != 200 || (outs = json_object_get(doc, "outputs")) ==
 		    NULL || json_array_size(outs) != 4) {
@@ -364,7 +257,7 @@ predictor(void *arg)
 		json_decref(doc);
 		if (n % 8 == 0) {
 			doc = NULL;
-			if (request(h, "GET", wpath, NULL, &doc) != 200)
+			if (tl_fetch_json(h, "GET", wpath, NULL, &doc) != 200)
 				note_bad(c, "GET weights failed");
 			else
 				check_weights(c, doc);
@@ -373,7 +266,7 @@ predictor(void *arg)
 		}
 		if (n % 4 == 0) {
 			doc = NULL;
-			st = request(h, "POST", tpath,
+			st = tl_fetch_json(h, "POST", tpath,
 			    "{\"input\": [0.5, 0.25, 0.125, 1]}", &doc);
 			if (st != 200 || !isfinite(json_number_value(
 			    json_array_get(json_object_get(doc, "output"), 0))))
@@ -388,44 +281,42 @@ predictor(void *arg)
 
 START_TEST(test_swaps)
 {
-	CURL *h = curl_easy_init();
 	pthread_t th[PREDICTORS];
 	swap_ctx c;
 	char path[160], job[64], spec[160], *wa, *wb, *data;
 	json_t *doc;
 
-	ck_assert_ptr_nonnull(h);
 	memset(&c, 0, sizeof c);
 	pthread_mutex_init(&c.mu, NULL);
 	snprintf(spec, sizeof spec, "{\"name\": \"swapped\", \"layers\": "
 	    "[%d, %d, 1], \"activation\": \"linear\"}", N_IN, N_HID);
-	new_model(h, spec, c.model);
-	new_model(h, "{\"name\": \"trained\", \"layers\": [4, 32, 1], "
+	tl_new_model(spec, c.model);
+	tl_new_model("{\"name\": \"trained\", \"layers\": [4, 32, 1], "
 	    "\"seed\": 3}", c.trained);
 	wa = weights_body(0.5, 0);
 	wb = weights_body(0.25, 0.5);
 	snprintf(path, sizeof path, "/v1/models/%s/weights", c.model);
-	json_decref(expect(h, "PUT", path, wa, 200));
+	json_decref(tl_jexpect("PUT", path, wa, 200));
 	data = batch_body(256, 4, 1);
 	snprintf(path, sizeof path, "/v1/models/%s/batches", c.trained);
-	json_decref(expect(h, "POST", path, data, 201));
+	json_decref(tl_jexpect("POST", path, data, 201));
 	free(data);
-	start_long_job(h, c.trained, job);
+	start_long_job(c.trained, job);
 
 	for (int i = 0; i < PREDICTORS; i++)
 		ck_assert_int_eq(pthread_create(&th[i], NULL, predictor, &c),
 		    0);
 	snprintf(path, sizeof path, "/v1/models/%s/weights", c.model);
 	for (int i = 1; i <= SWAPS; i++)
-		json_decref(expect(h, "PUT", path, i % 2 ? wb : wa, 200));
+		json_decref(tl_jexpect("PUT", path, i % 2 ? wb : wa, 200));
 	atomic_store(&c.stop, 1);
 	for (int i = 0; i < PREDICTORS; i++)
 		pthread_join(th[i], NULL);
 
 	snprintf(path, sizeof path, "/v1/jobs/%s", job);
-	json_decref(expect(h, "DELETE", path, NULL, 200));
-	doc = expect(h, "GET", path, NULL, 200);
-	ck_assert_str_eq(jstr(doc, "status"), "cancelled");
+	json_decref(tl_jexpect("DELETE", path, NULL, 200));
+	doc = tl_jexpect("GET", path, NULL, 200);
+	ck_assert_str_eq(tl_jstr(doc, "status"), "cancelled");
 	json_decref(doc);
 	fprintf(stderr, "check_race: %ld predictions (%ld A, %ld B), %ld "
 	    "weight reads during %d swaps\n", atomic_load(&c.predictions),
@@ -439,7 +330,6 @@ START_TEST(test_swaps)
 	free(wa);
 	free(wb);
 	pthread_mutex_destroy(&c.mu);
-	curl_easy_cleanup(h);
 }
 END_TEST
 
@@ -495,13 +385,13 @@ hitter(void *arg)
 		long s1, s2;
 
 		if (c->kind == 0)
-			s1 = request(h, "POST", p1,
+			s1 = tl_fetch_json(h, "POST", p1,
 			    "{\"input\": [1, 0, 1, 0]}", NULL);
 		else if (c->kind == 3)
-			s1 = request(h, "POST", p1, data, NULL);
+			s1 = tl_fetch_json(h, "POST", p1, data, NULL);
 		else
-			s1 = request(h, "GET", p1, NULL, NULL);
-		s2 = request(h, "GET", p2, NULL, NULL);
+			s1 = tl_fetch_json(h, "GET", p1, NULL, NULL);
+		s2 = tl_fetch_json(h, "GET", p2, NULL, NULL);
 		atomic_fetch_add(c->answers, 2);
 		for (int i = 0; i < 2; i++) {
 			long s = i ? s2 : s1;
@@ -521,7 +411,6 @@ hitter(void *arg)
 
 START_TEST(test_delete_while_training)
 {
-	CURL *h = curl_easy_init();
 	pthread_t th[8];
 	del_ctx dc[8];
 	atomic_int stop;
@@ -530,18 +419,17 @@ START_TEST(test_delete_while_training)
 	json_t *doc;
 	long before;
 
-	ck_assert_ptr_nonnull(h);
 	atomic_init(&stop, 0);
 	atomic_init(&bad, 0);
 	atomic_init(&gone, 0);
 	atomic_init(&answers, 0);
-	new_model(h, "{\"name\": \"doomed\", \"layers\": [4, 64, 64, 1], "
+	tl_new_model("{\"name\": \"doomed\", \"layers\": [4, 64, 64, 1], "
 	    "\"seed\": 9}", id);
 	data = batch_body(512, 4, 2);
 	snprintf(path, sizeof path, "/v1/models/%s/batches", id);
-	json_decref(expect(h, "POST", path, data, 201));
+	json_decref(tl_jexpect("POST", path, data, 201));
 	free(data);
-	start_long_job(h, id, job);
+	start_long_job(id, job);
 
 	for (int i = 0; i < 8; i++) {
 		memset(&dc[i], 0, sizeof dc[i]);
@@ -559,7 +447,7 @@ START_TEST(test_delete_while_training)
 	while (atomic_load(&answers) < 200)
 		usleep(10000);
 	snprintf(path, sizeof path, "/v1/models/%s", id);
-	json_decref(expect(h, "DELETE", path, NULL, 204));
+	json_decref(tl_jexpect("DELETE", path, NULL, 204));
 	/* and go on until every thread has seen it gone */
 	before = atomic_load(&gone);
 	while (atomic_load(&gone) < before + 16)
@@ -574,13 +462,12 @@ START_TEST(test_delete_while_training)
 		    "HTTP %ld", i, dc[i].kind, dc[i].last_bad);
 	ck_assert_int_eq(atomic_load(&bad), 0);
 
-	json_decref(expect(h, "GET", path, NULL, 404));
+	json_decref(tl_jexpect("GET", path, NULL, 404));
 	snprintf(path, sizeof path, "/v1/jobs/%s", job);
-	json_decref(expect(h, "GET", path, NULL, 404));
-	doc = expect(h, "GET", "/v1/models", NULL, 200);
+	json_decref(tl_jexpect("GET", path, NULL, 404));
+	doc = tl_jexpect("GET", "/v1/models", NULL, 200);
 	ck_assert_uint_eq(json_array_size(json_object_get(doc, "models")), 0);
 	json_decref(doc);
-	curl_easy_cleanup(h);
 }
 END_TEST
 
@@ -590,7 +477,7 @@ race_suite(void)
 	Suite *s = suite_create("race");
 	TCase *tc = tcase_create("threads");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, tl_stop);
 	/* slow under TSan on two shared cores */
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_swaps);
@@ -602,15 +489,6 @@ race_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	log_set_level(LOG_WARN);
-	curl_global_init(CURL_GLOBAL_ALL);
-	sr = srunner_create(race_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	curl_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	tl_set_timeout(120);
+	return tl_main(race_suite(), LOG_WARN);
 }

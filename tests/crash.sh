@@ -20,14 +20,12 @@
 # check failed. Only 127.0.0.1 is contacted. About a minute.
 set -u
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-crash.XXXXXX") || exit 99
-. "$(dirname "$0")/faultlib.sh"
+. "$(dirname "$0")/lib.sh"
+lib_init crash
 pusher=
 cleanup_extra='[ -n "$pusher" ] && kill "$pusher" 2>/dev/null'
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
 
-need_tools curl sqlite3 awk
+need_tools curl sqlite3 awk "$MLPD"
 ROUNDS=${CRASH_ROUNDS:-20}
 seed=${CRASH_SEED:-$(date +%s)}
 echo "CRASH_SEED=$seed"

@@ -12,12 +12,10 @@
 # when any check failed. Only 127.0.0.1 is contacted.
 set -u
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-delete.XXXXXX") || exit 99
-. "$(dirname "$0")/faultlib.sh"
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+. "$(dirname "$0")/lib.sh"
+lib_init delete
 
-need_tools curl sqlite3 awk
+need_tools curl sqlite3 awk "$MLPD"
 db=$tmp/delete.db
 
 # live_sql QUERY: one sqlite3 statement on the database mlpd has open

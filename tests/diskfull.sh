@@ -28,13 +28,11 @@
 # check failed. Only 127.0.0.1 is contacted.
 set -u
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-diskfull.XXXXXX") || exit 99
-. "$(dirname "$0")/faultlib.sh"
+. "$(dirname "$0")/lib.sh"
+lib_init diskfull
 cleanup_extra='umount "$tmp/mnt" 2>/dev/null'
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
 
-need_tools curl sqlite3 awk cmp
+need_tools curl sqlite3 awk cmp "$MLPD"
 db=$tmp/capped.db
 FULL_MSG='the disk is full or the database reached its size limit'
 

@@ -19,12 +19,10 @@
 # failed"; the exit status is 1 when any check failed.
 set -u
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-diverge.XXXXXX") || exit 99
-. "$(dirname "$0")/faultlib.sh"
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+. "$(dirname "$0")/lib.sh"
+lib_init diverge
 
-need_tools curl sqlite3 awk
+need_tools curl sqlite3 awk "$MLPD"
 db=$tmp/diverge.db
 
 # finite_weights: the GET weights answer in $tmp/body holds only finite

@@ -21,93 +21,23 @@
 # temporary directory is removed and the daemon never outlives the script.
 set -u
 
-MLPD=${MLPD:-${builddir:-.}/server/mlpd}
+. "$(dirname "$0")/lib.sh"
 srcdir=${srcdir:-$(dirname "$0")/..}
 EXAMPLES=$srcdir/client_examples
 
-for tool in curl python3; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "examples: $tool not found" >&2
-		exit 99
-	fi
-done
-if [ ! -x "$MLPD" ]; then
-	echo "examples: $MLPD is not an executable (set MLPD or builddir)" >&2
-	exit 99
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-examples.XXXXXX") || exit 99
-pid=
-code=-
-passed=0
-failed=0
-
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -9 "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+require curl python3 "$MLPD"
+lib_init examples
 
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
 
-ok() {
-	passed=$((passed + 1))
-	echo "ok: $1"
-}
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL: $1${2:+ ($2)}"
-	echo "  last response: HTTP $code: $(head -c 400 "$tmp/body" 2>/dev/null)"
-}
-
-# check DESCRIPTION GOT WANT: pass when the two strings are equal.
-check() {
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi
-}
-
-# check_grep DESCRIPTION PATTERN FILE: pass when FILE has a line matching
-# the fixed string PATTERN.
-check_grep() {
-	if grep -qF -- "$2" "$3"; then
-		ok "$1"
-	else
-		bad "$1" "no '$2' in $(basename "$3")"
-	fi
-}
-
-# req METHOD PATH [CONTENT-TYPE BODY [ACCEPT]]: one request; BODY is sent
-# byte for byte (printf escapes such as \r\n are expanded). Sets code,
-# leaves the body in $tmp/body and the headers in $tmp/headers.
-req() {
-	set -- "$@" "" "" ""
-	if [ -n "$3" ]; then
-		printf "$4" >"$tmp/req"
-		code=$(curl -sS --noproxy '*' --max-time 60 -o "$tmp/body" \
-		    -D "$tmp/headers" -w '%{http_code}' -X "$1" \
-		    -H "Content-Type: $3" ${5:+-H "Accept: $5"} \
-		    --data-binary @"$tmp/req" "$base$2") || code=000
-	else
-		code=$(curl -sS --noproxy '*' --max-time 60 -o "$tmp/body" \
-		    -D "$tmp/headers" -w '%{http_code}' -X "$1" \
-		    "$base$2") || code=000
-	fi
-}
-
-# jget FIELD: the first scalar value of "FIELD" in $tmp/body.
-jget() {
-	grep -oE "\"$1\" *: *(\"[^\"]*\"|[^],}]*)" "$tmp/body" | head -n 1 |
-	    sed -e "s/^\"$1\" *: *//" -e 's/^"//' -e 's/"$//'
-}
-
-# header NAME: the value of a response header in $tmp/headers.
-header() {
-	tr -d '\r' <"$tmp/headers" | sed -n "s/^$1: *//Ip" | head -n 1
+# send METHOD PATH CONTENT-TYPE BODY [ACCEPT]: req with BODY sent byte for
+# byte after its printf escapes (such as \r\n) are expanded.
+send() {
+	# shellcheck disable=SC2059 # the body is the format, on purpose
+	printf "$4" >"$tmp/send"
+	req "$1" "$2" "@$tmp/send" "$3" "${5:-}"
 }
 
 # reject DESCRIPTION STATUS CODE MESSAGE PATH CT BODY: a push or predict
@@ -116,7 +46,7 @@ header() {
 reject() {
 	req GET "/v1/models/$model/batches"
 	cp "$tmp/body" "$tmp/before"
-	req POST "$5" "$6" "$7"
+	send POST "$5" "$6" "$7"
 	cp "$tmp/body" "$tmp/answer"
 	_got="$code $(jget code)"
 	_msg=$(jget message)
@@ -138,27 +68,7 @@ reject() {
 # ---------------------------------------------------------------------------
 
 # a small row cap, to see CSV bodies held to it like JSON ones
-"$MLPD" --listen 127.0.0.1:0 --db "$tmp/examples.db" --max-batch-rows 10 \
-    2>"$tmp/mlpd.err" &
-pid=$!
-port=
-i=0
-while [ $i -lt 100 ]; do
-	port=$(sed -n 's|^mlpd listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' \
-	    "$tmp/mlpd.err")
-	[ -n "$port" ] && break
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-	i=$((i + 1))
-done
-if [ -z "$port" ]; then
-	echo "examples: mlpd did not start; its stderr:" >&2
-	cat "$tmp/mlpd.err" >&2
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-base=http://127.0.0.1:$port
-ok "mlpd listening on port $port"
+start "$tmp/examples.db" --max-batch-rows 10
 
 # ---------------------------------------------------------------------------
 # 1. The examples, as a user runs them
@@ -166,19 +76,18 @@ ok "mlpd listening on port $port"
 
 MLPD_URL=$base sh "$EXAMPLES/curl_walkthrough.sh" >"$tmp/walk.out" 2>&1
 check "curl_walkthrough.sh exits 0" "$?" 0
-check_grep "curl_walkthrough.sh: the job succeeded" '"status":"succeeded"' \
-    "$tmp/walk.out"
-check_grep "curl_walkthrough.sh: reached the end" "walkthrough: done" \
-    "$tmp/walk.out"
+check_grep "curl_walkthrough.sh: the job succeeded" "$tmp/walk.out" \
+    '"status":"succeeded"'
+check_grep "curl_walkthrough.sh: reached the end" "$tmp/walk.out" \
+    "walkthrough: done"
 
 MLPD_URL=$base python3 "$EXAMPLES/python_client.py" >"$tmp/py.out" 2>&1
 check "python_client.py exits 0" "$?" 0
-check_grep "python_client.py: the job succeeded" "job succeeded: 3000 steps" \
-    "$tmp/py.out"
-check_grep "python_client.py: XOR learned" "xor learned" "$tmp/py.out"
-check_grep "python_client.py: CSV push stored 4 rows" \
-    "'samples': 4, 'total_samples': 8}" \
-    "$tmp/py.out"
+check_grep "python_client.py: the job succeeded" "$tmp/py.out" \
+    "job succeeded: 3000 steps"
+check_grep "python_client.py: XOR learned" "$tmp/py.out" "xor learned"
+check_grep "python_client.py: CSV push stored 4 rows" "$tmp/py.out" \
+    "'samples': 4, 'total_samples': 8}"
 if [ "$failed" -gt 0 ]; then
 	echo "--- curl_walkthrough.sh output (tail)"
 	tail -n 20 "$tmp/walk.out"
@@ -194,15 +103,15 @@ check "the examples left no models behind" "$(jget id)" ""
 # 2. CSV batches
 # ---------------------------------------------------------------------------
 
-req POST /v1/models application/json \
+send POST /v1/models application/json \
     '{"layers":[2,4,1],"learning_rate":2,"seed":7,"name":"xor-csv"}'
 check "create the model" "$code" 201
 model=$(jget id)
 
-req POST "/v1/models/$model/batches" text/csv '0,0,0\n0,1,1\n1,0,1\n1,1,0\n'
+send POST "/v1/models/$model/batches" text/csv '0,0,0\n0,1,1\n1,0,1\n1,1,0\n'
 check "CSV push without header: 201" "$code" 201
 check "CSV push without header: 4 rows" "$(jget samples)" 4
-req POST "/v1/models/$model/batches" 'text/csv; charset=utf-8' \
+send POST "/v1/models/$model/batches" 'text/csv; charset=utf-8' \
     'a,b,xor\r\n0,0,0\r\n0,1,1\r\n1,0,1\r\n1,1,0'
 check "CSV push with header, CRLF, no final newline: 201" "$code" 201
 check "CSV push with header: 4 rows, 8 in all" \
@@ -238,7 +147,7 @@ reject "another content type" 415 unsupported_media_type "text/csv" \
 # 4. Train, then predict with CSV
 # ---------------------------------------------------------------------------
 
-req POST "/v1/models/$model/train" application/json \
+send POST "/v1/models/$model/train" application/json \
     '{"steps":3000,"batch_size":8}'
 check "train: 202" "$code" 202
 job=$(jget id)
@@ -252,7 +161,7 @@ done
 check "the job succeeded" "$(jget status)" succeeded
 
 P=/v1/models/$model/predict
-req POST "$P" text/csv 'x1,x2\n0,0\n0,1\n1,0\n1,1\n' text/csv
+send POST "$P" text/csv 'x1,x2\n0,0\n0,1\n1,0\n1,1\n' text/csv
 check "CSV predict, Accept: text/csv: 200" "$code" 200
 check "CSV predict: Content-Type" "$(header Content-Type)" \
     "text/csv; charset=utf-8"
@@ -262,7 +171,7 @@ check "CSV predict: four rows of one column" \
 check "CSV predict: XOR learned" "$(awk '{ printf "%d", $1 + 0.5 }' \
     "$tmp/csv_out")" 0110
 
-req POST "$P" application/json '{"inputs":[[0,0],[0,1],[1,0],[1,1]]}'
+send POST "$P" application/json '{"inputs":[[0,0],[0,1],[1,0],[1,1]]}'
 check "JSON predict: 200" "$code" 200
 grep -oE '\[[-0-9.e+]+\]' "$tmp/body" | tr -d '[]' >"$tmp/json_out"
 if cmp -s "$tmp/csv_out" "$tmp/json_out"; then
@@ -272,35 +181,30 @@ else
 	    "csv: $(tr '\n' ' ' <"$tmp/csv_out") json: $(tr '\n' ' ' <"$tmp/json_out")"
 fi
 
-req POST "$P" text/csv '0,1\r\n1,1\r\n'
+send POST "$P" text/csv '0,1\r\n1,1\r\n'
 check "CSV predict without Accept answers JSON" \
     "$code $(header Content-Type | cut -d';' -f1)" "200 application/json"
-check_grep "CSV predict without Accept: outputs" '"outputs":[[' "$tmp/body"
+check_grep "CSV predict without Accept: outputs" "$tmp/body" '"outputs":[['
 
-req POST "$P" application/json '{"input":[0,1]}' 'text/csv'
+send POST "$P" application/json '{"input":[0,1]}' 'text/csv'
 check "JSON predict with Accept: text/csv answers one CSV row" \
     "$code $(header Content-Type) $(wc -l <"$tmp/body" | tr -d ' ')" \
     "200 text/csv; charset=utf-8 1"
 check "JSON predict with Accept: text/csv: the same number" \
     "$(cat "$tmp/body")" "$(sed -n 2p "$tmp/csv_out")"
 
-req POST "$P" text/csv '0,1\n1,oops\n' text/csv
+send POST "$P" text/csv '0,1\n1,oops\n' text/csv
 check "CSV predict error: 422 as JSON" \
     "$code $(header Content-Type | cut -d';' -f1) $(jget code)" \
     "422 application/json invalid_value"
-check_grep "CSV predict error names line and column" \
-    "line 2, column 2: 'oops' is not a number" "$tmp/body"
-req POST "$P" text/csv '0,1,1\n' text/csv
-check_grep "CSV predict: a target column is one column too many" \
-    "line 1 has 3 columns; expected 2" "$tmp/body"
+check_grep "CSV predict error names line and column" "$tmp/body" \
+    "line 2, column 2: 'oops' is not a number"
+send POST "$P" text/csv '0,1,1\n' text/csv
+check_grep "CSV predict: a target column is one column too many" "$tmp/body" \
+    "line 1 has 3 columns; expected 2"
 
 req DELETE "/v1/models/$model"
 check "delete the model" "$code" 204
 
-kill -TERM "$pid"
-wait "$pid"
-check "mlpd exits 0 on SIGTERM" "$?" 0
-pid=
-
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+stop_term "mlpd exits 0 on SIGTERM"
+finish

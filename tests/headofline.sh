@@ -12,11 +12,10 @@
 # waited behind the /step holding the only HTTP thread.
 set -u
 
-tmp=$(mktemp -d)
-. "${srcdir:-$(dirname "$0")/..}/tests/faultlib.sh"
-trap cleanup EXIT INT TERM
+. "${srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+lib_init headofline
 
-need_tools python3 curl
+need_tools python3 curl "$MLPD"
 start "$tmp/hol.db" --http-threads 1 --trainers 1
 if python3 "${srcdir:-$(dirname "$0")/..}/tests/load/headofline.py" \
     --check --port "${base##*:}" --db "$tmp/hol.db" >"$tmp/hol.out" 2>&1; then

@@ -17,53 +17,21 @@
 # The last line is "N passed, M failed"; exit status 0 only when M is 0.
 set -u
 
-MLPD=${MLPD:-${builddir:-.}/server/mlpd}
+. "$(dirname "$0")/lib.sh"
 SRC=${srcdir:-$(dirname "$0")/..}
 CLIENTS=${LOAD_CLIENTS:-64}
 SECONDS_=${LOAD_SECONDS:-25}
 
-if [ ! -x "$MLPD" ]; then
-	echo "load: $MLPD is not an executable (set MLPD or builddir)" >&2
-	exit 99
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-	echo "load: python3 not found" >&2
-	exit 99
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-load.XXXXXX") || exit 99
-pid=
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+require python3 "$MLPD"
+lib_init load
 
 # shellcheck disable=SC2086 # LOAD_MLPD_ARGS is a list of flags
-"$MLPD" --listen 127.0.0.1:0 --db "$tmp/load.db" --log-level warn \
-    ${LOAD_MLPD_ARGS:-} 2>"$tmp/mlpd.log" &
-pid=$!
-url=
-i=0
-while [ $i -lt 100 ]; do
-	url=$(sed -n 's/.*mlpd listening on \(http:[^ ]*\).*/\1/p' \
-	    "$tmp/mlpd.log")
-	[ -n "$url" ] && break
-	if ! kill -0 "$pid" 2>/dev/null; then
-		break
-	fi
-	sleep 0.1
-	i=$((i + 1))
-done
-if [ -z "$url" ]; then
+if ! start_daemon "$tmp/load.db" --log-level warn ${LOAD_MLPD_ARGS:-}; then
 	echo "load: mlpd did not start:" >&2
-	cat "$tmp/mlpd.log" >&2
+	cat "$tmp/mlpd.err" >&2
 	exit 1
 fi
+url=$base
 echo "load: mlpd $pid at $url, $CLIENTS clients for $SECONDS_ s"
 
 # shellcheck disable=SC2086 # LOAD_ARGS is a list of flags
@@ -80,15 +48,6 @@ if [ -z "$passed" ] || [ -z "$failed" ]; then
 	passed=0
 	failed=1
 fi
-ok() {
-	passed=$((passed + 1))
-	echo "ok: $1"
-}
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL: $1"
-}
-
 # the daemon must still be there, and stop cleanly
 if kill -0 "$pid" 2>/dev/null; then
 	kill "$pid"
@@ -103,11 +62,10 @@ if kill -0 "$pid" 2>/dev/null; then
 else
 	bad "mlpd survived the load"
 fi
-if grep -q -i -e ' error ' "$tmp/mlpd.log"; then
-	bad "mlpd logged no error: $(grep -i -e ' error ' "$tmp/mlpd.log" |
+if grep -q -i -e ' error ' "$tmp/mlpd.err"; then
+	bad "mlpd logged no error: $(grep -i -e ' error ' "$tmp/mlpd.err" |
 	    head -3)"
 else
 	ok "mlpd logged no error"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -15,25 +15,12 @@
 # failed. Nothing is started or listened on.
 set -u
 
-MLPD=${MLPD:-${builddir:-.}/server/mlpd}
+. "$(dirname "$0")/lib.sh"
 SRC=${srcdir:-.}
 PAGE=$SRC/server/mlpd.8
 CONFIG_C=$SRC/server/config.c
 
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok: $1"
-}
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL: $1${2:+ ($2)}"
-}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-manpage.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
+lib_init manpage
 
 for f in "$MLPD" "$PAGE" "$CONFIG_C"; do
 	if [ ! -r "$f" ]; then
@@ -41,10 +28,8 @@ for f in "$MLPD" "$PAGE" "$CONFIG_C"; do
 		exit 99
 	fi
 done
-if ! command -v groff >/dev/null 2>&1; then
-	echo "manpage: groff not found (Debian package groff-base)" >&2
-	exit 99
-fi
+HINT="Debian package groff-base"
+require groff
 
 # flags FILE: the distinct --flags in FILE, sorted, one a line.
 flags() {
@@ -173,5 +158,4 @@ else
 	bad "at least 5 defaults compared" "found $ndef"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -19,87 +19,9 @@
 # failed. Only 127.0.0.1 is contacted; the daemon never outlives the script.
 set -u
 
-MLPD=${MLPD:-${builddir:-.}/server/mlpd}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-metrics.XXXXXX") || exit 99
-pid=
-code=-
-passed=0
-failed=0
-
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -9 "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-ok() {
-	passed=$((passed + 1))
-	echo "ok: $1"
-}
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL: $1${2:+ ($2)}"
-}
-finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit $?
-}
-
-# check DESCRIPTION GOT WANT: pass when the two strings are equal.
-check() {
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi
-}
-
-# check_true DESCRIPTION COMMAND...: pass when the command succeeds.
-check_true() {
-	_d=$1
-	shift
-	if "$@"; then ok "$_d"; else bad "$_d" "false: $*"; fi
-}
-
-for tool in curl promtool; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		bad "$tool is installed" "./quickstart.sh check installs it"
-		finish
-	fi
-done
-if [ ! -x "$MLPD" ]; then
-	bad "$MLPD is an executable" "set MLPD or builddir"
-	finish
-fi
-
-# req METHOD PATH [BODY [CONTENT-TYPE]]: one request; sets code, leaves the
-# body in $tmp/body and the headers in $tmp/headers.
-req() {
-	if [ $# -ge 3 ]; then
-		printf '%s' "$3" >"$tmp/req"
-		code=$(curl -sS --noproxy '*' --max-time 30 -o "$tmp/body" \
-		    -D "$tmp/headers" -w '%{http_code}' -X "$1" \
-		    -H "Content-Type: ${4:-application/json}" \
-		    --data-binary @"$tmp/req" "$base$2") || code=000
-	else
-		code=$(curl -sS --noproxy '*' --max-time 30 -o "$tmp/body" \
-		    -D "$tmp/headers" -w '%{http_code}' -X "$1" \
-		    "$base$2") || code=000
-	fi
-}
-
-# jget FIELD: the first scalar value of "FIELD" in $tmp/body, unquoted.
-jget() {
-	grep -oE "\"$1\" *: *(\"[^\"]*\"|[^],}]*)" "$tmp/body" | head -n 1 |
-	    sed -e "s/^\"$1\" *: *//" -e 's/^"//' -e 's/"[[:space:]]*$//'
-}
-
-# header NAME: the value of a response header in $tmp/headers.
-header() {
-	tr -d '\r' <"$tmp/headers" | sed -n "s/^$1: *//Ip" | head -n 1
-}
+. "$(dirname "$0")/lib.sh"
+lib_init metrics
+need_tools curl promtool "$MLPD"
 
 # sample SERIES: the value of one series (name and labels exactly as
 # rendered) in $tmp/metrics, or "absent".
@@ -116,11 +38,6 @@ close_to() {
 		m = b < 0 ? -b : b
 		exit !(a != "" && b != "" && d <= 1e-6 * m)
 	}'
-}
-
-# gt A B: the number A is greater than the number B.
-gt() {
-	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'
 }
 
 # buckets_cumulative: in $tmp/metrics, each histogram's buckets never
@@ -143,25 +60,7 @@ buckets_cumulative() {
 # ---------------------------------------------------------------------------
 # Start the daemon
 # ---------------------------------------------------------------------------
-"$MLPD" --listen 127.0.0.1:0 --db :memory: 2>"$tmp/mlpd.err" &
-pid=$!
-port=
-i=0
-while [ $i -lt 100 ]; do
-	port=$(sed -n 's|^mlpd listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' \
-	    "$tmp/mlpd.err")
-	[ -n "$port" ] && break
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-	i=$((i + 1))
-done
-if [ -z "$port" ]; then
-	cat "$tmp/mlpd.err" >&2
-	bad "mlpd starts"
-	finish
-fi
-base=http://127.0.0.1:$port
-ok "mlpd listening on port $port"
+start :memory:
 
 # ---------------------------------------------------------------------------
 # Traffic: one of each, so every count below is known exactly

@@ -22,13 +22,11 @@
 # 127.0.0.1 is contacted; the daemon never outlives the script.
 set -u
 
-MLPD=${MLPD:-${builddir:-.}/server/mlpd}
+. "$(dirname "$0")/lib.sh"
 SRC=${srcdir:-.}
 
-if [ ! -x "$MLPD" ]; then
-	echo "openapi_routes: $MLPD is not an executable (set builddir)" >&2
-	exit 99
-fi
+HINT="Debian package python3"
+require python3 "$MLPD"
 if ! python3 -c 'import yaml' 2>/dev/null; then
 	echo "openapi_routes: python3 with PyYAML is needed" \
 	    "(Debian packages python3 python3-yaml)" >&2

@@ -15,19 +15,8 @@
 # failed. Nothing is started or listened on.
 set -u
 
-MLPD=${MLPD:-${builddir:-.}/server/mlpd}
+. "$(dirname "$0")/lib.sh"
 UNIT=${builddir:-.}/server/mlpd.service
-
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok: $1"
-}
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL: $1${2:+ ($2)}"
-}
 
 for f in "$MLPD" "$UNIT"; do
 	if [ ! -r "$f" ]; then
@@ -35,14 +24,9 @@ for f in "$MLPD" "$UNIT"; do
 		exit 99
 	fi
 done
-if ! command -v systemd-analyze >/dev/null 2>&1; then
-	echo "service_unit: systemd-analyze not found (Debian package systemd)" >&2
-	exit 99
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-unit.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
+HINT="Debian package systemd"
+require systemd-analyze
+lib_init unit
 
 # value KEY: the unit's settings for KEY, one a line (comments ignored)
 value() {
@@ -138,5 +122,4 @@ else
 	    "status $st, level ${level:-?}: $(tail -c 300 "$tmp/security.out")"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -13,13 +13,12 @@
 # steps_done, both above 0. SHUTDOWN_ROUNDS sets the rounds (default 12).
 set -u
 
-tmp=$(mktemp -d)
-. "${srcdir:-$(dirname "$0")/..}/tests/faultlib.sh"
+. "${srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+lib_init shutdown
 hold=
 cleanup_extra='[ -n "$hold" ] && kill "$hold" 2>/dev/null'
-trap cleanup EXIT INT TERM
 
-need_tools python3 curl sqlite3
+need_tools python3 curl sqlite3 "$MLPD"
 rounds=${SHUTDOWN_ROUNDS:-12}
 xor='{"inputs":[[0,0],[0,1],[1,0],[1,1]],"targets":[[0],[1],[1],[0]]}'
 

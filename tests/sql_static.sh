@@ -29,12 +29,11 @@
 # failed"; the exit status is 1 when a check failed.
 set -u
 
+. "$(dirname "$0")/lib.sh"
 SRC=${srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 
-if ! command -v python3 >/dev/null 2>&1; then
-	echo "sql_static: python3 is needed (Debian package python3)" >&2
-	exit 99
-fi
+HINT="Debian package python3"
+require python3
 if [ ! -d "$SRC/server/store" ]; then
 	echo "sql_static: $SRC/server/store is missing (set srcdir)" >&2
 	exit 99

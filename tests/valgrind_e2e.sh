@@ -15,24 +15,10 @@ set -u
 builddir=${builddir:-.}
 export builddir
 here=$(dirname "$0")
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok: $1"
-}
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL: $1${2:+ ($2)}"
-}
-
-if ! command -v valgrind >/dev/null 2>&1; then
-	bad "valgrind is installed" "Debian package valgrind"
-	echo "$passed passed, $failed failed"
-	exit 1
-fi
-logs=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-valgrind.XXXXXX") || exit 99
-trap 'rm -rf "$logs"' EXIT
+. "$here/lib.sh"
+need_tools valgrind
+lib_init valgrind
+logs=$tmp
 
 MLPD_WRAPPER="valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$logs/mlpd.%p.log" \
 E2E_SLOW=10 sh "$here/e2e.sh" >"$logs/e2e.out" 2>&1
@@ -74,5 +60,4 @@ else
 	    "$n did"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -35,7 +35,7 @@
 # or curl are absent, and exits non-zero only when mlpd itself misbehaves.
 set -u
 
-MLPD=${MLPD:-${builddir:-.}/server/mlpd}
+. "$(dirname "$0")/../lib.sh"
 BENCH_CORE=${BENCH_CORE:-${builddir:-.}/tests/bench/bench_core}
 DATASET=${DATASET:-/usr/share/datasets/fashion-mnist}
 BENCH_TRAIN_STEPS=${BENCH_TRAIN_STEPS:-2000}
@@ -54,50 +54,28 @@ if [ ! -x "$MLPD" ]; then
 	exit 1
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-bench.XXXXXX") || exit 1
+lib_init bench
 # nginx workers may run as another user: they must reach the static file.
 chmod 755 "$tmp"
-mlpd_pid=
 nginx_pid=
-
-cleanup() {
-	for p in $mlpd_pid $nginx_pid; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+cleanup_extra='[ -n "$nginx_pid" ] && kill -9 "$nginx_pid" 2>/dev/null'
 
 die() {
 	echo "bench_http: $*" >&2
 	exit 1
 }
 
-# start_mlpd DB [FLAGS...]: run mlpd on a free port; sets mlpd_pid and base.
+# start_mlpd DB [FLAGS...]: run mlpd on a free port (lib.sh); sets pid
+# and base.
 start_mlpd() {
-	local db=$1
-	shift
-	"$MLPD" --listen 127.0.0.1:0 --db "$db" --log-level warn "$@" \
-	    2>"$tmp/mlpd.err" &
-	mlpd_pid=$!
-	local port=''
-	for _ in $(seq 100); do
-		port=$(sed -n 's|^mlpd listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' \
-		    "$tmp/mlpd.err")
-		[ -n "$port" ] && break
-		kill -0 "$mlpd_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	[ -n "$port" ] || die "mlpd did not start: $(cat "$tmp/mlpd.err")"
-	base=http://127.0.0.1:$port
+	start_daemon "$1" --log-level warn "${@:2}" ||
+	    die "mlpd did not start: $(cat "$tmp/mlpd.err")"
 }
 
 stop_mlpd() {
-	kill -TERM "$mlpd_pid" 2>/dev/null
-	wait "$mlpd_pid" 2>/dev/null
-	mlpd_pid=
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	pid=
 }
 
 # post PATH BODY: POST JSON, print the answer; fail on any HTTP error.
@@ -108,8 +86,7 @@ post() {
 
 # field NAME: the first scalar value of "NAME" in the JSON on stdin.
 field() {
-	grep -oE "\"$1\" *: *(\"[^\"]*\"|[^],}]*)" | head -n 1 |
-	    sed -e "s/^\"$1\" *: *//" -e 's/^"//' -e 's/"$//'
+	jget "$1" /dev/stdin
 }
 
 # free_port: a TCP port on 127.0.0.1 that nothing listens on.

@@ -1,18 +1,38 @@
-# faultlib.sh: helpers shared by the fault scripts (crash.sh, diskfull.sh,
-# diverge.sh); sourced, never run. Like e2e.sh, they drive the real mlpd
-# ($MLPD, default ${builddir:-.}/server/mlpd) with curl on 127.0.0.1 only.
+# lib.sh: what every test script shares; sourced, never run ("tests
+# share one toolkit", as the C suites share tests/testlib.c). The scripts
+# drive the real mlpd ($MLPD, default ${builddir:-.}/server/mlpd, under
+# $MLPD_WRAPPER when set, e.g. valgrind) with curl on 127.0.0.1 only.
 #
-# The sourcing script sets tmp (a private directory, removed by cleanup)
-# before it calls anything here. Daemons are started with start_daemon and
-# never outlive the script: cleanup kills the one still running.
+# A script sources it, calls lib_init NAME (a private directory $tmp,
+# removed on exit, and the traps), then counts its checks with ok, bad,
+# check, check_true or check_grep and ends with finish, whose last line is
+# "N passed, M failed" (exit status 1 when a check failed). Daemons are
+# started with start_daemon or start and never outlive the script: cleanup
+# kills the one still running and then runs $cleanup_extra. E2E_SLOW is a
+# whole factor for the waits on start and SIGTERM (valgrind_e2e.sh: 10).
 
 MLPD=${MLPD:-${builddir:-.}/server/mlpd}
+MLPD_WRAPPER=${MLPD_WRAPPER:-}
+E2E_SLOW=${E2E_SLOW:-1}
 
 pid=
 code=-
 passed=0
 failed=0
 base=
+port=
+tmp=
+lib_name=${0##*/}
+lib_name=${lib_name%.sh}
+
+# lib_init NAME: the private directory $tmp (mlpd-NAME.XXXXXX under
+# $TMPDIR), cleanup on exit, and exit 1 on HUP, INT and TERM.
+lib_init() {
+	lib_name=$1
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-$1.XXXXXX") || exit 99
+	trap cleanup EXIT
+	trap 'exit 1' HUP INT TERM
+}
 
 cleanup() {
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
@@ -20,9 +40,11 @@ cleanup() {
 		wait "$pid" 2>/dev/null
 	fi
 	[ -n "${cleanup_extra:-}" ] && eval "$cleanup_extra"
-	rm -rf "$tmp"
+	[ -n "$tmp" ] && rm -rf "$tmp"
 }
 
+# ok DESCRIPTION / bad DESCRIPTION [DETAIL]: count one check. After a
+# request, bad also shows its answer.
 ok() {
 	passed=$((passed + 1))
 	echo "ok: $1"
@@ -30,8 +52,13 @@ ok() {
 bad() {
 	failed=$((failed + 1))
 	echo "FAIL: $1${2:+ ($2)}"
-	echo "  last response: HTTP $code: $(head -c 400 "$tmp/body" 2>/dev/null)"
+	if [ "$code" != - ]; then
+		echo "  last response: HTTP $code: $(head -c 400 "$tmp/body" \
+		    2>/dev/null)"
+	fi
 }
+
+# finish: the closing "N passed, M failed" line; exits 1 when M > 0.
 finish() {
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
@@ -50,45 +77,78 @@ check_true() {
 	if "$@"; then ok "$_d"; else bad "$_d" "false: $*"; fi
 }
 
-# need_tools TOOL...: each must be installed, or the script fails now.
-need_tools() {
-	for _t in "$@"; do
-		command -v "$_t" >/dev/null 2>&1 && continue
-		bad "$_t is installed" "./quickstart.sh check installs it"
-		finish
-	done
-	if [ ! -x "$MLPD" ]; then
-		bad "$MLPD is an executable" "set MLPD or builddir"
-		finish
-	fi
+# check_grep DESCRIPTION FILE STRING: pass when FILE holds the fixed
+# STRING.
+check_grep() {
+	if grep -qF -- "$3" "$2"; then ok "$1"; else
+		bad "$1" "no '$3' in: $(head -c 300 "$2" | tr '\n' ' ')"; fi
 }
 
-# start_daemon DB [FLAGS...]: runs mlpd on DB on a free port and waits (10 s
-# at most) for its "listening" line; sets pid and base. 0 when it listens;
-# otherwise 1 with its stderr in $tmp/mlpd.err.
+# require TOOL...: each must be installed (a TOOL with a slash, such as
+# "$MLPD", must be an executable file), or the script stops with status
+# 99 (a hard error for automake: the environment lacks what the test
+# needs). HINT, when set, says where to get them.
+require() {
+	for _t in "$@"; do
+		have "$_t" && continue
+		case $_t in
+		*/*) echo "$lib_name: $_t is not an executable (set MLPD or" \
+		    "builddir)" >&2 ;;
+		*) echo "$lib_name: $_t not found${HINT:+ ($HINT)}" >&2 ;;
+		esac
+		exit 99
+	done
+}
+
+# need_tools TOOL...: the same, but a missing one is a failed check.
+need_tools() {
+	for _t in "$@"; do
+		have "$_t" && continue
+		case $_t in
+		*/*) bad "$_t is an executable" "set MLPD or builddir" ;;
+		*) bad "$_t is installed" "./quickstart.sh check installs it" ;;
+		esac
+		finish
+	done
+}
+
+# have TOOL: TOOL is installed, or (with a slash) an executable file.
+have() {
+	case $1 in
+	*/*) [ -x "$1" ] ;;
+	*) command -v "$1" >/dev/null 2>&1 ;;
+	esac
+}
+
+# start_daemon DB [FLAGS...]: runs mlpd on DB on a free port and waits
+# (10 s at most, times E2E_SLOW) for its "listening" line; sets pid, port
+# and base. 0 when it listens; otherwise 1 with its stderr in
+# $tmp/mlpd.err.
 start_daemon() {
 	_db=$1
 	shift
 	: >"$tmp/mlpd.err"
-	"$MLPD" --listen 127.0.0.1:0 --db "$_db" "$@" 2>"$tmp/mlpd.err" &
+	# shellcheck disable=SC2086 # the wrapper is a command line
+	$MLPD_WRAPPER "$MLPD" --listen 127.0.0.1:0 --db "$_db" "$@" \
+	    2>"$tmp/mlpd.err" &
 	pid=$!
-	_port=
+	port=
 	_i=0
-	while [ $_i -lt 100 ]; do
-		_port=$(sed -n 's|^mlpd listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' \
+	while [ $_i -lt $((200 * E2E_SLOW)) ]; do
+		port=$(sed -n 's|^mlpd listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' \
 		    "$tmp/mlpd.err")
-		[ -n "$_port" ] && break
+		[ -n "$port" ] && break
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 		_i=$((_i + 1))
 	done
-	if [ -z "$_port" ]; then
+	if [ -z "$port" ]; then
 		kill -9 "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		pid=
 		return 1
 	fi
-	base=http://127.0.0.1:$_port
+	base=http://127.0.0.1:$port
 	return 0
 }
 
@@ -96,18 +156,20 @@ start_daemon() {
 # when the daemon does not come up.
 start() {
 	if start_daemon "$@"; then
-		ok "mlpd listening on ${base##*:}"
+		ok "mlpd listening on port $port"
 		return
 	fi
 	bad "mlpd starts on $1" "$(tail -n 3 "$tmp/mlpd.err")"
 	finish
 }
 
-# stop_term DESCRIPTION: SIGTERM the daemon; check it exits 0 within 10 s.
+# stop_term DESCRIPTION [SECONDS]: SIGTERM the daemon; check it exits 0
+# within SECONDS (default 10) times E2E_SLOW.
 stop_term() {
+	_s=$((${2:-10} * E2E_SLOW))
 	kill -TERM "$pid"
 	_i=0
-	while [ $_i -lt 100 ] && kill -0 "$pid" 2>/dev/null; do
+	while [ $_i -lt $((_s * 10)) ] && kill -0 "$pid" 2>/dev/null; do
 		sleep 0.1
 		_i=$((_i + 1))
 	done
@@ -115,7 +177,7 @@ stop_term() {
 		kill -9 "$pid"
 		wait "$pid" 2>/dev/null
 		pid=
-		bad "$1" "still running 10 s after SIGTERM"
+		bad "$1" "still running $_s s after SIGTERM"
 		return
 	fi
 	wait "$pid"
@@ -131,22 +193,31 @@ kill9() {
 	pid=
 }
 
-# req METHOD PATH [BODY]: one request; sets code, leaves the body in
-# $tmp/body. A BODY starting with @ names a file.
+# req METHOD PATH [BODY [CONTENT-TYPE [ACCEPT]]]: one request to $base;
+# sets code ("000" when no answer came), leaves the body in $tmp/body and
+# the headers in $tmp/headers. A BODY starting with @ names a file; the
+# type is application/json unless given.
 req() {
 	if [ $# -ge 3 ]; then
 		case $3 in
 		@*) cp "${3#@}" "$tmp/req" ;;
 		*) printf '%s' "$3" >"$tmp/req" ;;
 		esac
-		code=$(curl -sS --noproxy '*' --max-time 30 -o "$tmp/body" \
-		    -w '%{http_code}' -X "$1" \
-		    -H 'Content-Type: application/json' \
+		code=$(curl -sS --noproxy '*' --max-time 60 -o "$tmp/body" \
+		    -D "$tmp/headers" -w '%{http_code}' -X "$1" \
+		    -H "Content-Type: ${4:-application/json}" \
+		    ${5:+-H "Accept: $5"} \
 		    --data-binary @"$tmp/req" "$base$2" 2>/dev/null) || code=000
 	else
-		code=$(curl -sS --noproxy '*' --max-time 30 -o "$tmp/body" \
-		    -w '%{http_code}' -X "$1" "$base$2" 2>/dev/null) || code=000
+		code=$(curl -sS --noproxy '*' --max-time 60 -o "$tmp/body" \
+		    -D "$tmp/headers" -w '%{http_code}' -X "$1" "$base$2" \
+		    2>/dev/null) || code=000
 	fi
+}
+
+# header NAME: the value of a header of the last answer ($tmp/headers).
+header() {
+	tr -d '\r' <"$tmp/headers" | sed -n "s/^$1: *//Ip" | head -n 1
 }
 
 # jget FIELD [FILE]: the first scalar value of "FIELD" in a JSON document,
@@ -155,6 +226,20 @@ jget() {
 	grep -oE "\"$1\" *: *(\"[^\"]*\"|[^],}]*)" "${2:-$tmp/body}" |
 	    head -n 1 | sed -e "s/^\"$1\" *: *//" -e 's/^"//' -e 's/"[[:space:]]*$//' \
 	    -e 's/[[:space:]]*$//'
+}
+
+# jarr FIELD [FILE]: the numbers of the first flat array "FIELD", one a line.
+jarr() {
+	grep -oE "\"$1\" *: *\[[^]]*\]" "${2:-$tmp/body}" | head -n 1 |
+	    sed -e 's/^[^[]*\[//' -e 's/\]$//' | tr ',' '\n' | tr -d ' '
+}
+
+# lt A B / gt A B: the number A is less / greater than the number B.
+lt() {
+	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'
+}
+gt() {
+	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'
 }
 
 # wait_job JOB SECONDS STATUS...: poll the job until its status is one of
