@@ -33,6 +33,8 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_TOKEN_FILE,
 	OPT_INSECURE,
+	OPT_ALLOWED_HOSTS,
+	OPT_CORS_ORIGIN,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_HELP,
@@ -63,6 +65,8 @@ static const struct option options[] = {
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "allowed-hosts", required_argument, NULL, OPT_ALLOWED_HOSTS },
+	{ "cors-origin", required_argument, NULL, OPT_CORS_ORIGIN },
 	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -176,6 +180,11 @@ config_usage(FILE *out)
 	    "                            FILE holds the token (or $MLPD_TOKEN_FILE)\n"
 	    "  --insecure                allow a non-loopback --listen address\n"
 	    "                            without --token-file\n"
+	    "  --allowed-hosts LIST      host names (comma-separated) a request's\n"
+	    "                            Host may give besides IP addresses and\n"
+	    "                            localhost (without a token; DNS rebinding)\n"
+	    "  --cors-origin LIST        origins (scheme://host[:port], comma-\n"
+	    "                            separated) whose pages may call the API\n"
 	    "  --tls-cert FILE           serve HTTPS with this PEM certificate\n"
 	    "  --tls-key FILE            and this PEM private key\n"
 	    "  --help                    this text\n"
@@ -384,6 +393,12 @@ config_parse(config *c, int argc, char **argv, fault *f)
 			break;
 		case OPT_INSECURE:
 			c->insecure = 1;
+			break;
+		case OPT_ALLOWED_HOSTS:
+		case OPT_CORS_ORIGIN:
+			if (origin_add_list(&c->origin, optarg,
+			    opt == OPT_CORS_ORIGIN, f) < 0)
+				return CONFIG_ERROR;
 			break;
 		case OPT_HELP:
 			config_usage(stdout);

@@ -11,6 +11,7 @@
 
 #include "fault.h"
 #include "log.h"
+#include "origin.h"
 
 #define CONFIG_HOST_MAX 256
 
@@ -57,6 +58,8 @@ typedef struct config {
 	int insecure;               /* --insecure: a non-loopback address may
 	                               serve without a token */
 	config_limits lim;          /* the --max-* and connection limits */
+	origin_policy origin;       /* --allowed-hosts and --cors-origin (the
+	                               names point into argv) */
 } config;
 
 /* The defaults: 127.0.0.1:8080, ./mlpd.db, one HTTP thread per core, one

@@ -26,6 +26,7 @@ struct daemon_ctx {
 	api_ctx api;
 	http_server *http;
 	auth *auth;     /* the --token-file token, or NULL */
+	origin_policy origin; /* the Host and Origin rules in force */
 	tls_creds *tls; /* the --tls-cert/--tls-key PEM, or NULL */
 };
 
@@ -145,7 +146,11 @@ daemon_start(const config *c, fault *f)
 	routes = api_routes(&nroutes);
 	if ((d->api.mx = metrics_create(routes, nroutes, f)) == NULL)
 		goto fail;
+	d->origin = c->origin;
+	d->origin.host_free = d->auth != NULL;
+	d->origin.tls = d->tls != NULL;
 	guard.auth = d->auth;
+	guard.origin = &d->origin;
 	guard.tls_cert = d->tls ? d->tls->cert_pem : NULL;
 	guard.tls_key = d->tls ? d->tls->key_pem : NULL;
 	hl.max_body = c->max_body;

@@ -1177,7 +1177,8 @@ START_TEST(test_404)
 }
 END_TEST
 
-/* Allow lists exactly the methods in want (any order). */
+/* Allow lists exactly the methods in want (any order): a path with GET
+ * takes HEAD too. */
 static void
 check_allow(const char *allow, int n, ...)
 {
@@ -1212,27 +1213,28 @@ START_TEST(test_405)
 
 	busy_world(id);
 	REJECT("PATCH", "/v1/models", NULL, 405, "method_not_allowed");
-	check_allow(g_rej_allow, 2, "GET", "POST");
+	check_allow(g_rej_allow, 3, "GET", "HEAD", "POST");
 	REJECT("DELETE", "/healthz", NULL, 405, "method_not_allowed");
-	check_allow(g_rej_allow, 1, "GET");
+	check_allow(g_rej_allow, 2, "GET", "HEAD");
 	REJECT("DELETE", "/v1/models", NULL, 405, "method_not_allowed");
-	check_allow(g_rej_allow, 2, "GET", "POST");
+	check_allow(g_rej_allow, 3, "GET", "HEAD", "POST");
 	REJECT("PUT", tl_mpath(id, ""), "{\"layers\": [2, 1]}", 405,
 	    "method_not_allowed");
-	check_allow(g_rej_allow, 2, "GET", "DELETE");
+	check_allow(g_rej_allow, 3, "GET", "HEAD", "DELETE");
 	REJECT("POST", tl_mpath(id, "/weights"), "{}", 405,
 	    "method_not_allowed");
-	check_allow(g_rej_allow, 2, "GET", "PUT");
+	check_allow(g_rej_allow, 3, "GET", "HEAD", "PUT");
 	REJECT("GET", tl_mpath(id, "/step"), NULL, 405, "method_not_allowed");
 	check_allow(g_rej_allow, 1, "POST");
 	REJECT("PUT", tl_mpath(id, "/batches"), XOR_BATCH, 405,
 	    "method_not_allowed");
-	check_allow(g_rej_allow, 3, "GET", "POST", "DELETE");
+	check_allow(g_rej_allow, 4, "GET", "HEAD", "POST",
+	    "DELETE");
 	REJECT("POST", tl_jpath(NO_JOB), NULL, 405, "method_not_allowed");
-	check_allow(g_rej_allow, 2, "GET", "DELETE");
+	check_allow(g_rej_allow, 3, "GET", "HEAD", "DELETE");
 	REJECT("DELETE", tl_mpath(id, "/loss"), NULL, 405,
 	    "method_not_allowed");
-	check_allow(g_rej_allow, 1, "GET");
+	check_allow(g_rej_allow, 2, "GET", "HEAD");
 }
 END_TEST
 

@@ -394,7 +394,7 @@ START_TEST(test_body_memory)
 	ck_assert_uint_lt(len, 65536);
 	/* the first upload stops half way: its buffer holds the memory */
 	fd = tl_dial(NULL);
-	snprintf(hdr, sizeof hdr, "POST %s HTTP/1.1\r\nHost: x\r\n"
+	snprintf(hdr, sizeof hdr, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
 	    tl_mpath(id, "/batches"), len);
 	ck_assert_int_eq(send_str(fd, hdr), 0);
@@ -406,7 +406,7 @@ START_TEST(test_body_memory)
 	ck_assert_str_eq(g_refused_retry, "1");
 	/* chunked: no length to judge by, so it is cut as it grows */
 	fd2 = tl_dial(NULL);
-	snprintf(hdr, sizeof hdr, "POST %s HTTP/1.1\r\nHost: x\r\n"
+	snprintf(hdr, sizeof hdr, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
 	    "\r\n%zx\r\n", tl_mpath(id, "/batches"), len);
 	ck_assert_int_eq(send_str(fd2, hdr), 0);
@@ -455,7 +455,7 @@ START_TEST(test_held_answer)
 		ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a),
 		    0);
 	}
-	snprintf(hdr, sizeof hdr, "GET %s HTTP/1.1\r\nHost: x\r\n"
+	snprintf(hdr, sizeof hdr, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Connection: close\r\n\r\n", tl_mpath(id, "/weights"));
 	ck_assert_int_eq(send_str(fd, hdr), 0);
 	usleep(500000); /* it is encoded and waits, unread */
@@ -488,7 +488,7 @@ END_TEST
  * in the kernel's listen queue, unanswered, until one of the four ends. */
 START_TEST(test_max_connections)
 {
-	const char *get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	const char *get = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 	int fd[5];
 
 	base_config();
@@ -524,17 +524,17 @@ START_TEST(test_per_ip)
 		fd[i] = tl_dial("127.0.0.1");
 	usleep(200000);
 	fd[3] = tl_dial("127.0.0.1");
-	send_str(fd[3], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+	send_str(fd[3], "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
 	ck_assert_msg(closed_within(fd[3], 3000), "a fourth connection from "
 	    "one address was served");
 	close(fd[3]);
 	/* another address is not held back by the first one's */
 	other = tl_dial("127.0.0.2");
 	ck_assert_int_eq(send_str(other, "GET /healthz HTTP/1.1\r\n"
-	    "Host: x\r\n\r\n"), 0);
+	    "Host: 127.0.0.1\r\n\r\n"), 0);
 	ck_assert_int_eq(read_status(other, 3000), 200);
 	ck_assert_int_eq(send_str(fd[2], "GET /healthz HTTP/1.1\r\n"
-	    "Host: x\r\n\r\n"), 0);
+	    "Host: 127.0.0.1\r\n\r\n"), 0);
 	ck_assert_int_eq(read_status(fd[2], 3000), 200);
 	close(other);
 	for (int i = 0; i < 3; i++)
@@ -546,7 +546,7 @@ END_TEST
  * --connection-timeout, while other clients are served all along. */
 START_TEST(test_slowloris_headers)
 {
-	const char *req_ = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: "
+	const char *req_ = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: "
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
 	double t0, closed = 0, worst = 0;
 	int fd, served = 0;
@@ -600,7 +600,7 @@ START_TEST(test_slowloris_body)
 	tl_start();
 	tl_new_model("{\"layers\":[2,3,1]}", id);
 	fd = tl_dial(NULL);
-	snprintf(hdr, sizeof hdr, "POST %s HTTP/1.1\r\nHost: x\r\n"
+	snprintf(hdr, sizeof hdr, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
 	    tl_mpath(id, "/batches"));
 	t0 = tl_now();
@@ -618,13 +618,13 @@ START_TEST(test_slowloris_body)
 	/* idle 1.3 s, then a request that takes 1.3 s: 2.6 s in all, but
 	 * neither wait alone passes 2 s */
 	fd = tl_dial(NULL);
-	ck_assert_int_eq(send_str(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+	ck_assert_int_eq(send_str(fd, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "\r\n"), 0);
 	ck_assert_int_eq(read_status(fd, 3000), 200);
 	usleep(1300000);
 	ck_assert_int_eq(send_str(fd, "GET /healthz HTTP/1.1\r\n"), 0);
 	usleep(650000);
-	ck_assert_int_eq(send_str(fd, "Host: x\r\n"), 0);
+	ck_assert_int_eq(send_str(fd, "Host: 127.0.0.1\r\n"), 0);
 	usleep(650000);
 	ck_assert_int_eq(send_str(fd, "\r\n"), 0);
 	ck_assert_int_eq(read_status(fd, 3000), 200);

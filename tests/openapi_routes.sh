@@ -217,6 +217,9 @@ for pattern, template in sorted(templates.items()):
     for method in METHODS:
         if method in allowed:
             continue
+        # every path with GET takes HEAD too (headers only)
+        if "GET" in allowed and "HEAD" not in allowed:
+            allowed = sorted(allowed + ["HEAD"])
         label = "%s %s gets 405 with Allow: %s" % (method, template,
                                                    ", ".join(allowed))
         try:

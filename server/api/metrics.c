@@ -52,7 +52,8 @@ struct metrics {
 	char **labels;        /* per route: its pattern with "{id}" for '*' */
 	size_t *hist_of;      /* per route: its histogram (one per pattern) */
 	size_t nhist;         /* histograms: distinct patterns + unmatched */
-	req_series *reqs;     /* nroutes matched, then NMETHODS unmatched */
+	req_series *reqs;     /* nroutes matched, then NMETHODS unmatched,
+	                         then nroutes HEADs of the GET routes */
 	duration_hist *hists; /* nhist; the last is "unmatched" */
 };
 
@@ -92,7 +93,7 @@ metrics_create(const http_route *routes, size_t nroutes, fault *f)
 	m->nroutes = nroutes;
 	m->labels = calloc(nroutes ? nroutes : 1, sizeof *m->labels);
 	m->hist_of = calloc(nroutes ? nroutes : 1, sizeof *m->hist_of);
-	m->reqs = calloc(nroutes + NMETHODS, sizeof *m->reqs);
+	m->reqs = calloc(2 * nroutes + NMETHODS, sizeof *m->reqs);
 	m->hists = calloc(nroutes + 1, sizeof *m->hists);
 	if (m->labels == NULL || m->hist_of == NULL || m->reqs == NULL ||
 	    m->hists == NULL)
@@ -167,7 +168,9 @@ metrics_observe_http(void *ctx, int route, const char *method, int status,
 	if (m == NULL)
 		return;
 	if (route >= 0 && (size_t)route < m->nroutes) {
-		s = &m->reqs[route];
+		/* HEAD takes a GET route: counted apart, under its method */
+		s = &m->reqs[method && strcmp(method, "HEAD") == 0 ?
+		    m->nroutes + NMETHODS + (size_t)route : (size_t)route];
 		h = &m->hists[m->hist_of[route]];
 	} else {
 		for (size_t i = 0; i < NMETHODS - 1; i++)
@@ -254,10 +257,12 @@ put_requests(FILE *o, metrics *m)
 {
 	put_family(o, "mlpd_http_requests_total", "counter",
 	    "HTTP requests answered, by route pattern, method and status.");
-	for (size_t i = 0; i < m->nroutes + NMETHODS; i++) {
+	for (size_t i = 0; i < 2 * m->nroutes + NMETHODS; i++) {
 		req_series *s = &m->reqs[i];
+		size_t route = i < m->nroutes + NMETHODS ? i :
+		    i - m->nroutes - NMETHODS;
 		const char *method = i < m->nroutes ? m->routes[i].method :
-		    methods[i - m->nroutes];
+		    i < m->nroutes + NMETHODS ? methods[i - m->nroutes] : "HEAD";
 
 		for (size_t k = 0; k < CODE_SLOTS; k++) {
 			code_slot *c = &s->slots[k];
@@ -268,7 +273,7 @@ put_requests(FILE *o, metrics *m)
 			if (k == CODE_SLOTS - 1 ? n == 0 : code == 0)
 				continue;
 			fputs("mlpd_http_requests_total{route=", o);
-			put_label(o, label_of(m, i));
+			put_label(o, label_of(m, route));
 			fputs(",method=", o);
 			put_label(o, method);
 			if (k == CODE_SLOTS - 1)

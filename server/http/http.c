@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "http_pool.h"
+#include "origin.h"
 #include "http_watch.h"
 #include "log.h"
 #include "wallclock.h"
@@ -35,6 +36,7 @@ struct http_server {
 	void *octx;
 	unsigned port;
 	const auth *auth; /* NULL: no token needed */
+	const origin_policy *origin; /* Host and Origin rules; NULL: none */
 	/* libmicrohttpd's last message while MHD_start_daemon runs (e.g.
 	 * why GnuTLS refused a certificate), for the start-up error */
 	atomic_int capturing;
@@ -66,6 +68,8 @@ typedef struct conn_state {
 	int too_big;    /* the body passed the cap: answer 413 at the end */
 	int no_memory;  /* it would pass max_body_memory: 503 at the end */
 	int answered;   /* an error went out from the headers alone */
+	int started;    /* on_request has seen the request's headers */
+	int encoded_slash; /* the raw path holds %2F (see on_uri) */
 	double t0;      /* wallclock_mono() at the first callback */
 } conn_state;
 
@@ -123,7 +127,11 @@ find_route(const http_server *hs, const char *method, const char *url,
 			free(copy);
 			continue;
 		}
-		if (strcmp(r->method, method) == 0) {
+		/* HEAD is GET without the body (libmicrohttpd leaves it
+		 * out) */
+		if (strcmp(r->method, method) == 0 ||
+		    (strcmp(method, "HEAD") == 0 &&
+		    strcmp(r->method, "GET") == 0)) {
 			cs->path = copy;
 			memcpy(cs->params, params, sizeof params);
 			return r;
@@ -133,6 +141,9 @@ find_route(const http_server *hs, const char *method, const char *url,
 			if (allow[0])
 				strncat(allow, ", ", allow_len - strlen(allow) - 1);
 			strncat(allow, r->method, allow_len - strlen(allow) - 1);
+			if (strcmp(r->method, "GET") == 0)
+				strncat(allow, ", HEAD", allow_len -
+				    strlen(allow) - 1);
 		}
 	}
 	return NULL;
@@ -326,14 +337,34 @@ send_response(http_server *hs, struct MHD_Connection *conn,
 		snprintf(num, sizeof num, "%d", rs->retry_after);
 		MHD_add_response_header(r, "Retry-After", num);
 	}
+	if (rs->close)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (rs->cors_preflight) {
+		MHD_add_response_header(r, "Access-Control-Allow-Methods",
+		    "GET, HEAD, POST, PUT, DELETE");
+		MHD_add_response_header(r, "Access-Control-Allow-Headers",
+		    "Authorization, Content-Type, If-None-Match, "
+		    "Last-Event-ID");
+		MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+	}
+	if (hs != NULL && hs->origin != NULL && hs->origin->norigins > 0) {
+		const char *o = MHD_lookup_connection_value(conn,
+		    MHD_HEADER_KIND, "Origin");
+
+		if (origin_listed(hs->origin, o)) {
+			MHD_add_response_header(r,
+			    "Access-Control-Allow-Origin", o);
+			MHD_add_response_header(r, "Vary", "Origin");
+		}
+	}
 	ret = MHD_queue_response(conn, (unsigned)rs->status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
 static enum MHD_Result
-send_error(struct MHD_Connection *conn, int status, const char *code,
-	   const char *msg, const char *allow)
+send_error(http_server *hs, struct MHD_Connection *conn, int status,
+	   const char *code, const char *msg, const char *allow)
 {
 	http_response rs;
 	apierr e;
@@ -341,13 +372,15 @@ send_error(struct MHD_Connection *conn, int status, const char *code,
 	memset(&rs, 0, sizeof rs);
 	apierr_set(&e, status, code, "%s", msg);
 	http_reply_error(&rs, &e);
-	return send_response(NULL, conn, &rs, allow);
+	/* a framing error leaves the rest of the stream meaningless */
+	rs.close = status == 400;
+	return send_response(hs, conn, &rs, allow);
 }
 
 /* 503 out_of_memory with Retry-After: the bodies being received fill
  * max_body_memory. */
 static enum MHD_Result
-send_busy(const http_server *hs, struct MHD_Connection *conn)
+send_busy(http_server *hs, struct MHD_Connection *conn)
 {
 	http_response rs;
 	apierr e;
@@ -391,7 +424,7 @@ body_drop(http_server *hs, conn_state *cs)
  * takes it, in ?access_token=). Returns 0 when it may pass, else 401
  * after queueing the answer in *ret. */
 static int
-check_auth(const http_server *hs, struct MHD_Connection *conn,
+check_auth(http_server *hs, struct MHD_Connection *conn,
 	   const char *url, const http_route *route, enum MHD_Result *ret)
 {
 	const char *h, *q = NULL;
@@ -422,7 +455,7 @@ check_auth(const http_server *hs, struct MHD_Connection *conn,
 		    "error=\"invalid_token\"";
 	}
 	http_reply_error(&rs, &e);
-	*ret = send_response(NULL, conn, &rs, NULL);
+	*ret = send_response(hs, conn, &rs, NULL);
 	return 401;
 }
 
@@ -461,7 +494,7 @@ observe(const http_server *hs, const conn_state *cs, const char *method,
 /* Checks what the headers alone decide; returns 0, or the status of the
  * error it sent. */
 static int
-early_checks(const http_server *hs, struct MHD_Connection *conn,
+early_checks(http_server *hs, struct MHD_Connection *conn,
 	     const conn_state *cs, enum MHD_Result *ret)
 {
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -480,7 +513,7 @@ early_checks(const http_server *hs, struct MHD_Connection *conn,
 		if (*end == '\0' && v > hs->max_body) {
 			snprintf(msg, sizeof msg, "the request body is over "
 			    "the %zu byte limit", hs->max_body);
-			*ret = send_error(conn, 413, "body_too_large", msg,
+			*ret = send_error(hs, conn, 413, "body_too_large", msg,
 			    NULL);
 			return 413;
 		}
@@ -498,7 +531,7 @@ early_checks(const http_server *hs, struct MHD_Connection *conn,
 		    cs->route->accepts & HTTP_BODY_CSV ?
 		    "application/json or text/csv" : "application/json",
 		    ct ? ct : "untyped");
-		*ret = send_error(conn, 415, "unsupported_media_type", msg,
+		*ret = send_error(hs, conn, 415, "unsupported_media_type", msg,
 		    NULL);
 		return 415;
 	}
@@ -571,6 +604,160 @@ http_pending(http_server *s)
 	return http_pool_pending(s->pool);
 }
 
+/* What the Content-Length and Transfer-Encoding headers say. */
+typedef struct framing {
+	unsigned lengths;   /* Content-Length headers */
+	int lengths_differ; /* two of them disagree */
+	int length_bad;     /* one is not a decimal number */
+	const char *first;  /* the first one's value */
+	unsigned encodings; /* Transfer-Encoding headers */
+} framing;
+
+static enum MHD_Result
+count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+	      const char *value)
+{
+	framing *fr = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		fr->encodings++;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (value == NULL || *value == '\0' ||
+		    strspn(value, "0123456789") != strlen(value))
+			fr->length_bad = 1;
+		if (fr->lengths++ == 0)
+			fr->first = value;
+		else if (value == NULL || fr->first == NULL ||
+		    strcmp(value, fr->first) != 0)
+			fr->lengths_differ = 1;
+	}
+	return MHD_YES;
+}
+
+/* RFC 9112 6.3: a body framed two ways, or by a length that is not one
+ * number, cannot be read safely (request smuggling): 400, and the
+ * connection is closed. 0 when the framing is sound. */
+static int
+framing_check(http_server *hs, struct MHD_Connection *conn,
+	      enum MHD_Result *ret)
+{
+	framing fr;
+	const char *msg = NULL;
+
+	memset(&fr, 0, sizeof fr);
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &fr);
+	if (fr.lengths > 0 && fr.encodings > 0)
+		msg = "the request has both Content-Length and "
+		    "Transfer-Encoding";
+	else if (fr.lengths_differ)
+		msg = "the request has Content-Length headers that disagree";
+	else if (fr.length_bad)
+		msg = "the Content-Length header is not a decimal number";
+	else if (fr.encodings > 1)
+		msg = "the request has more than one Transfer-Encoding header";
+	if (msg == NULL)
+		return 0;
+	*ret = send_error(hs, conn, 400, "bad_framing", msg, NULL);
+	return 400;
+}
+
+/* OPTIONS from an origin listed with --cors-origin: the preflight answer
+ * (204 with the methods and headers a request from it may use). */
+static enum MHD_Result
+send_preflight(http_server *hs, struct MHD_Connection *conn)
+{
+	http_response rs;
+
+	memset(&rs, 0, sizeof rs);
+	rs.status = 204;
+	rs.cors_preflight = 1;
+	return send_response(hs, conn, &rs, NULL);
+}
+
+/* Everything the headers alone decide, in order: framing, the path, Host
+ * and Origin, the token, the route, the body's size and type. Returns 0
+ * when the request may go on, else the status of the answer it queued in
+ * *ret. */
+static int
+headers_checks(http_server *hs, struct MHD_Connection *conn,
+	       const char *url, const char *method, conn_state *cs,
+	       enum MHD_Result *ret)
+{
+	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_HOST);
+	const char *origin = MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, "Origin");
+	char allow[64], msg[160];
+	int status;
+
+	if ((status = framing_check(hs, conn, ret)) != 0)
+		return status;
+	if (cs->encoded_slash) {
+		*ret = send_error(hs, conn, 400, "invalid_path", "an encoded "
+		    "slash (%2F) inside a path segment is not allowed", NULL);
+		return 400;
+	}
+	if (hs->origin != NULL && !origin_host_ok(hs->origin, host)) {
+		snprintf(msg, sizeof msg, "Host '%.60s' does not name this "
+		    "daemon; list the name with --allowed-hosts, or use a "
+		    "token", host);
+		*ret = send_error(hs, conn, 421, "host_not_allowed", msg,
+		    NULL);
+		return 421;
+	}
+	if (strcmp(method, "OPTIONS") == 0 && hs->origin != NULL &&
+	    origin_listed(hs->origin, origin)) {
+		*ret = send_preflight(hs, conn);
+		return 204;
+	}
+	if (hs->origin != NULL && (strcmp(method, "POST") == 0 ||
+	    strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0) &&
+	    !origin_write_ok(hs->origin, origin, host)) {
+		snprintf(msg, sizeof msg, "requests that change state are not "
+		    "accepted from origin '%.60s' (see --cors-origin)", origin);
+		*ret = send_error(hs, conn, 403, "origin_not_allowed", msg,
+		    NULL);
+		return 403;
+	}
+	cs->route = find_route(hs, method, url, cs, allow, sizeof allow);
+	if ((status = check_auth(hs, conn, url, cs->route, ret)) != 0)
+		return status;
+	if (cs->route == NULL) {
+		if (allow[0]) {
+			*ret = send_error(hs, conn, 405, "method_not_allowed",
+			    "this path does not take that method", allow);
+			return 405;
+		}
+		*ret = send_error(hs, conn, 404, "route_not_found",
+		    "no such route", NULL);
+		return 404;
+	}
+	return early_checks(hs, conn, cs, ret);
+}
+
+/* libmicrohttpd's URI log callback: starts the request's clock
+ * (http_watch), and notes a path holding an encoded slash, which the
+ * unescaped path no longer shows. Returns the request's first con_cls. */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	http_server *hs = cls;
+	conn_state *cs;
+	size_t plen = strcspn(uri, "?");
+
+	http_watch_uri(hs->watch, uri, conn);
+	for (size_t i = 0; i + 2 < plen; i++) {
+		if (uri[i] == '%' && uri[i + 1] == '2' &&
+		    (uri[i + 2] == 'F' || uri[i + 2] == 'f')) {
+			if ((cs = calloc(1, sizeof *cs)) != NULL)
+				cs->encoded_slash = 1;
+			return cs;
+		}
+	}
+	return NULL;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	   const char *method, const char *version, const char *upload,
@@ -587,38 +774,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return answer(hs, conn, cs, method);
 	}
 	/* a later call with no data is the last: the request is in */
-	if (cs != NULL && *upload_size == 0)
+	if (cs != NULL && cs->started && *upload_size == 0)
 		http_watch_arrived(conn);
-	if (cs == NULL) {
-		char allow[64];
-
-		cs = calloc(1, sizeof *cs);
-		if (cs == NULL)
+	if (cs == NULL || !cs->started) {
+		if (cs == NULL && (cs = calloc(1, sizeof *cs)) == NULL)
 			return MHD_NO;
 		*con_cls = cs;
+		cs->started = 1;
 		cs->t0 = wallclock_mono();
-		cs->route = find_route(hs, method, url, cs, allow,
-		    sizeof allow);
 		cs->answered = 1;
-		if ((status = check_auth(hs, conn, url, cs->route, &ret)) != 0) {
-			observe(hs, cs, method, status);
-			return ret;
-		}
-		if (cs->route == NULL) {
-			if (allow[0]) {
-				status = 405;
-				ret = send_error(conn, 405,
-				    "method_not_allowed", "this path does not "
-				    "take that method", allow);
-			} else {
-				status = 404;
-				ret = send_error(conn, 404, "route_not_found",
-				    "no such route", NULL);
-			}
-			observe(hs, cs, method, status);
-			return ret;
-		}
-		if ((status = early_checks(hs, conn, cs, &ret)) != 0) {
+		if ((status = headers_checks(hs, conn, url, method, cs,
+		    &ret)) != 0) {
 			observe(hs, cs, method, status);
 			return ret;
 		}
@@ -678,7 +844,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 
 		snprintf(msg, sizeof msg, "the request body is over the %zu "
 		    "byte limit", hs->max_body);
-		ret = send_error(conn, 413, "body_too_large", msg, NULL);
+		ret = send_error(hs, conn, 413, "body_too_large", msg, NULL);
 		observe(hs, cs, method, 413);
 		return ret;
 	}
@@ -853,6 +1019,7 @@ http_start(const char *host, unsigned port, unsigned threads,
 	hs->observe = observe_fn;
 	hs->octx = octx;
 	hs->auth = guard ? guard->auth : NULL;
+	hs->origin = guard ? guard->origin : NULL;
 	atomic_init(&hs->capturing, 1);
 	pthread_mutex_init(&hs->start_lock, NULL);
 	if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
@@ -908,7 +1075,7 @@ http_start(const char *host, unsigned port, unsigned threads,
 	    MHD_OPTION_CONNECTION_LIMIT, lim->max_connections,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->max_per_ip,
 	    MHD_OPTION_NOTIFY_CONNECTION, http_watch_notify, hs->watch,
-	    MHD_OPTION_URI_LOG_CALLBACK, http_watch_uri, hs->watch,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, hs,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 	    MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[2],
 	    MHD_OPTION_END);

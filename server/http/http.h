@@ -67,6 +67,7 @@
 #include "apierr.h"
 #include "auth.h"
 #include "fault.h"
+#include "origin.h"
 
 struct MHD_Connection;
 struct http_request;
@@ -98,6 +99,8 @@ typedef struct http_response {
 	int retry_after;          /* Retry-After seconds when > 0 */
 	const char *cache_control; /* static Cache-Control value, or NULL */
 	const char *www_authenticate; /* static WWW-Authenticate, or NULL */
+	int close;                /* send Connection: close and end it */
+	int cors_preflight;       /* add the CORS preflight headers */
 	/* A streamed body (e.g. server-sent events) instead of body/len:
 	 * when stream_read is set, http answers with a response whose bytes
 	 * come from stream_read(stream_ctx, pos, buf, max) (the contract of
@@ -142,6 +145,8 @@ typedef void (*http_observer)(void *octx, int route, const char *method,
  * 405, 413 or 415 and before any body byte is read. */
 typedef struct http_guard {
 	const auth *auth;     /* NULL: every route is open */
+	const origin_policy *origin; /* Host and Origin rules (origin.h);
+	                                NULL: none checked */
 	const char *tls_cert; /* PEM certificate (chain): HTTPS; NULL: HTTP */
 	const char *tls_key;  /* PEM private key, set with tls_cert */
 } http_guard;

@@ -16,6 +16,8 @@
  *   store_history.c  the loss and validation series (store_loss_*, and
  *                    history_* for the other files); it alone names the
  *                    loss and validation tables
+ *   store_owner.c    one daemon per database file: the lock file
+ *                    beside it (owner_*)
  * Each file keeps the SQL it runs in its own q_sql table of literals. A
  * function that takes a conn runs inside a transaction body, on the
  * connection its runner holds.
@@ -84,7 +86,19 @@ struct store {
 	pthread_mutex_t rlock; /* guards idle and nidle */
 	conn *idle;            /* idle read-only connections */
 	int nidle;
+	int owner_fd;          /* the flocked "<db>.lock" (store_owner.c);
+	                          -1 for ":memory:" */
 };
+
+/* ---- store_owner.c: one daemon per database file ---- */
+
+/* Takes the exclusive lock on db's lock file and writes our pid there;
+ * *fd holds it until owner_release. -1 with f naming the holder's pid when
+ * another process holds it. */
+int owner_take(const char *db, int *fd, fault *f);
+
+/* Drops the lock (closes fd); -1 is a no-op. */
+void owner_release(int fd);
 
 /* ---- store_db.c: connections and transactions ---- */
 

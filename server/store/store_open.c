@@ -229,6 +229,10 @@ store_open(const char *path, fault *f)
 		goto nomem;
 	}
 	s->memory = strcmp(path, ":memory:") == 0;
+	s->owner_fd = -1;
+	/* first: a second daemon must not even migrate or recover */
+	if (!s->memory && owner_take(path, &s->owner_fd, f) != 0)
+		goto fail;
 	if ((s->writer = db_conn_open(path, 0, f)) == NULL || setup(s, f) != 0)
 		goto fail;
 	/* One reader now, so that a file readers cannot open fails here. */
@@ -262,6 +266,7 @@ store_close(store *s)
 	}
 	/* Last, so that closing it checkpoints and removes the WAL. */
 	db_conn_close(s->writer);
+	owner_release(s->owner_fd);
 	pthread_mutex_destroy(&s->rlock);
 	pthread_mutex_destroy(&s->wlock);
 	free(s->path);
