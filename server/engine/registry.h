@@ -34,8 +34,10 @@
  * lock (1 -> 3, 1 -> 4); the registry stamps an entry under the table's
  * lock (2 -> 3). Nothing is taken under an entry's mutex but the registry
  * clock (an atomic), and nothing at all under the hub's. The store's
- * locks (its writer connection, SQLite's) are never taken under 2, 3 or
- * 4: the registry and the hub do no I/O.
+ * locks (its writer connection, SQLite's) are never taken under 1, 2, 3
+ * or 4: the registry and the hub do no I/O, and the trainer drops its
+ * lock around every store call. The HTTP side's own locks (http_pool's
+ * queue, http_watch's list) are leaves, taken with none of these held.
  */
 #ifndef MLPD_REGISTRY_H
 #define MLPD_REGISTRY_H

@@ -6,14 +6,12 @@
  * job's slices (steps, commits, checkpoints, validation, revert);
  * trainer_sync.c runs a /step or a weight replacement and waits for it.
  *
- * Locks, in the order they may be taken (a thread holding one may take
- * only those after it):
- *   1. trainer.mu: the queue, the job list (and each job's row, flags and
- *      status), queued_jobs, the per-worker current slots, the holds.
- *   2. a model_entry's mu (registry.h): the trainer counts a model's jobs
- *      and reads its sample count under trainer.mu.
- *   3. the events hub's lock (events.c): job state events are published
- *      under trainer.mu.
+ * Locks: the daemon's lock order is written once, in registry.h; the
+ * trainer's mutex (trainer.mu) is first in it. It guards the queue, the
+ * job list (and each job's row, flags and status), queued_jobs, the
+ * per-worker current slots and the holds; under it the trainer updates a
+ * model's job counts and reads its sample count through the registry's
+ * accessors, and publishes job state events.
  * trainer.mu is never held across a store_* call or anything else that
  * waits on I/O: a call that writes a job row or deletes rows changes the
  * in-memory state under the lock, drops it for the store call, and takes
@@ -104,7 +102,7 @@ struct trainer {
 	store *st;
 	registry *reg;
 	trainer_config cfg;
-	pthread_mutex_t mu;     /* lock 1 of the order above */
+	pthread_mutex_t mu;     /* lock 1 of the order in registry.h */
 	pthread_cond_t work;    /* a task was queued or a model freed */
 	pthread_cond_t done;    /* a task or job finished */
 	task *head, *tail;
