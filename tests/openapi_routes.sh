@@ -15,6 +15,14 @@
 #   - on every documented path each undocumented method (GET, POST, PUT,
 #     DELETE, PATCH) gets 405 method_not_allowed with an Allow header that
 #     lists exactly the documented methods;
+#   - each documented JSON request body agrees with the decoder: starting
+#     from the operation's example (for PUT weights, what GET answers),
+#     every top-level property the schema types is sent, one at a time,
+#     of the wrong type (and an integer as 1.5, a list of numbers nested
+#     in a list) for 400 wrong_type, and below its minimum, above its
+#     maximum, outside its enum, past its maxLength or against its
+#     pattern for 422 invalid_value; the example itself gets 2xx, and the
+#     new model echoes the example's hyper-parameters as sent;
 #   - an unknown path gets 404 route_not_found (so the checks above can
 #     fail), and the daemon exits 0 on SIGTERM afterwards.
 # Event streams are read up to their headers, then closed. The last line
@@ -237,6 +245,184 @@ status, _, code = request("GET", "/v1/no/such/route")
 check(status == 404 and code == "route_not_found",
       "an unknown path gets 404 route_not_found", "got %d %s" % (status,
                                                                   code))
+
+# ---------------------------------------------------------------------------
+# Request schemas against the decoder: from each documented JSON request
+# body, generated bodies that the schema refuses must be refused with the
+# code the README names, and its example must be taken.
+# ---------------------------------------------------------------------------
+schemas = doc.get("components", {}).get("schemas", {})
+
+
+def resolve(s):
+    """s with $ref and a one-element allOf followed, merged with the
+    keywords beside them (minItems beside an allOf, say)."""
+    s = dict(s or {})
+    while True:
+        if "$ref" in s:
+            target = schemas.get(s.pop("$ref").split("/")[-1], {})
+            s = dict(target, **s)
+        elif len(s.get("allOf") or []) == 1:
+            inner = s.pop("allOf")[0]
+            s = dict(resolve(inner), **s)
+        else:
+            return s
+
+
+def send(method, path, body):
+    """(status, parsed JSON body or None) for a JSON request."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=json.dumps(body).encode(),
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        data = r.read()
+        try:
+            return r.status, json.loads(data)
+        except ValueError:
+            return r.status, None
+    finally:
+        conn.close()
+
+
+def code_of(answer):
+    try:
+        return answer["error"]["code"]
+    except (KeyError, TypeError):
+        return None
+
+
+WRONG = {"integer": "abc", "number": "abc", "string": 12345,
+         "boolean": "abc", "array": "abc", "object": 5}
+
+
+def refused(label, method, path, body, status, code):
+    got, answer = send(method, path, body)
+    check(got == status and code_of(answer) == code,
+          "%s: %d %s" % (label, status, code),
+          "got %d %s for %s" % (got, code_of(answer),
+                                json.dumps(body)[:200]))
+
+
+def generated(name, method, path, example, schema):
+    """Every top-level property of schema that example holds (or that
+    has a type) is sent wrong-typed and out of range, one at a time."""
+    props = schema.get("properties") or {}
+    for prop in sorted(props):
+        p = resolve(props[prop])
+        t = p.get("type")
+        if t not in WRONG:
+            continue
+        label = "%s %s with %s" % (method, name, prop)
+
+        def variant(value):
+            b = dict(example)
+            b[prop] = value
+            return b
+        refused(label + " of the wrong type", method, path,
+                variant(WRONG[t]), 400, "wrong_type")
+        if t == "integer":
+            refused(label + " 1.5", method, path, variant(1.5), 400,
+                    "wrong_type")
+        if t == "array" and isinstance(example.get(prop), list) and \
+                resolve(p.get("items")).get("type") in ("number",
+                                                         "integer"):
+            refused(label + " nested in a list", method, path,
+                    variant([example[prop]]), 400, "wrong_type")
+        if t in ("integer", "number") and "minimum" in p:
+            low = p["minimum"] if p.get("exclusiveMinimum") \
+                else p["minimum"] - 1
+            refused(label + " %s (below the minimum)" % low, method, path,
+                    variant(low), 422, "invalid_value")
+        if t in ("integer", "number") and "maximum" in p:
+            high = p["maximum"] if p.get("exclusiveMaximum") \
+                else p["maximum"] + 1
+            refused(label + " %s (above the maximum)" % high, method,
+                    path, variant(high), 422, "invalid_value")
+        if t == "string" and "enum" in p:
+            refused(label + " not in its enum", method, path,
+                    variant("no-such-value"), 422, "invalid_value")
+        if t == "string" and "maxLength" in p:
+            refused(label + " longer than maxLength", method, path,
+                    variant("x" * (p["maxLength"] + 1)), 422,
+                    "invalid_value")
+        if t == "string" and "pattern" in p:
+            bad_text = [v for v in ("a\u202eb", "a\tb", "a\u0085b")
+                        if not re.search(p["pattern"], v)]
+            check(bad_text, label + ": a string that fails the pattern "
+                  "is found")
+            for v in bad_text:
+                refused(label + " %r (fails the pattern)" % v, method,
+                        path, variant(v), 422, "invalid_value")
+
+
+def json_body(method, template):
+    """(schema, [example bodies]) of the operation's JSON request body."""
+    op = doc["paths"][template][method.lower()]
+    media = ((op.get("requestBody") or {}).get("content") or {}).get(
+        "application/json") or {}
+    bodies = []
+    if "example" in media:
+        bodies.append(media["example"])
+    for ex in (media.get("examples") or {}).values():
+        bodies.append(ex["value"])
+    return resolve(media.get("schema")), bodies
+
+
+def alternatives(schema):
+    return [resolve(s) for s in schema.get("oneOf") or []] or [schema]
+
+
+create_schema, create_examples = json_body("POST", "/v1/models")
+check(create_examples, "POST /v1/models documents an example body")
+model_id = None
+if create_examples:
+    generated("/v1/models", "POST", "/v1/models", create_examples[0],
+              create_schema)
+    status, answer = send("POST", "/v1/models", create_examples[0])
+    check(status == 201, "POST /v1/models takes its example: 201",
+          "got %d %s" % (status, code_of(answer)))
+    model_id = (answer or {}).get("id")
+if model_id:
+    # the hyper-parameters come back as sent, also ones float32 cannot
+    # hold exactly (0.001 is 0.00100000005 there)
+    sent = dict(create_examples[0], learning_rate=0.001, momentum=0.95)
+    status, echo = send("POST", "/v1/models", sent)
+    for key in ("learning_rate", "momentum", "seed", "layers", "name"):
+        if key in sent:
+            check(status == 201 and echo.get(key) == sent[key],
+                  "a new model echoes %s as sent" % key,
+                  "sent %r, got %d %r" % (sent[key], status,
+                                          (echo or {}).get(key)))
+    # in the order that keeps the model free: data, then reads and steps,
+    # the weights, and last a train job (it holds the model)
+    for template in ("/v1/models/{model_id}/batches",
+                     "/v1/models/{model_id}/predict",
+                     "/v1/models/{model_id}/step",
+                     "/v1/models/{model_id}/weights",
+                     "/v1/models/{model_id}/train"):
+        path = template.replace("{model_id}", model_id)
+        method = "PUT" if template.endswith("/weights") else "POST"
+        schema, examples = json_body(method, template)
+        if method == "PUT":
+            # no example: what GET answers is a valid body (the round trip)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", path)
+            r = conn.getresponse()
+            examples = [json.loads(r.read())] if r.status == 200 else []
+            conn.close()
+        check(examples, "%s %s has a valid body to start from" % (
+            method, template))
+        for alt in alternatives(schema):
+            fits = [e for e in examples if set(e) <= set(alt.get(
+                "properties") or {})]
+            if fits:
+                generated(template, method, path, fits[0], alt)
+        for e in examples:
+            status, answer = send(method, path, e)
+            check(200 <= status < 300, "%s %s takes %s: 2xx" % (
+                method, template, json.dumps(e)[:60]),
+                "got %d %s" % (status, code_of(answer)))
 
 proc.send_signal(signal.SIGTERM)
 try:

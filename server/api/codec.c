@@ -192,9 +192,64 @@ learning_rate(json_t *v, double *out, apierr *e)
 	if (fabs(*out) > FLT_MAX)
 		return apierr_set(e, 422, "non_finite", "learning_rate is "
 		    "beyond the float32 range");
-	if (!(*out > 0.0 && *out <= 1e6 && (float)*out > 0.0f))
+	if (!(*out > 0.0 && *out <= 1e6))
 		return apierr_set(e, 422, "invalid_value", "learning_rate must "
 		    "be > 0 and <= 1e6");
+	/* in range as sent, but the model computes in float32 */
+	if ((float)*out == 0.0f)
+		return apierr_set(e, 422, "invalid_value", "learning_rate %.15g "
+		    "rounds to 0 in float32, the precision the model computes "
+		    "in; it must be at least %g", *out, (double)FLT_TRUE_MIN);
+	return 0;
+}
+
+/* The largest momentum the core takes (mlp_spec_validate), in float32. */
+#define MOMENTUM_MAX 0.999999f
+
+/* A momentum: in [0, 1) as sent, and at most MOMENTUM_MAX once in
+ * float32 (a momentum that close to 1 is refused by the core). */
+static int
+momentum(json_t *v, double *out, apierr *e)
+{
+	if (number(v, "momentum", out, e) < 0)
+		return -1;
+	if (!(*out >= 0.0 && *out < 1.0))
+		return apierr_set(e, 422, "invalid_value",
+		    "momentum must be in [0, 1)");
+	if ((float)*out > MOMENTUM_MAX)
+		return apierr_set(e, 422, "invalid_value", "momentum %.15g "
+		    "is beyond 0.999999, the largest the model takes in "
+		    "float32, the precision it computes in", *out);
+	return 0;
+}
+
+/* 1-based character position of the first code point of the UTF-8 text
+ * s that a model name must not hold (C0 and C1 controls, DEL and the
+ * bidirectional formatting characters, which let a name display as
+ * another), its code point in *cp; 0 when there is none. jansson hands
+ * over valid UTF-8 only. */
+static size_t
+name_bad_char(const unsigned char *s, uint32_t *cp)
+{
+	size_t pos = 0;
+
+	while (*s) {
+		uint32_t c = *s;
+		int more = c < 0x80 ? 0 : c < 0xe0 ? 1 : c < 0xf0 ? 2 : 3;
+
+		if (more > 0)
+			c &= 0x3fu >> more;
+		s++;
+		for (int k = 0; k < more && (*s & 0xc0) == 0x80; k++, s++)
+			c = c << 6 | (*s & 0x3fu);
+		pos++;
+		if (c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x061c ||
+		    c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
+		    (c >= 0x2066 && c <= 0x2069)) {
+			*cp = c;
+			return pos;
+		}
+	}
 	return 0;
 }
 
@@ -300,6 +355,8 @@ codec_model_spec(json_t *obj, uint64_t default_seed, const codec_limits *lim,
 	fault f;
 	double d;
 	int64_t i64;
+	size_t pos;
+	uint32_t cp;
 
 	*name = NULL;
 	if (codec_check_keys(obj, keys, e) < 0)
@@ -313,6 +370,10 @@ codec_model_spec(json_t *obj, uint64_t default_seed, const codec_limits *lim,
 		return apierr_set(e, 400, "wrong_type", "layers must be a list "
 		    "of layer sizes");
 	nl = json_array_size(layers);
+	for (size_t l = 0; l < nl; l++)
+		if (!json_is_integer(json_array_get(layers, l)))
+			return apierr_set(e, 400, "wrong_type", "layers[%zu] "
+			    "must be an integer", l);
 	if (nl < 2 || nl > MLP_MAX_LAYERS + 1)
 		return apierr_set(e, 422, "invalid_value", "layers must list "
 		    "between 2 and %d sizes, got %zu", MLP_MAX_LAYERS + 1, nl);
@@ -358,11 +419,8 @@ codec_model_spec(json_t *obj, uint64_t default_seed, const codec_limits *lim,
 		spec->opt.lr = (float)d;
 	}
 	if ((v = json_object_get(obj, "momentum")) != NULL) {
-		if (number(v, "momentum", &d, e) < 0)
+		if (momentum(v, &d, e) < 0)
 			return -1;
-		if (!(d >= 0.0 && d < 1.0))
-			return apierr_set(e, 422, "invalid_value",
-			    "momentum must be in [0, 1)");
 		spec->opt.momentum = (float)d;
 	}
 	if ((v = json_object_get(obj, "seed")) != NULL) {
@@ -385,6 +443,12 @@ codec_model_spec(json_t *obj, uint64_t default_seed, const codec_limits *lim,
 		if (json_string_length(v) > CODEC_NAME_MAX)
 			return apierr_set(e, 422, "invalid_value", "name must "
 			    "be at most %d bytes", CODEC_NAME_MAX);
+		if ((pos = name_bad_char((const unsigned char *)
+		    json_string_value(v), &cp)) > 0)
+			return apierr_set(e, 422, "invalid_value", "name holds "
+			    "U+%04X at character %zu: control characters and "
+			    "bidirectional formatting characters are not "
+			    "allowed in a name", (unsigned)cp, pos);
 	}
 	*name = strdup(v ? json_string_value(v) : "");
 	if (*name == NULL)
@@ -553,6 +617,14 @@ codec_predict_request(json_t *obj, const mlp_spec *s, const codec_limits *lim,
 			return -1;
 		return codec_matrix(many, "inputs", s->sizes[0], x, n, e);
 	}
+	if (!json_is_array(one))
+		return apierr_set(e, 400, "wrong_type", "input must be one row, "
+		    "a list of numbers");
+	for (size_t j = 0; j < json_array_size(one); j++)
+		if (!json_is_number(json_array_get(one, j)))
+			return apierr_set(e, 400, "wrong_type", "input[%zu] must "
+			    "be a number: input is one row (send several rows "
+			    "as inputs)", j);
 	if (codec_check_rows(s, 1, lim, "input", e) < 0)
 		return -1;
 	*x = malloc(s->sizes[0] * sizeof(float));
@@ -771,8 +843,15 @@ codec_weights_decode(json_t *obj, const mlp_spec *s, float *params,
 	static const char *const lkeys[] = { "weights", "biases", NULL };
 	json_t *layers = json_object_get(obj, "layers");
 	float *p = params;
+	json_t *step = json_object_get(obj, "step");
+	int64_t ignored;
 
 	if (codec_check_keys(obj, keys, e) < 0)
+		return -1;
+	/* optional and ignored, so that a GET body can be PUT back, but it
+	 * must be what GET gives: a step count */
+	if (step != NULL && integer(step, "step", 0, INT64_MAX, &ignored,
+	    e) < 0)
 		return -1;
 	if (layers == NULL)
 		return apierr_set(e, 400, "missing_field", "layers is required");
@@ -861,6 +940,30 @@ codec_time_json(int64_t ms)
 	return json_string(buf);
 }
 
+/* f as the number with the fewest significant digits (at most 9) that
+ * reads back as f in float32: the value a client sent when it sent one
+ * float32 can hold (any of up to 6 digits, most of 7 and more), and
+ * otherwise the value the model uses, rather than f's binary expansion
+ * (0.001 rather than 0.00100000005). The same before and after a
+ * restart, since it needs only the float the model blob keeps. */
+static json_t *
+shortest_json(float f)
+{
+	char buf[32];
+
+	if (!isfinite(f))
+		return json_null();
+	for (int digits = 1; digits < 9; digits++) {
+		double d;
+
+		snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+		d = strtod(buf, NULL);
+		if ((float)d == f)
+			return json_real(d);
+	}
+	return json_real(f);
+}
+
 json_t *
 codec_model_json(const registry_view *m)
 {
@@ -879,8 +982,8 @@ codec_model_json(const registry_view *m)
 	json_object_set_new(doc, "loss", json_string(mlp_loss_name(s->loss)));
 	json_object_set_new(doc, "optimizer",
 	    json_string(optim_name(s->opt.kind)));
-	json_object_set_new(doc, "learning_rate", codec_real(s->opt.lr));
-	json_object_set_new(doc, "momentum", codec_real(s->opt.momentum));
+	json_object_set_new(doc, "learning_rate", shortest_json(s->opt.lr));
+	json_object_set_new(doc, "momentum", shortest_json(s->opt.momentum));
 	json_object_set_new(doc, "seed", json_integer((json_int_t)s->seed));
 	json_object_set_new(doc, "step", json_integer((json_int_t)m->step));
 	json_object_set_new(doc, "samples", json_integer(m->samples));

@@ -196,6 +196,17 @@ row(const char *s, size_t n, size_t lineno, size_t nx, size_t ny,
 	return 0;
 }
 
+/* Skips a UTF-8 byte-order mark at the start of the body (Excel's "CSV
+ * UTF-8" writes one); line and column numbers are unchanged by it. */
+static void
+skip_bom(const char **body, size_t *len)
+{
+	if (*len >= 3 && memcmp(*body, "\xef\xbb\xbf", 3) == 0) {
+		*body += 3;
+		*len -= 3;
+	}
+}
+
 /* Pass 1: the lines with content (a blank one between two of them is an
  * error, blank ones at the end are not), whether line 1 is a header and
  * its column count, and the number of rows. */
@@ -246,6 +257,7 @@ csv_count(const char *body, size_t len, size_t *rows, apierr *e)
 	int has_header;
 
 	*rows = 0;
+	skip_bom(&body, &len);
 	return scan(body, len, rows, &has_header, &hcols, e);
 }
 
@@ -267,6 +279,7 @@ csv_decode(const char *body, size_t len, size_t nx, size_t ny, float **x,
 	if (nx == 0 || width < nx)
 		return apierr_set(e, 500, "internal_error", "csv_decode: "
 		    "a row needs at least one input");
+	skip_bom(&body, &len);
 	if (scan(body, len, &rows, &has_header, &cols, e) < 0)
 		return -1;
 	if (has_header && cols != width) {

@@ -4,7 +4,8 @@
  * The CSV twin of codec's row decoding, for POST /v1/models/{id}/batches
  * and /predict, and of its output encoding, for predict's Accept: text/csv.
  * A body is one sample per line: nx input values, then (for batches) ny
- * target values, separated by commas. Lines end with \n or \r\n; the last
+ * target values, separated by commas. A UTF-8 byte-order mark at the
+ * start is skipped (Excel's "CSV UTF-8"). Lines end with \n or \r\n; the last
  * line's terminator is optional and blank lines at the end are ignored.
  * Line 1 is a header, and skipped, when none of its fields is a number
  * (a first line that mixes names and numbers is a row with a bad value).
