@@ -117,7 +117,7 @@ class Mlpd:
             page = self.call("GET",
                              "/v1/models?" + urllib.parse.urlencode(query))
             yield from page["models"]
-            after = page["next_after"]
+            after = page.get("next_after")
             if after is None:
                 return
 

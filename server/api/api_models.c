@@ -174,7 +174,7 @@ api_models_list(void *ctx, const http_request *rq, http_response *rs)
 	list_query q;
 	size_t n, from = 0, to;
 	model_entry **all;
-	json_t *arr, *next = json_null();
+	json_t *arr, *doc;
 	apierr e;
 
 	if (list_parse(rq, rs, &q) < 0)
@@ -205,10 +205,12 @@ api_models_list(void *ctx, const http_request *rq, http_response *rs)
 	arr = json_array();
 	for (size_t i = from; i < to; i++)
 		json_array_append_new(arr, model_json(all[i]));
+	doc = json_pack("{s:o}", "models", arr);
+	/* only when there is a next page: the last one reads as before */
 	if (to < n && to > from)
-		next = json_string(all[to - 1]->id);
-	api_reply_json(rs, 200, json_pack("{s:o,s:o}", "models", arr,
-	    "next_after", next));
+		json_object_set_new(doc, "next_after",
+		    json_string(all[to - 1]->id));
+	api_reply_json(rs, 200, doc);
 out:
 	for (size_t i = 0; i < n; i++)
 		registry_put(all[i]);
