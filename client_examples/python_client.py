@@ -106,6 +106,21 @@ class Mlpd:
         learning_rate, momentum, seed. Returns the model."""
         return self.call("POST", "/v1/models", dict(layers=layers, **options))
 
+    def models(self, page_size=100):
+        """GET /v1/models, page by page (limit, after, next_after): yields
+        every model, oldest first."""
+        after = None
+        while True:
+            query = {"limit": page_size}
+            if after is not None:
+                query["after"] = after
+            page = self.call("GET",
+                             "/v1/models?" + urllib.parse.urlencode(query))
+            yield from page["models"]
+            after = page.get("next_after")
+            if after is None:
+                return
+
     def model(self, model_id):
         return self.call("GET", f"/v1/models/{model_id}")
 
@@ -191,6 +206,11 @@ def demo(url):
     mid = m["id"]
     print(f"created {mid}: layers {m['layers']}, "
           f"activation {m['activation']}, seed {m['seed']}")
+    listed = [x["id"] for x in c.models()]
+    print(f"listed {len(listed)} model(s)")
+    if mid not in listed:
+        print(f"{mid} is missing from GET /v1/models")
+        return 1
     xs = [[0, 0], [0, 1], [1, 0], [1, 1]]
     ys = [[0], [1], [1], [0]]
     print("pushed (json):", c.push(mid, xs, ys))

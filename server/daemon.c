@@ -134,7 +134,8 @@ daemon_start(const config *c, fault *f)
 		goto fail;
 	}
 	if ((d->api.ev = events_create(EVENTS_CAPACITY, c->events_heartbeat,
-	    codec_event, f)) == NULL)
+	    codec_event, f)) == NULL ||
+	    events_persist(d->api.ev, d->api.st, f) != 0)
 		goto fail;
 	tc.events = d->api.ev;
 	tc.threads = c->trainers;

@@ -3,6 +3,7 @@
  */
 #include "api.h"
 
+#include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -117,4 +118,43 @@ api_etag(api_ctx *c, const http_request *rq, http_response *rs,
 	    (unsigned long long)registry_epoch(c->reg),
 	    (unsigned long long)version, (unsigned long long)variant);
 	return http_etag_check(rq, rs, tag);
+}
+
+/* What count_key counts: the occurrences of key among the arguments. */
+struct key_count {
+	const char *key;
+	unsigned n;
+};
+
+static enum MHD_Result
+count_key(void *arg, enum MHD_ValueKind kind, const char *key,
+	  const char *value)
+{
+	struct key_count *k = arg;
+
+	(void)kind;
+	(void)value;
+	if (key != NULL && strcmp(key, k->key) == 0)
+		k->n++;
+	return MHD_YES;
+}
+
+int
+api_query(const http_request *rq, http_response *rs, const char *key,
+	  const char **value)
+{
+	struct key_count k = { key, 0 };
+	apierr e;
+
+	*value = NULL;
+	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, count_key,
+	    &k);
+	if (k.n > 1) {
+		apierr_set(&e, 400, "invalid_query", "the query parameter "
+		    "'%s' is given %u times: give it once", key, k.n);
+		http_reply_error(rs, &e);
+		return -1;
+	}
+	*value = http_query(rq, key);
+	return 0;
 }

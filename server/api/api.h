@@ -66,6 +66,14 @@ int api_models_reserve(api_ctx *c, size_t params, apierr *e);
  * not created after all. */
 void api_models_release(api_ctx *c, size_t params);
 
+/* Query parameter key of rq: *value is its value, or NULL when absent;
+ * 0. Given more than once (e.g. format=csv&format=json), -1 after
+ * replying 400 invalid_query naming it: a repeat is never resolved
+ * silently. Every handler reads its query parameters through this;
+ * parameters no handler reads are ignored. */
+int api_query(const http_request *rq, http_response *rs, const char *key,
+	      const char **value);
+
 /* Tags rs with an ETag made of the registry's epoch, version (a registry
  * or model version) and variant (0, or a hash of the query parameters
  * that shape the body); returns 1 after answering 304 when the request's

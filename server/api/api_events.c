@@ -61,14 +61,17 @@ last_event_id(const http_request *rq, http_response *rs, int *have,
 {
 	const char *v = http_header(rq, "Last-Event-ID");
 	const char *what = "the Last-Event-ID header";
+	const char *q;
 	char *end;
 	apierr e;
 
 	*have = 0;
 	*id = 0;
+	if (api_query(rq, rs, "last_event_id", &q) < 0)
+		return -1;
 	/* an empty value is no value (what EventSource means by it) */
 	if (v == NULL || *v == '\0') {
-		v = http_query(rq, "last_event_id");
+		v = q;
 		what = "last_event_id";
 	}
 	if (v == NULL || *v == '\0')

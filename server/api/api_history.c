@@ -36,11 +36,13 @@ static int
 query_u64(const http_request *rq, http_response *rs, const char *key,
 	  uint64_t dflt, uint64_t lo, uint64_t max, uint64_t *out)
 {
-	const char *v = http_query(rq, key);
+	const char *v;
 	char *end;
 	apierr e;
 
 	*out = dflt;
+	if (api_query(rq, rs, key, &v) < 0)
+		return -1;
 	if (v == NULL)
 		return 0;
 	errno = 0;
@@ -62,10 +64,12 @@ static int
 query_choice(const http_request *rq, http_response *rs, const char *key,
 	     const char *const *names, int dflt, int *out)
 {
-	const char *v = http_query(rq, key);
+	const char *v;
 	apierr e;
 
 	*out = dflt;
+	if (api_query(rq, rs, key, &v) < 0)
+		return -1;
 	if (v == NULL)
 		return 0;
 	for (int i = 0; names[i]; i++) {

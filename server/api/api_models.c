@@ -4,15 +4,20 @@
  */
 #include "api.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "blob.h"
 #include "codec.h"
 #include "ids.h"
 #include "log.h"
 #include "wallclock.h"
+
+#define LIST_LIMIT_DEFAULT 100 /* models per page of GET /v1/models */
+#define LIST_LIMIT_MAX 1000
 
 static json_t *
 model_json(model_entry *m)
@@ -105,26 +110,111 @@ out:
 	json_decref(doc);
 }
 
+/* A page of the list: at most limit models, those created after the
+ * model `after` (NULL: from the first). */
+typedef struct list_query {
+	unsigned long limit;
+	const char *after;
+} list_query;
+
+/* Parses limit and after; -1 after replying 400. */
+static int
+list_parse(const http_request *rq, http_response *rs, list_query *q)
+{
+	const char *v;
+	char *end;
+	apierr e;
+
+	q->limit = LIST_LIMIT_DEFAULT;
+	if (api_query(rq, rs, "limit", &v) < 0 ||
+	    api_query(rq, rs, "after", &q->after) < 0)
+		return -1;
+	if (v != NULL) {
+		errno = 0;
+		q->limit = strtoul(v, &end, 10);
+		if (*v < '0' || *v > '9' || *end != '\0' || errno ||
+		    q->limit < 1 || q->limit > LIST_LIMIT_MAX) {
+			apierr_set(&e, 400, "invalid_query", "limit must be "
+			    "an integer between 1 and %d", LIST_LIMIT_MAX);
+			api_reply_error(rs, &e);
+			return -1;
+		}
+	}
+	if (q->after != NULL && !ids_valid(q->after)) {
+		apierr_set(&e, 400, "invalid_query", "after must be a model id");
+		api_reply_error(rs, &e);
+		return -1;
+	}
+	return 0;
+}
+
+/* FNV-1a over the query (a variant never 0 or 1, the tags of a model and
+ * of the unpaged list): the ETag tells pages apart. */
+static uint64_t
+list_variant(const list_query *q)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const char *a = q->after ? q->after : "";
+
+	for (unsigned long l = q->limit; l != 0; l >>= 8) {
+		h ^= l & 0xff;
+		h *= 0x100000001b3ULL;
+	}
+	for (h ^= '/', h *= 0x100000001b3ULL; *a; a++) {
+		h ^= (unsigned char)*a;
+		h *= 0x100000001b3ULL;
+	}
+	return h < 2 ? h + 2 : h;
+}
+
 void
 api_models_list(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
-	size_t n;
+	list_query q;
+	size_t n, from = 0, to;
 	model_entry **all;
-	json_t *arr;
+	json_t *arr, *doc;
+	apierr e;
 
-	/* the version first, then the data (see registry.h); variant 1
-	 * keeps the list's tags apart from any model's */
-	if (api_etag(c, rq, rs, registry_version(c->reg), 1))
+	if (list_parse(rq, rs, &q) < 0)
 		return;
-	all = registry_list(c->reg, &n);
-	arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		json_array_append_new(arr, model_json(all[i]));
-		registry_put(all[i]);
+	/* the version first, then the data (see registry.h) */
+	if (api_etag(c, rq, rs, registry_version(c->reg), list_variant(&q)))
+		return;
+	if ((all = registry_list(c->reg, &n)) == NULL) {
+		apierr_set(&e, 500, "internal_error", "out of memory");
+		api_reply_error(rs, &e);
+		rs->etag[0] = '\0';
+		return;
 	}
+	if (q.after != NULL) {
+		while (from < n && strcmp(all[from]->id, q.after) != 0)
+			from++;
+		if (from == n) {
+			apierr_set(&e, 400, "invalid_query", "after: no model "
+			    "with id '%.60s' (deleted meanwhile? list again "
+			    "from the start)", q.after);
+			api_reply_error(rs, &e);
+			rs->etag[0] = '\0';
+			goto out;
+		}
+		from++;
+	}
+	to = n - from > q.limit ? from + q.limit : n;
+	arr = json_array();
+	for (size_t i = from; i < to; i++)
+		json_array_append_new(arr, model_json(all[i]));
+	doc = json_pack("{s:o}", "models", arr);
+	/* only when there is a next page: the last one reads as before */
+	if (to < n && to > from)
+		json_object_set_new(doc, "next_after",
+		    json_string(all[to - 1]->id));
+	api_reply_json(rs, 200, doc);
+out:
+	for (size_t i = 0; i < n; i++)
+		registry_put(all[i]);
 	free(all);
-	api_reply_json(rs, 200, json_pack("{s:o}", "models", arr));
 }
 
 void

@@ -23,6 +23,7 @@
 
 #define HEARTBEAT_TEXT ": heartbeat\n\n"
 #define OPEN_TEXT ": ok\n\n"
+#define EVENTS_ID_STATE "events_reserved" /* its daemon_state name */
 
 /* One formatted event. */
 typedef struct ev_event {
@@ -66,6 +67,13 @@ struct events {
 	size_t count;             /* events in the ring */
 	size_t bytes;             /* their frame bytes */
 	uint64_t next_id;         /* id of the next event */
+	uint64_t first_id;        /* id of the run's first event */
+	store *st;                /* keeps the reservation (events_persist);
+	                             NULL: none */
+	uint64_t reserved;        /* with st: the ids below this are covered
+	                             by the reservation stored */
+	int renewing;             /* a publisher is storing a larger one */
+	pthread_cond_t renewed;   /* it did (or failed) */
 	events_sub *subs;         /* every subscriber */
 	size_t nsubs;
 	double heartbeat;         /* seconds */
@@ -102,8 +110,31 @@ add_ns(struct timespec *ts, int64_t ns)
 	ts->tv_nsec = ns % 1000000000;
 }
 
+/* On the heartbeat thread, with ev->mu held: stores the end of the next
+ * block of ids as the reservation, with the mutex released for the write
+ * (the hub does no I/O under it, and publishers none at all), then lets
+ * publishers past the old end. A failed write is only logged: events go
+ * on, but after a restart ids may repeat some of this run's. */
+static void
+do_renew(events *ev)
+{
+	uint64_t upto = ev->reserved + EVENTS_ID_BLOCK;
+	fault f;
+	int rc;
+
+	pthread_mutex_unlock(&ev->mu);
+	rc = store_state_set(ev->st, EVENTS_ID_STATE, (int64_t)upto, &f);
+	if (rc < 0)
+		log_warn("events: cannot store the event id reservation: %s; "
+		    "after a restart ids may repeat", f.msg);
+	pthread_mutex_lock(&ev->mu);
+	ev->reserved = upto;
+	ev->renewing = 0;
+	pthread_cond_broadcast(&ev->renewed);
+}
+
 /* The heartbeat thread: every period, marks every subscriber and wakes
- * the parked ones. */
+ * the parked ones; between, renews the id reservation when asked. */
 static void *
 heartbeat_main(void *arg)
 {
@@ -119,6 +150,10 @@ heartbeat_main(void *arg)
 
 		if (ev->stopping)
 			break;
+		if (ev->renewing) {
+			do_renew(ev);
+			continue;
+		}
 		if (rc != ETIMEDOUT)
 			continue;
 		for (events_sub *s = ev->subs; s; s = s->next) {
@@ -157,11 +192,13 @@ events_create(size_t capacity, double heartbeat_seconds,
 	ev->heartbeat = heartbeat_seconds;
 	ev->render = render;
 	ev->next_id = (uint64_t)wallclock_ms();
+	ev->first_id = ev->next_id;
 	pthread_mutex_init(&ev->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&ev->tick, &ca);
 	pthread_cond_init(&ev->drained, &ca);
+	pthread_cond_init(&ev->renewed, &ca);
 	pthread_condattr_destroy(&ca);
 	if (pthread_create(&ev->thread, NULL, heartbeat_main, ev) != 0) {
 		fault_set(f, FAULT_INTERNAL, "cannot start the events "
@@ -222,6 +259,7 @@ events_destroy(events *ev)
 	free(ev->ring);
 	pthread_cond_destroy(&ev->tick);
 	pthread_cond_destroy(&ev->drained);
+	pthread_cond_destroy(&ev->renewed);
 	pthread_mutex_destroy(&ev->mu);
 	free(ev);
 }
@@ -285,6 +323,40 @@ put_data_lines(char *p, const char *data, size_t len)
 	return p;
 }
 
+int
+events_persist(events *ev, store *st, fault *f)
+{
+	int64_t stored;
+	uint64_t first;
+	int r = store_state_get(st, EVENTS_ID_STATE, &stored, f);
+
+	if (r < 0)
+		return -1;
+	pthread_mutex_lock(&ev->mu);
+	if (ev->next_id != ev->first_id || ev->st != NULL) {
+		pthread_mutex_unlock(&ev->mu);
+		return fault_set(f, FAULT_INVALID, "events: ids are persisted "
+		    "once, before the first event");
+	}
+	/* past every id an earlier run may have handed out, and one more,
+	 * so that first - 1 (a caught-up client's id) is not one of them */
+	first = ev->next_id;
+	if (r == 1 && stored > 0 && (uint64_t)stored > first)
+		first = (uint64_t)stored;
+	first++;
+	pthread_mutex_unlock(&ev->mu);
+	if (store_state_set(st, EVENTS_ID_STATE,
+	    (int64_t)(first + EVENTS_ID_BLOCK), f) < 0)
+		return -1;
+	pthread_mutex_lock(&ev->mu);
+	ev->next_id = ev->first_id = first;
+	ev->reserved = first + EVENTS_ID_BLOCK;
+	ev->st = st;
+	pthread_mutex_unlock(&ev->mu);
+	return 0;
+}
+
+
 /* events_publish, with ends for the event that deletes a model. */
 static uint64_t
 publish(events *ev, const char *type, const char *model_id,
@@ -302,6 +374,9 @@ publish(events *ev, const char *type, const char *model_id,
 	if (model_id == NULL)
 		model_id = "";
 	pthread_mutex_lock(&ev->mu);
+	/* the reservation is used up (only while a renewal is slow) */
+	while (ev->renewing && ev->next_id >= ev->reserved)
+		pthread_cond_wait(&ev->renewed, &ev->mu);
 	id = ev->next_id;
 	hl = snprintf(head, sizeof head, "id: %" PRIu64 "\nevent: %s\n", id,
 	    type);
@@ -335,6 +410,12 @@ publish(events *ev, const char *type, const char *model_id,
 	for (events_sub *s = ev->subs; s; s = s->next)
 		if (wants(s, e))
 			do_wake(s);
+	/* half the reservation used: the heartbeat thread stores more */
+	if (ev->st != NULL && !ev->renewing &&
+	    ev->next_id + EVENTS_ID_BLOCK / 2 > ev->reserved) {
+		ev->renewing = 1;
+		pthread_cond_signal(&ev->tick);
+	}
 	pthread_mutex_unlock(&ev->mu);
 	return id;
 }
@@ -441,7 +522,8 @@ events_subscribe(events *ev, const char *model_id, int resume,
 	s->cursor = ev->next_id;
 	if (resume) {
 		/* nothing after last_id was lost: replay from there */
-		if (last_id < ev->next_id && last_id + 1 >= do_oldest(ev))
+		if (last_id < ev->next_id && last_id + 1 >= do_oldest(ev) &&
+		    last_id + 1 >= ev->first_id)
 			s->cursor = last_id + 1;
 		else {
 			s->reset_due = 1;

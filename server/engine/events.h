@@ -12,9 +12,19 @@
  * the next id of a global, increasing sequence and is formatted once, as
  * the whole SSE frame ("id: N\nevent: T\ndata: {...}\n\n"). The ring keeps the last
  * `capacity` events (and at most EVENTS_MAX_BYTES of frames); older ones
- * are dropped. The first id of a run is the wall clock in milliseconds,
- * so ids keep increasing across restarts and an id from an earlier run is
- * recognised as too old.
+ * are dropped.
+ *
+ * Ids strictly increase across restarts, even when the clock steps back
+ * or a run published faster than one event per millisecond: with
+ * events_persist the store keeps a reservation (daemon_state
+ * "events_reserved", schema/mlpd-3.sql), a number above every id handed
+ * out. A run starts one past the larger of that number and the wall clock
+ * in milliseconds, and reserves EVENTS_ID_BLOCK ids at once. When half of
+ * them are used, the publisher asks the heartbeat thread, which stores the
+ * next block's end with the hub's mutex released (publishers do no I/O; one
+ * that would pass the reservation while that write is under way waits for
+ * it). A restart thus skips the unused rest of a block. Without events_persist (a hub on its own, in tests) the
+ * first id is the wall clock in milliseconds.
  *
  * A subscriber is a cursor into the ring (the next id it may send), an
  * optional model filter, and two hooks: park and wake. Its reader,
@@ -36,7 +46,8 @@
  *
  * A subscriber resuming after id L gets every event after L that is still
  * in the ring, in order, exactly once. When events after L were dropped
- * (L is older than the ring, or from another run), or when the subscriber
+ * (L is older than the ring, or from another run: every id below this
+ * run's first id - 1 is), or when the subscriber
  * falls so far behind that the ring drops an event it wanted before it
  * was sent, it gets `event: reset` (whose id is the newest id at that
  * moment) and goes on with new events only: the client should re-read
@@ -47,6 +58,8 @@
  * once, in registry.h): callers may hold their own locks (the trainer's)
  * when they publish, and the only calls made under it are park and wake.
  * The renderer runs on the publisher's thread before the mutex is taken.
+ * The heartbeat thread writes the reservation to the store with the
+ * hub's mutex released, holding no other lock.
  */
 #ifndef MLPD_EVENTS_H
 #define MLPD_EVENTS_H
@@ -62,6 +75,7 @@
 #define EVENTS_CAPACITY 4096            /* events kept for resuming */
 #define EVENTS_MAX_BYTES (16u << 20)    /* bytes of frames kept, at most */
 #define EVENTS_STEPS_MAX 512            /* "steps" list only up to this */
+#define EVENTS_ID_BLOCK (1u << 20)     /* ids reserved in the store at once */
 
 typedef struct events events;
 typedef struct events_sub events_sub;
@@ -103,6 +117,12 @@ typedef void (*events_hook)(void *arg);
  * (not NULL); starts the heartbeat thread. NULL with f set on failure. */
 events *events_create(size_t capacity, double heartbeat_seconds,
 		      events_render render, fault *f);
+
+/* Makes ev's ids start past every id an earlier run on st handed out,
+ * and keeps reserving them in st (see the DESIGN). Call once, after
+ * events_create and before the first event; st must outlive ev. 0, or -1
+ * with f set when st cannot be read or written. */
+int events_persist(events *ev, store *st, fault *f);
 
 /* Ends every stream: parked subscribers are woken, readers send what is
  * due and then end; later subscribes fail. Waits until every reader has

@@ -246,4 +246,13 @@ int store_jobs_each(store *s, const char *model_id,
 		    int (*cb)(void *arg, const store_job *j), void *arg,
 		    fault *f);
 
+/* ---- the daemon's own state (daemon_state) ---- */
+
+/* The value stored under name: 1 with *value set, 0 when there is none
+ * (*value 0), -1 on failure. */
+int store_state_get(store *s, const char *name, int64_t *value, fault *f);
+
+/* Stores value under name (replacing any), durably. */
+int store_state_set(store *s, const char *name, int64_t value, fault *f);
+
 #endif

@@ -18,6 +18,7 @@
  *                    loss and validation tables
  *   store_owner.c    one daemon per database file: the lock file
  *                    beside it (owner_*)
+ *   store_state.c    the daemon's own small values (store_state_*)
  * Each file keeps the SQL it runs in its own q_sql table of literals. A
  * function that takes a conn runs inside a transaction body, on the
  * connection its runner holds.
