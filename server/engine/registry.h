@@ -35,8 +35,9 @@
  * lock (2 -> 3). Nothing is taken under an entry's mutex but the registry
  * clock (an atomic), and nothing at all under the hub's. The store's
  * locks (its writer connection, SQLite's) are never taken under 1, 2, 3
- * or 4: the registry and the hub do no I/O, and the trainer drops its
- * lock around every store call. The HTTP side's own locks (http_pool's
+ * or 4: the registry does no I/O, the hub none under its lock (its
+ * heartbeat thread stores the event id reservation without it), and the
+ * trainer drops its lock around every store call. The HTTP side's own locks (http_pool's
  * queue, http_watch's list) are leaves, taken with none of these held.
  */
 #ifndef MLPD_REGISTRY_H
