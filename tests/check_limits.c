@@ -458,22 +458,27 @@ START_TEST(test_held_answer)
 	snprintf(hdr, sizeof hdr, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Connection: close\r\n\r\n", tl_mpath(id, "/weights"));
 	ck_assert_int_eq(send_str(fd, hdr), 0);
-	/* once it is encoded and waits, unread, the next one is refused;
-	 * until then (a loaded or sanitized build encodes slowly) the next
-	 * one still fits and is read whole. (Not refused(): its snapshot
-	 * reads the weights too.) */
+	/* it is encoded (slowly under a sanitizer: seconds) and waits,
+	 * unread: /metrics counts it once it is queued, and from then on
+	 * the next one is refused. (Not refused(): its snapshot reads the
+	 * weights too.) */
 	{
+		static const char counted[] = "mlpd_http_requests_total{route="
+		    "\"/v1/models/{id}/weights\",method=\"GET\",code=\"200\"} 1";
 		char *resp = NULL;
-		long st = 0;
+		long st;
+		int queued = 0;
 
-		for (int i = 0; i < 200; i++) {
-			free(resp);
-			st = tl_jreq("GET", tl_mpath(id, "/weights"), NULL,
-			    &resp);
-			if (st != 200)
-				break;
-			usleep(100000);
+		for (int i = 0; i < 1200 && !queued; i++) {
+			char *m = tl_tget("/metrics");
+
+			queued = strstr(m, counted) != NULL;
+			free(m);
+			if (!queued)
+				usleep(100000);
 		}
+		ck_assert_msg(queued, "the first answer was never queued");
+		st = tl_jreq("GET", tl_mpath(id, "/weights"), NULL, &resp);
 		ck_assert_msg(st == 503 && strstr(resp, "\"out_of_memory\"") &&
 		    strstr(resp, "--max-body-memory"), "%ld %.200s", st, resp);
 		ck_assert_str_eq(tl_header("Retry-After"), "1");
