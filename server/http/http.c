@@ -442,13 +442,17 @@ check_auth(http_server *hs, struct MHD_Connection *conn,
 		return 0;
 	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
-	if (auth_check_header(hs->auth, h))
+	if (auth_check_header(hs->auth, h)) {
+		http_watch_trust(conn); /* off the idle budget */
 		return 0;
+	}
 	if (route != NULL && auth_route_takes_query_token(route->pattern)) {
 		q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
 		    "access_token");
-		if (auth_check_token(hs->auth, q))
+		if (auth_check_token(hs->auth, q)) {
+			http_watch_trust(conn);
 			return 0;
+		}
 	}
 	memset(&rs, 0, sizeof rs);
 	if (h == NULL && q == NULL) {
@@ -798,6 +802,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			return ret;
 		}
 		cs->answered = 0;
+		/* without a token, a request is what proves a client (with
+		 * one, check_auth saw the token) */
+		if (hs->auth == NULL)
+			http_watch_trust(conn);
 		return MHD_YES;
 	}
 	if (cs->answered) {
@@ -1069,7 +1077,8 @@ http_start(const char *host, unsigned port, unsigned threads,
 		free(hs);
 		return NULL;
 	}
-	if ((hs->watch = http_watch_create(lim->timeout, f)) == NULL) {
+	if ((hs->watch = http_watch_create(lim->timeout, lim->max_per_ip,
+	    lim->max_idle_per_ip, f)) == NULL) {
 		http_pool_destroy(hs->pool);
 		pthread_mutex_destroy(&hs->start_lock);
 		free(hs);
