@@ -33,6 +33,23 @@ PY
 }
 
 [ -r /proc/self/status ] || { echo "memory: no /proc" >&2; exit 77; }
+# a sanitizer's allocator (AddressSanitizer's quarantine) or a wrapper
+# such as valgrind keeps freed memory on purpose: the refusals are still
+# checked, the resident sizes only on a plain build
+rss_plain=1
+if [ -n "$MLPD_WRAPPER" ] || grep -qa __asan_init "$MLPD"; then
+	rss_plain=
+	echo "memory: a sanitizer build or a wrapper; VmRSS is not checked"
+fi
+
+# rss_within DESCRIPTION BEFORE AFTER: AFTER is at most 50 MB over BEFORE.
+rss_within() {
+	if [ -n "$rss_plain" ]; then
+		check_true "$1 ($2 -> $3 kB)" lt "$3" $(($2 + 51200))
+	else
+		echo "skip: $1 ($2 -> $3 kB)"
+	fi
+}
 start "$tmp/db" --max-batch-rows 20000
 req POST /v1/models '{"layers":[2,4,2],"name":"mem"}'
 check "model created" "$code" 201
@@ -74,13 +91,14 @@ for i in 1 2; do
 	t1=$(date +%s)
 	check "a predict body of 2,000,000 rows is refused ($i)" "$code" 422
 	check "... naming the cap" "$(jget code)" limit_exceeded
-	check_true "... within 3 s (took $((t1 - t0)) s)" lt $((t1 - t0)) 3
+	check_true "... within $((3 * E2E_SLOW)) s (took $((t1 - t0)) s)" \
+	    lt $((t1 - t0)) $((3 * E2E_SLOW))
 done
 sleep 0.5
 after=$(rss)
 echo "VmRSS after the predict bodies: $after kB"
-check_true "RSS after the predict body within 50 MB of before ($before -> $after kB)" \
-    lt "$after" $((before + 51200))
+rss_within "RSS after the predict bodies within 50 MB of before" \
+    "$before" "$after"
 
 # 600,000 rows of inputs and targets (7 MB): its tree (about 230 MB)
 # is built before the rows are counted and refused
@@ -90,8 +108,8 @@ check "a batch of 600,000 rows is refused" "$code" 422
 sleep 0.5
 after=$(rss)
 echo "VmRSS after the batch body: $after kB"
-check_true "RSS after the batch body within 50 MB of before ($before -> $after kB)" \
-    lt "$after" $((before + 51200))
+rss_within "RSS after the batch body within 50 MB of before" "$before" \
+    "$after"
 
 req GET /healthz
 check "the daemon still answers" "$code" 200
