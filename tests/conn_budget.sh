@@ -9,7 +9,9 @@
 # address nears --max-connections-per-ip.
 #   1. --token-file: 300 idle sockets from 127.0.0.1, then a request with
 #      the token gets 200 within 2 s, twice; the idle ones are cut down to
-#      --max-idle-per-ip (8 here) within a few seconds.
+#      --max-idle-per-ip (8 here) within a few seconds; and while they
+#      are reopened as fast as they close, 10 requests with the token in
+#      a row get 200.
 #   2. no token: the same, and a client that sends requests gets 200.
 #   3. the idle budget does not close connections that send requests:
 #      40 connections (more than the budget) that each send a request
@@ -22,19 +24,25 @@ require "$MLPD" curl python3
 holder=
 cleanup_extra='[ -n "$holder" ] && kill "$holder" 2>/dev/null'
 
-# hold N: opens N sockets to the daemon that never send a byte and keeps
-# them; $tmp/open holds how many are still open, every 0.2 s.
+# hold N [refill]: opens N sockets to the daemon that never send a byte
+# and keeps them (with refill, opens a new one for each that is closed);
+# $tmp/open holds how many are still open, every 0.2 s.
 hold() {
-	python3 - "$port" "$1" "$tmp/open" <<'PY' &
+	python3 - "$port" "$1" "$tmp/open" "${2:-}" <<'PY' &
 import os, socket, sys, time
 port, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+refill = sys.argv[4] == "refill"
 socks = []
-for _ in range(n):
-    s = socket.socket()
-    s.connect(("127.0.0.1", port))
-    s.setblocking(False)
-    socks.append(s)
+def fill():
+    while len(socks) < n:
+        s = socket.socket()
+        s.connect(("127.0.0.1", port))
+        s.setblocking(False)
+        socks.append(s)
+fill()
 while True:
+    if refill:
+        fill()
     alive = []
     for s in socks:
         try:
@@ -51,7 +59,7 @@ while True:
     with open(path + ".new", "w") as f:
         f.write("%d\n" % len(socks))
     os.rename(path + ".new", path)
-    time.sleep(0.2)
+    time.sleep(0.02 if refill else 0.2)
 PY
 	holder=$!
 	_i=0
@@ -102,6 +110,18 @@ check_true "the idle sockets are cut to --max-idle-per-ip ($(cat \
     "$tmp/open") open, 8 allowed)" test "$(cat "$tmp/open")" -le 8
 req GET /healthz
 check "an open path without the token still answers" "$code" 200
+unhold
+# the idle ones come back as fast as they are closed
+hold 300 refill
+sleep 0.5
+n=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	tget /v1/models
+	[ "$code" = 200 ] && n=$((n + 1))
+	sleep 0.1
+done
+check "against 300 idle sockets reopened as they close, 10 requests with \
+the token get 200" "$n" 10
 unhold
 stop_term "mlpd exits 0 on SIGTERM"
 

@@ -1117,7 +1117,10 @@ http_start(const char *host, unsigned port, unsigned threads,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, lim->timeout,
 	    MHD_OPTION_CONNECTION_LIMIT, lim->max_connections,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->max_per_ip,
+	    /* http_watch keeps max_per_ip (see the DESIGN in
+	     * http_watch.h); this counts the sockets it shut down too */
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->max_per_ip > 32768 ?
+	    65536u : 2 * lim->max_per_ip,
 	    MHD_OPTION_NOTIFY_CONNECTION, http_watch_notify, hs->watch,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, hs,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,

@@ -106,8 +106,9 @@ do_drop(http_watch *w, watch_rec *r)
  * been open IDLE_GRACE seconds, or, when the address is near max_per_ip
  * (within an eighth of it), the oldest untrusted one whatever its age,
  * so that the next connection from there (a token holder's, say) is
- * accepted and is the last untrusted one to go. Holds w->mu. */
-static void
+ * accepted and is the last untrusted one to go. Returns how many of the
+ * address's connections are left open. Holds w->mu. */
+static unsigned
 do_budget(http_watch *w, const unsigned char *addr, double now)
 {
 	for (;;) {
@@ -129,7 +130,7 @@ do_budget(http_watch *w, const unsigned char *addr, double now)
 		    all > w->max_per_ip - w->max_per_ip / 8;
 		if (idle <= w->max_idle || oldest == NULL ||
 		    (!pressed && now - oldest->opened < IDLE_GRACE))
-			return;
+			return all;
 		do_drop(w, oldest);
 		w->idle_unlogged++;
 	}
@@ -152,7 +153,7 @@ do_scan(http_watch *w, double now)
 		for (watch_rec *r = w->head; r; r = r->next)
 			if (!r->dropped && !r->trusted &&
 			    now - r->opened >= IDLE_GRACE)
-				do_budget(w, r->addr, now);
+				(void)do_budget(w, r->addr, now);
 	}
 	if (now - w->last_log < WATCH_LOG_EVERY)
 		return;
@@ -272,7 +273,10 @@ http_watch_notify(void *cls, struct MHD_Connection *conn,
 			w->head->prev = r;
 		w->head = r;
 		w->untrusted++;
-		do_budget(w, r->addr, r->opened);
+		/* past max_per_ip once the idle ones made room: refused */
+		if (do_budget(w, r->addr, r->opened) > w->max_per_ip &&
+		    w->max_per_ip > 0)
+			do_drop(w, r);
 		pthread_mutex_unlock(&w->mu);
 		*socket_context = r;
 		return;

@@ -35,7 +35,11 @@
  * per-ip (within an eighth of it) the oldest untrusted ones go at once,
  * whatever their age, so that the next connection is still accepted and
  * is the last untrusted one to go: a token holder gets in however fast
- * the idle ones come back.
+ * the idle ones come back. So the watch, not libmicrohttpd, keeps
+ * --max-connections-per-ip: a connection past it once the untrusted ones
+ * made what room they could is shut down as it is accepted.
+ * libmicrohttpd's own limit is set to twice that, a backstop that also
+ * counts the sockets shut down but not yet closed (http.c).
  *
  * The records live in one list under one mutex. libmicrohttpd tells a
  * connection's end (and the record is dropped, under the mutex) before
