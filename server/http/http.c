@@ -32,7 +32,8 @@ struct http_server {
 	size_t max_body;
 	size_t max_body_memory; /* all bodies being received, bytes */
 	atomic_size_t body_bytes; /* what their buffers hold now */
-	atomic_flag trimming;   /* give_back runs */
+	atomic_flag trimming;   /* a give_back trim is queued or runs, or
+	                           http_stop has begun */
 	http_watch *watch;      /* closes slow requests; NULL: none */
 	http_pool *pool;        /* runs the handlers that may wait */
 	void *ctx;
@@ -890,20 +891,33 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
  * it freed back to the system when it ends (give_back). */
 #define GIVE_BACK_AFTER ((size_t)1 << 20)
 
+#ifdef __GLIBC__
+/* A request worker's job: the trim itself (it walks every arena, with
+ * each one's lock held in turn: not for an event thread). */
+static void
+trim_job(void *arg)
+{
+	http_server *hs = arg;
+
+	malloc_trim(0);
+	atomic_flag_clear(&hs->trimming);
+}
+#endif
+
 /* Returns the heap's free pages to the system. glibc keeps what free()
  * gets in its arenas, and the JSON tree of a big body is millions of
  * small blocks spread over them: without this, a refused 66 MB body left
- * the daemon 1.6 GB bigger for good (issue 12, tests/memory.sh). One call
- * at a time; one that finds another running skips, as that one covers
- * what this request freed before it started or soon after. */
+ * the daemon 1.6 GB bigger for good (issue 12, tests/memory.sh). The trim
+ * runs on a request worker, one queued at a time: a request that finds
+ * one queued leaves its frees to it. */
 static void
 give_back(http_server *hs)
 {
 #ifdef __GLIBC__
 	if (atomic_flag_test_and_set(&hs->trimming))
 		return;
-	malloc_trim(0);
-	atomic_flag_clear(&hs->trimming);
+	if (http_pool_submit(hs->pool, trim_job, hs) < 0)
+		atomic_flag_clear(&hs->trimming); /* shutting down */
 #else
 	(void)hs;
 #endif
@@ -1168,6 +1182,10 @@ http_stop(http_server *s)
 {
 	if (s == NULL)
 		return;
+	/* no trim may be queued on the pool once it is gone: give_back's
+	 * flag is taken for good, once a trim in flight has run */
+	while (atomic_flag_test_and_set(&s->trimming))
+		usleep(1000);
 	/* every suspended request is resumed before libmicrohttpd stops */
 	http_pool_destroy(s->pool);
 	if (s->d)
