@@ -29,7 +29,7 @@ enum {
 	OPT_CHECKPOINT,
 	OPT_MAX_QUEUE,
 	OPT_LIMIT_FIRST_,  /* the config_limits flags, in limit_opts order */
-	OPT_LIMIT_LAST_ = OPT_LIMIT_FIRST_ + 9,
+	OPT_LIMIT_LAST_ = OPT_LIMIT_FIRST_ + 10,
 	OPT_LOG_LEVEL,
 	OPT_TOKEN_FILE,
 	OPT_INSECURE,
@@ -62,6 +62,7 @@ static const struct option options[] = {
 	{ "max-batch-rows", required_argument, NULL, OPT_LIMIT_FIRST_ + 7 },
 	{ "max-batch-values", required_argument, NULL, OPT_LIMIT_FIRST_ + 8 },
 	{ "max-samples", required_argument, NULL, OPT_LIMIT_FIRST_ + 9 },
+	{ "max-idle-per-ip", required_argument, NULL, OPT_LIMIT_FIRST_ + 10 },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
@@ -105,6 +106,8 @@ static const struct limit_opt {
 	  1ull << 36 },
 	{ OPT_LIMIT_FIRST_ + 9, "max-samples",
 	  offsetof(config_limits, max_samples), 1000000, 1, 1ull << 40 },
+	{ OPT_LIMIT_FIRST_ + 10, "max-idle-per-ip",
+	  offsetof(config_limits, max_idle_per_ip), 32, 1, 65536 },
 };
 
 static size_t *
@@ -158,6 +161,10 @@ config_usage(FILE *out)
 	    "  --max-connections-per-ip N\n"
 	    "                            open connections from one address, 0 for\n"
 	    "                            no limit (default 256)\n"
+	    "  --max-idle-per-ip N       of those, ones that have not sent a\n"
+	    "                            request (with --token-file: one with\n"
+	    "                            the token) for 1 s; the oldest are\n"
+	    "                            closed first (default 32)\n"
 	    "  --connection-timeout SECS\n"
 	    "                            an idle connection, or one whose request\n"
 	    "                            has not arrived whole, is closed after\n"

@@ -158,6 +158,7 @@ daemon_start(const config *c, fault *f)
 	hl.max_body_memory = c->lim.max_body_memory;
 	hl.max_connections = (unsigned)c->lim.max_connections;
 	hl.max_per_ip = (unsigned)c->lim.max_per_ip;
+	hl.max_idle_per_ip = (unsigned)c->lim.max_idle_per_ip;
 	hl.timeout = (unsigned)c->lim.conn_timeout;
 	d->http = http_start(c->host, c->port, c->http_threads,
 	    c->http_workers, &hl, routes, nroutes, &d->api,

@@ -36,6 +36,9 @@ api_predict(void *ctx, const http_request *rq, http_response *rs)
 		    NULL, &n, &e) < 0)
 			goto fail;
 	} else {
+		/* a body far past the row caps is refused while it is
+		 * parsed, before its whole tree is built */
+		codec_json_cap_rows(&m->spec, &c->limits);
 		if ((doc = api_body(rq, rs, 0)) == NULL)
 			goto out;
 		if (codec_predict_request(doc, &m->spec, &c->limits, &x, &n,

@@ -45,6 +45,13 @@ typedef struct codec_limits {
  * before any thread uses jansson (daemon_start does). */
 void codec_json_cap(size_t bytes);
 
+/* Caps the memory of the next codec_parse_object on this thread at what
+ * a body of as many rows of s's inputs as lim allows takes (a predict
+ * body); past it the parse fails with 422 limit_exceeded, early, before
+ * the tree of a body far past the caps is built. s NULL: no such cap.
+ * The cap holds for that one parse only. */
+void codec_json_cap_rows(const mlp_spec *s, const codec_limits *lim);
+
 /* Parses a request body that must be one JSON object. Empty bodies are an
  * error unless empty_ok, which yields an empty object. */
 json_t *codec_parse_object(const char *body, size_t len, int empty_ok,

@@ -6,6 +6,9 @@
 #include <microhttpd.h>
 
 #include <jansson.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,6 +32,8 @@ struct http_server {
 	size_t max_body;
 	size_t max_body_memory; /* all bodies being received, bytes */
 	atomic_size_t body_bytes; /* what their buffers hold now */
+	atomic_flag trimming;   /* a give_back trim is queued or runs, or
+	                           http_stop has begun */
 	http_watch *watch;      /* closes slow requests; NULL: none */
 	http_pool *pool;        /* runs the handlers that may wait */
 	void *ctx;
@@ -70,6 +75,7 @@ typedef struct conn_state {
 	int answered;   /* an error went out from the headers alone */
 	int started;    /* on_request has seen the request's headers */
 	int encoded_slash; /* the raw path holds %2F (see on_uri) */
+	size_t held;    /* the most its body buffer or its answer took */
 	double t0;      /* wallclock_mono() at the first callback */
 } conn_state;
 
@@ -413,6 +419,8 @@ body_reserve(http_server *hs, size_t n)
 static void
 body_drop(http_server *hs, conn_state *cs)
 {
+	if (cs->cap > cs->held)
+		cs->held = cs->cap;
 	free(cs->buf);
 	atomic_fetch_sub(&hs->body_bytes, cs->cap);
 	cs->buf = NULL;
@@ -435,13 +443,17 @@ check_auth(http_server *hs, struct MHD_Connection *conn,
 		return 0;
 	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
-	if (auth_check_header(hs->auth, h))
+	if (auth_check_header(hs->auth, h)) {
+		http_watch_trust(conn); /* off the idle budget */
 		return 0;
+	}
 	if (route != NULL && auth_route_takes_query_token(route->pattern)) {
 		q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
 		    "access_token");
-		if (auth_check_token(hs->auth, q))
+		if (auth_check_token(hs->auth, q)) {
+			http_watch_trust(conn);
 			return 0;
+		}
 	}
 	memset(&rs, 0, sizeof rs);
 	if (h == NULL && q == NULL) {
@@ -549,6 +561,8 @@ answer(http_server *hs, struct MHD_Connection *conn, conn_state *cs,
 
 	/* the body is no longer needed; free it before sending */
 	body_drop(hs, cs);
+	if (cs->rs.len > cs->held)
+		cs->held = cs->rs.len;
 	ret = send_response(hs, conn, &cs->rs, NULL);
 	observe(hs, cs, method, status);
 	return ret;
@@ -789,6 +803,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			return ret;
 		}
 		cs->answered = 0;
+		/* without a token, a request is what proves a client (with
+		 * one, check_auth saw the token) */
+		if (hs->auth == NULL)
+			http_watch_trust(conn);
 		return MHD_YES;
 	}
 	if (cs->answered) {
@@ -869,6 +887,42 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	return answer(hs, conn, cs, method);
 }
 
+/* A request whose body or answer took this many bytes gives the memory
+ * it freed back to the system when it ends (give_back). */
+#define GIVE_BACK_AFTER ((size_t)1 << 20)
+
+#ifdef __GLIBC__
+/* A request worker's job: the trim itself (it walks every arena, with
+ * each one's lock held in turn: not for an event thread). */
+static void
+trim_job(void *arg)
+{
+	http_server *hs = arg;
+
+	malloc_trim(0);
+	atomic_flag_clear(&hs->trimming);
+}
+#endif
+
+/* Returns the heap's free pages to the system. glibc keeps what free()
+ * gets in its arenas, and the JSON tree of a big body is millions of
+ * small blocks spread over them: without this, a refused 66 MB body left
+ * the daemon 1.6 GB bigger for good (issue 12, tests/memory.sh). The trim
+ * runs on a request worker, one queued at a time: a request that finds
+ * one queued leaves its frees to it. */
+static void
+give_back(http_server *hs)
+{
+#ifdef __GLIBC__
+	if (atomic_flag_test_and_set(&hs->trimming))
+		return;
+	if (http_pool_submit(hs->pool, trim_job, hs) < 0)
+		atomic_flag_clear(&hs->trimming); /* shutting down */
+#else
+	(void)hs;
+#endif
+}
+
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	     enum MHD_RequestTerminationCode toe)
@@ -882,6 +936,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (cs == NULL)
 		return;
 	body_drop(hs, cs);
+	if (cs->held >= GIVE_BACK_AFTER)
+		give_back(hs);
 	free(cs->path);
 	free(cs);
 	*con_cls = NULL;
@@ -1015,6 +1071,7 @@ http_start(const char *host, unsigned port, unsigned threads,
 	hs->max_body_memory = lim->max_body_memory > lim->max_body ?
 	    lim->max_body_memory : lim->max_body;
 	atomic_init(&hs->body_bytes, 0);
+	atomic_flag_clear(&hs->trimming);
 	hs->ctx = ctx;
 	hs->observe = observe_fn;
 	hs->octx = octx;
@@ -1034,7 +1091,8 @@ http_start(const char *host, unsigned port, unsigned threads,
 		free(hs);
 		return NULL;
 	}
-	if ((hs->watch = http_watch_create(lim->timeout, f)) == NULL) {
+	if ((hs->watch = http_watch_create(lim->timeout, lim->max_per_ip,
+	    lim->max_idle_per_ip, f)) == NULL) {
 		http_pool_destroy(hs->pool);
 		pthread_mutex_destroy(&hs->start_lock);
 		free(hs);
@@ -1073,7 +1131,10 @@ http_start(const char *host, unsigned port, unsigned threads,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, lim->timeout,
 	    MHD_OPTION_CONNECTION_LIMIT, lim->max_connections,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->max_per_ip,
+	    /* http_watch keeps max_per_ip (see the DESIGN in
+	     * http_watch.h); this counts the sockets it shut down too */
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->max_per_ip > 32768 ?
+	    65536u : 2 * lim->max_per_ip,
 	    MHD_OPTION_NOTIFY_CONNECTION, http_watch_notify, hs->watch,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, hs,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
@@ -1121,6 +1182,10 @@ http_stop(http_server *s)
 {
 	if (s == NULL)
 		return;
+	/* no trim may be queued on the pool once it is gone: give_back's
+	 * flag is taken for good, once a trim in flight has run */
+	while (atomic_flag_test_and_set(&s->trimming))
+		usleep(1000);
 	/* every suspended request is resumed before libmicrohttpd stops */
 	http_pool_destroy(s->pool);
 	if (s->d)

@@ -159,6 +159,9 @@ typedef struct http_limits {
 	                           (raised to max_body): 503 past it */
 	unsigned max_connections; /* open connections in all */
 	unsigned max_per_ip;    /* open connections from one address; 0: any */
+	unsigned max_idle_per_ip; /* of those, ones that have not sent a
+	                           request (with a token, one carrying it)
+	                           (http_watch.h); 0: 1 */
 	unsigned timeout;       /* seconds a connection may idle, and that a
 	                           request may take to arrive */
 } http_limits;

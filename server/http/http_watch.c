@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -15,6 +17,9 @@
 
 #define WATCH_PERIOD 0.25      /* seconds between scans */
 #define WATCH_LOG_EVERY 60.0   /* seconds between "closed N" log lines */
+#define IDLE_GRACE 1.0         /* seconds a new connection may stay idle
+                                  before the idle budget counts it */
+#define ADDR_LEN 17            /* an address: family tag + 16 bytes */
 
 /* One open connection. */
 typedef struct watch_rec {
@@ -22,7 +27,10 @@ typedef struct watch_rec {
 	http_watch *w;     /* the watch it belongs to */
 	MHD_socket fd;
 	double since;      /* wallclock_mono() when the wait began; 0: none */
+	double opened;     /* wallclock_mono() at the accept */
+	unsigned char addr[ADDR_LEN]; /* the client's address (addr_of) */
 	int dropped;       /* its socket was shut down */
+	int trusted;       /* it sent a request (http_watch_trust) */
 } watch_rec;
 
 struct http_watch {
@@ -31,9 +39,13 @@ struct http_watch {
 	pthread_t thread;
 	watch_rec *head;
 	double timeout;
+	unsigned max_per_ip;     /* connections from one address; 0: any */
+	unsigned max_idle;       /* untrusted ones from one address */
+	unsigned untrusted;      /* records neither trusted nor dropped */
 	int stop;
-	atomic_ulong dropped;    /* ever */
+	atomic_ulong dropped;    /* ever, too slow */
 	unsigned long unlogged;  /* dropped since the last log line */
+	unsigned long idle_unlogged; /* closed past the idle budget, too */
 	double last_log;
 };
 
@@ -58,26 +70,104 @@ set_since(watch_rec *r, double since)
 	pthread_mutex_unlock(&r->w->mu);
 }
 
-/* Shuts down every connection past its time; holds w->mu. */
+/* Fills out with conn's client address (all zero when unknown). */
+static void
+addr_of(struct MHD_Connection *conn, unsigned char out[ADDR_LEN])
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	memset(out, 0, ADDR_LEN);
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		out[0] = 4;
+		memcpy(out + 1, &((const struct sockaddr_in *)(const void *)
+		    sa)->sin_addr, 4);
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		out[0] = 6;
+		memcpy(out + 1, &((const struct sockaddr_in6 *)(const void *)
+		    sa)->sin6_addr, 16);
+	}
+}
+
+/* Shuts r's socket down (libmicrohttpd closes it when it sees the end);
+ * holds w->mu. */
+static void
+do_drop(http_watch *w, watch_rec *r)
+{
+	shutdown(r->fd, SHUT_RDWR);
+	r->dropped = 1;
+	if (!r->trusted)
+		w->untrusted--;
+}
+
+/* The idle budget of one address: while more than max_idle of its
+ * connections are untrusted, closes the oldest untrusted one that has
+ * been open IDLE_GRACE seconds, or, when the address is near max_per_ip
+ * (within an eighth of it), the oldest untrusted one whatever its age,
+ * so that the next connection from there (a token holder's, say) is
+ * accepted and is the last untrusted one to go. Returns how many of the
+ * address's connections are left open. Holds w->mu. */
+static unsigned
+do_budget(http_watch *w, const unsigned char *addr, double now)
+{
+	for (;;) {
+		unsigned all = 0, idle = 0;
+		watch_rec *oldest = NULL;
+		int pressed;
+
+		for (watch_rec *r = w->head; r; r = r->next) {
+			if (r->dropped || memcmp(r->addr, addr, ADDR_LEN) != 0)
+				continue;
+			all++;
+			if (r->trusted)
+				continue;
+			idle++;
+			if (oldest == NULL || r->opened < oldest->opened)
+				oldest = r;
+		}
+		pressed = w->max_per_ip > 0 &&
+		    all > w->max_per_ip - w->max_per_ip / 8;
+		if (idle <= w->max_idle || oldest == NULL ||
+		    (!pressed && now - oldest->opened < IDLE_GRACE))
+			return all;
+		do_drop(w, oldest);
+		w->idle_unlogged++;
+	}
+}
+
+/* Shuts down every connection past its time, and the idle ones past
+ * their address's budget; holds w->mu. */
 static void
 do_scan(http_watch *w, double now)
 {
 	for (watch_rec *r = w->head; r; r = r->next) {
 		if (r->dropped || r->since <= 0 || now - r->since <= w->timeout)
 			continue;
-		/* libmicrohttpd closes it when it sees the end */
-		shutdown(r->fd, SHUT_RDWR);
-		r->dropped = 1;
+		do_drop(w, r);
 		atomic_fetch_add(&w->dropped, 1);
 		w->unlogged++;
 	}
-	if (w->unlogged > 0 && now - w->last_log >= WATCH_LOG_EVERY) {
+	/* only when some address may be past it: the check is quadratic */
+	if (w->untrusted > w->max_idle) {
+		for (watch_rec *r = w->head; r; r = r->next)
+			if (!r->dropped && !r->trusted &&
+			    now - r->opened >= IDLE_GRACE)
+				(void)do_budget(w, r->addr, now);
+	}
+	if (now - w->last_log < WATCH_LOG_EVERY)
+		return;
+	if (w->unlogged > 0)
 		log_warn("http: closed %lu connection(s) whose request took "
 		    "more than %.0f s to arrive (--connection-timeout)",
 		    w->unlogged, w->timeout);
-		w->unlogged = 0;
+	if (w->idle_unlogged > 0)
+		log_warn("http: closed %lu idle connection(s) from addresses "
+		    "past --max-idle-per-ip %u", w->idle_unlogged,
+		    w->max_idle);
+	if (w->unlogged > 0 || w->idle_unlogged > 0)
 		w->last_log = now;
-	}
+	w->unlogged = w->idle_unlogged = 0;
 }
 
 static void *
@@ -105,7 +195,8 @@ watch_main(void *arg)
 }
 
 http_watch *
-http_watch_create(unsigned timeout, fault *f)
+http_watch_create(unsigned timeout, unsigned max_per_ip, unsigned max_idle,
+		  fault *f)
 {
 	http_watch *w = calloc(1, sizeof *w);
 	pthread_condattr_t ca;
@@ -115,6 +206,8 @@ http_watch_create(unsigned timeout, fault *f)
 		return NULL;
 	}
 	w->timeout = timeout;
+	w->max_per_ip = max_per_ip;
+	w->max_idle = max_idle > 0 ? max_idle : 1;
 	w->last_log = -WATCH_LOG_EVERY;
 	atomic_init(&w->dropped, 0);
 	pthread_mutex_init(&w->mu, NULL);
@@ -172,12 +265,18 @@ http_watch_notify(void *cls, struct MHD_Connection *conn,
 			return; /* unwatched: the idle timeout still holds */
 		r->w = w;
 		r->fd = ci->connect_fd;
-		r->since = wallclock_mono();
+		r->since = r->opened = wallclock_mono();
+		addr_of(conn, r->addr);
 		pthread_mutex_lock(&w->mu);
 		r->next = w->head;
 		if (w->head)
 			w->head->prev = r;
 		w->head = r;
+		w->untrusted++;
+		/* past max_per_ip once the idle ones made room: refused */
+		if (do_budget(w, r->addr, r->opened) > w->max_per_ip &&
+		    w->max_per_ip > 0)
+			do_drop(w, r);
 		pthread_mutex_unlock(&w->mu);
 		*socket_context = r;
 		return;
@@ -186,6 +285,8 @@ http_watch_notify(void *cls, struct MHD_Connection *conn,
 	if ((r = *socket_context) == NULL)
 		return;
 	pthread_mutex_lock(&w->mu);
+	if (!r->trusted && !r->dropped)
+		w->untrusted--;
 	if (r->prev)
 		r->prev->next = r->next;
 	else
@@ -216,6 +317,20 @@ void
 http_watch_done(struct MHD_Connection *conn)
 {
 	set_since(rec_of(conn), wallclock_mono());
+}
+
+void
+http_watch_trust(struct MHD_Connection *conn)
+{
+	watch_rec *r = rec_of(conn);
+
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->w->mu);
+	if (!r->trusted && !r->dropped)
+		r->w->untrusted--;
+	r->trusted = 1;
+	pthread_mutex_unlock(&r->w->mu);
 }
 
 unsigned long
