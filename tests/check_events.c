@@ -1053,6 +1053,40 @@ START_TEST(test_stop_with_open_streams)
 }
 END_TEST
 
+/* Deleting a model ends its running job "cancelled" (a client asked for
+ * it), not "interrupted" (which means shutdown or a crash), and the
+ * streams see that before the model's "deleted" event. */
+START_TEST(test_delete_cancels_job)
+{
+	stream *s;
+	char model[32], job[32], path[96];
+	const sse_event *j, *d;
+
+	tl_new_model(SMALL_MODEL, model);
+	tl_push(model, XOR_BATCH);
+	s = stream_open("/v1/events", NULL);
+	wait_open(s);
+	train(model, 100000000, job);
+	wait_job(s, job, "running", 10);
+	snprintf(path, sizeof path, "/v1/models/%s", model);
+	ck_assert_int_eq(tl_jreq("DELETE", path, NULL, NULL), 204);
+	wait_job(s, job, "cancelled", 10);
+	ck_assert_ptr_null(find_event(s, "job", "status", "interrupted"));
+	j = find_event(s, "job", "status", "cancelled");
+	for (int i = 0; i < 200; i++) {
+		d = find_event(s, "model", "id", model);
+		if (d != NULL && json_is_true(json_object_get(d->doc,
+		    "deleted")))
+			break;
+		d = NULL;
+		pump(50);
+	}
+	ck_assert_msg(d != NULL, "no deleted event for %s", model);
+	ck_assert_uint_lt(j->id, d->id);
+	stream_close(s);
+}
+END_TEST
+
 static Suite *
 events_suite(void)
 {
@@ -1074,6 +1108,7 @@ events_suite(void)
 	tcase_add_test(tc, test_model_filter);
 	tcase_add_test(tc, test_many_idle_subscribers);
 	tcase_add_test(tc, test_stop_with_open_streams);
+	tcase_add_test(tc, test_delete_cancels_job);
 	tcase_set_timeout(tc, 90);
 	suite_add_tcase(st, tc);
 
