@@ -66,6 +66,7 @@ START_TEST(test_models_paged)
 	ck_assert_msg(next != NULL, "/v1/models: no next_after member");
 	ck_assert_str_eq(next, made[99]);
 	/* paging through sees every model once, in creation order */
+	free(next);
 	n = 0;
 	next = NULL;
 	do {
