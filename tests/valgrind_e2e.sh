@@ -10,6 +10,11 @@
 # or definite leak a non-zero status), at least two logs have summaries,
 # and each of those says "ERROR SUMMARY: 0 errors" and "definitely lost: 0"
 # (or that no leaks are possible). The last line is "N passed, M failed".
+#
+# --fair-sched=yes: valgrind runs one thread at a time, and its default lock
+# lets a busy trainer thread take it back again and again on a multi-core
+# machine, so a request thread waited many seconds for its turn (CI saw a
+# batch push time out while a job trained). A fair queue hands it round.
 set -u
 
 builddir=${builddir:-.}
@@ -20,7 +25,7 @@ need_tools valgrind
 lib_init valgrind
 logs=$tmp
 
-MLPD_WRAPPER="valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$logs/mlpd.%p.log" \
+MLPD_WRAPPER="valgrind --fair-sched=yes --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$logs/mlpd.%p.log" \
 E2E_SLOW=10 sh "$here/e2e.sh" >"$logs/e2e.out" 2>&1
 rc=$?
 if [ "$rc" -eq 0 ]; then
