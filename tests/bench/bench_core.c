@@ -490,8 +490,10 @@ mlpd_step(void *ctx, fault *f)
 	float loss;
 
 	c->k = (c->k + 1) % c->nb;
-	return mlp_train_step(c->m, d->x + row * d->n_in,
-			      d->y + row * d->n_out, c->bs, 0, &loss, f);
+	/* as the daemon's trainer does: the data set was checked once */
+	return mlp_train_step_checked(c->m, d->x + row * d->n_in,
+				      d->y + row * d->n_out, c->bs, 0, &loss,
+				      f);
 }
 
 /* sgemm: the bare products of one training step, same shapes and
@@ -895,6 +897,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	ne = eval_rows(&data);
+	if (mlp_check_data(&spec, data.x, data.y, data.n, &f) != 0)
+		goto out;
 	print_setup(&o, &spec, what);
 
 	mc.d = &data;
