@@ -423,6 +423,26 @@ START_TEST(test_act_forward)
 }
 END_TEST
 
+/* Long blocks take the vector path where there is one (SLEEF on AVX):
+ * every lane and the scalar tail stay within the seed's float precision,
+ * over the whole range, saturation included. */
+START_TEST(test_act_sigmoid_block)
+{
+	enum { N = 4099 };
+	static float v[N], z[N];
+
+	for (int i = 0; i < N; i++)
+		v[i] = -95.0f + 190.0f * (float)i / (float)(N - 1);
+	memcpy(z, v, sizeof v);
+	act_forward(ACT_SIGMOID, z, 1, N);
+	for (int i = 0; i < N; i++)
+		ck_assert_msg(fabsl(z[i] - sigl(v[i])) <=
+				      1e-6L * sigl(v[i]) + 1e-30L,
+			      "sigmoid(%.9g) = %.9g", (double)v[i],
+			      (double)z[i]);
+}
+END_TEST
+
 START_TEST(test_act_softmax)
 {
 	/* The second row is the first plus 1000: exp() would overflow without
@@ -1944,6 +1964,7 @@ core_suite(void)
 
 	tc = tcase_create("act");
 	tcase_add_test(tc, test_act_forward);
+	tcase_add_test(tc, test_act_sigmoid_block);
 	tcase_add_test(tc, test_act_softmax);
 	tcase_add_test(tc, test_act_backward);
 	tcase_add_test(tc, test_names);
