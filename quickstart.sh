@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libmicrohttpd-dev libjansson-dev libsqlite3-dev check libopenblas-dev \
-libcurl4-openssl-dev curl"
+libcurl4-openssl-dev curl libsleef-dev"
 # only for "check": promtool (tests/metrics.sh) comes with prometheus
 CHECK_PACKAGES="prometheus"
 # groff (tests/manpage.sh), systemd-analyze (tests/service_unit.sh),

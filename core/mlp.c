@@ -452,14 +452,21 @@ int
 mlp_check_batch(const mlp_spec *s, const float *x, const float *y,
 		size_t n, fault *f)
 {
-	size_t n0 = s->sizes[0], nl = s->sizes[s->n_layers], i;
-
 	if (n < 1 || n > MLP_MAX_BATCH)
 		return fault_set(f, FAULT_INVALID,
 		    "a batch must have between 1 and %u rows, got %zu",
 		    MLP_MAX_BATCH, n);
 	if (x == NULL)
 		return fault_set(f, FAULT_INVALID, "no inputs given");
+	return mlp_check_data(s, x, y, n, f);
+}
+
+int
+mlp_check_data(const mlp_spec *s, const float *x, const float *y, size_t n,
+	       fault *f)
+{
+	size_t n0 = s->sizes[0], nl = s->sizes[s->n_layers], i;
+
 	if (!all_finite(x, n * n0)) {
 		i = first_nonfinite(x, n * n0);
 		return fault_set(f, FAULT_NONFINITE,
@@ -545,17 +552,16 @@ output_delta(const mlp_spec *s, const float *a, const float *y, size_t n,
 	}
 }
 
-int
-mlp_gradients(mlp *m, const float *x, const float *y, size_t n,
-	      float *loss, fault *f)
+/* mlp_gradients once x and y are known finite and n in range. */
+static int
+gradients(mlp *m, const float *x, const float *y, size_t n, float *loss,
+	  fault *f)
 {
 	const mlp_spec *s = &m->spec;
 	uint32_t L = s->n_layers;
 	int cur = 0;
 
-	if (y == NULL)
-		return fault_set(f, FAULT_INVALID, "no targets given");
-	if (mlp_check_batch(s, x, y, n, f) < 0 || ensure_scratch(m, n, f) < 0)
+	if (ensure_scratch(m, n, f) < 0)
 		return -1;
 	forward(s, m->params, m->w_off, m->b_off, x, n, m->act);
 	if (loss)
@@ -584,6 +590,17 @@ mlp_gradients(mlp *m, const float *x, const float *y, size_t n,
 }
 
 int
+mlp_gradients(mlp *m, const float *x, const float *y, size_t n,
+	      float *loss, fault *f)
+{
+	if (y == NULL)
+		return fault_set(f, FAULT_INVALID, "no targets given");
+	if (mlp_check_batch(&m->spec, x, y, n, f) < 0)
+		return -1;
+	return gradients(m, x, y, n, loss, f);
+}
+
+int
 mlp_apply(mlp *m, float lr, fault *f)
 {
 	if (!(isfinite(lr) && lr > 0.0f))
@@ -595,9 +612,10 @@ mlp_apply(mlp *m, float lr, fault *f)
 	return 0;
 }
 
-int
-mlp_train_step(mlp *m, const float *x, const float *y, size_t n, float lr,
-	       float *loss, fault *f)
+/* One step; checked says x and y are known finite. */
+static int
+train_step(mlp *m, const float *x, const float *y, size_t n, float lr,
+	   float *loss, int checked, fault *f)
 {
 	float l;
 
@@ -606,8 +624,16 @@ mlp_train_step(mlp *m, const float *x, const float *y, size_t n, float lr,
 	if (!isfinite(lr))
 		return fault_set(f, FAULT_INVALID,
 		    "learning_rate must be a finite number > 0");
-	if (mlp_gradients(m, x, y, n, &l, f) < 0)
+	if (checked) {
+		if (x == NULL || y == NULL || n < 1 || n > MLP_MAX_BATCH)
+			return fault_set(f, FAULT_INVALID,
+			    "a checked batch needs inputs, targets and 1 to "
+			    "%u rows", MLP_MAX_BATCH);
+		if (gradients(m, x, y, n, &l, f) < 0)
+			return -1;
+	} else if (mlp_gradients(m, x, y, n, &l, f) < 0) {
 		return -1;
+	}
 	if (loss)
 		*loss = l;
 	if (!isfinite(l))
@@ -615,6 +641,20 @@ mlp_train_step(mlp *m, const float *x, const float *y, size_t n, float lr,
 		    "diverged at step %llu: the loss is not finite",
 		    (unsigned long long)m->step + 1);
 	return mlp_apply(m, lr, f);
+}
+
+int
+mlp_train_step(mlp *m, const float *x, const float *y, size_t n, float lr,
+	       float *loss, fault *f)
+{
+	return train_step(m, x, y, n, lr, loss, 0, f);
+}
+
+int
+mlp_train_step_checked(mlp *m, const float *x, const float *y, size_t n,
+		       float lr, float *loss, fault *f)
+{
+	return train_step(m, x, y, n, lr, loss, 1, f);
 }
 
 int

@@ -120,6 +120,12 @@ const float *mlp_grad_biases(const mlp *m, uint32_t l);
 int mlp_check_batch(const mlp_spec *s, const float *x, const float *y,
 		    size_t n, fault *f);
 
+/* The finiteness half of mlp_check_batch, for any number of rows (a
+ * whole data set checked once, then trained on with
+ * mlp_train_step_checked). */
+int mlp_check_data(const mlp_spec *s, const float *x, const float *y,
+		   size_t n, fault *f);
+
 /* Forward pass and loss on n samples, then gradients (batch means) into the
  * gradient block; no update. *loss gets the batch loss. */
 int mlp_gradients(mlp *m, const float *x, const float *y, size_t n,
@@ -134,6 +140,12 @@ int mlp_apply(mlp *m, float lr, fault *f);
  * is not finite, nothing is updated and f says FAULT_DIVERGED. */
 int mlp_train_step(mlp *m, const float *x, const float *y, size_t n,
 		   float lr, float *loss, fault *f);
+
+/* mlp_train_step for a batch the caller has already checked (the rows of
+ * a data set validated when it was stored): the same step without the
+ * finiteness scan of x and y. n must still be in 1..MLP_MAX_BATCH. */
+int mlp_train_step_checked(mlp *m, const float *x, const float *y, size_t n,
+			   float lr, float *loss, fault *f);
 
 /* Batch loss without gradients or update. */
 int mlp_evaluate(mlp *m, const float *x, const float *y, size_t n,

@@ -423,6 +423,26 @@ START_TEST(test_act_forward)
 }
 END_TEST
 
+/* Long blocks take the vector path where there is one (SLEEF on AVX):
+ * every lane and the scalar tail stay within the seed's float precision,
+ * over the whole range, saturation included. */
+START_TEST(test_act_sigmoid_block)
+{
+	enum { N = 4099 };
+	static float v[N], z[N];
+
+	for (int i = 0; i < N; i++)
+		v[i] = -95.0f + 190.0f * (float)i / (float)(N - 1);
+	memcpy(z, v, sizeof v);
+	act_forward(ACT_SIGMOID, z, 1, N);
+	for (int i = 0; i < N; i++)
+		ck_assert_msg(fabsl(z[i] - sigl(v[i])) <=
+				      1e-6L * sigl(v[i]) + 1e-30L,
+			      "sigmoid(%.9g) = %.9g", (double)v[i],
+			      (double)z[i]);
+}
+END_TEST
+
 START_TEST(test_act_softmax)
 {
 	/* The second row is the first plus 1000: exp() would overflow without
@@ -1393,6 +1413,61 @@ START_TEST(test_determinism)
 }
 END_TEST
 
+/* A checked step skips only the scan: the same nets, bit for bit, for every
+ * optimizer; the data-set check names rows past MLP_MAX_BATCH; and a
+ * checked step still refuses a row count out of range. */
+START_TEST(test_checked_step)
+{
+	const uint32_t sizes[] = {3, 6, 2};
+	const act_kind act[] = {ACT_SIGMOID, ACT_SIGMOID};
+	static const optim_kind kinds[] = {OPTIM_SGD, OPTIM_MOMENTUM,
+					   OPTIM_ADAM};
+	mlp *a = make_model(2, sizes, act, MLP_LOSS_MSE, kinds[_i], 0.05f, 9);
+	mlp *b = make_model(2, sizes, act, MLP_LOSS_MSE, kinds[_i], 0.05f, 9);
+	size_t big = (size_t)MLP_MAX_BATCH + 5;
+	float x[10 * 3], y[10 * 2], la, lb, *bx, *by;
+	fault f;
+
+	make_data(4, x, 3, y, 2, 10, MLP_LOSS_MSE);
+	for (int k = 0; k < 25; k++) {
+		ck_assert_int_eq(mlp_train_step(a, x, y, 10, 0.0f, &la, &f), 0);
+		ck_assert_int_eq(mlp_train_step_checked(b, x, y, 10, 0.0f, &lb,
+							&f), 0);
+		ck_assert(la == lb);
+	}
+	ck_assert(same_params(a, b));
+	ck_assert(same_state(a, b));
+	ck_assert_uint_eq(mlp_step(b), 25);
+	ck_assert_int_eq(mlp_train_step_checked(b, x, y, 0, 0.0f, &lb, &f), -1);
+	ck_assert_int_eq(f.code, FAULT_INVALID);
+	ck_assert_int_eq(mlp_train_step_checked(b, x, NULL, 2, 0.0f, &lb, &f),
+			 -1);
+	ck_assert_int_eq(f.code, FAULT_INVALID);
+	ck_assert_uint_eq(mlp_step(b), 25);
+
+	bx = calloc(big * 3, sizeof(float));
+	by = calloc(big * 2, sizeof(float));
+	ck_assert(bx && by);
+	ck_assert_int_eq(mlp_check_data(mlp_get_spec(a), bx, by, big, &f), 0);
+	by[(big - 2) * 2 + 1] = NAN;
+	ck_assert_int_eq(mlp_check_data(mlp_get_spec(a), bx, by, big, &f), -1);
+	ck_assert_int_eq(f.code, FAULT_NONFINITE);
+	{
+		char want[64];
+
+		snprintf(want, sizeof want, "targets[%zu][1]", big - 2);
+		ck_assert_ptr_nonnull(strstr(f.msg, want));
+	}
+	bx[(big - 1) * 3] = INFINITY;
+	ck_assert_int_eq(mlp_check_data(mlp_get_spec(a), bx, by, big, &f), -1);
+	ck_assert_ptr_nonnull(strstr(f.msg, "inputs["));
+	free(bx);
+	free(by);
+	mlp_destroy(a);
+	mlp_destroy(b);
+}
+END_TEST
+
 START_TEST(test_glorot_init)
 {
 	const uint32_t sizes[] = {5, 40, 30, 9};
@@ -1889,6 +1964,7 @@ core_suite(void)
 
 	tc = tcase_create("act");
 	tcase_add_test(tc, test_act_forward);
+	tcase_add_test(tc, test_act_sigmoid_block);
 	tcase_add_test(tc, test_act_softmax);
 	tcase_add_test(tc, test_act_backward);
 	tcase_add_test(tc, test_names);
@@ -1917,6 +1993,7 @@ core_suite(void)
 	tcase_add_test(tc, test_sgd_step_exact);
 	tcase_add_test(tc, test_train_step_spec_lr);
 	tcase_add_test(tc, test_xor);
+	tcase_add_loop_test(tc, test_checked_step, 0, 3);
 	tcase_add_loop_test(tc, test_optimizers_decrease_loss, 0, 3);
 	tcase_add_loop_test(tc, test_determinism, 0, 3);
 	tcase_add_loop_test(tc, test_glorot_init, 0, 4);

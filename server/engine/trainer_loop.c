@@ -162,6 +162,10 @@ job_start(trainer *t, job *j, model_entry *m, fault *f)
 	if (rs->n == 0)
 		return fault_set(f, FAULT_INVALID, "the model has no training "
 		    "data");
+	/* Rows were checked at ingest; one scan here also covers a damaged
+	 * file, and lets every step skip its own (mlp_train_step_checked). */
+	if (mlp_check_data(s, rs->x, rs->y, rs->n, f) < 0)
+		return -1;
 	if (j->opts.validation_split > 0 && eval_hold_out(rs->x, rs->y,
 	    &rs->n, n0, nl, j->opts.validation_split, s->seed, &rs->vx,
 	    &rs->vy, &rs->vn, f) < 0)
@@ -269,8 +273,8 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 			xb = rs->x + pos * rs->bs * n0;
 			yb = rs->y + pos * rs->bs * nl;
 		}
-		if (mlp_train_step(m->live, xb, yb, rows, rs->lr, &loss,
-		    f) < 0) {
+		if (mlp_train_step_checked(m->live, xb, yb, rows, rs->lr,
+		    &loss, f) < 0) {
 			if (f->code == FAULT_DIVERGED)
 				fault_set(f, FAULT_DIVERGED, "diverged at step "
 				    "%llu", (unsigned long long)

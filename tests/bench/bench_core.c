@@ -12,12 +12,15 @@
  *     D_l^T A_l and D_l W_l), the roofline the training can at best reach;
  *   - FANN 2.2 (when built with HAVE_FANN): the same net, same initial
  *     weights and same data, incremental and batch backpropagation, in
- *     samples/s.
+ *     samples/s;
+ *   - PyTorch on one thread (when Debian's python3-torch is installed):
+ *     the same shape, rate and batch in tests/bench/bench_torch.py, a
+ *     child process asked over a pipe for each of its slices.
  * The runs are interleaved in short slices, so that they all see the same
  * background load; each one's cpu/wall ratio is printed as a hint of how
  * busy the machine was (about 1.00 with one thread on an idle machine).
  * It prints a short report and, as its last line, one machine-readable
- *   samples_per_s=N gflops=N pct_of_sgemm=N ratio_vs_fann=N
+ *   samples_per_s=N gflops=N pct_of_sgemm=N ratio_vs_fann=N ratio_vs_torch=N
  * It measures and never judges: the exit status is non-zero only for a bad
  * option, unreadable data that was asked for, or a training fault.
  */
@@ -45,6 +48,7 @@
 
 #include "idx.h"
 #include "mlp.h"
+#include "peer_torch.h"
 
 #define EVAL_MAX 1024          /* samples in the before/after loss check */
 #define WARMUP_MAX_S 0.25      /* untimed warm-up before each measurement */
@@ -52,6 +56,11 @@
 #define DEFAULT_SECONDS 3.0
 #define DEFAULT_FANN_SECONDS 2.0
 #define DEFAULT_SAMPLES 60000
+/* Debian's python3-torch is for its own python, not one earlier on PATH */
+#define DEFAULT_PYTHON "/usr/bin/python3"
+#ifndef BENCH_TORCH_SCRIPT
+#define BENCH_TORCH_SCRIPT "tests/bench/bench_torch.py"
+#endif
 
 typedef struct bench_opts {
 	uint32_t n_layers;                  /* weight layers */
@@ -59,6 +68,8 @@ typedef struct bench_opts {
 	size_t batch;
 	double seconds;      /* each of the mlpd and sgemm runs */
 	double fann_seconds; /* each FANN run; < 0 until chosen, 0 skips */
+	double torch_seconds; /* the PyTorch run; likewise */
+	const char *python;   /* runs tests/bench/bench_torch.py */
 	int threads;         /* OpenBLAS threads */
 	int synthetic;       /* force synthetic data */
 	const char *data_dir;
@@ -122,6 +133,9 @@ usage(FILE *fp)
 		"%g)\n"
 		"  --fann-seconds S    time for each FANN run (default min(%g, "
 		"S); 0 skips)\n"
+		"  --torch-seconds S   time for the PyTorch run (default min(%g, "
+		"S); 0 skips)\n"
+		"  --python PATH       python with torch (default %s)\n"
 		"  --threads N         OpenBLAS threads (default 1)\n"
 		"  --synthetic         use synthetic data even if "
 		"Fashion-MNIST is installed\n"
@@ -131,7 +145,8 @@ usage(FILE *fp)
 		"  --seed N            seed of the net and synthetic data "
 		"(default 1)\n"
 		"  --help\n",
-		DEFAULT_SECONDS, DEFAULT_FANN_SECONDS, IDX_FASHION_DIR,
+		DEFAULT_SECONDS, DEFAULT_FANN_SECONDS, DEFAULT_FANN_SECONDS,
+		DEFAULT_PYTHON, IDX_FASHION_DIR,
 		DEFAULT_SAMPLES);
 }
 
@@ -203,7 +218,8 @@ static int
 parse_args(int argc, char **argv, bench_opts *o)
 {
 	enum { O_LAYERS = 256, O_BATCH, O_SECONDS, O_FANN_SECONDS, O_THREADS,
-	       O_SYNTHETIC, O_DATA, O_SAMPLES, O_SEED, O_HELP };
+	       O_SYNTHETIC, O_DATA, O_SAMPLES, O_SEED, O_TORCH_SECONDS,
+	       O_PYTHON, O_HELP };
 	static const struct option longopts[] = {
 		{ "layers", required_argument, NULL, O_LAYERS },
 		{ "batch", required_argument, NULL, O_BATCH },
@@ -214,6 +230,8 @@ parse_args(int argc, char **argv, bench_opts *o)
 		{ "data", required_argument, NULL, O_DATA },
 		{ "samples", required_argument, NULL, O_SAMPLES },
 		{ "seed", required_argument, NULL, O_SEED },
+		{ "torch-seconds", required_argument, NULL, O_TORCH_SECONDS },
+		{ "python", required_argument, NULL, O_PYTHON },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -225,6 +243,8 @@ parse_args(int argc, char **argv, bench_opts *o)
 	o->batch = 64;
 	o->seconds = DEFAULT_SECONDS;
 	o->fann_seconds = -1;
+	o->torch_seconds = -1;
+	o->python = DEFAULT_PYTHON;
 	o->threads = 1;
 	o->data_dir = IDX_FASHION_DIR;
 	o->samples = DEFAULT_SAMPLES;
@@ -271,6 +291,13 @@ parse_args(int argc, char **argv, bench_opts *o)
 				goto bad;
 			o->seed = v;
 			break;
+		case O_TORCH_SECONDS:
+			if (parse_seconds(optarg, &o->torch_seconds) != 0)
+				goto bad;
+			break;
+		case O_PYTHON:
+			o->python = optarg;
+			break;
 		case O_HELP:
 		case 'h':
 			usage(stdout);
@@ -288,6 +315,8 @@ parse_args(int argc, char **argv, bench_opts *o)
 	}
 	if (o->fann_seconds < 0)
 		o->fann_seconds = min_d(DEFAULT_FANN_SECONDS, o->seconds);
+	if (o->torch_seconds < 0)
+		o->torch_seconds = min_d(DEFAULT_FANN_SECONDS, o->seconds);
 	return 0;
 bad:
 	fprintf(stderr, "bench_core: bad value '%s' for --%s\n", optarg,
@@ -461,8 +490,10 @@ mlpd_step(void *ctx, fault *f)
 	float loss;
 
 	c->k = (c->k + 1) % c->nb;
-	return mlp_train_step(c->m, d->x + row * d->n_in,
-			      d->y + row * d->n_out, c->bs, 0, &loss, f);
+	/* as the daemon's trainer does: the data set was checked once */
+	return mlp_train_step_checked(c->m, d->x + row * d->n_in,
+				      d->y + row * d->n_out, c->bs, 0, &loss,
+				      f);
 }
 
 /* sgemm: the bare products of one training step, same shapes and
@@ -745,13 +776,34 @@ run_tasks(bench_task *t, int n, fault *f)
 	return 0;
 }
 
+/* "784,128,10" */
+static void
+layers_string(const bench_opts *o, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (uint32_t l = 0; l <= o->n_layers && len < size; l++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%u",
+					l ? "," : "", o->sizes[l]);
+}
+
 static void
 print_layers(const bench_opts *o)
 {
-	uint32_t l;
+	char buf[256];
 
-	for (l = 0; l <= o->n_layers; l++)
-		printf("%s%u", l ? "," : "", o->sizes[l]);
+	layers_string(o, buf, sizeof(buf));
+	fputs(buf, stdout);
+}
+
+/* PyTorch: PEER_TORCH_CHUNK minibatches in the child per call. */
+static int
+torch_step(void *ctx, fault *f)
+{
+	if (peer_torch_chunk(ctx) != 0)
+		return fault_set(f, FAULT_INTERNAL, "the PyTorch child went away");
+	return 0;
 }
 
 /* Prints the header lines: machine, BLAS, data and net. */
@@ -779,6 +831,8 @@ print_setup(const bench_opts *o, const mlp_spec *spec, const char *what)
 	if (o->fann_seconds > 0)
 		printf(", %g s each FANN run", o->fann_seconds);
 #endif
+	if (o->torch_seconds > 0)
+		printf(", %g s PyTorch", o->torch_seconds);
 	printf("\n");
 	fflush(stdout);
 }
@@ -787,8 +841,10 @@ int
 main(int argc, char **argv)
 {
 	char what[PATH_MAX + 256];
-	bench_run run, gemm, finc, fbat;
-	bench_task tasks[4];
+	bench_run run, gemm, finc, fbat, torch;
+	bench_task tasks[5];
+	char layers[256];
+	peer_torch pt;
 	idx_dataset data;
 	mlpd_ctx mc;
 	sgemm_ctx sc;
@@ -811,6 +867,8 @@ main(int argc, char **argv)
 	memset(&gemm, 0, sizeof(gemm));
 	memset(&finc, 0, sizeof(finc));
 	memset(&fbat, 0, sizeof(fbat));
+	memset(&torch, 0, sizeof(torch));
+	memset(&pt, 0, sizeof(pt));
 #ifdef HAVE_FANN
 	memset(&fi, 0, sizeof(fi));
 	memset(&fb, 0, sizeof(fb));
@@ -839,6 +897,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	ne = eval_rows(&data);
+	if (mlp_check_data(&spec, data.x, data.y, data.n, &f) != 0)
+		goto out;
 	print_setup(&o, &spec, what);
 
 	mc.d = &data;
@@ -876,6 +936,15 @@ main(int argc, char **argv)
 					    &fbat };
 	}
 #endif
+	if (o.torch_seconds > 0) {
+		layers_string(&o, layers, sizeof(layers));
+		if (peer_torch_start(&pt, o.python, BENCH_TORCH_SCRIPT, layers,
+				     o.batch, spec.opt.lr, o.seed) == 0) {
+			torch.loss_start = peer_torch_loss(&pt);
+			tasks[nt++] = (bench_task){ torch_step, &pt,
+						    o.torch_seconds, &torch };
+		}
+	}
 	if (run_tasks(tasks, nt, &f) != 0)
 		goto out;
 	if (mlp_evaluate(mc.m, data.x, data.y, ne, &loss, &f) != 0)
@@ -921,12 +990,30 @@ main(int argc, char **argv)
 #else
 	printf("fann     : not built in (configure found no libfann)\n");
 #endif
+	if (torch.done) {
+		torch.per_s = torch.steps * PEER_TORCH_CHUNK * o.batch /
+			      torch.elapsed;
+		torch.loss_end = peer_torch_loss(&pt);
+		printf("torch    : %.0f samples/s (%s, 1 thread, random data of "
+		       "the same shape; %.2f s; loss %.4f -> %.4f)\n",
+		       torch.per_s, pt.what, torch.elapsed, torch.loss_start,
+		       torch.loss_end);
+		printf("ratio    : mlpd is %.2fx PyTorch\n",
+		       run.per_s / torch.per_s);
+	} else {
+		printf("torch    : skipped (%s)\n", o.torch_seconds > 0 ?
+		       pt.what : "--torch-seconds 0");
+	}
 	printf("samples_per_s=%.0f gflops=%.2f pct_of_sgemm=%.1f ", run.per_s,
 	       run.gflops, run.gflops / gemm.gflops * 100);
 	if (finc.done)
-		printf("ratio_vs_fann=%.2f\n", run.per_s / finc.per_s);
+		printf("ratio_vs_fann=%.2f ", run.per_s / finc.per_s);
 	else
-		printf("ratio_vs_fann=NA\n");
+		printf("ratio_vs_fann=NA ");
+	if (torch.done)
+		printf("ratio_vs_torch=%.2f\n", run.per_s / torch.per_s);
+	else
+		printf("ratio_vs_torch=NA\n");
 	rc = 0;
 out:
 	if (rc == 1)
@@ -937,6 +1024,7 @@ out:
 	fann_fini(&fb);
 	mlp_destroy(init);
 #endif
+	peer_torch_stop(&pt);
 	free(sc.blk);
 	mlp_destroy(mc.m);
 	idx_dataset_free(&data);
