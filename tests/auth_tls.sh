@@ -224,6 +224,10 @@ check "events with ?access_token=: an event stream" \
     "$(header Content-Type | cut -d';' -f1)" text/event-stream
 stream "/v1/events?access_token=$prefix"
 check "events with a prefix of the token in the query: 401" "$code" 401
+stream "/v1/events?access_token=$token&access_token=$token"
+check "events with the token twice in the query: 401" "$code" 401
+stream "/v1/events?access_token=$token&access_token=x"
+check "events with the token then another in the query: 401" "$code" 401
 stream /v1/events -H "$auth"
 check "events with the header: 200" "$code" 200
 stream "/v1/models/$model/events?access_token=$token"

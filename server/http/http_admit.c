@@ -90,6 +90,18 @@ find_route(const http_server *hs, const char *method, const char *url,
 	return NULL;
 }
 
+/* Counts the ?access_token= parameters of a request. */
+static enum MHD_Result
+count_tokens(void *cls, enum MHD_ValueKind kind, const char *key,
+	     const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (key != NULL && strcmp(key, "access_token") == 0)
+		(*(unsigned *)cls)++;
+	return MHD_YES;
+}
+
 /* Answers 401 unless the request may pass: its path is open, or it
  * carries the token in its Authorization header (or, on a route that
  * takes it, in ?access_token=). Returns 0 when it may pass, else 401
@@ -111,9 +123,15 @@ check_auth(http_server *hs, struct MHD_Connection *conn,
 		return 0;
 	}
 	if (route != NULL && auth_route_takes_query_token(route->pattern)) {
+		unsigned n = 0;
+
+		/* two tokens are ambiguous (a proxy in front may check the
+		 * other one): neither is taken */
+		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND,
+		    count_tokens, &n);
 		q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
 		    "access_token");
-		if (auth_check_token(hs->auth, q)) {
+		if (n == 1 && auth_check_token(hs->auth, q)) {
 			http_watch_trust(conn);
 			return 0;
 		}
