@@ -109,6 +109,7 @@ daemon_start(const config *c, fault *f)
 	d->api.limits.max_batch_values = c->lim.max_batch_values;
 	atomic_init(&d->api.models_held, 0);
 	atomic_init(&d->api.params_held, 0);
+	atomic_init(&d->api.http, NULL);
 	/* one JSON body may take 24 times the body cap while it is decoded
 	 * (README, "Limits"); jansson's hooks are set before any thread */
 	codec_json_cap(c->max_body > SIZE_MAX / 24 ? SIZE_MAX :
@@ -165,6 +166,7 @@ daemon_start(const config *c, fault *f)
 	    metrics_observe_http, d->api.mx, &guard, f);
 	if (d->http == NULL)
 		goto fail;
+	atomic_store(&d->api.http, d->http);
 	warn_exposure(c);
 	return d;
 fail:

@@ -12,7 +12,8 @@
 #      --max-idle-per-ip (8 here) within a few seconds; and while they
 #      are reopened as fast as they close, 10 requests with the token in
 #      a row get 200.
-#   2. no token: the same, and a client that sends requests gets 200.
+#   2. no token: the same, and a client that sends requests gets 200;
+#      /metrics counts the sockets the budget closed.
 #   3. the idle budget does not close connections that send requests:
 #      40 connections (more than the budget) that each send a request
 #      after 0.3 s all get 200.
@@ -137,6 +138,14 @@ check "... and can create a model" "$code" 201
 idle_down 32
 check_true "the idle sockets are cut to the default --max-idle-per-ip \
 ($(cat "$tmp/open") open, 32 allowed)" test "$(cat "$tmp/open")" -le 32
+req GET /metrics
+closed=$(sed -n 's/^mlpd_http_connections_closed_total{reason="idle_budget"} //p' \
+    "$tmp/body")
+check_true "/metrics counts the idle sockets the budget closed (${closed:-none})" \
+    test "${closed:-0}" -ge 100
+check "/metrics: no request was slow enough to be closed" \
+    "$(sed -n 's/^mlpd_http_connections_closed_total{reason="slow_request"} //p' \
+    "$tmp/body")" 0
 unhold
 
 # 3. connections that send their request are not cut by the budget

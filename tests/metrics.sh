@@ -139,7 +139,13 @@ else
 fi
 check "every family has HELP and TYPE" \
     "$(grep -c '^# HELP mlpd_' "$tmp/metrics"):$(grep -c '^# TYPE mlpd_' "$tmp/metrics")" \
-    "8:8"
+    "9:9"
+
+C=mlpd_http_connections_closed_total
+check "no connection closed for a slow request" \
+    "$(sample "$C{reason=\"slow_request\"}")" 0
+check "no connection closed by the idle budget" \
+    "$(sample "$C{reason=\"idle_budget\"}")" 0
 
 R=mlpd_http_requests_total
 check "create counted" "$(sample "$R{route=\"/v1/models\",method=\"POST\",code=\"201\"}")" 1

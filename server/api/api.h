@@ -31,6 +31,9 @@ typedef struct api_ctx {
 	trainer *tr;
 	events *ev;               /* live event hub */
 	metrics *mx;              /* HTTP counters; NULL: none kept */
+	/* the server, once http_start has returned (requests may arrive
+	 * before): read by /metrics for the connections it closed */
+	_Atomic(const http_server *) http;
 	atomic_int shutting_down; /* set once shutdown begins: 503 */
 	codec_limits limits;      /* cfg's caps, as the decoders take them */
 	atomic_size_t models_held; /* models counted against --max-models */

@@ -50,7 +50,8 @@ api_system_metrics(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	size_t len = 0;
-	char *text = metrics_render(c->mx, c->reg, c->tr, c->st, &len);
+	char *text = metrics_render(c->mx, c->reg, c->tr, c->st,
+	    atomic_load(&c->http), &len);
 
 	(void)rq;
 	if (text == NULL) {

@@ -408,9 +408,26 @@ put_database(FILE *o, store *st)
 		    (long long)size);
 }
 
+/* The connections the server shut down itself, by reason. */
+static void
+put_closed(FILE *o, const http_server *hs)
+{
+	unsigned long slow, idle;
+
+	http_closed_counts(hs, &slow, &idle);
+	put_family(o, "mlpd_http_connections_closed_total", "counter",
+	    "Connections mlpd shut down itself: slow_request, a request "
+	    "slower than --connection-timeout; idle_budget, past "
+	    "--max-idle-per-ip.");
+	fprintf(o, "mlpd_http_connections_closed_total{reason=\"slow_request\"}"
+	    " %lu\n", slow);
+	fprintf(o, "mlpd_http_connections_closed_total{reason=\"idle_budget\"}"
+	    " %lu\n", idle);
+}
+
 char *
 metrics_render(metrics *m, registry *reg, trainer *tr, store *st,
-	       size_t *len)
+	       const http_server *hs, size_t *len)
 {
 	char *text = NULL;
 	size_t n = 0;
@@ -422,6 +439,8 @@ metrics_render(metrics *m, registry *reg, trainer *tr, store *st,
 		put_requests(o, m);
 	if (m)
 		put_durations(o, m);
+	if (hs)
+		put_closed(o, hs);
 	if (reg)
 		put_models(o, reg);
 	if (tr)

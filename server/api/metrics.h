@@ -49,9 +49,9 @@ void metrics_observe_http(void *ctx, int route, const char *method,
 			  int status, double seconds);
 
 /* The whole exposition text: malloc'd and NUL-terminated, its length in
- * *len; the caller frees it. NULL when out of memory. reg, tr and st are
- * read, not changed. */
+ * *len; the caller frees it. NULL when out of memory. reg, tr, st and hs
+ * are read, not changed; any may be NULL (its families are left out). */
 char *metrics_render(metrics *m, registry *reg, trainer *tr, store *st,
-		     size_t *len);
+		     const http_server *hs, size_t *len);
 
 #endif

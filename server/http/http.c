@@ -800,6 +800,13 @@ http_port(const http_server *s)
 }
 
 void
+http_closed_counts(const http_server *s, unsigned long *slow,
+		   unsigned long *idle)
+{
+	http_watch_closed(s->watch, slow, idle);
+}
+
+void
 http_quiesce(http_server *s)
 {
 	/* not MHD_quiesce_daemon: see the DESIGN in http.h */

@@ -179,6 +179,11 @@ http_server *http_start(const char *host, unsigned port, unsigned threads,
 /* The port actually bound (useful with port 0). */
 unsigned http_port(const http_server *s);
 
+/* Connections the server shut down itself so far: *slow for a request
+ * slower than --connection-timeout, *idle past --max-idle-per-ip. */
+void http_closed_counts(const http_server *s, unsigned long *slow,
+			unsigned long *idle);
+
 /* Shutdown begins: from now on a request that needs a worker is answered
  * 503 shutting_down; those the workers hold finish. Connections are
  * still accepted (see the DESIGN). NULL is a no-op. */

@@ -44,6 +44,7 @@ struct http_watch {
 	unsigned untrusted;      /* records neither trusted nor dropped */
 	int stop;
 	atomic_ulong dropped;    /* ever, too slow */
+	atomic_ulong idle_dropped; /* ever, past an address's idle budget */
 	unsigned long unlogged;  /* dropped since the last log line */
 	unsigned long idle_unlogged; /* closed past the idle budget, too */
 	double last_log;
@@ -132,6 +133,7 @@ do_budget(http_watch *w, const unsigned char *addr, double now)
 		    (!pressed && now - oldest->opened < IDLE_GRACE))
 			return all;
 		do_drop(w, oldest);
+		atomic_fetch_add(&w->idle_dropped, 1);
 		w->idle_unlogged++;
 	}
 }
@@ -210,6 +212,7 @@ http_watch_create(unsigned timeout, unsigned max_per_ip, unsigned max_idle,
 	w->max_idle = max_idle > 0 ? max_idle : 1;
 	w->last_log = -WATCH_LOG_EVERY;
 	atomic_init(&w->dropped, 0);
+	atomic_init(&w->idle_dropped, 0);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -333,8 +336,10 @@ http_watch_trust(struct MHD_Connection *conn)
 	pthread_mutex_unlock(&r->w->mu);
 }
 
-unsigned long
-http_watch_dropped(const http_watch *w)
+void
+http_watch_closed(const http_watch *w, unsigned long *slow,
+		  unsigned long *idle)
 {
-	return w ? atomic_load(&w->dropped) : 0;
+	*slow = w ? atomic_load(&w->dropped) : 0;
+	*idle = w ? atomic_load(&w->idle_dropped) : 0;
 }

@@ -85,7 +85,9 @@ void http_watch_done(struct MHD_Connection *conn);
  * a token is needed): the idle budget no longer counts it. */
 void http_watch_trust(struct MHD_Connection *conn);
 
-/* Connections ended so far because their request was too slow. */
-unsigned long http_watch_dropped(const http_watch *w);
+/* Connections shut down so far: *slow because their request took longer
+ * than the timeout, *idle past their address's idle budget. */
+void http_watch_closed(const http_watch *w, unsigned long *slow,
+		       unsigned long *idle);
 
 #endif
