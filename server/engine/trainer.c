@@ -434,6 +434,21 @@ plan_steps(const model_entry *m, const train_opts *o, int64_t samples,
 	return 0;
 }
 
+/* FAULT_INVALID when o's schedule makes no sense for a job of total
+ * steps at its base rate (the floor above it, a warm-up as long as the
+ * job). */
+static int
+check_schedule(const model_entry *m, const train_opts *o, int64_t total,
+	       fault *f)
+{
+	char why[FAULT_MSG_MAX];
+	double base = o->lr > 0 ? o->lr : m->spec.opt.lr;
+
+	if (schedule_check_job(&o->sched, base, total, why, sizeof why) < 0)
+		return fault_set(f, FAULT_INVALID, "schedule: %s", why);
+	return 0;
+}
+
 /* Admits a new job j of m: checks the trainer and the model, plans its
  * steps, and reserves its place (counted as queued, a slot in the job
  * list) while its row is written without the lock. */
@@ -448,7 +463,8 @@ do_reserve(trainer *t, model_entry *m, job *j, fault *f)
 		return fault_set(f, FAULT_BUSY, "model '%s' is deleting its "
 		    "training data; try again when that is done", m->id);
 	samples = registry_samples(m);
-	if (plan_steps(m, &j->opts, samples, &j->row.steps_total, f) < 0)
+	if (plan_steps(m, &j->opts, samples, &j->row.steps_total, f) < 0 ||
+	    check_schedule(m, &j->opts, j->row.steps_total, f) < 0)
 		return -1;
 	if (t->queued_jobs >= t->cfg.max_queue)
 		return fault_set(f, FAULT_QUEUE_FULL, "the job queue is full "

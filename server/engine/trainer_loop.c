@@ -11,6 +11,7 @@
  */
 #include "trainer_int.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ trainer_loop_free(run_state *rs)
 	free(rs->vy);
 	free(rs->vout);
 	free(rs->vpts);
+	free(rs->best);
 	memset(rs, 0, sizeof *rs);
 }
 
@@ -142,6 +144,90 @@ push_validation(run_state *rs, mlp *live, fault *f)
 	return 0;
 }
 
+/* The rate of the job's next step (its rs->s + 1-th) under its schedule,
+ * never rounded to 0 (which the core would read as "the model's"). */
+static float
+step_rate(const job *j, int64_t total)
+{
+	float r = (float)schedule_rate(&j->opts.sched, j->rs.lr, total,
+	    j->rs.s + 1);
+
+	return r > 0.0f ? r : FLT_TRUE_MIN;
+}
+
+/* True when the job's step count s ends an evaluation period: every
+ * eval_every steps, else every epoch. */
+static int
+eval_due(const job *j)
+{
+	int64_t every = j->opts.eval_every ? j->opts.eval_every :
+	    (int64_t)j->rs.per_epoch;
+
+	return j->rs.s % every == 0;
+}
+
+/* Feeds the value v measured at the model's current step to the job's
+ * tracker: a new best is recorded in the row and, with restore_best, its
+ * parameters copied (the one place a best snapshot is taken: saving it
+ * as a durable version belongs here too). Sets rs->stopped when early
+ * stopping says so. */
+static int
+track(trainer *t, job *j, model_entry *m, double v, fault *f)
+{
+	run_state *rs = &j->rs;
+	int64_t step = (int64_t)mlp_step(m->live);
+	int64_t before = rs->stop.best_step;
+	schedule_verdict vd = schedule_stop_update(&rs->stop, &j->opts.stop,
+	    step, v);
+
+	/* a new best (even on the evaluation that stops the job) */
+	if (rs->stop.best_step != before && j->opts.restore_best) {
+		size_t n;
+		const float *p = mlp_params_const(m->live, &n);
+
+		if (rs->best == NULL &&
+		    (rs->best = malloc(n * sizeof(float))) == NULL)
+			return fault_set(f, FAULT_NOMEM, "out of memory for the "
+			    "best weights");
+		memcpy(rs->best, p, n * sizeof(float));
+	}
+	pthread_mutex_lock(&t->mu);
+	j->row.best_step = rs->stop.best_step;
+	j->row.best_value = rs->stop.best;
+	if (vd == SCHEDULE_STOP)
+		j->row.stopped_step = step;
+	pthread_mutex_unlock(&t->mu);
+	if (vd == SCHEDULE_STOP)
+		rs->stopped = 1;
+	return 0;
+}
+
+/* After a step with loss: an evaluation when one is due (a validation
+ * point, or the mean training loss since the last), fed to the tracker. */
+static int
+evaluate(trainer *t, job *j, model_entry *m, float loss, fault *f)
+{
+	run_state *rs = &j->rs;
+	double v;
+
+	if (rs->vn == 0) {
+		rs->mon_sum += loss;
+		rs->mon_n++;
+	}
+	if (!eval_due(j))
+		return 0;
+	if (rs->vn > 0) {
+		if (push_validation(rs, m->live, f) < 0)
+			return -1;
+		v = rs->vpts[rs->nvpts - 1].loss;
+	} else {
+		v = rs->mon_sum / (double)rs->mon_n;
+		rs->mon_sum = 0.0;
+		rs->mon_n = 0;
+	}
+	return rs->track ? track(t, j, m, v, f) : 0;
+}
+
 /* Loads the rows and sizes the buffers on a job's first slice. The rows
  * validation_split holds out are core/eval.h's split seeded with the
  * model's seed, so every job on the same rows holds out the same ones. */
@@ -193,10 +279,14 @@ job_start(trainer *t, job *j, model_entry *m, fault *f)
 	for (size_t i = 0; i < rs->n; i++)
 		rs->idx[i] = (uint32_t)i;
 	rs->lr = j->opts.lr > 0 ? (float)j->opts.lr : s->opt.lr;
+	rs->track = rs->vn > 0 || j->opts.stop.patience > 0 ||
+	    j->opts.restore_best;
+	schedule_stop_init(&rs->stop);
 	rs->last_ckpt = wallclock_mono();
 	rs->started = 1;
 	pthread_mutex_lock(&t->mu);
 	j->row.steps_total = total;
+	j->row.lr = step_rate(j, total);
 	pthread_mutex_unlock(&t->mu);
 	return 0;
 }
@@ -242,7 +332,7 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 		int64_t total, stop;
 		size_t pos, rows;
 		const float *xb, *yb;
-		float loss;
+		float loss, rate;
 		double now;
 
 		pthread_mutex_lock(&t->mu);
@@ -273,7 +363,8 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 			xb = rs->x + pos * rs->bs * n0;
 			yb = rs->y + pos * rs->bs * nl;
 		}
-		if (mlp_train_step_checked(m->live, xb, yb, rows, rs->lr,
+		rate = step_rate(j, total);
+		if (mlp_train_step_checked(m->live, xb, yb, rows, rate,
 		    &loss, f) < 0) {
 			if (f->code == FAULT_DIVERGED)
 				fault_set(f, FAULT_DIVERGED, "diverged at step "
@@ -292,14 +383,17 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 		rs->new_rows += rows;
 		if (push_point(rs, mlp_step(m->live), loss, f) < 0)
 			return SLICE_FAILED;
-		/* an epoch ended: measure on the validation set */
-		if (rs->vn > 0 && rs->s % (int64_t)rs->per_epoch == 0 &&
-		    push_validation(rs, m->live, f) < 0)
+		/* an evaluation period (by default the epoch) ended:
+		 * measure on the validation set, track the best */
+		if (evaluate(t, j, m, loss, f) < 0)
 			return SLICE_FAILED;
 		pthread_mutex_lock(&t->mu);
 		j->row.steps_done = rs->s;
 		j->row.loss = loss;
+		j->row.lr = rate;
 		pthread_mutex_unlock(&t->mu);
+		if (rs->stopped)
+			return SLICE_DONE;
 		now = wallclock_mono();
 		if (now - last_flush >= TRAINER_FLUSH_SECONDS) {
 			int others;
@@ -402,6 +496,32 @@ job_settle(trainer *t, job *j, model_entry *m, store_job_status *final,
 		    "final commit failed", ff.msg);
 }
 
+/* restore_best: live gets back the parameters of the job's best
+ * evaluation (its step, optimizer state and history stay), before the
+ * final commit stores them; row (the row the job ends with) gets the
+ * early-stopping fields. */
+static void
+restore_best(trainer *t, job *j, model_entry *m, store_job *row)
+{
+	run_state *rs = &j->rs;
+
+	pthread_mutex_lock(&t->mu);
+	row->best_step = j->row.best_step;
+	row->best_value = j->row.best_value;
+	row->stopped_step = j->row.stopped_step;
+	pthread_mutex_unlock(&t->mu);
+	if (rs->best != NULL && rs->stop.best_step != (int64_t)mlp_step(
+	    m->live)) {
+		size_t n;
+		float *p = mlp_params(m->live, &n);
+
+		memcpy(p, rs->best, n * sizeof(float));
+		log_info("job %s: model %s restored to the weights of its best "
+		    "step %lld", j->row.id, m->id,
+		    (long long)rs->stop.best_step);
+	}
+}
+
 void
 trainer_loop_run(trainer *t, task *tk)
 {
@@ -444,10 +564,15 @@ trainer_loop_run(trainer *t, task *tk)
 	    mlp_step(m->live) != j->rs.last_val_step) {
 		fault vf;
 
-		if (push_validation(&j->rs, m->live, &vf) < 0)
+		if (push_validation(&j->rs, m->live, &vf) < 0 ||
+		    (j->rs.track && track(t, j, m, j->rs.vpts[
+		    j->rs.nvpts - 1].loss, &vf) < 0))
 			log_warn("job %s: no final validation point: %s",
 			    j->row.id, vf.msg);
 	}
+	if (!j->forget && (final == STORE_JOB_SUCCEEDED ||
+	    final == STORE_JOB_CANCELLED))
+		restore_best(t, j, m, &row);
 	if (!j->forget)
 		job_settle(t, j, m, &final, &row, &f);
 	log_info("job %s on model %s ended %s after %lld steps%s%s",

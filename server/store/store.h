@@ -105,6 +105,15 @@ typedef struct store_job {
 	int64_t created_ms;
 	int64_t started_ms;  /* 0 when not started */
 	int64_t finished_ms; /* 0 when not finished */
+	/* training control (core/schedule.h), shown while the job runs and
+	 * when it ends; not stored (0 after a restart) */
+	double lr;           /* the learning rate of its last step; 0: none */
+	int64_t best_step;   /* the model step of its best evaluation; 0:
+	                        none */
+	double best_value;   /* the value there (validation loss, or the mean
+	                        training loss without validation) */
+	int64_t stopped_step; /* the step early stopping ended it at; 0: it
+	                        did not stop early */
 } store_job;
 
 /* "queued", "running", ... ; NULL for a bad value. */
