@@ -24,7 +24,8 @@
  * Validation. A job may carry a validation set (given, or held out of the
  * stored rows by validation_split: core/eval.h's seeded split, never
  * trained on). The worker measures the live model on it between steps, at
- * the end of every epoch and of the job, and commits the points with the
+ * the end of every epoch (every eval_every steps when the job says) and
+ * of the job, and commits the points with the
  * loss rows; a /step with a validation set gets one point after its update.
  *
  * The trainer owns the job list (every job since start, and those found in
