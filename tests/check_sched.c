@@ -497,6 +497,46 @@ START_TEST(test_early_stopping_train_loss)
 }
 END_TEST
 
+/* The job's control fields are stored with it: after a restart the job
+ * (now history) shows the same rate, best and reason. */
+START_TEST(test_control_survives_restart)
+{
+	static const char *const keys[] = { "learning_rate", "best_step",
+		"best_value", "reason", "status", "steps_done" };
+	char id[32], job[32];
+	json_t *before, *after, *j;
+
+	tl_config();
+	tl_file_db();
+	tl_start();
+	tl_new_model("{\"layers\": [2, 3, 1], \"seed\": 3}", id);
+	tl_push(id, "{\"inputs\": " XOR_IN ", \"targets\": [[0],[1],[1],[0]]}");
+	j = tl_jexpect("POST", tl_mpath(id, "/train"), "{\"steps\": 100, "
+	    "\"batch_size\": 4, \"eval_every\": 5, \"learning_rate\": 0.8, "
+	    "\"schedule\": {\"type\": \"step\", \"every\": 4, "
+	    "\"factor\": 0.5}, \"early_stopping\": {\"patience\": 3, "
+	    "\"min_delta\": 10}}", 202);
+	snprintf(job, sizeof job, "%s", tl_jstr(j, "id"));
+	json_decref(j);
+	tl_wait_job_succeeded(job, 30);
+	before = tl_jget(tl_jpath(job));
+	/* step 20 ran at 0.8 * 0.5^floor(19 / 4) */
+	ck_assert(tl_jnum(before, "learning_rate") == 0.05);
+	ck_assert_int_eq(tl_jint(before, "steps_done"), 20);
+	tl_stop();
+	tl_start();
+	after = tl_jget(tl_jpath(job));
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		ck_assert_msg(json_equal(json_object_get(before, keys[i]),
+		    json_object_get(after, keys[i])), "%s differs after the "
+		    "restart", keys[i]);
+	ck_assert_ptr_nonnull(strstr(tl_jstr(after, "reason"), "step 20"));
+	json_decref(before);
+	json_decref(after);
+	tl_stop();
+}
+END_TEST
+
 static Suite *
 sched_suite(void)
 {
@@ -517,6 +557,10 @@ sched_suite(void)
 	tcase_add_test(tc, test_job_step_warmup);
 	tcase_add_test(tc, test_early_stopping_validation);
 	tcase_add_test(tc, test_early_stopping_train_loss);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("restart");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_control_survives_restart);
 	suite_add_tcase(s, tc);
 	return s;
 }

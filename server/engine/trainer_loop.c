@@ -194,6 +194,8 @@ track(trainer *t, job *j, model_entry *m, double v, fault *f)
 	pthread_mutex_lock(&t->mu);
 	j->row.best_step = rs->stop.best_step;
 	j->row.best_value = rs->stop.best;
+	j->row.stop_waited = rs->stop.waited;
+	j->row.stop_mark = rs->stop.mark;
 	if (vd == SCHEDULE_STOP)
 		j->row.stopped_step = step;
 	pthread_mutex_unlock(&t->mu);
@@ -287,6 +289,7 @@ job_start(trainer *t, job *j, model_entry *m, fault *f)
 	pthread_mutex_lock(&t->mu);
 	j->row.steps_total = total;
 	j->row.lr = step_rate(j, total);
+	j->row.stop_mark = NAN;
 	pthread_mutex_unlock(&t->mu);
 	return 0;
 }
@@ -496,20 +499,29 @@ job_settle(trainer *t, job *j, model_entry *m, store_job_status *final,
 		    "final commit failed", ff.msg);
 }
 
-/* restore_best: live gets back the parameters of the job's best
- * evaluation (its step, optimizer state and history stay), before the
- * final commit stores them; row (the row the job ends with) gets the
- * early-stopping fields. */
+/* row (the row the job ends with) gets the job's training-control
+ * fields as they are now (after its last evaluation). */
 static void
-restore_best(trainer *t, job *j, model_entry *m, store_job *row)
+control_fields(trainer *t, const job *j, store_job *row)
 {
-	run_state *rs = &j->rs;
-
 	pthread_mutex_lock(&t->mu);
+	row->lr = j->row.lr;
 	row->best_step = j->row.best_step;
 	row->best_value = j->row.best_value;
 	row->stopped_step = j->row.stopped_step;
+	row->stop_waited = j->row.stop_waited;
+	row->stop_mark = j->row.stop_mark;
 	pthread_mutex_unlock(&t->mu);
+}
+
+/* restore_best: live gets back the parameters of the job's best
+ * evaluation (its step, optimizer state and history stay), before the
+ * final commit stores them. */
+static void
+restore_best(job *j, model_entry *m)
+{
+	run_state *rs = &j->rs;
+
 	if (rs->best != NULL && rs->stop.best_step != (int64_t)mlp_step(
 	    m->live)) {
 		size_t n;
@@ -570,9 +582,10 @@ trainer_loop_run(trainer *t, task *tk)
 			log_warn("job %s: no final validation point: %s",
 			    j->row.id, vf.msg);
 	}
+	control_fields(t, j, &row);
 	if (!j->forget && (final == STORE_JOB_SUCCEEDED ||
 	    final == STORE_JOB_CANCELLED))
-		restore_best(t, j, m, &row);
+		restore_best(j, m);
 	if (!j->forget)
 		job_settle(t, j, m, &final, &row, &f);
 	log_info("job %s on model %s ended %s after %lld steps%s%s",

@@ -105,8 +105,8 @@ typedef struct store_job {
 	int64_t created_ms;
 	int64_t started_ms;  /* 0 when not started */
 	int64_t finished_ms; /* 0 when not finished */
-	/* training control (core/schedule.h), shown while the job runs and
-	 * when it ends; not stored (0 after a restart) */
+	/* training control (core/schedule.h): stored with every update of
+	 * the row, under "control" in its options JSON, and read back */
 	double lr;           /* the learning rate of its last step; 0: none */
 	int64_t best_step;   /* the model step of its best evaluation; 0:
 	                        none */
@@ -114,6 +114,9 @@ typedef struct store_job {
 	                        training loss without validation) */
 	int64_t stopped_step; /* the step early stopping ended it at; 0: it
 	                        did not stop early */
+	int64_t stop_waited; /* early stopping: evaluations since the last
+	                        improvement by more than min_delta */
+	double stop_mark;    /* the value of that improvement; NAN: none */
 } store_job;
 
 /* "queued", "running", ... ; NULL for a bad value. */
