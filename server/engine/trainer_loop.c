@@ -453,9 +453,13 @@ job_running(trainer *t, job *j, model_entry *m, fault *f)
 {
 	store_job row;
 
+	/* the base rate now, so that the running event shows the first
+	 * step's rate (job_start sets the same) */
+	j->rs.lr = j->opts.lr > 0 ? (float)j->opts.lr : m->spec.opt.lr;
 	pthread_mutex_lock(&t->mu);
 	j->row.status = STORE_JOB_RUNNING;
 	j->row.started_ms = wallclock_ms();
+	j->row.lr = step_rate(j, j->row.steps_total);
 	t->queued_jobs--;
 	do_count_jobs(m, -1, 1);
 	row = j->row;
