@@ -657,12 +657,23 @@ START_TEST(test_training_control)
 		{ "{\"early_stopping\":true}", 400, "wrong_type" },
 		{ "{\"eval_every\":0}", 422, "invalid_value" },
 		{ "{\"restore_best\":1}", 400, "wrong_type" },
+		{ "{\"resume\":5}", 400, "wrong_type" },
+		{ "{\"resume\":\"\"}", 422, "invalid_value" },
+		{ "{\"resume\":\"j0123456789ABCDEF\"}", 422,
+		    "invalid_value" },
+		{ "{\"resume\":\"" NO_JOB "\"}", 404, "job_not_found" },
 	};
+
+	char body[96];
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		rej(__LINE__ * 1000 + (int)i, "POST", tl_mpath(g_a, "/train"),
 		    "application/json", cases[i].body, strlen(cases[i].body),
 		    cases[i].want, cases[i].code);
+	/* A's job succeeded: nothing to resume; B has no such job */
+	snprintf(body, sizeof body, "{\"resume\":\"%s\"}", g_job);
+	REJ("POST", tl_mpath(g_a, "/train"), body, 422, "invalid_value");
+	REJ("POST", tl_mpath(g_b, "/train"), body, 409, "no_training_data");
 }
 END_TEST
 

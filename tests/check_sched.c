@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "schedule.h"
 #include "testlib.h"
@@ -537,6 +538,96 @@ START_TEST(test_control_survives_restart)
 }
 END_TEST
 
+/* The rate of step k of the resume test's schedule: 0.8, halved every
+ * 100000 steps. */
+static double
+resume_rate(json_int_t k)
+{
+	return 0.8 * pow(0.5, (double)((k - 1) / 100000));
+}
+
+#define RESUME_OPTS "\"steps\": 300000, \"batch_size\": 4, " \
+	"\"shuffle\": false, \"learning_rate\": 0.8, \"schedule\": " \
+	"{\"type\": \"step\", \"every\": 100000, \"factor\": 0.5}"
+
+/* A job interrupted by a shutdown, resumed after the restart, continues
+ * its schedule from its checkpoint: its first rate is the one of the step
+ * after the checkpoint, and it runs only the steps left. */
+START_TEST(test_resume_continues_schedule)
+{
+	char id[32], job[32], job2[32], body[512];
+	json_int_t ckpt;
+	json_t *j;
+	double t0;
+
+	tl_config();
+	tl_file_db();
+	tl_start();
+	tl_new_model("{\"layers\": [2, 3, 1], \"seed\": 3}", id);
+	tl_push(id, "{\"inputs\": " XOR_IN ", \"targets\": [[0],[1],[1],[0]]}");
+	tl_start_job(id, "{" RESUME_OPTS "}", job);
+	/* past the first decay */
+	for (t0 = tl_now();; usleep(20000)) {
+		j = tl_jget(tl_jpath(job));
+		if (tl_jint(j, "steps_done") >= 120000)
+			break;
+		ck_assert_msg(strcmp(tl_jstr(j, "status"), "running") == 0 ||
+		    strcmp(tl_jstr(j, "status"), "queued") == 0, "job %s",
+		    tl_jstr(j, "status"));
+		ck_assert_msg(tl_now() - t0 < 90, "the job is too slow");
+		json_decref(j);
+	}
+	json_decref(j);
+	tl_stop();
+	tl_start();
+	j = tl_jget(tl_jpath(job));
+	ck_assert_str_eq(tl_jstr(j, "status"), "interrupted");
+	json_decref(j);
+	/* the model is at the job's checkpoint */
+	j = tl_jget(tl_mpath(id, ""));
+	ckpt = tl_jint(j, "step");
+	json_decref(j);
+	ck_assert_int_ge(ckpt, 120000);
+	ck_assert_int_lt(ckpt, 300000);
+	snprintf(body, sizeof body, "{" RESUME_OPTS ", \"resume\": \"%s\"}",
+	    job);
+	j = tl_jexpect("POST", tl_mpath(id, "/train"), body, 202);
+	snprintf(job2, sizeof job2, "%s", tl_jstr(j, "id"));
+	ck_assert_int_eq(tl_jint(j, "steps_total"), 300000);
+	ck_assert_int_eq(tl_jint(j, "steps_done"), ckpt);
+	/* not 0.8, the first step's: the step after the checkpoint's */
+	ck_assert_msg(tl_jnum(j, "learning_rate") == resume_rate(ckpt + 1),
+	    "resumed at %g, step %lld runs at %g", tl_jnum(j, "learning_rate"),
+	    (long long)ckpt + 1, resume_rate(ckpt + 1));
+	json_decref(j);
+	tl_wait_job_succeeded(job2, 90);
+	tl_wait_model_idle(id, 5);
+	j = tl_jget(tl_jpath(job2));
+	ck_assert_int_eq(tl_jint(j, "steps_done"), 300000);
+	ck_assert(tl_jnum(j, "learning_rate") == resume_rate(300000));
+	json_decref(j);
+	/* the job ran the steps left, not all of them again */
+	j = tl_jget(tl_mpath(id, ""));
+	ck_assert_int_eq(tl_jint(j, "step"), 300000);
+	json_decref(j);
+	/* refusals: a job that ended otherwise, an unknown one, a job of
+	 * another model; and the same job again fails: the model moved */
+	snprintf(body, sizeof body, "{\"resume\": \"%s\"}", job2);
+	json_decref(tl_jexpect("POST", tl_mpath(id, "/train"), body, 422));
+	json_decref(tl_jexpect("POST", tl_mpath(id, "/train"),
+	    "{\"resume\": \"" NO_JOB "\"}", 404));
+	snprintf(body, sizeof body, "{\"resume\": \"%s\"}", job);
+	j = tl_jexpect("POST", tl_mpath(id, "/train"), body, 202);
+	snprintf(job2, sizeof job2, "%s", tl_jstr(j, "id"));
+	json_decref(j);
+	j = tl_wait_job(job2, "failed", "succeeded", 30);
+	ck_assert_str_eq(tl_jstr(j, "status"), "failed");
+	ck_assert_ptr_nonnull(strstr(tl_jstr(j, "error"), "changed since"));
+	json_decref(j);
+	tl_stop();
+}
+END_TEST
+
 static Suite *
 sched_suite(void)
 {
@@ -559,8 +650,9 @@ sched_suite(void)
 	tcase_add_test(tc, test_early_stopping_train_loss);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("restart");
-	tcase_set_timeout(tc, 60);
+	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_control_survives_restart);
+	tcase_add_test(tc, test_resume_continues_schedule);
 	suite_add_tcase(s, tc);
 	return s;
 }

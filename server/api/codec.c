@@ -805,6 +805,20 @@ train_early_stopping(json_t *v, schedule_stop_opts *o, apierr *e)
 	return 0;
 }
 
+/* True when s (len bytes) has the shape of a job id, j and 16 lowercase
+ * hex digits. */
+static int
+job_id_shape(const char *s, size_t len)
+{
+	if (len != 17 || s[0] != 'j')
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' &&
+		    s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 /* The training-control options of a train request (schedule, early
  * stopping, evaluation period, restore_best) into o. */
 static int
@@ -816,6 +830,7 @@ train_control(json_t *obj, train_opts *o, apierr *e)
 	memset(&o->stop, 0, sizeof o->stop);
 	o->eval_every = 0;
 	o->restore_best = 0;
+	o->resume[0] = '\0';
 	if ((v = json_object_get(obj, "schedule")) != NULL &&
 	    train_schedule(v, &o->sched, e) < 0)
 		return -1;
@@ -831,6 +846,16 @@ train_control(json_t *obj, train_opts *o, apierr *e)
 			    "restore_best must be true or false");
 		o->restore_best = json_is_true(v);
 	}
+	if ((v = json_object_get(obj, "resume")) != NULL) {
+		if (!json_is_string(v))
+			return apierr_set(e, 400, "wrong_type",
+			    "resume must be a job id");
+		if (!job_id_shape(json_string_value(v), json_string_length(v)))
+			return apierr_set(e, 422, "invalid_value", "resume must "
+			    "be a job id: j and 16 lowercase hex digits");
+		memcpy(o->resume, json_string_value(v), json_string_length(v) +
+		    1);
+	}
 	return 0;
 }
 
@@ -840,7 +865,7 @@ codec_train_opts(json_t *obj, train_opts *o, apierr *e)
 	static const char *const keys[] = { "epochs", "steps", "batch_size",
 		"learning_rate", "shuffle", "validation", "validation_split",
 		"schedule", "early_stopping", "eval_every", "restore_best",
-		NULL };
+		"resume", NULL };
 	json_t *v;
 
 	o->epochs = 1;
@@ -913,6 +938,8 @@ train_control_json(json_t *doc, const train_opts *o)
 		    json_integer(o->eval_every));
 	if (o->restore_best)
 		json_object_set_new(doc, "restore_best", json_true());
+	if (o->resume[0] != '\0')
+		json_object_set_new(doc, "resume", json_string(o->resume));
 }
 
 char *

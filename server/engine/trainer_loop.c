@@ -62,6 +62,10 @@ trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 		row = j->row;
 		pthread_mutex_unlock(&t->mu);
 	}
+	/* the weights of this commit are those after the job's rs->s steps:
+	 * where a resumed job starts */
+	if (checkpoint)
+		row.ckpt_steps = rs->s;
 	memset(&p, 0, sizeof p);
 	p.model_id = m->id;
 	p.points = rs->pts;
@@ -81,8 +85,12 @@ trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 	committed = rs->npts;
 	rs->npts = 0;
 	rs->nvpts = 0;
-	if (checkpoint)
+	if (checkpoint) {
 		rs->last_ckpt = wallclock_mono();
+		pthread_mutex_lock(&t->mu);
+		j->row.ckpt_steps = row.ckpt_steps;
+		pthread_mutex_unlock(&t->mu);
+	}
 	registry_add_trained(m, rs->new_steps, rs->new_rows);
 	rs->new_steps = rs->new_rows = 0;
 	/* every commit, checkpoint or not, publishes a snapshot */
@@ -230,6 +238,38 @@ evaluate(trainer *t, job *j, model_entry *m, float loss, fault *f)
 	return rs->track ? track(t, j, m, v, f) : 0;
 }
 
+/* A resumed job (opts.resume) starts where the job it continues was at
+ * its last checkpoint: its step count, its steps_total and its tracker
+ * (copied into j's row at submission); the model must still be at that
+ * checkpoint. The weights of a best from before are not kept. */
+static int
+job_resume(trainer *t, job *j, model_entry *m, int64_t *total, fault *f)
+{
+	run_state *rs = &j->rs;
+	int64_t at = (int64_t)mlp_step(m->live);
+	store_job row;
+
+	pthread_mutex_lock(&t->mu);
+	row = j->row;
+	pthread_mutex_unlock(&t->mu);
+	if (at != row.start_step + row.ckpt_steps)
+		return fault_set(f, FAULT_INVALID, "model '%s' is at step %lld, "
+		    "not at the checkpoint of job '%s' (step %lld): it changed "
+		    "since; start a new job", m->id, (long long)at,
+		    j->opts.resume, (long long)(row.start_step +
+		    row.ckpt_steps));
+	*total = row.steps_total;
+	rs->s = row.ckpt_steps;
+	if (row.best_step > 0) {
+		rs->stop.best_step = row.best_step;
+		rs->stop.best = row.best_value;
+	}
+	rs->stop.waited = row.stop_waited;
+	if (isfinite(row.stop_mark))
+		rs->stop.mark = row.stop_mark;
+	return 0;
+}
+
 /* Loads the rows and sizes the buffers on a job's first slice. The rows
  * validation_split holds out are core/eval.h's split seeded with the
  * model's seed, so every job on the same rows holds out the same ones. */
@@ -284,12 +324,15 @@ job_start(trainer *t, job *j, model_entry *m, fault *f)
 	rs->track = rs->vn > 0 || j->opts.stop.patience > 0 ||
 	    j->opts.restore_best;
 	schedule_stop_init(&rs->stop);
+	if (j->opts.resume[0] != '\0' && job_resume(t, j, m, &total, f) < 0)
+		return -1;
 	rs->last_ckpt = wallclock_mono();
 	rs->started = 1;
 	pthread_mutex_lock(&t->mu);
 	j->row.steps_total = total;
+	j->row.steps_done = rs->s;
 	j->row.lr = step_rate(j, total);
-	j->row.stop_mark = NAN;
+	j->row.stop_mark = isfinite(rs->stop.mark) ? rs->stop.mark : NAN;
 	pthread_mutex_unlock(&t->mu);
 	return 0;
 }
@@ -459,6 +502,12 @@ job_running(trainer *t, job *j, model_entry *m, fault *f)
 	pthread_mutex_lock(&t->mu);
 	j->row.status = STORE_JOB_RUNNING;
 	j->row.started_ms = wallclock_ms();
+	/* a resumed job keeps the start of the job it continues, and its
+	 * first step is the one after that job's checkpoint */
+	if (j->opts.resume[0] == '\0')
+		j->row.start_step = (int64_t)mlp_step(m->live);
+	else
+		j->rs.s = j->row.ckpt_steps;
 	j->row.lr = step_rate(j, j->row.steps_total);
 	t->queued_jobs--;
 	do_count_jobs(m, -1, 1);

@@ -27,6 +27,9 @@ typedef struct train_opts {
 	                       early stopping, the best); 0: every epoch */
 	int restore_best;   /* at the end, put back the weights of the best
 	                       evaluation (kept in memory while it runs) */
+	char resume[32];    /* "" or the id of an interrupted job of the
+	                       model that this one continues from its last
+	                       checkpoint (its steps, schedule and tracker) */
 } train_opts;
 
 #endif

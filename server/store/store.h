@@ -117,6 +117,9 @@ typedef struct store_job {
 	int64_t stop_waited; /* early stopping: evaluations since the last
 	                        improvement by more than min_delta */
 	double stop_mark;    /* the value of that improvement; NAN: none */
+	int64_t start_step;  /* the model's step when the job began */
+	int64_t ckpt_steps;  /* the job's steps at its last weights
+	                        checkpoint (a resumed job starts there) */
 } store_job;
 
 /* "queued", "running", ... ; NULL for a bad value. */

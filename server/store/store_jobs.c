@@ -28,7 +28,8 @@ enum q {
 	"options, created_ms, started_ms, finished_ms, " \
 	JOB_CONTROL("lr") ", " JOB_CONTROL("best_step") ", " \
 	JOB_CONTROL("best_value") ", " JOB_CONTROL("stopped_step") ", " \
-	JOB_CONTROL("waited") ", " JOB_CONTROL("mark")
+	JOB_CONTROL("waited") ", " JOB_CONTROL("mark") ", " \
+	JOB_CONTROL("start_step") ", " JOB_CONTROL("ckpt_steps")
 /* A job's training control lives in its options JSON under "control"
  * (SQLite's JSON functions; no column of its own). */
 #define JOB_CONTROL(k) "json_extract(options, '$.control." k "')"
@@ -45,7 +46,8 @@ static const char *const q_sql[Q_COUNT_] = {
 		"options = CASE WHEN coalesce(?8, ?9) IS NULL THEN options "
 		"ELSE json_set(options, '$.control', json_object('lr', ?8, "
 		"'best_step', ?9, 'best_value', ?10, 'stopped_step', ?11, "
-		"'waited', ?12, 'mark', ?13)) END "
+		"'waited', ?12, 'mark', ?13, 'start_step', ?14, "
+		"'ckpt_steps', ?15)) END "
 		"WHERE id = ?1",
 	[Q_JOB_NEXT] =
 		"SELECT " JOB_COLUMNS " FROM jobs "
@@ -100,6 +102,8 @@ job_update_row(conn *c, const store_job *j, fault *f)
 	db_bind_i64(st, 11, j->stopped_step, &rc);
 	db_bind_i64(st, 12, j->stop_waited, &rc);
 	db_bind_real(st, 13, isfinite(j->stop_mark) ? j->stop_mark : NAN, &rc);
+	db_bind_i64(st, 14, j->start_step, &rc);
+	db_bind_i64(st, 15, j->ckpt_steps, &rc);
 	if (db_bound(c, st, rc, f, "updating a job") != 0 ||
 	    db_run(c, st, f, "updating a job") != 0)
 		return -1;
@@ -272,6 +276,8 @@ do_job_next(conn *c, void *arg, fault *f)
 	k->j.stopped_step = sqlite3_column_int64(st, 15);
 	k->j.stop_waited = sqlite3_column_int64(st, 16);
 	k->j.stop_mark = db_real(st, 17);
+	k->j.start_step = sqlite3_column_int64(st, 18);
+	k->j.ckpt_steps = sqlite3_column_int64(st, 19);
 	k->found = 1;
 	db_done(st);
 	return 0;
