@@ -50,6 +50,9 @@ check_opts(json_t *obj, const train_opts *o)
 	FUZZ_ASSERT(o->eval_every >= 0 && (o->restore_best == 0 ||
 	    o->restore_best == 1), "eval_every %lld restore_best %d",
 	    (long long)o->eval_every, o->restore_best);
+	FUZZ_ASSERT(o->resume[0] == '\0' || (strlen(o->resume) == 17 &&
+	    o->resume[0] == 'j' && strspn(o->resume + 1,
+	    "0123456789abcdef") == 16), "resume '%s'", o->resume);
 	text = codec_train_opts_text(o);
 	FUZZ_ASSERT(text != NULL, "codec_train_opts_text failed");
 	doc = json_loads(text, 0, NULL);
