@@ -23,16 +23,19 @@ enum q {
 	Q_COUNT_
 };
 
+/* A job's training control lives in its options JSON under "control"
+ * (SQLite's JSON functions; no column of its own). */
 #define JOB_COLUMNS \
 	"rowid, id, model_id, status, steps_total, steps_done, loss, error, " \
 	"options, created_ms, started_ms, finished_ms, " \
-	JOB_CONTROL("lr") ", " JOB_CONTROL("best_step") ", " \
-	JOB_CONTROL("best_value") ", " JOB_CONTROL("stopped_step") ", " \
-	JOB_CONTROL("waited") ", " JOB_CONTROL("mark") ", " \
-	JOB_CONTROL("start_step") ", " JOB_CONTROL("ckpt_steps")
-/* A job's training control lives in its options JSON under "control"
- * (SQLite's JSON functions; no column of its own). */
-#define JOB_CONTROL(k) "json_extract(options, '$.control." k "')"
+	"json_extract(options, '$.control.lr'), " \
+	"json_extract(options, '$.control.best_step'), " \
+	"json_extract(options, '$.control.best_value'), " \
+	"json_extract(options, '$.control.stopped_step'), " \
+	"json_extract(options, '$.control.waited'), " \
+	"json_extract(options, '$.control.mark'), " \
+	"json_extract(options, '$.control.start_step'), " \
+	"json_extract(options, '$.control.ckpt_steps')"
 
 static const char *const q_sql[Q_COUNT_] = {
 	[Q_JOB_INSERT] =
