@@ -16,10 +16,12 @@ python_client.py next to this file.
 --config seed is the seed's net [784, 128, 10], sigmoid, MSE, plain SGD
 (40 epochs of minibatches of 16 at learning rate 2); --config best is the
 best configuration found: [784, 256, 10], relu, softmax + cross-entropy,
-Adam, 24 epochs of minibatches of 64 with the rate stepping down (three
-jobs: 12 epochs at 0.001, 6 at 0.0002, 6 at 0.00005). --epochs,
---schedule, --batch-size, --learning-rate, --layers and --seed override
-the chosen configuration; --format json pushes JSON batches instead.
+Adam, 24 epochs of minibatches of 64 in one job whose learning rate
+falls from 0.001 to 0.00005 along a cosine (the job's "schedule").
+--epochs, --schedule (jobs as EPOCHS@RATE,...: the rate stepping down
+over a few jobs, as --config best did before schedules), --batch-size,
+--learning-rate, --layers and --seed override the chosen configuration;
+--format json pushes JSON batches instead.
 """
 
 import argparse
@@ -49,6 +51,10 @@ CONFIGS = {
                   "loss": "cross_entropy", "optimizer": "adam",
                   "learning_rate": 0.001},
         "batch_size": 64, "schedule": "12@0.001,6@0.0002,6@0.00005",
+        # one job instead of the three above: 24 epochs whose rate falls
+        # from 0.001 to 0.00005 along a cosine (the daemon's schedule)
+        "job": {"epochs": 24, "learning_rate": 0.001,
+                "schedule": {"type": "cosine", "min_lr": 0.00005}},
     },
 }
 
@@ -150,6 +156,14 @@ def main():
     if a.epochs:
         schedule = f"{a.epochs}@{spec['learning_rate']}"
     phases = parse_schedule(schedule, a.batch_size or cfg["batch_size"])
+    if "job" in cfg and not (a.schedule or a.epochs or a.learning_rate):
+        # the config's single job with a learning-rate schedule
+        job = cfg["job"]
+        phases = [dict(job, batch_size=a.batch_size or cfg["batch_size"],
+                       shuffle=True)]
+        sched = job["schedule"]
+        schedule = (f"{job['epochs']}@{job['learning_rate']:g} "
+                    f"{sched['type']} to {sched['min_lr']:g}, one job")
     epochs = sum(p["epochs"] for p in phases)
 
     t = time.monotonic()
@@ -195,7 +209,9 @@ def main():
             job = c.train(mid, **phase)
             print(f"job {job['id']}: {phase['epochs']} epochs of batch "
                   f"{phase['batch_size']}, learning rate "
-                  f"{phase['learning_rate']:g}: "
+                  f"{phase['learning_rate']:g}"
+                  + (f" ({phase['schedule']['type']} schedule)"
+                     if "schedule" in phase else "") + ": "
                   f"{job['steps_total']} steps", flush=True)
             job = c.wait(job["id"], poll=0.5, progress=progress)
             steps += job["steps_done"]

@@ -147,7 +147,14 @@ class Mlpd:
 
     def train(self, model_id, **options):
         """Queues a job (epochs, steps, batch_size, learning_rate,
-        shuffle); returns the job."""
+        shuffle, validation or validation_split; and training control:
+        schedule={"type": "step", "every": N, "factor": F} or
+        {"type": "cosine", "min_lr": R}, each with an optional
+        "warmup_steps", early_stopping={"patience": P, "min_delta": D},
+        eval_every=N, restore_best=True, resume=<an interrupted job's id>
+        with that job's options again); returns the job. Its
+        learning_rate, best_step, best_value and reason (why it stopped
+        early) show on c.job(id) and in what c.wait returns."""
         return self.call("POST", f"/v1/models/{model_id}/train", options)
 
     def job(self, job_id):

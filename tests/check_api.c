@@ -675,13 +675,21 @@ START_TEST(test_train_xor)
 	ck_assert(is_time(json_object_get(j, "created_at")));
 	ck_assert(json_is_null(json_object_get(j, "finished_at")));
 	ck_assert(json_is_null(json_object_get(j, "error")));
-	ck_assert_uint_eq(json_object_size(j), 10);
+	/* training control (issue 13): nothing run, no best, no reason */
+	ck_assert(json_is_null(json_object_get(j, "learning_rate")));
+	ck_assert(json_is_null(json_object_get(j, "best_step")));
+	ck_assert(json_is_null(json_object_get(j, "best_value")));
+	ck_assert(json_is_null(json_object_get(j, "reason")));
+	ck_assert_uint_eq(json_object_size(j), 14);
 	json_decref(j);
 
 	j = tl_wait_job(job_id, "succeeded", "failed", 10.0);
 	ck_assert_str_eq(tl_jstr(j, "status"), "succeeded");
 	ck_assert_int_eq(tl_jint(j, "steps_done"), 3000);
 	ck_assert(isfinite(tl_jnum(j, "loss")));
+	/* no schedule: the rate in force is the model's */
+	ck_assert(tl_jnum(j, "learning_rate") == 2.0);
+	ck_assert(json_is_null(json_object_get(j, "reason")));
 	ck_assert(json_is_null(json_object_get(j, "error")));
 	ck_assert(is_time(json_object_get(j, "started_at")));
 	ck_assert(is_time(json_object_get(j, "finished_at")));

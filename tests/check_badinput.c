@@ -597,6 +597,86 @@ START_TEST(test_duplicate_keys)
 }
 END_TEST
 
+/* Training control (issue 13): schedules that make no sense, patience 0,
+ * a negative min_delta, non-finite numbers; each refused before anything
+ * is written (model A: learning rate 0.5, 4 rows). */
+START_TEST(test_training_control)
+{
+	static const struct {
+		const char *body;
+		int want;
+		const char *code;
+	} cases[] = {
+		{ "{\"schedule\":\"cosine\"}", 400, "wrong_type" },
+		{ "{\"schedule\":{\"type\":\"linear\"}}", 422,
+		    "invalid_value" },
+		{ "{\"schedule\":{\"type\":3}}", 400, "wrong_type" },
+		{ "{\"schedule\":{\"type\":\"step\",\"every\":2,"
+		    "\"factor\":0}}", 422, "invalid_value" },
+		{ "{\"schedule\":{\"type\":\"step\",\"every\":2,"
+		    "\"factor\":-0.5}}", 422, "invalid_value" },
+		{ "{\"schedule\":{\"type\":\"step\",\"every\":2,"
+		    "\"factor\":1.5}}", 422, "invalid_value" },
+		{ "{\"schedule\":{\"type\":\"step\",\"every\":0,"
+		    "\"factor\":0.5}}", 422, "invalid_value" },
+		{ "{\"schedule\":{\"type\":\"step\",\"factor\":0.5}}", 422,
+		    "invalid_value" },
+		{ "{\"schedule\":{\"type\":\"step\",\"every\":2,"
+		    "\"factor\":1e999}}", 422, "non_finite" },
+		{ "{\"schedule\":{\"type\":\"constant\",\"factor\":0.5}}",
+		    422, "invalid_value" },
+		{ "{\"schedule\":{\"type\":\"step\",\"every\":2,"
+		    "\"factor\":0.5,\"min_lr\":0.1}}", 422, "invalid_value" },
+		{ "{\"schedule\":{\"type\":\"cosine\",\"min_lr\":0.6}}",
+		    422, "invalid_value" },
+		{ "{\"learning_rate\":0.01,\"schedule\":{\"type\":"
+		    "\"cosine\",\"min_lr\":0.02}}", 422, "invalid_value" },
+		{ "{\"schedule\":{\"type\":\"cosine\",\"min_lr\":-0.1}}",
+		    422, "invalid_value" },
+		{ "{\"schedule\":{\"type\":\"cosine\",\"min_lr\":-1e999}}",
+		    422, "non_finite" },
+		{ "{\"steps\":3,\"schedule\":{\"warmup_steps\":3}}", 422,
+		    "invalid_value" },
+		{ "{\"epochs\":2,\"batch_size\":4,\"schedule\":{"
+		    "\"type\":\"cosine\",\"warmup_steps\":5}}", 422,
+		    "invalid_value" },
+		{ "{\"schedule\":{\"warmup_steps\":-1}}", 422,
+		    "invalid_value" },
+		{ "{\"schedule\":{\"warmup\":3}}", 400, "unknown_field" },
+		{ "{\"early_stopping\":{\"patience\":0}}", 422,
+		    "invalid_value" },
+		{ "{\"early_stopping\":{}}", 422, "invalid_value" },
+		{ "{\"early_stopping\":{\"patience\":2.5}}", 400,
+		    "wrong_type" },
+		{ "{\"early_stopping\":{\"patience\":3,\"min_delta\":-0.1}}",
+		    422, "invalid_value" },
+		{ "{\"early_stopping\":{\"patience\":3,\"min_delta\":1e999}}",
+		    422, "non_finite" },
+		{ "{\"early_stopping\":{\"patience\":3,\"delta\":0}}", 400,
+		    "unknown_field" },
+		{ "{\"early_stopping\":true}", 400, "wrong_type" },
+		{ "{\"eval_every\":0}", 422, "invalid_value" },
+		{ "{\"restore_best\":1}", 400, "wrong_type" },
+		{ "{\"resume\":5}", 400, "wrong_type" },
+		{ "{\"resume\":\"\"}", 422, "invalid_value" },
+		{ "{\"resume\":\"j0123456789ABCDEF\"}", 422,
+		    "invalid_value" },
+		{ "{\"resume\":\"" NO_JOB "\"}", 404, "job_not_found" },
+	};
+
+	char body[96];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		rej(__LINE__ * 1000 + (int)i, "POST", tl_mpath(g_a, "/train"),
+		    "application/json", cases[i].body, strlen(cases[i].body),
+		    cases[i].want, cases[i].code);
+	/* A's job succeeded: nothing to resume; B has no such job */
+	snprintf(body, sizeof body, "{\"resume\":\"%s\"}", g_job);
+	REJ("POST", tl_mpath(g_a, "/train"), body, 422, "invalid_value");
+	REJ("POST", tl_mpath(g_b, "/train"), body, 409, "no_training_data");
+}
+END_TEST
+
 /* "{"key":" + depth opening brackets + closing ones (or none) + "}". */
 static char *
 deep(const char *key, char open, char close, int closed)
@@ -1836,6 +1916,7 @@ badinput_suite(void)
 	tcase_add_test(tc, test_weights_shapes);
 	tcase_add_test(tc, test_layer_sizes);
 	tcase_add_test(tc, test_learning_rates);
+	tcase_add_test(tc, test_training_control);
 	tcase_add_test(tc, test_diverging_step);
 	tcase_add_test(tc, test_csv_bodies);
 	suite_add_tcase(s, tc);

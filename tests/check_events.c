@@ -705,6 +705,37 @@ START_TEST(test_training_events)
 }
 END_TEST
 
+/* Job events show the rate in force (issue 13): the first step's when the
+ * job starts, the last step's when it ends, under a warm-up then a step
+ * decay. */
+START_TEST(test_job_events_show_rate)
+{
+	stream *s = stream_open("/v1/events", NULL);
+	char model[32], job[32];
+	sse_event *e;
+
+	wait_open(s);
+	tl_new_model(SMALL_MODEL, model);
+	tl_push(model, XOR_BATCH);
+	/* warm-up 0.2 0.4 0.6 0.8, then 0.8 for steps 5-7, 0.4 for 8-10 */
+	tl_start_job(model, "{\"steps\": 10, \"batch_size\": 4, "
+	    "\"learning_rate\": 0.8, \"schedule\": {\"type\": \"step\", "
+	    "\"every\": 3, \"factor\": 0.5, \"warmup_steps\": 4}}", job);
+	wait_job(s, job, "succeeded", 30);
+	e = find_event(s, "job", "status", "running");
+	ck_assert_ptr_nonnull(e);
+	ck_assert(json_real_value(json_object_get(e->doc, "learning_rate")) ==
+	    0.2);
+	e = find_event(s, "job", "status", "succeeded");
+	ck_assert_ptr_nonnull(e);
+	ck_assert(json_real_value(json_object_get(e->doc, "learning_rate")) ==
+	    0.4);
+	ck_assert_int_eq(json_integer_value(json_object_get(e->doc,
+	    "steps_done")), 10);
+	stream_close(s);
+}
+END_TEST
+
 START_TEST(test_step_event)
 {
 	stream *s;
@@ -1102,6 +1133,7 @@ events_suite(void)
 	tc = tcase_create("streams");
 	tcase_add_checked_fixture(tc, setup, tl_stop);
 	tcase_add_test(tc, test_training_events);
+	tcase_add_test(tc, test_job_events_show_rate);
 	tcase_add_test(tc, test_step_event);
 	tcase_add_test(tc, test_resume);
 	tcase_add_test(tc, test_reset_and_bad_id);

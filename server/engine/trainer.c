@@ -434,6 +434,54 @@ plan_steps(const model_entry *m, const train_opts *o, int64_t samples,
 	return 0;
 }
 
+/* FAULT_INVALID when o's schedule makes no sense for a job of total
+ * steps at its base rate (the floor above it, a warm-up as long as the
+ * job). */
+static int
+check_schedule(const model_entry *m, const train_opts *o, int64_t total,
+	       fault *f)
+{
+	char why[FAULT_MSG_MAX];
+	double base = o->lr > 0 ? o->lr : m->spec.opt.lr;
+
+	if (schedule_check_job(&o->sched, base, total, why, sizeof why) < 0)
+		return fault_set(f, FAULT_INVALID, "schedule: %s", why);
+	return 0;
+}
+
+/* For a job j that resumes another (j->opts.resume): FAULT_NO_JOB unless
+ * that is a job of m, FAULT_INVALID unless it ended interrupted after it
+ * ran; then j takes its steps_total, its start, its step count at its
+ * last checkpoint and its tracker (the worker checks that the model is
+ * still at that checkpoint). */
+static int
+do_resume_from(trainer *t, const model_entry *m, job *j, fault *f)
+{
+	const job *o = do_find_job(t, j->opts.resume);
+
+	if (o == NULL || strcmp(o->row.model_id, m->id) != 0)
+		return fault_set(f, FAULT_NO_JOB, "model '%s' has no job with "
+		    "id '%s' to resume", m->id, j->opts.resume);
+	if (o->row.status != STORE_JOB_INTERRUPTED || o->row.lr <= 0)
+		return fault_set(f, FAULT_INVALID, "job '%s' %s; only a job "
+		    "interrupted after it ran resumes", o->row.id,
+		    o->row.status != STORE_JOB_INTERRUPTED ? "was not "
+		    "interrupted" : "never ran");
+	j->row.steps_total = o->row.steps_total;
+	j->row.steps_done = o->row.ckpt_steps;
+	j->row.start_step = o->row.start_step;
+	j->row.ckpt_steps = o->row.ckpt_steps;
+	j->row.best_step = o->row.best_step;
+	j->row.best_value = o->row.best_value;
+	j->row.stop_waited = o->row.stop_waited;
+	j->row.stop_mark = o->row.stop_mark;
+	/* the rate of its next step, shown from the start */
+	j->row.lr = (float)schedule_rate(&j->opts.sched, j->opts.lr > 0 ?
+	    j->opts.lr : m->spec.opt.lr, j->row.steps_total,
+	    j->row.ckpt_steps + 1);
+	return 0;
+}
+
 /* Admits a new job j of m: checks the trainer and the model, plans its
  * steps, and reserves its place (counted as queued, a slot in the job
  * list) while its row is written without the lock. */
@@ -448,7 +496,9 @@ do_reserve(trainer *t, model_entry *m, job *j, fault *f)
 		return fault_set(f, FAULT_BUSY, "model '%s' is deleting its "
 		    "training data; try again when that is done", m->id);
 	samples = registry_samples(m);
-	if (plan_steps(m, &j->opts, samples, &j->row.steps_total, f) < 0)
+	if (plan_steps(m, &j->opts, samples, &j->row.steps_total, f) < 0 ||
+	    (j->opts.resume[0] != '\0' && do_resume_from(t, m, j, f) < 0) ||
+	    check_schedule(m, &j->opts, j->row.steps_total, f) < 0)
 		return -1;
 	if (t->queued_jobs >= t->cfg.max_queue)
 		return fault_set(f, FAULT_QUEUE_FULL, "the job queue is full "

@@ -24,8 +24,19 @@
  * Validation. A job may carry a validation set (given, or held out of the
  * stored rows by validation_split: core/eval.h's seeded split, never
  * trained on). The worker measures the live model on it between steps, at
- * the end of every epoch and of the job, and commits the points with the
+ * the end of every epoch (every eval_every steps when the job says) and
+ * of the job, and commits the points with the
  * loss rows; a /step with a validation set gets one point after its update.
+ *
+ * Training control. A job's options may carry a learning-rate schedule,
+ * early stopping and restore_best (trainer_opts.h, core/schedule.h). The
+ * rate of each step is a pure function of the job's own step count; each
+ * evaluation (a validation point, or without validation data the mean
+ * training loss of the period) feeds the job's tracker, which records the
+ * best step, may end the job succeeded ("stopped early"), and with
+ * restore_best has the worker copy the best parameters, to put back when
+ * the job ends. All of it runs on the worker that owns the model; the
+ * job's row shows it under trainer.mu and stores it with every commit.
  *
  * The trainer owns the job list (every job since start, and those found in
  * the store); the store has the durable copy. One mutex guards the queue,

@@ -66,6 +66,14 @@ typedef struct run_state {
 	size_t nvpts, capvpts;
 	int revert;             /* live's weights are not finite: the job
 	                           ends at the stored checkpoint */
+	int track;              /* evaluations feed stop (validation, early
+	                           stopping or restore_best asked) */
+	schedule_stop stop;     /* the best evaluation and those since */
+	double mon_sum;         /* without a validation set: the training */
+	int64_t mon_n;          /* losses since the last evaluation */
+	float *best;            /* restore_best: the parameters at
+	                           stop.best_step */
+	int stopped;            /* early stopping ended the job */
 } run_state;
 
 typedef struct job {

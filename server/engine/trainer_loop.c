@@ -11,6 +11,7 @@
  */
 #include "trainer_int.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ trainer_loop_free(run_state *rs)
 	free(rs->vy);
 	free(rs->vout);
 	free(rs->vpts);
+	free(rs->best);
 	memset(rs, 0, sizeof *rs);
 }
 
@@ -60,6 +62,10 @@ trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 		row = j->row;
 		pthread_mutex_unlock(&t->mu);
 	}
+	/* the weights of this commit are those after the job's rs->s steps:
+	 * where a resumed job starts */
+	if (checkpoint)
+		row.ckpt_steps = rs->s;
 	memset(&p, 0, sizeof p);
 	p.model_id = m->id;
 	p.points = rs->pts;
@@ -79,8 +85,12 @@ trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 	committed = rs->npts;
 	rs->npts = 0;
 	rs->nvpts = 0;
-	if (checkpoint)
+	if (checkpoint) {
 		rs->last_ckpt = wallclock_mono();
+		pthread_mutex_lock(&t->mu);
+		j->row.ckpt_steps = row.ckpt_steps;
+		pthread_mutex_unlock(&t->mu);
+	}
 	registry_add_trained(m, rs->new_steps, rs->new_rows);
 	rs->new_steps = rs->new_rows = 0;
 	/* every commit, checkpoint or not, publishes a snapshot */
@@ -142,6 +152,124 @@ push_validation(run_state *rs, mlp *live, fault *f)
 	return 0;
 }
 
+/* The rate of the job's next step (its rs->s + 1-th) under its schedule,
+ * never rounded to 0 (which the core would read as "the model's"). */
+static float
+step_rate(const job *j, int64_t total)
+{
+	float r = (float)schedule_rate(&j->opts.sched, j->rs.lr, total,
+	    j->rs.s + 1);
+
+	return r > 0.0f ? r : FLT_TRUE_MIN;
+}
+
+/* True when the job's step count s ends an evaluation period: every
+ * eval_every steps, else every epoch. */
+static int
+eval_due(const job *j)
+{
+	int64_t every = j->opts.eval_every ? j->opts.eval_every :
+	    (int64_t)j->rs.per_epoch;
+
+	return j->rs.s % every == 0;
+}
+
+/* Feeds the value v measured at the model's current step to the job's
+ * tracker: a new best is recorded in the row and, with restore_best, its
+ * parameters copied (the one place a best snapshot is taken: saving it
+ * as a durable version belongs here too). Sets rs->stopped when early
+ * stopping says so. */
+static int
+track(trainer *t, job *j, model_entry *m, double v, fault *f)
+{
+	run_state *rs = &j->rs;
+	int64_t step = (int64_t)mlp_step(m->live);
+	int64_t before = rs->stop.best_step;
+	schedule_verdict vd = schedule_stop_update(&rs->stop, &j->opts.stop,
+	    step, v);
+
+	/* a new best (even on the evaluation that stops the job) */
+	if (rs->stop.best_step != before && j->opts.restore_best) {
+		size_t n;
+		const float *p = mlp_params_const(m->live, &n);
+
+		if (rs->best == NULL &&
+		    (rs->best = malloc(n * sizeof(float))) == NULL)
+			return fault_set(f, FAULT_NOMEM, "out of memory for the "
+			    "best weights");
+		memcpy(rs->best, p, n * sizeof(float));
+	}
+	pthread_mutex_lock(&t->mu);
+	j->row.best_step = rs->stop.best_step;
+	j->row.best_value = rs->stop.best;
+	j->row.stop_waited = rs->stop.waited;
+	j->row.stop_mark = rs->stop.mark;
+	if (vd == SCHEDULE_STOP)
+		j->row.stopped_step = step;
+	pthread_mutex_unlock(&t->mu);
+	if (vd == SCHEDULE_STOP)
+		rs->stopped = 1;
+	return 0;
+}
+
+/* After a step with loss: an evaluation when one is due (a validation
+ * point, or the mean training loss since the last), fed to the tracker. */
+static int
+evaluate(trainer *t, job *j, model_entry *m, float loss, fault *f)
+{
+	run_state *rs = &j->rs;
+	double v;
+
+	if (rs->vn == 0) {
+		rs->mon_sum += loss;
+		rs->mon_n++;
+	}
+	if (!eval_due(j))
+		return 0;
+	if (rs->vn > 0) {
+		if (push_validation(rs, m->live, f) < 0)
+			return -1;
+		v = rs->vpts[rs->nvpts - 1].loss;
+	} else {
+		v = rs->mon_sum / (double)rs->mon_n;
+		rs->mon_sum = 0.0;
+		rs->mon_n = 0;
+	}
+	return rs->track ? track(t, j, m, v, f) : 0;
+}
+
+/* A resumed job (opts.resume) starts where the job it continues was at
+ * its last checkpoint: its step count, its steps_total and its tracker
+ * (copied into j's row at submission); the model must still be at that
+ * checkpoint. The weights of a best from before are not kept. */
+static int
+job_resume(trainer *t, job *j, model_entry *m, int64_t *total, fault *f)
+{
+	run_state *rs = &j->rs;
+	int64_t at = (int64_t)mlp_step(m->live);
+	store_job row;
+
+	pthread_mutex_lock(&t->mu);
+	row = j->row;
+	pthread_mutex_unlock(&t->mu);
+	if (at != row.start_step + row.ckpt_steps)
+		return fault_set(f, FAULT_INVALID, "model '%s' is at step %lld, "
+		    "not at the checkpoint of job '%s' (step %lld): it changed "
+		    "since; start a new job", m->id, (long long)at,
+		    j->opts.resume, (long long)(row.start_step +
+		    row.ckpt_steps));
+	*total = row.steps_total;
+	rs->s = row.ckpt_steps;
+	if (row.best_step > 0) {
+		rs->stop.best_step = row.best_step;
+		rs->stop.best = row.best_value;
+	}
+	rs->stop.waited = row.stop_waited;
+	if (isfinite(row.stop_mark))
+		rs->stop.mark = row.stop_mark;
+	return 0;
+}
+
 /* Loads the rows and sizes the buffers on a job's first slice. The rows
  * validation_split holds out are core/eval.h's split seeded with the
  * model's seed, so every job on the same rows holds out the same ones. */
@@ -193,10 +321,18 @@ job_start(trainer *t, job *j, model_entry *m, fault *f)
 	for (size_t i = 0; i < rs->n; i++)
 		rs->idx[i] = (uint32_t)i;
 	rs->lr = j->opts.lr > 0 ? (float)j->opts.lr : s->opt.lr;
+	rs->track = rs->vn > 0 || j->opts.stop.patience > 0 ||
+	    j->opts.restore_best;
+	schedule_stop_init(&rs->stop);
+	if (j->opts.resume[0] != '\0' && job_resume(t, j, m, &total, f) < 0)
+		return -1;
 	rs->last_ckpt = wallclock_mono();
 	rs->started = 1;
 	pthread_mutex_lock(&t->mu);
 	j->row.steps_total = total;
+	j->row.steps_done = rs->s;
+	j->row.lr = step_rate(j, total);
+	j->row.stop_mark = isfinite(rs->stop.mark) ? rs->stop.mark : NAN;
 	pthread_mutex_unlock(&t->mu);
 	return 0;
 }
@@ -242,7 +378,7 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 		int64_t total, stop;
 		size_t pos, rows;
 		const float *xb, *yb;
-		float loss;
+		float loss, rate;
 		double now;
 
 		pthread_mutex_lock(&t->mu);
@@ -273,7 +409,8 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 			xb = rs->x + pos * rs->bs * n0;
 			yb = rs->y + pos * rs->bs * nl;
 		}
-		if (mlp_train_step_checked(m->live, xb, yb, rows, rs->lr,
+		rate = step_rate(j, total);
+		if (mlp_train_step_checked(m->live, xb, yb, rows, rate,
 		    &loss, f) < 0) {
 			if (f->code == FAULT_DIVERGED)
 				fault_set(f, FAULT_DIVERGED, "diverged at step "
@@ -292,14 +429,17 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 		rs->new_rows += rows;
 		if (push_point(rs, mlp_step(m->live), loss, f) < 0)
 			return SLICE_FAILED;
-		/* an epoch ended: measure on the validation set */
-		if (rs->vn > 0 && rs->s % (int64_t)rs->per_epoch == 0 &&
-		    push_validation(rs, m->live, f) < 0)
+		/* an evaluation period (by default the epoch) ended:
+		 * measure on the validation set, track the best */
+		if (evaluate(t, j, m, loss, f) < 0)
 			return SLICE_FAILED;
 		pthread_mutex_lock(&t->mu);
 		j->row.steps_done = rs->s;
 		j->row.loss = loss;
+		j->row.lr = rate;
 		pthread_mutex_unlock(&t->mu);
+		if (rs->stopped)
+			return SLICE_DONE;
 		now = wallclock_mono();
 		if (now - last_flush >= TRAINER_FLUSH_SECONDS) {
 			int others;
@@ -356,9 +496,19 @@ job_running(trainer *t, job *j, model_entry *m, fault *f)
 {
 	store_job row;
 
+	/* the base rate now, so that the running event shows the first
+	 * step's rate (job_start sets the same) */
+	j->rs.lr = j->opts.lr > 0 ? (float)j->opts.lr : m->spec.opt.lr;
 	pthread_mutex_lock(&t->mu);
 	j->row.status = STORE_JOB_RUNNING;
 	j->row.started_ms = wallclock_ms();
+	/* a resumed job keeps the start of the job it continues, and its
+	 * first step is the one after that job's checkpoint */
+	if (j->opts.resume[0] == '\0')
+		j->row.start_step = (int64_t)mlp_step(m->live);
+	else
+		j->rs.s = j->row.ckpt_steps;
+	j->row.lr = step_rate(j, j->row.steps_total);
 	t->queued_jobs--;
 	do_count_jobs(m, -1, 1);
 	row = j->row;
@@ -400,6 +550,41 @@ job_settle(trainer *t, job *j, model_entry *m, store_job_status *final,
 		log_error("job %s: %s: %s", j->row.id, j->rs.started ?
 		    "going back to the checkpoint failed" :
 		    "final commit failed", ff.msg);
+}
+
+/* row (the row the job ends with) gets the job's training-control
+ * fields as they are now (after its last evaluation). */
+static void
+control_fields(trainer *t, const job *j, store_job *row)
+{
+	pthread_mutex_lock(&t->mu);
+	row->lr = j->row.lr;
+	row->best_step = j->row.best_step;
+	row->best_value = j->row.best_value;
+	row->stopped_step = j->row.stopped_step;
+	row->stop_waited = j->row.stop_waited;
+	row->stop_mark = j->row.stop_mark;
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* restore_best: live gets back the parameters of the job's best
+ * evaluation (its step, optimizer state and history stay), before the
+ * final commit stores them. */
+static void
+restore_best(job *j, model_entry *m)
+{
+	run_state *rs = &j->rs;
+
+	if (rs->best != NULL && rs->stop.best_step != (int64_t)mlp_step(
+	    m->live)) {
+		size_t n;
+		float *p = mlp_params(m->live, &n);
+
+		memcpy(p, rs->best, n * sizeof(float));
+		log_info("job %s: model %s restored to the weights of its best "
+		    "step %lld", j->row.id, m->id,
+		    (long long)rs->stop.best_step);
+	}
 }
 
 void
@@ -444,10 +629,16 @@ trainer_loop_run(trainer *t, task *tk)
 	    mlp_step(m->live) != j->rs.last_val_step) {
 		fault vf;
 
-		if (push_validation(&j->rs, m->live, &vf) < 0)
+		if (push_validation(&j->rs, m->live, &vf) < 0 ||
+		    (j->rs.track && track(t, j, m, j->rs.vpts[
+		    j->rs.nvpts - 1].loss, &vf) < 0))
 			log_warn("job %s: no final validation point: %s",
 			    j->row.id, vf.msg);
 	}
+	control_fields(t, j, &row);
+	if (!j->forget && (final == STORE_JOB_SUCCEEDED ||
+	    final == STORE_JOB_CANCELLED))
+		restore_best(j, m);
 	if (!j->forget)
 		job_settle(t, j, m, &final, &row, &f);
 	log_info("job %s on model %s ended %s after %lld steps%s%s",

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "schedule.h"
+
 /* Options of POST /v1/models/{id}/train. */
 typedef struct train_opts {
 	int64_t epochs;     /* 1.. ; used when steps == 0 */
@@ -18,6 +20,16 @@ typedef struct train_opts {
 	int shuffle;        /* reshuffle the rows every epoch */
 	double validation_split; /* 0: none; in (0, 1): the fraction of the
 				  * rows held out for validation */
+	schedule sched;     /* the learning-rate schedule over the job's steps
+	                       (core/schedule.h), from lr (or the model's) */
+	schedule_stop_opts stop; /* early stopping; patience 0: off */
+	int64_t eval_every; /* steps between evaluations (validation points,
+	                       early stopping, the best); 0: every epoch */
+	int restore_best;   /* at the end, put back the weights of the best
+	                       evaluation (kept in memory while it runs) */
+	char resume[32];    /* "" or the id of an interrupted job of the
+	                       model that this one continues from its last
+	                       checkpoint (its steps, schedule and tracker) */
 } train_opts;
 
 #endif

@@ -105,6 +105,21 @@ typedef struct store_job {
 	int64_t created_ms;
 	int64_t started_ms;  /* 0 when not started */
 	int64_t finished_ms; /* 0 when not finished */
+	/* training control (core/schedule.h): stored with every update of
+	 * the row, under "control" in its options JSON, and read back */
+	double lr;           /* the learning rate of its last step; 0: none */
+	int64_t best_step;   /* the model step of its best evaluation; 0:
+	                        none */
+	double best_value;   /* the value there (validation loss, or the mean
+	                        training loss without validation) */
+	int64_t stopped_step; /* the step early stopping ended it at; 0: it
+	                        did not stop early */
+	int64_t stop_waited; /* early stopping: evaluations since the last
+	                        improvement by more than min_delta */
+	double stop_mark;    /* the value of that improvement; NAN: none */
+	int64_t start_step;  /* the model's step when the job began */
+	int64_t ckpt_steps;  /* the job's steps at its last weights
+	                        checkpoint (a resumed job starts there) */
 } store_job;
 
 /* "queued", "running", ... ; NULL for a bad value. */

@@ -10,6 +10,7 @@
 #endif
 #include "store_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,9 +23,19 @@ enum q {
 	Q_COUNT_
 };
 
+/* A job's training control lives in its options JSON under "control"
+ * (SQLite's JSON functions; no column of its own). */
 #define JOB_COLUMNS \
 	"rowid, id, model_id, status, steps_total, steps_done, loss, error, " \
-	"options, created_ms, started_ms, finished_ms"
+	"options, created_ms, started_ms, finished_ms, " \
+	"json_extract(options, '$.control.lr'), " \
+	"json_extract(options, '$.control.best_step'), " \
+	"json_extract(options, '$.control.best_value'), " \
+	"json_extract(options, '$.control.stopped_step'), " \
+	"json_extract(options, '$.control.waited'), " \
+	"json_extract(options, '$.control.mark'), " \
+	"json_extract(options, '$.control.start_step'), " \
+	"json_extract(options, '$.control.ckpt_steps')"
 
 static const char *const q_sql[Q_COUNT_] = {
 	[Q_JOB_INSERT] =
@@ -34,7 +45,13 @@ static const char *const q_sql[Q_COUNT_] = {
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[Q_JOB_UPDATE] =
 		"UPDATE jobs SET status = ?2, steps_done = ?3, loss = ?4, "
-		"error = ?5, started_ms = ?6, finished_ms = ?7 WHERE id = ?1",
+		"error = ?5, started_ms = ?6, finished_ms = ?7, "
+		"options = CASE WHEN coalesce(?8, ?9) IS NULL THEN options "
+		"ELSE json_set(options, '$.control', json_object('lr', ?8, "
+		"'best_step', ?9, 'best_value', ?10, 'stopped_step', ?11, "
+		"'waited', ?12, 'mark', ?13, 'start_step', ?14, "
+		"'ckpt_steps', ?15)) END "
+		"WHERE id = ?1",
 	[Q_JOB_NEXT] =
 		"SELECT " JOB_COLUMNS " FROM jobs "
 		"WHERE (created_ms, rowid) > (?1, ?2) "
@@ -80,6 +97,16 @@ job_update_row(conn *c, const store_job *j, fault *f)
 	db_bind_text(st, 5, j->error, &rc);
 	db_bind_time(st, 6, j->started_ms, &rc);
 	db_bind_time(st, 7, j->finished_ms, &rc);
+	/* the control object only once the job has a rate or a best */
+	db_bind_real(st, 8, j->lr > 0 ? j->lr : NAN, &rc);
+	db_bind_real(st, 9, j->best_step > 0 ? (double)j->best_step : NAN, &rc);
+	db_bind_real(st, 10, isfinite(j->best_value) ? j->best_value : NAN,
+		     &rc);
+	db_bind_i64(st, 11, j->stopped_step, &rc);
+	db_bind_i64(st, 12, j->stop_waited, &rc);
+	db_bind_real(st, 13, isfinite(j->stop_mark) ? j->stop_mark : NAN, &rc);
+	db_bind_i64(st, 14, j->start_step, &rc);
+	db_bind_i64(st, 15, j->ckpt_steps, &rc);
 	if (db_bound(c, st, rc, f, "updating a job") != 0 ||
 	    db_run(c, st, f, "updating a job") != 0)
 		return -1;
@@ -245,6 +272,15 @@ do_job_next(conn *c, void *arg, fault *f)
 	k->created_ms = k->j.created_ms = sqlite3_column_int64(st, 9);
 	k->j.started_ms = sqlite3_column_int64(st, 10);   /* NULL is 0 */
 	k->j.finished_ms = sqlite3_column_int64(st, 11);
+	k->j.lr = sqlite3_column_type(st, 12) == SQLITE_NULL ? 0 :
+	    sqlite3_column_double(st, 12);
+	k->j.best_step = sqlite3_column_int64(st, 13);   /* NULL is 0 */
+	k->j.best_value = db_real(st, 14);
+	k->j.stopped_step = sqlite3_column_int64(st, 15);
+	k->j.stop_waited = sqlite3_column_int64(st, 16);
+	k->j.stop_mark = db_real(st, 17);
+	k->j.start_step = sqlite3_column_int64(st, 18);
+	k->j.ckpt_steps = sqlite3_column_int64(st, 19);
 	k->found = 1;
 	db_done(st);
 	return 0;

@@ -36,6 +36,23 @@ check_opts(json_t *obj, const train_opts *o)
 	FUZZ_ASSERT(o->validation_split == 0.0 ||
 	    json_object_get(obj, "validation") == NULL,
 	    "both validation and validation_split");
+	/* training control: a schedule core/schedule.h accepts, early
+	 * stopping with patience >= 1 and min_delta >= 0 when on */
+	{
+		char why[160];
+
+		FUZZ_ASSERT(schedule_check(&o->sched, why, sizeof why) == 0,
+		    "schedule: %s", why);
+	}
+	FUZZ_ASSERT(o->stop.patience >= 0 && o->stop.min_delta >= 0.0 &&
+	    isfinite(o->stop.min_delta), "early_stopping %lld %g",
+	    (long long)o->stop.patience, o->stop.min_delta);
+	FUZZ_ASSERT(o->eval_every >= 0 && (o->restore_best == 0 ||
+	    o->restore_best == 1), "eval_every %lld restore_best %d",
+	    (long long)o->eval_every, o->restore_best);
+	FUZZ_ASSERT(o->resume[0] == '\0' || (strlen(o->resume) == 17 &&
+	    o->resume[0] == 'j' && strspn(o->resume + 1,
+	    "0123456789abcdef") == 16), "resume '%s'", o->resume);
 	text = codec_train_opts_text(o);
 	FUZZ_ASSERT(text != NULL, "codec_train_opts_text failed");
 	doc = json_loads(text, 0, NULL);
