@@ -110,8 +110,8 @@ pb_len(pb_reader *r, pb_reader *sub, fault *f)
 	if (pb_varint(r, &n, f) < 0)
 		return -1;
 	if (n > (uint64_t)(r->end - r->p))
-		return fault_set(f, FAULT_CORRUPT, "a field says it holds "
-		    "%llu bytes; its message has %zu left",
+		return fault_set(f, FAULT_CORRUPT, "a field of %llu bytes "
+		    "is cut off by the end of its message (%zu bytes left)",
 		    (unsigned long long)n, (size_t)(r->end - r->p));
 	if (take(r, (size_t)n, &b, f) < 0)
 		return -1;
