@@ -8,9 +8,11 @@
  * model through ONNX and back bit for bit, accept the other ways an
  * exporter writes the same MLP (MatMul + Add, transB 0, alpha, double and
  * float_data tensors), and refuse everything else with the right fault
- * and a message naming what is wrong, with nothing left allocated.
+ * and a message naming what is wrong, with nothing left allocated. The
+ * fuzzer's seed corpus runs through the same checks as fuzz_onnx.
  */
 #include <check.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -743,6 +745,68 @@ START_TEST(test_not_onnx)
 }
 END_TEST
 
+/* Every seed of tests/fuzz/corpus/fuzz_onnx (the crashes the fuzzer
+ * ever found join it) through onnx_import as fuzz_onnx checks it, in
+ * every build: refused with a message, or read and carried through an
+ * export and back unchanged. The corpus holds both kinds. */
+START_TEST(test_corpus)
+{
+	const char *srcdir = getenv("srcdir");
+	char dir[4096];
+	struct dirent **ents;
+	int n, ok = 0, refused = 0;
+
+	snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus/fuzz_onnx",
+	    srcdir ? srcdir : ".");
+	n = scandir(dir, &ents, NULL, alphasort);
+	ck_assert_msg(n >= 0, "cannot read the corpus %s", dir);
+	for (int i = 0; i < n; i++) {
+		char path[8192];
+		FILE *fp;
+		uint8_t *data;
+		long len;
+		onnx_net net, again;
+		void *out;
+		size_t olen;
+		fault f;
+
+		snprintf(path, sizeof path, "%s/%s", dir, ents[i]->d_name);
+		if (ents[i]->d_name[0] == '.' || (fp = fopen(path, "rb")) ==
+		    NULL) {
+			free(ents[i]);
+			continue;
+		}
+		ck_assert(fseek(fp, 0, SEEK_END) == 0);
+		len = ftell(fp);
+		rewind(fp);
+		data = malloc(len > 0 ? (size_t)len : 1);
+		ck_assert_ptr_nonnull(data);
+		ck_assert(fread(data, 1, (size_t)len, fp) == (size_t)len);
+		fclose(fp);
+		if (onnx_import(data, (size_t)len, &net, &f) < 0) {
+			ck_assert_msg(f.msg[0] != '\0', "%s", path);
+			refused++;
+		} else {
+			ck_assert_int_eq(onnx_export(&net.spec, net.params,
+			    net.meta, net.n_meta, &out, &olen, &f), 0);
+			ck_assert_msg(onnx_import(out, olen, &again, &f) == 0,
+			    "%s: %s", path, f.msg);
+			ck_assert_int_eq(memcmp(again.params, net.params,
+			    mlp_spec_params(&net.spec) * sizeof(float)), 0);
+			onnx_net_free(&again);
+			onnx_net_free(&net);
+			free(out);
+			ok++;
+		}
+		free(data);
+		free(ents[i]);
+	}
+	free(ents);
+	ck_assert_msg(ok > 0 && refused > 0, "%s: %d read, %d refused", dir,
+	    ok, refused);
+}
+END_TEST
+
 static Suite *
 onnx_suite(void)
 {
@@ -760,6 +824,7 @@ onnx_suite(void)
 	tcase_add_test(tc, test_gemm_variants);
 	tcase_add_test(tc, test_refused_graphs);
 	tcase_add_test(tc, test_not_onnx);
+	tcase_add_test(tc, test_corpus);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

@@ -2,7 +2,8 @@
  * api: the REST handlers of API v1 and what they share.
  *
  * One file per resource implements its handlers (api_models.c, api_data.c,
- * api_training.c, api_predict.c, api_history.c, api_system.c); routes.c
+ * api_training.c, api_predict.c, api_history.c, api_system.c, api_onnx.c
+ * for models as ONNX files); routes.c
  * binds them to paths. Handlers decode and validate the whole request with
  * codec before touching any state, then call registry, trainer and store;
  * they never call each other. api.c holds the few helpers they share.
