@@ -10,8 +10,9 @@
 #      evaluated node by node with numpy (tests/onnx_tool.py) matches
 #      mlpd's own predictions to 1e-6;
 #   2. the file POSTed back with Content-Type: application/onnx makes a
-#      new model with the same layers, activations, loss, name and step,
-#      whose weights document is byte for byte the original's;
+#      new model with the same layers, activations, loss, name, step and
+#      optimizer settings, whose weights document is byte for byte the
+#      original's;
 #   3. the same function rewritten in float64 as MatMul + Add (double_data
 #      and raw_data tensors) imports and predicts as the original;
 #   4. tests/fixtures/onnx/torch_mlp.onnx (torch.onnx.export of
@@ -95,7 +96,7 @@ export_check() {
 	req POST /v1/models "@$tmp/m$1.onnx" application/onnx
 	check "model $1: imported" "$code" 201
 	back=$(jget id)
-	for _f in name loss step; do
+	for _f in name loss step optimizer learning_rate momentum; do
 		req GET "/v1/models/$id"
 		_want=$(jget "$_f")
 		req GET "/v1/models/$back"
@@ -120,7 +121,7 @@ start "$tmp/db"
 # ---------------------------------------------------------------------------
 # 1 and 2: out, checked, and back in
 # ---------------------------------------------------------------------------
-export_check 1 '{"name":"three layers","layers":[3,5,4,2],"activation":["tanh","relu","sigmoid"],"seed":3}' \
+export_check 1 '{"name":"three layers","layers":[3,5,4,2],"activation":["tanh","relu","sigmoid"],"learning_rate":2,"seed":3}' \
     '{"inputs":[[0.5,-1,2],[0,0.25,-0.75],[1.5,1,-2],[-0.1,0.2,0.3]],"targets":[[0,1],[1,0],[1,1],[0,0]]}'
 export_check 2 '{"name":"classes","layers":[4,6,3],"loss":"cross_entropy","seed":4}' \
     '{"inputs":[[1,2,3,4],[-1,0,1,0],[0.5,0.5,-0.5,2]],"targets":[[1,0,0],[0,1,0],[0,0,1]]}'
