@@ -1040,6 +1040,14 @@ map_node(const parsed *g, int i, mapping *mp, int *state, slice *cur,
 		return fault_set(f, FAULT_INVALID, "%s is in domain '%s'; mlpd "
 		    "supports the default ONNX domain only", label,
 		    show(n->domain, b));
+	/* the op first: an unsupported node is named as such wherever it
+	 * sits in the graph */
+	if (!slice_is(n->op, "Identity") && !slice_is(n->op, "Gemm") &&
+	    !slice_is(n->op, "MatMul") && !slice_is(n->op, "Add") &&
+	    act_of(n->op, &k) < 0)
+		return fault_set(f, FAULT_INVALID, "%s is not supported: mlpd "
+		    "imports Gemm, MatMul (+ Add), Sigmoid, Tanh, Relu, "
+		    "Softmax and Identity", label);
 	if (n->n_out != 1 || n->out[0].n == 0)
 		return fault_set(f, FAULT_INVALID, "%s has %d outputs; mlpd "
 		    "supports nodes with one", label, n->n_out);
@@ -1133,9 +1141,8 @@ map_node(const parsed *g, int i, mapping *mp, int *state, slice *cur,
 		mp->act[mp->n_layers - 1] = k;
 		*state = S_ACT;
 	} else {
-		return fault_set(f, FAULT_INVALID, "%s is not supported: mlpd "
-		    "imports Gemm, MatMul (+ Add), Sigmoid, Tanh, Relu, "
-		    "Softmax and Identity", label);
+		return fault_set(f, FAULT_INTERNAL, "%s: op checked above",
+		    label);
 	}
 	*cur = n->out[0];
 	return 0;

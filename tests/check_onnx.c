@@ -630,6 +630,12 @@ START_TEST(test_refused_graphs)
 	    "unsupported op", FAULT_INVALID, "node 0 (Conv 'Conv') is not "
 	    "supported" });
 
+	/* named as unsupported even where it breaks the chain too */
+	n[0] = node("LSTM", self, "y", NULL);
+	expect_refused(model(n, 1, NULL, 0, "y", NULL), &(bad_case){
+	    "an unsupported op off the chain", FAULT_INVALID,
+	    "node 0 (LSTM 'LSTM') is not supported" });
+
 	n[0] = node("Gemm", gemm_unknown, "y", tb);
 	in[0] = W_OK();
 	expect_refused(model(n, 1, in, 1, "y", NULL), &(bad_case){
