@@ -21,7 +21,8 @@ static const http_route routes[] = {
 	{ "GET", "/v1/models/*", api_models_get, 0, 0 },
 	{ "DELETE", "/v1/models/*", api_models_delete, 0, HTTP_WORKER },
 	{ "GET", "/v1/models/*/weights", api_models_weights_get, 0, 0 },
-	{ "GET", "/v1/models/*/onnx", api_onnx_get, 0, 0 },
+	/* a worker: encoding a large model's file takes milliseconds */
+	{ "GET", "/v1/models/*/onnx", api_onnx_get, 0, HTTP_WORKER },
 	{ "PUT", "/v1/models/*/weights", api_models_weights_put,
 	    HTTP_BODY_JSON, HTTP_WORKER },
 	{ "POST", "/v1/models/*/batches", api_data_push,
