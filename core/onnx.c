@@ -267,6 +267,7 @@ typedef struct vinfo {
 } vinfo;
 
 typedef struct parsed {
+	uint64_t ir;    /* ir_version */
 	int64_t opset;  /* of the default domain; 0: none */
 	int has_graph;
 	int n_nodes, n_inits, n_inputs, n_outputs;
@@ -303,22 +304,12 @@ slice_eq(slice a, slice b)
 	return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 }
 
-/* Fails unless the field just read has wire type want. */
-static int
-want(int wt, int want_wt, const char *what, fault *f)
-{
-	if (wt != want_wt)
-		return fault_set(f, FAULT_CORRUPT, "%s has wire type %d, not "
-		    "%d", what, wt, want_wt);
-	return 0;
-}
-
 static int
 get_slice(pb_reader *r, int wt, slice *s, const char *what, fault *f)
 {
 	pb_reader sub;
 
-	if (want(wt, PB_LEN, what, f) < 0 || pb_len(r, &sub, f) < 0)
+	if (pb_want(wt, PB_LEN, what, f) < 0 || pb_len(r, &sub, f) < 0)
 		return -1;
 	s->p = sub.p;
 	s->n = (size_t)(sub.end - sub.p);
@@ -328,35 +319,42 @@ get_slice(pb_reader *r, int wt, slice *s, const char *what, fault *f)
 static int
 get_varint(pb_reader *r, int wt, uint64_t *v, const char *what, fault *f)
 {
-	if (want(wt, PB_VARINT, what, f) < 0)
+	if (pb_want(wt, PB_VARINT, what, f) < 0)
 		return -1;
 	return pb_varint(r, v, f);
 }
 
-/* A repeated int64 field (dims), packed or not, appended to dims. */
+/* One value of a tensor's dims, appended. */
 static int
-get_dims(pb_reader *r, int wt, int64_t *dims, int *n, const char *what,
-	 fault *f)
+one_dim(pb_reader *r, tensor *t, fault *f)
 {
-	pb_reader sub;
 	uint64_t v;
 
-	if (wt == PB_LEN) {
-		if (pb_len(r, &sub, f) < 0)
-			return -1;
-	} else if (want(wt, PB_VARINT, what, f) < 0) {
+	if (pb_varint(r, &v, f) < 0)
 		return -1;
-	} else {
-		sub = *r;
-	}
-	do {
-		if (pb_varint(wt == PB_LEN ? &sub : r, &v, f) < 0)
+	if (t->ndims == MAX_DIMS)
+		return fault_set(f, FAULT_INVALID, "a tensor has more than %d "
+		    "dimensions", MAX_DIMS);
+	t->dims[t->ndims++] = (int64_t)v;
+	return 0;
+}
+
+/* A repeated int64 field (dims), packed or not. */
+static int
+get_dims(pb_reader *r, int wt, tensor *t, fault *f)
+{
+	pb_reader sub;
+
+	if (wt != PB_LEN) {
+		if (pb_want(wt, PB_VARINT, "a tensor's dims", f) < 0)
 			return -1;
-		if (*n == MAX_DIMS)
-			return fault_set(f, FAULT_INVALID, "%s has more than "
-			    "%d dimensions", what, MAX_DIMS);
-		dims[(*n)++] = (int64_t)v;
-	} while (wt == PB_LEN && sub.p < sub.end);
+		return one_dim(r, t, f);
+	}
+	if (pb_len(r, &sub, f) < 0)
+		return -1;
+	while (sub.p < sub.end)
+		if (one_dim(&sub, t, f) < 0)
+			return -1;
 	return 0;
 }
 
@@ -378,438 +376,364 @@ count_values(pb_reader *r, int wt, size_t size, size_t *count,
 		*count += (size_t)(sub.end - sub.p) / size;
 		return 0;
 	}
-	if (want(wt, size == 4 ? PB_I32 : PB_I64, what, f) < 0)
+	if (pb_want(wt, size == 4 ? PB_I32 : PB_I64, what, f) < 0)
 		return -1;
 	(*count)++;
 	return pb_skip(r, wt, f);
 }
 
+/* TensorProto */
 static int
-parse_tensor(pb_reader *r, tensor *t, fault *f)
+tensor_field(pb_reader *r, uint32_t field, int wt, void *ctx, fault *f)
 {
-	uint32_t field;
-	int wt, rc;
+	static const char *const other[] = { [3] = "segment",
+		[5] = "int32_data", [6] = "string_data", [7] = "int64_data",
+		[11] = "uint64_data", [13] = "external_data" };
+	tensor *t = ctx;
+	uint64_t loc;
+
+	switch (field) {
+	case 1:
+		return get_dims(r, wt, t, f);
+	case 2:
+		return get_varint(r, wt, &t->dtype, "a tensor's data_type", f);
+	case 3: case 5: case 6: case 7: case 11: case 13:
+		t->other = other[field];
+		return pb_skip(r, wt, f);
+	case 4:
+		return count_values(r, wt, 4, &t->n_float,
+		    "a tensor's float_data", f);
+	case 8:
+		return get_slice(r, wt, &t->name, "a tensor's name", f);
+	case 9:
+		t->has_raw = 1;
+		return get_slice(r, wt, &t->raw, "a tensor's raw_data", f);
+	case 10:
+		return count_values(r, wt, 8, &t->n_double,
+		    "a tensor's double_data", f);
+	case 14:
+		if (get_varint(r, wt, &loc, "a tensor's data_location", f) < 0)
+			return -1;
+		if (loc != 0)
+			t->other = "external_data";
+		return 0;
+	default:
+		return pb_skip(r, wt, f);
+	}
+}
+
+static int
+parse_tensor(pb_reader *r, int wt, tensor *t, fault *f)
+{
+	pb_reader sub;
 
 	memset(t, 0, sizeof *t);
-	t->msg.p = r->p;
-	t->msg.n = (size_t)(r->end - r->p);
-	while ((rc = pb_next(r, &field, &wt, f)) > 0) {
-		switch (field) {
-		case 1:
-			rc = get_dims(r, wt, t->dims, &t->ndims,
-			    "a tensor's dims", f);
-			break;
-		case 2:
-			rc = get_varint(r, wt, &t->dtype,
-			    "a tensor's data_type", f);
-			break;
-		case 3:
-			t->other = "segment";
-			rc = pb_skip(r, wt, f);
-			break;
-		case 4:
-			rc = count_values(r, wt, 4, &t->n_float,
-			    "a tensor's float_data", f);
-			break;
-		case 5: case 6: case 7: case 11:
-			t->other = field == 5 ? "int32_data" : field == 6 ?
-			    "string_data" : field == 7 ? "int64_data" :
-			    "uint64_data";
-			rc = pb_skip(r, wt, f);
-			break;
-		case 8:
-			rc = get_slice(r, wt, &t->name, "a tensor's name", f);
-			break;
-		case 9:
-			t->has_raw = 1;
-			rc = get_slice(r, wt, &t->raw, "a tensor's raw_data",
-			    f);
-			break;
-		case 10:
-			rc = count_values(r, wt, 8, &t->n_double,
-			    "a tensor's double_data", f);
-			break;
-		case 13:
-			t->other = "external_data";
-			rc = pb_skip(r, wt, f);
-			break;
-		case 14: {
-			uint64_t loc;
-
-			rc = get_varint(r, wt, &loc,
-			    "a tensor's data_location", f);
-			if (rc == 0 && loc != 0)
-				t->other = "external_data";
-			break;
-		}
-		default:
-			rc = pb_skip(r, wt, f);
-		}
-		if (rc < 0)
-			return -1;
-	}
-	return rc;
-}
-
-static int
-parse_attr(pb_reader *r, attr *a, fault *f)
-{
-	uint32_t field, u32;
-	uint64_t v;
-	int wt, rc;
-
-	memset(a, 0, sizeof *a);
-	while ((rc = pb_next(r, &field, &wt, f)) > 0) {
-		switch (field) {
-		case 1:
-			rc = get_slice(r, wt, &a->name, "an attribute's name",
-			    f);
-			break;
-		case 2:
-			if ((rc = want(wt, PB_I32, "an attribute's f", f)) < 0 ||
-			    (rc = pb_fixed32(r, &u32, f)) < 0)
-				break;
-			memcpy(&a->f, &u32, 4);
-			a->has_f = 1;
-			break;
-		case 3:
-			rc = get_varint(r, wt, &v, "an attribute's i", f);
-			a->i = (int64_t)v;
-			a->has_i = 1;
-			break;
-		case 20:
-			rc = get_varint(r, wt, &a->type,
-			    "an attribute's type", f);
-			break;
-		default:
-			rc = pb_skip(r, wt, f);
-		}
-		if (rc < 0)
-			return -1;
-	}
-	return rc;
-}
-
-static int
-parse_node(pb_reader *r, node *n, fault *f)
-{
-	uint32_t field;
-	int wt, rc;
-	pb_reader sub;
-
-	memset(n, 0, sizeof *n);
-	while ((rc = pb_next(r, &field, &wt, f)) > 0) {
-		switch (field) {
-		case 1:
-		case 2: {
-			int *cnt = field == 1 ? &n->n_in : &n->n_out;
-			slice *arr = field == 1 ? n->in : n->out;
-
-			if (*cnt == MAX_NODE_IO)
-				return fault_set(f, FAULT_INVALID, "a node has "
-				    "more than %d %s", MAX_NODE_IO,
-				    field == 1 ? "inputs" : "outputs");
-			rc = get_slice(r, wt, &arr[(*cnt)++],
-			    "a node's input or output", f);
-			break;
-		}
-		case 3:
-			rc = get_slice(r, wt, &n->name, "a node's name", f);
-			break;
-		case 4:
-			rc = get_slice(r, wt, &n->op, "a node's op_type", f);
-			break;
-		case 5:
-			if (n->n_attr == MAX_ATTRS)
-				return fault_set(f, FAULT_INVALID, "a node has "
-				    "more than %d attributes", MAX_ATTRS);
-			if ((rc = want(wt, PB_LEN, "a node's attribute", f)) < 0 ||
-			    (rc = pb_len(r, &sub, f)) < 0)
-				break;
-			rc = parse_attr(&sub, &n->attr[n->n_attr++], f);
-			break;
-		case 7:
-			rc = get_slice(r, wt, &n->domain, "a node's domain", f);
-			break;
-		default:
-			rc = pb_skip(r, wt, f);
-		}
-		if (rc < 0)
-			return -1;
-	}
-	return rc;
-}
-
-/* TensorShapeProto.Dimension: a dim_value, or -1. */
-static int
-parse_dim(pb_reader *r, int64_t *d, fault *f)
-{
-	uint32_t field;
-	int wt, rc;
-	uint64_t v;
-
-	*d = -1;
-	while ((rc = pb_next(r, &field, &wt, f)) > 0) {
-		if (field == 1) {
-			if (get_varint(r, wt, &v, "a dim_value", f) < 0)
-				return -1;
-			*d = (int64_t)v;
-		} else if (pb_skip(r, wt, f) < 0) {
-			return -1;
-		}
-	}
-	return rc;
-}
-
-/* TypeProto.Tensor: elem_type and the shape. */
-static int
-parse_tensor_type(pb_reader *r, vinfo *v, fault *f)
-{
-	uint32_t field, df;
-	int wt, dwt, rc;
-	pb_reader sub, dim;
-
-	v->has_type = 1;
-	while ((rc = pb_next(r, &field, &wt, f)) > 0) {
-		if (field == 1) {
-			rc = get_varint(r, wt, &v->elem, "an elem_type", f);
-		} else if (field == 2) {
-			if (want(wt, PB_LEN, "a shape", f) < 0 ||
-			    pb_len(r, &sub, f) < 0)
-				return -1;
-			v->ndims = 0;
-			while ((rc = pb_next(&sub, &df, &dwt, f)) > 0) {
-				if (df != 1) {
-					if (pb_skip(&sub, dwt, f) < 0)
-						return -1;
-					continue;
-				}
-				if (v->ndims == MAX_DIMS)
-					return fault_set(f, FAULT_INVALID, "a "
-					    "shape has more than %d dimensions",
-					    MAX_DIMS);
-				if (want(dwt, PB_LEN, "a dim", f) < 0 ||
-				    pb_len(&sub, &dim, f) < 0 ||
-				    parse_dim(&dim, &v->dims[v->ndims++], f) < 0)
-					return -1;
-			}
-		} else {
-			rc = pb_skip(r, wt, f);
-		}
-		if (rc < 0)
-			return -1;
-	}
-	return rc;
-}
-
-static int
-parse_vinfo(pb_reader *r, vinfo *v, fault *f)
-{
-	uint32_t field, tf;
-	int wt, twt, rc;
-	pb_reader type, tt;
-
-	memset(v, 0, sizeof *v);
-	v->ndims = -1;
-	while ((rc = pb_next(r, &field, &wt, f)) > 0) {
-		if (field == 1) {
-			rc = get_slice(r, wt, &v->name, "a value's name", f);
-		} else if (field == 2) {
-			if (want(wt, PB_LEN, "a value's type", f) < 0 ||
-			    pb_len(r, &type, f) < 0)
-				return -1;
-			while ((rc = pb_next(&type, &tf, &twt, f)) > 0) {
-				if (tf != 1) {
-					/* sequence, map, ...: not a tensor */
-					v->has_type = 1;
-					v->elem = 0;
-					rc = pb_skip(&type, twt, f);
-				} else if (want(twt, PB_LEN, "a tensor_type",
-				    f) < 0 || pb_len(&type, &tt, f) < 0) {
-					return -1;
-				} else {
-					rc = parse_tensor_type(&tt, v, f);
-				}
-				if (rc < 0)
-					return -1;
-			}
-		} else {
-			rc = pb_skip(r, wt, f);
-		}
-		if (rc < 0)
-			return -1;
-	}
-	return rc;
-}
-
-static int
-parse_graph(pb_reader *r, parsed *g, fault *f)
-{
-	uint32_t field;
-	int wt, rc;
-	pb_reader sub;
-
-	while ((rc = pb_next(r, &field, &wt, f)) > 0) {
-		if (field != 1 && field != 5 && field != 11 && field != 12 &&
-		    field != 15) {
-			if (pb_skip(r, wt, f) < 0)
-				return -1;
-			continue;
-		}
-		if (want(wt, PB_LEN, "a graph's node, initializer, input or "
-		    "output", f) < 0 || pb_len(r, &sub, f) < 0)
-			return -1;
-		switch (field) {
-		case 1:
-			if (g->n_nodes == MAX_NODES)
-				return fault_set(f, FAULT_INVALID, "the graph "
-				    "has more than %d nodes; an MLP of %d "
-				    "layers needs far fewer", MAX_NODES,
-				    MLP_MAX_LAYERS);
-			rc = parse_node(&sub, &g->nodes[g->n_nodes++], f);
-			break;
-		case 5:
-			if (g->n_inits == MAX_INITS)
-				return fault_set(f, FAULT_INVALID, "the graph "
-				    "has more than %d initializers", MAX_INITS);
-			rc = parse_tensor(&sub, &g->inits[g->n_inits++], f);
-			break;
-		case 11:
-			if (g->n_inputs == MAX_INPUTS)
-				return fault_set(f, FAULT_INVALID, "the graph "
-				    "has more than %d inputs", MAX_INPUTS);
-			rc = parse_vinfo(&sub, &g->inputs[g->n_inputs++], f);
-			break;
-		case 12:
-			if (g->n_outputs == MAX_OUTPUTS)
-				return fault_set(f, FAULT_INVALID, "the graph "
-				    "has more than %d outputs; an MLP has one",
-				    MAX_OUTPUTS);
-			rc = parse_vinfo(&sub, &g->outputs[g->n_outputs++], f);
-			break;
-		case 15:
-			return fault_set(f, FAULT_INVALID, "the graph has a "
-			    "sparse_initializer; mlpd reads dense float "
-			    "initializers only");
-		}
-		if (rc < 0)
-			return -1;
-	}
-	return rc;
-}
-
-static int
-parse_opset(pb_reader *r, parsed *g, fault *f)
-{
-	uint32_t field;
-	int wt, rc;
-	slice domain = { NULL, 0 };
-	uint64_t version = 0;
-
-	while ((rc = pb_next(r, &field, &wt, f)) > 0) {
-		if (field == 1)
-			rc = get_slice(r, wt, &domain, "an opset's domain", f);
-		else if (field == 2)
-			rc = get_varint(r, wt, &version, "an opset's version",
-			    f);
-		else
-			rc = pb_skip(r, wt, f);
-		if (rc < 0)
-			return -1;
-	}
-	if (rc < 0)
+	if (pb_want(wt, PB_LEN, "an initializer", f) < 0 ||
+	    pb_len(r, &sub, f) < 0)
 		return -1;
-	if (domain.n == 0 || slice_is(domain, "ai.onnx"))
-		g->opset = version > INT64_MAX ? INT64_MAX : (int64_t)version;
+	t->msg.p = sub.p;
+	t->msg.n = (size_t)(sub.end - sub.p);
+	return pb_each(&sub, tensor_field, t, f);
+}
+
+/* AttributeProto */
+static int
+attr_field(pb_reader *r, uint32_t field, int wt, void *ctx, fault *f)
+{
+	attr *a = ctx;
+	uint32_t u32;
+	uint64_t v;
+
+	switch (field) {
+	case 1:
+		return get_slice(r, wt, &a->name, "an attribute's name", f);
+	case 2:
+		if (pb_want(wt, PB_I32, "an attribute's f", f) < 0 ||
+		    pb_fixed32(r, &u32, f) < 0)
+			return -1;
+		memcpy(&a->f, &u32, 4);
+		a->has_f = 1;
+		return 0;
+	case 3:
+		if (get_varint(r, wt, &v, "an attribute's i", f) < 0)
+			return -1;
+		a->i = (int64_t)v;
+		a->has_i = 1;
+		return 0;
+	case 20:
+		return get_varint(r, wt, &a->type, "an attribute's type", f);
+	default:
+		return pb_skip(r, wt, f);
+	}
+}
+
+/* One more input or output name of a node. */
+static int
+io_name(pb_reader *r, int wt, slice *names, int *n, const char *what,
+	fault *f)
+{
+	if (*n == MAX_NODE_IO)
+		return fault_set(f, FAULT_INVALID, "a node has more than %d %s",
+		    MAX_NODE_IO, what);
+	return get_slice(r, wt, &names[(*n)++], "a node's input or output", f);
+}
+
+/* NodeProto */
+static int
+node_field(pb_reader *r, uint32_t field, int wt, void *ctx, fault *f)
+{
+	node *n = ctx;
+	attr *a;
+
+	switch (field) {
+	case 1:
+		return io_name(r, wt, n->in, &n->n_in, "inputs", f);
+	case 2:
+		return io_name(r, wt, n->out, &n->n_out, "outputs", f);
+	case 3:
+		return get_slice(r, wt, &n->name, "a node's name", f);
+	case 4:
+		return get_slice(r, wt, &n->op, "a node's op_type", f);
+	case 5:
+		if (n->n_attr == MAX_ATTRS)
+			return fault_set(f, FAULT_INVALID, "a node has more "
+			    "than %d attributes", MAX_ATTRS);
+		a = &n->attr[n->n_attr++];
+		memset(a, 0, sizeof *a);
+		return pb_message(r, wt, "a node's attribute", attr_field, a,
+		    f);
+	case 7:
+		return get_slice(r, wt, &n->domain, "a node's domain", f);
+	default:
+		return pb_skip(r, wt, f);
+	}
+}
+
+/* TensorShapeProto.Dimension: its dim_value, or -1. */
+static int
+dim_field(pb_reader *r, uint32_t field, int wt, void *ctx, fault *f)
+{
+	int64_t *d = ctx;
+	uint64_t v;
+
+	if (field != 1)
+		return pb_skip(r, wt, f);
+	if (get_varint(r, wt, &v, "a dim_value", f) < 0)
+		return -1;
+	*d = (int64_t)v;
 	return 0;
 }
 
+/* TensorShapeProto */
 static int
-parse_meta(pb_reader *r, parsed *g, fault *f)
+shape_field(pb_reader *r, uint32_t field, int wt, void *ctx, fault *f)
 {
-	uint32_t field;
-	int wt, rc;
-	slice k = { NULL, 0 }, v = { NULL, 0 };
+	vinfo *v = ctx;
+
+	if (field != 1)
+		return pb_skip(r, wt, f);
+	if (v->ndims == MAX_DIMS)
+		return fault_set(f, FAULT_INVALID, "a shape has more than %d "
+		    "dimensions", MAX_DIMS);
+	v->dims[v->ndims] = -1;
+	return pb_message(r, wt, "a dim", dim_field, &v->dims[v->ndims++], f);
+}
+
+/* TypeProto.Tensor */
+static int
+tensor_type_field(pb_reader *r, uint32_t field, int wt, void *ctx, fault *f)
+{
+	vinfo *v = ctx;
+
+	if (field == 1)
+		return get_varint(r, wt, &v->elem, "an elem_type", f);
+	if (field != 2)
+		return pb_skip(r, wt, f);
+	v->ndims = 0;
+	return pb_message(r, wt, "a shape", shape_field, v, f);
+}
+
+/* TypeProto: a tensor type, or another (sequence, map, ...) */
+static int
+type_field(pb_reader *r, uint32_t field, int wt, void *ctx, fault *f)
+{
+	vinfo *v = ctx;
+
+	v->has_type = 1;
+	if (field == 1)
+		return pb_message(r, wt, "a tensor_type", tensor_type_field, v,
+		    f);
+	v->elem = 0;
+	return pb_skip(r, wt, f);
+}
+
+/* ValueInfoProto */
+static int
+vinfo_field(pb_reader *r, uint32_t field, int wt, void *ctx, fault *f)
+{
+	vinfo *v = ctx;
+
+	if (field == 1)
+		return get_slice(r, wt, &v->name, "a value's name", f);
+	if (field == 2)
+		return pb_message(r, wt, "a value's type", type_field, v, f);
+	return pb_skip(r, wt, f);
+}
+
+/* A graph input or output: the next of *n slots of at most max. */
+static int
+parse_vinfo(pb_reader *r, int wt, vinfo *slots, int *n, int max,
+	    const char *what, fault *f)
+{
+	vinfo *v;
+
+	if (*n == max)
+		return fault_set(f, FAULT_INVALID, "the graph has more than %d "
+		    "%s; an MLP has one", max, what);
+	v = &slots[(*n)++];
+	memset(v, 0, sizeof *v);
+	v->ndims = -1;
+	return pb_message(r, wt, what, vinfo_field, v, f);
+}
+
+/* GraphProto */
+static int
+graph_field(pb_reader *r, uint32_t field, int wt, void *ctx, fault *f)
+{
+	parsed *g = ctx;
+	node *n;
+
+	switch (field) {
+	case 1:
+		if (g->n_nodes == MAX_NODES)
+			return fault_set(f, FAULT_INVALID, "the graph has more "
+			    "than %d nodes; an MLP of %d layers needs far "
+			    "fewer", MAX_NODES, MLP_MAX_LAYERS);
+		n = &g->nodes[g->n_nodes++];
+		memset(n, 0, sizeof *n);
+		return pb_message(r, wt, "a graph's node", node_field, n, f);
+	case 5:
+		if (g->n_inits == MAX_INITS)
+			return fault_set(f, FAULT_INVALID, "the graph has more "
+			    "than %d initializers", MAX_INITS);
+		return parse_tensor(r, wt, &g->inits[g->n_inits++], f);
+	case 11:
+		return parse_vinfo(r, wt, g->inputs, &g->n_inputs, MAX_INPUTS,
+		    "inputs", f);
+	case 12:
+		return parse_vinfo(r, wt, g->outputs, &g->n_outputs,
+		    MAX_OUTPUTS, "outputs", f);
+	case 15:
+		return fault_set(f, FAULT_INVALID, "the graph has a "
+		    "sparse_initializer; mlpd reads dense float initializers "
+		    "only");
+	default:
+		return pb_skip(r, wt, f);
+	}
+}
+
+/* OperatorSetIdProto and StringStringEntryProto: two fields each. */
+typedef struct pair {
+	slice s;    /* domain, or key */
+	slice v;    /* value (metadata) */
+	uint64_t n; /* version (opset) */
+} pair;
+
+static int
+opset_field(pb_reader *r, uint32_t field, int wt, void *ctx, fault *f)
+{
+	pair *p = ctx;
+
+	if (field == 1)
+		return get_slice(r, wt, &p->s, "an opset's domain", f);
+	if (field == 2)
+		return get_varint(r, wt, &p->n, "an opset's version", f);
+	return pb_skip(r, wt, f);
+}
+
+static int
+meta_field(pb_reader *r, uint32_t field, int wt, void *ctx, fault *f)
+{
+	pair *p = ctx;
+
+	if (field == 1)
+		return get_slice(r, wt, &p->s, "a metadata key", f);
+	if (field == 2)
+		return get_slice(r, wt, &p->v, "a metadata value", f);
+	return pb_skip(r, wt, f);
+}
+
+/* Adds a metadata entry (key p->s, value p->v) to g. */
+static int
+add_meta(parsed *g, const pair *p, fault *f)
+{
 	char b[64];
 
-	while ((rc = pb_next(r, &field, &wt, f)) > 0) {
-		if (field == 1)
-			rc = get_slice(r, wt, &k, "a metadata key", f);
-		else if (field == 2)
-			rc = get_slice(r, wt, &v, "a metadata value", f);
-		else
-			rc = pb_skip(r, wt, f);
-		if (rc < 0)
-			return -1;
-	}
-	if (rc < 0)
-		return -1;
 	if (g->n_meta == ONNX_META_MAX)
 		return fault_set(f, FAULT_INVALID, "the model has more than %d "
 		    "metadata_props", ONNX_META_MAX);
-	if (k.n == 0 || k.n > ONNX_META_KEY_MAX ||
-	    v.n > ONNX_META_VALUE_MAX || memchr(k.p, 0, k.n) ||
-	    (v.n && memchr(v.p, 0, v.n)))
+	if (p->s.n == 0 || p->s.n > ONNX_META_KEY_MAX ||
+	    p->v.n > ONNX_META_VALUE_MAX || memchr(p->s.p, 0, p->s.n) ||
+	    (p->v.n && memchr(p->v.p, 0, p->v.n)))
 		return fault_set(f, FAULT_INVALID, "metadata_props: key '%s' "
 		    "must be 1 to %d bytes and its value at most %d, neither "
-		    "with a NUL byte", show(k, b), ONNX_META_KEY_MAX,
+		    "with a NUL byte", show(p->s, b), ONNX_META_KEY_MAX,
 		    ONNX_META_VALUE_MAX);
 	for (size_t i = 0; i < g->n_meta; i++)
-		if (slice_eq(g->meta_key[i], k))
+		if (slice_eq(g->meta_key[i], p->s))
 			return fault_set(f, FAULT_INVALID, "metadata_props: "
-			    "key '%s' appears twice", show(k, b));
-	g->meta_key[g->n_meta] = k;
-	g->meta_value[g->n_meta++] = v;
+			    "key '%s' appears twice", show(p->s, b));
+	g->meta_key[g->n_meta] = p->s;
+	g->meta_value[g->n_meta++] = p->v;
 	return 0;
+}
+
+/* ModelProto */
+static int
+model_field(pb_reader *r, uint32_t field, int wt, void *ctx, fault *f)
+{
+	parsed *g = ctx;
+	pair p = { { NULL, 0 }, { NULL, 0 }, 0 };
+
+	switch (field) {
+	case 1:
+		return get_varint(r, wt, &g->ir, "ir_version", f);
+	case 7:
+		if (g->has_graph)
+			return fault_set(f, FAULT_INVALID, "the model has two "
+			    "graphs");
+		g->has_graph = 1;
+		return pb_message(r, wt, "graph", graph_field, g, f);
+	case 8:
+		if (pb_message(r, wt, "opset_import", opset_field, &p, f) < 0)
+			return -1;
+		if (p.s.n == 0 || slice_is(p.s, "ai.onnx"))
+			g->opset = p.n > INT64_MAX ? INT64_MAX : (int64_t)p.n;
+		return 0;
+	case 14:
+		if (pb_message(r, wt, "metadata_props", meta_field, &p, f) < 0)
+			return -1;
+		return add_meta(g, &p, f);
+	default:
+		return pb_skip(r, wt, f);
+	}
 }
 
 static int
 parse_model(const void *buf, size_t len, parsed *g, fault *f)
 {
-	pb_reader r, sub;
-	uint32_t field;
-	int wt, rc;
-	uint64_t ir = 0;
+	pb_reader r;
 
 	pb_reader_init(&r, buf, len);
-	while ((rc = pb_next(&r, &field, &wt, f)) > 0) {
-		switch (field) {
-		case 1:
-			rc = get_varint(&r, wt, &ir, "ir_version", f);
-			break;
-		case 7:
-			if (g->has_graph)
-				return fault_set(f, FAULT_INVALID, "the model "
-				    "has two graphs");
-			g->has_graph = 1;
-			if (want(wt, PB_LEN, "graph", f) < 0 ||
-			    pb_len(&r, &sub, f) < 0)
-				return -1;
-			rc = parse_graph(&sub, g, f);
-			break;
-		case 8:
-		case 14:
-			if (want(wt, PB_LEN, field == 8 ? "opset_import" :
-			    "metadata_props", f) < 0 || pb_len(&r, &sub, f) < 0)
-				return -1;
-			rc = field == 8 ? parse_opset(&sub, g, f) :
-			    parse_meta(&sub, g, f);
-			break;
-		default:
-			rc = pb_skip(&r, wt, f);
-		}
-		if (rc < 0)
-			return -1;
-	}
-	if (rc < 0)
+	if (pb_each(&r, model_field, g, f) < 0)
 		return -1;
 	if (!g->has_graph)
 		return fault_set(f, FAULT_INVALID, "the model has no graph "
 		    "(is this an ONNX file?)");
-	if (ir < 3)
+	if (g->ir < 3)
 		return fault_set(f, FAULT_INVALID, "ir_version %llu: mlpd "
 		    "reads ONNX IR versions 3 and later",
-		    (unsigned long long)ir);
+		    (unsigned long long)g->ir);
 	if (g->opset < 7)
 		return fault_set(f, FAULT_INVALID, "the model imports opset "
 		    "%lld of the default domain; mlpd reads opsets 7 and "
@@ -1272,17 +1196,62 @@ le_double(const uint8_t *p)
 	return v;
 }
 
+/* Where read_values puts a tensor's values. */
+typedef struct values {
+	float *dst;
+	size_t k;     /* values read so far */
+	size_t numel; /* room in dst */
+} values;
+
+/* One float_data (field 4) or double_data (10) value from r. */
+static int
+one_value(pb_reader *r, uint32_t field, values *vs, fault *f)
+{
+	uint32_t u32;
+	uint64_t u64;
+	double d;
+
+	if (vs->k == vs->numel) /* counted before: cannot happen */
+		return fault_set(f, FAULT_INTERNAL, "tensor values miscounted");
+	if (field == 4) {
+		if (pb_fixed32(r, &u32, f) < 0)
+			return -1;
+		memcpy(&vs->dst[vs->k++], &u32, 4);
+		return 0;
+	}
+	if (pb_fixed64(r, &u64, f) < 0)
+		return -1;
+	memcpy(&d, &u64, 8);
+	vs->dst[vs->k++] = (float)d;
+	return 0;
+}
+
+/* TensorProto again, for the values (wire types checked on the first
+ * pass, tensor_field). */
+static int
+value_field(pb_reader *r, uint32_t field, int wt, void *ctx, fault *f)
+{
+	pb_reader sub;
+
+	if (field != 4 && field != 10)
+		return pb_skip(r, wt, f);
+	if (wt != PB_LEN)
+		return one_value(r, field, ctx, f);
+	if (pb_len(r, &sub, f) < 0)
+		return -1;
+	while (sub.p < sub.end)
+		if (one_value(&sub, field, ctx, f) < 0)
+			return -1;
+	return 0;
+}
+
 /* Copies the numel values of t (checked by check_values) into dst as
  * floats. */
 static int
 read_values(const tensor *t, float *dst, size_t numel, fault *f)
 {
-	pb_reader r, sub;
-	uint32_t field, u32;
-	uint64_t u64;
-	int wt, rc;
-	size_t k = 0;
-	double d;
+	pb_reader r;
+	values vs = { dst, 0, numel };
 
 	if (t->has_raw) {
 		for (size_t i = 0; i < numel; i++)
@@ -1291,37 +1260,7 @@ read_values(const tensor *t, float *dst, size_t numel, fault *f)
 		return 0;
 	}
 	pb_reader_init(&r, t->msg.p, t->msg.n);
-	while ((rc = pb_next(&r, &field, &wt, f)) > 0) {
-		if (field != 4 && field != 10) {
-			if (pb_skip(&r, wt, f) < 0)
-				return -1;
-			continue;
-		}
-		if (wt == PB_LEN) {
-			if (pb_len(&r, &sub, f) < 0)
-				return -1;
-		} else {
-			sub = r;
-		}
-		do {
-			if (k == numel) /* counted before: cannot happen */
-				return fault_set(f, FAULT_INTERNAL, "tensor "
-				    "values miscounted");
-			if (field == 4) {
-				if (pb_fixed32(wt == PB_LEN ? &sub : &r, &u32,
-				    f) < 0)
-					return -1;
-				memcpy(&dst[k++], &u32, 4);
-			} else {
-				if (pb_fixed64(wt == PB_LEN ? &sub : &r, &u64,
-				    f) < 0)
-					return -1;
-				memcpy(&d, &u64, 8);
-				dst[k++] = (float)d;
-			}
-		} while (wt == PB_LEN && sub.p < sub.end);
-	}
-	return rc;
+	return pb_each(&r, value_field, &vs, f);
 }
 
 /* Fills layer l's weights and biases in params from its tensors. */

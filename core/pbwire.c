@@ -141,6 +141,38 @@ pb_skip(pb_reader *r, int wt, fault *f)
 	}
 }
 
+int
+pb_want(int wt, int want_wt, const char *what, fault *f)
+{
+	if (wt != want_wt)
+		return fault_set(f, FAULT_CORRUPT, "%s has wire type %d, not "
+		    "%d", what, wt, want_wt);
+	return 0;
+}
+
+int
+pb_each(pb_reader *r, pb_field_fn fn, void *ctx, fault *f)
+{
+	uint32_t field = 0;
+	int wt = 0, rc;
+
+	while ((rc = pb_next(r, &field, &wt, f)) > 0)
+		if (fn(r, field, wt, ctx, f) < 0)
+			return -1;
+	return rc;
+}
+
+int
+pb_message(pb_reader *r, int wt, const char *what, pb_field_fn fn, void *ctx,
+	   fault *f)
+{
+	pb_reader sub;
+
+	if (pb_want(wt, PB_LEN, what, f) < 0 || pb_len(r, &sub, f) < 0)
+		return -1;
+	return pb_each(&sub, fn, ctx, f);
+}
+
 void
 pb_writer_init(pb_writer *w, size_t hint)
 {

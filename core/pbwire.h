@@ -56,6 +56,24 @@ int pb_len(pb_reader *r, pb_reader *sub, fault *f);
 /* Skips the value of a field of wire type wt. */
 int pb_skip(pb_reader *r, int wt, fault *f);
 
+/* 0 when wt (of the field just read) is want_wt, else -1 with f set
+ * (FAULT_CORRUPT) naming the field as what. */
+int pb_want(int wt, int want_wt, const char *what, fault *f);
+
+/* Called by pb_each for each field of a message: reads (or skips) the
+ * field's value from r; 0, or -1 with f set. */
+typedef int (*pb_field_fn)(pb_reader *r, uint32_t field, int wt, void *ctx,
+			   fault *f);
+
+/* Calls fn on every field of the message in r, in order; 0, or -1 with f
+ * set (by pb_next or fn). */
+int pb_each(pb_reader *r, pb_field_fn fn, void *ctx, fault *f);
+
+/* The value of a length-delimited field (wire type wt, which must be
+ * PB_LEN) read as a nested message with pb_each; what names the field. */
+int pb_message(pb_reader *r, int wt, const char *what, pb_field_fn fn,
+	       void *ctx, fault *f);
+
 /* A back-to-front encoder: the bytes written so far are the last `used`
  * bytes of buf. Write a message's fields in reverse order. An allocation
  * failure sets `failed` and makes every later call a no-op, so callers
