@@ -368,7 +368,9 @@ done(pb_writer *w)
 	return m;
 }
 
-enum { RAW_F, RAW_D, PACKED_F, LOOSE_F, PACKED_D };
+/* value encodings; SPLIT_F: packed float_data after an empty packed
+ * float_data field and an empty packed dims field (legal protobuf) */
+enum { RAW_F, RAW_D, PACKED_F, LOOSE_F, PACKED_D, SPLIT_F };
 
 /* A TensorProto named name of dims d[0..nd) holding v (n values) in the
  * given encoding. */
@@ -403,7 +405,11 @@ tensor(const char *name, int nd, const int64_t *d, const double *v, size_t n,
 				memcpy(b + 4 * i, &x, 4);
 		}
 		pb_close(&w, enc == RAW_F || enc == RAW_D ? 9 :
-		    enc == PACKED_F ? 4 : 10, m);
+		    enc == PACKED_F || enc == SPLIT_F ? 4 : 10, m);
+		if (enc == SPLIT_F) {
+			pb_put_bytes(&w, 4, "", 0);
+			pb_put_bytes(&w, 1, "", 0);
+		}
 	}
 	pb_put_string(&w, 8, name);
 	pb_put_varint(&w, 2, enc == RAW_D || enc == PACKED_D ? 11 : 1);
@@ -563,11 +569,11 @@ START_TEST(test_gemm_variants)
 	fault f;
 
 	/* transB 0 (W is [in, out]), alpha 2, float_data one by one and
-	 * packed, an Identity at the end */
+	 * packed (after empty packed fields), an Identity at the end */
 	nodes[0] = node("Gemm", gemm, "g", attrs);
 	nodes[1] = node("Identity", id, "y", NULL);
 	inits[0] = tensor("W", 2, dw, w23, 6, LOOSE_F);
-	inits[1] = tensor("b", 1, db, b3, 3, PACKED_F);
+	inits[1] = tensor("b", 1, db, b3, 3, SPLIT_F);
 	bytes = model(nodes, 2, inits, 2, "y", NULL);
 	ck_assert_msg(onnx_import(bytes.p, bytes.n, &net, &f) == 0, "%s",
 	    f.msg);
