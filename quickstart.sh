@@ -27,6 +27,8 @@ CHECK_PACKAGES="$CHECK_PACKAGES chromium"
 CHECK_PACKAGES="$CHECK_PACKAGES sqlite3 valgrind"
 # throwaway TLS certificates (tests/auth_tls.sh)
 CHECK_PACKAGES="$CHECK_PACKAGES openssl"
+# ONNX files checked and evaluated node by node (tests/onnx.sh)
+CHECK_PACKAGES="$CHECK_PACKAGES python3-onnx python3-numpy"
 
 usage() {
 	echo "usage: $0 serve [mlpd flags...] | check" >&2

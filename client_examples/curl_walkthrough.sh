@@ -10,8 +10,8 @@
 # It creates a [2,4,1] sigmoid model, stores the four XOR rows, takes one
 # synchronous /step, trains a job until it finishes, predicts the four
 # cases, reads the loss history (point by point, then in windows, as CSV
-# and with its ETag), lists the stored batches, reads the weights and
-# deletes the model. Each request and its answer are printed.
+# and with its ETag), lists the stored batches, reads the weights, exports
+# the model as ONNX and imports that file as a copy, and deletes the model. Each request and its answer are printed.
 # The script stops with a non-zero status at the first request that fails
 # (curl --fail-with-body prints the JSON error body first).
 set -eu
@@ -148,6 +148,25 @@ api GET "/v1/models/$model/jobs"
 # 9. The weights: one entry per layer, weights[i][j] from input j to unit i.
 #    The same document can be PUT back to /weights.
 api GET "/v1/models/$model/weights"
+
+# 9b. The model as an ONNX file (a Gemm per layer, then its activation),
+#     for ONNX Runtime, Triton or onnx.load, and a new model made from that
+#     file: the same layers, weights and step (then deleted again).
+onnx_file=${TMPDIR:-/tmp}/mlpd-walkthrough.$$.onnx
+echo ">>> GET /v1/models/$model/onnx"
+curl -sS --fail-with-body --noproxy 127.0.0.1,localhost \
+    ${MLPD_TOKEN:+-H "Authorization: Bearer $MLPD_TOKEN"} \
+    -o "$onnx_file" "$MLPD_URL/v1/models/$model/onnx" || exit 1
+echo "<<< $(wc -c <"$onnx_file") bytes of ONNX"
+echo ">>> POST /v1/models (Content-Type: application/onnx)"
+resp=$(curl -sS --fail-with-body --noproxy 127.0.0.1,localhost \
+    ${MLPD_TOKEN:+-H "Authorization: Bearer $MLPD_TOKEN"} \
+    -H 'Content-Type: application/onnx' --data-binary @"$onnx_file" \
+    "$MLPD_URL/v1/models") || { echo "$resp" >&2; exit 1; }
+rm -f "$onnx_file"
+echo "<<< $resp"
+echo
+api DELETE "/v1/models/$(field id)"
 
 # 10. Delete the model with its rows, jobs, weights and history (204).
 api DELETE "/v1/models/$model"

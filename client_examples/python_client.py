@@ -128,6 +128,24 @@ class Mlpd:
         """DELETE /v1/models/{id}: the model, its data, jobs and history."""
         self.call("DELETE", f"/v1/models/{model_id}")
 
+    # --- ONNX ---------------------------------------------------------------
+
+    def export_onnx(self, model_id):
+        """GET /v1/models/{id}/onnx: the model as the bytes of an ONNX file
+        (Gemm per layer, then its activation), for ONNX Runtime, Triton or
+        onnx.load; name and step are in its metadata_props."""
+        _, raw = self.request("GET", f"/v1/models/{model_id}/onnx")
+        return raw
+
+    def create_from_onnx(self, data):
+        """POST /v1/models with an ONNX file's bytes (mlpd's own export, or
+        e.g. torch.onnx.export of an nn.Sequential of Linear layers and
+        Sigmoid/Tanh/ReLU/Softmax): a new model with its weights. Returns
+        the model."""
+        _, raw = self.request("POST", "/v1/models", bytes(data),
+                              content_type="application/onnx")
+        return json.loads(raw)
+
     # --- data -------------------------------------------------------------
 
     def push(self, model_id, inputs, targets):
@@ -236,6 +254,14 @@ def demo(url):
     print(f"loss history: {len(pts)} points, step {pts[0]['step']} "
           f"{pts[0]['loss']:.4f} -> step {pts[-1]['step']} "
           f"{pts[-1]['loss']:.6f}")
+    onnx = c.export_onnx(mid)
+    copy = c.create_from_onnx(onnx)
+    same = c.predict(copy["id"], xs) == outs
+    print(f"onnx: {len(onnx)} bytes, imported as {copy['id']} at step "
+          f"{copy['step']}: predictions {'equal' if same else 'DIFFER'}")
+    c.delete(copy["id"])
+    if not same:
+        return 1
     c.delete(mid)
     print(f"deleted {mid}")
     right = all(round(o[0]) == y[0] for o, y in zip(outs, ys))

@@ -24,6 +24,7 @@
  * Each relevant case runs against every body-taking endpoint: POST
  * /v1/models, PUT weights, POST batches, step, train and predict.
  */
+#include <math.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "onnx.h"
 #include "testlib.h"
 
 /* XOR without blanks: the body lengths below are counted on it */
@@ -1336,6 +1338,89 @@ START_TEST(test_csv_bodies)
 }
 END_TEST
 
+/* An ONNX file of a [2,3,1] sigmoid model without metadata (so every
+ * proper prefix of it lacks its opset or is cut off), with params[k]
+ * set to v when k < the parameter count; *len gets its size. */
+static uint8_t *
+onnx_file(size_t k, float v, size_t *len)
+{
+	mlp_spec s;
+	float p[13];
+	void *out;
+	fault f;
+
+	mlp_spec_default(&s);
+	s.n_layers = 2;
+	s.sizes[0] = 2;
+	s.sizes[1] = 3;
+	s.sizes[2] = 1;
+	for (size_t i = 0; i < 13; i++)
+		p[i] = i == k ? v : 0.125f * (float)i;
+	ck_assert_int_eq(onnx_export(&s, p, NULL, 0, &out, len, &f), 0);
+	return out;
+}
+
+/* POST /v1/models with hostile application/onnx bodies, and ONNX bodies
+ * where the route takes none. */
+START_TEST(test_onnx_bodies)
+{
+	static const struct {
+		const char *body;
+		size_t len;
+		int st;
+		const char *code;
+	} raw[] = {
+		{ "", 0, 400, "invalid_onnx" },
+		/* field 1 as a varint that overflows 64 bits */
+		{ "\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 11, 400,
+		  "invalid_onnx" },
+		/* a varint of 11 bytes */
+		{ "\x08\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00", 12,
+		  400, "invalid_onnx" },
+		/* the graph (field 7) as a varint: a wrong wire type */
+		{ "\x38\x01", 2, 400, "invalid_onnx" },
+		/* the graph said to be 2^35 bytes long */
+		{ "\x3a\x80\x80\x80\x80\x80\x01", 7, 400, "invalid_onnx" },
+		/* a group (wire type 3) */
+		{ "\x0b\x0c", 2, 400, "invalid_onnx" },
+		/* a well-formed message without a graph */
+		{ "\x08\x07", 2, 422, "unsupported_onnx" },
+		{ "{\"layers\":[2,3,1]}", 18, 400, "invalid_onnx" },
+	};
+	size_t len, cut;
+	uint8_t *good = onnx_file(99, 0, &len), *nan = onnx_file(4, NAN, &cut);
+
+	for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++)
+		rej(__LINE__, "POST", "/v1/models", "application/onnx",
+		    raw[i].body, raw[i].len, raw[i].st, raw[i].code);
+	/* prefixes of a good file, every 9th length: cut inside a field
+	 * (400), or whole fields without the graph or the opset (422) */
+	for (cut = 1; cut < len; cut += 9) {
+		onnx_net net;
+		fault f;
+
+		ck_assert_int_eq(onnx_import(good, cut, &net, &f), -1);
+		rej(__LINE__, "POST", "/v1/models", "application/onnx",
+		    (const char *)good, cut, f.code == FAULT_CORRUPT ? 400 :
+		    422, f.code == FAULT_CORRUPT ? "invalid_onnx" :
+		    "unsupported_onnx");
+	}
+	rej(__LINE__, "POST", "/v1/models", "application/onnx",
+	    (const char *)nan, len, 422, "non_finite");
+	/* the good file as JSON, and where no ONNX body is taken */
+	rej(__LINE__, "POST", "/v1/models", "application/json",
+	    (const char *)good, len, 400, NULL);
+	for (size_t i = 0; i < NENDPOINTS; i++)
+		if (endpoints[i].rest != NULL)
+			rej(__LINE__, endpoints[i].method,
+			    ep_path(&endpoints[i], g_a), "application/onnx",
+			    (const char *)good, len, 415,
+			    "unsupported_media_type");
+	free(good);
+	free(nan);
+}
+END_TEST
+
 START_TEST(test_wrong_methods)
 {
 	static const char *const odd[] = { "PATCH", "OPTIONS", "BREW",
@@ -1919,6 +2004,7 @@ badinput_suite(void)
 	tcase_add_test(tc, test_training_control);
 	tcase_add_test(tc, test_diverging_step);
 	tcase_add_test(tc, test_csv_bodies);
+	tcase_add_test(tc, test_onnx_bodies);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("http");

@@ -2,7 +2,8 @@
  * api: the REST handlers of API v1 and what they share.
  *
  * One file per resource implements its handlers (api_models.c, api_data.c,
- * api_training.c, api_predict.c, api_history.c, api_system.c); routes.c
+ * api_training.c, api_predict.c, api_history.c, api_system.c, api_onnx.c
+ * for models as ONNX files); routes.c
  * binds them to paths. Handlers decode and validate the whole request with
  * codec before touching any state, then call registry, trainer and store;
  * they never call each other. api.c holds the few helpers they share.
@@ -106,6 +107,15 @@ void api_training_job_get(void *ctx, const http_request *rq,
 void api_training_job_cancel(void *ctx, const http_request *rq,
 			     http_response *rs);
 void api_predict(void *ctx, const http_request *rq, http_response *rs);
+void api_onnx_get(void *ctx, const http_request *rq, http_response *rs);
+
+/* POST /v1/models with an ONNX body (api_onnx.c): the spec and name as
+ * codec_model_spec gives them for a JSON body (c's limits), *params the
+ * imported weights and biases (mlp_spec_params(spec) values, malloc'd)
+ * and *step the model's step from its metadata; the caller frees *name
+ * and *params. -1 with e filled (and nothing to free) on a bad body. */
+int api_onnx_decode(api_ctx *c, const http_request *rq, mlp_spec *spec,
+		    char **name, float **params, uint64_t *step, apierr *e);
 void api_history_loss(void *ctx, const http_request *rq, http_response *rs);
 void api_events_all(void *ctx, const http_request *rq, http_response *rs);
 void api_events_model(void *ctx, const http_request *rq,

@@ -55,19 +55,34 @@ api_models_create(void *ctx, const http_request *rq, http_response *rs)
 	int64_t now = wallclock_ms();
 	size_t params = 0;
 	int reserved = 0; /* counted against --max-models/--max-params */
+	float *imported = NULL; /* weights of an ONNX body (api_onnx.c) */
+	uint64_t step = 0;
 	apierr e;
 	fault f;
 
-	if (api_check_open(c, rs) < 0 || (doc = api_body(rq, rs, 0)) == NULL)
+	if (api_check_open(c, rs) < 0)
 		return;
-	if (codec_model_spec(doc, ids_random_u64() >> 11, &c->limits, &spec,
-	    &name, &e) < 0)
+	if (rq->body_type == HTTP_BODY_ONNX) {
+		doc = NULL;
+		if (api_onnx_decode(c, rq, &spec, &name, &imported, &step,
+		    &e) < 0)
+			goto fail;
+	} else if ((doc = api_body(rq, rs, 0)) == NULL) {
+		return;
+	} else if (codec_model_spec(doc, ids_random_u64() >> 11, &c->limits,
+	    &spec, &name, &e) < 0) {
 		goto fail;
+	}
 	params = mlp_spec_params(&spec);
 	if (api_models_reserve(c, params, &e) < 0)
 		goto fail;
 	reserved = 1;
 	live = mlp_create(&spec, &f);
+	if (live != NULL && imported != NULL) {
+		memcpy(mlp_params(live, NULL), imported,
+		    params * sizeof *imported);
+		mlp_set_step(live, step);
+	}
 	if (live == NULL || blob_save(live, &blob, &len, &f) < 0) {
 		mlp_destroy(live);
 		apierr_from_fault(&e, &f);
@@ -82,7 +97,7 @@ api_models_create(void *ctx, const http_request *rq, http_response *rs)
 	row.name = name;
 	snprintf(row.id, sizeof row.id, "%s", id);
 	row.created_ms = row.updated_ms = now;
-	row.step = 0;
+	row.step = step;
 	row.samples = 0;
 	row.last_loss = NAN;
 	row.blob = blob;
@@ -107,6 +122,7 @@ out:
 	registry_put(m);
 	free(blob);
 	free(name);
+	free(imported);
 	json_decref(doc);
 }
 

@@ -171,6 +171,8 @@ http_admit_body_type(const char *ct)
 		return HTTP_BODY_JSON;
 	if (is_type(ct, "text/csv"))
 		return HTTP_BODY_CSV;
+	if (is_type(ct, "application/onnx"))
+		return HTTP_BODY_ONNX;
 	return 0;
 }
 
@@ -187,7 +189,7 @@ early_checks(http_server *hs, struct MHD_Connection *conn,
 	const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE);
 	int has_body = te != NULL || (cl != NULL && strcmp(cl, "0") != 0);
-	char msg[128];
+	char msg[160];
 
 	if (cl != NULL) {
 		char *end;
@@ -210,10 +212,11 @@ early_checks(http_server *hs, struct MHD_Connection *conn,
 	}
 	if (has_body && cs->route->accepts &&
 	    !(http_admit_body_type(ct) & cs->route->accepts)) {
-		snprintf(msg, sizeof msg, "the body must be %s, not %.60s",
-		    cs->route->accepts & HTTP_BODY_CSV ?
-		    "application/json or text/csv" : "application/json",
-		    ct ? ct : "untyped");
+		snprintf(msg, sizeof msg, "the body must be %s%s%s, not %.60s",
+		    "application/json",
+		    cs->route->accepts & HTTP_BODY_CSV ? " or text/csv" : "",
+		    cs->route->accepts & HTTP_BODY_ONNX ?
+		    " or application/onnx" : "", ct ? ct : "untyped");
 		*ret = http_send_error(hs, conn, 415, "unsupported_media_type", msg,
 		    NULL);
 		return 415;
