@@ -5,9 +5,10 @@
  * when the request's Accept header asks for text/csv.
  *
  * ?version=N or ?version=ALIAS pins the prediction to a saved version:
- * its net comes from the versions cache (engine/versions.h; SQLite is
- * read only the first time a version is used) and the JSON answer names
- * the version (and the alias) besides the step. Without it, the latest
+ * its net comes from the versions cache (engine/versions.h) and the JSON
+ * answer names the version (and the alias) besides the step. When the
+ * net is not loaded yet, the request moves to a request worker
+ * (http_defer) before it reads the body, since loading reads SQLite. Without it, the latest
  * weights answer, as always.
  */
 #include "api.h"
@@ -17,8 +18,14 @@
 #include "codec.h"
 #include "csv.h"
 
-void
-api_predict(void *ctx, const http_request *rq, http_response *rs)
+static void predict_on_worker(void *ctx, const http_request *rq,
+			      http_response *rs);
+
+/* The handler; may_defer: 1 on an HTTP thread, which hands a pinned
+ * request whose net must be read from the store to a worker. */
+static void
+do_predict(void *ctx, const http_request *rq, http_response *rs,
+	   int may_defer)
 {
 	api_ctx *c = ctx;
 	model_entry *m;
@@ -39,6 +46,11 @@ api_predict(void *ctx, const http_request *rq, http_response *rs)
 	if (target != NULL && codec_version_target(target, "the version query "
 	    "parameter", &version, &alias, &e) < 0)
 		goto fail;
+	if (target != NULL && may_defer &&
+	    !versions_loaded(c->vs, m->id, alias, version)) {
+		http_defer(rs, predict_on_worker);
+		goto out;
+	}
 	if (rq->body_type == HTTP_BODY_CSV) {
 		single = 0;
 		/* the row caps apply before anything is allocated */
@@ -117,4 +129,16 @@ out:
 	free(out);
 	json_decref(doc);
 	registry_put(m);
+}
+
+static void
+predict_on_worker(void *ctx, const http_request *rq, http_response *rs)
+{
+	do_predict(ctx, rq, rs, 0);
+}
+
+void
+api_predict(void *ctx, const http_request *rq, http_response *rs)
+{
+	do_predict(ctx, rq, rs, 1);
 }

@@ -7,7 +7,7 @@
  * SQLite), which then runs on a request worker instead of an HTTP thread
  * (http.h). The others answer from memory in microseconds. GET .../loss
  * answers a conditional request inline and hands the read to a worker
- * itself (http_defer). Order matters only for speed.
+ * itself (http_defer); so does predict pinned to a version not loaded. Order matters only for speed.
  */
 #include "api.h"
 

@@ -211,6 +211,27 @@ versions_resolve(versions *v, const char *model_id, const mlp_spec *spec,
 }
 
 int
+versions_loaded(versions *v, const char *model_id, const char *alias,
+		uint64_t version)
+{
+	int yes = 1;
+
+	pthread_mutex_lock(&v->mu);
+	if (alias != NULL) {
+		long i = do_alias_find(v, model_id, alias);
+
+		if (i < 0)
+			yes = 0;
+		else
+			version = v->aliases[i].version;
+	}
+	if (yes)
+		yes = do_net_find(v, model_id, version) != NULL;
+	pthread_mutex_unlock(&v->mu);
+	return yes;
+}
+
+int
 versions_alias_get(versions *v, const char *model_id, const char *alias,
 		   uint64_t *version)
 {

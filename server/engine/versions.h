@@ -10,7 +10,9 @@
  * they read the version from the store with no lock held, load it, and
  * insert it under `mu` unless a delete happened meanwhile (the generation
  * counter `gen` says so; the request is still answered from what it
- * read, the version it named when it started). Request workers change
+ * read, the version it named when it started). A miss reads SQLite, so
+ * api_predict asks versions_loaded first and runs a miss on a request
+ * worker instead. Request workers change
  * aliases and delete versions: each holds `wmu` across its store
  * transaction and the memory update that follows, so writers of one
  * daemon apply their changes to memory in the order they committed them;
@@ -54,6 +56,13 @@ void versions_destroy(versions *v);
 int versions_resolve(versions *v, const char *model_id, const mlp_spec *spec,
 		     const char *alias, uint64_t version, mlp_snapshot **snap,
 		     uint64_t *out_version, fault *f);
+
+/* Whether the net that versions_resolve would answer with is loaded now
+ * (alias when not NULL, else version): 1, or 0 when it would read the
+ * store (or there is no such alias). A caller on a thread that must not
+ * wait hands a 0 to a worker. */
+int versions_loaded(versions *v, const char *model_id, const char *alias,
+		    uint64_t version);
 
 /* The version alias names: 1 with *version, 0 when there is none. */
 int versions_alias_get(versions *v, const char *model_id, const char *alias,
