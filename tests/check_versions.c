@@ -6,7 +6,8 @@
  * daemon restarts, and never answer from a third version while an alias
  * moves under them; restore in place; a model created from a version of
  * another; the refusals (which change nothing), the --max-versions cap
- * and the delete cascades. A daemon runs in-process per test and is
+ * and the delete cascades; and the engine's cache of version nets on its
+ * own (engine/versions.h: LRU eviction, deletes, aliases). A daemon runs in-process per test and is
  * spoken to with libcurl only (tests/testlib.h); the cascade test reads
  * the database file with SQLite after the daemon stopped.
  */
@@ -16,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blob.h"
 #include "testlib.h"
+#include "versions.h"
 
 #define XOR_MODEL "{\"layers\": [2, 4, 1], \"seed\": 7, " \
 	"\"learning_rate\": 2}"
@@ -569,12 +572,105 @@ START_TEST(test_restart_and_cascade)
 }
 END_TEST
 
+/* The engine's cache on its own: at most max_nets nets stay loaded, the
+ * least recently used goes first, a deleted version is dropped and no
+ * longer answers, and an alias resolves from memory. */
+START_TEST(test_cache_engine)
+{
+	fault f;
+	store *st = store_open(":memory:", &f);
+	versions *vs;
+	mlp_spec spec;
+	mlp *net;
+	void *blob;
+	size_t len;
+	store_model row;
+	store_version_new nv;
+	store_version out;
+	mlp_snapshot *s1, *s;
+	uint64_t got;
+	store_vdel what;
+
+	ck_assert_msg(st != NULL, "%s", f.msg);
+	mlp_spec_default(&spec);
+	spec.n_layers = 1;
+	spec.sizes[0] = 2;
+	spec.sizes[1] = 1;
+	net = mlp_create(&spec, &f);
+	ck_assert_ptr_nonnull(net);
+	ck_assert_int_eq(blob_save(net, &blob, &len, &f), 0);
+	memset(&row, 0, sizeof row);
+	strcpy(row.id, "m0000000000000001");
+	row.name = "";
+	row.blob = blob;
+	row.blob_len = len;
+	ck_assert_int_eq(store_model_insert(st, &row, &f), 0);
+	memset(&nv, 0, sizeof nv);
+	nv.model_id = row.id;
+	nv.blob = blob;
+	nv.blob_len = len;
+	nv.from_history = 1;
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(store_version_create(st, &nv, &out, &f), 0);
+	ck_assert_int_eq(out.version, 3);
+	ck_assert_int_eq(store_alias_set(st, row.id, "prod", 2, 0, 1, &f), 1);
+	vs = versions_create(st, 2, &f);
+	ck_assert_msg(vs != NULL, "%s", f.msg);
+	/* the alias came from the store; nothing is loaded yet */
+	ck_assert_int_eq(versions_alias_get(vs, row.id, "prod", &got), 1);
+	ck_assert_int_eq(got, 2);
+	ck_assert_int_eq(versions_loaded(vs, row.id, "prod", 0), 0);
+	ck_assert_int_eq(versions_resolve(vs, row.id, &spec, NULL, 1, &s1,
+	    &got, &f), 1);
+	ck_assert_int_eq(versions_resolve(vs, row.id, &spec, "prod", 0, &s,
+	    &got, &f), 1);
+	ck_assert_int_eq(got, 2);
+	mlp_snapshot_unref(s);
+	ck_assert_int_eq(versions_loaded(vs, row.id, "prod", 0), 1);
+	ck_assert_uint_eq(versions_cached(vs), 2);
+	/* version 1 again, then 3: 2 is the least recently used */
+	mlp_snapshot_unref(s1);
+	ck_assert_int_eq(versions_resolve(vs, row.id, &spec, NULL, 1, &s1,
+	    &got, &f), 1);
+	ck_assert_int_eq(versions_resolve(vs, row.id, &spec, NULL, 3, &s,
+	    &got, &f), 1);
+	mlp_snapshot_unref(s);
+	ck_assert_uint_eq(versions_cached(vs), 2);
+	ck_assert_int_eq(versions_loaded(vs, row.id, NULL, 1), 1);
+	ck_assert_int_eq(versions_loaded(vs, row.id, NULL, 3), 1);
+	ck_assert_int_eq(versions_loaded(vs, row.id, NULL, 2), 0);
+	/* a deleted version is dropped from the cache and answers no more;
+	 * a reference taken before stays valid */
+	ck_assert_int_eq(versions_delete(vs, row.id, 1, 0, &what, &f), 0);
+	ck_assert_int_eq(what, STORE_VDEL_DONE);
+	ck_assert_int_eq(versions_loaded(vs, row.id, NULL, 1), 0);
+	ck_assert_int_eq(versions_resolve(vs, row.id, &spec, NULL, 1, &s,
+	    &got, &f), 0);
+	ck_assert_uint_eq(mlp_snapshot_step(s1), 0);
+	mlp_snapshot_unref(s1);
+	/* an aliased version is refused; with its alias it goes */
+	ck_assert_int_eq(versions_delete(vs, row.id, 2, 0, &what, &f), 0);
+	ck_assert_int_eq(what, STORE_VDEL_ALIASED);
+	ck_assert_int_eq(versions_delete(vs, row.id, 2, 1, &what, &f), 0);
+	ck_assert_int_eq(what, STORE_VDEL_DONE);
+	ck_assert_int_eq(versions_alias_get(vs, row.id, "prod", &got), 0);
+	versions_forget_model(vs, row.id);
+	ck_assert_uint_eq(versions_cached(vs), 0);
+	versions_destroy(vs);
+	versions_destroy(NULL);
+	store_close(st);
+	mlp_destroy(net);
+	free(blob);
+}
+END_TEST
+
 static Suite *
 versions_suite(void)
 {
 	Suite *s = suite_create("versions");
 	TCase *tc = tcase_create("api");
 	TCase *own = tcase_create("own daemon");
+	TCase *engine = tcase_create("engine cache");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, tl_setup, tl_stop);
@@ -592,6 +688,8 @@ versions_suite(void)
 	tcase_add_test(own, test_max_versions);
 	tcase_add_test(own, test_restart_and_cascade);
 	suite_add_tcase(s, own);
+	tcase_add_test(engine, test_cache_engine);
+	suite_add_tcase(s, engine);
 	return s;
 }
 
