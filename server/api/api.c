@@ -179,3 +179,10 @@ api_version_number(api_ctx *c, model_entry *m, const char *target,
 	}
 	return 0;
 }
+
+int
+api_no_version(apierr *e, const char *model_id, uint64_t ver)
+{
+	return apierr_set(e, 404, "version_not_found", "model %s has no "
+	    "version %llu", model_id, (unsigned long long)ver);
+}

@@ -93,6 +93,10 @@ int api_version_number(api_ctx *c, model_entry *m, const char *target,
 		       const char *what, http_response *rs,
 		       uint64_t *version);
 
+/* Fills e with 404 version_not_found for version ver of model_id;
+ * returns -1. */
+int api_no_version(apierr *e, const char *model_id, uint64_t ver);
+
 /* handlers, by resource */
 void api_models_create(void *ctx, const http_request *rq, http_response *rs);
 void api_models_list(void *ctx, const http_request *rq, http_response *rs);

@@ -73,8 +73,7 @@ from_version(api_ctx *c, json_t *doc, mlp_spec *spec, char **name,
 	}
 	found = store_version_get(c->st, src_id, ver, NULL, &blob, &len, &f);
 	if (found == 0)
-		apierr_set(e, 404, "version_not_found", "model %s has no "
-		    "version %llu", src_id, (unsigned long long)ver);
+		api_no_version(e, src_id, ver);
 	if (found <= 0) {
 		if (found < 0)
 			apierr_from_fault(e, &f);
@@ -463,8 +462,7 @@ api_models_restore(void *ctx, const http_request *rq, http_response *rs)
 	if (found < 0)
 		goto fault;
 	if (found == 0) {
-		apierr_set(&e, 404, "version_not_found", "model %s has no "
-		    "version %llu", m->id, (unsigned long long)ver);
+		api_no_version(&e, m->id, ver);
 		goto fail;
 	}
 	if ((net = blob_load(blob, len, &m->spec, &f)) == NULL ||

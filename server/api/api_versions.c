@@ -210,8 +210,7 @@ version_of(api_ctx *c, const http_request *rq, http_response *rs,
 	if (rc < 0)
 		apierr_from_fault(&e, &f);
 	else if (rc == 0)
-		apierr_set(&e, 404, "version_not_found", "model %s has no "
-		    "version %llu", m->id, (unsigned long long)ver);
+		api_no_version(&e, m->id, ver);
 	if (rc <= 0)
 		api_reply_error(rs, &e);
 	return rc > 0;
@@ -293,8 +292,7 @@ api_versions_delete(void *ctx, const http_request *rq, http_response *rs)
 		goto fail;
 	}
 	if (what == STORE_VDEL_MISSING) {
-		apierr_set(&e, 404, "version_not_found", "model %s has no "
-		    "version %llu", m->id, (unsigned long long)ver);
+		api_no_version(&e, m->id, ver);
 		goto fail;
 	}
 	if (what == STORE_VDEL_ALIASED) {
@@ -378,8 +376,7 @@ api_aliases_put(void *ctx, const http_request *rq, http_response *rs)
 		goto fail;
 	}
 	if (rc == 0) {
-		apierr_set(&e, 404, "version_not_found", "model %s has no "
-		    "version %llu", m->id, (unsigned long long)ver);
+		api_no_version(&e, m->id, ver);
 		goto fail;
 	}
 	log_info("model %s: alias %s -> version %llu", m->id, name,
