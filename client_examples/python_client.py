@@ -12,7 +12,9 @@ Every method sends one request (wait polls, loss pages) and returns the
 decoded JSON answer; an error answer raises MlpdError with the status, the
 error code and message of mlpd's {"error": {"code", "message"}} body.
 push_csv and predict_csv send text/csv bodies (one sample per line) and
-predict_csv asks for CSV outputs with Accept: text/csv.
+predict_csv asks for CSV outputs with Accept: text/csv. save_version,
+set_alias, predict_version, restore and create_from drive versions and
+aliases (a version: an immutable copy of a model's weights).
 
 A daemon started with --token-file wants its token: Mlpd(url, token=...)
 or $MLPD_TOKEN, sent as "Authorization: Bearer <token>". For HTTPS with a
@@ -223,6 +225,73 @@ class Mlpd:
             since = page["next_since"]
 
 
+    # --- versions and aliases ---------------------------------------------
+
+    def save_version(self, model_id, name=None):
+        """POST .../versions: the weights predictions see now, with their
+        step, loss and last validation point, as a new version."""
+        body = {"name": name} if name is not None else {}
+        return self.call("POST", f"/v1/models/{model_id}/versions", body)
+
+    def versions(self, model_id, page_size=100):
+        """GET .../versions page by page: yields every version, oldest
+        first."""
+        after = 0
+        while True:
+            page = self.call("GET", f"/v1/models/{model_id}/versions"
+                                    f"?limit={page_size}&after={after}")
+            yield from page["versions"]
+            after = page.get("next_after")
+            if after is None:
+                return
+
+    def version(self, model_id, version):
+        """One version, by number or alias."""
+        return self.call("GET", f"/v1/models/{model_id}/versions/{version}")
+
+    def version_weights(self, model_id, version):
+        """A version's weights, as GET .../weights shows the model's."""
+        return self.call("GET",
+                         f"/v1/models/{model_id}/versions/{version}/weights")
+
+    def delete_version(self, model_id, version, drop_aliases=False):
+        """DELETE a version (409 version_aliased while an alias names it,
+        unless drop_aliases)."""
+        q = "?drop_aliases=true" if drop_aliases else ""
+        self.call("DELETE", f"/v1/models/{model_id}/versions/{version}{q}")
+
+    def aliases(self, model_id):
+        return self.call("GET", f"/v1/models/{model_id}/aliases")["aliases"]
+
+    def set_alias(self, model_id, alias, version):
+        """PUT .../aliases/{alias}: creates or moves it, in one step."""
+        return self.call("PUT", f"/v1/models/{model_id}/aliases/{alias}",
+                         {"version": version})
+
+    def delete_alias(self, model_id, alias):
+        self.call("DELETE", f"/v1/models/{model_id}/aliases/{alias}")
+
+    def predict_version(self, model_id, inputs, version):
+        """Outputs from a saved version (a number or an alias): the whole
+        answer, {"outputs", "step", "version", "alias"?}."""
+        q = urllib.parse.urlencode({"version": version})
+        return self.call("POST", f"/v1/models/{model_id}/predict?{q}",
+                         {"inputs": inputs})
+
+    def restore(self, model_id, version):
+        """Puts the model back to a version (number or alias); returns the
+        model."""
+        return self.call("POST", f"/v1/models/{model_id}/restore",
+                         {"version": version})
+
+    def create_from(self, model_id, version, name=None):
+        """A new model with the weights of a version of another."""
+        body = {"from": {"model": model_id, "version": version}}
+        if name is not None:
+            body["name"] = name
+        return self.call("POST", "/v1/models", body)
+
+
 def demo(url):
     """XOR from creation to deletion, printing each stage."""
     c = Mlpd(url)
@@ -254,6 +323,14 @@ def demo(url):
     print(f"loss history: {len(pts)} points, step {pts[0]['step']} "
           f"{pts[0]['loss']:.4f} -> step {pts[-1]['step']} "
           f"{pts[-1]['loss']:.6f}")
+    v = c.save_version(mid, name="learned")
+    c.set_alias(mid, "production", v["version"])
+    pinned = c.predict_version(mid, xs, "production")
+    print(f"version {v['version']} at step {v['step']} is production: "
+          f"answers from version {pinned['version']}, step {pinned['step']}")
+    if pinned["outputs"] != outs:
+        print("the pinned outputs differ from the latest ones")
+        return 1
     onnx = c.export_onnx(mid)
     copy = c.create_from_onnx(onnx)
     same = c.predict(copy["id"], xs) == outs

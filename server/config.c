@@ -29,7 +29,7 @@ enum {
 	OPT_CHECKPOINT,
 	OPT_MAX_QUEUE,
 	OPT_LIMIT_FIRST_,  /* the config_limits flags, in limit_opts order */
-	OPT_LIMIT_LAST_ = OPT_LIMIT_FIRST_ + 10,
+	OPT_LIMIT_LAST_ = OPT_LIMIT_FIRST_ + 11,
 	OPT_LOG_LEVEL,
 	OPT_TOKEN_FILE,
 	OPT_INSECURE,
@@ -63,6 +63,7 @@ static const struct option options[] = {
 	{ "max-batch-values", required_argument, NULL, OPT_LIMIT_FIRST_ + 8 },
 	{ "max-samples", required_argument, NULL, OPT_LIMIT_FIRST_ + 9 },
 	{ "max-idle-per-ip", required_argument, NULL, OPT_LIMIT_FIRST_ + 10 },
+	{ "max-versions", required_argument, NULL, OPT_LIMIT_FIRST_ + 11 },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
@@ -108,6 +109,8 @@ static const struct limit_opt {
 	  offsetof(config_limits, max_samples), 1000000, 1, 1ull << 40 },
 	{ OPT_LIMIT_FIRST_ + 10, "max-idle-per-ip",
 	  offsetof(config_limits, max_idle_per_ip), 32, 1, 65536 },
+	{ OPT_LIMIT_FIRST_ + 11, "max-versions",
+	  offsetof(config_limits, max_versions), 100, 1, 100000 },
 };
 
 static size_t *
@@ -181,6 +184,7 @@ config_usage(FILE *out)
 	    "                            request or train step (default 16777216)\n"
 	    "  --max-samples N           stored training rows per model\n"
 	    "                            (default 1000000)\n"
+	    "  --max-versions N          saved versions per model (default 100)\n"
 	    "  --log-level LEVEL         error, warn, info or debug (default info)\n"
 	    "  --token-file FILE         require \"Authorization: Bearer TOKEN\" on\n"
 	    "                            /v1 and /metrics (all but / and /healthz);\n"

@@ -34,6 +34,7 @@ typedef struct config_limits {
 	size_t max_batch_values; /* rows x the sum of the model's layer sizes
 	                            that one request or train step works on */
 	size_t max_samples;      /* stored training rows per model */
+	size_t max_versions;     /* saved versions per model */
 	size_t max_idle_per_ip;  /* of max_per_ip, connections that have not
 	                            sent a request (with a token: one with
 	                            it); the oldest past it are closed */

@@ -22,6 +22,9 @@
 #include "mlp.h"
 #include "tls.h"
 
+/* Version nets kept loaded for pinned predictions (engine/versions.h). */
+#define DAEMON_VERSION_NETS 32
+
 struct daemon_ctx {
 	api_ctx api;
 	http_server *http;
@@ -102,6 +105,7 @@ daemon_start(const config *c, fault *f)
 	d->api.max_models = c->lim.max_models;
 	d->api.max_params = c->lim.max_params;
 	d->api.max_samples = c->lim.max_samples;
+	d->api.max_versions = c->lim.max_versions;
 	atomic_init(&d->api.shutting_down, 0);
 	d->api.limits.max_layer_width = c->lim.max_layer_width;
 	d->api.limits.max_params = c->lim.max_params;
@@ -128,6 +132,9 @@ daemon_start(const config *c, fault *f)
 			    (long long)c->max_db_size);
 	}
 	if ((d->api.reg = registry_create(f)) == NULL)
+		goto fail;
+	if ((d->api.vs = versions_create(d->api.st, DAEMON_VERSION_NETS,
+	    f)) == NULL)
 		goto fail;
 	if (store_models_each(d->api.st, load_model, d, f) != 0) {
 		if (f->code == FAULT_NONE)
@@ -203,6 +210,7 @@ daemon_stop(daemon_ctx *d)
 	metrics_destroy(d->api.mx);
 	trainer_destroy(d->api.tr);
 	registry_destroy(d->api.reg);
+	versions_destroy(d->api.vs);
 	store_close(d->api.st);
 	tls_creds_destroy(d->tls);
 	auth_destroy(d->auth);

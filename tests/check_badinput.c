@@ -1946,6 +1946,109 @@ START_TEST(test_disconnect_mid_upload)
 END_TEST
 
 /* ---------------------------------------------------------------------
+ * Versions and aliases (issue 13): targets, alias syntax, bodies
+ * ------------------------------------------------------------------ */
+
+START_TEST(test_versions_input)
+{
+	static const char *const bad_alias[] = {
+		"9lives", "-x", "_x", ".x", "a%20b", "a%2Fb", "a%00b", "%ff",
+		"a%3Bdrop", "caf%C3%A9",
+		"a123456789012345678901234567890123456789012345678901234567890123",
+	};
+	static const char *const bad_target[] = {
+		"0", "-1", "1x", "01x", "1.5", "%20", "_a", "99999999999999999999",
+		"9223372036854775808", "a%00", "%ff",
+	};
+	char path[256];
+
+	/* a version and an alias to leave alone */
+	json_decref(tl_jexpect("POST", tl_mpath(g_a, "/versions"),
+	    "{\"name\":\"v\"}", 201));
+	json_decref(tl_jexpect("PUT", tl_mpath(g_a, "/aliases/prod"),
+	    "{\"version\":1}", 200));
+	baseline();
+	for (size_t i = 0; i < sizeof bad_alias / sizeof bad_alias[0]; i++) {
+		snprintf(path, sizeof path, "/v1/models/%s/aliases/%s", g_a,
+		    bad_alias[i]);
+		REJ("PUT", path, "{\"version\":1}", 400, NULL);
+		REJ_CT("DELETE", path, NULL, NULL, 400, NULL);
+	}
+	for (size_t i = 0; i < sizeof bad_target / sizeof bad_target[0];
+	    i++) {
+		snprintf(path, sizeof path, "/v1/models/%s/predict?version=%s",
+		    g_a, bad_target[i]);
+		REJ("POST", path, "{\"inputs\":[[0,1]]}", 400, NULL);
+		snprintf(path, sizeof path, "/v1/models/%s/versions/%s", g_a,
+		    bad_target[i]);
+		REJ_CT("DELETE", path, NULL, NULL, 400, NULL);
+		REJ_CT("GET", path, NULL, NULL, 400, NULL);
+	}
+	/* unknown versions and aliases */
+	REJ("POST", tl_mpath(g_a, "/predict?version=2"), "{\"inputs\":[[0,1]]}",
+	    404, "version_not_found");
+	REJ("POST", tl_mpath(g_a, "/predict?version=canary"),
+	    "{\"inputs\":[[0,1]]}", 404, "alias_not_found");
+	REJ_CT("DELETE", tl_mpath(g_a, "/versions/2"), NULL, NULL, 404,
+	    "version_not_found");
+	REJ_CT("DELETE", tl_mpath(g_a, "/aliases/canary"), NULL, NULL, 404,
+	    "alias_not_found");
+	REJ("PUT", tl_mpath(g_a, "/aliases/canary"), "{\"version\":2}", 404,
+	    "version_not_found");
+	REJ("POST", tl_mpath(g_a, "/restore"), "{\"version\":2}", 404,
+	    "version_not_found");
+	REJ("POST", tl_mpath(g_b, "/restore"), "{\"version\":\"prod\"}", 404,
+	    "alias_not_found");
+	REJ("POST", "/v1/models", "{\"from\":{\"model\":\"" NO_MODEL
+	    "\",\"version\":1}}", 404, "model_not_found");
+	/* an aliased version */
+	REJ_CT("DELETE", tl_mpath(g_a, "/versions/1"), NULL, NULL, 409,
+	    "version_aliased");
+	REJ_CT("DELETE", tl_mpath(g_a, "/versions/prod?drop_aliases=1"), NULL,
+	    NULL, 400, "invalid_query");
+	/* bodies */
+	REJ("PUT", tl_mpath(g_a, "/aliases/prod"), "{\"version\":1e400}", 422,
+	    NULL);
+	REJ("PUT", tl_mpath(g_a, "/aliases/prod"), "{\"version\":-1}", 422,
+	    "invalid_value");
+	REJ("PUT", tl_mpath(g_a, "/aliases/prod"), "{\"version\":null}", 400,
+	    "wrong_type");
+	REJ("PUT", tl_mpath(g_a, "/aliases/prod"), "{\"version\":[1]}", 400,
+	    "wrong_type");
+	REJ("PUT", tl_mpath(g_a, "/aliases/prod"), "[1]", 400, "wrong_type");
+	REJ("PUT", tl_mpath(g_a, "/aliases/prod"), "", 400, NULL);
+	REJ("PUT", tl_mpath(g_a, "/aliases/prod"),
+	    "{\"version\":1,\"version\":2}", 400, "duplicate_key");
+	REJ("POST", tl_mpath(g_a, "/versions"), "{\"name\":\"a\\u202eb\"}",
+	    422, "invalid_value");
+	REJ("POST", tl_mpath(g_a, "/versions"), "{\"name\":{}}", 400,
+	    "wrong_type");
+	REJ("POST", tl_mpath(g_a, "/restore"), "{\"version\":{}}", 400,
+	    "wrong_type");
+	REJ("POST", tl_mpath(g_a, "/restore"), "{\"version\":1,\"x\":0}", 400,
+	    "unknown_field");
+	REJ("POST", "/v1/models", "{\"from\":[]}", 400, "wrong_type");
+	REJ("POST", "/v1/models", "{\"from\":{\"model\":1,\"version\":1}}",
+	    400, "wrong_type");
+	REJ("POST", "/v1/models", "{\"from\":{\"model\":\"x\",\"version\":1}}",
+	    404, "model_not_found");
+	{
+		char body[256];
+
+		snprintf(body, sizeof body, "{\"from\":{\"model\":\"%s\","
+		    "\"version\":1,\"step\":3}}", g_a);
+		REJ("POST", "/v1/models", body, 400, "unknown_field");
+		snprintf(body, sizeof body, "{\"from\":{\"model\":\"%s\","
+		    "\"version\":1},\"seed\":3}", g_a);
+		REJ("POST", "/v1/models", body, 400, "unknown_field");
+		snprintf(body, sizeof body, "{\"from\":{\"model\":\"%s\","
+		    "\"version\":1},\"name\":\"a\\tb\"}", g_a);
+		REJ("POST", "/v1/models", body, 422, "invalid_value");
+	}
+}
+END_TEST
+
+/* ---------------------------------------------------------------------
  * The harness sees a change when there is one
  * ------------------------------------------------------------------ */
 
@@ -2017,6 +2120,7 @@ badinput_suite(void)
 	tcase_add_test(tc, test_unknown);
 	tcase_add_test(tc, test_traversal);
 	tcase_add_test(tc, test_disconnect_mid_upload);
+	tcase_add_test(tc, test_versions_input);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cap");

@@ -158,3 +158,31 @@ api_query(const http_request *rq, http_response *rs, const char *key,
 	*value = http_query(rq, key);
 	return 0;
 }
+
+int
+api_version_number(api_ctx *c, model_entry *m, const char *target,
+		   const char *what, http_response *rs, uint64_t *version)
+{
+	const char *alias;
+	apierr e;
+
+	if (codec_version_target(target, what, version, &alias, &e) < 0) {
+		http_reply_error(rs, &e);
+		return -1;
+	}
+	if (alias != NULL && !versions_alias_get(c->vs, m->id, alias,
+	    version)) {
+		apierr_set(&e, 404, "alias_not_found", "model %s has no alias "
+		    "'%s'", m->id, alias);
+		http_reply_error(rs, &e);
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_no_version(apierr *e, const char *model_id, uint64_t ver)
+{
+	return apierr_set(e, 404, "version_not_found", "model %s has no "
+	    "version %llu", model_id, (unsigned long long)ver);
+}

@@ -3,7 +3,7 @@
  *
  * One file per resource implements its handlers (api_models.c, api_data.c,
  * api_training.c, api_predict.c, api_history.c, api_system.c, api_onnx.c
- * for models as ONNX files); routes.c
+ * for models as ONNX files, api_versions.c); routes.c
  * binds them to paths. Handlers decode and validate the whole request with
  * codec before touching any state, then call registry, trainer and store;
  * they never call each other. api.c holds the few helpers they share.
@@ -22,6 +22,7 @@
 #include "registry.h"
 #include "store.h"
 #include "trainer.h"
+#include "versions.h"
 
 typedef struct api_ctx {
 	size_t max_models;        /* --max-models */
@@ -39,6 +40,8 @@ typedef struct api_ctx {
 	codec_limits limits;      /* cfg's caps, as the decoders take them */
 	atomic_size_t models_held; /* models counted against --max-models */
 	atomic_size_t params_held; /* and their parameters (--max-params) */
+	versions *vs;             /* aliases and loaded version nets */
+	size_t max_versions;      /* --max-versions, per model */
 } api_ctx;
 
 /* The route table for http_start. */
@@ -86,6 +89,17 @@ int api_query(const http_request *rq, http_response *rs, const char *key,
 int api_etag(api_ctx *c, const http_request *rq, http_response *rs,
 	     uint64_t version, uint64_t variant);
 
+/* The version a path segment or query value names in m (a number, or an
+ * alias resolved now); -1 after replying 400 or 404 (version_not_found,
+ * alias_not_found). A number is not checked to exist. */
+int api_version_number(api_ctx *c, model_entry *m, const char *target,
+		       const char *what, http_response *rs,
+		       uint64_t *version);
+
+/* Fills e with 404 version_not_found for version ver of model_id;
+ * returns -1. */
+int api_no_version(apierr *e, const char *model_id, uint64_t ver);
+
 /* handlers, by resource */
 void api_models_create(void *ctx, const http_request *rq, http_response *rs);
 void api_models_list(void *ctx, const http_request *rq, http_response *rs);
@@ -106,6 +120,20 @@ void api_training_job_get(void *ctx, const http_request *rq,
 			  http_response *rs);
 void api_training_job_cancel(void *ctx, const http_request *rq,
 			     http_response *rs);
+void api_models_restore(void *ctx, const http_request *rq,
+			http_response *rs);
+void api_versions_create(void *ctx, const http_request *rq,
+			 http_response *rs);
+void api_versions_list(void *ctx, const http_request *rq, http_response *rs);
+void api_versions_get(void *ctx, const http_request *rq, http_response *rs);
+void api_versions_delete(void *ctx, const http_request *rq,
+			 http_response *rs);
+void api_versions_weights(void *ctx, const http_request *rq,
+			  http_response *rs);
+void api_aliases_list(void *ctx, const http_request *rq, http_response *rs);
+void api_aliases_put(void *ctx, const http_request *rq, http_response *rs);
+void api_aliases_delete(void *ctx, const http_request *rq,
+			http_response *rs);
 void api_predict(void *ctx, const http_request *rq, http_response *rs);
 void api_onnx_get(void *ctx, const http_request *rq, http_response *rs);
 

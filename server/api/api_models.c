@@ -1,6 +1,7 @@
 /*
  * api_models: create, list, read and delete models; read and replace
- * their weights.
+ * their weights. A model may also start from a version of another
+ * ("from"), or go back to one of its own versions (restore).
  */
 #include "api.h"
 
@@ -39,6 +40,70 @@ reply_model(api_ctx *c, http_response *rs, int status, model_entry *m)
 	events_model(c->ev, &v);
 }
 
+/* For POST /v1/models {"from": {"model": id, "version": N or alias},
+ * "name": ...}: the source's spec and a net holding the version's
+ * weights, at step 0 with a fresh optimizer (the history starts over). */
+static int
+from_version(api_ctx *c, json_t *doc, mlp_spec *spec, char **name,
+	     mlp **live, apierr *e)
+{
+	static const char *const keys[] = { "from", "name", NULL };
+	const char *src_id, *alias;
+	uint64_t ver;
+	model_entry *src = NULL;
+	void *blob = NULL;
+	size_t len;
+	fault f;
+	int rc = -1, found;
+
+	*live = NULL;
+	if (codec_from_request(json_object_get(doc, "from"), &src_id, &ver,
+	    &alias, e) < 0 || codec_check_keys(doc, keys, e) < 0 ||
+	    codec_model_name(doc, name, e) < 0)
+		return -1;
+	if ((src = registry_get(c->reg, src_id)) == NULL) {
+		apierr_set(e, 404, "model_not_found", "from.model: no model "
+		    "with id '%s'", src_id);
+		goto out;
+	}
+	if (alias != NULL && !versions_alias_get(c->vs, src_id, alias, &ver)) {
+		apierr_set(e, 404, "alias_not_found", "model %s has no alias "
+		    "'%s'", src_id, alias);
+		goto out;
+	}
+	found = store_version_get(c->st, src_id, ver, NULL, &blob, &len, &f);
+	if (found == 0)
+		api_no_version(e, src_id, ver);
+	if (found <= 0) {
+		if (found < 0)
+			apierr_from_fault(e, &f);
+		goto out;
+	}
+	*spec = src->spec;
+	if (c->limits.max_params > 0 &&
+	    mlp_spec_params(spec) > c->limits.max_params) {
+		apierr_set(e, 422, "limit_exceeded", "the model has %zu "
+		    "weights and biases; --max-params allows %zu",
+		    mlp_spec_params(spec), c->limits.max_params);
+		goto out;
+	}
+	if ((*live = blob_load(blob, len, &src->spec, &f)) == NULL) {
+		apierr_from_fault(e, &f);
+		goto out;
+	}
+	mlp_set_step(*live, 0);
+	mlp_reset_optim(*live);
+	rc = 0;
+out:
+	if (rc < 0) {
+		free(*name);
+		*name = NULL;
+	}
+	free(blob);
+	registry_put(src);
+	return rc;
+}
+
 void
 api_models_create(void *ctx, const http_request *rq, http_response *rs)
 {
@@ -62,6 +127,7 @@ api_models_create(void *ctx, const http_request *rq, http_response *rs)
 
 	if (api_check_open(c, rs) < 0)
 		return;
+	live = NULL;
 	if (rq->body_type == HTTP_BODY_ONNX) {
 		doc = NULL;
 		if (api_onnx_decode(c, rq, &spec, &name, &imported, &step,
@@ -69,19 +135,27 @@ api_models_create(void *ctx, const http_request *rq, http_response *rs)
 			goto fail;
 	} else if ((doc = api_body(rq, rs, 0)) == NULL) {
 		return;
+	} else if (json_object_get(doc, "from") != NULL) {
+		/* the spec and weights come from a version */
+		if (from_version(c, doc, &spec, &name, &live, &e) < 0)
+			goto fail;
 	} else if (codec_model_spec(doc, ids_random_u64() >> 11, &c->limits,
 	    &spec, &name, &e) < 0) {
 		goto fail;
 	}
 	params = mlp_spec_params(&spec);
-	if (api_models_reserve(c, params, &e) < 0)
+	if (api_models_reserve(c, params, &e) < 0) {
+		mlp_destroy(live);
 		goto fail;
+	}
 	reserved = 1;
-	live = mlp_create(&spec, &f);
-	if (live != NULL && imported != NULL) {
-		memcpy(mlp_params(live, NULL), imported,
-		    params * sizeof *imported);
-		mlp_set_step(live, step);
+	if (live == NULL) {
+		live = mlp_create(&spec, &f);
+		if (live != NULL && imported != NULL) {
+			memcpy(mlp_params(live, NULL), imported,
+			    params * sizeof *imported);
+			mlp_set_step(live, step);
+		}
 	}
 	if (live == NULL || blob_save(live, &blob, &len, &f) < 0) {
 		mlp_destroy(live);
@@ -97,7 +171,7 @@ api_models_create(void *ctx, const http_request *rq, http_response *rs)
 	row.name = name;
 	snprintf(row.id, sizeof row.id, "%s", id);
 	row.created_ms = row.updated_ms = now;
-	row.step = step;
+	row.step = mlp_step(live);
 	row.samples = 0;
 	row.last_loss = NAN;
 	row.blob = blob;
@@ -301,6 +375,8 @@ api_models_delete(void *ctx, const http_request *rq, http_response *rs)
 		return;
 	}
 	trainer_forget_model(c->tr, m);
+	/* its versions and aliases went with it in the store */
+	versions_forget_model(c->vs, m->id);
 	log_info("model %s deleted", m->id);
 	api_models_release(c, mlp_spec_params(&m->spec));
 	events_model_deleted(c->ev, m->id);
@@ -355,6 +431,70 @@ api_models_weights_put(void *ctx, const http_request *rq, http_response *rs)
 	reply_model(c, rs, 200, m);
 out:
 	free(params);
+	json_decref(doc);
+	registry_put(m);
+}
+
+/* POST /v1/models/{id}/restore {"version": N or alias}: the model's
+ * weights and step go back to the version's (its loss history past that
+ * step is dropped, as PUT .../weights does); 409 while a job runs. */
+void
+api_models_restore(void *ctx, const http_request *rq, http_response *rs)
+{
+	api_ctx *c = ctx;
+	model_entry *m;
+	json_t *doc = NULL, *v;
+	static const char *const keys[] = { "version", NULL };
+	store_version row;
+	void *blob = NULL;
+	size_t len = 0;
+	mlp *net = NULL;
+	uint64_t ver;
+	const char *alias;
+	int found;
+	apierr e;
+	fault f;
+
+	if (api_check_open(c, rs) < 0 || (m = api_model(c, rq, rs)) == NULL)
+		return;
+	if ((doc = api_body(rq, rs, 0)) == NULL)
+		goto out;
+	if (codec_check_keys(doc, keys, &e) < 0)
+		goto fail;
+	if ((v = json_object_get(doc, "version")) == NULL) {
+		apierr_set(&e, 400, "missing_field", "version is required: "
+		    "a version number or an alias");
+		goto fail;
+	}
+	if (codec_version_value(v, "version", &ver, &alias, &e) < 0)
+		goto fail;
+	if (alias != NULL && !versions_alias_get(c->vs, m->id, alias, &ver)) {
+		apierr_set(&e, 404, "alias_not_found", "model %s has no alias "
+		    "'%s'", m->id, alias);
+		goto fail;
+	}
+	found = store_version_get(c->st, m->id, ver, &row, &blob, &len, &f);
+	if (found < 0)
+		goto fault;
+	if (found == 0) {
+		api_no_version(&e, m->id, ver);
+		goto fail;
+	}
+	if ((net = blob_load(blob, len, &m->spec, &f)) == NULL ||
+	    trainer_restore_weights(c->tr, m, mlp_params_const(net, NULL),
+	    row.step, row.loss, &f) < 0)
+		goto fault;
+	log_info("model %s restored to version %llu (step %llu)", m->id,
+	    (unsigned long long)ver, (unsigned long long)row.step);
+	reply_model(c, rs, 200, m);
+	goto out;
+fault:
+	apierr_from_fault(&e, &f);
+fail:
+	api_reply_error(rs, &e);
+out:
+	mlp_destroy(net);
+	free(blob);
 	json_decref(doc);
 	registry_put(m);
 }

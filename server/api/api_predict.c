@@ -3,6 +3,13 @@
  * Never touches SQLite and never waits for training. The inputs come as
  * JSON or as text/csv rows; the outputs go out as JSON, or as CSV rows
  * when the request's Accept header asks for text/csv.
+ *
+ * ?version=N or ?version=ALIAS pins the prediction to a saved version:
+ * its net comes from the versions cache (engine/versions.h) and the JSON
+ * answer names the version (and the alias) besides the step. When the
+ * net is not loaded yet, the request moves to a request worker
+ * (http_defer) before it reads the body, since loading reads SQLite. Without it, the latest
+ * weights answer, as always.
  */
 #include "api.h"
 
@@ -11,8 +18,14 @@
 #include "codec.h"
 #include "csv.h"
 
-void
-api_predict(void *ctx, const http_request *rq, http_response *rs)
+static void predict_on_worker(void *ctx, const http_request *rq,
+			      http_response *rs);
+
+/* The handler; may_defer: 1 on an HTTP thread, which hands a pinned
+ * request whose net must be read from the store to a worker. */
+static void
+do_predict(void *ctx, const http_request *rq, http_response *rs,
+	   int may_defer)
 {
 	api_ctx *c = ctx;
 	model_entry *m;
@@ -21,11 +34,23 @@ api_predict(void *ctx, const http_request *rq, http_response *rs)
 	size_t n, width;
 	int single;
 	mlp_snapshot *s = NULL;
+	const char *target, *alias = NULL;
+	uint64_t version = 0;
 	apierr e;
 	fault f;
 
 	if ((m = api_model(c, rq, rs)) == NULL)
 		return;
+	if (api_query(rq, rs, "version", &target) < 0)
+		goto out;
+	if (target != NULL && codec_version_target(target, "the version query "
+	    "parameter", &version, &alias, &e) < 0)
+		goto fail;
+	if (target != NULL && may_defer &&
+	    !versions_loaded(c->vs, m->id, alias, version)) {
+		http_defer(rs, predict_on_worker);
+		goto out;
+	}
 	if (rq->body_type == HTTP_BODY_CSV) {
 		single = 0;
 		/* the row caps apply before anything is allocated */
@@ -51,7 +76,21 @@ api_predict(void *ctx, const http_request *rq, http_response *rs)
 		apierr_set(&e, 503, "out_of_memory", "out of memory");
 		goto fail;
 	}
-	s = registry_snapshot(m);
+	if (target == NULL) {
+		s = registry_snapshot(m);
+	} else {
+		/* alias -> version and its net at one instant */
+		int rc = versions_resolve(c->vs, m->id, &m->spec, alias,
+		    version, &s, &version, &f);
+
+		if (rc == 0)
+			apierr_set(&e, 404, alias ? "alias_not_found" :
+			    "version_not_found", "%s", f.msg);
+		else if (rc < 0)
+			apierr_from_fault(&e, &f);
+		if (rc <= 0)
+			goto fail;
+	}
 	if (mlp_snapshot_predict(s, x, n, out, &f) < 0) {
 		apierr_from_fault(&e, &f);
 		goto fail;
@@ -68,8 +107,19 @@ api_predict(void *ctx, const http_request *rq, http_response *rs)
 		rs->content_type = "text/csv; charset=utf-8";
 		goto out;
 	}
-	api_reply_json(rs, 200, codec_predict_response(out, n, width, single,
-	    mlp_snapshot_step(s)));
+	{
+		json_t *doc_out = codec_predict_response(out, n, width, single,
+		    mlp_snapshot_step(s));
+
+		if (target != NULL) {
+			json_object_set_new(doc_out, "version",
+			    json_integer((json_int_t)version));
+			if (alias != NULL)
+				json_object_set_new(doc_out, "alias",
+				    json_string(alias));
+		}
+		api_reply_json(rs, 200, doc_out);
+	}
 	goto out;
 fail:
 	api_reply_error(rs, &e);
@@ -79,4 +129,16 @@ out:
 	free(out);
 	json_decref(doc);
 	registry_put(m);
+}
+
+static void
+predict_on_worker(void *ctx, const http_request *rq, http_response *rs)
+{
+	do_predict(ctx, rq, rs, 0);
+}
+
+void
+api_predict(void *ctx, const http_request *rq, http_response *rs)
+{
+	do_predict(ctx, rq, rs, 1);
 }

@@ -3,12 +3,15 @@
  */
 #include "codec.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "ids.h"
 
 /* The JSON memory cap: jansson allocates through capped_malloc, which
  * counts what one parse on this thread allocates (frees are not
@@ -408,8 +411,6 @@ codec_model_spec(json_t *obj, uint64_t default_seed, const codec_limits *lim,
 	fault f;
 	double d;
 	int64_t i64;
-	size_t pos;
-	uint32_t cp;
 
 	*name = NULL;
 	if (codec_check_keys(obj, keys, e) < 0)
@@ -489,20 +490,42 @@ codec_model_spec(json_t *obj, uint64_t default_seed, const codec_limits *lim,
 		return apierr_set(e, 422, "limit_exceeded", "the model has %zu "
 		    "weights and biases; --max-params allows %zu",
 		    mlp_spec_params(spec), lim->max_params);
-	if ((v = json_object_get(obj, "name")) != NULL) {
-		if (!json_is_string(v))
-			return apierr_set(e, 400, "wrong_type",
-			    "name must be a string");
-		if (json_string_length(v) > CODEC_NAME_MAX)
-			return apierr_set(e, 422, "invalid_value", "name must "
-			    "be at most %d bytes", CODEC_NAME_MAX);
-		if ((pos = name_bad_char((const unsigned char *)
-		    json_string_value(v), &cp)) > 0)
-			return apierr_set(e, 422, "invalid_value", "name holds "
-			    "U+%04X at character %zu: control characters and "
-			    "bidirectional formatting characters are not "
-			    "allowed in a name", (unsigned)cp, pos);
-	}
+	return codec_model_name(obj, name, e);
+}
+
+/* Checks a name field v (NULL: absent) of at most max bytes. */
+static int
+name_field(json_t *v, size_t max, apierr *e)
+{
+	size_t pos;
+	uint32_t cp;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v))
+		return apierr_set(e, 400, "wrong_type",
+		    "name must be a string");
+	if (json_string_length(v) > max ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return apierr_set(e, 422, "invalid_value", "name must "
+		    "be at most %zu bytes", max);
+	if ((pos = name_bad_char((const unsigned char *)
+	    json_string_value(v), &cp)) > 0)
+		return apierr_set(e, 422, "invalid_value", "name holds "
+		    "U+%04X at character %zu: control characters and "
+		    "bidirectional formatting characters are not "
+		    "allowed in a name", (unsigned)cp, pos);
+	return 0;
+}
+
+int
+codec_model_name(json_t *obj, char **name, apierr *e)
+{
+	json_t *v = json_object_get(obj, "name");
+
+	*name = NULL;
+	if (name_field(v, CODEC_NAME_MAX, e) < 0)
+		return -1;
 	*name = strdup(v ? json_string_value(v) : "");
 	if (*name == NULL)
 		return apierr_set(e, 503, "out_of_memory", "out of memory");
@@ -1320,4 +1343,192 @@ codec_dump(json_t *doc, size_t *len)
 	if (text)
 		*len = strlen(text);
 	return text;
+}
+
+/* ---- versions and aliases ---- */
+
+int
+codec_alias_check(const char *name, apierr *e)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= STORE_ALIAS_MAX ||
+	    !((name[0] >= 'a' && name[0] <= 'z') ||
+	    (name[0] >= 'A' && name[0] <= 'Z')) ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_.-") != n)
+		return apierr_set(e, 400, "invalid_alias", "an alias is 1 to "
+		    "%d letters, digits, '_', '.' or '-', starting with a "
+		    "letter", STORE_ALIAS_MAX - 1);
+	return 0;
+}
+
+int
+codec_version_target(const char *s, const char *what, uint64_t *version,
+		     const char **alias, apierr *e)
+{
+	*version = 0;
+	*alias = NULL;
+	if (s[0] >= '0' && s[0] <= '9') {
+		char *end;
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(s, &end, 10);
+		if (*end != '\0' || errno || v < 1 || v > INT64_MAX ||
+		    strlen(s) > 19)
+			return apierr_set(e, 400, "invalid_version", "%s must "
+			    "be a version number (>= 1) or an alias", what);
+		*version = v;
+		return 0;
+	}
+	if (codec_alias_check(s, e) < 0)
+		return apierr_set(e, 400, "invalid_version", "%s must be a "
+		    "version number (>= 1) or an alias (1 to %d letters, "
+		    "digits, '_', '.' or '-', starting with a letter)", what,
+		    STORE_ALIAS_MAX - 1);
+	*alias = s;
+	return 0;
+}
+
+int
+codec_version_request(json_t *obj, const char **name, apierr *e)
+{
+	static const char *const keys[] = { "name", NULL };
+	json_t *v;
+
+	*name = NULL;
+	if (codec_check_keys(obj, keys, e) < 0)
+		return -1;
+	if ((v = json_object_get(obj, "name")) == NULL || json_is_null(v))
+		return 0;
+	if (name_field(v, STORE_VNAME_MAX - 1, e) < 0)
+		return -1;
+	*name = json_string_value(v);
+	return 0;
+}
+
+/* A JSON integer >= 1 that fits a stored version number. */
+static int
+version_number(json_t *v, const char *field, uint64_t *out, apierr *e)
+{
+	if (!json_is_integer(v))
+		return apierr_set(e, 400, "wrong_type", "%s must be an "
+		    "integer", field);
+	if (json_integer_value(v) < 1)
+		return apierr_set(e, 422, "invalid_value", "%s must be >= 1",
+		    field);
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+int
+codec_alias_request(json_t *obj, uint64_t *version, apierr *e)
+{
+	static const char *const keys[] = { "version", NULL };
+	json_t *v;
+
+	if (codec_check_keys(obj, keys, e) < 0)
+		return -1;
+	if ((v = json_object_get(obj, "version")) == NULL)
+		return apierr_set(e, 400, "missing_field", "version is "
+		    "required: the version number the alias names");
+	return version_number(v, "version", version, e);
+}
+
+int
+codec_from_request(json_t *from, const char **model, uint64_t *version,
+		   const char **alias, apierr *e)
+{
+	static const char *const keys[] = { "model", "version", NULL };
+	json_t *m, *v;
+
+	*alias = NULL;
+	*version = 0;
+	if (!json_is_object(from))
+		return apierr_set(e, 400, "wrong_type", "from must be an "
+		    "object: {\"model\": id, \"version\": N or alias}");
+	if (codec_check_keys(from, keys, e) < 0)
+		return -1;
+	m = json_object_get(from, "model");
+	v = json_object_get(from, "version");
+	if (m == NULL || v == NULL)
+		return apierr_set(e, 400, "missing_field", "from needs model "
+		    "and version");
+	if (!json_is_string(m) || !ids_valid(json_string_value(m)))
+		return apierr_set(e, 400, "wrong_type", "from.model must be "
+		    "a model id");
+	*model = json_string_value(m);
+	return codec_version_value(v, "from.version", version, alias, e);
+}
+
+int
+codec_version_value(json_t *v, const char *field, uint64_t *version,
+		    const char **alias, apierr *e)
+{
+	*alias = NULL;
+	*version = 0;
+	if (json_is_string(v)) {
+		if (codec_alias_check(json_string_value(v), e) < 0)
+			return -1;
+		*alias = json_string_value(v);
+		return 0;
+	}
+	return version_number(v, field, version, e);
+}
+
+json_t *
+codec_aliases_json(const store_alias *a, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, codec_alias_json(&a[i]));
+	return arr;
+}
+
+json_t *
+codec_version_json(const store_version *v, const store_alias *aliases,
+		   size_t n)
+{
+	json_t *doc = json_object(), *names = json_array(), *val;
+
+	for (size_t i = 0; i < n; i++)
+		if (aliases[i].version == v->version &&
+		    strcmp(aliases[i].model_id, v->model_id) == 0)
+			json_array_append_new(names,
+			    json_string(aliases[i].name));
+	json_object_set_new(doc, "model_id", json_string(v->model_id));
+	json_object_set_new(doc, "version", json_integer((json_int_t)
+	    v->version));
+	json_object_set_new(doc, "name", v->name[0] ? json_string(v->name) :
+	    json_null());
+	json_object_set_new(doc, "step", json_integer((json_int_t)v->step));
+	json_object_set_new(doc, "loss", codec_real(v->loss));
+	if (v->val_step > 0) {
+		val = json_object();
+		json_object_set_new(val, "step", json_integer((json_int_t)
+		    v->val_step));
+		json_object_set_new(val, "loss", codec_real(v->val_loss));
+		json_object_set_new(val, "accuracy",
+		    codec_real(v->val_accuracy));
+	} else {
+		val = json_null();
+	}
+	json_object_set_new(doc, "validation", val);
+	json_object_set_new(doc, "aliases", names);
+	json_object_set_new(doc, "created_at", codec_time_json(v->created_ms));
+	return doc;
+}
+
+json_t *
+codec_alias_json(const store_alias *a)
+{
+	json_t *doc = json_object();
+
+	json_object_set_new(doc, "name", json_string(a->name));
+	json_object_set_new(doc, "version", json_integer((json_int_t)
+	    a->version));
+	json_object_set_new(doc, "updated_at", codec_time_json(a->updated_ms));
+	return doc;
 }

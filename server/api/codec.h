@@ -144,4 +144,51 @@ json_t *codec_time_json(int64_t ms);
 /* Dumps and releases doc; malloc'd text and its length, NULL on failure. */
 char *codec_dump(json_t *doc, size_t *len);
 
+/* ---- versions and aliases ---- */
+
+/* Checks an alias's syntax: 1 to 63 of [A-Za-z0-9_.-], starting with a
+ * letter (so that it never reads as a version number); 400
+ * invalid_alias. */
+int codec_alias_check(const char *name, apierr *e);
+
+/* A version target as a path segment or query value: a number >= 1
+ * (*version set, *alias NULL) or an alias (*alias = s); 400 otherwise,
+ * naming what (e.g. "the version query parameter"). */
+int codec_version_target(const char *s, const char *what, uint64_t *version,
+			 const char **alias, apierr *e);
+
+/* The body of POST .../versions: {} or {"name": "..."} (at most 128
+ * bytes, checked as a model's name); *name is borrowed from obj or
+ * NULL. */
+int codec_version_request(json_t *obj, const char **name, apierr *e);
+
+/* The body of PUT .../aliases/{name}: {"version": N} (N >= 1). */
+int codec_alias_request(json_t *obj, uint64_t *version, apierr *e);
+
+/* The name field of obj (a model's: at most CODEC_NAME_MAX bytes, no
+ * control or bidirectional formatting characters), as a malloc'd copy in
+ * *name ("" when absent). */
+int codec_model_name(json_t *obj, char **name, apierr *e);
+
+/* The "from" object of POST /v1/models: {"model": id, "version": N or
+ * alias}; *model and *alias are borrowed from from. */
+int codec_from_request(json_t *from, const char **model, uint64_t *version,
+		       const char **alias, apierr *e);
+
+/* A JSON version value v: an integer >= 1 (*version) or an alias string
+ * (*alias, borrowed from v); errors name field. */
+int codec_version_value(json_t *v, const char *field, uint64_t *version,
+			const char **alias, apierr *e);
+
+/* A version as the API shows it; aliases (n of them, any model's) name
+ * the ones that point to it. */
+json_t *codec_version_json(const store_version *v, const store_alias *aliases,
+			   size_t n);
+
+/* An alias as the API shows it. */
+json_t *codec_alias_json(const store_alias *a);
+
+/* n aliases as a JSON array. */
+json_t *codec_aliases_json(const store_alias *a, size_t n);
+
 #endif

@@ -7,7 +7,7 @@
  * SQLite), which then runs on a request worker instead of an HTTP thread
  * (http.h). The others answer from memory in microseconds. GET .../loss
  * answers a conditional request inline and hands the read to a worker
- * itself (http_defer). Order matters only for speed.
+ * itself (http_defer); so does predict pinned to a version not loaded. Order matters only for speed.
  */
 #include "api.h"
 
@@ -38,6 +38,21 @@ static const http_route routes[] = {
 	{ "DELETE", "/v1/jobs/*", api_training_job_cancel, 0, HTTP_WORKER },
 	{ "GET", "/v1/models/*/events", api_events_model, 0, 0 },
 	{ "GET", "/v1/events", api_events_all, 0, 0 },
+	{ "POST", "/v1/models/*/versions", api_versions_create,
+	    HTTP_BODY_JSON, HTTP_WORKER },
+	{ "GET", "/v1/models/*/versions", api_versions_list, 0, HTTP_WORKER },
+	{ "GET", "/v1/models/*/versions/*", api_versions_get, 0, HTTP_WORKER },
+	{ "DELETE", "/v1/models/*/versions/*", api_versions_delete, 0,
+	    HTTP_WORKER },
+	{ "GET", "/v1/models/*/versions/*/weights", api_versions_weights, 0,
+	    HTTP_WORKER },
+	{ "POST", "/v1/models/*/restore", api_models_restore, HTTP_BODY_JSON,
+	    HTTP_WORKER },
+	{ "GET", "/v1/models/*/aliases", api_aliases_list, 0, 0 },
+	{ "PUT", "/v1/models/*/aliases/*", api_aliases_put, HTTP_BODY_JSON,
+	    HTTP_WORKER },
+	{ "DELETE", "/v1/models/*/aliases/*", api_aliases_delete, 0,
+	    HTTP_WORKER },
 	{ "GET", "/healthz", api_system_healthz, 0, 0 },
 	{ "GET", "/metrics", api_system_metrics, 0, 0 },
 	{ "GET", "/", api_system_page, 0, 0 },

@@ -124,6 +124,12 @@ int trainer_step(trainer *t, model_entry *m, const float *x, const float *y,
 int trainer_set_weights(trainer *t, model_entry *m, const float *params,
 			fault *f);
 
+/* trainer_set_weights that also sets the step back (or forward) to step
+ * (history past it is dropped) and the last loss to loss: a restore to a
+ * version. FAULT_BUSY while a train job is queued or running. */
+int trainer_restore_weights(trainer *t, model_entry *m, const float *params,
+			    uint64_t step, double loss, fault *f);
+
 /* Deletes the model's stored rows and sets its sample count to 0, atomic
  * with respect to trainer_submit: FAULT_BUSY while the model has a train
  * job queued or running, and submissions for the model meanwhile get

@@ -97,6 +97,8 @@ typedef struct task {
 	const trainer_valset *val; /* TASK_STEP: NULL or a validation set */
 	store_val_point vp;     /* its point after the step */
 	const float *params;    /* TASK_WEIGHTS */
+	int set_step;           /* TASK_WEIGHTS: step and loss (inputs) become
+	                           the model's (a restore to a version) */
 	int done;               /* sync tasks: the result is in */
 	int rc;
 	fault err;              /* sync tasks: why rc is -1 */

@@ -100,6 +100,8 @@ trainer_sync_run(trainer *t, task *tk)
 		memcpy(mlp_params(m->live, &np), tk->params,
 		    mlp_spec_params(&m->spec) * sizeof(float));
 		mlp_reset_optim(m->live);
+		if (tk->set_step)
+			mlp_set_step(m->live, tk->step);
 	}
 	if (blob_save(m->live, &after, &alen, f) < 0)
 		goto restore;
@@ -110,7 +112,7 @@ trainer_sync_run(trainer *t, task *tk)
 		if (store_model_set_weights(t->st, m->id, after, alen,
 		    mlp_step(m->live), now, f) < 0)
 			goto restore;
-		loss = registry_last_loss(m);
+		loss = tk->set_step ? tk->loss : registry_last_loss(m);
 	}
 	{
 		fault pf;
@@ -185,5 +187,21 @@ trainer_set_weights(trainer *t, model_entry *m, const float *params,
 	tk.kind = TASK_WEIGHTS;
 	tk.model = m;
 	tk.params = params;
+	return run_and_wait(t, &tk, f);
+}
+
+int
+trainer_restore_weights(trainer *t, model_entry *m, const float *params,
+			uint64_t step, double loss, fault *f)
+{
+	task tk;
+
+	memset(&tk, 0, sizeof tk);
+	tk.kind = TASK_WEIGHTS;
+	tk.model = m;
+	tk.params = params;
+	tk.set_step = 1;
+	tk.step = step;
+	tk.loss = (float)loss;
 	return run_and_wait(t, &tk, f);
 }

@@ -270,4 +270,107 @@ int store_state_get(store *s, const char *name, int64_t *value, fault *f);
 /* Stores value under name (replacing any), durably. */
 int store_state_set(store *s, const char *name, int64_t value, fault *f);
 
+/* ---- versions and aliases (schema/mlpd-4.sql) ---- */
+
+#define STORE_VNAME_MAX 129 /* a version's name: 128 bytes and the NUL */
+#define STORE_ALIAS_MAX 64  /* an alias: 63 bytes and the NUL */
+
+/* A version: an immutable copy of a model's weights. In lists the blob is
+ * NULL; store_version_get hands it out separately. */
+typedef struct store_version {
+	char model_id[STORE_ID_MAX];
+	uint64_t version;        /* >= 1, per model, never reused */
+	char name[STORE_VNAME_MAX]; /* "" when none was given */
+	uint64_t step;           /* the step of the weights */
+	double loss;             /* training loss at step; NAN when none */
+	double val_loss;         /* the last validation point at or before */
+	double val_accuracy;     /* step (NAN when none, or not one-hot) */
+	uint64_t val_step;       /* that point's step; 0 when none */
+	int64_t created_ms;
+} store_version;
+
+/* What store_version_create saves. */
+typedef struct store_version_new {
+	const char *model_id;
+	const void *blob;        /* core/blob.h format; its step must be step */
+	size_t blob_len;
+	uint64_t step;
+	int from_history;        /* 1: loss and the validation fields come
+	                            from the model's history at step (the
+	                            fields below are ignored); 0: as given */
+	double loss;             /* NAN when none */
+	double val_loss;         /* NAN when none */
+	double val_accuracy;     /* NAN when none */
+	uint64_t val_step;       /* 0 when none */
+	const char *name;        /* NULL or "" for none; < STORE_VNAME_MAX */
+	size_t max_versions;     /* the model's cap (--max-versions); 0: none */
+	int64_t now_ms;
+} store_version_new;
+
+/* Saves v as the model's next version, in one transaction, durably; *out
+ * (may be NULL) gets the row as stored. FAULT_LIMIT (nothing stored) when
+ * the model already has max_versions versions; FAULT_INVALID for no such
+ * model. This is also the trainer's entry point to save a version (keep
+ * the best step): it takes the blob of the live net as blob_save made it,
+ * e.g.
+ *     store_version_new v = { .model_id = m->id, .blob = b, .blob_len =
+ *         len, .step = mlp_step(m->live), .loss = loss, .val_loss = vl,
+ *         .val_accuracy = va, .val_step = vs, .name = "best",
+ *         .max_versions = cap, .now_ms = wallclock_ms() };
+ *     store_version_create(st, &v, &row, &f);
+ * Thread-safe; called with no lock of the engine held (registry.h). */
+int store_version_create(store *s, const store_version_new *v,
+			 store_version *out, fault *f);
+
+/* The model's versions with a number above after, ascending, at most
+ * limit, into a malloc'd array (*n may be 0). */
+int store_versions_list(store *s, const char *model_id, uint64_t after,
+			size_t limit, store_version **out, size_t *n,
+			fault *f);
+
+/* Reads one version: 1 with *out filled (and, when blob is not NULL, a
+ * malloc'd copy of its weights in *blob, *len; the caller frees), 0 when
+ * the model has no such version, -1 on failure. */
+int store_version_get(store *s, const char *model_id, uint64_t version,
+		      store_version *out, void **blob, size_t *len,
+		      fault *f);
+
+/* What store_version_delete did. */
+typedef enum store_vdel {
+	STORE_VDEL_DONE = 0,   /* deleted (with its aliases when asked) */
+	STORE_VDEL_MISSING,    /* no such version: nothing changed */
+	STORE_VDEL_ALIASED     /* aliases point to it and drop_aliases was
+	                          0: nothing changed */
+} store_vdel;
+
+/* Deletes a version, and the aliases that point to it when drop_aliases
+ * is set, in one transaction; *what says which case it was. */
+int store_version_delete(store *s, const char *model_id, uint64_t version,
+			 int drop_aliases, store_vdel *what, fault *f);
+
+/* An alias: a name for one version of its model. */
+typedef struct store_alias {
+	char model_id[STORE_ID_MAX];
+	char name[STORE_ALIAS_MAX];
+	uint64_t version;
+	int64_t updated_ms;
+} store_alias;
+
+/* Points the model's alias name at version (creating or moving it) in
+ * one transaction: 1 done, 0 when the model has no such version (nothing
+ * changed); FAULT_LIMIT when a new alias would take the model past
+ * max_aliases (0: no cap). */
+int store_alias_set(store *s, const char *model_id, const char *name,
+		    uint64_t version, size_t max_aliases, int64_t now_ms,
+		    fault *f);
+
+/* Removes the alias: 1 done, 0 when there was none. */
+int store_alias_delete(store *s, const char *model_id, const char *name,
+		       fault *f);
+
+/* The aliases of model_id (of every model when NULL), by model and name,
+ * into a malloc'd array (*n may be 0). */
+int store_aliases_list(store *s, const char *model_id, store_alias **out,
+		       size_t *n, fault *f);
+
 #endif

@@ -402,3 +402,36 @@ store_loss_windows(store *s, const char *model_id, store_series series,
 	*n = w.rows.n;
 	return 0;
 }
+
+/* ---- the last validation point at a step (versions, issue 13) ---- */
+
+int
+history_val_at(conn *c, const char *model_id, int64_t step,
+	       store_val_point *vp, fault *f)
+{
+	/* a literal here, apart from q_sql, so the versions code only adds
+	 * lines to this file */
+	sqlite3_stmt *st = db_stmt(c, "SELECT step, loss, accuracy FROM "
+	    "validation WHERE model_id = ?1 AND step <= ?2 "
+	    "ORDER BY step DESC LIMIT 1", f);
+	int rc = SQLITE_OK;
+
+	vp->step = 0;
+	vp->loss = vp->accuracy = NAN;
+	vp->time_ms = 0;
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, model_id, &rc);
+	db_bind_i64(st, 2, step, &rc);
+	if (db_bound(c, st, rc, f, "reading a validation point") != 0)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		vp->step = (uint64_t)sqlite3_column_int64(st, 0);
+		vp->loss = db_real(st, 1);
+		vp->accuracy = db_real(st, 2);
+	} else if (rc != SQLITE_DONE)
+		db_fault(c, rc, f, "reading a validation point");
+	db_done(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}

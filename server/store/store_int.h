@@ -19,6 +19,7 @@
  *   store_owner.c    one daemon per database file: the lock file
  *                    beside it (owner_*)
  *   store_state.c    the daemon's own small values (store_state_*)
+ *   store_versions.c versions and aliases (store_version*, store_alias*)
  * Each file keeps the SQL it runs in its own q_sql table of literals. A
  * function that takes a conn runs inside a transaction body, on the
  * connection its runner holds.
@@ -228,5 +229,10 @@ int history_trim(conn *c, const char *model_id, int64_t step, fault *f);
  * when there is none. */
 int history_loss_at(conn *c, const char *model_id, int64_t step,
 		    double *loss, fault *f);
+
+/* *vp gets the model's last validation point at or before step (step 0
+ * and NANs when there is none). */
+int history_val_at(conn *c, const char *model_id, int64_t step,
+		   store_val_point *vp, fault *f);
 
 #endif

@@ -22,6 +22,7 @@
 extern const char store_schema_sql[];
 extern const char store_schema_2_sql[];
 extern const char store_schema_3_sql[];
+extern const char store_schema_4_sql[];
 
 /* Forward migrations: step i takes a database from version - 1 to version,
  * in one transaction. Append new steps; never edit a released one. */
@@ -32,6 +33,7 @@ static const struct migration {
 	{ 1, store_schema_sql },
 	{ 2, store_schema_2_sql },	/* the validation table */
 	{ 3, store_schema_3_sql },	/* daemon_state (event ids) */
+	{ 4, store_schema_4_sql },	/* versions and aliases */
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
