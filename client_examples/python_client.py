@@ -171,10 +171,12 @@ class Mlpd:
         schedule={"type": "step", "every": N, "factor": F} or
         {"type": "cosine", "min_lr": R}, each with an optional
         "warmup_steps", early_stopping={"patience": P, "min_delta": D},
-        eval_every=N, restore_best=True, resume=<an interrupted job's id>
+        eval_every=N, restore_best=True, save_best=True,
+        resume=<an interrupted job's id>
         with that job's options again); returns the job. Its
-        learning_rate, best_step, best_value and reason (why it stopped
-        early) show on c.job(id) and in what c.wait returns."""
+        learning_rate, best_step, best_value, best_version (save_best)
+        and reason (why it stopped early) show on c.job(id) and in what
+        c.wait returns."""
         return self.call("POST", f"/v1/models/{model_id}/train", options)
 
     def job(self, job_id):

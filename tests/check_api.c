@@ -680,7 +680,8 @@ START_TEST(test_train_xor)
 	ck_assert(json_is_null(json_object_get(j, "best_step")));
 	ck_assert(json_is_null(json_object_get(j, "best_value")));
 	ck_assert(json_is_null(json_object_get(j, "reason")));
-	ck_assert_uint_eq(json_object_size(j), 14);
+	ck_assert(json_is_null(json_object_get(j, "best_version")));
+	ck_assert_uint_eq(json_object_size(j), 15);
 	json_decref(j);
 
 	j = tl_wait_job(job_id, "succeeded", "failed", 10.0);

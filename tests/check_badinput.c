@@ -659,6 +659,7 @@ START_TEST(test_training_control)
 		{ "{\"early_stopping\":true}", 400, "wrong_type" },
 		{ "{\"eval_every\":0}", 422, "invalid_value" },
 		{ "{\"restore_best\":1}", 400, "wrong_type" },
+		{ "{\"save_best\":\"yes\"}", 400, "wrong_type" },
 		{ "{\"resume\":5}", 400, "wrong_type" },
 		{ "{\"resume\":\"\"}", 422, "invalid_value" },
 		{ "{\"resume\":\"j0123456789ABCDEF\"}", 422,

@@ -40,9 +40,9 @@ sig(double f)
 
 /* GET .../weights into r. */
 static void
-ref_load(const char *id, ref_net *r)
+ref_load_path(const char *path, ref_net *r)
 {
-	json_t *doc = tl_jget(tl_mpath(id, "/weights"));
+	json_t *doc = tl_jget(path);
 	json_t *l0 = json_array_get(json_object_get(doc, "layers"), 0);
 	json_t *l1 = json_array_get(json_object_get(doc, "layers"), 1);
 	json_t *w1 = json_object_get(l0, "weights");
@@ -61,6 +61,13 @@ ref_load(const char *id, ref_net *r)
 	r->b2 = json_number_value(json_array_get(json_object_get(l1,
 	    "biases"), 0));
 	json_decref(doc);
+}
+
+/* The model's own weights into r. */
+static void
+ref_load(const char *id, ref_net *r)
+{
+	ref_load_path(tl_mpath(id, "/weights"), r);
 }
 
 /* The output of r for input row x. */
@@ -458,6 +465,71 @@ START_TEST(test_early_stopping_validation)
 }
 END_TEST
 
+/* save_best: the weights of the best evaluation become version "best" at
+ * the best step (the model itself keeps its last weights), and the job
+ * names the version; a full --max-versions leaves the job's end alone. */
+START_TEST(test_save_best)
+{
+	static const double vy[NROWS] = VAL_Y;
+	char id[32], path[96];
+	json_int_t best_step, ver;
+	double best;
+	json_t *j, *v;
+	ref_net r;
+
+	j = overfit_job(", \"early_stopping\": {\"patience\": 5, "
+	    "\"min_delta\": 0.0001}, \"save_best\": true", id);
+	ck_assert_str_eq(tl_jstr(j, "status"), "succeeded");
+	best_step = tl_jint(j, "best_step");
+	best = tl_jnum(j, "best_value");
+	ver = tl_jint(j, "best_version");
+	ck_assert_int_ge(ver, 1);
+	ck_assert_int_lt(best_step, tl_jint(j, "steps_done"));
+	json_decref(j);
+	snprintf(path, sizeof path, "/versions/%lld", (long long)ver);
+	v = tl_jget(tl_mpath(id, path));
+	ck_assert_int_eq(tl_jint(v, "step"), best_step);
+	ck_assert_str_eq(tl_jstr(v, "name"), "best");
+	ck_assert(fabs(json_number_value(json_object_get(json_object_get(v,
+	    "validation"), "loss")) - best) < 1e-7);
+	json_decref(v);
+	snprintf(path, sizeof path, "/versions/%lld/weights", (long long)ver);
+	ref_load_path(tl_mpath(id, path), &r);
+	ck_assert_msg(fabs(ref_loss(&r, vy) - best) < 1e-6, "the version "
+	    "gives %.9g, best %.9g", ref_loss(&r, vy), best);
+	/* without restore_best the model keeps the weights it stopped at */
+	j = tl_jget(tl_mpath(id, ""));
+	ck_assert_int_gt(tl_jint(j, "step"), best_step);
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(test_save_best_capped)
+{
+	char id[32];
+	json_t *j;
+
+	tl_config()->lim.max_versions = 1;
+	tl_start();
+	tl_new_model("{\"layers\": [2, 3, 1], \"seed\": 3}", id);
+	tl_push(id, "{\"inputs\": " XOR_IN ", \"targets\": [[0],[1],[1],[0]]}");
+	j = tl_jexpect("POST", tl_mpath(id, "/versions"), "{}", 201);
+	json_decref(j);
+	tl_train(id, "{\"steps\": 20, \"batch_size\": 4, \"eval_every\": 5, "
+	    "\"save_best\": true}");
+	j = tl_jget(tl_mpath(id, "/jobs"));
+	ck_assert_str_eq(tl_jstr(json_array_get(json_object_get(j, "jobs"), 0),
+	    "status"), "succeeded");
+	ck_assert(json_is_null(json_object_get(json_array_get(json_object_get(j,
+	    "jobs"), 0), "best_version")));
+	json_decref(j);
+	j = tl_jget(tl_mpath(id, "/versions"));
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "versions")), 1);
+	json_decref(j);
+	tl_stop();
+}
+END_TEST
+
 START_TEST(test_early_stopping_train_loss)
 {
 	char id[32];
@@ -648,11 +720,13 @@ sched_suite(void)
 	tcase_add_test(tc, test_job_step_warmup);
 	tcase_add_test(tc, test_early_stopping_validation);
 	tcase_add_test(tc, test_early_stopping_train_loss);
+	tcase_add_test(tc, test_save_best);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("restart");
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_control_survives_restart);
 	tcase_add_test(tc, test_resume_continues_schedule);
+	tcase_add_test(tc, test_save_best_capped);
 	suite_add_tcase(s, tc);
 	return s;
 }

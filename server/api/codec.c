@@ -853,6 +853,7 @@ train_control(json_t *obj, train_opts *o, apierr *e)
 	memset(&o->stop, 0, sizeof o->stop);
 	o->eval_every = 0;
 	o->restore_best = 0;
+	o->save_best = 0;
 	o->resume[0] = '\0';
 	if ((v = json_object_get(obj, "schedule")) != NULL &&
 	    train_schedule(v, &o->sched, e) < 0)
@@ -868,6 +869,12 @@ train_control(json_t *obj, train_opts *o, apierr *e)
 			return apierr_set(e, 400, "wrong_type",
 			    "restore_best must be true or false");
 		o->restore_best = json_is_true(v);
+	}
+	if ((v = json_object_get(obj, "save_best")) != NULL) {
+		if (!json_is_boolean(v))
+			return apierr_set(e, 400, "wrong_type",
+			    "save_best must be true or false");
+		o->save_best = json_is_true(v);
 	}
 	if ((v = json_object_get(obj, "resume")) != NULL) {
 		if (!json_is_string(v))
@@ -888,7 +895,7 @@ codec_train_opts(json_t *obj, train_opts *o, apierr *e)
 	static const char *const keys[] = { "epochs", "steps", "batch_size",
 		"learning_rate", "shuffle", "validation", "validation_split",
 		"schedule", "early_stopping", "eval_every", "restore_best",
-		"resume", NULL };
+		"save_best", "resume", NULL };
 	json_t *v;
 
 	o->epochs = 1;
@@ -961,6 +968,8 @@ train_control_json(json_t *doc, const train_opts *o)
 		    json_integer(o->eval_every));
 	if (o->restore_best)
 		json_object_set_new(doc, "restore_best", json_true());
+	if (o->save_best)
+		json_object_set_new(doc, "save_best", json_true());
 	if (o->resume[0] != '\0')
 		json_object_set_new(doc, "resume", json_string(o->resume));
 }
@@ -1255,6 +1264,8 @@ job_control_json(json_t *doc, const store_job *j)
 	    json_integer(j->best_step) : json_null());
 	json_object_set_new(doc, "best_value", j->best_step > 0 ?
 	    codec_real(j->best_value) : json_null());
+	json_object_set_new(doc, "best_version", j->best_version > 0 ?
+	    json_integer(j->best_version) : json_null());
 	json_object_set_new(doc, "reason", j->stopped_step > 0 ? json_sprintf(
 	    "stopped early at step %lld: no improvement since the best step "
 	    "%lld (%.6g)", (long long)j->stopped_step,

@@ -69,6 +69,8 @@ typedef struct trainer_config {
 	size_t max_queue;        /* queued train jobs before FAULT_QUEUE_FULL */
 	events *events;          /* live events (step batches, job states);
 	                            borrowed, may be NULL */
+	size_t max_versions;     /* the cap save_best's versions count against
+	                            (--max-versions); 0: none */
 } trainer_config;
 
 /* A copy of a job for the API; row.error points into error, row.options

@@ -189,7 +189,8 @@ track(trainer *t, job *j, model_entry *m, double v, fault *f)
 	    step, v);
 
 	/* a new best (even on the evaluation that stops the job) */
-	if (rs->stop.best_step != before && j->opts.restore_best) {
+	if (rs->stop.best_step != before &&
+	    (j->opts.restore_best || j->opts.save_best)) {
 		size_t n;
 		const float *p = mlp_params_const(m->live, &n);
 
@@ -322,7 +323,7 @@ job_start(trainer *t, job *j, model_entry *m, fault *f)
 		rs->idx[i] = (uint32_t)i;
 	rs->lr = j->opts.lr > 0 ? (float)j->opts.lr : s->opt.lr;
 	rs->track = rs->vn > 0 || j->opts.stop.patience > 0 ||
-	    j->opts.restore_best;
+	    j->opts.restore_best || j->opts.save_best;
 	schedule_stop_init(&rs->stop);
 	if (j->opts.resume[0] != '\0' && job_resume(t, j, m, &total, f) < 0)
 		return -1;
@@ -587,6 +588,65 @@ restore_best(job *j, model_entry *m)
 	}
 }
 
+/* save_best: the weights of the job's best evaluation become a version of
+ * the model named "best", at the best step, with its value (the
+ * validation loss, or the training loss without validation). Runs on the
+ * model's worker with no lock held; one durable write. A failure (the
+ * --max-versions cap, say) is logged and leaves the job's end alone. */
+static void
+save_best(trainer *t, job *j, model_entry *m, store_job *row)
+{
+	run_state *rs = &j->rs;
+	store_version_new v;
+	store_version out;
+	mlp *copy;
+	float *p;
+	void *blob = NULL;
+	size_t n, len = 0;
+	fault f;
+
+	if (rs->best == NULL || rs->stop.best_step <= 0)
+		return;
+	fault_clear(&f);
+	if ((copy = mlp_create(mlp_get_spec(m->live), &f)) == NULL)
+		goto fail;
+	p = mlp_params(copy, &n);
+	memcpy(p, rs->best, n * sizeof(float));
+	mlp_set_step(copy, (uint64_t)rs->stop.best_step);
+	if (blob_save(copy, &blob, &len, &f) < 0) {
+		mlp_destroy(copy);
+		goto fail;
+	}
+	mlp_destroy(copy);
+	memset(&v, 0, sizeof v);
+	v.model_id = m->id;
+	v.blob = blob;
+	v.blob_len = len;
+	v.step = (uint64_t)rs->stop.best_step;
+	v.loss = rs->vn > 0 ? NAN : rs->stop.best;
+	v.val_loss = rs->vn > 0 ? rs->stop.best : NAN;
+	v.val_accuracy = NAN;
+	v.val_step = rs->vn > 0 ? (uint64_t)rs->stop.best_step : 0;
+	v.name = "best";
+	v.max_versions = t->cfg.max_versions;
+	v.now_ms = wallclock_ms();
+	if (store_version_create(t->st, &v, &out, &f) < 0)
+		goto fail;
+	free(blob);
+	row->best_version = (int64_t)out.version;
+	pthread_mutex_lock(&t->mu);
+	j->row.best_version = row->best_version;
+	pthread_mutex_unlock(&t->mu);
+	log_info("job %s: best step %lld saved as version %llu of model %s",
+	    j->row.id, (long long)rs->stop.best_step,
+	    (unsigned long long)out.version, m->id);
+	return;
+fail:
+	free(blob);
+	log_warn("job %s: the best step %lld was not saved as a version: %s",
+	    j->row.id, (long long)rs->stop.best_step, f.msg);
+}
+
 void
 trainer_loop_run(trainer *t, task *tk)
 {
@@ -636,6 +696,9 @@ trainer_loop_run(trainer *t, task *tk)
 			    j->row.id, vf.msg);
 	}
 	control_fields(t, j, &row);
+	if (!j->forget && (final == STORE_JOB_SUCCEEDED ||
+	    final == STORE_JOB_CANCELLED) && j->opts.save_best)
+		save_best(t, j, m, &row);
 	if (!j->forget && (final == STORE_JOB_SUCCEEDED ||
 	    final == STORE_JOB_CANCELLED))
 		restore_best(j, m);

@@ -27,6 +27,8 @@ typedef struct train_opts {
 	                       early stopping, the best); 0: every epoch */
 	int restore_best;   /* at the end, put back the weights of the best
 	                       evaluation (kept in memory while it runs) */
+	int save_best;      /* at the end, store those weights as a version
+	                       of the model named "best" (store_version_create) */
 	char resume[32];    /* "" or the id of an interrupted job of the
 	                       model that this one continues from its last
 	                       checkpoint (its steps, schedule and tracker) */

@@ -120,6 +120,7 @@ typedef struct store_job {
 	int64_t start_step;  /* the model's step when the job began */
 	int64_t ckpt_steps;  /* the job's steps at its last weights
 	                        checkpoint (a resumed job starts there) */
+	int64_t best_version; /* the version save_best stored; 0: none */
 } store_job;
 
 /* "queued", "running", ... ; NULL for a bad value. */

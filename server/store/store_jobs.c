@@ -35,7 +35,8 @@ enum q {
 	"json_extract(options, '$.control.waited'), " \
 	"json_extract(options, '$.control.mark'), " \
 	"json_extract(options, '$.control.start_step'), " \
-	"json_extract(options, '$.control.ckpt_steps')"
+	"json_extract(options, '$.control.ckpt_steps'), " \
+	"json_extract(options, '$.control.best_version')"
 
 static const char *const q_sql[Q_COUNT_] = {
 	[Q_JOB_INSERT] =
@@ -50,7 +51,7 @@ static const char *const q_sql[Q_COUNT_] = {
 		"ELSE json_set(options, '$.control', json_object('lr', ?8, "
 		"'best_step', ?9, 'best_value', ?10, 'stopped_step', ?11, "
 		"'waited', ?12, 'mark', ?13, 'start_step', ?14, "
-		"'ckpt_steps', ?15)) END "
+		"'ckpt_steps', ?15, 'best_version', ?16)) END "
 		"WHERE id = ?1",
 	[Q_JOB_NEXT] =
 		"SELECT " JOB_COLUMNS " FROM jobs "
@@ -107,6 +108,7 @@ job_update_row(conn *c, const store_job *j, fault *f)
 	db_bind_real(st, 13, isfinite(j->stop_mark) ? j->stop_mark : NAN, &rc);
 	db_bind_i64(st, 14, j->start_step, &rc);
 	db_bind_i64(st, 15, j->ckpt_steps, &rc);
+	db_bind_i64(st, 16, j->best_version, &rc);
 	if (db_bound(c, st, rc, f, "updating a job") != 0 ||
 	    db_run(c, st, f, "updating a job") != 0)
 		return -1;
@@ -281,6 +283,7 @@ do_job_next(conn *c, void *arg, fault *f)
 	k->j.stop_mark = db_real(st, 17);
 	k->j.start_step = sqlite3_column_int64(st, 18);
 	k->j.ckpt_steps = sqlite3_column_int64(st, 19);
+	k->j.best_version = sqlite3_column_int64(st, 20); /* NULL is 0 */
 	k->found = 1;
 	db_done(st);
 	return 0;

@@ -48,8 +48,9 @@ check_opts(json_t *obj, const train_opts *o)
 	    isfinite(o->stop.min_delta), "early_stopping %lld %g",
 	    (long long)o->stop.patience, o->stop.min_delta);
 	FUZZ_ASSERT(o->eval_every >= 0 && (o->restore_best == 0 ||
-	    o->restore_best == 1), "eval_every %lld restore_best %d",
-	    (long long)o->eval_every, o->restore_best);
+	    o->restore_best == 1) && (o->save_best == 0 || o->save_best == 1),
+	    "eval_every %lld restore_best %d save_best %d",
+	    (long long)o->eval_every, o->restore_best, o->save_best);
 	FUZZ_ASSERT(o->resume[0] == '\0' || (strlen(o->resume) == 17 &&
 	    o->resume[0] == 'j' && strspn(o->resume + 1,
 	    "0123456789abcdef") == 16), "resume '%s'", o->resume);
