@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "csv.h"
 #include "log.h"
+#include "matjson.h"
 #include "wallclock.h"
 
 void
@@ -16,7 +17,6 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	model_entry *m;
-	json_t *doc = NULL;
 	float *x = NULL, *y = NULL;
 	size_t n;
 	int64_t batch_id, total;
@@ -34,15 +34,10 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 		    m->spec.sizes[m->spec.n_layers], &x, &y, &n, &e) < 0)
 			goto fail;
 	} else {
-		if ((doc = api_body(rq, rs, 0)) == NULL)
-			goto out;
-		if (codec_batch(doc, &m->spec, &c->limits, &x, &y, &n, NULL,
-		    &e) < 0)
+		/* streamed into the float blocks: no tree (matjson.h) */
+		if (matjson_batch(rq->body, rq->body_len, &m->spec, &c->limits,
+		    &x, &y, &n, &e) < 0)
 			goto fail;
-		/* the JSON tree is no longer needed: free it before the
-		 * write */
-		json_decref(doc);
-		doc = NULL;
 	}
 	if (store_batch_insert(c->st, m->id, x, y, n, m->spec.sizes[0],
 	    m->spec.sizes[m->spec.n_layers], (int64_t)c->max_samples,
@@ -68,7 +63,6 @@ fail:
 out:
 	free(x);
 	free(y);
-	json_decref(doc);
 	registry_put(m);
 }
 

@@ -10,13 +10,13 @@
 
 #include "codec.h"
 #include "csv.h"
+#include "matjson.h"
 
 void
 api_predict(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	model_entry *m;
-	json_t *doc = NULL;
 	float *x = NULL, *out = NULL;
 	size_t n, width;
 	int single;
@@ -36,13 +36,9 @@ api_predict(void *ctx, const http_request *rq, http_response *rs)
 		    NULL, &n, &e) < 0)
 			goto fail;
 	} else {
-		/* a body far past the row caps is refused while it is
-		 * parsed, before its whole tree is built */
-		codec_json_cap_rows(&m->spec, &c->limits);
-		if ((doc = api_body(rq, rs, 0)) == NULL)
-			goto out;
-		if (codec_predict_request(doc, &m->spec, &c->limits, &x, &n,
-		    &single, &e) < 0)
+		/* streamed into the float block: no tree (matjson.h) */
+		if (matjson_predict(rq->body, rq->body_len, &m->spec,
+		    &c->limits, &x, &n, &single, &e) < 0)
 			goto fail;
 	}
 	width = m->spec.sizes[m->spec.n_layers];
@@ -77,6 +73,5 @@ out:
 	mlp_snapshot_unref(s);
 	free(x);
 	free(out);
-	json_decref(doc);
 	registry_put(m);
 }
