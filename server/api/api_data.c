@@ -1,6 +1,7 @@
 /*
- * api_data: training data of a model: push a batch (a JSON object, or
- * text/csv rows decoded by csv), list, drop all.
+ * api_data: training data of a model: push a batch (a JSON object decoded
+ * by matjson, text/csv rows decoded by csv, or a NumPy .npy / .npz decoded
+ * by npy), list, drop all.
  */
 #include "api.h"
 
@@ -10,6 +11,7 @@
 #include "csv.h"
 #include "log.h"
 #include "matjson.h"
+#include "npy.h"
 #include "wallclock.h"
 
 void
@@ -32,6 +34,12 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 		    &e) < 0 ||
 		    csv_decode(rq->body, rq->body_len, m->spec.sizes[0],
 		    m->spec.sizes[m->spec.n_layers], &x, &y, &n, &e) < 0)
+			goto fail;
+	} else if (rq->body_type == HTTP_BODY_NPY ||
+	    rq->body_type == HTTP_BODY_NPZ) {
+		if (npy_batch(rq->body, rq->body_len,
+		    rq->body_type == HTTP_BODY_NPZ, &m->spec, &c->limits, &x,
+		    &y, &n, &e) < 0)
 			goto fail;
 	} else {
 		/* streamed into the float blocks: no tree (matjson.h) */

@@ -358,14 +358,14 @@ same_type(const char *s, size_t n, const char *type)
 	return n == strlen(type) && strncasecmp(s, type, n) == 0;
 }
 
-int
-csv_accepted(const char *accept)
+double
+csv_accept_q(const char *accept, const char *type)
 {
-	double csv_q = -1.0, json_q = -1.0;
+	double best = -1.0;
 	const char *p = accept;
 
 	if (p == NULL)
-		return 0;
+		return -1.0;
 	while (*p) {
 		const char *t, *end;
 		size_t tn;
@@ -394,10 +394,17 @@ csv_accepted(const char *accept)
 			while (*p && *p != ';' && *p != ',')
 				p++;
 		}
-		if (same_type(t, tn, "text/csv") && q > csv_q)
-			csv_q = q;
-		if (same_type(t, tn, "application/json") && q > json_q)
-			json_q = q;
+		if (same_type(t, tn, type) && q > best)
+			best = q;
 	}
-	return csv_q > 0.0 && csv_q > json_q;
+	return best;
+}
+
+int
+csv_accepted(const char *accept)
+{
+	double csv_q = csv_accept_q(accept, "text/csv");
+
+	return csv_q > 0.0 && csv_q > csv_accept_q(accept,
+	    "application/json");
 }

@@ -79,9 +79,11 @@ struct http_response;
 /* Body types a route accepts (a bitmask in http_route.accepts). */
 #define HTTP_BODY_JSON 1u /* application/json */
 #define HTTP_BODY_CSV 2u  /* text/csv */
+#define HTTP_BODY_NPY 4u  /* application/x-npy (NumPy .npy) */
+#define HTTP_BODY_NPZ 8u  /* application/x-npz (NumPy .npz) */
 
 typedef struct http_request {
-	unsigned body_type;  /* HTTP_BODY_JSON or _CSV when there is a body */
+	unsigned body_type;  /* HTTP_BODY_* when there is a body */
 	const char *method;
 	const char *path;                     /* without the query string */
 	const char *params[HTTP_MAX_PARAMS]; /* the '*' segments of the route */

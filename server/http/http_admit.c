@@ -153,6 +153,10 @@ http_admit_body_type(const char *ct)
 		return HTTP_BODY_JSON;
 	if (is_type(ct, "text/csv"))
 		return HTTP_BODY_CSV;
+	if (is_type(ct, "application/x-npy"))
+		return HTTP_BODY_NPY;
+	if (is_type(ct, "application/x-npz"))
+		return HTTP_BODY_NPZ;
 	return 0;
 }
 
@@ -169,7 +173,7 @@ early_checks(http_server *hs, struct MHD_Connection *conn,
 	const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE);
 	int has_body = te != NULL || (cl != NULL && strcmp(cl, "0") != 0);
-	char msg[128];
+	char msg[192];
 
 	if (cl != NULL) {
 		char *end;
@@ -193,6 +197,10 @@ early_checks(http_server *hs, struct MHD_Connection *conn,
 	if (has_body && cs->route->accepts &&
 	    !(http_admit_body_type(ct) & cs->route->accepts)) {
 		snprintf(msg, sizeof msg, "the body must be %s, not %.60s",
+		    cs->route->accepts & HTTP_BODY_NPZ ? "application/json, "
+		    "text/csv, application/x-npy or application/x-npz" :
+		    cs->route->accepts & HTTP_BODY_NPY ? "application/json, "
+		    "text/csv or application/x-npy" :
 		    cs->route->accepts & HTTP_BODY_CSV ?
 		    "application/json or text/csv" : "application/json",
 		    ct ? ct : "untyped");

@@ -2,7 +2,7 @@
 # Runs the libFuzzer targets of tests/fuzz (built by configure
 # --enable-fuzzing; this script builds nothing) for FUZZ_SECONDS each
 # (default 60) on a copy of their seed corpus, so the repository is never
-# written. Usage: tests/fuzz/run.sh [target...]  (default: all six).
+# written. Usage: tests/fuzz/run.sh [target...]  (default: all seven).
 # Environment: builddir (the configured build tree, default .),
 # FUZZ_SECONDS, FUZZ_RSS_MB (default 1024), FUZZ_TIMEOUT (seconds per
 # input, default 10).
@@ -18,7 +18,7 @@ secs=${FUZZ_SECONDS:-60}
 rss=${FUZZ_RSS_MB:-1024}
 timeout=${FUZZ_TIMEOUT:-10}
 targets=${*:-fuzz_model_spec fuzz_batch_json fuzz_batch_csv fuzz_weights \
-fuzz_train_opts fuzz_blob}
+fuzz_train_opts fuzz_blob fuzz_batch_npy}
 pass=0
 fail=0
 case $secs in
@@ -43,7 +43,7 @@ for t in $targets; do
 		continue
 	fi
 	case $t in
-	fuzz_blob) dict= ;;
+	fuzz_blob|fuzz_batch_npy) dict= ;;
 	fuzz_batch_csv) dict=-dict=$srcdir/csv.dict ;;
 	*) dict=-dict=$srcdir/json.dict ;;
 	esac
