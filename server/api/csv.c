@@ -5,8 +5,9 @@
  * csv_count does) finds the lines with content (rejecting blank lines
  * between rows), the header and the row count, so the float blocks are
  * allocated once at their final size; the second splits each row and
- * parses its fields. Numbers go through strtod
- * in the "C" locale (mlpd never calls setlocale).
+ * parses its fields. Plain decimals go through matjson's exact parser,
+ * anything else strtod takes through strtod in the "C" locale (mlpd never
+ * calls setlocale). The field is copied for a message only on an error.
  */
 #include "csv.h"
 
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "matjson.h"
 #include "mlp.h"
 
 /* The longest field that can still be a number (anything longer is
@@ -72,15 +74,24 @@ trim(const char **s, size_t *n)
 }
 
 /* True when the (trimmed) field s[0..n) is exactly one number for
- * strtod; *out gets it (possibly Inf or NaN). */
+ * strtod; *out gets it (possibly Inf or NaN). A plain decimal takes
+ * matjson's exact parser (strtod's double, without a copy or the locale);
+ * anything else, or one out of range, goes to strtod itself. */
 static int
 number(const char *s, size_t n, double *out)
 {
 	char buf[FIELD_MAX + 1];
 	char *end;
+	int overflow;
 
 	if (n == 0 || n > FIELD_MAX)
 		return 0;
+	if (matjson_number(s, n, out, &overflow) == 0) {
+		/* JSON reads "-0" as the integer 0; strtod as -0.0 */
+		if (*out == 0.0 && s[0] == '-')
+			*out = -0.0;
+		return 1;
+	}
 	memcpy(buf, s, n);
 	buf[n] = '\0';
 	*out = strtod(buf, &end);
@@ -176,18 +187,21 @@ row(const char *s, size_t n, size_t lineno, size_t nx, size_t ny,
 			return apierr_set(e, 422, "invalid_value", "line %zu, "
 			    "column %zu is empty; a number is required", lineno,
 			    col);
-		show(f, fn, field);
-		if (!number(f, fn, &d))
+		if (!number(f, fn, &d)) {
+			show(f, fn, field);
 			return apierr_set(e, 422, "invalid_value", "line %zu, "
 			    "column %zu: '%s' is not a number%s", lineno, col,
 			    field, lineno == 1 ? " (a header line must not "
 			    "hold numbers)" : "");
+		}
 		/* below 2^128 (1 - 2^-25) a double still rounds to a finite
 		 * float (the bound codec uses for JSON numbers) */
-		if (!(fabs(d) < 0x1.ffffffp127))
+		if (!(fabs(d) < 0x1.ffffffp127)) {
+			show(f, fn, field);
 			return apierr_set(e, 422, "non_finite", "line %zu, "
 			    "column %zu: '%s' is not a finite float32", lineno,
 			    col, field);
+		}
 		if (col <= nx)
 			xd[col - 1] = (float)d;
 		else
