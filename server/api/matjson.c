@@ -428,6 +428,13 @@ scan_number(mj *m, double *d)
 	}
 	if (overflow) {
 		m->p = stop;
+		/* jansson's lexer reads the byte after the number before it
+		 * converts it: a byte that is not UTF-8 there is its error */
+		if (m->p < m->end && (unsigned char)*m->p >= 0x80 &&
+		    utf8_len((const unsigned char *)m->p,
+		    (const unsigned char *)m->end) == 0)
+			return parse_error(m, 400, "malformed_json",
+			    "invalid UTF-8");
 		return parse_error(m, 422, "non_finite", "out of range");
 	}
 	if (stop > m->p && isnan(*d))
