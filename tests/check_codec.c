@@ -341,6 +341,15 @@ START_TEST(test_matjson_edges)
 		    "0.000000000000000000000000000001]]}",
 		"{\"inputs\":[[1,2,3]]}\n\r\t ",
 		"{\"inputs\":[[1,2,3]]\x00}",
+		/* jansson lexes the next token before it finds it misplaced */
+		"{\"inputs\":[[]1e999]}",
+		"{\"inputs\":[[1,2,3]1e999]}",
+		"{1e999:1}",
+		"{\"inputs\"1e999}",
+		"{\"inputs\":[[1,2,3]]} 1e999",
+		"{\"inputs\":[[true1e999]]}",
+		"{\"inputs\":[[1,2,3]]} -1e999\xc3",
+		"{\"inputs\":[[1,2,3]]} 1e999\xc3\xa9",
 	};
 	static const uint32_t small[] = { 3, 5, 2 };
 	mlp_spec spec;

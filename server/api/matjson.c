@@ -442,6 +442,21 @@ scan_number(mj *m, double *d)
 	return parse_error(m, 400, "malformed_json", "invalid number");
 }
 
+/* A token that does not belong at m->p: what jansson's lexer says of it
+ * first, since it reads the token before the parser looks at it (a
+ * number out of range is 422 non_finite), else the parse error what. */
+static int
+unexpected(mj *m, const char *what)
+{
+	double d;
+	int rc;
+
+	if (m->p < m->end && (*m->p == '-' || (*m->p >= '0' &&
+	    *m->p <= '9')) && (rc = scan_number(m, &d)) != 0)
+		return rc;
+	return parse_error(m, 400, "malformed_json", what);
+}
+
 /* A true, false or null literal. */
 static int
 scan_literal(mj *m)
@@ -474,9 +489,8 @@ separator(mj *m, char close)
 		m->p++;
 		return 0;
 	}
-	return parse_error(m, 400, "malformed_json", m->p >= m->end ?
-	    "premature end of input" : close == ']' ? "',' or ']' expected" :
-	    "',' or '}' expected");
+	return unexpected(m, m->p >= m->end ? "premature end of input" :
+	    close == ']' ? "',' or ']' expected" : "',' or '}' expected");
 }
 
 /* Elements of a list after its '[' until its ']', each through elem
@@ -700,9 +714,9 @@ scan_body(mj *m, mat *mats, size_t nm)
 
 			skip_ws(m);
 			if (m->p >= m->end || *m->p != '"')
-				return parse_error(m, 400, "malformed_json",
-				    m->p >= m->end ? "premature end of input"
-				    : "string or '}' expected");
+				return unexpected(m, m->p >= m->end ?
+				    "premature end of input" :
+				    "string or '}' expected");
 			if ((rc = scan_string(m, key, &klen)) != 0)
 				return rc;
 			for (k = 0; k < nm; k++)
@@ -716,8 +730,7 @@ scan_body(mj *m, mat *mats, size_t nm)
 				    mats[k].field);
 			skip_ws(m);
 			if (m->p >= m->end || *m->p != ':')
-				return parse_error(m, 400, "malformed_json",
-				    "':' expected");
+				return unexpected(m, "':' expected");
 			m->p++;
 			if ((rc = scan_matrix(m, &mats[k])) != 0)
 				return rc;
@@ -730,8 +743,7 @@ scan_body(mj *m, mat *mats, size_t nm)
 	}
 	skip_ws(m);
 	if (m->p != m->end)
-		return parse_error(m, 400, "malformed_json",
-		    "end of file expected");
+		return unexpected(m, "end of file expected");
 	return 0;
 }
 
