@@ -292,6 +292,15 @@ START_TEST(test_accept)
 	ck_assert(!csv_accepted("text/csv;q=0"));
 	ck_assert(!csv_accepted("text/csv;q=0.5, application/json"));
 	ck_assert(!csv_accepted("text/csvx"));
+	/* the q of any one type, for predict's choice among formats */
+	ck_assert(csv_accept_q(NULL, "application/x-npy") < 0);
+	ck_assert(csv_accept_q("text/csv", "application/x-npy") < 0);
+	ck_assert(csv_accept_q("application/x-npy", "application/x-npy") == 1);
+	ck_assert(csv_accept_q("application/json;q=0.9, Application/X-Npy;"
+	    "q=0.5", "application/x-npy") == 0.5);
+	ck_assert(csv_accept_q("application/x-npy;q=0.2, application/x-npy",
+	    "application/x-npy") == 1);
+	ck_assert(csv_accept_q("application/x-npyz", "application/x-npy") < 0);
 }
 END_TEST
 

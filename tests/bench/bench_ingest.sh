@@ -18,7 +18,8 @@
 #     POSTed to /batches on a file database; only the POSTs are timed
 #     (curl's time_total);
 #   - predict: one 10,000-row request per format (JSON in and out, CSV in
-#     and out, .npy in and out), best of 3;
+#     and out, .npy in and out; the JSON and CSV values with 9 significant
+#     digits), best of 3;
 #   - peak RSS: VmHWM of a fresh daemon (:memory:) after one batch body of
 #     ~64 MB of JSON (6,500 rows), next to its VmHWM before the POST.
 # A format a binary does not take (415) prints n/a. It prints, never
@@ -69,8 +70,11 @@ for i in range(0, rows, chunk):
     np.savez(b, inputs=xs.astype("<f4"), targets=ys.astype("<f4"))
     with open(f"{out}/in/npz_{k:02d}", "wb") as f:
         f.write(b.getvalue())
+# the 10,000 predict rows with 9 digits, as the CSV ones (Python's
+# 17-digit floats would pass the 64 MiB body cap)
 with open(f"{out}/pred.json", "w") as f:
-    json.dump({"inputs": x.tolist()}, f, separators=(",", ":"))
+    f.write('{"inputs":[' + ",".join("[" + ",".join(format(v, ".9g")
+            for v in r) + "]" for r in x) + "]}")
 with open(f"{out}/pred.csv", "w") as f:
     f.write(csvfmt(x))
 with open(f"{out}/pred.npy", "wb") as f:
@@ -98,12 +102,12 @@ post_time() {
 
 # bench_one LABEL BINARY: every figure for one mlpd binary.
 bench_one() {
-	MLPD=$2
-	start_daemon "$tmp/db_$1.sqlite" --log-level warn || {
-		echo "bench_ingest: $2 did not start: $(cat "$tmp/mlpd.err")" >&2
+	local label=$1 bin=$2 MLPD=$2
+	start_daemon "$tmp/db_$label.sqlite" --log-level warn || {
+		echo "bench_ingest: $bin did not start: $(cat "$tmp/mlpd.err")" >&2
 		return 1
 	}
-	echo "$1: $2"
+	echo "$label: $bin"
 	for fmt in json csv npy npz; do
 		case $fmt in
 		json) ct=application/json ;;
