@@ -10,6 +10,10 @@
  * since a parse error later in the body is what codec would report; each
  * matrix keeps its first shape error and its first value error, and the
  * checks after the scan report them in codec's order.
+ *
+ * The one state shared between threads is the "C" locale object of the
+ * slow number path, made once (pthread_once) and only read after; each
+ * thread switches to it with uselocale around its own strtod call.
  */
 #include "matjson.h"
 
@@ -767,7 +771,7 @@ mat_init(mat *a, const char *field, size_t width, const mlp_spec *s,
 
 /* codec_matrix's checks, in its order, on a scanned matrix. */
 static int
-mat_check(mat *a, const mlp_spec *s, const codec_limits *lim, apierr *e)
+mat_check(mat *a, apierr *e)
 {
 	if (!a->present)
 		return apierr_set(e, 400, "missing_field", "%s is required",
@@ -775,8 +779,6 @@ mat_check(mat *a, const mlp_spec *s, const codec_limits *lim, apierr *e)
 	if (a->not_array)
 		return apierr_set(e, 400, "wrong_type", "%s must be a list of "
 		    "rows", a->field);
-	(void)s;
-	(void)lim;
 	if (a->rows == 0)
 		return apierr_set(e, 422, "invalid_value", "%s is empty",
 		    a->field);
@@ -859,8 +861,8 @@ matjson_batch(const char *body, size_t len, const mlp_spec *s,
 	}
 	if (mat_rows_cap(&mats[0], s, lim, e) < 0 ||
 	    mat_rows_cap(&mats[1], s, lim, e) < 0 ||
-	    mat_check(&mats[0], s, lim, e) < 0 ||
-	    mat_check(&mats[1], s, lim, e) < 0)
+	    mat_check(&mats[0], e) < 0 ||
+	    mat_check(&mats[1], e) < 0)
 		goto fail;
 	if (mats[0].rows != mats[1].rows) {
 		apierr_set(e, 422, "invalid_value", "inputs has %zu rows but "
@@ -910,7 +912,7 @@ matjson_predict(const char *body, size_t len, const mlp_spec *s,
 	*single = one->present;
 	if (many->present) {
 		if (mat_rows_cap(many, s, lim, e) < 0 ||
-		    mat_check(many, s, lim, e) < 0)
+		    mat_check(many, e) < 0)
 			goto fail;
 		*n = many->rows;
 		*x = mat_take(many);
