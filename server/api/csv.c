@@ -154,49 +154,98 @@ header(const char *s, size_t n, size_t *cols)
 	return !numbers;
 }
 
+/* The error of a row whose column count is not width: line lineno,
+ * text s[0..n). */
+static int
+column_count_error(const char *s, size_t n, size_t lineno, size_t nx,
+		   size_t ny, apierr *e)
+{
+	size_t cols = 1;
+	char what[64];
+
+	for (size_t i = 0; i < n; i++)
+		cols += s[i] == ',';
+	expected(nx, ny, what, sizeof what);
+	return apierr_set(e, 422, "invalid_value", "line %zu has %zu "
+	    "column%s; expected %s", lineno, cols, cols == 1 ? "" : "s", what);
+}
+
 /* Parses one row (line lineno, text s[0..n)): the first nx values into
- * xd, the ny after them into yd. */
+ * xd, the ny after them into yd. One pass: a field in the JSON number
+ * grammar is read where it stands (matjson_number_at), any other is cut
+ * at its comma for strtod; the columns are counted only when a row turns
+ * out wrong, and a wrong column count is reported before a bad value, as
+ * the row's first problem. */
 static int
 row(const char *s, size_t n, size_t lineno, size_t nx, size_t ny,
     float *xd, float *yd, apierr *e)
 {
-	size_t width = nx + ny, cols = 1, start = 0, col = 0;
-	char what[64], field[SHOW_MAX + 4];
+	size_t width = nx + ny, col = 0;
+	const char *p = s, *end = s + n;
+	char field[SHOW_MAX + 4];
 
-	for (size_t i = 0; i < n; i++)
-		cols += s[i] == ',';
-	if (cols != width) {
-		expected(nx, ny, what, sizeof what);
-		return apierr_set(e, 422, "invalid_value", "line %zu has %zu "
-		    "column%s; expected %s", lineno, cols, cols == 1 ? "" : "s",
-		    what);
-	}
-	for (size_t i = 0; i <= n; i++) {
-		const char *f;
-		size_t fn;
+	for (;;) {
+		const char *f, *q;
+		size_t fn = 0;
 		double d;
+		int ok = 0;
 
-		if (i < n && s[i] != ',')
-			continue;
-		f = s + start;
-		fn = i - start;
-		start = i + 1;
-		trim(&f, &fn);
-		col++;
-		if (fn == 0)
-			return apierr_set(e, 422, "invalid_value", "line %zu, "
-			    "column %zu is empty; a number is required", lineno,
-			    col);
-		if (!number(f, fn, &d)) {
-			show(f, fn, field);
-			return apierr_set(e, 422, "invalid_value", "line %zu, "
-			    "column %zu: '%s' is not a number%s", lineno, col,
-			    field, lineno == 1 ? " (a header line must not "
-			    "hold numbers)" : "");
+		while (p < end && is_space(*p))
+			p++;
+		f = p;
+		if (++col > width)
+			return column_count_error(s, n, lineno, nx, ny, e);
+		if (matjson_number_at(f, end, &d, &q) == 0) {
+			while (q < end && is_space(*q))
+				q++;
+			if (q == end || *q == ',') {
+				/* JSON reads "-0" as 0; strtod as -0.0 */
+				if (d == 0.0 && *f == '-')
+					d = -0.0;
+				fn = (size_t)(q - f);
+				p = q;
+				ok = 1;
+			}
+		}
+		if (!ok) {
+			const char *comma = memchr(f, ',', (size_t)(end - f));
+
+			p = comma ? comma : end;
+			fn = (size_t)(p - f);
+			trim(&f, &fn);
+			if (fn == 0 || !number(f, fn, &d)) {
+				/* the column count comes first */
+				size_t cols = 1;
+
+				for (size_t i = 0; i < n; i++)
+					cols += s[i] == ',';
+				if (cols != width)
+					return column_count_error(s, n, lineno,
+					    nx, ny, e);
+				if (fn == 0)
+					return apierr_set(e, 422,
+					    "invalid_value", "line %zu, column "
+					    "%zu is empty; a number is required",
+					    lineno, col);
+				show(f, fn, field);
+				return apierr_set(e, 422, "invalid_value",
+				    "line %zu, column %zu: '%s' is not a "
+				    "number%s", lineno, col, field, lineno == 1 ?
+				    " (a header line must not hold numbers)" :
+				    "");
+			}
 		}
 		/* below 2^128 (1 - 2^-25) a double still rounds to a finite
 		 * float (the bound codec uses for JSON numbers) */
 		if (!(fabs(d) < 0x1.ffffffp127)) {
+			size_t cols = 1;
+
+			for (size_t i = 0; i < n; i++)
+				cols += s[i] == ',';
+			if (cols != width)
+				return column_count_error(s, n, lineno, nx, ny,
+				    e);
+			trim(&f, &fn);
 			show(f, fn, field);
 			return apierr_set(e, 422, "non_finite", "line %zu, "
 			    "column %zu: '%s' is not a finite float32", lineno,
@@ -206,7 +255,12 @@ row(const char *s, size_t n, size_t lineno, size_t nx, size_t ny,
 			xd[col - 1] = (float)d;
 		else
 			yd[col - 1 - nx] = (float)d;
+		if (p == end)
+			break;
+		p++; /* the comma */
 	}
+	if (col != width)
+		return column_count_error(s, n, lineno, nx, ny, e);
 	return 0;
 }
 

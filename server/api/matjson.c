@@ -418,6 +418,17 @@ matjson_number(const char *s, size_t len, double *out, int *overflow)
 	return stop == s + len ? 0 : -1;
 }
 
+int
+matjson_number_at(const char *s, const char *end, double *out,
+		  const char **stop)
+{
+	int overflow;
+
+	if (parse_num(s, end, out, &overflow, stop) < 0)
+		return -1;
+	return 0;
+}
+
 /* A number token at m->p into *d. */
 static int
 scan_number(mj *m, double *d)

@@ -52,4 +52,10 @@ int matjson_predict(const char *body, size_t len, const mlp_spec *s,
  * tests and the other decoders. */
 int matjson_number(const char *s, size_t len, double *out, int *overflow);
 
+/* The longest JSON number at s[0..end) (matjson_number's reading):
+ * 0 with *out and *stop just past it, or -1 when none starts at s or it
+ * is out of range. For the CSV decoder's one-pass rows. */
+int matjson_number_at(const char *s, const char *end, double *out,
+		      const char **stop);
+
 #endif
