@@ -3,11 +3,14 @@
 
 Reads the gzip'd idx files of Debian's dataset-fashion-mnist package
 (/usr/share/datasets/fashion-mnist), pushes the 60,000 training rows to a
-daemon at $MLPD_URL (default http://127.0.0.1:8080) as text/csv batches
+daemon at $MLPD_URL (default http://127.0.0.1:8080) as NumPy .npz batches
 (pixels scaled to [0, 1], targets one-hot), trains, waits for the job,
-predicts the 10,000 test rows in chunks (CSV in, Accept: text/csv out)
-and prints the test accuracy with the time each stage took. Standard library only; the HTTP client is
-python_client.py next to this file.
+predicts the 10,000 test rows in chunks (.npy in, Accept:
+application/x-npy out) and prints the test accuracy with the time each
+stage took. The HTTP client is python_client.py next to this file; numpy
+(Debian's python3-numpy) is needed for the default --format npy only:
+--format csv (CSV in and out) and --format json (JSON batches, CSV
+predictions) use the standard library alone.
 
     server/mlpd --db /tmp/fm.db &
     python3 client_examples/fashion_mnist.py                 # the seed's net
@@ -21,7 +24,7 @@ falls from 0.001 to 0.00005 along a cosine (the job's "schedule").
 --epochs, --schedule (jobs as EPOCHS@RATE,...: the rate stepping down
 over a few jobs, as --config best did before schedules), --batch-size,
 --learning-rate, --layers and --seed override the chosen configuration;
---format json pushes JSON batches instead.
+--format csv or json sends text/csv or JSON bodies instead of .npz/.npy.
 """
 
 import argparse
@@ -116,6 +119,17 @@ def csv_rows(images, labels=None):
                    for img, lab in zip(images, labels))
 
 
+def as_arrays(images, labels):
+    """NumPy float32 arrays: pixels in [0, 1] (rows x 784) and one-hot
+    targets (rows x 10)."""
+    import numpy as np
+    pix = np.frombuffer(b"".join(images), dtype=np.uint8)
+    x = (pix.reshape(len(images), -1) / np.float32(255)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[np.frombuffer(bytes(labels),
+                                                   dtype=np.uint8)]
+    return x, y
+
+
 def json_rows(images, labels):
     inputs = [[p / 255.0 for p in img] for img in images]
     targets = [[1.0 if k == lab else 0.0 for k in range(10)]
@@ -136,8 +150,9 @@ def main():
     ap.add_argument("--learning-rate", type=float)
     ap.add_argument("--layers", help="e.g. 784,256,10")
     ap.add_argument("--seed", type=int, default=1, help="model seed")
-    ap.add_argument("--format", choices=("csv", "json"), default="csv",
-                    help="body type of the pushed batches")
+    ap.add_argument("--format", choices=("npy", "csv", "json"),
+                    default="npy",
+                    help="body type of the pushed batches and predictions")
     ap.add_argument("--push-rows", type=int, default=2000,
                     help="rows per pushed batch")
     ap.add_argument("--train-rows", type=int, default=60000,
@@ -170,6 +185,9 @@ def main():
     train_x, train_y = load(a.data, "train")
     test_x, test_y = load(a.data, "t10k")
     train_x, train_y = train_x[:a.train_rows], train_y[:a.train_rows]
+    if a.format == "npy":
+        train_x, train_y = as_arrays(train_x, train_y)
+        test_arr, _ = as_arrays(test_x, test_y)
     print(f"read {len(train_x)} training and {len(test_x)} test images "
           f"in {time.monotonic() - t:.1f} s")
 
@@ -184,7 +202,9 @@ def main():
         t = time.monotonic()
         for i in range(0, len(train_x), a.push_rows):
             xs, ys = train_x[i:i + a.push_rows], train_y[i:i + a.push_rows]
-            if a.format == "csv":
+            if a.format == "npy":
+                r = c.push_npy(mid, xs, ys)
+            elif a.format == "csv":
                 r = c.push_csv(mid, csv_rows(xs, ys))
             else:
                 r = c.push(mid, *json_rows(xs, ys))
@@ -219,14 +239,24 @@ def main():
         print(f"trained {steps} steps in {train_s:.1f} s, "
               f"last minibatch loss {job['loss']:.5f}")
 
-        # 3. predict the test rows in chunks, CSV in and out
+        # 3. predict the test rows in chunks: .npy in and out, or CSV
         t = time.monotonic()
         right = 0
         chunk = 2000
         for i in range(0, len(test_x), chunk):
+            labels = test_y[i:i + chunk]
+            if a.format == "npy":
+                outs = c.predict_npy(mid, test_arr[i:i + chunk])
+                if len(outs) != len(labels):
+                    raise ValueError(f"predict answered {len(outs)} rows "
+                                     f"for {len(labels)}")
+                # a NaN output is never the best
+                outs[outs != outs] = -float("inf")
+                right += int((outs.argmax(axis=1) ==
+                              list(labels)).sum())
+                continue
             lines = c.predict_csv(mid, csv_rows(test_x[i:i + chunk]))
             lines = lines.splitlines()
-            labels = test_y[i:i + chunk]
             if len(lines) != len(labels):
                 raise ValueError(f"predict answered {len(lines)} rows for "
                                  f"{len(labels)}")

@@ -15,6 +15,9 @@ push_csv and predict_csv send text/csv bodies (one sample per line) and
 predict_csv asks for CSV outputs with Accept: text/csv. save_version,
 set_alias, predict_version, restore and create_from drive versions and
 aliases (a version: an immutable copy of a model's weights).
+push_npy and predict_npy send NumPy arrays as .npy / .npz bodies and
+predict_npy reads the outputs back as an .npy (Accept: application/x-npy);
+only those two methods need numpy, imported when they are called.
 
 A daemon started with --token-file wants its token: Mlpd(url, token=...)
 or $MLPD_TOKEN, sent as "Authorization: Bearer <token>". For HTTPS with a
@@ -163,6 +166,20 @@ class Mlpd:
                               text, content_type="text/csv")
         return json.loads(raw)
 
+    def push_npy(self, model_id, inputs, targets):
+        """Stores one batch given as NumPy arrays (rows x inputs, rows x
+        targets; float32 or float64), sent as one .npz body
+        (application/x-npz, np.savez: no per-number formatting)."""
+        import io
+        import numpy as np
+        buf = io.BytesIO()
+        np.savez(buf, inputs=np.ascontiguousarray(inputs, dtype="<f4"),
+                 targets=np.ascontiguousarray(targets, dtype="<f4"))
+        _, raw = self.request("POST", f"/v1/models/{model_id}/batches",
+                              buf.getvalue(),
+                              content_type="application/x-npz")
+        return json.loads(raw)
+
     # --- training ---------------------------------------------------------
 
     def train(self, model_id, **options):
@@ -213,6 +230,19 @@ class Mlpd:
                               text, content_type="text/csv",
                               accept="text/csv")
         return raw.decode()
+
+    def predict_npy(self, model_id, inputs):
+        """Outputs for a NumPy array of input rows, as a float32 array
+        (.npy in, Accept: application/x-npy out)."""
+        import io
+        import numpy as np
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(inputs, dtype="<f4"))
+        _, raw = self.request("POST", f"/v1/models/{model_id}/predict",
+                              buf.getvalue(),
+                              content_type="application/x-npy",
+                              accept="application/x-npy")
+        return np.load(io.BytesIO(raw))
 
     def loss(self, model_id, since=0, limit=10000):
         """The whole loss history after step since: [{"step", "loss",
@@ -321,6 +351,18 @@ def demo(url):
     for x, y, out in zip(xs, ys, outs):
         print(f"  {x} -> {out[0]:.4f} (want {y[0]})")
     print("csv predict:", c.predict_csv(mid, "0,0\n1,1\n").split())
+    try:
+        import numpy as np
+    except ImportError:
+        print("npy: numpy is not installed; push_npy/predict_npy skipped")
+    else:
+        print("pushed (npy): ", c.push_npy(mid, np.array(xs), np.array(ys)))
+        same = np.array_equal(c.predict_npy(mid, np.array(xs)),
+                              np.array(outs, dtype=np.float32))
+        print("predict_npy matches predict" if same else
+              "predict_npy DIFFERS from predict")
+        if not same:
+            return 1
     pts = c.loss(mid)
     print(f"loss history: {len(pts)} points, step {pts[0]['step']} "
           f"{pts[0]['loss']:.4f} -> step {pts[-1]['step']} "

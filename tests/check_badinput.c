@@ -1422,6 +1422,124 @@ START_TEST(test_onnx_bodies)
 }
 END_TEST
 
+/* An .npy of the header dict text and the data bytes: version major (1
+ * or 2), the dict padded to a 64-byte boundary, as NumPy writes it. */
+static size_t
+npy_bytes(char *out, size_t cap, int major, const char *dict,
+	  const void *data, size_t dlen)
+{
+	size_t pre = major == 1 ? 10 : 12, dl = strlen(dict);
+	size_t hl = (pre + dl + 1 + 63) / 64 * 64 - pre;
+
+	ck_assert_uint_le(pre + hl + dlen, cap);
+	memcpy(out, "\x93NUMPY", 6);
+	out[6] = (char)major;
+	out[7] = 0;
+	out[8] = (char)(hl & 0xff);
+	out[9] = (char)(hl >> 8);
+	if (major > 1)
+		out[10] = out[11] = 0;
+	memcpy(out + pre, dict, dl);
+	memset(out + pre + dl, ' ', hl - dl - 1);
+	out[pre + hl - 1] = '\n';
+	memcpy(out + pre + hl, data, dlen);
+	return pre + hl + dlen;
+}
+
+/* NumPy bodies (model A: [2, 3, 1], so a batch row is 3 values and a
+ * predict row 2): every defect of header, dtype, order, shape and value
+ * refused with a 4xx and its code, nothing stored. */
+START_TEST(test_npy_bodies)
+{
+	static const struct {
+		const char *dict;
+		size_t nvals; /* float32 values of data */
+		float bad;    /* the first value, or 0 */
+		int predict;
+		int st;
+		const char *code;
+	} cases[] = {
+		{ "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
+		    6, 0, 0, 422, "unsupported_npy" },
+		{ "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }",
+		    6, 0, 0, 422, "unsupported_npy" },
+		{ "{'descr': '|O', 'fortran_order': False, 'shape': (2, 3), }",
+		    6, 0, 0, 422, "unsupported_npy" },
+		{ "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }",
+		    6, 0, 0, 422, "unsupported_npy" },
+		{ "{'descr': [('a', '<f4')], 'fortran_order': False, "
+		    "'shape': (2, 3), }", 6, 0, 0, 422, "unsupported_npy" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }",
+		    8, 0, 0, 422, "invalid_value" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3), }",
+		    6, 0, 0, 400, "malformed_npy" },
+		{ "{'descr': '<f4', 'fortran_order': False, "
+		    "'shape': (4611686018427387904, 3), }", 6, 0, 0, 422,
+		    "invalid_value" },
+		{ "{'descr': '<f4', 'fortran_order': False, "
+		    "'shape': (99999999999999999999999, 3), }", 6, 0, 0, 422,
+		    "invalid_value" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }",
+		    0, 0, 0, 422, "invalid_value" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+		    6, NAN, 0, 422, "non_finite" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+		    6, INFINITY, 0, 422, "non_finite" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)",
+		    6, 0, 0, 400, "malformed_npy" },
+		{ "{'descr': '<f4', 'shape': (2, 3), }", 6, 0, 0, 400,
+		    "malformed_npy" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), "
+		    "'x': 1}", 6, 0, 0, 400, "malformed_npy" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+		    6, 0, 1, 422, "invalid_value" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }",
+		    2, NAN, 1, 422, "non_finite" },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
+		    3, 0, 1, 422, "invalid_value" },
+	};
+	char body[1024];
+	float vals[8] = { 0 };
+	size_t len;
+
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		vals[0] = cases[k].bad;
+		for (int major = 1; major <= 2; major++) {
+			len = npy_bytes(body, sizeof body, major, cases[k].dict,
+			    vals, cases[k].nvals * sizeof(float));
+			rej(__LINE__, "POST", tl_mpath(g_a, cases[k].predict ?
+			    "/predict" : "/batches"), "application/x-npy", body,
+			    len, cases[k].st, cases[k].code);
+		}
+	}
+	/* not an .npy at all, cut short, a version NumPy never wrote */
+	len = npy_bytes(body, sizeof body, 1, "{'descr': '<f4', "
+	    "'fortran_order': False, 'shape': (2, 3), }", vals, 24);
+	rej(__LINE__, "POST", tl_mpath(g_a, "/batches"), "application/x-npy",
+	    body, len - 1, 400, "malformed_npy");
+	rej(__LINE__, "POST", tl_mpath(g_a, "/batches"), "application/x-npy",
+	    body, 9, 400, "malformed_npy");
+	body[6] = 4;
+	rej(__LINE__, "POST", tl_mpath(g_a, "/batches"), "application/x-npy",
+	    body, len, 400, "malformed_npy");
+	REJ_CT("POST", tl_mpath(g_a, "/batches"), "application/x-npy",
+	    XOR_TIGHT, 400, "malformed_npy");
+	/* an .npz must be a zip of inputs and targets */
+	REJ_CT("POST", tl_mpath(g_a, "/batches"), "application/x-npz",
+	    XOR_TIGHT, 400, "malformed_npy");
+	rej(__LINE__, "POST", tl_mpath(g_a, "/batches"), "application/x-npz",
+	    "PK\x05\x06\0\0\0\0\x01\0\x01\0\xff\xff\0\0\0\0\0\0\0\0", 22,
+	    400, "malformed_npy");
+	/* predict takes no .npz; the JSON-only routes take neither */
+	REJ_CT("POST", tl_mpath(g_a, "/predict"), "application/x-npz",
+	    XOR_TIGHT, 415, "unsupported_media_type");
+	REJ_CT("POST", tl_mpath(g_a, "/step"), "application/x-npy",
+	    XOR_TIGHT, 415, "unsupported_media_type");
+	REJ_CT("PUT", tl_mpath(g_a, "/weights"), "application/x-npy",
+	    XOR_TIGHT, 415, "unsupported_media_type");
+}
+END_TEST
+
 START_TEST(test_wrong_methods)
 {
 	static const char *const odd[] = { "PATCH", "OPTIONS", "BREW",
@@ -2120,6 +2238,7 @@ badinput_suite(void)
 	tcase_add_test(tc, test_long_url_and_headers);
 	tcase_add_test(tc, test_unknown);
 	tcase_add_test(tc, test_traversal);
+	tcase_add_test(tc, test_npy_bodies);
 	tcase_add_test(tc, test_disconnect_mid_upload);
 	tcase_add_test(tc, test_versions_input);
 	suite_add_tcase(s, tc);

@@ -24,6 +24,7 @@
 #include "codec.h"
 #include "config.h"
 #include "csv.h"
+#include "fuzz/matjson_diff.h"
 
 /* The fuzzers' -max_len (FUZZ_MAX_LEN in tests/fuzz/fuzz.h): the JSON cap
  * is 24 times it, as the daemon's is 24 times its body cap. */
@@ -239,6 +240,202 @@ one_batch_json(const char *name, const char *data, size_t len, tally *t)
 START_TEST(test_corpus_batch_json)
 {
 	corpus_each("fuzz_batch_json", one_batch_json);
+}
+END_TEST
+
+/* The streaming decoder answers a body as the tree decoder does. */
+static void
+one_matjson(const char *name, const char *data, size_t len, tally *t)
+{
+	static const uint32_t small[] = { 3, 5, 2 }, wide[] = { 65536, 2 };
+	mlp_spec specs[2];
+	char why[1024];
+
+	spec_of(&specs[0], 2, small);
+	spec_of(&specs[1], 1, wide);
+	for (int k = 0; k < 2; k++)
+		ck_assert_msg(matjson_diff(data, len, &specs[k], &g_lim, why,
+		    sizeof why) == 0, "%s, spec %d: %s", name, k, why);
+	/* tally as the tree decoder does, for corpus_each's checks */
+	one_batch_json(name, data, len, t);
+}
+
+START_TEST(test_corpus_matjson)
+{
+	corpus_each("fuzz_batch_json", one_matjson);
+}
+END_TEST
+
+/* Bodies at every edge of the grammar and of the checks, each answered
+ * by matjson exactly as by the tree (spec [3, 5, 2]; the width-2 rows
+ * are the targets). */
+START_TEST(test_matjson_edges)
+{
+	static const char *const bodies[] = {
+		"{\"inputs\":[[1,2,3]],\"targets\":[[0,1]]}",
+		" {\"targets\" : [ [ 0 , 1 ] ] , \"inputs\" : [[1,2,3]] } ",
+		"{\"inputs\":[[1,2,3],[4,5,6]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,3]]}",
+		"{\"targets\":[[0,1]]}",
+		"{}",
+		"",
+		"   ",
+		"[]",
+		"null",
+		"{\"inputs\":[[1,2,3]],\"targets\":[[0,1]],\"x\":1}",
+		"{\"x\":{\"a\":1,\"a\":2},\"inputs\":[[1,2,3]]}",
+		"{\"inputs\":[[1,2,3]],\"inputs\":[[1,2,3]]}",
+		"{\"inp\\u0075ts\":[[1,2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,3,4]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,\"3\"]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,null]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,[3]]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,{}]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,1e39]],\"targets\":[[0,\"a\"]]}",
+		"{\"inputs\":[[1,2,1e39],[1]],\"targets\":[[0,1],[0,1]]}",
+		"{\"inputs\":[[1,2,1e999]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,1e999-]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,9223372036854775807]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,9223372036854775808]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,-9223372036854775808]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[-0,-0.0,0e-999]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[01,2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1.,2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[.5,2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[+1,2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1e,2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[NaN,2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,3],],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,3]],\"targets\":[[0,1]],}",
+		"{\"inputs\":[[1,2,3]],\"targets\":[[0,1]]} x",
+		"{\"inputs\":[[1,2,3]],\"targets\":[[0,1]]",
+		"{\"inputs\":[[1,2,3]],\"targets\":[[0,1]]}}",
+		"{\"inputs\":[],\"targets\":[]}",
+		"{\"inputs\":[[]],\"targets\":[[]]}",
+		"{\"inputs\":7,\"targets\":[[0,1]]}",
+		"{\"inputs\":[7],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[1,2,3]],\"targets\":[[0,1]],\"s\":\"\\ud800\"}",
+		"{\"inputs\":[[\"\\ud800\",2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[\"\\ud83d\\ude00\",2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[\"\\u0000\",2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[\"\xc3\x28\",2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[\"\xe2\x82\xac\",2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[\"\xed\xa0\x80\",2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[\"\xc0\xaf\",2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[\"a\x01\",2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[\"\\q\",2,3]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[true,false,null]],\"targets\":[[0,1]]}",
+		"{\"inputs\":[[tru,2,3]],\"targets\":[[0,1]]}",
+		"{\"input\":[1,2,3]}",
+		"{\"input\":[1,2]}",
+		"{\"input\":[1,\"a\",3,4]}",
+		"{\"input\":[1,2,1e39]}",
+		"{\"input\":[[1],2,3]}",
+		"{\"input\":3}",
+		"{\"input\":[1,2,3],\"inputs\":[[1,2,3]]}",
+		"{\"inputs\":[[0.1,0.2,0.30000000000000004]]}",
+		"{\"inputs\":[[3.4028235e38,-3.4028235e38,3.40282357e38]]}",
+		"{\"inputs\":[[1.17549435e-38,1.4e-45,7e-46]]}",
+		"{\"inputs\":[[123456789012345678901234567890,1e-400,"
+		    "0.000000000000000000000000000001]]}",
+		"{\"inputs\":[[1,2,3]]}\n\r\t ",
+		"{\"inputs\":[[1,2,3]]\x00}",
+		/* jansson lexes the next token before it finds it misplaced */
+		"{\"inputs\":[[]1e999]}",
+		"{\"inputs\":[[1,2,3]1e999]}",
+		"{1e999:1}",
+		"{\"inputs\"1e999}",
+		"{\"inputs\":[[1,2,3]]} 1e999",
+		"{\"inputs\":[[true1e999]]}",
+		"{\"inputs\":[[1,2,3]]} -1e999\xc3",
+		"{\"inputs\":[[1,2,3]]} 1e999\xc3\xa9",
+	};
+	static const uint32_t small[] = { 3, 5, 2 };
+	mlp_spec spec;
+	char why[1024];
+	/* nesting past jansson's 2048 levels, inside a row */
+	size_t deep = 2100, len;
+	char *body = malloc(64 + 2 * deep);
+
+	spec_of(&spec, 2, small);
+	for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++)
+		ck_assert_msg(matjson_diff(bodies[i], strlen(bodies[i]), &spec,
+		    &g_lim, why, sizeof why) == 0, "%s: %s", bodies[i], why);
+	/* the NUL inside the last body */
+	ck_assert_msg(matjson_diff("{\"inputs\":[[1,2,3]]\0}", 21, &spec,
+	    &g_lim, why, sizeof why) == 0, "NUL: %s", why);
+	ck_assert_ptr_nonnull(body);
+	for (size_t d = 2040; d <= deep; d += 3) {
+		len = (size_t)sprintf(body, "{\"inputs\":[[1,2,");
+		memset(body + len, '[', d);
+		memset(body + len + d, ']', d);
+		len += 2 * d;
+		len += (size_t)sprintf(body + len, "]]}");
+		ck_assert_msg(matjson_diff(body, len, &spec, &g_lim, why,
+		    sizeof why) == 0, "depth %zu: %s", d, why);
+	}
+	free(body);
+}
+END_TEST
+
+/* matjson_number gives strtod's double, bit for bit, for random doubles
+ * printed every way a client prints them, and for random digit strings
+ * (long mantissas and wide exponents take its slow path). */
+START_TEST(test_matjson_numbers)
+{
+	uint64_t r = 88172645463325252ull;
+	char buf[128];
+	double a, b;
+	int of;
+
+	for (int i = 0; i < 200000; i++) {
+		uint64_t bits;
+		int len;
+
+		r ^= r << 13;
+		r ^= r >> 7;
+		r ^= r << 17;
+		bits = r;
+		memcpy(&a, &bits, sizeof a);
+		if (!isfinite(a))
+			continue;
+		switch (i % 5) {
+		case 0: len = snprintf(buf, sizeof buf, "%.17g", a); break;
+		case 1: len = snprintf(buf, sizeof buf, "%.9g",
+		    (double)(float)(a * 1e-300)); break;
+		case 2: len = snprintf(buf, sizeof buf, "%.6f",
+		    (double)(r % 2000000) / 1000.0 - 1000.0); break;
+		case 3: len = snprintf(buf, sizeof buf, "%.*e",
+		    (int)(r % 25), (double)(r >> 11) * 0x1p-53); break;
+		default: len = snprintf(buf, sizeof buf, "%llu.%llue%d",
+		    (unsigned long long)(r % 100000000000ull),
+		    (unsigned long long)(r >> 40), (int)(r % 40) - 20); break;
+		}
+		/* %e prints 1e+07 style exponents: JSON takes them; a
+		 * number without fraction or exponent is an int64 */
+		b = strpbrk(buf, ".eE") ? strtod(buf, NULL) :
+		    (double)strtoll(buf, NULL, 10);
+		ck_assert_msg(matjson_number(buf, (size_t)len, &a, &of) == 0,
+		    "%s refused", buf);
+		ck_assert_msg(memcmp(&a, &b, sizeof a) == 0, "%s: %.17g, "
+		    "strtod %.17g", buf, a, b);
+	}
+	/* integers are int64 first, as jansson reads them */
+	ck_assert_int_eq(matjson_number("-0", 2, &a, &of), 0);
+	ck_assert_msg(!signbit(a), "-0 is the integer 0");
+	ck_assert_int_eq(matjson_number("-0.0", 4, &a, &of), 0);
+	ck_assert_msg(signbit(a), "-0.0 is a negative zero");
+	ck_assert_int_eq(matjson_number("9223372036854775808", 19, &a, &of),
+	    -1);
+	ck_assert_int_eq(of, 1);
+	ck_assert_int_eq(matjson_number("1e309", 5, &a, &of), -1);
+	ck_assert_int_eq(of, 1);
+	ck_assert_int_eq(matjson_number("1e", 2, &a, &of), -1);
+	ck_assert_int_eq(of, 0);
+	ck_assert_int_eq(matjson_number("1 ", 2, &a, &of), -1);
+	ck_assert_int_eq(matjson_number("0.1", 3, &a, &of), 0);
+	ck_assert(a == 0.1);
 }
 END_TEST
 
@@ -614,6 +811,7 @@ codec_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_corpus_model_spec);
 	tcase_add_test(tc, test_corpus_batch_json);
+	tcase_add_test(tc, test_corpus_matjson);
 	tcase_add_test(tc, test_corpus_batch_csv);
 	tcase_add_test(tc, test_corpus_weights);
 	tcase_add_test(tc, test_corpus_train_opts);
@@ -627,6 +825,8 @@ codec_suite(void)
 	tcase_add_test(tp, test_weights_round_trip);
 	tcase_add_test(tp, test_csv_round_trip);
 	tcase_add_test(tp, test_model_round_trip);
+	tcase_add_test(tp, test_matjson_edges);
+	tcase_add_test(tp, test_matjson_numbers);
 	suite_add_tcase(s, tp);
 	return s;
 }

@@ -292,6 +292,62 @@ START_TEST(test_accept)
 	ck_assert(!csv_accepted("text/csv;q=0"));
 	ck_assert(!csv_accepted("text/csv;q=0.5, application/json"));
 	ck_assert(!csv_accepted("text/csvx"));
+	/* the q of any one type, for predict's choice among formats */
+	ck_assert(csv_accept_q(NULL, "application/x-npy") < 0);
+	ck_assert(csv_accept_q("text/csv", "application/x-npy") < 0);
+	ck_assert(csv_accept_q("application/x-npy", "application/x-npy") == 1);
+	ck_assert(csv_accept_q("application/json;q=0.9, Application/X-Npy;"
+	    "q=0.5", "application/x-npy") == 0.5);
+	ck_assert(csv_accept_q("application/x-npy;q=0.2, application/x-npy",
+	    "application/x-npy") == 1);
+	ck_assert(csv_accept_q("application/x-npyz", "application/x-npy") < 0);
+}
+END_TEST
+
+/* Fields decode to what strtod makes of them, rounded to float32, bit
+ * for bit, in every spelling strtod takes: the exact fast parser for
+ * plain decimals must agree with it (-0 stays negative, as strtod has
+ * it). */
+START_TEST(test_numbers_exact)
+{
+	static const char *const odd[] = { "-0", "0", "-0.0", ".5", "+1", "1.",
+		"1e5", "1E-5", "0x1p-3", "007", "123456789012345678901234567890",
+		"1e-46", "-1.17549435e-38", "3.40282346e38", "0.1", "4.9e-324" };
+	uint64_t r = 0x9e3779b97f4a7c15ull;
+	char body[64];
+	float *x, *y;
+	size_t n;
+	apierr e;
+
+	for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+		float want = (float)strtod(odd[i], NULL);
+
+		snprintf(body, sizeof body, "%s,1\n", odd[i]);
+		ck_assert_msg(dec(body, 1, 1, &x, &y, &n, &e) == 0, "%s: %s",
+		    odd[i], e.msg);
+		ck_assert_msg(memcmp(x, &want, sizeof want) == 0, "%s: %a, "
+		    "strtod %a", odd[i], (double)x[0], (double)want);
+		free(x);
+		free(y);
+	}
+	for (int i = 0; i < 100000; i++) {
+		double d;
+		float want;
+
+		r ^= r << 13;
+		r ^= r >> 7;
+		r ^= r << 17;
+		d = (double)(r >> 11) * 0x1p-53 * (i % 2 ? 1e-3 : 1e6);
+		snprintf(body, sizeof body, i % 3 ? "%.17g,1\n" : "%.9g,1\n",
+		    i % 5 ? d : -d);
+		want = (float)strtod(body, NULL);
+		ck_assert_msg(dec(body, 1, 1, &x, &y, &n, &e) == 0, "%s: %s",
+		    body, e.msg);
+		ck_assert_msg(memcmp(x, &want, sizeof want) == 0, "%s: %a, "
+		    "strtod %a", body, (double)x[0], (double)want);
+		free(x);
+		free(y);
+	}
 }
 END_TEST
 
@@ -313,6 +369,7 @@ csv_suite(void)
 	tcase_add_test(tc, test_count);
 	tcase_add_test(tc, test_encode);
 	tcase_add_test(tc, test_accept);
+	tcase_add_test(tc, test_numbers_exact);
 	suite_add_tcase(s, tc);
 	return s;
 }

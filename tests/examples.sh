@@ -6,7 +6,9 @@
 # port and a private database, then:
 #   1. runs client_examples/curl_walkthrough.sh and
 #      client_examples/python_client.py against it: each must exit 0, and
-#      their output must show the job succeeding and XOR learned;
+#      their output must show the job succeeding and XOR learned, and
+#      (with numpy) push_npy storing its rows and predict_npy giving the
+#      outputs predict gives;
 #   2. pushes XOR as text/csv: without a header and \n line ends, then
 #      with a header, \r\n and no final newline; both stored;
 #   3. sends bad CSV bodies (a value that is not a number, a wrong column
@@ -81,8 +83,21 @@ check_grep "curl_walkthrough.sh: the job succeeded" "$tmp/walk.out" \
 check_grep "curl_walkthrough.sh: reached the end" "$tmp/walk.out" \
     "walkthrough: done"
 
-MLPD_URL=$base python3 "$EXAMPLES/python_client.py" >"$tmp/py.out" 2>&1
+# the .npy methods need numpy (Debian's python3-numpy): the first python3
+# that has it runs the demo
+py=python3
+for p in python3 /usr/bin/python3; do
+	if "$p" -c "import numpy" 2>/dev/null; then
+		py=$p
+		break
+	fi
+done
+MLPD_URL=$base "$py" "$EXAMPLES/python_client.py" >"$tmp/py.out" 2>&1
 check "python_client.py exits 0" "$?" 0
+check_grep "python_client.py: push_npy stored 4 rows (needs python3-numpy)" \
+    "$tmp/py.out" "'samples': 4, 'total_samples': 12}"
+check_grep "python_client.py: predict_npy gives predict's outputs" \
+    "$tmp/py.out" "predict_npy matches predict"
 check_grep "python_client.py: the job succeeded" "$tmp/py.out" \
     "job succeeded: 3000 steps"
 check_grep "python_client.py: XOR learned" "$tmp/py.out" "xor learned"

@@ -1,6 +1,7 @@
 /*
- * api_data: training data of a model: push a batch (a JSON object, or
- * text/csv rows decoded by csv), list, drop all.
+ * api_data: training data of a model: push a batch (a JSON object decoded
+ * by matjson, text/csv rows decoded by csv, or a NumPy .npy / .npz decoded
+ * by npy), list, drop all.
  */
 #include "api.h"
 
@@ -9,6 +10,8 @@
 #include "codec.h"
 #include "csv.h"
 #include "log.h"
+#include "matjson.h"
+#include "npy.h"
 #include "wallclock.h"
 
 void
@@ -16,7 +19,6 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	model_entry *m;
-	json_t *doc = NULL;
 	float *x = NULL, *y = NULL;
 	size_t n;
 	int64_t batch_id, total;
@@ -33,16 +35,17 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 		    csv_decode(rq->body, rq->body_len, m->spec.sizes[0],
 		    m->spec.sizes[m->spec.n_layers], &x, &y, &n, &e) < 0)
 			goto fail;
-	} else {
-		if ((doc = api_body(rq, rs, 0)) == NULL)
-			goto out;
-		if (codec_batch(doc, &m->spec, &c->limits, &x, &y, &n, NULL,
-		    &e) < 0)
+	} else if (rq->body_type == HTTP_BODY_NPY ||
+	    rq->body_type == HTTP_BODY_NPZ) {
+		if (npy_batch(rq->body, rq->body_len,
+		    rq->body_type == HTTP_BODY_NPZ, &m->spec, &c->limits, &x,
+		    &y, &n, &e) < 0)
 			goto fail;
-		/* the JSON tree is no longer needed: free it before the
-		 * write */
-		json_decref(doc);
-		doc = NULL;
+	} else {
+		/* streamed into the float blocks: no tree (matjson.h) */
+		if (matjson_batch(rq->body, rq->body_len, &m->spec, &c->limits,
+		    &x, &y, &n, &e) < 0)
+			goto fail;
 	}
 	if (store_batch_insert(c->st, m->id, x, y, n, m->spec.sizes[0],
 	    m->spec.sizes[m->spec.n_layers], (int64_t)c->max_samples,
@@ -68,7 +71,6 @@ fail:
 out:
 	free(x);
 	free(y);
-	json_decref(doc);
 	registry_put(m);
 }
 

@@ -1,15 +1,16 @@
 /*
  * api_predict: outputs for inputs, from the model's published snapshot.
  * Never touches SQLite and never waits for training. The inputs come as
- * JSON or as text/csv rows; the outputs go out as JSON, or as CSV rows
- * when the request's Accept header asks for text/csv.
+ * JSON, text/csv rows or a NumPy .npy; the outputs go out as JSON, or as
+ * CSV rows or an .npy when the request's Accept header prefers text/csv
+ * or application/x-npy to application/json.
  *
  * ?version=N or ?version=ALIAS pins the prediction to a saved version:
  * its net comes from the versions cache (engine/versions.h) and the JSON
  * answer names the version (and the alias) besides the step. When the
  * net is not loaded yet, the request moves to a request worker
- * (http_defer) before it reads the body, since loading reads SQLite. Without it, the latest
- * weights answer, as always.
+ * (http_defer) before it reads the body, since loading reads SQLite.
+ * Without it, the latest weights answer, as always.
  */
 #include "api.h"
 
@@ -17,6 +18,25 @@
 
 #include "codec.h"
 #include "csv.h"
+#include "matjson.h"
+#include "npy.h"
+
+/* The body type the outputs go out as for an Accept header: JSON unless
+ * text/csv or application/x-npy has a higher q than application/json
+ * (the higher of the two, CSV on a tie; wildcards do not count). */
+static unsigned
+output_format(const char *accept)
+{
+	double json = csv_accept_q(accept, "application/json");
+	double csv = csv_accept_q(accept, "text/csv");
+	double npy = csv_accept_q(accept, NPY_TYPE);
+
+	if (npy > 0.0 && npy > json && npy > csv)
+		return HTTP_BODY_NPY;
+	if (csv > 0.0 && csv > json)
+		return HTTP_BODY_CSV;
+	return HTTP_BODY_JSON;
+}
 
 static void predict_on_worker(void *ctx, const http_request *rq,
 			      http_response *rs);
@@ -29,10 +49,10 @@ do_predict(void *ctx, const http_request *rq, http_response *rs,
 {
 	api_ctx *c = ctx;
 	model_entry *m;
-	json_t *doc = NULL;
 	float *x = NULL, *out = NULL;
 	size_t n, width;
 	int single;
+	unsigned fmt;
 	mlp_snapshot *s = NULL;
 	const char *target, *alias = NULL;
 	uint64_t version = 0;
@@ -60,14 +80,14 @@ do_predict(void *ctx, const http_request *rq, http_response *rs,
 		    csv_decode(rq->body, rq->body_len, m->spec.sizes[0], 0, &x,
 		    NULL, &n, &e) < 0)
 			goto fail;
+	} else if (rq->body_type == HTTP_BODY_NPY) {
+		if (npy_predict(rq->body, rq->body_len, &m->spec, &c->limits,
+		    &x, &n, &single, &e) < 0)
+			goto fail;
 	} else {
-		/* a body far past the row caps is refused while it is
-		 * parsed, before its whole tree is built */
-		codec_json_cap_rows(&m->spec, &c->limits);
-		if ((doc = api_body(rq, rs, 0)) == NULL)
-			goto out;
-		if (codec_predict_request(doc, &m->spec, &c->limits, &x, &n,
-		    &single, &e) < 0)
+		/* streamed into the float block: no tree (matjson.h) */
+		if (matjson_predict(rq->body, rq->body_len, &m->spec,
+		    &c->limits, &x, &n, &single, &e) < 0)
 			goto fail;
 	}
 	width = m->spec.sizes[m->spec.n_layers];
@@ -95,16 +115,19 @@ do_predict(void *ctx, const http_request *rq, http_response *rs,
 		apierr_from_fault(&e, &f);
 		goto fail;
 	}
-	if (csv_accepted(http_header(rq, "Accept"))) {
+	fmt = output_format(http_header(rq, "Accept"));
+	if (fmt != HTTP_BODY_JSON) {
 		size_t len;
-		char *text = csv_encode(out, n, width, &len);
+		char *bytes = fmt == HTTP_BODY_NPY ? npy_encode(out, n, width,
+		    single, &len) : csv_encode(out, n, width, &len);
 
-		if (text == NULL) {
+		if (bytes == NULL) {
 			apierr_set(&e, 503, "out_of_memory", "out of memory");
 			goto fail;
 		}
-		http_reply(rs, 200, text, len);
-		rs->content_type = "text/csv; charset=utf-8";
+		http_reply(rs, 200, bytes, len);
+		rs->content_type = fmt == HTTP_BODY_NPY ? NPY_TYPE :
+		    "text/csv; charset=utf-8";
 		goto out;
 	}
 	{
@@ -127,7 +150,6 @@ out:
 	mlp_snapshot_unref(s);
 	free(x);
 	free(out);
-	json_decref(doc);
 	registry_put(m);
 }
 

@@ -359,6 +359,12 @@ row_values(const mlp_spec *s)
 	return v;
 }
 
+size_t
+codec_row_values(const mlp_spec *s)
+{
+	return row_values(s);
+}
+
 int
 codec_check_rows(const mlp_spec *s, size_t rows, const codec_limits *lim,
 		 const char *field, apierr *e)

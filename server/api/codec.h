@@ -66,6 +66,10 @@ int codec_model_spec(json_t *obj, uint64_t default_seed,
 		     const codec_limits *lim, mlp_spec *spec, char **name,
 		     apierr *e);
 
+/* Values one row takes through s: the sum of its layer sizes (what
+ * max_batch_values counts per row). */
+size_t codec_row_values(const mlp_spec *s);
+
 /* 422 limit_exceeded unless rows rows of a request for spec s stay within
  * lim's max_batch_rows and max_batch_values (NULL: always 0); field names
  * the rows in the message. For decoders that do not go through codec

@@ -5,8 +5,9 @@
  * csv_count does) finds the lines with content (rejecting blank lines
  * between rows), the header and the row count, so the float blocks are
  * allocated once at their final size; the second splits each row and
- * parses its fields. Numbers go through strtod
- * in the "C" locale (mlpd never calls setlocale).
+ * parses its fields. Plain decimals go through matjson's exact parser,
+ * anything else strtod takes through strtod in the "C" locale (mlpd never
+ * calls setlocale). The field is copied for a message only on an error.
  */
 #include "csv.h"
 
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "matjson.h"
 #include "mlp.h"
 
 /* The longest field that can still be a number (anything longer is
@@ -72,15 +74,24 @@ trim(const char **s, size_t *n)
 }
 
 /* True when the (trimmed) field s[0..n) is exactly one number for
- * strtod; *out gets it (possibly Inf or NaN). */
+ * strtod; *out gets it (possibly Inf or NaN). A plain decimal takes
+ * matjson's exact parser (strtod's double, without a copy or the locale);
+ * anything else, or one out of range, goes to strtod itself. */
 static int
 number(const char *s, size_t n, double *out)
 {
 	char buf[FIELD_MAX + 1];
 	char *end;
+	int overflow;
 
 	if (n == 0 || n > FIELD_MAX)
 		return 0;
+	if (matjson_number(s, n, out, &overflow) == 0) {
+		/* JSON reads "-0" as the integer 0; strtod as -0.0 */
+		if (*out == 0.0 && s[0] == '-')
+			*out = -0.0;
+		return 1;
+	}
 	memcpy(buf, s, n);
 	buf[n] = '\0';
 	*out = strtod(buf, &end);
@@ -143,56 +154,113 @@ header(const char *s, size_t n, size_t *cols)
 	return !numbers;
 }
 
+/* The error of a row whose column count is not width: line lineno,
+ * text s[0..n). */
+static int
+column_count_error(const char *s, size_t n, size_t lineno, size_t nx,
+		   size_t ny, apierr *e)
+{
+	size_t cols = 1;
+	char what[64];
+
+	for (size_t i = 0; i < n; i++)
+		cols += s[i] == ',';
+	expected(nx, ny, what, sizeof what);
+	return apierr_set(e, 422, "invalid_value", "line %zu has %zu "
+	    "column%s; expected %s", lineno, cols, cols == 1 ? "" : "s", what);
+}
+
 /* Parses one row (line lineno, text s[0..n)): the first nx values into
- * xd, the ny after them into yd. */
+ * xd, the ny after them into yd. One pass: a field in the JSON number
+ * grammar is read where it stands (matjson_number_at), any other is cut
+ * at its comma for strtod; the columns are counted only when a row turns
+ * out wrong, and a wrong column count is reported before a bad value, as
+ * the row's first problem. */
 static int
 row(const char *s, size_t n, size_t lineno, size_t nx, size_t ny,
     float *xd, float *yd, apierr *e)
 {
-	size_t width = nx + ny, cols = 1, start = 0, col = 0;
-	char what[64], field[SHOW_MAX + 4];
+	size_t width = nx + ny, col = 0;
+	const char *p = s, *end = s + n;
+	char field[SHOW_MAX + 4];
 
-	for (size_t i = 0; i < n; i++)
-		cols += s[i] == ',';
-	if (cols != width) {
-		expected(nx, ny, what, sizeof what);
-		return apierr_set(e, 422, "invalid_value", "line %zu has %zu "
-		    "column%s; expected %s", lineno, cols, cols == 1 ? "" : "s",
-		    what);
-	}
-	for (size_t i = 0; i <= n; i++) {
-		const char *f;
-		size_t fn;
+	for (;;) {
+		const char *f, *q;
+		size_t fn = 0;
 		double d;
+		int ok = 0;
 
-		if (i < n && s[i] != ',')
-			continue;
-		f = s + start;
-		fn = i - start;
-		start = i + 1;
-		trim(&f, &fn);
-		col++;
-		if (fn == 0)
-			return apierr_set(e, 422, "invalid_value", "line %zu, "
-			    "column %zu is empty; a number is required", lineno,
-			    col);
-		show(f, fn, field);
-		if (!number(f, fn, &d))
-			return apierr_set(e, 422, "invalid_value", "line %zu, "
-			    "column %zu: '%s' is not a number%s", lineno, col,
-			    field, lineno == 1 ? " (a header line must not "
-			    "hold numbers)" : "");
+		while (p < end && is_space(*p))
+			p++;
+		f = p;
+		if (++col > width)
+			return column_count_error(s, n, lineno, nx, ny, e);
+		if (matjson_number_at(f, end, &d, &q) == 0) {
+			while (q < end && is_space(*q))
+				q++;
+			if (q == end || *q == ',') {
+				/* JSON reads "-0" as 0; strtod as -0.0 */
+				if (d == 0.0 && *f == '-')
+					d = -0.0;
+				fn = (size_t)(q - f);
+				p = q;
+				ok = 1;
+			}
+		}
+		if (!ok) {
+			const char *comma = memchr(f, ',', (size_t)(end - f));
+
+			p = comma ? comma : end;
+			fn = (size_t)(p - f);
+			trim(&f, &fn);
+			if (fn == 0 || !number(f, fn, &d)) {
+				/* the column count comes first */
+				size_t cols = 1;
+
+				for (size_t i = 0; i < n; i++)
+					cols += s[i] == ',';
+				if (cols != width)
+					return column_count_error(s, n, lineno,
+					    nx, ny, e);
+				if (fn == 0)
+					return apierr_set(e, 422,
+					    "invalid_value", "line %zu, column "
+					    "%zu is empty; a number is required",
+					    lineno, col);
+				show(f, fn, field);
+				return apierr_set(e, 422, "invalid_value",
+				    "line %zu, column %zu: '%s' is not a "
+				    "number%s", lineno, col, field, lineno == 1 ?
+				    " (a header line must not hold numbers)" :
+				    "");
+			}
+		}
 		/* below 2^128 (1 - 2^-25) a double still rounds to a finite
 		 * float (the bound codec uses for JSON numbers) */
-		if (!(fabs(d) < 0x1.ffffffp127))
+		if (!(fabs(d) < 0x1.ffffffp127)) {
+			size_t cols = 1;
+
+			for (size_t i = 0; i < n; i++)
+				cols += s[i] == ',';
+			if (cols != width)
+				return column_count_error(s, n, lineno, nx, ny,
+				    e);
+			trim(&f, &fn);
+			show(f, fn, field);
 			return apierr_set(e, 422, "non_finite", "line %zu, "
 			    "column %zu: '%s' is not a finite float32", lineno,
 			    col, field);
+		}
 		if (col <= nx)
 			xd[col - 1] = (float)d;
 		else
 			yd[col - 1 - nx] = (float)d;
+		if (p == end)
+			break;
+		p++; /* the comma */
 	}
+	if (col != width)
+		return column_count_error(s, n, lineno, nx, ny, e);
 	return 0;
 }
 
@@ -358,14 +426,14 @@ same_type(const char *s, size_t n, const char *type)
 	return n == strlen(type) && strncasecmp(s, type, n) == 0;
 }
 
-int
-csv_accepted(const char *accept)
+double
+csv_accept_q(const char *accept, const char *type)
 {
-	double csv_q = -1.0, json_q = -1.0;
+	double best = -1.0;
 	const char *p = accept;
 
 	if (p == NULL)
-		return 0;
+		return -1.0;
 	while (*p) {
 		const char *t, *end;
 		size_t tn;
@@ -394,10 +462,17 @@ csv_accepted(const char *accept)
 			while (*p && *p != ';' && *p != ',')
 				p++;
 		}
-		if (same_type(t, tn, "text/csv") && q > csv_q)
-			csv_q = q;
-		if (same_type(t, tn, "application/json") && q > json_q)
-			json_q = q;
+		if (same_type(t, tn, type) && q > best)
+			best = q;
 	}
-	return csv_q > 0.0 && csv_q > json_q;
+	return best;
+}
+
+int
+csv_accepted(const char *accept)
+{
+	double csv_q = csv_accept_q(accept, "text/csv");
+
+	return csv_q > 0.0 && csv_q > csv_accept_q(accept,
+	    "application/json");
 }

@@ -52,4 +52,9 @@ char *csv_encode(const float *v, size_t n, size_t width, size_t *len);
  * lower q. Wildcards do not count (JSON stays the default); NULL is 0. */
 int csv_accepted(const char *accept);
 
+/* The highest q an Accept header value gives the media type type (exact
+ * match, case-insensitive; wildcards do not count), or -1 when it is not
+ * listed; NULL is -1. For choosing among predict's output formats. */
+double csv_accept_q(const char *accept, const char *type);
+
 #endif

@@ -13,7 +13,7 @@
 
 static const http_route routes[] = {
 	{ "POST", "/v1/models/*/predict", api_predict,
-	    HTTP_BODY_JSON | HTTP_BODY_CSV, 0 },
+	    HTTP_BODY_JSON | HTTP_BODY_CSV | HTTP_BODY_NPY, 0 },
 	{ "GET", "/v1/models/*/loss", api_history_loss, 0, 0 },
 	{ "GET", "/v1/models", api_models_list, 0, 0 },
 	{ "POST", "/v1/models", api_models_create,
@@ -26,7 +26,8 @@ static const http_route routes[] = {
 	{ "PUT", "/v1/models/*/weights", api_models_weights_put,
 	    HTTP_BODY_JSON, HTTP_WORKER },
 	{ "POST", "/v1/models/*/batches", api_data_push,
-	    HTTP_BODY_JSON | HTTP_BODY_CSV, HTTP_WORKER },
+	    HTTP_BODY_JSON | HTTP_BODY_CSV | HTTP_BODY_NPY | HTTP_BODY_NPZ,
+	    HTTP_WORKER },
 	{ "GET", "/v1/models/*/batches", api_data_list, 0, HTTP_WORKER },
 	{ "DELETE", "/v1/models/*/batches", api_data_delete, 0, HTTP_WORKER },
 	{ "POST", "/v1/models/*/step", api_training_step, HTTP_BODY_JSON,

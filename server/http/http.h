@@ -80,6 +80,8 @@ struct http_response;
 #define HTTP_BODY_JSON 1u /* application/json */
 #define HTTP_BODY_CSV 2u  /* text/csv */
 #define HTTP_BODY_ONNX 4u /* application/onnx (a binary ONNX model) */
+#define HTTP_BODY_NPY 8u  /* application/x-npy (NumPy .npy) */
+#define HTTP_BODY_NPZ 16u /* application/x-npz (NumPy .npz) */
 
 typedef struct http_request {
 	unsigned body_type;  /* an HTTP_BODY_* when there is a body */

@@ -152,6 +152,35 @@ check_auth(http_server *hs, struct MHD_Connection *conn,
 	return 401;
 }
 
+/* The body types of mask as words for a 415: "application/json, text/csv
+ * or application/x-npy". */
+static void
+body_types(unsigned mask, char *buf, size_t size)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} types[] = {
+		{ HTTP_BODY_JSON, "application/json" },
+		{ HTTP_BODY_CSV, "text/csv" },
+		{ HTTP_BODY_ONNX, "application/onnx" },
+		{ HTTP_BODY_NPY, "application/x-npy" },
+		{ HTTP_BODY_NPZ, "application/x-npz" },
+	};
+	size_t n = 0, k = 0, len = 0;
+
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		n += (mask & types[i].bit) != 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		if (!(mask & types[i].bit) || len >= size)
+			continue;
+		k++;
+		len += (size_t)snprintf(buf + len, size - len, "%s%s",
+		    k == 1 ? "" : k == n ? " or " : ", ", types[i].name);
+	}
+}
+
 /* True when ct names type (parameters such as charset allowed). */
 static int
 is_type(const char *ct, const char *type)
@@ -173,6 +202,10 @@ http_admit_body_type(const char *ct)
 		return HTTP_BODY_CSV;
 	if (is_type(ct, "application/onnx"))
 		return HTTP_BODY_ONNX;
+	if (is_type(ct, "application/x-npy"))
+		return HTTP_BODY_NPY;
+	if (is_type(ct, "application/x-npz"))
+		return HTTP_BODY_NPZ;
 	return 0;
 }
 
@@ -189,7 +222,7 @@ early_checks(http_server *hs, struct MHD_Connection *conn,
 	const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE);
 	int has_body = te != NULL || (cl != NULL && strcmp(cl, "0") != 0);
-	char msg[160];
+	char msg[192], types[112];
 
 	if (cl != NULL) {
 		char *end;
@@ -212,11 +245,9 @@ early_checks(http_server *hs, struct MHD_Connection *conn,
 	}
 	if (has_body && cs->route->accepts &&
 	    !(http_admit_body_type(ct) & cs->route->accepts)) {
-		snprintf(msg, sizeof msg, "the body must be %s%s%s, not %.60s",
-		    "application/json",
-		    cs->route->accepts & HTTP_BODY_CSV ? " or text/csv" : "",
-		    cs->route->accepts & HTTP_BODY_ONNX ?
-		    " or application/onnx" : "", ct ? ct : "untyped");
+		body_types(cs->route->accepts, types, sizeof types);
+		snprintf(msg, sizeof msg, "the body must be %s, not %.60s",
+		    types, ct ? ct : "untyped");
 		*ret = http_send_error(hs, conn, 415, "unsupported_media_type", msg,
 		    NULL);
 		return 415;

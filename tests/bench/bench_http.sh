@@ -21,6 +21,11 @@
 #     included. Once with "shuffle": false (bench_core's consecutive
 #     minibatches: the ratio to bench_core is the daemon's overhead), once
 #     with the default reshuffling (gathering random rows costs extra);
+#   - per format (tests/bench/bench_ingest.sh, run first; it needs only
+#     curl and python3-numpy): JSON, CSV, .npy and .npz ingest MB/s and
+#     rows/s, predict rows/s for 10,000-row requests in JSON, CSV and .npy,
+#     and the daemon's peak RSS for a 64 MB JSON body (BASELINE=another
+#     mlpd binary adds its figures from the same run);
 #   - head-of-line (tests/load/headofline.py): p50/p99/max of /healthz and
 #     predict alone, then next to a training job, a /step loop and a 3 s
 #     database write lock held by another process, with one HTTP thread.
@@ -40,6 +45,9 @@ BENCH_CORE=${BENCH_CORE:-${builddir:-.}/tests/bench/bench_core}
 DATASET=${DATASET:-/usr/share/datasets/fashion-mnist}
 BENCH_TRAIN_STEPS=${BENCH_TRAIN_STEPS:-2000}
 WRK_ARGS=(-t2 -c64 -d5s --latency)
+
+bash "$(dirname "$0")/bench_ingest.sh" ||
+    echo "bench_http: bench_ingest.sh failed (see above)"
 
 missing=
 for tool in curl wrk nginx; do

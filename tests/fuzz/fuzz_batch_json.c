@@ -10,9 +10,11 @@
  * A decoded batch has 1..max_batch_rows rows, as many as the body's inputs
  * list, within max_batch_values, with finite values that core's own
  * mlp_check_batch accepts, and the three batch decoders agree with each
- * other where their rules overlap.
+ * other where their rules overlap. The streaming decoder the handlers use
+ * (matjson) answers every body as the tree decoders do (matjson_diff.h).
  */
 #include "fuzz.h"
+#include "matjson_diff.h"
 
 static mlp_spec specs[2];
 static const mlp_spec *spec; /* the one being tried */
@@ -173,6 +175,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_spec(&specs[1], 1, wide);
 		fuzz_limits(&lim);
 		fuzz_json_cap();
+	}
+	for (int k = 0; k < 2; k++) {
+		char why[1024];
+
+		FUZZ_ASSERT(matjson_diff((const char *)data, size, &specs[k],
+		    &lim, why, sizeof why) == 0, "spec %d: %s", k, why);
 	}
 	fuzz_err_reset(&e);
 	obj = codec_parse_object((const char *)data, size, 0, &e);

@@ -18,7 +18,7 @@ secs=${FUZZ_SECONDS:-60}
 rss=${FUZZ_RSS_MB:-1024}
 timeout=${FUZZ_TIMEOUT:-10}
 targets=${*:-fuzz_model_spec fuzz_batch_json fuzz_batch_csv fuzz_weights \
-fuzz_train_opts fuzz_blob fuzz_onnx}
+fuzz_train_opts fuzz_blob fuzz_onnx fuzz_batch_npy}
 pass=0
 fail=0
 case $secs in
@@ -43,7 +43,7 @@ for t in $targets; do
 		continue
 	fi
 	case $t in
-	fuzz_blob|fuzz_onnx) dict= ;;
+	fuzz_blob|fuzz_onnx|fuzz_batch_npy) dict= ;;
 	fuzz_batch_csv) dict=-dict=$srcdir/csv.dict ;;
 	*) dict=-dict=$srcdir/json.dict ;;
 	esac
