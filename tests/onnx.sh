@@ -130,6 +130,32 @@ export_check 3 '{"name":"regression","layers":[2,8,1],"activation":["relu","line
 req GET "/v1/models/$last_id"
 check "model 3: the optimizer travels in the metadata" "$(jget optimizer)" adam
 
+# a saved version exports its own weights, not the model's latest
+req POST "/v1/models/$last_id/versions" '{}'
+check "model 3: a version saved" "$code" 201
+ver=$(jget version)
+vstep=$(jget step)
+req POST "/v1/models/$last_id/step" \
+    '{"inputs":[[0.1,0.2],[1,-1]],"targets":[[5],[-5]]}'
+check "model 3: trained past the version" "$code" 200
+req GET "/v1/models/$last_id/versions/$ver/onnx"
+check "version $ver: GET onnx" "$code" 200
+cp "$tmp/body" "$tmp/v3.onnx"
+req POST "/v1/models/$last_id/predict?version=$ver" "@$tmp/in3.json"
+check "version $ver: pinned predict" "$code" 200
+cp "$tmp/body" "$tmp/pv3.json"
+tool "version $ver: the checker accepts it; numpy matches the pinned \
+predictions" check "$tmp/v3.onnx" "$tmp/in3.json" "$tmp/pv3.json" \
+    regression "$vstep"
+req POST "/v1/models/$last_id/predict" "@$tmp/in3.json"
+if cmp -s "$tmp/body" "$tmp/pv3.json"; then
+	bad "the model moved on after the version" "same outputs"
+else
+	ok "the model moved on after the version (its outputs differ)"
+fi
+req GET "/v1/models/$last_id/versions/99/onnx"
+check "an unknown version's onnx: 404" "$code" 404
+
 # ---------------------------------------------------------------------------
 # 3: the same function as MatMul + Add in float64
 # ---------------------------------------------------------------------------

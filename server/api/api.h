@@ -136,6 +136,14 @@ void api_aliases_delete(void *ctx, const http_request *rq,
 			http_response *rs);
 void api_predict(void *ctx, const http_request *rq, http_response *rs);
 void api_onnx_get(void *ctx, const http_request *rq, http_response *rs);
+void api_versions_onnx(void *ctx, const http_request *rq,
+		       http_response *rs);
+
+/* Answers 200 with params (spec's layout) at step as an ONNX file whose
+ * metadata names the model, its settings and, when version > 0, the
+ * version (api_onnx.c). */
+void api_onnx_reply(http_response *rs, const char *name, const mlp_spec *sp,
+		    const float *params, uint64_t step, uint64_t version);
 
 /* POST /v1/models with an ONNX body (api_onnx.c): the spec and name as
  * codec_model_spec gives them for a JSON body (c's limits), *params the

@@ -23,44 +23,55 @@
 #include "ids.h"
 #include "onnx.h"
 
-/* The metadata an exported model carries. */
-#define META_KEYS 6
+/* The metadata an exported model carries (and a version its number). */
+#define META_KEYS 7
+
+void
+api_onnx_reply(http_response *rs, const char *name, const mlp_spec *sp,
+	       const float *params, uint64_t step, uint64_t version)
+{
+	char st[24], lr[32], mom[32], ver[24];
+	onnx_meta meta[META_KEYS];
+	size_t nmeta = 6;
+	void *out;
+	size_t len;
+	apierr e;
+	fault f;
+
+	snprintf(st, sizeof st, "%" PRIu64, step);
+	snprintf(lr, sizeof lr, "%.9g", (double)sp->opt.lr);
+	snprintf(mom, sizeof mom, "%.9g", (double)sp->opt.momentum);
+	meta[0] = (onnx_meta){ "name", (char *)name };
+	meta[1] = (onnx_meta){ "step", st };
+	meta[2] = (onnx_meta){ "loss", (char *)mlp_loss_name(sp->loss) };
+	meta[3] = (onnx_meta){ "optimizer",
+	    (char *)optim_name(sp->opt.kind) };
+	meta[4] = (onnx_meta){ "learning_rate", lr };
+	meta[5] = (onnx_meta){ "momentum", mom };
+	if (version > 0) {
+		snprintf(ver, sizeof ver, "%" PRIu64, version);
+		meta[nmeta++] = (onnx_meta){ "version", ver };
+	}
+	if (onnx_export(sp, params, meta, nmeta, &out, &len, &f) < 0) {
+		apierr_from_fault(&e, &f);
+		api_reply_error(rs, &e);
+		return;
+	}
+	rs->content_type = "application/onnx";
+	http_reply(rs, 200, out, len);
+}
 
 void
 api_onnx_get(void *ctx, const http_request *rq, http_response *rs)
 {
 	model_entry *m = api_model(ctx, rq, rs);
 	mlp_snapshot *s;
-	const mlp_spec *sp;
-	char step[24], lr[32], mom[32];
-	onnx_meta meta[META_KEYS];
-	void *out;
-	size_t len;
-	apierr e;
-	fault f;
 
 	if (m == NULL)
 		return;
 	s = registry_snapshot(m);
-	sp = mlp_snapshot_spec(s);
-	snprintf(step, sizeof step, "%" PRIu64, mlp_snapshot_step(s));
-	snprintf(lr, sizeof lr, "%.9g", (double)sp->opt.lr);
-	snprintf(mom, sizeof mom, "%.9g", (double)sp->opt.momentum);
-	meta[0] = (onnx_meta){ "name", m->name };
-	meta[1] = (onnx_meta){ "step", step };
-	meta[2] = (onnx_meta){ "loss", (char *)mlp_loss_name(sp->loss) };
-	meta[3] = (onnx_meta){ "optimizer",
-	    (char *)optim_name(sp->opt.kind) };
-	meta[4] = (onnx_meta){ "learning_rate", lr };
-	meta[5] = (onnx_meta){ "momentum", mom };
-	if (onnx_export(sp, mlp_snapshot_params(s, NULL), meta, META_KEYS,
-	    &out, &len, &f) < 0) {
-		apierr_from_fault(&e, &f);
-		api_reply_error(rs, &e);
-	} else {
-		rs->content_type = "application/onnx";
-		http_reply(rs, 200, out, len);
-	}
+	api_onnx_reply(rs, m->name, mlp_snapshot_spec(s),
+	    mlp_snapshot_params(s, NULL), mlp_snapshot_step(s), 0);
 	mlp_snapshot_unref(s);
 	registry_put(m);
 }

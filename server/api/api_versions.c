@@ -230,6 +230,48 @@ api_versions_get(void *ctx, const http_request *rq, http_response *rs)
 	registry_put(m);
 }
 
+/* The net of version {v} of m, loaded from its blob; NULL after replying
+ * (no such version, or a damaged blob). */
+static mlp *
+version_net(api_ctx *c, const http_request *rq, http_response *rs,
+	    model_entry *m, store_version *row)
+{
+	void *blob = NULL;
+	size_t len = 0;
+	mlp *net;
+	apierr e;
+	fault f;
+
+	if (!version_of(c, rq, rs, m, row, &blob, &len))
+		return NULL;
+	if ((net = blob_load(blob, len, &m->spec, &f)) == NULL) {
+		apierr_from_fault(&e, &f);
+		api_reply_error(rs, &e);
+	}
+	free(blob);
+	return net;
+}
+
+/* GET .../versions/{v}/onnx: the version as GET .../onnx exports the
+ * model, its number in the metadata. */
+void
+api_versions_onnx(void *ctx, const http_request *rq, http_response *rs)
+{
+	api_ctx *c = ctx;
+	model_entry *m;
+	store_version row;
+	mlp *net;
+
+	if ((m = api_model(c, rq, rs)) == NULL)
+		return;
+	if ((net = version_net(c, rq, rs, m, &row)) != NULL) {
+		api_onnx_reply(rs, m->name, &m->spec, mlp_params_const(net,
+		    NULL), mlp_step(net), row.version);
+		mlp_destroy(net);
+	}
+	registry_put(m);
+}
+
 /* GET .../versions/{v}/weights: as GET .../weights shows the model's. */
 void
 api_versions_weights(void *ctx, const http_request *rq, http_response *rs)
@@ -237,26 +279,15 @@ api_versions_weights(void *ctx, const http_request *rq, http_response *rs)
 	api_ctx *c = ctx;
 	model_entry *m;
 	store_version row;
-	void *blob = NULL;
-	size_t len = 0;
 	mlp *net;
-	apierr e;
-	fault f;
 
 	if ((m = api_model(c, rq, rs)) == NULL)
 		return;
-	if (!version_of(c, rq, rs, m, &row, &blob, &len))
-		goto out;
-	if ((net = blob_load(blob, len, &m->spec, &f)) == NULL) {
-		apierr_from_fault(&e, &f);
-		api_reply_error(rs, &e);
-		goto out;
+	if ((net = version_net(c, rq, rs, m, &row)) != NULL) {
+		api_reply_json(rs, 200, codec_weights_encode(&m->spec,
+		    mlp_params_const(net, NULL), mlp_step(net)));
+		mlp_destroy(net);
 	}
-	api_reply_json(rs, 200, codec_weights_encode(&m->spec,
-	    mlp_params_const(net, NULL), mlp_step(net)));
-	mlp_destroy(net);
-out:
-	free(blob);
 	registry_put(m);
 }
 

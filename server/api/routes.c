@@ -47,6 +47,8 @@ static const http_route routes[] = {
 	    HTTP_WORKER },
 	{ "GET", "/v1/models/*/versions/*/weights", api_versions_weights, 0,
 	    HTTP_WORKER },
+	{ "GET", "/v1/models/*/versions/*/onnx", api_versions_onnx, 0,
+	    HTTP_WORKER },
 	{ "POST", "/v1/models/*/restore", api_models_restore, HTTP_BODY_JSON,
 	    HTTP_WORKER },
 	{ "GET", "/v1/models/*/aliases", api_aliases_list, 0, 0 },
