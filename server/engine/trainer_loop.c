@@ -51,7 +51,16 @@ trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 	size_t committed;
 	int rc;
 
-	if (checkpoint && blob_save(m->live, &blob, &len, f) < 0)
+	if (!checkpoint && final == NULL) {
+		/* between checkpoints nothing is stored: the loss points
+		 * wait in rs->pts for the checkpoint, so that the model's
+		 * step, its history's last step and the job's steps_done
+		 * are committed together; the snapshot still goes out */
+		registry_add_trained(m, rs->new_steps, rs->new_rows);
+		rs->new_steps = rs->new_rows = 0;
+		return registry_publish(m, last, now, f);
+	}
+	if (blob_save(m->live, &blob, &len, f) < 0)
 		return -1;
 	if (final != NULL) {
 		row = *final;
@@ -79,8 +88,7 @@ trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 	committed = rs->npts;
 	rs->npts = 0;
 	rs->nvpts = 0;
-	if (checkpoint)
-		rs->last_ckpt = wallclock_mono();
+	rs->last_ckpt = wallclock_mono();
 	registry_add_trained(m, rs->new_steps, rs->new_rows);
 	rs->new_steps = rs->new_rows = 0;
 	/* every commit, checkpoint or not, publishes a snapshot */
@@ -297,11 +305,13 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 		j->row.loss = loss;
 		pthread_mutex_unlock(&t->mu);
 		now = wallclock_mono();
-		if (now - last_flush >= TRAINER_FLUSH_SECONDS) {
+		if (now - last_flush >= TRAINER_FLUSH_SECONDS ||
+		    rs->npts >= TRAINER_POINTS_MAX) {
 			int others;
 
 			if (trainer_loop_flush(t, j, m, now - rs->last_ckpt >=
-			    t->cfg.checkpoint_every, NULL, f) < 0)
+			    t->cfg.checkpoint_every ||
+			    rs->npts >= TRAINER_POINTS_MAX, NULL, f) < 0)
 				return SLICE_FAILED;
 			last_flush = wallclock_mono();
 			pthread_mutex_lock(&t->mu);

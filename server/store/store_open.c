@@ -22,16 +22,20 @@
 extern const char store_schema_sql[];
 extern const char store_schema_2_sql[];
 extern const char store_schema_3_sql[];
+extern const char store_schema_4_sql[];
 
 /* Forward migrations: step i takes a database from version - 1 to version,
- * in one transaction. Append new steps; never edit a released one. */
+ * in one transaction (its SQL, then its C step when it has one). Append
+ * new steps; never edit a released one. */
 static const struct migration {
 	int version;
 	const char *sql;
+	int (*then)(conn *c, fault *f);
 } migrations[] = {
-	{ 1, store_schema_sql },
-	{ 2, store_schema_2_sql },	/* the validation table */
-	{ 3, store_schema_3_sql },	/* daemon_state (event ids) */
+	{ 1, store_schema_sql, NULL },
+	{ 2, store_schema_2_sql, NULL },	/* the validation table */
+	{ 3, store_schema_3_sql, NULL },	/* daemon_state (event ids) */
+	{ 4, store_schema_4_sql, history_migrate_rows }, /* history levels */
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -123,6 +127,8 @@ do_migration(conn *c, void *arg, fault *f)
 	rc = sqlite3_exec(c->db, m->sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return db_fault(c, rc, f, what);
+	if (m->then != NULL && m->then(c, f) != 0)
+		return -1;
 	/* A PRAGMA takes no parameters; the value is ours, not data. */
 	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", m->version);
 	return setup_query(c, sql, NULL, 0, f, what);
@@ -162,6 +168,11 @@ setup(store *s, fault *f)
 				 "schema version %d is newer than this "
 				 "build's %d: use a newer mlpd", v,
 				 store_schema_version());
+	/* Before the first table exists: freed pages can go back to the
+	 * file system (an older file switches once, by VACUUM, below). */
+	if (setup_query(c, "PRAGMA auto_vacuum = INCREMENTAL", NULL, 0, f,
+			"setting auto_vacuum") != 0)
+		return -1;
 	if (setup_query(c, "PRAGMA journal_mode = WAL", buf, sizeof buf, f,
 			"switching to WAL mode") != 0)
 		return -1;
@@ -180,6 +191,11 @@ setup(store *s, fault *f)
 	if (strcmp(buf, "1") != 0)
 		return fault_set(f, FAULT_INTERNAL,
 				 "this SQLite does not enforce foreign keys");
+	/* The WAL file shrinks back to this after a checkpoint that emptied
+	 * it, whatever size a burst of writes made it. */
+	if (setup_query(c, "PRAGMA journal_size_limit = 67108864", NULL, 0, f,
+			"limiting the WAL size") != 0)
+		return -1;
 	/* Structural damage shows here rather than in the middle of a
 	 * training run; it reads the whole file, once per start. */
 	if (setup_query(c, "PRAGMA quick_check(1)", buf, sizeof buf, f,
@@ -199,6 +215,14 @@ setup(store *s, fault *f)
 		return fault_set(f, FAULT_INTERNAL,
 				 "schema version %d after migrating, not %d",
 				 v, store_schema_version());
+	if (setup_query(c, "PRAGMA auto_vacuum", buf, sizeof buf, f,
+			"reading auto_vacuum") != 0)
+		return -1;
+	/* A file made before auto_vacuum was set: rebuilt once. */
+	if (!s->memory && strcmp(buf, "2") != 0 &&
+	    setup_query(c, "VACUUM", NULL, 0, f,
+			"switching to incremental vacuum") != 0)
+		return -1;
 	return db_do_tx(c, 1, do_recover, &now, f);
 }
 
@@ -235,7 +259,10 @@ store_open(const char *path, fault *f)
 	/* first: a second daemon must not even migrate or recover */
 	if (!s->memory && owner_take(path, &s->owner_fd, f) != 0)
 		goto fail;
-	if ((s->writer = db_conn_open(path, 0, f)) == NULL || setup(s, f) != 0)
+	if ((s->writer = db_conn_open(path, 0, f)) == NULL)
+		goto fail;
+	s->writer->hist_raw = STORE_HISTORY_RAW_DEFAULT;
+	if (setup(s, f) != 0)
 		goto fail;
 	/* One reader now, so that a file readers cannot open fails here. */
 	if (!s->memory) {
@@ -273,6 +300,14 @@ store_close(store *s)
 	pthread_mutex_destroy(&s->wlock);
 	free(s->path);
 	free(s);
+}
+
+void
+store_set_history_raw(store *s, uint64_t steps)
+{
+	pthread_mutex_lock(&s->wlock);
+	s->writer->hist_raw = steps;
+	pthread_mutex_unlock(&s->wlock);
 }
 
 /* ---- the file as a whole ---- */

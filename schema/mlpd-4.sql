@@ -1,0 +1,26 @@
+-- mlpd-4.sql: migration step 4 of mlpd's SQLite schema (version 3 -> 4).
+--
+-- server/store/schema_embed.sh builds this file into the binary as
+-- store_schema_4_sql, and store_open (server/store/store_open.c) runs it on
+-- a database at version 3, inside one transaction that then packs the rows
+-- of the old per-step loss table into loss_chunk (history_migrate_rows in
+-- server/store/store_history.c), drops that table, and sets user_version
+-- to 4. Like mlpd.sql this file is frozen once released; the conventions
+-- of mlpd.sql hold here too.
+
+-- Loss history in levels (server/store/hist_tiers.h): level 0 holds the
+-- raw loss of each step of the recent window (--history-raw-steps), 1024
+-- steps to a row (float32 loss and uint32 milliseconds after t0 each,
+-- little-endian); levels 1.. hold buckets of 1024 * 16^(level-1) steps for
+-- the model's whole life (count, sum, min, max, last loss and time), 64 to
+-- a row. A row covers the steps first_step..last_step. Steps past the
+-- model's checkpointed step never stay: they are written with it.
+CREATE TABLE loss_chunk (
+	model_id   TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+	level      INTEGER NOT NULL CHECK (level >= 0),
+	first_step INTEGER NOT NULL CHECK (first_step >= 1),
+	last_step  INTEGER NOT NULL CHECK (last_step >= first_step),
+	t0         INTEGER NOT NULL,
+	data       BLOB NOT NULL
+);
+CREATE UNIQUE INDEX loss_chunk_key ON loss_chunk (model_id, level, first_step);
