@@ -15,6 +15,7 @@ enum q {
 	Q_PUT,
 	Q_TAIL,
 	Q_EACH,
+	Q_EACH_INNER,
 	Q_BOUNDS,
 	Q_DROP_PAST,
 	Q_DROP_BEFORE,
@@ -36,6 +37,15 @@ static const char *const q_sql[Q_COUNT_] = {
 	 * the last that starts at or before ?4. */
 	[Q_EACH] =
 		"SELECT first_step, last_step, t0, data FROM loss_chunk "
+		"WHERE model_id = ?1 AND level = ?2 AND first_step >= "
+		"coalesce((SELECT max(first_step) FROM loss_chunk "
+		"WHERE model_id = ?1 AND level = ?2 AND first_step <= ?3), 0) "
+		"AND first_step <= ?4 ORDER BY first_step",
+	/* the same, for a visit inside a visit's callback (a different
+	 * text: the statement cache is keyed by the text's address, and a
+	 * compiler may merge equal literals) */
+	[Q_EACH_INNER] =
+		"SELECT first_step, last_step, t0, data FROM loss_chunk AS i "
 		"WHERE model_id = ?1 AND level = ?2 AND first_step >= "
 		"coalesce((SELECT max(first_step) FROM loss_chunk "
 		"WHERE model_id = ?1 AND level = ?2 AND first_step <= ?3), 0) "
@@ -148,9 +158,10 @@ chunk_entry(const chunk_row *r, size_t i, hist_bucket *b)
 	}
 }
 
-int
-chunk_each(conn *c, const char *model_id, int level, uint64_t a, uint64_t b,
-	   chunk_visit cb, void *arg, fault *f)
+/* chunk_each on the statement q. */
+static int
+each(conn *c, enum q q, const char *model_id, int level, uint64_t a,
+     uint64_t b, chunk_visit cb, void *arg, fault *f)
 {
 	unsigned char buf[HIST_RAW_CHUNK * HIST_RAW_REC >
 	    HIST_BUCKET_CHUNK * HIST_BUCKET_REC ?
@@ -165,7 +176,7 @@ chunk_each(conn *c, const char *model_id, int level, uint64_t a, uint64_t b,
 		return 0;
 	if (b > INT64_MAX)
 		b = INT64_MAX;
-	if ((st = db_stmt(c, q_sql[Q_EACH], f)) == NULL)
+	if ((st = db_stmt(c, q_sql[q], f)) == NULL)
 		return -1;
 	db_bind_text(st, 1, model_id, &rc);
 	db_bind_i64(st, 2, level, &rc);
@@ -199,6 +210,20 @@ chunk_each(conn *c, const char *model_id, int level, uint64_t a, uint64_t b,
 	}
 	db_done(st);
 	return 0;
+}
+
+int
+chunk_each(conn *c, const char *model_id, int level, uint64_t a, uint64_t b,
+	   chunk_visit cb, void *arg, fault *f)
+{
+	return each(c, Q_EACH, model_id, level, a, b, cb, arg, f);
+}
+
+int
+chunk_each_inner(conn *c, const char *model_id, int level, uint64_t a,
+		 uint64_t b, chunk_visit cb, void *arg, fault *f)
+{
+	return each(c, Q_EACH_INNER, model_id, level, a, b, cb, arg, f);
 }
 
 int

@@ -41,6 +41,10 @@ static const char *const q_sql[Q_COUNT_] = {
 		"GROUP BY (step - 1) / ?4 ORDER BY max(step) LIMIT ?5",
 };
 
+/* Raw points a max_points query may read (about a millisecond's worth)
+ * when they give it finer groups than the buckets would. */
+#define RAW_READ_MAX 65536
+
 /* ---- grouping a stream of entries ---- */
 
 typedef struct grouper {
@@ -112,8 +116,6 @@ group_add(void *arg, const hist_bucket *e, fault *f)
 	}
 	hist_merge(&gr->acc, e);
 	gr->seen = e->last;
-	if (e->count > 1 || e->first != e->last)
-		gr->tiered = 1;
 	return 0;
 }
 
@@ -127,6 +129,38 @@ group_add_bucket(void *arg, const hist_bucket *e, fault *f)
 	if (r == 0)
 		gr->tiered = 1;
 	return r;
+}
+
+/* Where the raw steps are kept: a level-1 bucket that lies in one group
+ * (and past the stream's start) goes in whole, exactly as its raw points
+ * would; one that straddles a group's edge goes in as its raw points. */
+struct split {
+	grouper *gr;
+	conn *c;
+	const char *model_id;
+	uint64_t from;     /* the first step the stream still needs */
+};
+
+static uint64_t
+group_of(const grouper *gr, uint64_t step)
+{
+	uint64_t at = step < gr->lo ? gr->lo : step > gr->hi ? gr->hi : step;
+
+	return (at - 1) / gr->g;
+}
+
+static int
+split_visit(void *arg, const hist_bucket *e, fault *f)
+{
+	struct split *sp = arg;
+
+	if (e->first >= sp->from &&
+	    group_of(sp->gr, e->first) == group_of(sp->gr, e->last))
+		return group_add(sp->gr, e, f);
+	if (chunk_each_inner(sp->c, sp->model_id, 0, e->first > sp->from ?
+	    e->first : sp->from, e->last, group_add, sp->gr, f) != 0)
+		return -1;
+	return sp->gr->out.n >= sp->gr->limit ? 1 : 0;
 }
 
 /* Streams the entries of level (0: raw where kept) that hold steps in
@@ -157,9 +191,13 @@ stream(conn *c, const char *model_id, int level, uint64_t a, uint64_t b,
 				return 0;
 			from = gr->seen + 1 > rfirst ? gr->seen + 1 : rfirst;
 		}
-		if (rfirst != UINT64_MAX && chunk_each(c, model_id, 0, from,
-		    b, group_add, gr, f) != 0)
-			return -1;
+		if (rfirst != UINT64_MAX) {
+			struct split sp = { gr, c, model_id, from };
+
+			if (chunk_each(c, model_id, 1, from, b, split_visit, &sp,
+			    f) != 0)
+				return -1;
+		}
 	}
 	if (gr->out.n < gr->limit)
 		return emit(gr, f);
@@ -449,7 +487,8 @@ do_loss_range(conn *c, void *arg, fault *f)
 	    to - (r->from > rfirst ? r->from : rfirst) + 1;
 	if (rawn != UINT64_MAX && r->from < rfirst)
 		rawn += (rfirst - r->from) / HIST_BASE + 1;
-	level = rfirst != 0 && to >= rfirst && rawn <= per * r->max ? 0 :
+	level = rfirst != 0 && to >= rfirst && rawn <= (per * r->max >
+	    RAW_READ_MAX ? per * r->max : RAW_READ_MAX) ? 0 :
 	    hist_level_for(span, r->max, per);
 	memset(&gr, 0, sizeof gr);
 	gr.g = hist_group_width(r->from, to, r->max, level == 0 &&

@@ -272,6 +272,10 @@ typedef int (*chunk_visit)(void *arg, const hist_bucket *e, fault *f);
 int chunk_each(conn *c, const char *model_id, int level, uint64_t a,
 	       uint64_t b, chunk_visit cb, void *arg, fault *f);
 
+/* chunk_each for a cb that itself calls chunk_each (no deeper). */
+int chunk_each_inner(conn *c, const char *model_id, int level, uint64_t a,
+		     uint64_t b, chunk_visit cb, void *arg, fault *f);
+
 /* The first step of the level's first row and the last step of its last
  * (0, 0 when it has none). */
 int chunk_bounds(conn *c, const char *model_id, int level, uint64_t *first,
