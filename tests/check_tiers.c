@@ -360,6 +360,8 @@ START_TEST(test_max_points_ranges)
 		{ STEPS - 2000, STEPS, 500 }, { STEPS - 100, STEPS, 1000 },
 		{ 7000, 9000, 50 }, { 30000, 38000, 20 }, { 1, 10, 3 },
 		{ 33333, 33333, 1 }, { 1, STEPS, 1 }, { 39000, 50000, 10 },
+		{ STEPS - 3000, STEPS - 2501, 1000 },
+		{ STEPS - 3000, STEPS - 1001, 7 },
 	};
 
 	store *s = history_store(STEPS, RAW);
@@ -392,6 +394,11 @@ START_TEST(test_max_points_ranges)
 			 * bucket of the level it was read from */
 			ck_assert(w[j].first + hist_width(HIST_TIERS - 1) >
 			    from);
+		}
+		/* inside the raw window the range is met exactly */
+		if (from > STEPS - RAW) {
+			ck_assert_uint_eq(w[0].first, from);
+			ck_assert_uint_eq(w[n - 1].step, end);
 		}
 		for (uint64_t st = w[0].first; st <= w[n - 1].step; st++)
 			seen += st % 7919 == 0;

@@ -138,7 +138,7 @@ struct split {
 	grouper *gr;
 	conn *c;
 	const char *model_id;
-	uint64_t from;     /* the first step the stream still needs */
+	uint64_t from, to; /* the steps the stream still needs */
 };
 
 static uint64_t
@@ -154,11 +154,12 @@ split_visit(void *arg, const hist_bucket *e, fault *f)
 {
 	struct split *sp = arg;
 
-	if (e->first >= sp->from &&
+	if (e->first >= sp->from && e->last <= sp->to &&
 	    group_of(sp->gr, e->first) == group_of(sp->gr, e->last))
 		return group_add(sp->gr, e, f);
 	if (chunk_each_inner(sp->c, sp->model_id, 0, e->first > sp->from ?
-	    e->first : sp->from, e->last, group_add, sp->gr, f) != 0)
+	    e->first : sp->from, e->last < sp->to ? e->last : sp->to,
+	    group_add, sp->gr, f) != 0)
 		return -1;
 	return sp->gr->out.n >= sp->gr->limit ? 1 : 0;
 }
@@ -192,7 +193,7 @@ stream(conn *c, const char *model_id, int level, uint64_t a, uint64_t b,
 			from = gr->seen + 1 > rfirst ? gr->seen + 1 : rfirst;
 		}
 		if (rfirst != UINT64_MAX) {
-			struct split sp = { gr, c, model_id, from };
+			struct split sp = { gr, c, model_id, from, b };
 
 			if (chunk_each(c, model_id, 1, from, b, split_visit, &sp,
 			    f) != 0)
