@@ -15,8 +15,12 @@
 -- the model's whole life (count, sum, min, max, last loss and time), 64 to
 -- a row. A row covers the steps first_step..last_step. Steps past the
 -- model's checkpointed step never stay: they are written with it.
+-- No foreign key: deleting a model only notes its id in loss_trash (the
+-- trigger below), and its rows go a few at a time, in later transactions
+-- (history_purge in server/store/store_history.c), so that a delete never
+-- holds the writer for long.
 CREATE TABLE loss_chunk (
-	model_id   TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+	model_id   TEXT NOT NULL,
 	level      INTEGER NOT NULL CHECK (level >= 0),
 	first_step INTEGER NOT NULL CHECK (first_step >= 1),
 	last_step  INTEGER NOT NULL CHECK (last_step >= first_step),
@@ -24,3 +28,16 @@ CREATE TABLE loss_chunk (
 	data       BLOB NOT NULL
 );
 CREATE UNIQUE INDEX loss_chunk_key ON loss_chunk (model_id, level, first_step);
+
+-- Models deleted whose loss_chunk rows are still to go.
+CREATE TABLE loss_trash (
+	model_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TRIGGER models_history_trash AFTER DELETE ON models BEGIN
+	INSERT OR IGNORE INTO loss_trash (model_id) VALUES (old.id);
+END;
+-- A model made again with the id of one deleted starts with no history.
+CREATE TRIGGER models_history_fresh AFTER INSERT ON models BEGIN
+	DELETE FROM loss_chunk WHERE model_id = new.id;
+	DELETE FROM loss_trash WHERE model_id = new.id;
+END;

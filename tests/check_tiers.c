@@ -462,6 +462,93 @@ START_TEST(test_trim)
 }
 END_TEST
 
+/* ---- deletes ---- */
+
+static long long
+count_of(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Deleting a model does not drop its history rows in the same
+ * transaction: they go a bounded number per later commit, and all of
+ * them by the time the store closes. */
+START_TEST(test_delete_in_steps)
+{
+	char path[] = "/tmp/check_tiers_del_XXXXXX", p2[200];
+	store_model m;
+	store_progress p;
+	store_loss_point *pts = calloc(50000, sizeof *pts);
+	long long rows, left;
+	store *s;
+	fault f;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	unlink(path);
+	ck_assert_ptr_nonnull(pts);
+	s = store_open(path, &f);
+	ck_assert_msg(s != NULL, "%s", f.msg);
+	store_set_history_raw(s, 0);
+	memset(&m, 0, sizeof m);
+	m.name = "m";
+	m.last_loss = NAN;
+	m.blob = "W";
+	m.blob_len = 1;
+	snprintf(m.id, sizeof m.id, "big");
+	expect_ok(store_model_insert(s, &m, &f), f);
+	snprintf(m.id, sizeof m.id, "other");
+	expect_ok(store_model_insert(s, &m, &f), f);
+	for (int i = 0; i < 50000; i++) {
+		pts[i].step = (uint64_t)i + 1;
+		pts[i].loss = loss_of((uint64_t)i + 1);
+		pts[i].time_ms = i;
+	}
+	memset(&p, 0, sizeof p);
+	p.model_id = "big";
+	p.points = pts;
+	p.npoints = 50000;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	rows = count_of(path, "SELECT count(*) FROM loss_chunk");
+	ck_assert_int_gt(rows, 50000 / 1024);
+	expect_ok(store_model_delete(s, "big", &f), f);
+	/* the delete noted the id; the rows are still there */
+	ck_assert_int_eq(count_of(path, "SELECT count(*) FROM loss_trash"), 1);
+	ck_assert_int_eq(count_of(path, "SELECT count(*) FROM loss_chunk"),
+	    rows);
+	/* a commit of another model drops a bounded number of them */
+	p.model_id = "other";
+	p.npoints = 10;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	left = count_of(path, "SELECT count(*) FROM loss_chunk "
+	    "WHERE model_id = 'big'");
+	ck_assert_int_eq(left, rows - 32);
+	store_close(s);
+	ck_assert_int_eq(count_of(path, "SELECT count(*) FROM loss_chunk "
+	    "WHERE model_id = 'big'"), 0);
+	ck_assert_int_eq(count_of(path, "SELECT count(*) FROM loss_trash"), 0);
+	ck_assert_int_gt(count_of(path, "SELECT count(*) FROM loss_chunk "
+	    "WHERE model_id = 'other'"), 0);
+	free(pts);
+	unlink(path);
+	snprintf(p2, sizeof p2, "%s.lock", path);
+	unlink(p2);
+}
+END_TEST
+
 /* ---- migration ---- */
 
 extern const char store_schema_sql[];
@@ -575,6 +662,7 @@ tiers_suite(void)
 	tcase_add_test(q, test_max_points_ranges);
 	tcase_add_test(q, test_trim);
 	tcase_add_test(q, test_migrate_rows);
+	tcase_add_test(q, test_delete_in_steps);
 	suite_add_tcase(s, q);
 	return s;
 }

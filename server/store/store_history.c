@@ -20,6 +20,9 @@ enum q {
 	Q_VACUUM,
 	Q_OLD_ROWS,
 	Q_OLD_DROP,
+	Q_TRASH_ONE,
+	Q_TRASH_ROWS,
+	Q_TRASH_DONE,
 	Q_COUNT_
 };
 
@@ -35,6 +38,11 @@ static const char *const q_sql[Q_COUNT_] = {
 		"SELECT model_id, step, loss, time_ms FROM loss "
 		"ORDER BY model_id, step",
 	[Q_OLD_DROP] = "DROP TABLE loss",
+	[Q_TRASH_ONE] = "SELECT model_id FROM loss_trash LIMIT 1",
+	[Q_TRASH_ROWS] =
+		"DELETE FROM loss_chunk WHERE rowid IN (SELECT rowid FROM "
+		"loss_chunk WHERE model_id = ?1 LIMIT ?2)",
+	[Q_TRASH_DONE] = "DELETE FROM loss_trash WHERE model_id = ?1",
 };
 
 #define ROW_BYTES (HIST_RAW_CHUNK * HIST_RAW_REC > \
@@ -219,6 +227,49 @@ vacuum_some(conn *c, fault *f)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* ---- deleted models' rows ---- */
+
+int
+history_purge(conn *c, int64_t rows, int *more, fault *f)
+{
+	sqlite3_stmt *st = db_stmt(c, q_sql[Q_TRASH_ONE], f);
+	char id[STORE_ID_MAX];
+	int rc = SQLITE_OK;
+
+	*more = 0;
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		db_done(st);
+		return 0;
+	}
+	if (rc != SQLITE_ROW) {
+		db_fault(c, rc, f, "reading deleted histories");
+		db_done(st);
+		return -1;
+	}
+	if (db_copy_id(id, st, 0, f) != 0) {
+		db_done(st);
+		return -1;
+	}
+	db_done(st);
+	if ((st = db_stmt(c, q_sql[Q_TRASH_ROWS], f)) == NULL)
+		return -1;
+	rc = SQLITE_OK;
+	db_bind_text(st, 1, id, &rc);
+	db_bind_i64(st, 2, rows, &rc);
+	if (db_bound(c, st, rc, f, "dropping a deleted history") != 0 ||
+	    db_run(c, st, f, "dropping a deleted history") != 0)
+		return -1;
+	*more = 1;
+	if (sqlite3_changes(c->db) < rows &&
+	    db_run_text(c, q_sql[Q_TRASH_DONE], id, f,
+	    "dropping a deleted history") != 0)
+		return -1;
+	return 0;
+}
+
 /* ---- for the other store files ---- */
 
 int
@@ -255,7 +306,7 @@ int
 history_append(conn *c, const store_progress *p, fault *f)
 {
 	sqlite3_stmt *st;
-	int rc = SQLITE_OK;
+	int rc = SQLITE_OK, more;
 
 	if (p->npoints > 0) {
 		appender *a = app_open(c, p->model_id, f);
@@ -271,7 +322,9 @@ history_append(conn *c, const store_progress *p, fault *f)
 				return -1;
 			}
 		}
-		if (app_close(c, a, f) != 0 || vacuum_some(c, f) != 0)
+		if (app_close(c, a, f) != 0 ||
+		    history_purge(c, HIST_PURGE_ROWS, &more, f) != 0 ||
+		    vacuum_some(c, f) != 0)
 			return -1;
 	}
 	if (p->nvpoints > 0 &&

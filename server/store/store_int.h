@@ -95,6 +95,7 @@ struct store {
 	int nidle;
 	int owner_fd;          /* the flocked "<db>.lock" (store_owner.c);
 	                          -1 for ":memory:" */
+	int ready;             /* migrated and recovered (store_open) */
 };
 
 /* ---- store_owner.c: one daemon per database file ---- */
@@ -231,6 +232,14 @@ int history_append(conn *c, const store_progress *p, fault *f);
  * the raw steps of the bucket holding step are gone, the history ends at
  * the last whole level-1 bucket before step instead. */
 int history_trim(conn *c, const char *model_id, int64_t step, fault *f);
+
+/* Rows of deleted models' histories (loss_trash) that one transaction
+ * drops at most: a few milliseconds of work. */
+#define HIST_PURGE_ROWS 32
+
+/* Drops up to rows rows of one deleted model's history; *more is 1 when
+ * there may be more to drop (call again, in a new transaction). */
+int history_purge(conn *c, int64_t rows, int *more, fault *f);
 
 /* Migration to version 4: packs the per-step rows of the old loss table
  * into levels, then drops that table. */

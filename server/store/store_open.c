@@ -147,6 +147,27 @@ do_recover(conn *c, void *arg, fault *f)
 	return model_recover_all(c, f);
 }
 
+/* One bounded step of dropping deleted models' history rows. */
+static int
+do_purge(conn *c, void *arg, fault *f)
+{
+	return history_purge(c, HIST_PURGE_ROWS, arg, f);
+}
+
+/* Drops every deleted model's history rows, a bounded transaction at a
+ * time, on c (the writer, held by the caller). */
+static int
+purge_all(conn *c, fault *f)
+{
+	int more = 1;
+
+	while (more) {
+		if (db_do_tx(c, 1, do_purge, &more, f) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Settings, checks, migrations and recovery on a new store's writer. */
 static int
 setup(store *s, fault *f)
@@ -223,7 +244,9 @@ setup(store *s, fault *f)
 	    setup_query(c, "VACUUM", NULL, 0, f,
 			"switching to incremental vacuum") != 0)
 		return -1;
-	return db_do_tx(c, 1, do_recover, &now, f);
+	if (db_do_tx(c, 1, do_recover, &now, f) != 0)
+		return -1;
+	return purge_all(c, f);
 }
 
 store *
@@ -264,6 +287,7 @@ store_open(const char *path, fault *f)
 	s->writer->hist_raw = STORE_HISTORY_RAW_DEFAULT;
 	if (setup(s, f) != 0)
 		goto fail;
+	s->ready = 1;
 	/* One reader now, so that a file readers cannot open fails here. */
 	if (!s->memory) {
 		if ((r = db_conn_open(path, 1, f)) == NULL)
@@ -293,6 +317,9 @@ store_close(store *s)
 		s->idle = c->next;
 		db_conn_close(c);
 	}
+	/* what deletes left of histories (commits drop some as they go) */
+	if (s->ready)
+		(void)purge_all(s->writer, NULL); /* failing: the next open */
 	/* Last, so that closing it checkpoints and removes the WAL. */
 	db_conn_close(s->writer);
 	owner_release(s->owner_fd);
