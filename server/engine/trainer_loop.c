@@ -48,6 +48,7 @@ trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 	size_t len = 0;
 	double last = rs->npts ? rs->pts[rs->npts - 1].loss : j->row.loss;
 	int64_t now = wallclock_ms();
+	double began = wallclock_mono();
 	size_t committed;
 	int rc;
 
@@ -88,7 +89,9 @@ trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 	committed = rs->npts;
 	rs->npts = 0;
 	rs->nvpts = 0;
-	rs->last_ckpt = wallclock_mono();
+	/* the period counts from the start of this commit, so checkpoints
+	 * come every checkpoint_every, not that plus the commit's time */
+	rs->last_ckpt = began;
 	registry_add_trained(m, rs->new_steps, rs->new_rows);
 	rs->new_steps = rs->new_rows = 0;
 	/* every commit, checkpoint or not, publishes a snapshot */
@@ -306,6 +309,7 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 		pthread_mutex_unlock(&t->mu);
 		now = wallclock_mono();
 		if (now - last_flush >= TRAINER_FLUSH_SECONDS ||
+		    now - rs->last_ckpt >= t->cfg.checkpoint_every ||
 		    rs->npts >= TRAINER_POINTS_MAX) {
 			int others;
 
