@@ -9,9 +9,11 @@
  * 1, then schema/mlpd-2.sql, the step to version 2) is built into the
  * binary and versioned with PRAGMA user_version; store_open applies
  * forward migrations and then recovers from a crash: jobs left "queued" or
- * "running" become "interrupted", and loss rows (and validation points)
- * past a model's checkpointed step are dropped, so history always holds
- * exactly steps 1..step.
+ * "running" become "interrupted", and loss history (and validation
+ * points) past a model's checkpointed step is dropped, so history always
+ * holds exactly steps 1..step (the trainer writes its loss points with the
+ * checkpoint, so normally there is nothing to drop). The loss history is
+ * kept in levels (hist_tiers.h): the raw recent window and exact buckets.
  * Every statement is prepared with bound parameters; a busy timeout makes
  * SQLITE_BUSY invisible to callers. All functions are thread-safe. The
  * implementation is one file per resource; store_int.h (private to this
@@ -150,9 +152,11 @@ int store_model_insert(store *s, const store_model *m, fault *f);
 int store_models_each(store *s, int (*cb)(void *arg, const store_model *m),
 		      void *arg, fault *f);
 
-/* Deletes the model and, in the same transaction, its batches, loss
- * history and jobs. 0, or -1 with FAULT_INVALID when there is no such
- * model. */
+/* Deletes the model and, in the same transaction, its batches,
+ * validation points and jobs; its loss history rows are only marked
+ * (loss_trash) and go a bounded number per later history commit, and all
+ * at the next open or close. 0, or -1 with FAULT_INVALID when there is no
+ * such model. */
 int store_model_delete(store *s, const char *id, fault *f);
 
 /* Replaces the weights blob and step (PUT weights): one transaction that
