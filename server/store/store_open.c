@@ -25,17 +25,25 @@ extern const char store_schema_3_sql[];
 extern const char store_schema_4_sql[];
 
 /* Forward migrations: step i takes a database from version - 1 to version,
- * in one transaction (its SQL, then its C step when it has one). Append
- * new steps; never edit a released one. */
+ * in one transaction (its SQL, then its C step in migration_code when it
+ * has one). Append new steps; never edit a released one. */
 static const struct migration {
 	int version;
 	const char *sql;
-	int (*then)(conn *c, fault *f);
 } migrations[] = {
-	{ 1, store_schema_sql, NULL },
-	{ 2, store_schema_2_sql, NULL },	/* the validation table */
-	{ 3, store_schema_3_sql, NULL },	/* daemon_state (event ids) */
-	{ 4, store_schema_4_sql, history_migrate_rows }, /* history levels */
+	{ 1, store_schema_sql },
+	{ 2, store_schema_2_sql },	/* the validation table */
+	{ 3, store_schema_3_sql },	/* daemon_state (event ids) */
+	{ 4, store_schema_4_sql },	/* loss history in levels */
+};
+
+/* The steps that also move data, after their SQL in the same
+ * transaction. */
+static const struct migration_code {
+	int version;
+	int (*run)(conn *c, fault *f);
+} migration_code[] = {
+	{ 4, history_migrate_rows },	/* per-step loss rows to levels */
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -127,8 +135,12 @@ do_migration(conn *c, void *arg, fault *f)
 	rc = sqlite3_exec(c->db, m->sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return db_fault(c, rc, f, what);
-	if (m->then != NULL && m->then(c, f) != 0)
-		return -1;
+	for (size_t i = 0; i < sizeof migration_code /
+	    sizeof migration_code[0]; i++) {
+		if (migration_code[i].version == m->version &&
+		    migration_code[i].run(c, f) != 0)
+			return -1;
+	}
 	/* A PRAGMA takes no parameters; the value is ours, not data. */
 	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", m->version);
 	return setup_query(c, sql, NULL, 0, f, what);
