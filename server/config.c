@@ -6,6 +6,7 @@
 #include "autoconf.h"
 #include "auth.h"
 #include "mlp.h"
+#include "store.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +29,7 @@ enum {
 	OPT_MAX_BODY,
 	OPT_CHECKPOINT,
 	OPT_MAX_QUEUE,
+	OPT_HISTORY_RAW,
 	OPT_LIMIT_FIRST_,  /* the config_limits flags, in limit_opts order */
 	OPT_LIMIT_LAST_ = OPT_LIMIT_FIRST_ + 11,
 	OPT_LOG_LEVEL,
@@ -51,6 +53,7 @@ static const struct option options[] = {
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "checkpoint-every", required_argument, NULL, OPT_CHECKPOINT },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
+	{ "history-raw-steps", required_argument, NULL, OPT_HISTORY_RAW },
 	{ "max-connections", required_argument, NULL, OPT_LIMIT_FIRST_ },
 	{ "max-connections-per-ip", required_argument, NULL,
 	  OPT_LIMIT_FIRST_ + 1 },
@@ -134,6 +137,7 @@ config_default(config *c)
 	c->max_body = 64u * 1024 * 1024;
 	c->checkpoint_every = 1.0;
 	c->max_queue = 1024;
+	c->history_raw_steps = STORE_HISTORY_RAW_DEFAULT;
 	for (size_t i = 0; i < sizeof limit_opts / sizeof *limit_opts; i++)
 		*limit_field(c, &limit_opts[i]) = limit_opts[i].def;
 	c->events_heartbeat = 15.0;
@@ -160,6 +164,9 @@ config_usage(FILE *out)
 	    "  --checkpoint-every SECS   weights checkpoint period while training\n"
 	    "                            (default 1)\n"
 	    "  --max-queue N             queued jobs before 503 (default 1024)\n"
+	    "  --history-raw-steps N     newest loss steps kept one by one per\n"
+	    "                            model, 0 for all; older ones stay as exact\n"
+	    "                            buckets (default 1000000)\n"
 	    "  --max-connections N       open connections (default 1024)\n"
 	    "  --max-connections-per-ip N\n"
 	    "                            open connections from one address, 0 for\n"
@@ -368,6 +375,15 @@ config_parse(config *c, int argc, char **argv, fault *f)
 				    "seconds");
 				return CONFIG_ERROR;
 			}
+			break;
+		case OPT_HISTORY_RAW:
+			if (parse_ulong(optarg, 0, 1000000000000ULL, &v) < 0) {
+				fault_set(f, FAULT_INVALID,
+				    "--history-raw-steps must be "
+				    "0..1000000000000");
+				return CONFIG_ERROR;
+			}
+			c->history_raw_steps = (uint64_t)v;
 			break;
 		case OPT_MAX_QUEUE:
 			if (parse_ulong(optarg, 1, 1000000, &v) < 0) {

@@ -52,6 +52,8 @@ typedef struct config {
 	size_t max_body;            /* request body cap in bytes */
 	double checkpoint_every;    /* seconds of training per checkpoint */
 	size_t max_queue;           /* queued jobs before 503 */
+	uint64_t history_raw_steps; /* newest loss steps kept one by one per
+	                               model (0: all) */
 	double events_heartbeat;    /* seconds between event-stream heartbeats
 	                               (15; no flag: tests shorten it) */
 	log_level level;

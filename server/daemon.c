@@ -120,6 +120,7 @@ daemon_start(const config *c, fault *f)
 	    24 * c->max_body);
 	if ((d->api.st = store_open(c->db_path, f)) == NULL)
 		goto fail;
+	store_set_history_raw(d->api.st, c->history_raw_steps);
 	if (c->max_db_size > 0) {
 		int64_t cap;
 

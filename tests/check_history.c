@@ -806,6 +806,141 @@ START_TEST(test_validation_split)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------
+ * max_points, from, to, and the raw window's edge
+ * ------------------------------------------------------------------ */
+
+/* Checks that the points of path are contiguous buckets from from to
+ * to; returns the sum of their counts. */
+static json_int_t
+check_buckets(const char *path, json_int_t from, json_int_t to,
+	      size_t most)
+{
+	json_t *pts = points(path);
+	json_int_t next = -1, total = 0;
+	size_t n = json_array_size(pts);
+
+	ck_assert_msg(n >= 1 && n <= most, "GET %s: %zu points", path, n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *p = json_array_get(pts, i);
+		json_int_t first = tl_jint(p, "first"), step = tl_jint(p, "step");
+
+		ck_assert_msg(first <= step, "GET %s: first %lld > step %lld",
+		    path, (long long)first, (long long)step);
+		ck_assert_int_eq(tl_jint(p, "count"), step - first + 1);
+		ck_assert(tl_jnum(p, "min") <= tl_jnum(p, "loss") &&
+		    tl_jnum(p, "loss") <= tl_jnum(p, "max"));
+		if (next >= 0)
+			ck_assert_int_eq(first, next);
+		else
+			ck_assert_msg(first <= from, "GET %s: starts at %lld",
+			    path, (long long)first);
+		next = step + 1;
+		total += tl_jint(p, "count");
+	}
+	ck_assert_msg(next - 1 >= to, "GET %s: ends at %lld", path,
+	    (long long)next - 1);
+	json_decref(pts);
+	return total;
+}
+
+START_TEST(test_max_points)
+{
+	char id[32], path[128], tag[128];
+	json_t *pts, *raw;
+	json_int_t buckets = 0;
+	char *text;
+
+	/* a raw window of 1500 steps: 6000 steps leave buckets behind */
+	tl_stop();
+	tl_config()->history_raw_steps = 1500;
+	tl_start();
+	tl_new_model("{\"layers\": [2, 3, 1], \"seed\": 5, "
+	    "\"learning_rate\": 0.5}", id);
+	tl_push(id, XOR_BATCH);
+	ck_assert_int_eq(tl_train(id, "{\"steps\": 6000}"), 6000);
+
+	/* the whole history in at most 10 exact buckets */
+	ck_assert_int_eq(check_buckets(tl_mpath(id, "/loss?max_points=10"), 1,
+	    6000, 10), 6000);
+	/* paged one by one: buckets (marked) before the window, then every
+	 * raw step; each step once */
+	raw = points(tl_mpath(id, "/loss?limit=10000"));
+	for (size_t i = 0; i < json_array_size(raw); i++) {
+		json_t *p = json_array_get(raw, i);
+
+		if (json_is_true(json_object_get(p, "bucket"))) {
+			ck_assert_int_eq(buckets, (json_int_t)i);
+			ck_assert_int_eq(tl_jint(p, "count"), 1024);
+			buckets++;
+		} else {
+			ck_assert_ptr_null(json_object_get(p, "count"));
+		}
+	}
+	ck_assert_int_ge(buckets, 1);
+	ck_assert_int_le(buckets, (6000 - 1500) / 1024);
+	ck_assert_int_eq(tl_jint(json_array_get(raw, json_array_size(raw) - 1),
+	    "step"), 6000);
+	ck_assert_int_eq(json_array_size(raw), buckets + 6000 - 1024 * buckets);
+	/* a zoom into the raw window: every step, equal to the raw points */
+	pts = points(tl_mpath(id, "/loss?max_points=1000&from=5001&to=5100"));
+	ck_assert_int_eq(json_array_size(pts), 100);
+	for (size_t i = 0; i < 100; i++) {
+		json_t *p = json_array_get(pts, i);
+		json_t *r = json_array_get(raw, json_array_size(raw) - 1000 + i);
+
+		ck_assert_int_eq(tl_jint(p, "step"), 5001 + (json_int_t)i);
+		ck_assert_int_eq(tl_jint(p, "count"), 1);
+		ck_assert_int_eq(tl_jint(r, "step"), 5001 + (json_int_t)i);
+		ck_assert(tl_jnum(p, "loss") == tl_jnum(r, "loss"));
+		ck_assert(tl_jnum(p, "min") == tl_jnum(r, "loss"));
+		ck_assert_ptr_null(json_object_get(p, "bucket"));
+	}
+	json_decref(pts);
+	json_decref(raw);
+	/* a range across the edge, and one before it */
+	check_buckets(tl_mpath(id, "/loss?max_points=7&from=3000&to=5000"),
+	    3000, 5000, 7);
+	check_buckets(tl_mpath(id, "/loss?max_points=3&from=100&to=2000"),
+	    100, 2000, 3);
+	/* validation has no points here: an empty answer */
+	pts = points(tl_mpath(id, "/loss?max_points=5&series=validation"));
+	ck_assert_int_eq(json_array_size(pts), 0);
+	json_decref(pts);
+
+	/* CSV of the same query */
+	text = tl_tget(tl_mpath(id, "/loss?max_points=2&format=csv"));
+	ck_assert_msg(strncmp(text, "step,first,count,loss,min,max,time,"
+	    "bucket\n", 42) == 0, "CSV: %.80s", text);
+	free(text);
+
+	/* ETags tell ranges apart; a repeat is 304 */
+	snprintf(path, sizeof path, "%s", tl_mpath(id, "/loss?max_points=5"));
+	ck_assert_int_eq(get_inm(path, NULL, NULL), 200);
+	snprintf(tag, sizeof tag, "%s", tl_header("ETag"));
+	ck_assert_int_eq(get_inm(path, tag, NULL), 304);
+	ck_assert_int_eq(get_inm(tl_mpath(id, "/loss?max_points=5&from=2"),
+	    tag, NULL), 200);
+	ck_assert_str_ne(tl_header("ETag"), tag);
+
+	/* what is refused */
+	expect_error("GET", tl_mpath(id, "/loss?max_points=0"), NULL, 400,
+	    "invalid_query");
+	expect_error("GET", tl_mpath(id, "/loss?max_points=10001"), NULL, 400,
+	    "invalid_query");
+	expect_error("GET", tl_mpath(id, "/loss?max_points=5&every=2"), NULL,
+	    400, "invalid_query");
+	expect_error("GET", tl_mpath(id, "/loss?max_points=5&since=2"), NULL,
+	    400, "invalid_query");
+	expect_error("GET", tl_mpath(id, "/loss?from=2"), NULL, 400,
+	    "invalid_query");
+	expect_error("GET", tl_mpath(id, "/loss?max_points=5&from=9&to=8"),
+	    NULL, 400, "invalid_query");
+	expect_error("GET", tl_mpath(id, "/loss?max_points=5&from=0"), NULL,
+	    400, "invalid_query");
+}
+END_TEST
+
 static Suite *
 history_suite(void)
 {
@@ -819,6 +954,7 @@ history_suite(void)
 	tcase_add_test(tc, test_validation_series);
 	tcase_add_test(tc, test_validation_errors);
 	tcase_add_test(tc, test_validation_split);
+	tcase_add_test(tc, test_max_points);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

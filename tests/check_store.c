@@ -297,8 +297,8 @@ write_file(const char *path, const void *buf, size_t len, off_t at)
 
 START_TEST(test_schema_fresh)
 {
-	static const char *const tables[] = { "models", "batches", "loss",
-					      "jobs" };
+	static const char *const tables[] = { "models", "batches",
+					      "loss_chunk", "jobs" };
 	char path[256], wal[300], sql[128];
 	model_list l = { .n = 0 };
 	store *s;
@@ -974,7 +974,7 @@ START_TEST(test_delete_cascades)
 		tpath(path, sizeof path, "cascade.db");
 		ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM batches "
 					 "WHERE model_id = 'a'"), 0);
-		ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM loss "
+		ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM loss_chunk "
 					 "WHERE model_id = 'a'"), 0);
 		ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM jobs "
 					 "WHERE model_id = 'a'"), 0);
@@ -1083,7 +1083,9 @@ START_TEST(test_recovery_on_open)
 	ck_assert_int_eq(jl.v[2].j.finished_ms, 50);
 	/* last_loss is the loss at the checkpoint; updated_ms is kept */
 	models_get(s, &ml);
-	ck_assert_double_eq(model_in(&ml, "m")->last_loss, pts[2].loss);
+	/* (history keeps losses as float32, as the trainer makes them) */
+	ck_assert_double_eq(model_in(&ml, "m")->last_loss,
+			    (float)pts[2].loss);
 	ck_assert_int_eq(model_in(&ml, "m")->updated_ms, 77);
 	models_free(&ml);
 	expect_ok(store_integrity_check(s, &f), f);
@@ -1155,7 +1157,9 @@ START_TEST(test_revert)
 	ck_assert(w[0].step == 2 && w[0].accuracy == 0.25);
 	free(w);
 	models_get(s, &ml);
-	ck_assert_double_eq(model_in(&ml, "m")->last_loss, pts[2].loss);
+	/* (history keeps losses as float32, as the trainer makes them) */
+	ck_assert_double_eq(model_in(&ml, "m")->last_loss,
+			    (float)pts[2].loss);
 	ck_assert_int_eq(model_in(&ml, "m")->updated_ms, 40);
 	ck_assert_uint_eq(model_in(&ml, "m")->step, 3);
 	models_free(&ml);
@@ -1420,7 +1424,7 @@ crash_verify(const char *path, const crash_acks *a, int round)
 		      PRIu64, round, nv, m->step);
 	for (size_t i = 0; i < nv; i++) {
 		ck_assert_uint_eq(v[i].step, i + 1);
-		ck_assert_double_eq(v[i].loss, 1.0 / (double)(i + 1));
+		ck_assert_double_eq(v[i].loss, (float)(1.0 / (i + 1)));
 	}
 	free(v);
 

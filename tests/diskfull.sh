@@ -7,7 +7,7 @@
 #      message that names the problem; models, weights, predictions, batch
 #      lists and loss history still answer; the failed push changed no count;
 #      creating a big model is 507 and changes nothing; a train job of the
-#      big model, whose loss rows find no room, ends "failed" with that
+#      big model, whose checkpoint finds no room, ends "failed" with that
 #      message and leaves the model at its last checkpoint (step, weights,
 #      predictions and loss history as before the job). Then space
 #      returns: a restart with a larger cap has every acknowledged row and
@@ -63,9 +63,10 @@ ROW_WIDTH=8
 export ROW_WIDTH
 rows 500 1 >"$tmp/rows500"
 rows 50 2 >"$tmp/rows50"
-# no checkpoint but a job's last one: the long job below can only end at
-# step 50, where the first one left the model
-start "$db" --max-db-size 1048576 --checkpoint-every 3600
+# the long job below writes its loss points with its first checkpoint (a
+# second in), which finds no room: it can only end at step 50, where the
+# first job left the model
+start "$db" --max-db-size 1048576 --checkpoint-every 1
 
 # a big model (its checkpoint is about 140 KB) that trains a little first
 req POST /v1/models '{"name":"big","layers":[8,128,128,1],"seed":1}'

@@ -331,11 +331,21 @@ integrity() {
 }
 
 # histories_exact DB: the ids of models whose stored loss history is not
-# exactly steps 1..step (none: empty). Steps are unique per model (the
-# primary key) and at least 1, so count = max = step means 1..step.
+# exactly steps 1..step (none: empty), for histories within the raw window
+# (--history-raw-steps): the raw rows (level 0 of loss_chunk) hold one
+# 8-byte point per step of first_step..last_step, start at distinct steps
+# and add up to step points ending at step, and the level-1 buckets end at
+# step too.
 histories_exact() {
 	sql "$1" "SELECT id FROM models m WHERE
-	    (SELECT count(*) FROM loss WHERE model_id = m.id) != m.step OR
-	    coalesce((SELECT max(step) FROM loss WHERE model_id = m.id), 0)
-	    != m.step;"
+	    coalesce((SELECT sum(last_step - first_step + 1) FROM loss_chunk
+	      WHERE model_id = m.id AND level = 0), 0) != m.step OR
+	    coalesce((SELECT max(last_step) FROM loss_chunk
+	      WHERE model_id = m.id AND level = 0), 0) != m.step OR
+	    coalesce((SELECT max(last_step) FROM loss_chunk
+	      WHERE model_id = m.id AND level = 1), 0) != m.step OR
+	    coalesce((SELECT min(first_step) FROM loss_chunk
+	      WHERE model_id = m.id AND level = 0), 1) != 1 OR
+	    EXISTS (SELECT 1 FROM loss_chunk WHERE model_id = m.id AND
+	      level = 0 AND length(data) != 8 * (last_step - first_step + 1));"
 }

@@ -1,10 +1,12 @@
 /*
- * api_history: a model's loss history, paged by step.
+ * api_history: a model's loss history, paged by step or by range.
  *
  * GET /v1/models/{id}/loss serves the training loss of every step or
  * (series=validation) the validation points, one by one or (every=K) in
- * windows of K steps that SQLite aggregates (store_loss_windows), as JSON
- * or (format=csv) CSV. Each answer carries an ETag made of the model's
+ * windows of K steps (store_loss_windows), or (max_points=N, from, to) in
+ * at most N exact buckets over a range (store_loss_range), as JSON or
+ * (format=csv) CSV. Points made of stored buckets (steps older than the
+ * raw window) say so ("bucket": true, "first", "count"). Each answer carries an ETag made of the model's
  * registry version and a hash of the parsed query, so a poller that sends
  * it back in If-None-Match gets 304 without a single SQLite read while the
  * model does not change.
@@ -22,12 +24,15 @@
 #define LIMIT_DEFAULT 1000
 #define LIMIT_MAX 10000
 #define EVERY_MAX 1000000
+#define MAX_POINTS_MAX 10000
 
 /* A loss request, parsed. */
 typedef struct loss_query {
 	store_series series;
 	uint64_t since, limit;
 	uint64_t every; /* 0: point by point */
+	uint64_t max_points; /* 0: paged by since/limit */
+	uint64_t from, to;   /* the range of max_points (to 0: the end) */
 	int csv;        /* format=csv */
 } loss_query;
 
@@ -84,7 +89,15 @@ query_choice(const http_request *rq, http_response *rs, const char *key,
 	return -1;
 }
 
-/* Parses since, limit, every, format and series; -1 after replying 400. */
+/* Whether the query string has key (its value was checked already). */
+static int
+has_query(const http_request *rq, const char *key)
+{
+	return http_query(rq, key) != NULL;
+}
+
+/* Parses since, limit, every, format, series, max_points, from and to;
+ * -1 after replying 400. */
 static int
 parse_query(const http_request *rq, http_response *rs, loss_query *q)
 {
@@ -99,8 +112,31 @@ parse_query(const http_request *rq, http_response *rs, loss_query *q)
 	    &q->limit) < 0 ||
 	    query_u64(rq, rs, "every", 0, 1, EVERY_MAX, &q->every) < 0 ||
 	    query_choice(rq, rs, "format", formats, 0, &fmt) < 0 ||
-	    query_choice(rq, rs, "series", series, 0, &ser) < 0)
+	    query_choice(rq, rs, "series", series, 0, &ser) < 0 ||
+	    query_u64(rq, rs, "max_points", 0, 1, MAX_POINTS_MAX,
+	    &q->max_points) < 0 ||
+	    query_u64(rq, rs, "from", 1, 1, (uint64_t)INT64_MAX,
+	    &q->from) < 0 ||
+	    query_u64(rq, rs, "to", 0, 1, (uint64_t)INT64_MAX, &q->to) < 0)
 		return -1;
+	if (q->max_points > 0 ? q->every > 0 || has_query(rq, "since") ||
+	    has_query(rq, "limit") : has_query(rq, "from") ||
+	    has_query(rq, "to")) {
+		apierr e;
+
+		apierr_set(&e, 400, "invalid_query", "max_points (with from "
+		    "and to) cannot be combined with every, since or limit");
+		api_reply_error(rs, &e);
+		return -1;
+	}
+	if (q->to > 0 && q->to < q->from) {
+		apierr e;
+
+		apierr_set(&e, 400, "invalid_query", "to must not be less "
+		    "than from");
+		api_reply_error(rs, &e);
+		return -1;
+	}
 	q->csv = fmt == 1;
 	q->series = ser == 1 ? STORE_SERIES_VALIDATION : STORE_SERIES_TRAIN;
 	return 0;
@@ -110,8 +146,8 @@ parse_query(const http_request *rq, http_response *rs, loss_query *q)
 static uint64_t
 query_hash(const loss_query *q)
 {
-	uint64_t v[5] = { (uint64_t)q->series, q->since, q->limit, q->every,
-		(uint64_t)q->csv };
+	uint64_t v[8] = { (uint64_t)q->series, q->since, q->limit, q->every,
+		(uint64_t)q->csv, q->max_points, q->from, q->to };
 	const unsigned char *b = (const unsigned char *)v;
 	uint64_t h = 0xcbf29ce484222325ULL;
 
@@ -128,41 +164,22 @@ static int
 fetch(api_ctx *c, const model_entry *m, const loss_query *q,
       store_loss_window **out, size_t *n, http_response *rs)
 {
-	store_loss_point *pts = NULL;
-	store_loss_window *w;
-	size_t np = 0;
 	apierr e;
 	fault f;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if (q->every > 0 || q->series == STORE_SERIES_VALIDATION) {
-		if (store_loss_windows(c->st, m->id, q->series,
+	if (q->max_points > 0)
+		rc = store_loss_range(c->st, m->id, q->series, q->from,
+		    q->to ? q->to : UINT64_MAX, (size_t)q->max_points, out, n,
+		    &f);
+	else
+		rc = store_loss_windows(c->st, m->id, q->series,
 		    q->every ? q->every : 1, q->since, (size_t)q->limit, out, n,
-		    &f) == 0)
-			return 0;
-		goto fail;
-	}
-	if (store_loss_query(c->st, m->id, q->since, (size_t)q->limit, &pts,
-	    &np, &f) < 0)
-		goto fail;
-	if ((w = calloc(np ? np : 1, sizeof *w)) == NULL) {
-		free(pts);
-		apierr_set(&e, 503, "out_of_memory", "out of memory");
-		api_reply_error(rs, &e);
-		return -1;
-	}
-	for (size_t i = 0; i < np; i++) {
-		w[i].step = pts[i].step;
-		w[i].loss = w[i].min = w[i].max = pts[i].loss;
-		w[i].accuracy = NAN;
-		w[i].time_ms = pts[i].time_ms;
-	}
-	free(pts);
-	*out = w;
-	*n = np;
-	return 0;
-fail:
+		    &f);
+	if (rc == 0)
+		return 0;
 	apierr_from_fault(&e, &f);
 	api_reply_error(rs, &e);
 	return -1;
@@ -177,10 +194,16 @@ points_json(const loss_query *q, const store_loss_window *w, size_t n)
 		json_t *p = json_pack("{s:I,s:o}", "step",
 		    (json_int_t)w[i].step, "loss", codec_real(w[i].loss));
 
-		if (q->every > 0) {
+		if (q->every > 0 || q->max_points > 0 || w[i].bucket) {
 			json_object_set_new(p, "min", codec_real(w[i].min));
 			json_object_set_new(p, "max", codec_real(w[i].max));
+			json_object_set_new(p, "first",
+			    json_integer((json_int_t)w[i].first));
+			json_object_set_new(p, "count",
+			    json_integer((json_int_t)w[i].count));
 		}
+		if (w[i].bucket)
+			json_object_set_new(p, "bucket", json_true());
 		if (q->series == STORE_SERIES_VALIDATION)
 			json_object_set_new(p, "accuracy",
 			    codec_real(w[i].accuracy));
@@ -207,7 +230,7 @@ points_csv(const loss_query *q, const store_loss_window *w, size_t n,
 	   size_t *len)
 {
 	/* a row: a step, four reals, a time, separators; generously */
-	const size_t row = 20 + 4 * 18 + 32 + 8;
+	const size_t row = 3 * 20 + 4 * 18 + 32 + 16;
 	size_t cap, k;
 	char *out, t[32];
 
@@ -216,21 +239,28 @@ points_csv(const loss_query *q, const store_loss_window *w, size_t n,
 	cap = 64 + n * row;
 	if ((out = malloc(cap)) == NULL)
 		return NULL;
-	k = (size_t)snprintf(out, cap, "step,loss%s%s,time\n",
-	    q->every > 0 ? ",min,max" : "",
-	    q->series == STORE_SERIES_VALIDATION ? ",accuracy" : "");
+	k = (size_t)snprintf(out, cap, "step%s,loss%s%s,time%s\n",
+	    q->max_points > 0 ? ",first,count" : "",
+	    q->every > 0 || q->max_points > 0 ? ",min,max" : "",
+	    q->series == STORE_SERIES_VALIDATION ? ",accuracy" : "",
+	    q->max_points > 0 ? ",bucket" : "");
 	for (size_t i = 0; i < n; i++) {
 		k += (size_t)snprintf(out + k, cap - k, "%llu",
 		    (unsigned long long)w[i].step);
+		if (q->max_points > 0)
+			k += (size_t)snprintf(out + k, cap - k, ",%llu,%llu",
+			    (unsigned long long)w[i].first,
+			    (unsigned long long)w[i].count);
 		k += csv_real(out + k, cap - k, w[i].loss);
-		if (q->every > 0) {
+		if (q->every > 0 || q->max_points > 0) {
 			k += csv_real(out + k, cap - k, w[i].min);
 			k += csv_real(out + k, cap - k, w[i].max);
 		}
 		if (q->series == STORE_SERIES_VALIDATION)
 			k += csv_real(out + k, cap - k, w[i].accuracy);
 		codec_time(w[i].time_ms, t);
-		k += (size_t)snprintf(out + k, cap - k, ",%s\n", t);
+		k += (size_t)snprintf(out + k, cap - k, ",%s%s\n", t,
+		    q->max_points == 0 ? "" : w[i].bucket ? ",true" : ",false");
 	}
 	*len = k;
 	return out;

@@ -10,13 +10,15 @@
  * train: they enqueue and, for steps and weights, wait for the result.
  *
  * A train job loads the model's rows once, then loops over minibatches.
- * Loss rows are buffered and committed to the store with the job's progress
- * every 250 ms; every checkpoint period (and at the end) the commit also
- * carries the weights blob. After every commit that succeeded the
- * registry gets a new snapshot of the live weights (so predictions see
- * progress every 250 ms without waiting for training, possibly ahead of
- * the last durable checkpoint), and the commit is published to the events
- * hub for the live streams, as are each single step and each job state
+ * Loss points are appended to an in-memory buffer and committed to the
+ * store with the weights blob and the job's progress in one transaction
+ * every checkpoint period (and at the end), so that after a crash the
+ * model's step, its history's last step and the job's steps_done agree.
+ * Every 250 ms (and after every commit) the registry gets a new snapshot
+ * of the live weights (so predictions see progress every 250 ms without
+ * waiting for training, possibly ahead of the last durable checkpoint);
+ * each commit is published to the events hub for the live streams, as
+ * are each single step and each job state
  * change. Cancel, delete and shutdown (trainer_close) are flags the loop
  * checks every step; the job then checkpoints and ends as cancelled or
  * interrupted.

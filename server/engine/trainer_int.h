@@ -30,8 +30,12 @@
 
 #include "trainer.h"
 
-/* Seconds between a job's progress commits (and yields). */
+/* Seconds between a job's snapshots (and yields); its loss points and
+ * weights are committed together every --checkpoint-every. */
 #define TRAINER_FLUSH_SECONDS 0.25
+/* Loss points a job buffers at most (24 bytes each) before it
+ * checkpoints, whatever the checkpoint period. */
+#define TRAINER_POINTS_MAX ((size_t)1 << 22)
 /* Scratch a model keeps between tasks (mlp_trim): enough for the batches
  * of small models; a bigger one is freed when its task ends, so idle
  * models hold their parameters and little more (README, "Limits"). */
@@ -157,9 +161,10 @@ int do_admit(trainer *t, model_entry *m, int busy_check, fault *f);
  * follows: requeues tk, or ends the job and frees tk. No lock held. */
 void trainer_loop_run(trainer *t, task *tk);
 
-/* Commits j's buffered loss rows and validation points with its progress
- * (or final, the row it ends with) and, when checkpoint, the weights;
- * then publishes a snapshot and the step event. No lock held. */
+/* When checkpoint (or final, the row it ends with, is given): commits j's
+ * buffered loss points and validation points with the weights and its
+ * progress, then publishes a snapshot and the step event. Otherwise only
+ * publishes a snapshot. No lock held. */
 int trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 		       const store_job *final, fault *f);
 

@@ -50,10 +50,20 @@ trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 	size_t len = 0;
 	double last = rs->npts ? rs->pts[rs->npts - 1].loss : j->row.loss;
 	int64_t now = wallclock_ms();
+	double began = wallclock_mono();
 	size_t committed;
 	int rc;
 
-	if (checkpoint && blob_save(m->live, &blob, &len, f) < 0)
+	if (!checkpoint && final == NULL) {
+		/* between checkpoints nothing is stored: the loss points
+		 * wait in rs->pts for the checkpoint, so that the model's
+		 * step, its history's last step and the job's steps_done
+		 * are committed together; the snapshot still goes out */
+		registry_add_trained(m, rs->new_steps, rs->new_rows);
+		rs->new_steps = rs->new_rows = 0;
+		return registry_publish(m, last, now, f);
+	}
+	if (blob_save(m->live, &blob, &len, f) < 0)
 		return -1;
 	if (final != NULL) {
 		row = *final;
@@ -62,10 +72,10 @@ trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 		row = j->row;
 		pthread_mutex_unlock(&t->mu);
 	}
-	/* the weights of this commit are those after the job's rs->s steps:
-	 * where a resumed job starts */
-	if (checkpoint)
-		row.ckpt_steps = rs->s;
+	/* every commit stores the weights (with the points, the step and
+	 * steps_done): those after the job's rs->s steps, where a resumed
+	 * job starts */
+	row.ckpt_steps = rs->s;
 	memset(&p, 0, sizeof p);
 	p.model_id = m->id;
 	p.points = rs->pts;
@@ -85,12 +95,12 @@ trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 	committed = rs->npts;
 	rs->npts = 0;
 	rs->nvpts = 0;
-	if (checkpoint) {
-		rs->last_ckpt = wallclock_mono();
-		pthread_mutex_lock(&t->mu);
-		j->row.ckpt_steps = row.ckpt_steps;
-		pthread_mutex_unlock(&t->mu);
-	}
+	/* the period counts from the start of this commit, so checkpoints
+	 * come every checkpoint_every, not that plus the commit's time */
+	rs->last_ckpt = began;
+	pthread_mutex_lock(&t->mu);
+	j->row.ckpt_steps = row.ckpt_steps;
+	pthread_mutex_unlock(&t->mu);
 	registry_add_trained(m, rs->new_steps, rs->new_rows);
 	rs->new_steps = rs->new_rows = 0;
 	/* every commit, checkpoint or not, publishes a snapshot */
@@ -442,11 +452,14 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 		if (rs->stopped)
 			return SLICE_DONE;
 		now = wallclock_mono();
-		if (now - last_flush >= TRAINER_FLUSH_SECONDS) {
+		if (now - last_flush >= TRAINER_FLUSH_SECONDS ||
+		    now - rs->last_ckpt >= t->cfg.checkpoint_every ||
+		    rs->npts >= TRAINER_POINTS_MAX) {
 			int others;
 
 			if (trainer_loop_flush(t, j, m, now - rs->last_ckpt >=
-			    t->cfg.checkpoint_every, NULL, f) < 0)
+			    t->cfg.checkpoint_every ||
+			    rs->npts >= TRAINER_POINTS_MAX, NULL, f) < 0)
 				return SLICE_FAILED;
 			last_flush = wallclock_mono();
 			pthread_mutex_lock(&t->mu);

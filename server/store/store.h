@@ -9,9 +9,11 @@
  * 1, then schema/mlpd-2.sql, the step to version 2) is built into the
  * binary and versioned with PRAGMA user_version; store_open applies
  * forward migrations and then recovers from a crash: jobs left "queued" or
- * "running" become "interrupted", and loss rows (and validation points)
- * past a model's checkpointed step are dropped, so history always holds
- * exactly steps 1..step.
+ * "running" become "interrupted", and loss history (and validation
+ * points) past a model's checkpointed step is dropped, so history always
+ * holds exactly steps 1..step (the trainer writes its loss points with the
+ * checkpoint, so normally there is nothing to drop). The loss history is
+ * kept in levels (hist_tiers.h): the raw recent window and exact buckets.
  * Every statement is prepared with bound parameters; a busy timeout makes
  * SQLITE_BUSY invisible to callers. All functions are thread-safe. The
  * implementation is one file per resource; store_int.h (private to this
@@ -74,9 +76,15 @@ typedef enum store_series {
 	STORE_SERIES_VALIDATION /* validation points */
 } store_series;
 
-/* One window of history: the points whose step is in ((w-1)K, wK]. */
+/* One window of history: the points whose step is in ((w-1)K, wK], or
+ * one group of a range (store_loss_range). */
 typedef struct store_loss_window {
 	uint64_t step;       /* the last step present in the window */
+	uint64_t first;      /* the first step it covers */
+	uint64_t count;      /* the steps it aggregates (present ones) */
+	int bucket;          /* 1: made of downsampled buckets whose steps
+	                        first..step need not match the window asked
+	                        for (raw steps no longer kept) */
 	double loss;         /* the mean loss (NAN when none is finite) */
 	double min, max;     /* the smallest and largest loss */
 	double accuracy;     /* validation: mean accuracy; NAN when none */
@@ -160,9 +168,11 @@ int store_model_insert(store *s, const store_model *m, fault *f);
 int store_models_each(store *s, int (*cb)(void *arg, const store_model *m),
 		      void *arg, fault *f);
 
-/* Deletes the model and, in the same transaction, its batches, loss
- * history and jobs. 0, or -1 with FAULT_INVALID when there is no such
- * model. */
+/* Deletes the model and, in the same transaction, its batches,
+ * validation points and jobs; its loss history rows are only marked
+ * (loss_trash) and go a bounded number per later history commit, and all
+ * at the next open or close. 0, or -1 with FAULT_INVALID when there is no
+ * such model. */
 int store_model_delete(store *s, const char *id, fault *f);
 
 /* Replaces the weights blob and step (PUT weights): one transaction that
@@ -239,15 +249,34 @@ int store_loss_query(store *s, const char *model_id, uint64_t since,
 		     size_t limit, store_loss_point **out, size_t *n,
 		     fault *f);
 
-/* History in windows of every (>= 1) steps, computed by SQLite: window w
- * holds the points of series with step in ((w-1)*every, w*every]. Windows
- * without points are skipped. Returns the windows whose last step is past
- * since (so the window holding step since+1 comes whole), ascending, at
- * most limit, into a malloc'd array. every = 1 lists the points one by one
- * (min = max = loss). */
+/* History in windows of every (>= 1) steps: window w holds the points of
+ * series with step in ((w-1)*every, w*every]. Windows without points are
+ * skipped. Returns the windows whose last step is past since (so the
+ * window holding step since+1 comes whole), ascending, at most limit,
+ * into a malloc'd array. every = 1 lists the points one by one (min = max
+ * = loss). Training loss: exact where the raw steps are kept or every is a
+ * multiple of a bucket width (1024 * 16^k); elsewhere each window is made
+ * of the level-1 buckets (1024 steps) whose last step falls in it, and
+ * says so (bucket, first). */
 int store_loss_windows(store *s, const char *model_id, store_series series,
 		       uint64_t every, uint64_t since, size_t limit,
 		       store_loss_window **out, size_t *n, fault *f);
+
+/* At most max_points (>= 1) groups covering the steps from..to (from >=
+ * 1; to past the end means the end), ascending: aligned groups of G steps
+ * (the smallest multiple of the level's width that gives at most
+ * max_points), each the exact merge of whole stored entries (raw points
+ * or buckets) whose last step (clamped to from..to) falls in the group;
+ * first..step tell the steps it covers, which may reach past from or to
+ * by less than one bucket. Reads O(max_points) entries. */
+int store_loss_range(store *s, const char *model_id, store_series series,
+		     uint64_t from, uint64_t to, size_t max_points,
+		     store_loss_window **out, size_t *n, fault *f);
+
+/* Raw loss steps kept per model (the newest; 0 keeps them all; older
+ * steps live on in buckets). Default STORE_HISTORY_RAW_DEFAULT. */
+#define STORE_HISTORY_RAW_DEFAULT 1000000
+void store_set_history_raw(store *s, uint64_t steps);
 
 /* ---- jobs ---- */
 

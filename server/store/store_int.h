@@ -13,9 +13,13 @@
  *   store_batches.c  training data (store_batch*)
  *   store_jobs.c     jobs (store_job*, and job_* for the other files)
  *   store_progress.c the trainer's commit (store_progress_commit)
- *   store_history.c  the loss and validation series (store_loss_*, and
- *                    history_* for the other files); it alone names the
- *                    loss and validation tables
+ *   hist_tiers.c     the arithmetic of the history's levels (no SQL)
+ *   store_chunks.c   the packed rows of those levels (chunk_*); it alone
+ *                    names the loss_chunk table
+ *   store_history.c  the history's writes: append, trim, migration
+ *                    (history_* for the other files); it alone names the
+ *                    validation table's writes
+ *   store_history_read.c the history's queries (store_loss_*)
  *   store_owner.c    one daemon per database file: the lock file
  *                    beside it (owner_*)
  *   store_state.c    the daemon's own small values (store_state_*)
@@ -58,6 +62,7 @@
 
 #include <sqlite3.h>
 
+#include "hist_tiers.h"
 #include "store.h"
 
 /* A statement prepared on a connection, and the SQL it came from. */
@@ -72,6 +77,7 @@ typedef struct conn {
 	size_t nst, capst;
 	int rc;             /* SQLite code of the last failure */
 	struct conn *next;  /* link in the store's idle list */
+	uint64_t hist_raw;  /* writer: raw history steps kept (0: all) */
 } conn;
 
 /*
@@ -90,6 +96,7 @@ struct store {
 	int nidle;
 	int owner_fd;          /* the flocked "<db>.lock" (store_owner.c);
 	                          -1 for ":memory:" */
+	int ready;             /* migrated and recovered (store_open) */
 };
 
 /* ---- store_owner.c: one daemon per database file ---- */
@@ -222,8 +229,22 @@ int history_check(const store_progress *p, fault *f);
  * validation points (one at a step already stored replaces it). */
 int history_append(conn *c, const store_progress *p, fault *f);
 
-/* Drops the model's loss rows and validation points past step. */
+/* Drops the model's loss history and validation points past step. Where
+ * the raw steps of the bucket holding step are gone, the history ends at
+ * the last whole level-1 bucket before step instead. */
 int history_trim(conn *c, const char *model_id, int64_t step, fault *f);
+
+/* Rows of deleted models' histories (loss_trash) that one transaction
+ * drops at most: a few milliseconds of work. */
+#define HIST_PURGE_ROWS 32
+
+/* Drops up to rows rows of one deleted model's history; *more is 1 when
+ * there may be more to drop (call again, in a new transaction). */
+int history_purge(conn *c, int64_t rows, int *more, fault *f);
+
+/* Migration to version 4: packs the per-step rows of the old loss table
+ * into levels, then drops that table. */
+int history_migrate_rows(conn *c, fault *f);
 
 /* *loss gets the loss of the model's last step at or before step; NAN
  * when there is none. */
@@ -234,5 +255,52 @@ int history_loss_at(conn *c, const char *model_id, int64_t step,
  * and NANs when there is none). */
 int history_val_at(conn *c, const char *model_id, int64_t step,
 		   store_val_point *vp, fault *f);
+
+/* ---- store_chunks.c: the rows of the history's levels ---- */
+
+/* One row of a level: n entries packed in data (chunk_cap(level) fit). */
+typedef struct chunk_row {
+	int level;
+	uint64_t first, last;  /* first and last step the row covers */
+	int64_t t0;            /* level 0: the time the offsets count from */
+	size_t n;
+	unsigned char *data;   /* caller's buffer */
+} chunk_row;
+
+/* Bytes of one entry, and entries per row, at level. */
+size_t chunk_rec(int level);
+size_t chunk_cap(int level);
+
+/* Inserts or replaces r (keyed by model, level, first). */
+int chunk_put(conn *c, const char *model_id, const chunk_row *r, fault *f);
+
+/* Reads the model's last row of r->level into r: 1, 0 when none, -1. */
+int chunk_tail(conn *c, const char *model_id, chunk_row *r, fault *f);
+
+/* Entry i of r as a bucket (a raw point is a bucket of one step). */
+void chunk_entry(const chunk_row *r, size_t i, hist_bucket *b);
+
+/* Called for each entry, ascending: 0 goes on, 1 stops, -1 fails. */
+typedef int (*chunk_visit)(void *arg, const hist_bucket *e, fault *f);
+
+/* Calls cb for the entries of level that hold a step in [a, b]. */
+int chunk_each(conn *c, const char *model_id, int level, uint64_t a,
+	       uint64_t b, chunk_visit cb, void *arg, fault *f);
+
+/* chunk_each for a cb that itself calls chunk_each (no deeper). */
+int chunk_each_inner(conn *c, const char *model_id, int level, uint64_t a,
+		     uint64_t b, chunk_visit cb, void *arg, fault *f);
+
+/* The first step of the level's first row and the last step of its last
+ * (0, 0 when it has none). */
+int chunk_bounds(conn *c, const char *model_id, int level, uint64_t *first,
+		 uint64_t *last, fault *f);
+
+/* Deletes the level's rows that start past step, or that end at or
+ * before step. */
+int chunk_drop_past(conn *c, const char *model_id, int level, uint64_t step,
+		    fault *f);
+int chunk_drop_before(conn *c, const char *model_id, int level,
+		      uint64_t step, fault *f);
 
 #endif

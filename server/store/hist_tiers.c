@@ -1,0 +1,225 @@
+/*
+ * hist_tiers: widths, bucket arithmetic and packing of the loss history's
+ * levels (see hist_tiers.h); pure functions, no state.
+ */
+#include "hist_tiers.h"
+
+#include <math.h>
+#include <string.h>
+
+uint64_t
+hist_width(int level)
+{
+	uint64_t w = 1;
+
+	if (level <= 0)
+		return 1;
+	w = HIST_BASE;
+	for (int i = 1; i < level; i++)
+		w *= HIST_FACTOR;
+	return w;
+}
+
+uint64_t
+hist_index(int level, uint64_t step)
+{
+	return (step - 1) / hist_width(level);
+}
+
+void
+hist_point(hist_bucket *b, uint64_t step, double loss, int64_t t)
+{
+	b->first = b->last = step;
+	b->count = 1;
+	b->lastv = loss;
+	b->time_ms = t;
+	if (isfinite(loss)) {
+		b->nan = 0;
+		b->sum = b->min = b->max = loss;
+	} else {
+		b->nan = 1;
+		b->sum = 0;
+		b->min = b->max = NAN;
+	}
+}
+
+void
+hist_merge(hist_bucket *into, const hist_bucket *more)
+{
+	if (into->count == 0) {
+		*into = *more;
+		return;
+	}
+	if (more->count == 0)
+		return;
+	into->last = more->last;
+	into->count += more->count;
+	into->nan += more->nan;
+	into->sum += more->sum;
+	/* fmin/fmax skip a NAN side: "none" on one side is no bound */
+	into->min = fmin(into->min, more->min);
+	into->max = fmax(into->max, more->max);
+	into->lastv = more->lastv;
+	into->time_ms = more->time_ms;
+}
+
+double
+hist_mean(const hist_bucket *b)
+{
+	uint64_t fin = b->count - b->nan;
+
+	return fin ? b->sum / (double)fin : NAN;
+}
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < 4; i++)
+		v |= (uint32_t)p[i] << (8 * i);
+	return v;
+}
+
+static uint32_t
+f32_bits(double d)
+{
+	float x = (float)d;
+	uint32_t u;
+
+	memcpy(&u, &x, sizeof u);
+	return u;
+}
+
+static double
+f32_of(uint32_t u)
+{
+	float x;
+
+	memcpy(&x, &u, sizeof x);
+	return x;
+}
+
+static uint64_t
+f64_bits(double d)
+{
+	uint64_t u;
+
+	memcpy(&u, &d, sizeof u);
+	return u;
+}
+
+static double
+f64_of(uint64_t u)
+{
+	double d;
+
+	memcpy(&d, &u, sizeof d);
+	return d;
+}
+
+/* first, last - first, count, nan, sum, time, min, max, lastv: min, max
+ * and the last loss are float32 (the losses are float32 to begin with),
+ * the sum a double; 48 bytes. */
+void
+hist_bucket_pack(const hist_bucket *b, unsigned char *out)
+{
+	put64(out, b->first);
+	put32(out + 8, (uint32_t)(b->last - b->first));
+	put32(out + 12, (uint32_t)b->count);
+	put32(out + 16, (uint32_t)b->nan);
+	put32(out + 20, f32_bits(b->lastv));
+	put64(out + 24, f64_bits(b->sum));
+	put64(out + 32, (uint64_t)b->time_ms);
+	put32(out + 40, f32_bits(b->min));
+	put32(out + 44, f32_bits(b->max));
+}
+
+void
+hist_bucket_unpack(const unsigned char *in, hist_bucket *b)
+{
+	b->first = get64(in);
+	b->last = b->first + get32(in + 8);
+	b->count = get32(in + 12);
+	b->nan = get32(in + 16);
+	b->lastv = f32_of(get32(in + 20));
+	b->sum = f64_of(get64(in + 24));
+	b->time_ms = (int64_t)get64(in + 32);
+	b->min = f32_of(get32(in + 40));
+	b->max = f32_of(get32(in + 44));
+}
+
+void
+hist_raw_pack(double loss, uint32_t dt, unsigned char *out)
+{
+	put32(out, f32_bits(loss));
+	put32(out + 4, dt);
+}
+
+void
+hist_raw_unpack(const unsigned char *in, double *loss, uint32_t *dt)
+{
+	*loss = f32_of(get32(in));
+	*dt = get32(in + 4);
+}
+
+int
+hist_level_for(uint64_t span, uint64_t n, uint64_t per)
+{
+	uint64_t most = n > UINT64_MAX / per ? UINT64_MAX : n * per;
+
+	for (int k = 1; k < HIST_TIERS; k++) {
+		if (span / hist_width(k) + 2 <= most)
+			return k;
+	}
+	return HIST_TIERS - 1;
+}
+
+uint64_t
+hist_group_width(uint64_t from, uint64_t to, uint64_t n, uint64_t unit)
+{
+	uint64_t span = to - from + 1, g;
+
+	if (n < 1)
+		n = 1;
+	g = span / n + 1;
+	g = (g + unit - 1) / unit * unit;
+	/* aligned groups may need one more than span / g: widen until n */
+	while ((to - 1) / g - (from - 1) / g + 1 > n)
+		g += unit;
+	return g;
+}
+
+int
+hist_level_dividing(uint64_t k)
+{
+	for (int l = HIST_TIERS - 1; l >= 1; l--) {
+		if (k % hist_width(l) == 0)
+			return l;
+	}
+	return 0;
+}

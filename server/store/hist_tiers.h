@@ -1,0 +1,77 @@
+/*
+ * hist_tiers: the arithmetic of the loss history's layout, with no SQL in
+ * it (store_history.c does the SQL; tests/check_tiers.c checks this).
+ *
+ * A model's history is kept at several levels. Level 0 holds the raw loss
+ * of every step of the recent window, packed HIST_RAW_CHUNK points to a row
+ * (a float32 loss and a 32-bit time offset each). Levels 1..HIST_TIERS-1
+ * hold buckets for the model's whole life: a bucket of level k gathers the
+ * steps ((b-1)W, bW] of its width W = hist_width(k) (1024 at level 1, 16
+ * times more at each level up) that are present, with their exact count,
+ * sum, min, max and last loss; HIST_BUCKET_CHUNK buckets pack to a row.
+ * Buckets at two levels are aligned, so a coarse bucket is exactly the
+ * merge of the fine ones it covers.
+ */
+#ifndef MLPD_HIST_TIERS_H
+#define MLPD_HIST_TIERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HIST_TIERS 6          /* level 0 (raw) and five bucket levels */
+#define HIST_BASE 1024        /* width of a level-1 bucket, in steps */
+#define HIST_FACTOR 16        /* each level's width over the one below */
+#define HIST_RAW_CHUNK 1024   /* raw points per row (aligned blocks) */
+#define HIST_BUCKET_CHUNK 64  /* buckets per row */
+#define HIST_RAW_REC 8        /* bytes of a packed raw point */
+#define HIST_BUCKET_REC 48    /* bytes of a packed bucket */
+
+/* Consecutive present steps first..last aggregated (a raw point is a
+ * bucket of one step). Non-finite losses count in count and nan only. */
+typedef struct hist_bucket {
+	uint64_t first, last; /* first and last step present */
+	uint64_t count;       /* steps present */
+	uint64_t nan;         /* of which the loss is not finite */
+	double sum;           /* of the finite losses */
+	double min, max;      /* of the finite losses; NAN when none */
+	double lastv;         /* the loss at step last */
+	int64_t time_ms;      /* the time of step last */
+} hist_bucket;
+
+/* Steps per entry of level (1 at level 0). */
+uint64_t hist_width(int level);
+
+/* The index of the entry of level that holds step (>= 1). */
+uint64_t hist_index(int level, uint64_t step);
+
+/* A bucket of the single step. */
+void hist_point(hist_bucket *b, uint64_t step, double loss, int64_t t);
+
+/* Adds the later bucket more (more->first > into->last) into into. */
+void hist_merge(hist_bucket *into, const hist_bucket *more);
+
+/* The mean of the finite losses; NAN when there are none. */
+double hist_mean(const hist_bucket *b);
+
+/* Packs and unpacks a bucket (HIST_BUCKET_REC bytes, little-endian). */
+void hist_bucket_pack(const hist_bucket *b, unsigned char *out);
+void hist_bucket_unpack(const unsigned char *in, hist_bucket *b);
+
+/* Packs and unpacks a raw point: its loss as float32 and its time as an
+ * offset from the row's t0. */
+void hist_raw_pack(double loss, uint32_t dt, unsigned char *out);
+void hist_raw_unpack(const unsigned char *in, double *loss, uint32_t *dt);
+
+/* The finest bucket level (>= 1) with at most per * n entries over span
+ * steps; the coarsest level when none has so few. */
+int hist_level_for(uint64_t span, uint64_t n, uint64_t per);
+
+/* The width (a multiple of unit) of at most n aligned groups that cover
+ * the steps from..to: group g holds the steps ((g-1)G, gG]. */
+uint64_t hist_group_width(uint64_t from, uint64_t to, uint64_t n,
+			  uint64_t unit);
+
+/* The coarsest level >= 1 whose width divides k; 0 when none does. */
+int hist_level_dividing(uint64_t k);
+
+#endif

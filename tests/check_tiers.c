@@ -1,0 +1,680 @@
+/*
+ * check_tiers: Check tests of the loss history's levels (server/store/
+ * hist_tiers.h) and of the store's history queries built on them.
+ *
+ * The arithmetic on its own: packing round trips, merges that add up,
+ * widths that nest, group widths that keep to N groups. Then a synthetic
+ * history (a known loss per step, with spikes) goes through the real store
+ * with a short raw window, and every answer is checked against the same
+ * aggregates computed here by brute force over the steps each answer says
+ * it covers: windows of every=K (exact where the raw steps are kept or K is
+ * a multiple of a bucket width, marked buckets elsewhere), plain paging
+ * across the raw window's edge, max_points over ranges that span levels,
+ * trims inside and before the raw window, and the migration of a file
+ * written with the per-step rows of schema 3.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "fault.h"
+#include "hist_tiers.h"
+#include "store.h"
+
+#define expect_ok(call, f)                                                    \
+	do {                                                                  \
+		fault_clear(&(f));                                            \
+		ck_assert_msg((call) == 0, "%s: %s", #call, (f).msg);         \
+	} while (0)
+
+/* The loss of step s in the synthetic history: float32 values, a slow
+ * decline with noise, and a spike every 7919 steps. */
+static double
+loss_of(uint64_t s)
+{
+	double v = 1.0 / (1.0 + (double)(s % 997)) + (double)(s % 13) / 64.0;
+
+	if (s % 7919 == 0)
+		v = 100.0 + (double)(s % 5);
+	return (float)v;
+}
+
+/* Brute-force aggregates of steps a..b (all present). */
+static void
+brute(uint64_t a, uint64_t b, double *mean, double *min, double *max)
+{
+	double sum = 0;
+
+	*min = INFINITY;
+	*max = -INFINITY;
+	for (uint64_t s = a; s <= b; s++) {
+		double v = loss_of(s);
+
+		sum += v;
+		*min = fmin(*min, v);
+		*max = fmax(*max, v);
+	}
+	*mean = sum / (double)(b - a + 1);
+}
+
+static int
+near(double a, double b)
+{
+	return fabs(a - b) <= 1e-9 * fmax(1.0, fmax(fabs(a), fabs(b)));
+}
+
+/* Checks that w covers first..step exactly with the brute aggregates. */
+static void
+check_window(const store_loss_window *w, const char *what)
+{
+	double mean, min, max;
+
+	ck_assert_msg(w->first >= 1 && w->first <= w->step, "%s: first %llu "
+	    "step %llu", what, (unsigned long long)w->first,
+	    (unsigned long long)w->step);
+	ck_assert_msg(w->count == w->step - w->first + 1, "%s: count %llu "
+	    "for %llu..%llu", what, (unsigned long long)w->count,
+	    (unsigned long long)w->first, (unsigned long long)w->step);
+	brute(w->first, w->step, &mean, &min, &max);
+	ck_assert_msg(near(w->loss, mean), "%s %llu..%llu: mean %.12g, want "
+	    "%.12g", what, (unsigned long long)w->first,
+	    (unsigned long long)w->step, w->loss, mean);
+	ck_assert_msg(w->min == min && w->max == max, "%s %llu..%llu: min "
+	    "%g max %g, want %g %g", what, (unsigned long long)w->first,
+	    (unsigned long long)w->step, w->min, w->max, min, max);
+}
+
+/* ---- the arithmetic ---- */
+
+START_TEST(test_pack_round_trip)
+{
+	hist_bucket b, c, d;
+	unsigned char buf[HIST_BUCKET_REC], raw[HIST_RAW_REC];
+	double l;
+	uint32_t dt;
+
+	hist_point(&b, 1025, 0.5, 1700000000000LL);
+	hist_point(&c, 1030, 0.25, 1700000000123LL);
+	hist_merge(&b, &c);
+	hist_point(&c, 1031, NAN, 1700000000124LL);
+	hist_merge(&b, &c);
+	hist_bucket_pack(&b, buf);
+	hist_bucket_unpack(buf, &d);
+	ck_assert_uint_eq(d.first, 1025);
+	ck_assert_uint_eq(d.last, 1031);
+	ck_assert_uint_eq(d.count, 3);
+	ck_assert_uint_eq(d.nan, 1);
+	ck_assert(d.sum == 0.75 && d.min == 0.25 && d.max == 0.5);
+	ck_assert(isnan(d.lastv));
+	ck_assert_int_eq(d.time_ms, 1700000000124LL);
+	ck_assert(hist_mean(&d) == 0.375);
+	hist_raw_pack(0.125, 4000000000u, raw);
+	hist_raw_unpack(raw, &l, &dt);
+	ck_assert(l == 0.125);
+	ck_assert_uint_eq(dt, 4000000000u);
+}
+END_TEST
+
+/* Coarse buckets are the merges of the fine ones they cover: the min of a
+ * level-2 bucket is the min of its 16 level-1 buckets, counts add up and
+ * the means weight by count. */
+START_TEST(test_levels_nest)
+{
+	enum { N = 3 * 16384 + 777 };
+	static hist_bucket fine[N / 1024 + 2], coarse[N / 16384 + 2];
+	size_t nf = 0, nc = 0;
+
+	ck_assert_uint_eq(hist_width(0), 1);
+	ck_assert_uint_eq(hist_width(1), HIST_BASE);
+	for (int k = 2; k < HIST_TIERS; k++)
+		ck_assert_uint_eq(hist_width(k), hist_width(k - 1) * HIST_FACTOR);
+	memset(fine, 0, sizeof fine);
+	memset(coarse, 0, sizeof coarse);
+	for (uint64_t s = 1; s <= N; s++) {
+		hist_bucket p;
+
+		hist_point(&p, s, loss_of(s), (int64_t)s);
+		nf = hist_index(1, s);
+		nc = hist_index(2, s);
+		hist_merge(&fine[nf], &p);
+		hist_merge(&coarse[nc], &p);
+	}
+	for (size_t c = 0; c <= nc; c++) {
+		hist_bucket m;
+		double wsum = 0;
+
+		memset(&m, 0, sizeof m);
+		for (size_t i = c * 16; i < c * 16 + 16 && i <= nf; i++) {
+			hist_merge(&m, &fine[i]);
+			wsum += hist_mean(&fine[i]) * (double)fine[i].count;
+		}
+		ck_assert_uint_eq(m.count, coarse[c].count);
+		ck_assert_uint_eq(m.first, coarse[c].first);
+		ck_assert_uint_eq(m.last, coarse[c].last);
+		ck_assert(m.min == coarse[c].min && m.max == coarse[c].max);
+		ck_assert(m.lastv == coarse[c].lastv);
+		ck_assert(near(hist_mean(&m), hist_mean(&coarse[c])));
+		ck_assert(near(wsum / (double)m.count, hist_mean(&coarse[c])));
+	}
+	/* the last coarse bucket is partial: 777 steps past 3 * 16384 */
+	ck_assert_uint_eq(coarse[nc].count, 777);
+}
+END_TEST
+
+/* Group widths: multiples of the unit, never more than n aligned groups,
+ * and not much wider than needed. */
+START_TEST(test_group_width)
+{
+	static const uint64_t cases[][4] = {
+		{ 1, 1000, 1000, 1 }, { 1, 1001, 1000, 1 },
+		{ 5, 100000, 7, 1024 }, { 123456, 9999999, 1000, 1024 },
+		{ 1, 1, 1, 1 }, { 17, 17, 5, 16384 }, { 1, 100000000, 1000, 65536 },
+		{ 999, 1000000000000ULL, 3, 1024 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint64_t from = cases[i][0], to = cases[i][1], n = cases[i][2];
+		uint64_t unit = cases[i][3];
+		uint64_t g = hist_group_width(from, to, n, unit);
+		uint64_t groups = (to - 1) / g - (from - 1) / g + 1;
+
+		ck_assert_uint_eq(g % unit, 0);
+		ck_assert_msg(groups <= n, "case %zu: %llu groups", i,
+		    (unsigned long long)groups);
+		ck_assert_msg(g <= (to - from + 1) / n * 2 + 2 * unit,
+		    "case %zu: width %llu", i, (unsigned long long)g);
+	}
+	ck_assert_int_eq(hist_level_dividing(1000), 0);
+	ck_assert_int_eq(hist_level_dividing(2048), 1);
+	ck_assert_int_eq(hist_level_dividing(16384 * 3), 2);
+	ck_assert_int_eq(hist_level_for(1000, 1000, 8), 1);
+	ck_assert_int_eq(hist_level_for(100000000, 1000, 8), 2);
+	ck_assert_int_eq(hist_level_for(1000000000, 1000, 8), 3);
+}
+END_TEST
+
+/* ---- through the store ---- */
+
+#define STEPS 40000
+#define RAW 5000
+
+static store *
+history_store(uint64_t steps, uint64_t raw)
+{
+	store_model m;
+	store_progress p;
+	store_loss_point *pts = calloc(4096, sizeof *pts);
+	store *s;
+	fault f;
+	uint64_t done = 0;
+
+	ck_assert_ptr_nonnull(pts);
+	s = store_open(":memory:", &f);
+	ck_assert_msg(s != NULL, "%s", f.msg);
+	store_set_history_raw(s, raw);
+	memset(&m, 0, sizeof m);
+	snprintf(m.id, sizeof m.id, "m");
+	m.name = "m";
+	m.last_loss = NAN;
+	m.blob = "W";
+	m.blob_len = 1;
+	expect_ok(store_model_insert(s, &m, &f), f);
+	/* commits of uneven sizes, as a trainer's checkpoints are */
+	while (done < steps) {
+		size_t n = 1 + (size_t)((done * 7919) % 4096);
+
+		if (n > steps - done)
+			n = (size_t)(steps - done);
+		for (size_t i = 0; i < n; i++) {
+			pts[i].step = done + i + 1;
+			pts[i].loss = loss_of(done + i + 1);
+			pts[i].time_ms = 1000 + (int64_t)(done + i);
+		}
+		memset(&p, 0, sizeof p);
+		p.model_id = "m";
+		p.points = pts;
+		p.npoints = n;
+		p.blob = "W";
+		p.blob_len = 1;
+		done += n;
+		p.step = done;
+		p.last_loss = pts[n - 1].loss;
+		expect_ok(store_progress_commit(s, &p, &f), f);
+	}
+	free(pts);
+	return s;
+}
+
+/* every=K: exact windows of K where the raw steps are kept or K is a
+ * multiple of 1024; elsewhere marked buckets that are still exact for
+ * the steps they say they cover. */
+START_TEST(test_every_windows)
+{
+	static const uint64_t ks[] = { 1024, 2048, 16384, 1000, 3000, 7 };
+	store *s = history_store(STEPS, RAW);
+	uint64_t rawfirst = STEPS - RAW; /* at most: whole raw rows stay */
+
+	for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+		uint64_t k = ks[i], next = 1, since = 0;
+		store_loss_window *w;
+		size_t n;
+		fault f;
+		char what[64];
+
+		snprintf(what, sizeof what, "every=%llu", (unsigned long long)k);
+		for (;;) {
+			expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN,
+			    k, since, 500, &w, &n, &f), f);
+			for (size_t j = 0; j < n; j++) {
+				check_window(&w[j], what);
+				ck_assert_msg(w[j].first == next, "%s: window "
+				    "from %llu, want %llu", what,
+				    (unsigned long long)w[j].first,
+				    (unsigned long long)next);
+				next = w[j].step + 1;
+				if (!w[j].bucket) {
+					ck_assert_uint_eq((w[j].first - 1) / k,
+					    (w[j].step - 1) / k);
+					ck_assert(w[j].step % k == 0 ||
+					    w[j].step == STEPS);
+				} else {
+					ck_assert(k % 1024 != 0);
+					ck_assert(w[j].first < rawfirst + 1024);
+				}
+			}
+			if (n > 0)
+				since = w[n - 1].step;
+			free(w);
+			if (n < 500)
+				break;
+		}
+		ck_assert_msg(next == STEPS + 1, "%s: ends at %llu", what,
+		    (unsigned long long)next - 1);
+	}
+	store_close(s);
+}
+END_TEST
+
+/* Plain paging: bucket points before the raw window, then every raw step
+ * one by one, each step covered once. */
+START_TEST(test_paging_across_edge)
+{
+	store *s = history_store(STEPS, RAW);
+	uint64_t since = 0, next = 1, buckets = 0, raws = 0;
+	store_loss_window *w;
+	store_loss_point *v;
+	size_t n;
+	fault f;
+
+	do {
+		expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 1,
+		    since, 333, &w, &n, &f), f);
+		for (size_t j = 0; j < n; j++) {
+			check_window(&w[j], "paging");
+			ck_assert_uint_eq(w[j].first, next);
+			next = w[j].step + 1;
+			if (w[j].bucket) {
+				ck_assert_uint_eq(raws, 0);
+				buckets++;
+			} else {
+				ck_assert_uint_eq(w[j].count, 1);
+				ck_assert(w[j].loss == loss_of(w[j].step));
+				ck_assert_int_eq(w[j].time_ms,
+				    1000 + (int64_t)w[j].step - 1);
+				raws++;
+			}
+		}
+		if (n > 0)
+			since = w[n - 1].step;
+		free(w);
+	} while (n == 333);
+	ck_assert_uint_eq(next, STEPS + 1);
+	ck_assert_uint_ge(raws, RAW);
+	ck_assert_uint_lt(raws, RAW + 2 * 1024);
+	ck_assert_uint_gt(buckets, 0);
+	/* the raw window's edge is at a level-1 boundary */
+	ck_assert_uint_eq((STEPS - raws) % 1024, 0);
+	/* store_loss_query sees the same steps */
+	expect_ok(store_loss_query(s, "m", STEPS - 3, 10, &v, &n, &f), f);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(v[2].step, STEPS);
+	ck_assert(v[2].loss == loss_of(STEPS));
+	free(v);
+	store_close(s);
+}
+END_TEST
+
+/* max_points over ranges inside the raw window, before it, and spanning
+ * levels: at most N groups, contiguous, exact, covering the range, and
+ * the spikes are never lost. */
+START_TEST(test_max_points_ranges)
+{
+	static const uint64_t cases[][3] = {
+		{ 1, UINT64_MAX, 100 }, { 1, STEPS, 1000 },
+		{ STEPS - 2000, STEPS, 500 }, { STEPS - 100, STEPS, 1000 },
+		{ 7000, 9000, 50 }, { 30000, 38000, 20 }, { 1, 10, 3 },
+		{ 33333, 33333, 1 }, { 1, STEPS, 1 }, { 39000, 50000, 10 },
+		{ STEPS - 3000, STEPS - 2501, 1000 },
+		{ STEPS - 3000, STEPS - 1001, 7 },
+	};
+
+	store *s = history_store(STEPS, RAW);
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint64_t from = cases[i][0], to = cases[i][1];
+		uint64_t end = to > STEPS ? STEPS : to, spikes = 0, seen = 0;
+		store_loss_window *w;
+		size_t n;
+		fault f;
+		char what[64];
+
+		snprintf(what, sizeof what, "case %zu", i);
+		expect_ok(store_loss_range(s, "m", STORE_SERIES_TRAIN, from, to,
+		    (size_t)cases[i][2], &w, &n, &f), f);
+		ck_assert_msg(n >= 1 && n <= cases[i][2], "%s: %zu points",
+		    what, n);
+		ck_assert_msg(w[0].first <= from && w[0].step >= from,
+		    "%s: starts at %llu", what,
+		    (unsigned long long)w[0].first);
+		ck_assert_msg(w[n - 1].step >= end, "%s: ends at %llu", what,
+		    (unsigned long long)w[n - 1].step);
+		for (size_t j = 0; j < n; j++) {
+			check_window(&w[j], what);
+			if (j > 0)
+				ck_assert_uint_eq(w[j].first, w[j - 1].step + 1);
+			if (w[j].max >= 100.0)
+				spikes++;
+			/* a group reaches past the range by less than a
+			 * bucket of the level it was read from */
+			ck_assert(w[j].first + hist_width(HIST_TIERS - 1) >
+			    from);
+		}
+		/* inside the raw window the range is met exactly */
+		if (from > STEPS - RAW) {
+			ck_assert_uint_eq(w[0].first, from);
+			ck_assert_uint_eq(w[n - 1].step, end);
+		}
+		for (uint64_t st = w[0].first; st <= w[n - 1].step; st++)
+			seen += st % 7919 == 0;
+		ck_assert_uint_eq(spikes > 0, seen > 0);
+		free(w);
+	}
+	store_close(s);
+}
+END_TEST
+
+/* A trim inside the raw window ends the history at the step exactly; one
+ * before it ends at the last whole level-1 bucket; appends go on after. */
+START_TEST(test_trim)
+{
+	store *s = history_store(STEPS, RAW);
+	store_loss_window *w;
+	store_loss_point pt;
+	store_progress p;
+	size_t n;
+	fault f;
+
+	expect_ok(store_model_set_weights(s, "m", "W", 1, STEPS - 100, 5, &f),
+	    f);
+	expect_ok(store_loss_range(s, "m", STORE_SERIES_TRAIN, 1, UINT64_MAX,
+	    50, &w, &n, &f), f);
+	ck_assert_uint_eq(w[n - 1].step, STEPS - 100);
+	for (size_t j = 0; j < n; j++)
+		check_window(&w[j], "trim in raw");
+	free(w);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 16384, 0, 10,
+	    &w, &n, &f), f);
+	for (size_t j = 0; j < n; j++)
+		check_window(&w[j], "trim in raw, level 2");
+	ck_assert_uint_eq(w[n - 1].step, STEPS - 100);
+	free(w);
+	/* step 10000 is long out of the raw window: back to 9216 */
+	expect_ok(store_model_set_weights(s, "m", "W", 1, 10000, 6, &f), f);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 1024, 0, 100,
+	    &w, &n, &f), f);
+	ck_assert_uint_eq(n, 9);
+	ck_assert_uint_eq(w[n - 1].step, 9216);
+	for (size_t j = 0; j < n; j++)
+		check_window(&w[j], "trim before raw");
+	free(w);
+	/* training goes on from the checkpoint: step 10001 appends */
+	pt.step = 10001;
+	pt.loss = loss_of(10001);
+	pt.time_ms = 7;
+	memset(&p, 0, sizeof p);
+	p.model_id = "m";
+	p.points = &pt;
+	p.npoints = 1;
+	p.last_loss = pt.loss;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	expect_ok(store_loss_range(s, "m", STORE_SERIES_TRAIN, 9000, 20000,
+	    1000, &w, &n, &f), f);
+	ck_assert_uint_eq(w[n - 1].step, 10001);
+	ck_assert(w[n - 1].loss == loss_of(10001));
+	free(w);
+	store_close(s);
+}
+END_TEST
+
+/* ---- deletes ---- */
+
+static long long
+count_of(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Deleting a model does not drop its history rows in the same
+ * transaction: they go a bounded number per later commit, and all of
+ * them by the time the store closes. */
+START_TEST(test_delete_in_steps)
+{
+	char path[] = "/tmp/check_tiers_del_XXXXXX", p2[200];
+	store_model m;
+	store_progress p;
+	store_loss_point *pts = calloc(50000, sizeof *pts);
+	long long rows, left;
+	store *s;
+	fault f;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	unlink(path);
+	ck_assert_ptr_nonnull(pts);
+	s = store_open(path, &f);
+	ck_assert_msg(s != NULL, "%s", f.msg);
+	store_set_history_raw(s, 0);
+	memset(&m, 0, sizeof m);
+	m.name = "m";
+	m.last_loss = NAN;
+	m.blob = "W";
+	m.blob_len = 1;
+	snprintf(m.id, sizeof m.id, "big");
+	expect_ok(store_model_insert(s, &m, &f), f);
+	snprintf(m.id, sizeof m.id, "other");
+	expect_ok(store_model_insert(s, &m, &f), f);
+	for (int i = 0; i < 50000; i++) {
+		pts[i].step = (uint64_t)i + 1;
+		pts[i].loss = loss_of((uint64_t)i + 1);
+		pts[i].time_ms = i;
+	}
+	memset(&p, 0, sizeof p);
+	p.model_id = "big";
+	p.points = pts;
+	p.npoints = 50000;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	rows = count_of(path, "SELECT count(*) FROM loss_chunk");
+	ck_assert_int_gt(rows, 50000 / 1024);
+	expect_ok(store_model_delete(s, "big", &f), f);
+	/* the delete noted the id; the rows are still there */
+	ck_assert_int_eq(count_of(path, "SELECT count(*) FROM loss_trash"), 1);
+	ck_assert_int_eq(count_of(path, "SELECT count(*) FROM loss_chunk"),
+	    rows);
+	/* a commit of another model drops a bounded number of them */
+	p.model_id = "other";
+	p.npoints = 10;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	left = count_of(path, "SELECT count(*) FROM loss_chunk "
+	    "WHERE model_id = 'big'");
+	ck_assert_int_eq(left, rows - 32);
+	store_close(s);
+	ck_assert_int_eq(count_of(path, "SELECT count(*) FROM loss_chunk "
+	    "WHERE model_id = 'big'"), 0);
+	ck_assert_int_eq(count_of(path, "SELECT count(*) FROM loss_trash"), 0);
+	ck_assert_int_gt(count_of(path, "SELECT count(*) FROM loss_chunk "
+	    "WHERE model_id = 'other'"), 0);
+	free(pts);
+	unlink(path);
+	snprintf(p2, sizeof p2, "%s.lock", path);
+	unlink(p2);
+}
+END_TEST
+
+/* ---- migration ---- */
+
+extern const char store_schema_sql[];
+extern const char store_schema_2_sql[];
+extern const char store_schema_3_sql[];
+
+/* A file of schema 3 (per-step loss rows) opens as schema 4: its rows
+ * become raw rows and buckets, and the old table goes. */
+START_TEST(test_migrate_rows)
+{
+	char path[] = "/tmp/check_tiers_XXXXXX", sql[160], wal[200];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	store_loss_window *w;
+	size_t n;
+	store *s;
+	fault f;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, store_schema_sql, NULL, NULL, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, store_schema_2_sql, NULL, NULL,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, store_schema_3_sql, NULL, NULL,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 3;"
+	    "INSERT INTO models (id, name, created_ms, updated_ms, step, "
+	    "samples, last_loss, weights) VALUES ('m', 'old', 1, 2, 5000, 0, "
+	    "0.5, x'57'), ('e', 'empty', 1, 2, 0, 0, NULL, x'57');"
+	    "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO loss VALUES "
+	    "('m', ?1, ?2, ?3)", -1, &st, NULL), SQLITE_OK);
+	for (int i = 1; i <= 5000; i++) {
+		sqlite3_bind_int(st, 1, i);
+		sqlite3_bind_double(st, 2, loss_of((uint64_t)i));
+		sqlite3_bind_int(st, 3, 100 + i);
+		ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+
+	s = store_open(path, &f);
+	ck_assert_msg(s != NULL, "%s", f.msg);
+	ck_assert_int_eq(store_schema_version(), 5);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 1, 0, 10000,
+	    &w, &n, &f), f);
+	ck_assert_uint_eq(n, 5000);
+	for (size_t j = 0; j < n; j++) {
+		ck_assert_uint_eq(w[j].step, j + 1);
+		ck_assert(!w[j].bucket);
+		ck_assert(w[j].loss == loss_of(j + 1));
+		ck_assert_int_eq(w[j].time_ms, 100 + (int64_t)j + 1);
+	}
+	free(w);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 2048, 0, 10,
+	    &w, &n, &f), f);
+	ck_assert_uint_eq(n, 3);
+	for (size_t j = 0; j < n; j++)
+		check_window(&w[j], "migrated");
+	free(w);
+	expect_ok(store_loss_windows(s, "e", STORE_SERIES_TRAIN, 1, 0, 10,
+	    &w, &n, &f), f);
+	ck_assert_uint_eq(n, 0);
+	free(w);
+	expect_ok(store_integrity_check(s, &f), f);
+	store_close(s);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_schema WHERE "
+	    "name = 'loss'");
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA auto_vacuum", -1, &st,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 2); /* incremental */
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	unlink(path);
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	unlink(wal);
+	snprintf(wal, sizeof wal, "%s-shm", path);
+	unlink(wal);
+	snprintf(wal, sizeof wal, "%s.lock", path);
+	unlink(wal);
+}
+END_TEST
+
+static Suite *
+tiers_suite(void)
+{
+	Suite *s = suite_create("tiers");
+	TCase *a = tcase_create("arithmetic");
+	TCase *q = tcase_create("store");
+
+	tcase_add_test(a, test_pack_round_trip);
+	tcase_add_test(a, test_levels_nest);
+	tcase_add_test(a, test_group_width);
+	suite_add_tcase(s, a);
+	tcase_set_timeout(q, 120);
+	tcase_add_test(q, test_every_windows);
+	tcase_add_test(q, test_paging_across_edge);
+	tcase_add_test(q, test_max_points_ranges);
+	tcase_add_test(q, test_trim);
+	tcase_add_test(q, test_migrate_rows);
+	tcase_add_test(q, test_delete_in_steps);
+	suite_add_tcase(s, q);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(tiers_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,125 @@
+#!/bin/sh
+# crash_history.sh: kill -9 during training, then the model's step, its
+# loss history's last step and its job's steps_done must agree.
+#
+# 20 rounds (CRASH_ROUNDS) on one database file: odd rounds train XOR
+# [2,4,1] at full speed (hundreds of thousands of steps a second), even
+# rounds a [784,128,10] softmax model; each round creates a model on the
+# running mlpd (--checkpoint-every 0.3), starts a long job and sends
+# SIGKILL after a random delay (0 .. 0.8 s into the job, so some kills come
+# before the first checkpoint; seeded: CRASH_SEED, printed, replays a run).
+# After the restart (which the next round goes on with):
+#   - the job is "interrupted" and its steps_done equals the model's step;
+#   - max_points=1000 over the whole history (CSV) covers steps 1..step
+#     without a gap or overlap and its counts add up to step;
+#   - the last 300 steps page back one by one, ending at step;
+# at the end SIGTERM (exit 0), and sqlite3 finds the file clean with every
+# model's stored history exactly 1..step. Only 127.0.0.1 is contacted.
+# Well under a minute on an idle machine.
+set -u
+
+. "$(dirname "$0")/lib.sh"
+lib_init crash_history
+
+need_tools curl sqlite3 awk "$MLPD"
+ROUNDS=${CRASH_ROUNDS:-20}
+seed=${CRASH_SEED:-$(date +%s)}
+echo "CRASH_SEED=$seed"
+db=$tmp/crash.db
+awk -v s="$seed" -v n="$ROUNDS" 'BEGIN { srand(s)
+	for (i = 0; i < n; i++) printf "%.3f\n", rand() * 0.8 }' \
+    >"$tmp/delays"
+printf '%s' '{"inputs":[[0,0],[0,1],[1,0],[1,1]],"targets":[[0],[1],[1],[0]]}' \
+    >"$tmp/xor"
+# 64 rows of 784 inputs, one-hot targets of 10 classes
+awk 'BEGIN {
+	printf "{\"inputs\":["
+	for (i = 0; i < 64; i++) {
+		printf "%s[", (i ? "," : "")
+		for (j = 0; j < 784; j++)
+			printf "%s%g", (j ? "," : ""), ((i * 31 + j * 7) % 17) / 16
+		printf "]"
+	}
+	printf "],\"targets\":["
+	for (i = 0; i < 64; i++) {
+		printf "%s[", (i ? "," : "")
+		for (j = 0; j < 10; j++)
+			printf "%s%d", (j ? "," : ""), (i % 10 == j)
+		printf "]"
+	}
+	printf "]}"
+}' >"$tmp/wide"
+
+# covers_1_to N: the max_points CSV in $tmp/body (step,first,count,...)
+# covers steps 1..N exactly once, with counts that add up to N.
+covers_1_to() {
+	awk -F, -v n="$1" 'NR == 1 { next }
+	    { if ($2 != next_ + 1 || $3 != $1 - $2 + 1) bad = 1
+	      next_ = $1; total += $3 }
+	    END { exit (bad || next_ != n || total != n) }' \
+	    next_=0 "$tmp/body"
+}
+
+# tail_is N K: the plain CSV in $tmp/body (step,loss,time) holds exactly
+# steps N-K+1 .. N.
+tail_is() {
+	awk -F, -v n="$1" -v k="$2" 'NR == 1 { next }
+	    { if ($1 != n - k + NR - 1) bad = 1; last = $1 }
+	    END { exit (bad || NR - 1 != k || last != n) }' "$tmp/body"
+}
+
+start "$db" --checkpoint-every 0.3
+r=1
+while [ $r -le "$ROUNDS" ]; do
+	delay=$(sed -n "${r}p" "$tmp/delays")
+	if [ $((r % 2)) -eq 1 ]; then
+		kind=xor
+		model='{"layers":[2,4,1],"learning_rate":0.5,"seed":'$r'}'
+		data=$tmp/xor
+		train='{"steps":1000000000}'
+	else
+		kind=784x128x10
+		model='{"layers":[784,128,10],"activation":["relu","softmax"],"loss":"cross_entropy","optimizer":"adam","learning_rate":0.001,"seed":'$r'}'
+		data=$tmp/wide
+		train='{"steps":1000000000,"batch_size":16}'
+	fi
+	echo "== round $r ($kind): SIGKILL $delay s into training"
+	req POST /v1/models "$model"
+	m=$(jget id)
+	req POST "/v1/models/$m/batches" "@$data"
+	req POST "/v1/models/$m/train" "$train"
+	j=$(jget id)
+	if ! wait_job "$j" 10 running; then
+		bad "round $r: the job runs" "status $job_status"
+		break
+	fi
+	sleep "$delay"
+	kill9
+
+	if ! start_daemon "$db" --checkpoint-every 0.3; then
+		bad "round $r: mlpd restarts after SIGKILL" \
+		    "$(tail -n 3 "$tmp/mlpd.err")"
+		break
+	fi
+	req GET "/v1/models/$m"
+	step=$(jget step)
+	req GET "/v1/jobs/$j"
+	check "round $r: the job is interrupted at the model's step" \
+	    "$(jget status) $(jget steps_done)" "interrupted $step"
+	req GET "/v1/models/$m/loss?max_points=1000&format=csv"
+	check_true "round $r: history covers 1..$step without gaps" \
+	    covers_1_to "$step"
+	if [ "$step" -gt 0 ]; then
+		k=$((step < 300 ? step : 300))
+		req GET "/v1/models/$m/loss?since=$((step - k))&limit=1000&format=csv"
+		check_true "round $r: the last $k steps read back one by one" \
+		    tail_is "$step" "$k"
+	fi
+	r=$((r + 1))
+done
+stop_term "SIGTERM exits 0"
+check "integrity_check is ok" "$(integrity "$db")" ok
+check "every model's stored history is exactly 1..step" \
+    "$(histories_exact "$db")" ""
+
+finish
