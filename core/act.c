@@ -19,6 +19,7 @@
 
 #if defined(HAVE_SLEEF) && defined(__x86_64__) && defined(__GNUC__)
 #define ACT_SLEEF_AVX 1
+#include <stdatomic.h>
 /* sleef.h declares its 8-lane functions only where __AVX__ is defined,
  * which the target pragma does for this file's AVX code alone */
 #pragma GCC push_options
@@ -107,11 +108,15 @@ sigmoid_avx(float *z, size_t n)
 static void
 sigmoid(float *z, size_t n)
 {
-	static int avx = -1; /* a benign race: every thread finds the same */
+	/* every thread that looks first finds the same answer */
+	static atomic_int avx = -1;
+	int a = atomic_load_explicit(&avx, memory_order_relaxed);
 
-	if (avx < 0)
-		avx = __builtin_cpu_supports("avx") ? 1 : 0;
-	if (avx)
+	if (a < 0) {
+		a = __builtin_cpu_supports("avx") ? 1 : 0;
+		atomic_store_explicit(&avx, a, memory_order_relaxed);
+	}
+	if (a)
 		sigmoid_avx(z, n);
 	else
 		sigmoid_scalar(z, n);
