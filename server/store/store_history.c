@@ -327,8 +327,9 @@ history_append(conn *c, const store_progress *p, fault *f)
 		    vacuum_some(c, f) != 0)
 			return -1;
 	}
-	if (p->nvpoints > 0 &&
-	    (st = db_stmt(c, q_sql[Q_VAL_INSERT], f)) == NULL)
+	if (p->nvpoints == 0)
+		return 0;
+	if ((st = db_stmt(c, q_sql[Q_VAL_INSERT], f)) == NULL)
 		return -1;
 	for (size_t i = 0; i < p->nvpoints; i++) {
 		const store_val_point *vp = &p->vpoints[i];
