@@ -121,10 +121,11 @@ excerpt(const char *p, size_t n)
 {
 	static char out[2][200];
 	static int k;
-	size_t o = 0;
+	size_t o = 0, i = 0;
 
 	k ^= 1;
-	for (size_t i = 0; p && i < n && o + 5 < sizeof out[k]; i++) {
+	/* room for one more escape (4) and then "..." and its NUL (4) */
+	for (; p && i < n && o + 8 <= sizeof out[k]; i++) {
 		unsigned char c = (unsigned char)p[i];
 
 		if (c >= 0x20 && c < 0x7f) {
@@ -134,7 +135,7 @@ excerpt(const char *p, size_t n)
 			o += 4;
 		}
 	}
-	if (p && n > 0 && o + 5 >= sizeof out[k])
+	if (p && i < n)
 		memcpy(out[k] + o, "...", 4);
 	else
 		out[k][o] = '\0';
