@@ -217,7 +217,7 @@ struct mover {
 	const char *id;
 	const char *want[3]; /* outputs of versions 1 and 2 */
 	int bad, answers;
-	volatile int stop;
+	int stop; /* atomic: set by the test, read by the predictors */
 };
 
 static void *
@@ -229,7 +229,7 @@ predictor(void *arg)
 
 	snprintf(path, sizeof path, "/v1/models/%s/predict?version=live",
 	    mv->id);
-	while (!mv->stop) {
+	while (!__atomic_load_n(&mv->stop, __ATOMIC_ACQUIRE)) {
 		json_t *doc = NULL;
 		long st = tl_fetch_json(h, "POST", path, PREDICT_BODY, &doc);
 		json_t *v = json_object_get(doc, "version");
@@ -280,7 +280,7 @@ START_TEST(test_alias_move_atomic)
 		    0);
 	for (int i = 0; i < 60; i++)
 		set_alias(id, "live", 1 + (i % 2));
-	mv.stop = 1;
+	__atomic_store_n(&mv.stop, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < 3; i++)
 		pthread_join(th[i], NULL);
 	ck_assert_msg(mv.answers > 0, "no prediction was answered");
