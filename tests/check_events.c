@@ -691,12 +691,13 @@ START_TEST(test_training_events)
 	ck_assert_uint_eq(nj, 3);
 	/* the last batch is the job's end, before "succeeded" */
 	ck_assert_int_eq(last_step, JOB_STEPS);
-	/* one event per commit: every 250 ms of training and at the end,
-	 * so never one per step, and two or more for a job that ran past
-	 * its first 250 ms */
+	/* one event per commit: every checkpoint (the checkpoint period,
+	 * tl_cfg()'s 0.2 s, counted from each commit's start) and at the
+	 * end, so never one per step, and two or more for a job that ran
+	 * past its first checkpoint */
 	secs = job_seconds(s->ev[ok_at].doc);
-	ck_assert_msg((double)nsteps <= secs / 0.25 + 2, "%zu step events "
-	    "in %.3f s", nsteps, secs);
+	ck_assert_msg((double)nsteps <= secs / tl_cfg()->checkpoint_every + 2,
+	    "%zu step events in %.3f s", nsteps, secs);
 	if (secs > 0.3)
 		ck_assert_uint_ge(nsteps, 2);
 	ck_assert_uint_ge(nsteps, 1);
