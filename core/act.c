@@ -19,14 +19,13 @@
 
 #if defined(HAVE_SLEEF) && defined(__x86_64__) && defined(__GNUC__)
 #define ACT_SLEEF_AVX 1
-#include <stdatomic.h>
-/* sleef.h declares its 8-lane functions only where __AVX__ is defined,
- * which the target pragma does for this file's AVX code alone */
-#pragma GCC push_options
-#pragma GCC target("avx")
 #include <immintrin.h>
-#include <sleef.h>
-#pragma GCC pop_options
+#include <stdatomic.h>
+/* sleef.h declares its 8-lane functions only where __AVX__ is defined
+ * (a file built for AVX as a whole); this one is built for the baseline
+ * and calls the function from AVX code alone, so it declares it, as
+ * libsleef exports it, for that target (gcc and clang alike) */
+__attribute__((target("avx"))) __m256 Sleef_expf8_u10(__m256 x);
 #endif
 
 static const char *const names[ACT_COUNT_] = {
