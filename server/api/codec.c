@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "codec_int.h"
 #include "ids.h"
 
 /* The JSON memory cap: jansson allocates through capped_malloc, which
@@ -211,8 +212,8 @@ codec_check_keys(json_t *obj, const char *const *allowed, apierr *e)
 }
 
 /* A JSON number as a finite double, or an error naming field. */
-static int
-number(json_t *v, const char *field, double *out, apierr *e)
+int
+codec_number(json_t *v, const char *field, double *out, apierr *e)
 {
 	if (!json_is_number(v))
 		return apierr_set(e, 400, "wrong_type", "%s must be a number",
@@ -225,9 +226,9 @@ number(json_t *v, const char *field, double *out, apierr *e)
 }
 
 /* An integer field in [lo, hi]. */
-static int
-integer(json_t *v, const char *field, int64_t lo, int64_t hi, int64_t *out,
-	apierr *e)
+int
+codec_integer(json_t *v, const char *field, int64_t lo, int64_t hi,
+	      int64_t *out, apierr *e)
 {
 	if (!json_is_integer(v))
 		return apierr_set(e, 400, "wrong_type",
@@ -240,10 +241,10 @@ integer(json_t *v, const char *field, int64_t lo, int64_t hi, int64_t *out,
 }
 
 /* A learning rate: finite, > 0, <= 1e6. */
-static int
-learning_rate(json_t *v, double *out, apierr *e)
+int
+codec_learning_rate(json_t *v, double *out, apierr *e)
 {
-	if (number(v, "learning_rate", out, e) < 0)
+	if (codec_number(v, "learning_rate", out, e) < 0)
 		return -1;
 	if (fabs(*out) > FLT_MAX)
 		return apierr_set(e, 422, "non_finite", "learning_rate is "
@@ -267,7 +268,7 @@ learning_rate(json_t *v, double *out, apierr *e)
 static int
 momentum(json_t *v, double *out, apierr *e)
 {
-	if (number(v, "momentum", out, e) < 0)
+	if (codec_number(v, "momentum", out, e) < 0)
 		return -1;
 	if (!(*out >= 0.0 && *out < 1.0))
 		return apierr_set(e, 422, "invalid_value",
@@ -442,7 +443,7 @@ codec_model_spec(json_t *obj, uint64_t default_seed, const codec_limits *lim,
 		char field[32];
 
 		snprintf(field, sizeof field, "layers[%zu]", l);
-		if (integer(json_array_get(layers, l), field, 1,
+		if (codec_integer(json_array_get(layers, l), field, 1,
 		    MLP_MAX_WIDTH, &i64, e) < 0)
 			return -1;
 		spec->sizes[l] = (uint32_t)i64;
@@ -474,7 +475,7 @@ codec_model_spec(json_t *obj, uint64_t default_seed, const codec_limits *lim,
 			    json_string_value(v));
 	}
 	if ((v = json_object_get(obj, "learning_rate")) != NULL) {
-		if (learning_rate(v, &d, e) < 0)
+		if (codec_learning_rate(v, &d, e) < 0)
 			return -1;
 		spec->opt.lr = (float)d;
 	}
@@ -484,7 +485,7 @@ codec_model_spec(json_t *obj, uint64_t default_seed, const codec_limits *lim,
 		spec->opt.momentum = (float)d;
 	}
 	if ((v = json_object_get(obj, "seed")) != NULL) {
-		if (integer(v, "seed", 0, (int64_t)1 << 53, &i64, e) < 0)
+		if (codec_integer(v, "seed", 0, (int64_t)1 << 53, &i64, e) < 0)
 			return -1;
 		spec->seed = (uint64_t)i64;
 	}
@@ -500,8 +501,8 @@ codec_model_spec(json_t *obj, uint64_t default_seed, const codec_limits *lim,
 }
 
 /* Checks a name field v (NULL: absent) of at most max bytes. */
-static int
-name_field(json_t *v, size_t max, apierr *e)
+int
+codec_name_field(json_t *v, size_t max, apierr *e)
 {
 	size_t pos;
 	uint32_t cp;
@@ -530,7 +531,7 @@ codec_model_name(json_t *obj, char **name, apierr *e)
 	json_t *v = json_object_get(obj, "name");
 
 	*name = NULL;
-	if (name_field(v, CODEC_NAME_MAX, e) < 0)
+	if (codec_name_field(v, CODEC_NAME_MAX, e) < 0)
 		return -1;
 	*name = strdup(v ? json_string_value(v) : "");
 	if (*name == NULL)
@@ -649,7 +650,7 @@ codec_batch(json_t *obj, const mlp_spec *s, const codec_limits *lim,
 	if (lr != NULL) {
 		*lr = 0.0;
 		v = json_object_get(obj, "learning_rate");
-		if (v != NULL && learning_rate(v, lr, e) < 0)
+		if (v != NULL && codec_learning_rate(v, lr, e) < 0)
 			return -1;
 	}
 	if (json_object_get(obj, "targets") == NULL)
@@ -750,253 +751,6 @@ codec_predict_response(const float *out, size_t n, size_t width, int single,
 	}
 	json_object_set_new(doc, "step", json_integer((json_int_t)step));
 	return doc;
-}
-
-/* "schedule": {"type", "every", "factor", "min_lr", "warmup_steps"} into
- * s; the checks against the job (base rate, steps) come at submission. */
-static int
-train_schedule(json_t *v, schedule *s, apierr *e)
-{
-	static const char *const keys[] = { "type", "every", "factor",
-		"min_lr", "warmup_steps", NULL };
-	json_t *k;
-	char why[160];
-
-	memset(s, 0, sizeof *s);
-	if (!json_is_object(v))
-		return apierr_set(e, 400, "wrong_type", "schedule must be an "
-		    "object");
-	if (codec_check_keys(v, keys, e) < 0)
-		return -1;
-	if ((k = json_object_get(v, "type")) != NULL) {
-		if (!json_is_string(k))
-			return apierr_set(e, 400, "wrong_type", "schedule.type "
-			    "must be a string");
-		if (schedule_from_name(json_string_value(k), &s->kind) < 0)
-			return apierr_set(e, 422, "invalid_value", "unknown "
-			    "schedule.type '%.40s'; use constant, step or "
-			    "cosine", json_string_value(k));
-	}
-	if ((k = json_object_get(v, "every")) != NULL &&
-	    integer(k, "schedule.every", 1, 1000000000, &s->every, e) < 0)
-		return -1;
-	if ((k = json_object_get(v, "factor")) != NULL &&
-	    number(k, "schedule.factor", &s->factor, e) < 0)
-		return -1;
-	if ((k = json_object_get(v, "min_lr")) != NULL &&
-	    number(k, "schedule.min_lr", &s->min_lr, e) < 0)
-		return -1;
-	if ((k = json_object_get(v, "warmup_steps")) != NULL &&
-	    integer(k, "schedule.warmup_steps", 0, 1000000000,
-	    &s->warmup_steps, e) < 0)
-		return -1;
-	if (s->kind != SCHEDULE_STEP && (json_object_get(v, "every") ||
-	    json_object_get(v, "factor")))
-		return apierr_set(e, 422, "invalid_value", "a %s schedule "
-		    "takes no every or factor", schedule_name(s->kind));
-	if (s->kind != SCHEDULE_COSINE && json_object_get(v, "min_lr"))
-		return apierr_set(e, 422, "invalid_value", "a %s schedule "
-		    "takes no min_lr", schedule_name(s->kind));
-	if (s->kind == SCHEDULE_STEP && (json_object_get(v, "every") == NULL ||
-	    json_object_get(v, "factor") == NULL))
-		return apierr_set(e, 422, "invalid_value", "a step schedule "
-		    "needs every and factor");
-	if (schedule_check(s, why, sizeof why) < 0)
-		return apierr_set(e, 422, "invalid_value", "schedule: %s", why);
-	return 0;
-}
-
-/* "early_stopping": {"patience", "min_delta"} into o. */
-static int
-train_early_stopping(json_t *v, schedule_stop_opts *o, apierr *e)
-{
-	static const char *const keys[] = { "patience", "min_delta", NULL };
-	json_t *k;
-
-	if (!json_is_object(v))
-		return apierr_set(e, 400, "wrong_type", "early_stopping must "
-		    "be an object");
-	if (codec_check_keys(v, keys, e) < 0)
-		return -1;
-	if ((k = json_object_get(v, "patience")) == NULL)
-		return apierr_set(e, 422, "invalid_value", "early_stopping "
-		    "needs patience");
-	if (integer(k, "early_stopping.patience", 1, 1000000000, &o->patience,
-	    e) < 0)
-		return -1;
-	if ((k = json_object_get(v, "min_delta")) != NULL) {
-		if (number(k, "early_stopping.min_delta", &o->min_delta, e) < 0)
-			return -1;
-		if (o->min_delta < 0.0)
-			return apierr_set(e, 422, "invalid_value",
-			    "early_stopping.min_delta must be >= 0");
-	}
-	return 0;
-}
-
-/* True when s (len bytes) has the shape of a job id, j and 16 lowercase
- * hex digits. */
-static int
-job_id_shape(const char *s, size_t len)
-{
-	if (len != 17 || s[0] != 'j')
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' &&
-		    s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
-/* The training-control options of a train request (schedule, early
- * stopping, evaluation period, restore_best) into o. */
-static int
-train_control(json_t *obj, train_opts *o, apierr *e)
-{
-	json_t *v;
-
-	memset(&o->sched, 0, sizeof o->sched);
-	memset(&o->stop, 0, sizeof o->stop);
-	o->eval_every = 0;
-	o->restore_best = 0;
-	o->save_best = 0;
-	o->resume[0] = '\0';
-	if ((v = json_object_get(obj, "schedule")) != NULL &&
-	    train_schedule(v, &o->sched, e) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "early_stopping")) != NULL &&
-	    train_early_stopping(v, &o->stop, e) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "eval_every")) != NULL &&
-	    integer(v, "eval_every", 1, 1000000000, &o->eval_every, e) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "restore_best")) != NULL) {
-		if (!json_is_boolean(v))
-			return apierr_set(e, 400, "wrong_type",
-			    "restore_best must be true or false");
-		o->restore_best = json_is_true(v);
-	}
-	if ((v = json_object_get(obj, "save_best")) != NULL) {
-		if (!json_is_boolean(v))
-			return apierr_set(e, 400, "wrong_type",
-			    "save_best must be true or false");
-		o->save_best = json_is_true(v);
-	}
-	if ((v = json_object_get(obj, "resume")) != NULL) {
-		if (!json_is_string(v))
-			return apierr_set(e, 400, "wrong_type",
-			    "resume must be a job id");
-		if (!job_id_shape(json_string_value(v), json_string_length(v)))
-			return apierr_set(e, 422, "invalid_value", "resume must "
-			    "be a job id: j and 16 lowercase hex digits");
-		memcpy(o->resume, json_string_value(v), json_string_length(v) +
-		    1);
-	}
-	return 0;
-}
-
-int
-codec_train_opts(json_t *obj, train_opts *o, apierr *e)
-{
-	static const char *const keys[] = { "epochs", "steps", "batch_size",
-		"learning_rate", "shuffle", "validation", "validation_split",
-		"schedule", "early_stopping", "eval_every", "restore_best",
-		"save_best", "resume", NULL };
-	json_t *v;
-
-	o->epochs = 1;
-	o->steps = 0;
-	o->batch_size = 32;
-	o->lr = 0.0;
-	o->shuffle = 1;
-	o->validation_split = 0.0;
-	if (codec_check_keys(obj, keys, e) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "validation_split")) != NULL) {
-		if (number(v, "validation_split", &o->validation_split, e) < 0)
-			return -1;
-		if (!(o->validation_split > 0.0 && o->validation_split < 1.0))
-			return apierr_set(e, 422, "invalid_value",
-			    "validation_split must be > 0 and < 1");
-		if (json_object_get(obj, "validation") != NULL)
-			return apierr_set(e, 422, "invalid_value", "give "
-			    "validation or validation_split, not both");
-	}
-	if ((v = json_object_get(obj, "epochs")) != NULL &&
-	    integer(v, "epochs", 1, 1000000, &o->epochs, e) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "steps")) != NULL &&
-	    integer(v, "steps", 1, 1000000000, &o->steps, e) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "batch_size")) != NULL &&
-	    integer(v, "batch_size", 1, 65536, &o->batch_size, e) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "learning_rate")) != NULL &&
-	    learning_rate(v, &o->lr, e) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "shuffle")) != NULL) {
-		if (!json_is_boolean(v))
-			return apierr_set(e, 400, "wrong_type",
-			    "shuffle must be true or false");
-		o->shuffle = json_is_true(v);
-	}
-	return train_control(obj, o, e);
-}
-
-/* The training-control options of o into doc (those given). */
-static void
-train_control_json(json_t *doc, const train_opts *o)
-{
-	const schedule *s = &o->sched;
-	json_t *sj;
-
-	if (s->kind != SCHEDULE_CONSTANT || s->warmup_steps > 0) {
-		sj = json_pack("{s:s}", "type", schedule_name(s->kind));
-		if (sj != NULL && s->kind == SCHEDULE_STEP) {
-			json_object_set_new(sj, "every",
-			    json_integer(s->every));
-			json_object_set_new(sj, "factor",
-			    json_real(s->factor));
-		}
-		if (sj != NULL && s->kind == SCHEDULE_COSINE)
-			json_object_set_new(sj, "min_lr", json_real(s->min_lr));
-		if (sj != NULL && s->warmup_steps > 0)
-			json_object_set_new(sj, "warmup_steps",
-			    json_integer(s->warmup_steps));
-		json_object_set_new(doc, "schedule", sj);
-	}
-	if (o->stop.patience > 0)
-		json_object_set_new(doc, "early_stopping", json_pack(
-		    "{s:I,s:f}", "patience", (json_int_t)o->stop.patience,
-		    "min_delta", o->stop.min_delta));
-	if (o->eval_every > 0)
-		json_object_set_new(doc, "eval_every",
-		    json_integer(o->eval_every));
-	if (o->restore_best)
-		json_object_set_new(doc, "restore_best", json_true());
-	if (o->save_best)
-		json_object_set_new(doc, "save_best", json_true());
-	if (o->resume[0] != '\0')
-		json_object_set_new(doc, "resume", json_string(o->resume));
-}
-
-char *
-codec_train_opts_text(const train_opts *o)
-{
-	json_t *doc = json_pack("{s:I,s:I,s:I,s:b}", "epochs",
-	    (json_int_t)o->epochs, "steps", (json_int_t)o->steps,
-	    "batch_size", (json_int_t)o->batch_size, "shuffle", o->shuffle);
-	size_t len;
-
-	if (doc == NULL)
-		return NULL;
-	json_object_set_new(doc, "learning_rate", o->lr > 0 ?
-	    json_real(o->lr) : json_null());
-	if (o->validation_split > 0)
-		json_object_set_new(doc, "validation_split",
-		    json_real(o->validation_split));
-	train_control_json(doc, o);
-	return codec_dump(doc, &len);
 }
 
 int
@@ -1114,7 +868,7 @@ codec_weights_decode(json_t *obj, const mlp_spec *s, float *params,
 		return -1;
 	/* optional and ignored, so that a GET body can be PUT back, but it
 	 * must be what GET gives: a step count */
-	if (step != NULL && integer(step, "step", 0, INT64_MAX, &ignored,
+	if (step != NULL && codec_integer(step, "step", 0, INT64_MAX, &ignored,
 	    e) < 0)
 		return -1;
 	if (layers == NULL)
@@ -1360,192 +1114,4 @@ codec_dump(json_t *doc, size_t *len)
 	if (text)
 		*len = strlen(text);
 	return text;
-}
-
-/* ---- versions and aliases ---- */
-
-int
-codec_alias_check(const char *name, apierr *e)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n >= STORE_ALIAS_MAX ||
-	    !((name[0] >= 'a' && name[0] <= 'z') ||
-	    (name[0] >= 'A' && name[0] <= 'Z')) ||
-	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789_.-") != n)
-		return apierr_set(e, 400, "invalid_alias", "an alias is 1 to "
-		    "%d letters, digits, '_', '.' or '-', starting with a "
-		    "letter", STORE_ALIAS_MAX - 1);
-	return 0;
-}
-
-int
-codec_version_target(const char *s, const char *what, uint64_t *version,
-		     const char **alias, apierr *e)
-{
-	*version = 0;
-	*alias = NULL;
-	if (s[0] >= '0' && s[0] <= '9') {
-		char *end;
-		unsigned long long v;
-
-		errno = 0;
-		v = strtoull(s, &end, 10);
-		if (*end != '\0' || errno || v < 1 || v > INT64_MAX ||
-		    strlen(s) > 19)
-			return apierr_set(e, 400, "invalid_version", "%s must "
-			    "be a version number (>= 1) or an alias", what);
-		*version = v;
-		return 0;
-	}
-	if (codec_alias_check(s, e) < 0)
-		return apierr_set(e, 400, "invalid_version", "%s must be a "
-		    "version number (>= 1) or an alias (1 to %d letters, "
-		    "digits, '_', '.' or '-', starting with a letter)", what,
-		    STORE_ALIAS_MAX - 1);
-	*alias = s;
-	return 0;
-}
-
-int
-codec_version_request(json_t *obj, const char **name, apierr *e)
-{
-	static const char *const keys[] = { "name", NULL };
-	json_t *v;
-
-	*name = NULL;
-	if (codec_check_keys(obj, keys, e) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "name")) == NULL || json_is_null(v))
-		return 0;
-	if (name_field(v, STORE_VNAME_MAX - 1, e) < 0)
-		return -1;
-	*name = json_string_value(v);
-	return 0;
-}
-
-/* A JSON integer >= 1 that fits a stored version number. */
-static int
-version_number(json_t *v, const char *field, uint64_t *out, apierr *e)
-{
-	if (!json_is_integer(v))
-		return apierr_set(e, 400, "wrong_type", "%s must be an "
-		    "integer", field);
-	if (json_integer_value(v) < 1)
-		return apierr_set(e, 422, "invalid_value", "%s must be >= 1",
-		    field);
-	*out = (uint64_t)json_integer_value(v);
-	return 0;
-}
-
-int
-codec_alias_request(json_t *obj, uint64_t *version, apierr *e)
-{
-	static const char *const keys[] = { "version", NULL };
-	json_t *v;
-
-	if (codec_check_keys(obj, keys, e) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "version")) == NULL)
-		return apierr_set(e, 400, "missing_field", "version is "
-		    "required: the version number the alias names");
-	return version_number(v, "version", version, e);
-}
-
-int
-codec_from_request(json_t *from, const char **model, uint64_t *version,
-		   const char **alias, apierr *e)
-{
-	static const char *const keys[] = { "model", "version", NULL };
-	json_t *m, *v;
-
-	*alias = NULL;
-	*version = 0;
-	if (!json_is_object(from))
-		return apierr_set(e, 400, "wrong_type", "from must be an "
-		    "object: {\"model\": id, \"version\": N or alias}");
-	if (codec_check_keys(from, keys, e) < 0)
-		return -1;
-	m = json_object_get(from, "model");
-	v = json_object_get(from, "version");
-	if (m == NULL || v == NULL)
-		return apierr_set(e, 400, "missing_field", "from needs model "
-		    "and version");
-	if (!json_is_string(m) || !ids_valid(json_string_value(m)))
-		return apierr_set(e, 400, "wrong_type", "from.model must be "
-		    "a model id");
-	*model = json_string_value(m);
-	return codec_version_value(v, "from.version", version, alias, e);
-}
-
-int
-codec_version_value(json_t *v, const char *field, uint64_t *version,
-		    const char **alias, apierr *e)
-{
-	*alias = NULL;
-	*version = 0;
-	if (json_is_string(v)) {
-		if (codec_alias_check(json_string_value(v), e) < 0)
-			return -1;
-		*alias = json_string_value(v);
-		return 0;
-	}
-	return version_number(v, field, version, e);
-}
-
-json_t *
-codec_aliases_json(const store_alias *a, size_t n)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, codec_alias_json(&a[i]));
-	return arr;
-}
-
-json_t *
-codec_version_json(const store_version *v, const store_alias *aliases,
-		   size_t n)
-{
-	json_t *doc = json_object(), *names = json_array(), *val;
-
-	for (size_t i = 0; i < n; i++)
-		if (aliases[i].version == v->version &&
-		    strcmp(aliases[i].model_id, v->model_id) == 0)
-			json_array_append_new(names,
-			    json_string(aliases[i].name));
-	json_object_set_new(doc, "model_id", json_string(v->model_id));
-	json_object_set_new(doc, "version", json_integer((json_int_t)
-	    v->version));
-	json_object_set_new(doc, "name", v->name[0] ? json_string(v->name) :
-	    json_null());
-	json_object_set_new(doc, "step", json_integer((json_int_t)v->step));
-	json_object_set_new(doc, "loss", codec_real(v->loss));
-	if (v->val_step > 0) {
-		val = json_object();
-		json_object_set_new(val, "step", json_integer((json_int_t)
-		    v->val_step));
-		json_object_set_new(val, "loss", codec_real(v->val_loss));
-		json_object_set_new(val, "accuracy",
-		    codec_real(v->val_accuracy));
-	} else {
-		val = json_null();
-	}
-	json_object_set_new(doc, "validation", val);
-	json_object_set_new(doc, "aliases", names);
-	json_object_set_new(doc, "created_at", codec_time_json(v->created_ms));
-	return doc;
-}
-
-json_t *
-codec_alias_json(const store_alias *a)
-{
-	json_t *doc = json_object();
-
-	json_object_set_new(doc, "name", json_string(a->name));
-	json_object_set_new(doc, "version", json_integer((json_int_t)
-	    a->version));
-	json_object_set_new(doc, "updated_at", codec_time_json(a->updated_ms));
-	return doc;
 }
