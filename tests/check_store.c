@@ -579,10 +579,10 @@ START_TEST(test_models)
 	ck_assert_uint_eq(c->blob_len, 10);
 	ck_assert_mem_eq(c->blob, "NEWWEIGHTS", 10);
 	expect_fail(store_model_set_weights(s, "zzz", "W", 1, 1, 1, &f), f,
-		    FAULT_INVALID, "no model with id 'zzz'");
+		    FAULT_NO_MODEL, "no model with id 'zzz'");
 
 	/* Delete. */
-	expect_fail(store_model_delete(s, "zzz", &f), f, FAULT_INVALID,
+	expect_fail(store_model_delete(s, "zzz", &f), f, FAULT_NO_MODEL,
 		    "no model with id 'zzz'");
 	expect_ok(store_model_delete(s, "c", &f), f);
 	models_get(s, &l);
@@ -592,7 +592,7 @@ START_TEST(test_models)
 	models_free(&l);
 
 	snprintf(longid, sizeof longid, "%0*d", STORE_ID_MAX + 4, 1);
-	expect_fail(store_model_delete(s, longid, &f), f, FAULT_INVALID,
+	expect_fail(store_model_delete(s, longid, &f), f, FAULT_NO_MODEL,
 		    "no model");
 	store_close(s);
 }
@@ -625,7 +625,7 @@ START_TEST(test_batches)
 				       &total, &f), f, FAULT_INVALID,
 		    "inputs");
 	expect_fail(store_batch_insert(s, "nope", x1, y1, 3, 2, 1, 0, 300, &id3,
-				       &total, &f), f, FAULT_INVALID,
+				       &total, &f), f, FAULT_NO_MODEL,
 		    "no model with id 'nope'");
 	expect_fail(store_batch_insert(s, "m", x1, y1, 0, 2, 1, 0, 300, &id3,
 				       &total, &f), f, FAULT_INVALID,
@@ -644,7 +644,7 @@ START_TEST(test_batches)
 	ck_assert_uint_eq(n, 0);
 	free(bi);
 	expect_fail(store_batch_list(s, "nope", &bi, &n, &f), f,
-		    FAULT_INVALID, "no model");
+		    FAULT_NO_MODEL, "no model");
 
 	models_get(s, &l);
 	ck_assert_int_eq(model_in(&l, "m")->samples, 5);
@@ -664,7 +664,7 @@ START_TEST(test_batches)
 		    FAULT_INVALID, "inputs");
 	ck_assert_ptr_null(x);
 	expect_fail(store_batches_load(s, "nope", 2, 1, &x, &y, &n, &f), f,
-		    FAULT_INVALID, "no model");
+		    FAULT_NO_MODEL, "no model");
 	expect_ok(store_batches_load(s, "other", 2, 1, &x, &y, &n, &f), f);
 	ck_assert_uint_eq(n, 0);
 	ck_assert_ptr_null(x);
@@ -672,7 +672,7 @@ START_TEST(test_batches)
 
 	/* Delete all, then ids go on (never reused). */
 	expect_ok(store_batches_delete(s, "m", NULL, &f), f);
-	expect_fail(store_batches_delete(s, "nope", NULL, &f), f, FAULT_INVALID,
+	expect_fail(store_batches_delete(s, "nope", NULL, &f), f, FAULT_NO_MODEL,
 		    "no model");
 	expect_ok(store_batch_list(s, "m", &bi, &n, &f), f);
 	ck_assert_uint_eq(n, 0);
@@ -772,7 +772,7 @@ START_TEST(test_progress_and_loss)
 		    "no job with id 'ghost'");
 	p.job = NULL;
 	p.model_id = "nope";
-	expect_fail(store_progress_commit(s, &p, &f), f, FAULT_INVALID,
+	expect_fail(store_progress_commit(s, &p, &f), f, FAULT_NO_MODEL,
 		    "no model with id 'nope'");
 	p.model_id = "m";
 	models_get(s, &l);
@@ -812,7 +812,7 @@ START_TEST(test_progress_and_loss)
 	ck_assert_uint_eq(n, 0);
 	free(v);
 	expect_fail(store_loss_query(s, "nope", 0, 10, &v, &n, &f), f,
-		    FAULT_INVALID, "no model");
+		    FAULT_NO_MODEL, "no model");
 
 	/* PUT weights at step 4 drops rows 5..7; last_loss follows. */
 	expect_ok(store_model_set_weights(s, "m", "W4", 2, 4, 500, &f), f);
@@ -852,7 +852,7 @@ START_TEST(test_jobs)
 	expect_fail(store_job_insert(s, &j1, &f), f, FAULT_INVALID,
 		    "already exists");
 	bad = make_job("j4", "nope", STORE_JOB_QUEUED, 40);
-	expect_fail(store_job_insert(s, &bad, &f), f, FAULT_INVALID,
+	expect_fail(store_job_insert(s, &bad, &f), f, FAULT_NO_MODEL,
 		    "no model with id 'nope'");
 	bad = make_job("j4", "m1", STORE_JOB_STATUS_COUNT_, 40);
 	expect_fail(store_job_insert(s, &bad, &f), f, FAULT_INVALID,
@@ -904,7 +904,7 @@ START_TEST(test_jobs)
 	ck_assert_int_eq(l.n, 1);
 	l.n = 0;
 	expect_fail(store_jobs_each(s, "nope", collect_job, &l, &f), f,
-		    FAULT_INVALID, "no model");
+		    FAULT_NO_MODEL, "no model");
 	ck_assert_int_eq(l.n, 0);
 
 	for (int i = 0; i < STORE_JOB_STATUS_COUNT_; i++)
@@ -950,7 +950,7 @@ START_TEST(test_delete_cascades)
 	jobs_get(s, NULL, &jl);
 	ck_assert_int_eq(jl.n, 1);
 	ck_assert_str_eq(jl.v[0].j.id, "jb");
-	expect_fail(store_batch_list(s, "a", &bi, &n, &f), f, FAULT_INVALID,
+	expect_fail(store_batch_list(s, "a", &bi, &n, &f), f, FAULT_NO_MODEL,
 		    "no model");
 	expect_ok(store_batch_list(s, "b", &bi, &n, &f), f);
 	ck_assert_uint_eq(n, 1);
@@ -1141,7 +1141,7 @@ START_TEST(test_revert)
 	ck_assert_uint_eq(n, 5);
 	free(v);
 	expect_fail(store_model_revert(s, "nope", NULL, 30, &last, &f), f,
-		    FAULT_INVALID, "no model with id 'nope'");
+		    FAULT_NO_MODEL, "no model with id 'nope'");
 
 	j = make_job("j", "m", STORE_JOB_FAILED, 5);
 	j.finished_ms = 40;
@@ -1958,7 +1958,7 @@ START_TEST(test_loss_windows)
 				       &w, &n, &f), f, FAULT_INVALID,
 		    "out of range");
 	expect_fail(store_loss_windows(s, "x", STORE_SERIES_TRAIN, 1, 0, 1,
-				       &w, &n, &f), f, FAULT_INVALID,
+				       &w, &n, &f), f, FAULT_NO_MODEL,
 		    "no model");
 	vp.accuracy = 1.5;
 	expect_fail(store_progress_commit(s, &p, &f), f, FAULT_INVALID,
@@ -2022,7 +2022,7 @@ START_TEST(test_set_weights_trims_validation)
 
 	/* A failed PUT (no such model) trims nothing of another model. */
 	expect_fail(store_model_set_weights(s, "zzz", "W", 1, 0, 40, &f), f,
-		    FAULT_INVALID, "no model");
+		    FAULT_NO_MODEL, "no model");
 	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1, 0, 10,
 				     &w, &n, &f), f);
 	ck_assert_int_eq(n, 1);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apierr.h"
 #include "blob.h"
 #include "testlib.h"
 #include "versions.h"
@@ -590,6 +591,7 @@ START_TEST(test_cache_engine)
 	mlp_snapshot *s1, *s;
 	uint64_t got;
 	store_vdel what;
+	apierr e;
 
 	ck_assert_msg(st != NULL, "%s", f.msg);
 	mlp_spec_default(&spec);
@@ -613,6 +615,15 @@ START_TEST(test_cache_engine)
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(store_version_create(st, &nv, &out, &f), 0);
 	ck_assert_int_eq(out.version, 3);
+	/* a model deleted while its version is saved is "not found" (404),
+	 * not a bad request (it was 422) */
+	nv.model_id = "m0000000000000999";
+	ck_assert_int_eq(store_version_create(st, &nv, &out, &f), -1);
+	ck_assert_int_eq(f.code, FAULT_NO_MODEL);
+	ck_assert_int_eq(apierr_from_fault(&e, &f), -1);
+	ck_assert_int_eq(e.status, 404);
+	ck_assert_str_eq(e.code, "model_not_found");
+	nv.model_id = row.id;
 	ck_assert_int_eq(store_alias_set(st, row.id, "prod", 2, 0, 1, &f), 1);
 	vs = versions_create(st, 2, &f);
 	ck_assert_msg(vs != NULL, "%s", f.msg);

@@ -52,7 +52,7 @@ static const char *const q_sql[Q_COUNT_] = {
 int
 model_missing(const char *id, fault *f)
 {
-	return fault_set(f, FAULT_INVALID, "no model with id '%.*s'",
+	return fault_set(f, FAULT_NO_MODEL, "no model with id '%.*s'",
 			 STORE_ID_MAX, id);
 }
 
