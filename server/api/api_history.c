@@ -9,7 +9,8 @@
  * raw window) say so ("bucket": true, "first", "count"). Each answer carries an ETag made of the model's
  * registry version and a hash of the parsed query, so a poller that sends
  * it back in If-None-Match gets 304 without a single SQLite read while the
- * model does not change.
+ * model does not change. Every point carries the learning rate its step
+ * ran at ("lr", the CSV's last column), from the job records (lr_trace.h).
  */
 #include "api.h"
 
