@@ -113,7 +113,8 @@ done
 api POST "/v1/models/$model/predict" '{"inputs":[[0,0],[0,1],[1,0],[1,1]]}'
 
 # 7. The loss history: the first five points, then the last five. Pages
-#    go on with since=next_since until "points" comes back empty.
+#    go on with since=next_since until "points" comes back empty. Each
+#    point has "lr", the learning rate its step was trained with.
 api GET "/v1/models/$model/loss?limit=5"
 api GET "/v1/models/$model"
 step=$(field step)

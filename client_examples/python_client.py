@@ -246,7 +246,8 @@ class Mlpd:
 
     def loss(self, model_id, since=0, limit=10000):
         """The whole loss history after step since: [{"step", "loss",
-        "time"}, ...], following next_since page by page."""
+        "time", "lr"}, ...] (lr: the learning rate the step ran at),
+        following next_since page by page."""
         points = []
         while True:
             page = self.call("GET", f"/v1/models/{model_id}/loss"

@@ -12,14 +12,17 @@
 #      under a virtual-time budget (an open event stream would stop virtual
 #      time, hence the forced polling): the model has a row, its chart's
 #      training path has data-points > 0 that grow from one dump to the
-#      next, and the job has a progress bar and a cancel button;
+#      next, and the job has a progress bar and a cancel button; the model's
+#      version 1 (with the alias production) is marked on its chart at its
+#      step, with a tooltip naming it;
 #   3. a screenshot of the page (1280x900) is saved as
 #      tests/artifacts/dashboard.png in the source tree (a CI artifact,
 #      ignored by git; $MLPD_ARTIFACTS overrides the directory);
 #   4. the page as users open it (/, live event stream), driven in real
 #      time over the DevTools protocol (--remote-debugging-pipe, from
 #      python3): it switches to the event stream and its points grow; the
-#      log-scale toggle changes the axis; the form creates a model; the
+#      log-scale toggle changes the axis; the readout under the mouse shows
+#      the step's learning rate; the form creates a model; the
 #      cancel button cancels the job.
 # Chromium runs as the issue says: --headless --no-sandbox --disable-gpu and
 # a fresh profile. Nothing is installed here (quickstart.sh check installs
@@ -122,6 +125,13 @@ else
 	bad "the job is training" "step ${step:-?} after 10 s"
 fi
 
+# a version with a name and an alias, for the chart's version marks
+req POST "/v1/models/$model/versions" '{"name":"first"}'
+check "save version 1" "$code" 201
+vstep=$(jget step)
+req PUT "/v1/models/$model/aliases/production" '{"version":1}'
+check "alias production names version 1" "$code" 200
+
 # ---------------------------------------------------------------------------
 # 2. the DOM under virtual time, twice
 # ---------------------------------------------------------------------------
@@ -158,6 +168,13 @@ if grep -q "<li class=\"job\" data-job-id=\"$job\"" "$tmp/dom2.html" &&
 	ok "dom2: job $job with progress and a cancel button"
 else
 	bad "dom2: job $job with progress and a cancel button"
+fi
+if grep -q "<g class=\"vmark\" data-version=\"1\" data-step=\"$vstep\"><title>version 1 [^<]*first[^<]*production[^<]*</title>" \
+    "$tmp/dom2.html"; then
+	ok "dom2: version 1 (production) is marked at step $vstep"
+else
+	bad "dom2: version 1 (production) is marked at step $vstep" \
+	    "$(grep -o '<g class="vmarks">.\{0,300\}' "$tmp/dom2.html" | head -n 1)"
 fi
 check "dom2: the page says it polls" \
     "$(grep -o 'id="conn" class="conn" data-state="[a-z]*"' "$tmp/dom2.html" |
@@ -328,6 +345,22 @@ try:
         ok("log-scale toggle: axis '%s' -> '%s'" % (before, after))
     else:
         bad("log-scale toggle", "axis %r -> %r" % (before, after))
+
+    # the readout under the mouse shows the step's learning rate: the
+    # job's steps run at the model's 0.001; points that came as events
+    # ask the history for it
+    js("""(() => { const s = document.querySelector('#chart-%s svg.chart');
+        const b = s.getBoundingClientRect();
+        s.dispatchEvent(new MouseEvent('mousemove', {bubbles: true,
+            clientX: b.left + b.width * 0.8, clientY: b.top + b.height / 2}));
+        })()""" % model)
+    HOVER = ("Array.from(document.querySelectorAll('#chart-%s .hover text'))"
+             ".map(t => t.textContent).join(' / ')" % model)
+    v = until(HOVER, lambda v: v.endswith("lr 0.001"), 5)
+    if v.startswith("step ") and v.endswith("lr 0.001"):
+        ok("the hover readout: %s" % v)
+    else:
+        bad("the hover readout shows the learning rate", repr(v))
 
     # the form creates a model
     js("""(() => { const f = document.getElementById('create');

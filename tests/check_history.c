@@ -242,9 +242,9 @@ check_csv_row(const char *line, json_t *p, const char *const *keys)
 
 START_TEST(test_csv)
 {
-	static const char *const plain[] = { "loss", "time", NULL };
+	static const char *const plain[] = { "loss", "time", "lr", NULL };
 	static const char *const win[] = { "loss", "min", "max", "time",
-		NULL };
+		"lr", NULL };
 	char id[32], *text, *ln[64];
 	json_t *pts;
 	int n;
@@ -260,7 +260,7 @@ START_TEST(test_csv)
 	n = lines(text, ln, 64);
 	pts = points(tl_mpath(id, "/loss"));
 	ck_assert_int_eq(n, 13);
-	ck_assert_str_eq(ln[0], "step,loss,time");
+	ck_assert_str_eq(ln[0], "step,loss,time,lr");
 	for (int i = 1; i < n; i++)
 		check_csv_row(ln[i], json_array_get(pts, (size_t)i - 1), plain);
 	json_decref(pts);
@@ -272,7 +272,7 @@ START_TEST(test_csv)
 	pts = points(tl_mpath(id, "/loss?every=5&since=3"));
 	ck_assert_int_eq(json_array_size(pts), 3);
 	ck_assert_int_eq(n, 4);
-	ck_assert_str_eq(ln[0], "step,loss,min,max,time");
+	ck_assert_str_eq(ln[0], "step,loss,min,max,time,lr");
 	for (int i = 1; i < n; i++)
 		check_csv_row(ln[i], json_array_get(pts, (size_t)i - 1), win);
 	json_decref(pts);
@@ -280,7 +280,7 @@ START_TEST(test_csv)
 
 	/* an empty page is the header alone */
 	text = tl_tget(tl_mpath(id, "/loss?format=csv&since=12"));
-	ck_assert_str_eq(text, "step,loss,time\n");
+	ck_assert_str_eq(text, "step,loss,time,lr\n");
 	free(text);
 	text = tl_tget(tl_mpath(id, "/loss?format=json&limit=1"));
 	ck_assert_msg(strncmp(tl_header("Content-Type"), "application/json", 16)
@@ -531,10 +531,10 @@ START_TEST(test_validation_series)
 	/* and as CSV */
 	text = tl_tget(tl_mpath(id, "/loss?series=validation&format=csv"));
 	ck_assert_int_eq(lines(text, ln, 16), 6);
-	ck_assert_str_eq(ln[0], "step,loss,accuracy,time");
+	ck_assert_str_eq(ln[0], "step,loss,accuracy,time,lr");
 	{
 		static const char *const keys[] = { "loss", "accuracy", "time",
-			NULL };
+			"lr", NULL };
 
 		for (int i = 1; i < 6; i++)
 			check_csv_row(ln[i], json_array_get(v, (size_t)i - 1),
@@ -544,7 +544,7 @@ START_TEST(test_validation_series)
 	text = tl_tget(tl_mpath(id, "/loss?series=validation&format=csv"
 	    "&every=4"));
 	ck_assert_int_eq(lines(text, ln, 16), 4);
-	ck_assert_str_eq(ln[0], "step,loss,min,max,accuracy,time");
+	ck_assert_str_eq(ln[0], "step,loss,min,max,accuracy,time,lr");
 	free(text);
 	json_decref(v);
 
@@ -911,7 +911,7 @@ START_TEST(test_max_points)
 	/* CSV of the same query */
 	text = tl_tget(tl_mpath(id, "/loss?max_points=2&format=csv"));
 	ck_assert_msg(strncmp(text, "step,first,count,loss,min,max,time,"
-	    "bucket\n", 42) == 0, "CSV: %.80s", text);
+	    "bucket,lr\n", 45) == 0, "CSV: %.80s", text);
 	free(text);
 
 	/* ETags tell ranges apart; a repeat is 304 */

@@ -630,7 +630,6 @@ START_TEST(test_resume_continues_schedule)
 	char id[32], job[32], job2[32], body[512];
 	json_int_t ckpt;
 	json_t *j;
-	double t0;
 
 	tl_config();
 	tl_file_db();
@@ -638,27 +637,8 @@ START_TEST(test_resume_continues_schedule)
 	tl_new_model("{\"layers\": [2, 3, 1], \"seed\": 3}", id);
 	tl_push(id, "{\"inputs\": " XOR_IN ", \"targets\": [[0],[1],[1],[0]]}");
 	tl_start_job(id, "{" RESUME_OPTS "}", job);
-	/* past the first decay */
-	for (t0 = tl_now();; usleep(20000)) {
-		j = tl_jget(tl_jpath(job));
-		if (tl_jint(j, "steps_done") >= 120000)
-			break;
-		ck_assert_msg(strcmp(tl_jstr(j, "status"), "running") == 0 ||
-		    strcmp(tl_jstr(j, "status"), "queued") == 0, "job %s",
-		    tl_jstr(j, "status"));
-		ck_assert_msg(tl_now() - t0 < 90, "the job is too slow");
-		json_decref(j);
-	}
-	json_decref(j);
-	tl_stop();
-	tl_start();
-	j = tl_jget(tl_jpath(job));
-	ck_assert_str_eq(tl_jstr(j, "status"), "interrupted");
-	json_decref(j);
-	/* the model is at the job's checkpoint */
-	j = tl_jget(tl_mpath(id, ""));
-	ckpt = tl_jint(j, "step");
-	json_decref(j);
+	/* past the first decay; the model is at the job's checkpoint */
+	ckpt = tl_interrupt_job(id, job, 120000);
 	ck_assert_int_ge(ckpt, 120000);
 	ck_assert_int_lt(ckpt, 300000);
 	snprintf(body, sizeof body, "{" RESUME_OPTS ", \"resume\": \"%s\"}",

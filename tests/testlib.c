@@ -669,6 +669,37 @@ tl_wait_model_idle(const char *id, double timeout)
 }
 
 json_int_t
+tl_interrupt_job(const char *id, const char *job, json_int_t steps)
+{
+	struct timespec nap = { 0, 20 * 1000 * 1000 };
+	double t0 = tl_now();
+	json_int_t at;
+	json_t *j;
+
+	for (;;) {
+		j = tl_jget(tl_jpath(job));
+		if (tl_jint(j, "steps_done") >= steps)
+			break;
+		ck_assert_msg(strcmp(tl_jstr(j, "status"), "running") == 0 ||
+		    strcmp(tl_jstr(j, "status"), "queued") == 0, "job %s",
+		    tl_jstr(j, "status"));
+		ck_assert_msg(tl_now() - t0 < 90, "the job is too slow");
+		json_decref(j);
+		nanosleep(&nap, NULL);
+	}
+	json_decref(j);
+	tl_stop();
+	tl_start();
+	j = tl_jget(tl_jpath(job));
+	ck_assert_str_eq(tl_jstr(j, "status"), "interrupted");
+	json_decref(j);
+	j = tl_jget(tl_mpath(id, ""));
+	at = tl_jint(j, "step");
+	json_decref(j);
+	return at;
+}
+
+json_int_t
 tl_train(const char *id, const char *opts)
 {
 	char job[32];

@@ -215,6 +215,13 @@ void tl_wait_job_succeeded(const char *job, double timeout);
 /* Polls the model until it is "idle"; fails after timeout seconds. */
 void tl_wait_model_idle(const char *id, double timeout);
 
+/* Lets job (of model id, running or queued) reach steps steps, restarts
+ * the daemon (the same tl_cfg(), a file database) so that it ends
+ * "interrupted", checks that, and returns the model's step after the
+ * restart: the job's last checkpoint. Fails after 90 s. */
+json_int_t tl_interrupt_job(const char *id, const char *job,
+			    json_int_t steps);
+
 /* Trains model id with opts to the end: the job must succeed (seen only
  * queued or running before) and the model turn idle. Returns the job's
  * steps_total. */

@@ -9,7 +9,8 @@
  * raw window) say so ("bucket": true, "first", "count"). Each answer carries an ETag made of the model's
  * registry version and a hash of the parsed query, so a poller that sends
  * it back in If-None-Match gets 304 without a single SQLite read while the
- * model does not change.
+ * model does not change. Every point carries the learning rate its step
+ * ran at ("lr", the CSV's last column), from the job records (lr_trace.h).
  */
 #include "api.h"
 
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "lr_trace.h"
 
 #define LIMIT_DEFAULT 1000
 #define LIMIT_MAX 10000
@@ -186,7 +188,8 @@ fetch(api_ctx *c, const model_entry *m, const loss_query *q,
 }
 
 static json_t *
-points_json(const loss_query *q, const store_loss_window *w, size_t n)
+points_json(const loss_query *q, const store_loss_window *w, size_t n,
+	    const lr_trace *lr)
 {
 	json_t *arr = json_array();
 
@@ -208,6 +211,8 @@ points_json(const loss_query *q, const store_loss_window *w, size_t n)
 			json_object_set_new(p, "accuracy",
 			    codec_real(w[i].accuracy));
 		json_object_set_new(p, "time", codec_time_json(w[i].time_ms));
+		json_object_set_new(p, "lr", codec_real(lr_trace_rate(lr,
+		    w[i].step, w[i].time_ms)));
 		json_array_append_new(arr, p);
 	}
 	return arr;
@@ -227,10 +232,10 @@ csv_real(char *p, size_t cap, double v)
  * memory. */
 static char *
 points_csv(const loss_query *q, const store_loss_window *w, size_t n,
-	   size_t *len)
+	   const lr_trace *lr, size_t *len)
 {
-	/* a row: a step, four reals, a time, separators; generously */
-	const size_t row = 3 * 20 + 4 * 18 + 32 + 16;
+	/* a row: a step, five reals, a time, separators; generously */
+	const size_t row = 3 * 20 + 5 * 18 + 32 + 16;
 	size_t cap, k;
 	char *out, t[32];
 
@@ -239,7 +244,7 @@ points_csv(const loss_query *q, const store_loss_window *w, size_t n,
 	cap = 64 + n * row;
 	if ((out = malloc(cap)) == NULL)
 		return NULL;
-	k = (size_t)snprintf(out, cap, "step%s,loss%s%s,time%s\n",
+	k = (size_t)snprintf(out, cap, "step%s,loss%s%s,time%s,lr\n",
 	    q->max_points > 0 ? ",first,count" : "",
 	    q->every > 0 || q->max_points > 0 ? ",min,max" : "",
 	    q->series == STORE_SERIES_VALIDATION ? ",accuracy" : "",
@@ -259,11 +264,30 @@ points_csv(const loss_query *q, const store_loss_window *w, size_t n,
 		if (q->series == STORE_SERIES_VALIDATION)
 			k += csv_real(out + k, cap - k, w[i].accuracy);
 		codec_time(w[i].time_ms, t);
-		k += (size_t)snprintf(out + k, cap - k, ",%s%s\n", t,
+		k += (size_t)snprintf(out + k, cap - k, ",%s%s", t,
 		    q->max_points == 0 ? "" : w[i].bucket ? ",true" : ",false");
+		k += csv_real(out + k, cap - k, lr_trace_rate(lr, w[i].step,
+		    w[i].time_ms));
+		out[k++] = '\n';
 	}
 	*len = k;
 	return out;
+}
+
+/* The rates of m's steps (lr_trace.h), read after the points; NULL
+ * after replying. */
+static lr_trace *
+trace(api_ctx *c, model_entry *m, http_response *rs)
+{
+	lr_trace *lr;
+	apierr e;
+	fault f;
+
+	if ((lr = lr_trace_load(c->st, m->id, m->spec.opt.lr, &f)) == NULL) {
+		apierr_from_fault(&e, &f);
+		api_reply_error(rs, &e);
+	}
+	return lr;
 }
 
 /* On a request worker: reads and renders the rows, after
@@ -276,14 +300,16 @@ history_read(void *ctx, const http_request *rq, http_response *rs)
 	loss_query q;
 	store_loss_window *w = NULL;
 	size_t n = 0;
+	lr_trace *lr = NULL;
 
 	if ((m = api_model(c, rq, rs)) == NULL)
 		return;
-	if (parse_query(rq, rs, &q) < 0 || fetch(c, m, &q, &w, &n, rs) < 0)
+	if (parse_query(rq, rs, &q) < 0 || fetch(c, m, &q, &w, &n, rs) < 0 ||
+	    (lr = trace(c, m, rs)) == NULL)
 		goto out;
 	if (q.csv) {
 		size_t len = 0;
-		char *text = points_csv(&q, w, n, &len);
+		char *text = points_csv(&q, w, n, lr, &len);
 
 		if (text == NULL) {
 			apierr e;
@@ -297,9 +323,10 @@ history_read(void *ctx, const http_request *rq, http_response *rs)
 		goto out;
 	}
 	api_reply_json(rs, 200, json_pack("{s:o,s:I}", "points",
-	    points_json(&q, w, n), "next_since",
+	    points_json(&q, w, n, lr), "next_since",
 	    (json_int_t)(n ? w[n - 1].step : q.since)));
 out:
+	lr_trace_destroy(lr);
 	free(w);
 	registry_put(m);
 }

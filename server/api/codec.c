@@ -964,22 +964,29 @@ codec_time_json(int64_t ms)
  * otherwise the value the model uses, rather than f's binary expansion
  * (0.001 rather than 0.00100000005). The same before and after a
  * restart, since it needs only the float the model blob keeps. */
-static json_t *
-shortest_json(float f)
+double
+codec_shortest(float f)
 {
 	char buf[32];
 
 	if (!isfinite(f))
-		return json_null();
+		return (double)f;
 	for (int digits = 1; digits < 9; digits++) {
 		double d;
 
 		snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
 		d = strtod(buf, NULL);
 		if ((float)d == f)
-			return json_real(d);
+			return d;
 	}
-	return json_real(f);
+	return (double)f;
+}
+
+/* codec_shortest as JSON; null when not finite. */
+static json_t *
+shortest_json(float f)
+{
+	return isfinite(f) ? json_real(codec_shortest(f)) : json_null();
 }
 
 json_t *

@@ -139,6 +139,11 @@ char *codec_event(const events_item *it, size_t *len);
 /* A real, or null for NaN/Inf. */
 json_t *codec_real(double v);
 
+/* f as the double with the fewest significant digits (at most 9) that
+ * rounds to f in float32 (0.001 rather than 0.00100000005); a non-finite
+ * f as it is. */
+double codec_shortest(float f);
+
 /* RFC 3339 UTC with milliseconds, e.g. 2026-11-27T23:59:01.123Z. */
 void codec_time(int64_t ms, char out[32]);
 
