@@ -31,7 +31,7 @@
  * machine-readable
  *   samples_per_s=N gflops=N pct_of_sgemm=N ratio_vs_fann=N
  *   ratio_vs_torch=N ratio_vs_torch_cpu=N pct_of_sgemm_range=LO..HI
- *   ratio_vs_torch_range=LO..HI
+ *   ratio_vs_torch_range=LO..HI samples_per_cpu_s=N
  * It measures and never judges: the exit status is non-zero only for a bad
  * option, unreadable data that was asked for, or a training fault.
  */
@@ -905,7 +905,7 @@ paired_cpu(const bench_run *a, const bench_run *b)
 	return spread_of(v, n);
 }
 
-/* Spread of r's per-slice rate times k. */
+/* Spread of r's per-slice rate times k (per CPU second with cpu). */
 static spread
 spread_rate(const bench_run *r, double k)
 {
@@ -914,6 +914,17 @@ spread_rate(const bench_run *r, double k)
 
 	for (i = 0; i < r->slices; i++)
 		v[i] = r->rate[i] * k;
+	return spread_of(v, r->slices);
+}
+
+static spread
+spread_crate(const bench_run *r, double k)
+{
+	double v[ROUNDS];
+	int i;
+
+	for (i = 0; i < r->slices; i++)
+		v[i] = r->crate[i] * k;
 	return spread_of(v, r->slices);
 }
 
@@ -955,7 +966,7 @@ main(int argc, char **argv)
 	bench_run run, gemm, finc, fbat, torch;
 	char pct_range[64], torch_range[64] = "NA";
 	double tflops, pct, fann_ratio = 0, torch_ratio = 0;
-	double torch_cpu_ratio = 0;
+	double torch_cpu_ratio = 0, cpu_per_s;
 	spread sp, sq;
 	bench_task tasks[5];
 	char layers[256];
@@ -1071,9 +1082,11 @@ main(int argc, char **argv)
 	sp = spread_rate(&run, (double)o.batch);
 	run.per_s = sp.med;
 	run.gflops = spread_rate(&run, tflops / 1e9).med;
-	printf("mlpd     : %.0f samples/s [%.0f - %.0f], %.2f GFLOP/s (%llu "
-	       "steps in %.2f s, cpu/wall %.2f; loss on %zu rows %.4f -> "
-	       "%.4f)\n", sp.med, sp.lo, sp.hi, run.gflops,
+	cpu_per_s = spread_crate(&run, (double)o.batch).med;
+	printf("mlpd     : %.0f samples/s [%.0f - %.0f], %.0f per CPU second, "
+	       "%.2f GFLOP/s (%llu steps in %.2f s, cpu/wall %.2f; loss on "
+	       "%zu rows %.4f -> %.4f)\n", sp.med, sp.lo, sp.hi, cpu_per_s,
+	       run.gflops,
 	       (unsigned long long)run.steps, run.elapsed,
 	       run.cpu / run.elapsed, ne, run.loss_start, run.loss_end);
 	sp = spread_rate(&gemm, gemm_flops(&o, o.batch) / 1e9);
@@ -1148,8 +1161,8 @@ main(int argc, char **argv)
 		       torch_ratio, torch_cpu_ratio);
 	else
 		printf("ratio_vs_torch=NA ratio_vs_torch_cpu=NA ");
-	printf("pct_of_sgemm_range=%s ratio_vs_torch_range=%s\n", pct_range,
-	       torch_range);
+	printf("pct_of_sgemm_range=%s ratio_vs_torch_range=%s "
+	       "samples_per_cpu_s=%.0f\n", pct_range, torch_range, cpu_per_s);
 	rc = 0;
 out:
 	if (rc == 1)
