@@ -905,26 +905,16 @@ paired_cpu(const bench_run *a, const bench_run *b)
 	return spread_of(v, n);
 }
 
-/* Spread of r's per-slice rate times k (per CPU second with cpu). */
+/* Spread of r's per-slice rate times k: per second of wall time, or of
+ * CPU time with cpu. */
 static spread
-spread_rate(const bench_run *r, double k)
+spread_rate(const bench_run *r, double k, int cpu)
 {
 	double v[ROUNDS];
 	int i;
 
 	for (i = 0; i < r->slices; i++)
-		v[i] = r->rate[i] * k;
-	return spread_of(v, r->slices);
-}
-
-static spread
-spread_crate(const bench_run *r, double k)
-{
-	double v[ROUNDS];
-	int i;
-
-	for (i = 0; i < r->slices; i++)
-		v[i] = r->crate[i] * k;
+		v[i] = (cpu ? r->crate[i] : r->rate[i]) * k;
 	return spread_of(v, r->slices);
 }
 
@@ -1079,17 +1069,17 @@ main(int argc, char **argv)
 	/* every figure is the median of the ROUNDS slices, [min - max]
 	 * after it; ratios are paired slice by slice (same round, same load) */
 	tflops = mlp_train_flops(&spec, o.batch);
-	sp = spread_rate(&run, (double)o.batch);
+	sp = spread_rate(&run, (double)o.batch, 0);
 	run.per_s = sp.med;
-	run.gflops = spread_rate(&run, tflops / 1e9).med;
-	cpu_per_s = spread_crate(&run, (double)o.batch).med;
+	run.gflops = spread_rate(&run, tflops / 1e9, 0).med;
+	cpu_per_s = spread_rate(&run, (double)o.batch, 1).med;
 	printf("mlpd     : %.0f samples/s [%.0f - %.0f], %.0f per CPU second, "
 	       "%.2f GFLOP/s (%llu steps in %.2f s, cpu/wall %.2f; loss on "
 	       "%zu rows %.4f -> %.4f)\n", sp.med, sp.lo, sp.hi, cpu_per_s,
 	       run.gflops,
 	       (unsigned long long)run.steps, run.elapsed,
 	       run.cpu / run.elapsed, ne, run.loss_start, run.loss_end);
-	sp = spread_rate(&gemm, gemm_flops(&o, o.batch) / 1e9);
+	sp = spread_rate(&gemm, gemm_flops(&o, o.batch) / 1e9, 0);
 	gemm.gflops = sp.med;
 	sq = paired(&run, tflops, &gemm, gemm_flops(&o, o.batch) / 100);
 	pct = sq.med;
@@ -1103,8 +1093,8 @@ main(int argc, char **argv)
 	snprintf(pct_range, sizeof(pct_range), "%.1f..%.1f", sq.lo, sq.hi);
 #ifdef HAVE_FANN
 	if (finc.done) {
-		finc.per_s = spread_rate(&finc, (double)o.batch).med;
-		fbat.per_s = spread_rate(&fbat, (double)o.batch).med;
+		finc.per_s = spread_rate(&finc, (double)o.batch, 0).med;
+		fbat.per_s = spread_rate(&fbat, (double)o.batch, 0).med;
 		finc.loss_end = fann_loss(fi.ann, &data, ne);
 		fbat.loss_end = fann_loss(fb.ann, &data, ne);
 		printf("fann inc : %.0f samples/s (FANN_TRAIN_INCREMENTAL, lr "
@@ -1127,7 +1117,7 @@ main(int argc, char **argv)
 	printf("fann     : not built in (configure found no libfann)\n");
 #endif
 	if (torch.done) {
-		sp = spread_rate(&torch, (double)o.batch);
+		sp = spread_rate(&torch, (double)o.batch, 0);
 		torch.per_s = sp.med;
 		torch.loss_end = peer_torch_loss(&pt);
 		printf("torch    : %.0f samples/s [%.0f - %.0f] (%s; OpenBLAS "
