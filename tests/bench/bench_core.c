@@ -5,8 +5,9 @@
  * options) on Fashion-MNIST when the Debian package dataset-fashion-mnist
  * is installed, else on synthetic data from a seeded generator, and in the
  * same run measures:
- *   - mlpd: samples/s and GFLOP/s (mlp_train_flops) of mlp_train_step on
- *     consecutive minibatches;
+ *   - mlpd: samples/s and GFLOP/s (mlp_train_flops) of
+ *     mlp_train_step_checked and mlp_params_finite (the daemon trainer's
+ *     step) on consecutive minibatches;
  *   - sgemm: GFLOP/s of bare cblas_sgemm calls with exactly the shapes one
  *     training step multiplies (forward A_l W_l^T per layer, backward
  *     D_l^T A_l and D_l W_l), the roofline the training can at best reach;
@@ -520,10 +521,15 @@ mlpd_step(void *ctx, fault *f)
 	float loss;
 
 	c->k = (c->k + 1) % c->nb;
-	/* as the daemon's trainer does: the data set was checked once */
-	return mlp_train_step_checked(c->m, d->x + row * d->n_in,
-				      d->y + row * d->n_out, c->bs, 0, &loss,
-				      f);
+	/* as the daemon's trainer does: the data set was checked once, and
+	 * the weights are checked after every step */
+	if (mlp_train_step_checked(c->m, d->x + row * d->n_in,
+				   d->y + row * d->n_out, c->bs, 0, &loss,
+				   f) != 0)
+		return -1;
+	if (!mlp_params_finite(c->m))
+		return fault_set(f, FAULT_DIVERGED, "a weight went non-finite");
+	return 0;
 }
 
 /* sgemm: the bare products of one training step, same shapes and
