@@ -32,7 +32,7 @@
  * machine-readable
  *   samples_per_s=N gflops=N pct_of_sgemm=N ratio_vs_fann=N
  *   ratio_vs_torch=N ratio_vs_torch_cpu=N pct_of_sgemm_range=LO..HI
- *   ratio_vs_torch_range=LO..HI samples_per_cpu_s=N
+ *   ratio_vs_torch_range=LO..HI samples_per_cpu_s=N pct_of_sgemm_cpu=N
  * It measures and never judges: the exit status is non-zero only for a bad
  * option, unreadable data that was asked for, or a training fault.
  */
@@ -901,13 +901,14 @@ paired(const bench_run *a, double ka, const bench_run *b, double kb)
  * rate per second of its own CPU time does not count the time it waited
  * for a core, which wall rates do, slice by slice, unevenly. */
 static spread
-paired_cpu(const bench_run *a, const bench_run *b)
+paired_cpu(const bench_run *a, double ka, const bench_run *b, double kb)
 {
 	double v[ROUNDS];
 	int i, n = a->slices < b->slices ? a->slices : b->slices;
 
 	for (i = 0; i < n; i++)
-		v[i] = b->crate[i] > 0 ? a->crate[i] / b->crate[i] : 0;
+		v[i] = b->crate[i] > 0 ? a->crate[i] * ka / (b->crate[i] * kb) :
+		    0;
 	return spread_of(v, n);
 }
 
@@ -962,7 +963,7 @@ main(int argc, char **argv)
 	bench_run run, gemm, finc, fbat, torch;
 	char pct_range[64], torch_range[64] = "NA";
 	double tflops, pct, fann_ratio = 0, torch_ratio = 0;
-	double torch_cpu_ratio = 0, cpu_per_s;
+	double torch_cpu_ratio = 0, cpu_per_s, pct_cpu;
 	spread sp, sq;
 	bench_task tasks[5];
 	char layers[256];
@@ -1094,9 +1095,13 @@ main(int argc, char **argv)
 	       sp.med, sp.lo, sp.hi, 3 * o.n_layers - 1,
 	       (unsigned long long)gemm.steps, gemm.elapsed,
 	       gemm.cpu / gemm.elapsed);
-	printf("roofline : mlpd reaches %.1f%% [%.1f - %.1f] of sgemm\n",
+	printf("roofline : mlpd reaches %.1f%% [%.1f - %.1f] of sgemm",
 	       sq.med, sq.lo, sq.hi);
 	snprintf(pct_range, sizeof(pct_range), "%.1f..%.1f", sq.lo, sq.hi);
+	sq = paired_cpu(&run, tflops, &gemm, gemm_flops(&o, o.batch) / 100);
+	pct_cpu = sq.med;
+	printf("; per CPU second %.1f%% [%.1f - %.1f]\n", sq.med, sq.lo,
+	       sq.hi);
 #ifdef HAVE_FANN
 	if (finc.done) {
 		finc.per_s = spread_rate(&finc, (double)o.batch, 0).med;
@@ -1138,7 +1143,7 @@ main(int argc, char **argv)
 		       "paired slices]\n", sq.med, sq.lo, sq.hi, torch.slices);
 		snprintf(torch_range, sizeof(torch_range), "%.2f..%.2f", sq.lo,
 			 sq.hi);
-		sq = paired_cpu(&run, &torch);
+		sq = paired_cpu(&run, 1, &torch, 1);
 		torch_cpu_ratio = sq.med;
 		printf("ratio    : per CPU second, mlpd is %.2fx PyTorch [%.2f - "
 		       "%.2f]\n", sq.med, sq.lo, sq.hi);
@@ -1158,7 +1163,8 @@ main(int argc, char **argv)
 	else
 		printf("ratio_vs_torch=NA ratio_vs_torch_cpu=NA ");
 	printf("pct_of_sgemm_range=%s ratio_vs_torch_range=%s "
-	       "samples_per_cpu_s=%.0f\n", pct_range, torch_range, cpu_per_s);
+	       "samples_per_cpu_s=%.0f pct_of_sgemm_cpu=%.1f\n", pct_range,
+	       torch_range, cpu_per_s, pct_cpu);
 	rc = 0;
 out:
 	if (rc == 1)
