@@ -35,6 +35,7 @@ struct mlp {
 	float *params;                /* the one block: params|grads|state */
 	float *grads;
 	float *state;
+	int finite;      /* params all finite: 1 or 0, -1 when not known */
 	size_t cap;      /* batch rows the scratch is sized for */
 	float *scratch;  /* activations, deltas, ones; see above */
 	float *act[MLP_MAX_LAYERS + 1]; /* act[l] = A_l, l >= 1, in scratch */
@@ -211,6 +212,7 @@ mlp_create(const mlp_spec *spec, fault *f)
 	}
 	m->grads = m->params + m->nparams;
 	m->state = m->nstate ? m->grads + m->nparams : NULL;
+	m->finite = -1;
 	rng_seed(&m->rng, spec->seed);
 	for (uint32_t l = 0; l < spec->n_layers; l++)
 		rng_glorot_uniform(&m->rng, m->params + m->w_off[l],
@@ -259,11 +261,14 @@ mlp_rng_const(const mlp *m)
 	return &m->rng;
 }
 
+/* The mutable accessors forget what the last update knew of the weights:
+ * the caller may write through the pointer. */
 float *
 mlp_params(mlp *m, size_t *n)
 {
 	if (n)
 		*n = m->nparams;
+	m->finite = -1;
 	return m->params;
 }
 
@@ -309,12 +314,14 @@ mlp_reset_optim(mlp *m)
 float *
 mlp_weights(mlp *m, uint32_t l)
 {
+	m->finite = -1;
 	return l < m->spec.n_layers ? m->params + m->w_off[l] : NULL;
 }
 
 float *
 mlp_biases(mlp *m, uint32_t l)
 {
+	m->finite = -1;
 	return l < m->spec.n_layers ? m->params + m->b_off[l] : NULL;
 }
 
@@ -435,6 +442,8 @@ all_finite(const float *v, size_t n)
 int
 mlp_params_finite(const mlp *m)
 {
+	if (m->finite >= 0)
+		return m->finite;
 	return all_finite(m->params, m->nparams);
 }
 
@@ -607,8 +616,8 @@ mlp_apply(mlp *m, float lr, fault *f)
 		return fault_set(f, FAULT_INVALID,
 		    "learning_rate must be a finite number > 0");
 	m->step++;
-	optim_update(&m->spec.opt, lr, m->step, m->params, m->grads,
-	    m->state, m->nparams);
+	m->finite = optim_update(&m->spec.opt, lr, m->step, m->params,
+	    m->grads, m->state, m->nparams);
 	return 0;
 }
 

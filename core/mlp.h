@@ -99,9 +99,14 @@ const float *mlp_grads(const mlp *m, size_t *n);
 float *mlp_optim_state(mlp *m, size_t *n);
 const float *mlp_optim_state_const(const mlp *m, size_t *n);
 
-/* True when every weight and bias is finite (a vectorized scan: cheap
- * next to a training step). An update can overflow a weight while the
- * loss stays finite (a saturated sigmoid), so owners check after steps. */
+/* True when every weight and bias is finite. An update can overflow a
+ * weight while the loss stays finite (a saturated sigmoid), so owners
+ * check after steps. The update itself notes the answer as it writes the
+ * weights (optim_update), so right after mlp_apply or a train step this
+ * costs nothing; otherwise (after mlp_create, mlp_params, mlp_weights or
+ * mlp_biases, which hand out writable pointers) it is a vectorized scan.
+ * Writes through such a pointer kept from before the last update are not
+ * seen: take the pointer again to write. */
 int mlp_params_finite(const mlp *m);
 
 /* Zeroes the optimizer state (after weights are replaced from outside). */

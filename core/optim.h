@@ -39,8 +39,10 @@ size_t optim_state_floats(optim_kind k, size_t nparams);
 
 /* One update of w[0..n) from gradient g with learning rate lr; state holds
  * optim_state_floats(kind, n) floats; t is the 1-based step number (adam's
- * bias correction). */
-void optim_update(const optim_params *p, float lr, uint64_t t, float *w,
-		  const float *g, float *state, size_t n);
+ * bias correction). Returns 1 when every w[i] is finite afterwards, 0 when
+ * one is not, and -1 when it did not look (sgd on a CPU without FMA, where
+ * the update is cblas_saxpy). */
+int optim_update(const optim_params *p, float lr, uint64_t t, float *w,
+		 const float *g, float *state, size_t n);
 
 #endif

@@ -8,6 +8,7 @@
  * for every activation and both losses, with a guard that the gradient
  * checked is not all zero (STYLE.md, "Numerics").
  */
+#include <cblas.h>
 #include <check.h>
 #include <float.h>
 #include <math.h>
@@ -624,6 +625,98 @@ START_TEST(test_optim_sgd)
 				  FLT_EPSILON * (fabsf(want[i]) + 0.1f));
 	}
 	ck_assert(w[2] == 2.0f);
+}
+END_TEST
+
+/* sgd's fused update (w = fma(-lr, g, w) with a finiteness check) must
+ * round once, at every length (vector body and scalar tail), stay within
+ * an ulp of cblas_saxpy, and say whether a weight went non-finite. */
+START_TEST(test_optim_sgd_fused)
+{
+	const size_t lens[] = {1, 7, 8, 9, 1003};
+	optim_params p;
+	rng r;
+
+	optim_params_default(&p);
+	rng_seed(&r, 42);
+	for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+		size_t n = lens[k];
+		float *w = malloc(n * sizeof(float));
+		float *v = malloc(n * sizeof(float));
+		float *g = malloc(n * sizeof(float));
+		int rc;
+
+		ck_assert(w != NULL && v != NULL && g != NULL);
+		for (size_t i = 0; i < n; i++) {
+			w[i] = v[i] = (float)(rng_uniform(&r) - 0.5);
+			g[i] = (float)(rng_uniform(&r) - 0.5) * 0.01f;
+		}
+		rc = optim_update(&p, 0.1f, 1, w, g, NULL, n);
+		ck_assert_int_ne(rc, 0); /* all finite, or not looked at */
+		for (size_t i = 0; i < n; i++) {
+			float want = fmaf(-0.1f, g[i], v[i]), ulp;
+
+			/* rc < 0: no FMA here, the update is cblas_saxpy */
+			ulp = nextafterf(fabsf(want), INFINITY) - fabsf(want);
+			ck_assert_msg(rc < 0 ? fabsf(w[i] - want) <= ulp :
+				      memcmp(&w[i], &want, sizeof want) == 0,
+				      "length %zu, weight %zu: %.9g want %.9g",
+				      n, i, (double)w[i], (double)want);
+		}
+		cblas_saxpy((int)n, -0.1f, g, 1, v, 1);
+		for (size_t i = 0; i < n; i++)
+			ck_assert(fabsf(w[i] - v[i]) <=
+				  2 * FLT_EPSILON * fabsf(v[i]));
+		if (rc < 0)
+			goto next;
+		ck_assert_int_eq(rc, 1);
+		/* overflow the last weight (the tail when n % 8 != 0), then
+		 * the first (the vector body when n >= 8) */
+		w[n - 1] = FLT_MAX;
+		g[n - 1] = -FLT_MAX;
+		ck_assert_int_eq(optim_update(&p, 4.0f, 2, w, g, NULL, n), 0);
+		ck_assert(isinf(w[n - 1]));
+		w[n - 1] = g[n - 1] = 0.0f;
+		ck_assert_int_eq(optim_update(&p, 0.1f, 3, w, g, NULL, n), 1);
+		w[0] = NAN;
+		ck_assert_int_eq(optim_update(&p, 0.1f, 4, w, g, NULL, n), 0);
+next:
+		free(w);
+		free(v);
+		free(g);
+	}
+}
+END_TEST
+
+/* The update notes whether the weights are finite; mlp_params_finite
+ * answers from that note until a writable pointer is taken again. */
+START_TEST(test_params_finite_after_update)
+{
+	const uint32_t sizes[] = {1, 1};
+	const act_kind act[] = {ACT_LINEAR};
+	const float x[1] = {1.0f}, y[1] = {0.0f};
+	mlp *m = make_model(1, sizes, act, MLP_LOSS_MSE, OPTIM_SGD, 0.1f, 3);
+	float loss;
+	fault f;
+
+	ck_assert_int_eq(mlp_params_finite(m), 1);
+	mlp_weights(m, 0)[0] = 1.0f;
+	mlp_biases(m, 0)[0] = 0.0f;
+	ck_assert_int_eq(mlp_train_step(m, x, y, 1, 0.1f, &loss, &f), 0);
+	ck_assert_int_eq(mlp_params_finite(m), 1);
+	/* a NaN written after the step, through a pointer taken then */
+	mlp_params(m, NULL)[1] = NAN;
+	ck_assert_int_eq(mlp_params_finite(m), 0);
+	mlp_biases(m, 0)[0] = 0.0f;
+	ck_assert_int_eq(mlp_params_finite(m), 1);
+	mlp_weights(m, 0)[0] = 1.0f;
+	/* output 1, target 0: dL/dw = 2, so lr FLT_MAX sends w to -Inf */
+	ck_assert_int_eq(mlp_gradients(m, x, y, 1, &loss, &f), 0);
+	ck_assert(isfinite(loss));
+	ck_assert_int_eq(mlp_apply(m, FLT_MAX, &f), 0);
+	ck_assert(isinf(mlp_params_const(m, NULL)[0]));
+	ck_assert_int_eq(mlp_params_finite(m), 0);
+	mlp_destroy(m);
 }
 END_TEST
 
@@ -1974,6 +2067,8 @@ core_suite(void)
 	tc = tcase_create("optim");
 	tcase_add_test(tc, test_optim_defaults);
 	tcase_add_test(tc, test_optim_sgd);
+	tcase_add_test(tc, test_optim_sgd_fused);
+	tcase_add_test(tc, test_params_finite_after_update);
 	tcase_add_test(tc, test_optim_momentum);
 	tcase_add_test(tc, test_optim_adam);
 	suite_add_tcase(s, tc);

@@ -5,8 +5,9 @@
  * options) on Fashion-MNIST when the Debian package dataset-fashion-mnist
  * is installed, else on synthetic data from a seeded generator, and in the
  * same run measures:
- *   - mlpd: samples/s and GFLOP/s (mlp_train_flops) of mlp_train_step on
- *     consecutive minibatches;
+ *   - mlpd: samples/s and GFLOP/s (mlp_train_flops) of
+ *     mlp_train_step_checked and mlp_params_finite (the daemon trainer's
+ *     step) on consecutive minibatches;
  *   - sgemm: GFLOP/s of bare cblas_sgemm calls with exactly the shapes one
  *     training step multiplies (forward A_l W_l^T per layer, backward
  *     D_l^T A_l and D_l W_l), the roofline the training can at best reach;
@@ -14,13 +15,24 @@
  *     weights and same data, incremental and batch backpropagation, in
  *     samples/s;
  *   - PyTorch on one thread (when Debian's python3-torch is installed):
- *     the same shape, rate and batch in tests/bench/bench_torch.py, a
- *     child process asked over a pipe for each of its slices.
- * The runs are interleaved in short slices, so that they all see the same
- * background load; each one's cpu/wall ratio is printed as a hint of how
- * busy the machine was (about 1.00 with one thread on an idle machine).
- * It prints a short report and, as its last line, one machine-readable
- *   samples_per_s=N gflops=N pct_of_sgemm=N ratio_vs_fann=N ratio_vs_torch=N
+ *     the same shape, rate, batch and row count in
+ *     tests/bench/bench_torch.py, a child process asked over a pipe for
+ *     each of its slices and timing them itself (the pipe's latency is not
+ *     PyTorch's). It pins OpenBLAS to one thread before importing torch:
+ *     torch.set_num_threads(1) does not reach Debian's OpenBLAS, whose
+ *     second thread made PyTorch 2-4x slower on a busy machine and faster
+ *     on an idle one, so the ratio swung from 1.8 to 4.
+ * The runs are interleaved in ROUNDS short slices, so that they all see the
+ * same background load; each figure is the median over the slices with
+ * [min - max] after it, ratios are taken slice by slice within a round,
+ * and the ratio to PyTorch is also given per CPU second (the time each
+ * side waited for a core left out). Each run's cpu/wall is printed as a
+ * hint of how busy the machine was (about 1.00 with one thread on an idle
+ * machine). It prints a short report and, as its last line, one
+ * machine-readable
+ *   samples_per_s=N gflops=N pct_of_sgemm=N ratio_vs_fann=N
+ *   ratio_vs_torch=N ratio_vs_torch_cpu=N pct_of_sgemm_range=LO..HI
+ *   ratio_vs_torch_range=LO..HI samples_per_cpu_s=N pct_of_sgemm_cpu=N
  * It measures and never judges: the exit status is non-zero only for a bad
  * option, unreadable data that was asked for, or a training fault.
  */
@@ -81,6 +93,9 @@ typedef struct bench_opts {
 /* One timed run. */
 typedef struct bench_run {
 	uint64_t steps;    /* minibatches (or sgemm rounds) done */
+	double rate[ROUNDS]; /* steps/s of each timed slice, round by round */
+	double crate[ROUNDS]; /* steps per CPU second of the same slices */
+	int slices;        /* entries of rate[] filled */
 	double elapsed;    /* wall seconds */
 	double cpu;        /* process CPU seconds over the same slices */
 	double per_s;      /* samples/s */
@@ -452,6 +467,24 @@ spec_from_opts(const bench_opts *o, mlp_spec *s)
 /* One minibatch (or one step's worth of sgemm calls) of some run. */
 typedef int (*bench_step_fn)(void *ctx, fault *f);
 
+/* A whole slice of about secs seconds run elsewhere (the PyTorch child):
+ * *steps done in *wall seconds using *cpu seconds of CPU. */
+typedef int (*bench_slice_fn)(void *ctx, double secs, uint64_t *steps,
+			      double *wall, double *cpu, fault *f);
+
+/* Adds one slice's figures to r (rate[] only for timed rounds). */
+static void
+add_slice(bench_run *r, uint64_t n, double wall, double cpu)
+{
+	r->steps += n;
+	r->elapsed += wall;
+	r->cpu += cpu;
+	if (r->slices < ROUNDS) {
+		r->crate[r->slices] = cpu > 0 ? (double)n / cpu : 0;
+		r->rate[r->slices++] = (double)n / wall;
+	}
+}
+
 /* Runs step(ctx) until secs of wall time have passed (at least once) and
  * adds the steps, wall and CPU time to r. */
 static int
@@ -466,9 +499,7 @@ run_slice(bench_step_fn step, void *ctx, double secs, bench_run *r, fault *f)
 		n++;
 		t = now_s();
 	} while (t - t0 < secs);
-	r->steps += n;
-	r->elapsed += t - t0;
-	r->cpu += cpu_s() - c0;
+	add_slice(r, n, t - t0, cpu_s() - c0);
 	return 0;
 }
 
@@ -490,10 +521,15 @@ mlpd_step(void *ctx, fault *f)
 	float loss;
 
 	c->k = (c->k + 1) % c->nb;
-	/* as the daemon's trainer does: the data set was checked once */
-	return mlp_train_step_checked(c->m, d->x + row * d->n_in,
-				      d->y + row * d->n_out, c->bs, 0, &loss,
-				      f);
+	/* as the daemon's trainer does: the data set was checked once, and
+	 * the weights are checked after every step */
+	if (mlp_train_step_checked(c->m, d->x + row * d->n_in,
+				   d->y + row * d->n_out, c->bs, 0, &loss,
+				   f) != 0)
+		return -1;
+	if (!mlp_params_finite(c->m))
+		return fault_set(f, FAULT_DIVERGED, "a weight went non-finite");
+	return 0;
 }
 
 /* sgemm: the bare products of one training step, same shapes and
@@ -744,15 +780,32 @@ fann_loss(struct fann *ann, const idx_dataset *d, size_t ne)
 }
 #endif
 
-/* One interleaved run. */
+/* One interleaved run: step in this process, or slice elsewhere. */
 typedef struct bench_task {
 	bench_step_fn step;
+	bench_slice_fn slice; /* used when step is NULL */
 	void *ctx;
 	double seconds; /* in total, over all rounds */
 	bench_run *r;
 } bench_task;
 
-/* Warms every task up once, then runs ROUNDS rounds of one slice each. */
+/* One slice of task t into r. */
+static int
+task_slice(const bench_task *t, double secs, bench_run *r, fault *f)
+{
+	double wall, cpu;
+	uint64_t n;
+
+	if (t->step != NULL)
+		return run_slice(t->step, t->ctx, secs, r, f);
+	if (t->slice(t->ctx, secs, &n, &wall, &cpu, f) != 0)
+		return -1;
+	add_slice(r, n, wall, cpu);
+	return 0;
+}
+
+/* Warms every task up once (first-call costs: page faults, allocator,
+ * PyTorch's dispatch caches), then runs ROUNDS rounds of one slice each. */
 static int
 run_tasks(bench_task *t, int n, fault *f)
 {
@@ -761,15 +814,14 @@ run_tasks(bench_task *t, int n, fault *f)
 
 	for (i = 0; i < n; i++) {
 		memset(&scratch, 0, sizeof(scratch));
-		if (run_slice(t[i].step, t[i].ctx,
-			      min_d(WARMUP_MAX_S, t[i].seconds / 10), &scratch,
-			      f) != 0)
+		if (task_slice(&t[i], min_d(WARMUP_MAX_S, t[i].seconds / 10),
+			       &scratch, f) != 0)
 			return -1;
 	}
 	for (round = 0; round < ROUNDS; round++)
 		for (i = 0; i < n; i++)
-			if (run_slice(t[i].step, t[i].ctx,
-				      t[i].seconds / ROUNDS, t[i].r, f) != 0)
+			if (task_slice(&t[i], t[i].seconds / ROUNDS, t[i].r,
+				       f) != 0)
 				return -1;
 	for (i = 0; i < n; i++)
 		t[i].r->done = 1;
@@ -797,13 +849,80 @@ print_layers(const bench_opts *o)
 	fputs(buf, stdout);
 }
 
-/* PyTorch: PEER_TORCH_CHUNK minibatches in the child per call. */
+/* PyTorch: one slice timed by the child itself. */
 static int
-torch_step(void *ctx, fault *f)
+torch_slice(void *ctx, double secs, uint64_t *steps, double *wall,
+	    double *cpu, fault *f)
 {
-	if (peer_torch_chunk(ctx) != 0)
+	if (peer_torch_slice(ctx, secs, steps, wall, cpu) != 0)
 		return fault_set(f, FAULT_INTERNAL, "the PyTorch child went away");
 	return 0;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median, min and max of v[0..n), n >= 1 (v is reordered). */
+typedef struct spread {
+	double med, lo, hi;
+} spread;
+
+static spread
+spread_of(double *v, int n)
+{
+	spread s;
+
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	s.med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	s.lo = v[0];
+	s.hi = v[n - 1];
+	return s;
+}
+
+/* Spread of a's per-slice rate times ka over b's times kb, paired round
+ * by round, so that a change of load between rounds cancels out. */
+static spread
+paired(const bench_run *a, double ka, const bench_run *b, double kb)
+{
+	double v[ROUNDS];
+	int i, n = a->slices < b->slices ? a->slices : b->slices;
+
+	for (i = 0; i < n; i++)
+		v[i] = a->rate[i] * ka / (b->rate[i] * kb);
+	return spread_of(v, n);
+}
+
+/* The same per CPU second: on a shared machine a single-threaded run's
+ * rate per second of its own CPU time does not count the time it waited
+ * for a core, which wall rates do, slice by slice, unevenly. */
+static spread
+paired_cpu(const bench_run *a, double ka, const bench_run *b, double kb)
+{
+	double v[ROUNDS];
+	int i, n = a->slices < b->slices ? a->slices : b->slices;
+
+	for (i = 0; i < n; i++)
+		v[i] = b->crate[i] > 0 ? a->crate[i] * ka / (b->crate[i] * kb) :
+		    0;
+	return spread_of(v, n);
+}
+
+/* Spread of r's per-slice rate times k: per second of wall time, or of
+ * CPU time with cpu. */
+static spread
+spread_rate(const bench_run *r, double k, int cpu)
+{
+	double v[ROUNDS];
+	int i;
+
+	for (i = 0; i < r->slices; i++)
+		v[i] = (cpu ? r->crate[i] : r->rate[i]) * k;
+	return spread_of(v, r->slices);
 }
 
 /* Prints the header lines: machine, BLAS, data and net. */
@@ -842,6 +961,10 @@ main(int argc, char **argv)
 {
 	char what[PATH_MAX + 256];
 	bench_run run, gemm, finc, fbat, torch;
+	char pct_range[64], torch_range[64] = "NA";
+	double tflops, pct, fann_ratio = 0, torch_ratio = 0;
+	double torch_cpu_ratio = 0, cpu_per_s, pct_cpu;
+	spread sp, sq;
 	bench_task tasks[5];
 	char layers[256];
 	peer_torch pt;
@@ -909,10 +1032,10 @@ main(int argc, char **argv)
 	    mlp_evaluate(mc.m, data.x, data.y, ne, &loss, &f) != 0)
 		goto out;
 	run.loss_start = loss;
-	tasks[nt++] = (bench_task){ mlpd_step, &mc, o.seconds, &run };
+	tasks[nt++] = (bench_task){ mlpd_step, NULL, &mc, o.seconds, &run };
 	if (sgemm_init(&sc, &o, &data, &f) != 0)
 		goto out;
-	tasks[nt++] = (bench_task){ sgemm_step, &sc, o.seconds, &gemm };
+	tasks[nt++] = (bench_task){ sgemm_step, NULL, &sc, o.seconds, &gemm };
 #ifdef HAVE_FANN
 	/* mlpd's sample gradient is (2 / NL)(g - y) g (1 - g) averaged over
 	 * the batch; FANN's is (g - y) g (1 - g), averaged by batch training
@@ -930,18 +1053,18 @@ main(int argc, char **argv)
 			goto out;
 		finc.loss_start = fann_loss(fi.ann, &data, ne);
 		fbat.loss_start = fann_loss(fb.ann, &data, ne);
-		tasks[nt++] = (bench_task){ fann_step, &fi, o.fann_seconds,
+		tasks[nt++] = (bench_task){ fann_step, NULL, &fi, o.fann_seconds,
 					    &finc };
-		tasks[nt++] = (bench_task){ fann_step, &fb, o.fann_seconds,
+		tasks[nt++] = (bench_task){ fann_step, NULL, &fb, o.fann_seconds,
 					    &fbat };
 	}
 #endif
 	if (o.torch_seconds > 0) {
 		layers_string(&o, layers, sizeof(layers));
 		if (peer_torch_start(&pt, o.python, BENCH_TORCH_SCRIPT, layers,
-				     o.batch, spec.opt.lr, o.seed) == 0) {
+				     o.batch, spec.opt.lr, o.seed, data.n) == 0) {
 			torch.loss_start = peer_torch_loss(&pt);
-			tasks[nt++] = (bench_task){ torch_step, &pt,
+			tasks[nt++] = (bench_task){ NULL, torch_slice, &pt,
 						    o.torch_seconds, &torch };
 		}
 	}
@@ -950,25 +1073,39 @@ main(int argc, char **argv)
 	if (mlp_evaluate(mc.m, data.x, data.y, ne, &loss, &f) != 0)
 		goto out;
 	run.loss_end = loss;
-	run.per_s = run.steps * o.batch / run.elapsed;
-	run.gflops = run.steps * mlp_train_flops(&spec, o.batch) /
-		     run.elapsed / 1e9;
-	gemm.gflops = gemm.steps * gemm_flops(&o, o.batch) / gemm.elapsed /
-		      1e9;
-	printf("mlpd     : %.0f samples/s, %.2f GFLOP/s (%llu steps in "
-	       "%.2f s, cpu/wall %.2f; loss on %zu rows %.4f -> %.4f)\n",
-	       run.per_s, run.gflops, (unsigned long long)run.steps,
-	       run.elapsed, run.cpu / run.elapsed, ne, run.loss_start,
-	       run.loss_end);
-	printf("sgemm    : %.2f GFLOP/s on the same %u sgemm calls per step "
-	       "(%llu steps in %.2f s, cpu/wall %.2f): mlpd reaches %.1f%%\n",
-	       gemm.gflops, 3 * o.n_layers - 1,
+	/* every figure is the median of the ROUNDS slices, [min - max]
+	 * after it; ratios are paired slice by slice (same round, same load) */
+	tflops = mlp_train_flops(&spec, o.batch);
+	sp = spread_rate(&run, (double)o.batch, 0);
+	run.per_s = sp.med;
+	run.gflops = spread_rate(&run, tflops / 1e9, 0).med;
+	cpu_per_s = spread_rate(&run, (double)o.batch, 1).med;
+	printf("mlpd     : %.0f samples/s [%.0f - %.0f], %.0f per CPU second, "
+	       "%.2f GFLOP/s (%llu steps in %.2f s, cpu/wall %.2f; loss on "
+	       "%zu rows %.4f -> %.4f)\n", sp.med, sp.lo, sp.hi, cpu_per_s,
+	       run.gflops,
+	       (unsigned long long)run.steps, run.elapsed,
+	       run.cpu / run.elapsed, ne, run.loss_start, run.loss_end);
+	sp = spread_rate(&gemm, gemm_flops(&o, o.batch) / 1e9, 0);
+	gemm.gflops = sp.med;
+	sq = paired(&run, tflops, &gemm, gemm_flops(&o, o.batch) / 100);
+	pct = sq.med;
+	printf("sgemm    : %.2f GFLOP/s [%.2f - %.2f] on the same %u sgemm "
+	       "calls per step (%llu steps in %.2f s, cpu/wall %.2f)\n",
+	       sp.med, sp.lo, sp.hi, 3 * o.n_layers - 1,
 	       (unsigned long long)gemm.steps, gemm.elapsed,
-	       gemm.cpu / gemm.elapsed, run.gflops / gemm.gflops * 100);
+	       gemm.cpu / gemm.elapsed);
+	printf("roofline : mlpd reaches %.1f%% [%.1f - %.1f] of sgemm",
+	       sq.med, sq.lo, sq.hi);
+	snprintf(pct_range, sizeof(pct_range), "%.1f..%.1f", sq.lo, sq.hi);
+	sq = paired_cpu(&run, tflops, &gemm, gemm_flops(&o, o.batch) / 100);
+	pct_cpu = sq.med;
+	printf("; per CPU second %.1f%% [%.1f - %.1f]\n", sq.med, sq.lo,
+	       sq.hi);
 #ifdef HAVE_FANN
 	if (finc.done) {
-		finc.per_s = finc.steps * o.batch / finc.elapsed;
-		fbat.per_s = fbat.steps * o.batch / fbat.elapsed;
+		finc.per_s = spread_rate(&finc, (double)o.batch, 0).med;
+		fbat.per_s = spread_rate(&fbat, (double)o.batch, 0).med;
 		finc.loss_end = fann_loss(fi.ann, &data, ne);
 		fbat.loss_end = fann_loss(fb.ann, &data, ne);
 		printf("fann inc : %.0f samples/s (FANN_TRAIN_INCREMENTAL, lr "
@@ -981,9 +1118,9 @@ main(int argc, char **argv)
 		       "%.4f)\n", fbat.per_s, lr_b, fbat.elapsed,
 		       fbat.cpu / fbat.elapsed, fbat.loss_start,
 		       fbat.loss_end);
+		fann_ratio = paired(&run, 1, &finc, 1).med;
 		printf("ratio    : mlpd is %.1fx FANN incremental, %.1fx FANN "
-		       "batch\n", run.per_s / finc.per_s,
-		       run.per_s / fbat.per_s);
+		       "batch\n", fann_ratio, paired(&run, 1, &fbat, 1).med);
 	} else {
 		printf("fann     : skipped (--fann-seconds 0)\n");
 	}
@@ -991,29 +1128,43 @@ main(int argc, char **argv)
 	printf("fann     : not built in (configure found no libfann)\n");
 #endif
 	if (torch.done) {
-		torch.per_s = torch.steps * PEER_TORCH_CHUNK * o.batch /
-			      torch.elapsed;
+		sp = spread_rate(&torch, (double)o.batch, 0);
+		torch.per_s = sp.med;
 		torch.loss_end = peer_torch_loss(&pt);
-		printf("torch    : %.0f samples/s (%s, 1 thread, random data of "
-		       "the same shape; %.2f s; loss %.4f -> %.4f)\n",
-		       torch.per_s, pt.what, torch.elapsed, torch.loss_start,
+		printf("torch    : %.0f samples/s [%.0f - %.0f] (%s; OpenBLAS "
+		       "and torch on 1 thread; random data of the same shape; "
+		       "%.2f s, cpu/wall %.2f; loss %.4f -> %.4f)\n",
+		       sp.med, sp.lo, sp.hi, pt.what, torch.elapsed,
+		       torch.cpu / torch.elapsed, torch.loss_start,
 		       torch.loss_end);
-		printf("ratio    : mlpd is %.2fx PyTorch\n",
-		       run.per_s / torch.per_s);
+		sq = paired(&run, 1, &torch, 1);
+		torch_ratio = sq.med;
+		printf("ratio    : mlpd is %.2fx PyTorch [%.2f - %.2f over %d "
+		       "paired slices]\n", sq.med, sq.lo, sq.hi, torch.slices);
+		snprintf(torch_range, sizeof(torch_range), "%.2f..%.2f", sq.lo,
+			 sq.hi);
+		sq = paired_cpu(&run, 1, &torch, 1);
+		torch_cpu_ratio = sq.med;
+		printf("ratio    : per CPU second, mlpd is %.2fx PyTorch [%.2f - "
+		       "%.2f]\n", sq.med, sq.lo, sq.hi);
 	} else {
 		printf("torch    : skipped (%s)\n", o.torch_seconds > 0 ?
 		       pt.what : "--torch-seconds 0");
 	}
 	printf("samples_per_s=%.0f gflops=%.2f pct_of_sgemm=%.1f ", run.per_s,
-	       run.gflops, run.gflops / gemm.gflops * 100);
+	       run.gflops, pct);
 	if (finc.done)
-		printf("ratio_vs_fann=%.2f ", run.per_s / finc.per_s);
+		printf("ratio_vs_fann=%.2f ", fann_ratio);
 	else
 		printf("ratio_vs_fann=NA ");
 	if (torch.done)
-		printf("ratio_vs_torch=%.2f\n", run.per_s / torch.per_s);
+		printf("ratio_vs_torch=%.2f ratio_vs_torch_cpu=%.2f ",
+		       torch_ratio, torch_cpu_ratio);
 	else
-		printf("ratio_vs_torch=NA\n");
+		printf("ratio_vs_torch=NA ratio_vs_torch_cpu=NA ");
+	printf("pct_of_sgemm_range=%s ratio_vs_torch_range=%s "
+	       "samples_per_cpu_s=%.0f pct_of_sgemm_cpu=%.1f\n", pct_range,
+	       torch_range, cpu_per_s, pct_cpu);
 	rc = 0;
 out:
 	if (rc == 1)

@@ -23,9 +23,11 @@ read_line(peer_torch *p, char *buf, size_t size)
 
 int
 peer_torch_start(peer_torch *p, const char *python, const char *script,
-		 const char *layers, size_t batch, float lr, uint64_t seed)
+		 const char *layers, size_t batch, float lr, uint64_t seed,
+		 size_t rows)
 {
-	char a_layers[256], a_batch[64], a_lr[64], a_seed[64], line[256];
+	char a_layers[256], a_batch[64], a_lr[64], a_seed[64], a_rows[64];
+	char line[256];
 	int in[2], out[2];
 
 	memset(p, 0, sizeof(*p));
@@ -45,6 +47,7 @@ peer_torch_start(peer_torch *p, const char *python, const char *script,
 	snprintf(a_lr, sizeof(a_lr), "lr=%.9g", (double)lr);
 	snprintf(a_seed, sizeof(a_seed), "seed=%llu",
 		 (unsigned long long)seed);
+	snprintf(a_rows, sizeof(a_rows), "rows=%zu", rows);
 	fflush(stdout);
 	p->pid = fork();
 	if (p->pid == 0) {
@@ -55,7 +58,7 @@ peer_torch_start(peer_torch *p, const char *python, const char *script,
 		close(out[0]);
 		close(out[1]);
 		execlp(python, python, script, a_layers, a_batch, a_lr, a_seed,
-		       (char *)NULL);
+		       a_rows, (char *)NULL);
 		printf("skip cannot run %s\n", python);
 		_exit(127);
 	}
@@ -89,16 +92,20 @@ fail:
 }
 
 int
-peer_torch_chunk(peer_torch *p)
+peer_torch_slice(peer_torch *p, double secs, uint64_t *steps, double *wall,
+		 double *cpu)
 {
-	char line[64];
+	unsigned long long n;
+	char line[128];
 
 	if (p->pid == 0)
 		return -1;
-	fprintf(p->to, "%d\n", PEER_TORCH_CHUNK);
+	fprintf(p->to, "run %.6f\n", secs);
 	if (fflush(p->to) != 0 || read_line(p, line, sizeof(line)) != 0 ||
-	    strcmp(line, "done") != 0)
+	    sscanf(line, "done %llu %lf %lf", &n, wall, cpu) != 3 || n == 0 ||
+	    !(*wall > 0))
 		return -1;
+	*steps = n;
 	return 0;
 }
 
