@@ -34,9 +34,10 @@
  * held-out rows, weighting each block's loss by its rows.
  *
  * Memory: in memory, the rows and 12 bytes of order per row; streamed, a
- * window of at most cap / (row + 12 bytes) slots less one block, plus one
- * block for validation; either way plus the step's own rows and 8 bytes
- * per block. Streaming is chosen when the rows do not fit the cap.
+ * window of at most 7/8 cap / (row + 12 bytes) slots less one block, plus
+ * one block for validation, and 8 bytes per block (blocks are made large
+ * enough for those to take at most an eighth of the cap); either way plus
+ * the step's own rows. Streaming is chosen when the rows do not fit.
  */
 #include "dataset.h"
 
@@ -186,9 +187,14 @@ done:
 static int
 plan_stream(dataset *d, size_t cap, fault *f)
 {
-	size_t fit = cap / (d->rowb + 12);
+	/* an eighth of the cap for the 8 bytes a block takes, the rest for
+	 * the window and the validation block */
+	size_t fit = (cap - cap / 8) / (d->rowb + 12);
+	uint64_t least = d->total / (cap / 64 ? cap / 64 : 1) + 1;
 
 	d->blk = fit / (WINDOW_BLOCKS + 1) ? fit / (WINDOW_BLOCKS + 1) : 1;
+	if (d->blk < least)
+		d->blk = (size_t)least;
 	d->win = fit / d->blk > 1 ? fit / d->blk - 1 : 1;
 	d->nblk = (size_t)((d->total + d->blk - 1) / d->blk);
 	d->slots = d->win * d->blk;
