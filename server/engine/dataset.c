@@ -8,8 +8,8 @@
  * been read (filled). A step takes its rows through the order of the
  * window: a slot already read is copied, one not yet read is fetched at
  * once with the other missing rows of the step (incremental blob reads,
- * about one page a row), and after the step a further chunk of slots
- * (FILL_BYTES) is read. So a job's first step waits for its own rows only,
+ * about one page a row), and before every step but the first a further
+ * chunk of slots (FILL_BYTES) is read. So a job's first step waits for its own rows only,
  * never for the whole set (60,000 rows of 784 inputs take about a second
  * to read), and the rows come out exactly as a whole load gave them.
  *
@@ -86,6 +86,7 @@ struct dataset {
 	uint64_t *mpos;         /* their stored rows */
 	size_t *mslot;          /* their place in xb */
 	size_t nmiss;
+	int warm;               /* a step was served since the last release */
 };
 
 /* splitmix64's finalizer: a well mixed 64-bit hash of z. */
@@ -472,6 +473,12 @@ dataset_batch(dataset *d, rng *r, int64_t s, const float **x,
 
 	if (!d->streamed && off == 0 && d->shuffle)
 		rng_shuffle(r, d->order, d->n);
+	/* read ahead before the step (its rows may be among them), but not
+	 * before the first one after opening or a release: that one reads
+	 * only its own rows, so a job starts at once */
+	if (d->warm && fill_more(d, f) < 0)
+		return -1;
+	d->warm = 1;
 	d->nmiss = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t o = off + i;
@@ -486,7 +493,7 @@ dataset_batch(dataset *d, rng *r, int64_t s, const float **x,
 			return -1;
 		take(d, i, d->order[o - d->wstart]);
 	}
-	if (flush_missing(d, f) < 0 || fill_more(d, f) < 0)
+	if (flush_missing(d, f) < 0)
 		return -1;
 	*x = d->xb;
 	*y = d->yb;
@@ -587,6 +594,7 @@ dataset_release(dataset *d)
 	d->escratch = NULL;
 	d->epos = NULL;
 	d->filled = 0;
+	d->warm = 0;
 	if (d->streamed) {
 		/* the window comes back from the order's seeds */
 		free(d->pos);

@@ -61,7 +61,8 @@ size_t dataset_bytes(const dataset *d);
  * *y point at *rows rows inside d, valid until the next call. In memory,
  * r (the model's generator) reshuffles at each epoch's first step as the
  * whole-load trainer did; streamed, r is not used. Reads what it needs
- * from the store, then a little more of the rest. Each s once, in order
+ * from the store, and (but on the first call after opening or a release)
+ * a few MiB more of the rest. Each s once, in order
  * (a resumed job may start at any s). */
 int dataset_batch(dataset *d, rng *r, int64_t s, const float **x,
 		  const float **y, size_t *rows, fault *f);
