@@ -676,8 +676,11 @@ job_yield(trainer *t, job *j)
 		j->rs.kept = b;
 	}
 	pthread_mutex_unlock(&t->mu);
-	if (j->rs.kept == 0)
+	if (j->rs.kept == 0) {
+		log_debug("job %s: yields; its %zu bytes of rows are freed",
+		    j->row.id, b);
 		dataset_release(j->rs.ds);
+	}
 }
 
 void
