@@ -193,6 +193,9 @@ plan_stream(dataset *d, size_t cap, fault *f)
 	size_t fit = (cap - cap / 8) / (d->rowb + 12);
 	uint64_t least = d->total / (cap / 64 ? cap / 64 : 1) + 1;
 
+	if (fit > UINT32_MAX)
+		fit = UINT32_MAX;
+
 	d->blk = fit / (WINDOW_BLOCKS + 1) ? fit / (WINDOW_BLOCKS + 1) : 1;
 	if (d->blk < least)
 		d->blk = (size_t)least;
@@ -248,7 +251,8 @@ dataset_open(store *st, const char *model_id, const dataset_opts *o,
 		fault_set(f, FAULT_INVALID, "the model has no training data");
 		goto fail;
 	}
-	d->streamed = d->total > SIZE_MAX / (d->rowb + 12) ||
+	/* slots are numbered in 32 bits */
+	d->streamed = d->total > UINT32_MAX ||
 	    d->total * (d->rowb + 12) > o->cap;
 	rc = d->streamed ? plan_stream(d, o->cap, f) : plan_memory(d, f);
 	if (rc < 0)
