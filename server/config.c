@@ -31,7 +31,7 @@ enum {
 	OPT_MAX_QUEUE,
 	OPT_HISTORY_RAW,
 	OPT_LIMIT_FIRST_,  /* the config_limits flags, in limit_opts order */
-	OPT_LIMIT_LAST_ = OPT_LIMIT_FIRST_ + 11,
+	OPT_LIMIT_LAST_ = OPT_LIMIT_FIRST_ + 12,
 	OPT_LOG_LEVEL,
 	OPT_TOKEN_FILE,
 	OPT_INSECURE,
@@ -67,6 +67,7 @@ static const struct option options[] = {
 	{ "max-samples", required_argument, NULL, OPT_LIMIT_FIRST_ + 9 },
 	{ "max-idle-per-ip", required_argument, NULL, OPT_LIMIT_FIRST_ + 10 },
 	{ "max-versions", required_argument, NULL, OPT_LIMIT_FIRST_ + 11 },
+	{ "job-memory", required_argument, NULL, OPT_LIMIT_FIRST_ + 12 },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
@@ -114,6 +115,8 @@ static const struct limit_opt {
 	  offsetof(config_limits, max_idle_per_ip), 32, 1, 65536 },
 	{ OPT_LIMIT_FIRST_ + 11, "max-versions",
 	  offsetof(config_limits, max_versions), 100, 1, 100000 },
+	{ OPT_LIMIT_FIRST_ + 12, "job-memory",
+	  offsetof(config_limits, job_memory), 256u << 20, 4096, 1ull << 40 },
 };
 
 static size_t *
@@ -192,6 +195,9 @@ config_usage(FILE *out)
 	    "  --max-samples N           stored training rows per model\n"
 	    "                            (default 1000000)\n"
 	    "  --max-versions N          saved versions per model (default 100)\n"
+	    "  --job-memory BYTES        rows one train job holds; a larger data\n"
+	    "                            set is streamed from the database in\n"
+	    "                            blocks (default 268435456)\n"
 	    "  --log-level LEVEL         error, warn, info or debug (default info)\n"
 	    "  --token-file FILE         require \"Authorization: Bearer TOKEN\" on\n"
 	    "                            /v1 and /metrics (all but / and /healthz);\n"

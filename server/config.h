@@ -35,6 +35,8 @@ typedef struct config_limits {
 	                            that one request or train step works on */
 	size_t max_samples;      /* stored training rows per model */
 	size_t max_versions;     /* saved versions per model */
+	size_t job_memory;       /* bytes of rows one train job holds; past
+	                            it they are streamed (--job-memory) */
 	size_t max_idle_per_ip;  /* of max_per_ip, connections that have not
 	                            sent a request (with a token: one with
 	                            it); the oldest past it are closed */

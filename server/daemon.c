@@ -151,6 +151,7 @@ daemon_start(const config *c, fault *f)
 	tc.checkpoint_every = c->checkpoint_every;
 	tc.max_queue = c->max_queue;
 	tc.max_versions = c->lim.max_versions;
+	tc.job_memory = c->lim.job_memory;
 	if ((d->api.tr = trainer_create(d->api.st, d->api.reg, &tc, f)) ==
 	    NULL)
 		goto fail;

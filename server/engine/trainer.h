@@ -73,6 +73,9 @@ typedef struct trainer_config {
 	                            borrowed, may be NULL */
 	size_t max_versions;     /* the cap save_best's versions count against
 	                            (--max-versions); 0: none */
+	size_t job_memory;       /* bytes of rows a train job may hold
+	                            (--job-memory): past it, rows are
+	                            streamed (dataset.h); 0: 256 MB */
 } trainer_config;
 
 /* A copy of a job for the API; row.error points into error, row.options

@@ -28,6 +28,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "dataset.h"
 #include "trainer.h"
 
 /* Seconds between a job's snapshots (and yields); its loss points and
@@ -40,6 +41,8 @@
  * of small models; a bigger one is freed when its task ends, so idle
  * models hold their parameters and little more (README, "Limits"). */
 #define TRAINER_SCRATCH_KEPT ((size_t)1 << 20)
+/* --job-memory's default: bytes of rows one train job may hold. */
+#define TRAINER_JOB_MEMORY_DEFAULT ((size_t)256 << 20)
 /* Steps one job may run. */
 #define TRAINER_MAX_JOB_STEPS 1000000000LL
 
@@ -48,10 +51,8 @@ typedef enum task_kind { TASK_TRAIN, TASK_STEP, TASK_WEIGHTS } task_kind;
 /* The loop state of a train job between slices. */
 typedef struct run_state {
 	int started;
-	float *x, *y;           /* all rows, loaded once */
-	size_t n;               /* rows */
-	uint32_t *idx;          /* row order of the current epoch */
-	float *xb, *yb;         /* gathered minibatch */
+	dataset *ds;            /* the rows and their order (dataset.h) */
+	size_t n;               /* rows trained on */
 	size_t bs;              /* rows per step */
 	size_t per_epoch;       /* steps per epoch */
 	int64_t s;              /* steps done in this job */
@@ -61,7 +62,9 @@ typedef struct run_state {
 	double last_ckpt;       /* monotonic time of the last checkpoint */
 	uint64_t new_steps;     /* steps since the last commit, for metrics */
 	uint64_t new_rows;      /* rows those steps used */
-	float *vx, *vy;         /* the validation set (vn rows), owned */
+	float *vx, *vy;         /* the validation set given with the job (vn
+	                           rows), owned; NULL: validation_split's,
+	                           in ds */
 	size_t vn;
 	int onehot;             /* its targets are one-hot: measure accuracy */
 	float *vout;            /* eval_measure's scratch for it */
@@ -78,6 +81,10 @@ typedef struct run_state {
 	float *best;            /* restore_best: the parameters at
 	                           stop.best_step */
 	int stopped;            /* early stopping ended the job */
+	double began;           /* monotonic time its first slice began */
+	size_t kept;            /* bytes of rows it keeps while queued after
+	                           a yield, counted in *budget */
+	size_t *budget;         /* &trainer.kept_bytes (under trainer.mu) */
 } run_state;
 
 typedef struct job {
@@ -132,6 +139,8 @@ struct trainer {
 	size_t nholds, capholds;
 	pthread_t *threads;
 	model_entry **current;  /* per worker: the model it runs, or NULL */
+	size_t kept_bytes;      /* rows kept by jobs queued after a yield;
+	                           at most cfg.job_memory (trainer_loop.c) */
 	unsigned started;
 	int stop;               /* workers must finish up */
 	int closed;             /* no new work accepted */
@@ -168,7 +177,8 @@ void trainer_loop_run(trainer *t, task *tk);
 int trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 		       const store_job *final, fault *f);
 
-/* Frees what rs holds and zeroes it. */
+/* Frees what rs holds and zeroes it (trainer.mu held once rs ran: the
+ * rows it kept leave the trainer's count). */
 void trainer_loop_free(run_state *rs);
 
 /* Measures live on (x, y), n rows, into p at live's step and the time

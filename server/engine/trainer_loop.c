@@ -25,11 +25,9 @@
 void
 trainer_loop_free(run_state *rs)
 {
-	free(rs->x);
-	free(rs->y);
-	free(rs->idx);
-	free(rs->xb);
-	free(rs->yb);
+	if (rs->budget != NULL)
+		*rs->budget -= rs->kept;
+	dataset_destroy(rs->ds);
 	free(rs->pts);
 	free(rs->vx);
 	free(rs->vy);
@@ -155,9 +153,22 @@ push_validation(run_state *rs, mlp *live, fault *f)
 	if (vp == NULL)
 		return -1;
 	rs->vpts = vp;
-	if (trainer_loop_measure(live, rs->vx, rs->vy, rs->vn, rs->onehot,
-	    rs->vout, &rs->vpts[rs->nvpts], f) < 0)
-		return -1;
+	if (rs->vx != NULL) {
+		if (trainer_loop_measure(live, rs->vx, rs->vy, rs->vn,
+		    rs->onehot, rs->vout, &rs->vpts[rs->nvpts], f) < 0)
+			return -1;
+	} else {
+		eval_result r;
+
+		/* validation_split's rows, read from the store */
+		if (dataset_measure(rs->ds, live, &r, f) < 0)
+			return -1;
+		vp = &rs->vpts[rs->nvpts];
+		vp->step = mlp_step(live);
+		vp->loss = r.loss;
+		vp->accuracy = r.accuracy;
+		vp->time_ms = wallclock_ms();
+	}
 	rs->last_val_step = rs->vpts[rs->nvpts++].step;
 	return 0;
 }
@@ -281,56 +292,59 @@ job_resume(trainer *t, job *j, model_entry *m, int64_t *total, fault *f)
 	return 0;
 }
 
-/* Loads the rows and sizes the buffers on a job's first slice. The rows
+/* The bytes of rows a job may hold (--job-memory). */
+static size_t
+job_memory(const trainer *t)
+{
+	return t->cfg.job_memory ? t->cfg.job_memory :
+	    TRAINER_JOB_MEMORY_DEFAULT;
+}
+
+/* Plans the rows and sizes the buffers on a job's first slice; no row is
+ * read before the first step asks for its own (dataset.h). The rows
  * validation_split holds out are core/eval.h's split seeded with the
- * model's seed, so every job on the same rows holds out the same ones. */
+ * model's seed (streamed: a hash of it), so every job on the same rows
+ * holds out the same ones. */
 static int
 job_start(trainer *t, job *j, model_entry *m, fault *f)
 {
 	run_state *rs = &j->rs;
 	const mlp_spec *s = &m->spec;
-	size_t n0 = s->sizes[0], nl = s->sizes[s->n_layers];
+	size_t nl = s->sizes[s->n_layers];
+	dataset_opts o;
 	int64_t total;
 	double t0 = wallclock_mono();
 
-	if (store_batches_load(t->st, m->id, (uint32_t)n0, (uint32_t)nl,
-	    &rs->x, &rs->y, &rs->n, f) < 0)
+	memset(&o, 0, sizeof o);
+	o.spec = s;
+	o.order_key = (uint64_t)j->row.start_step;
+	o.split = rs->vx == NULL ? j->opts.validation_split : 0;
+	o.batch_size = (size_t)j->opts.batch_size;
+	o.shuffle = j->opts.shuffle;
+	o.cap = job_memory(t);
+	if (dataset_open(t->st, m->id, &o, &rs->ds, f) < 0)
 		return -1;
-	log_info("job %s: loaded %zu rows in %.3f s", j->row.id, rs->n,
-	    wallclock_mono() - t0);
-	if (rs->n == 0)
-		return fault_set(f, FAULT_INVALID, "the model has no training "
-		    "data");
-	/* Rows were checked at ingest; one scan here also covers a damaged
-	 * file, and lets every step skip its own (mlp_train_step_checked). */
-	if (mlp_check_data(s, rs->x, rs->y, rs->n, f) < 0)
-		return -1;
-	if (j->opts.validation_split > 0 && eval_hold_out(rs->x, rs->y,
-	    &rs->n, n0, nl, j->opts.validation_split, s->seed, &rs->vx,
-	    &rs->vy, &rs->vn, f) < 0)
-		return -1;
-	if (rs->vn > 0) {
+	rs->budget = &t->kept_bytes;
+	rs->n = dataset_rows(rs->ds);
+	if (rs->vx == NULL)
+		rs->vn = dataset_val_rows(rs->ds);
+	log_info("job %s: %zu rows to train on, %zu held out, %s (planned in "
+	    "%.3f s)", j->row.id, rs->n, rs->vx == NULL ? rs->vn : 0,
+	    dataset_streamed(rs->ds) ? "streamed in blocks (past "
+	    "--job-memory)" : "in memory", wallclock_mono() - t0);
+	if (rs->vx != NULL) {
 		rs->onehot = eval_is_onehot(rs->vy, rs->vn, nl);
 		if (rs->onehot && (rs->vout = malloc(eval_scratch_floats(
 		    rs->vn, nl) * sizeof(float))) == NULL)
 			return fault_set(f, FAULT_NOMEM, "out of memory for "
 			    "the validation rows");
 	}
-	rs->bs = (size_t)j->opts.batch_size < rs->n ?
-	    (size_t)j->opts.batch_size : rs->n;
-	rs->per_epoch = (rs->n + rs->bs - 1) / rs->bs;
+	rs->bs = dataset_batch_rows(rs->ds);
+	rs->per_epoch = dataset_per_epoch(rs->ds);
 	total = j->opts.steps ? j->opts.steps :
 	    j->opts.epochs * (int64_t)rs->per_epoch;
 	if (total > TRAINER_MAX_JOB_STEPS)
 		total = TRAINER_MAX_JOB_STEPS;
-	rs->idx = malloc(rs->n * sizeof *rs->idx);
-	rs->xb = malloc(rs->bs * n0 * sizeof(float));
-	rs->yb = malloc(rs->bs * nl * sizeof(float));
-	if (rs->idx == NULL || rs->xb == NULL || rs->yb == NULL)
-		return fault_set(f, FAULT_NOMEM, "out of memory for the "
-		    "training data");
-	for (size_t i = 0; i < rs->n; i++)
-		rs->idx[i] = (uint32_t)i;
 	rs->lr = j->opts.lr > 0 ? (float)j->opts.lr : s->opt.lr;
 	rs->track = rs->vn > 0 || j->opts.stop.patience > 0 ||
 	    j->opts.restore_best || j->opts.save_best;
@@ -381,13 +395,11 @@ static slice_end
 run_slice(trainer *t, job *j, model_entry *m, fault *f)
 {
 	run_state *rs = &j->rs;
-	const mlp_spec *s = &m->spec;
-	size_t n0 = s->sizes[0], nl = s->sizes[s->n_layers];
 	double last_flush = wallclock_mono();
 
 	for (;;) {
 		int64_t total, stop;
-		size_t pos, rows;
+		size_t rows;
 		const float *xb, *yb;
 		float loss, rate;
 		double now;
@@ -400,26 +412,9 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 			return SLICE_STOPPED;
 		if (rs->s >= total)
 			return SLICE_DONE;
-		pos = (size_t)(rs->s % (int64_t)rs->per_epoch);
-		if (pos == 0 && j->opts.shuffle)
-			rng_shuffle(mlp_rng(m->live), rs->idx, rs->n);
-		rows = rs->n - pos * rs->bs < rs->bs ? rs->n - pos * rs->bs :
-		    rs->bs;
-		if (j->opts.shuffle) {
-			for (size_t r = 0; r < rows; r++) {
-				size_t k = rs->idx[pos * rs->bs + r];
-
-				memcpy(rs->xb + r * n0, rs->x + k * n0,
-				    n0 * sizeof(float));
-				memcpy(rs->yb + r * nl, rs->y + k * nl,
-				    nl * sizeof(float));
-			}
-			xb = rs->xb;
-			yb = rs->yb;
-		} else {
-			xb = rs->x + pos * rs->bs * n0;
-			yb = rs->y + pos * rs->bs * nl;
-		}
+		if (dataset_batch(rs->ds, mlp_rng(m->live), rs->s, &xb, &yb,
+		    &rows, f) < 0)
+			return SLICE_FAILED;
 		rate = step_rate(j, total);
 		if (mlp_train_step_checked(m->live, xb, yb, rows, rate,
 		    &loss, f) < 0) {
@@ -434,6 +429,11 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 			fault_set(f, FAULT_DIVERGED, "diverged at step %llu",
 			    (unsigned long long)mlp_step(m->live));
 			return SLICE_FAILED;
+		}
+		if (rs->began > 0) {
+			log_info("job %s: first step %.3f s after its start",
+			    j->row.id, wallclock_mono() - rs->began);
+			rs->began = 0;
 		}
 		rs->s++;
 		rs->new_steps++;
@@ -660,6 +660,29 @@ fail:
 	    j->row.id, (long long)rs->stop.best_step, f.msg);
 }
 
+/* A job that yields keeps its rows while the rows kept by all the queued
+ * jobs stay within one --job-memory, and frees them otherwise (reading
+ * them again gives the same rows in the same order): so memory is about
+ * one cap per worker plus one, however many jobs have started. */
+static void
+job_yield(trainer *t, job *j)
+{
+	size_t cap = job_memory(t);
+	size_t b = dataset_bytes(j->rs.ds);
+
+	pthread_mutex_lock(&t->mu);
+	if (t->kept_bytes + b <= cap) {
+		t->kept_bytes += b;
+		j->rs.kept = b;
+	}
+	pthread_mutex_unlock(&t->mu);
+	if (j->rs.kept == 0) {
+		log_debug("job %s: yields; its %zu bytes of rows are freed",
+		    j->row.id, b);
+		dataset_release(j->rs.ds);
+	}
+}
+
 void
 trainer_loop_run(trainer *t, task *tk)
 {
@@ -671,12 +694,19 @@ trainer_loop_run(trainer *t, task *tk)
 	store_job row;
 
 	fault_clear(&f);
+	pthread_mutex_lock(&t->mu);
+	t->kept_bytes -= j->rs.kept;
+	j->rs.kept = 0;
+	pthread_mutex_unlock(&t->mu);
+	if (!j->rs.started)
+		j->rs.began = wallclock_mono();
 	if (!j->rs.started && (job_running(t, j, m, &f) < 0 ||
 	    job_start(t, j, m, &f) < 0))
 		end = SLICE_FAILED;
 	else
 		end = run_slice(t, j, m, &f);
 	if (end == SLICE_YIELD) {
+		job_yield(t, j);
 		pthread_mutex_lock(&t->mu);
 		do_enqueue(t, tk);
 		pthread_mutex_unlock(&t->mu);

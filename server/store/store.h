@@ -208,6 +208,29 @@ int store_batches_load(store *s, const char *model_id, uint32_t nin,
 		       uint32_t nout, float **x, float **y, size_t *n,
 		       fault *f);
 
+/* A model's stored rows, numbered in batch order (store_rows.c): a
+ * snapshot of its batch list, read by row number without loading the
+ * rest. Opaque; the store it was opened on must outlive it. */
+typedef struct store_rows store_rows;
+
+/* Lists the model's batches into *out (store_rows_destroy frees it):
+ * FAULT_INVALID for an unknown model or a width of 0. */
+int store_rows_open(store *s, const char *model_id, uint32_t nin,
+		    uint32_t nout, store_rows **out, fault *f);
+
+/* The rows the snapshot holds. */
+uint64_t store_rows_count(const store_rows *r);
+
+/* Copies rows pos[0..n) (numbers below the count, any order; runs of
+ * consecutive numbers read fastest) into x (n x nin) and y (n x nout),
+ * in one read transaction. FAULT_CORRUPT when a batch was deleted since
+ * the snapshot or does not match its row count. */
+int store_rows_read(store_rows *r, const uint64_t *pos, size_t n, float *x,
+		    float *y, fault *f);
+
+/* NULL is a no-op. */
+void store_rows_destroy(store_rows *r);
+
 /* ---- training progress ---- */
 
 typedef struct store_progress {

@@ -45,21 +45,6 @@ static const char *const q_sql[Q_COUNT_] = {
 	[Q_BATCH_DELETE] = "DELETE FROM batches WHERE model_id = ?1",
 };
 
-/* Stored floats are little-endian; on a big-endian host, swap in place. */
-static void
-floats_le(void *p, size_t n)
-{
-	const uint16_t one = 1;
-	unsigned char *b = p, t;
-
-	if (*(const unsigned char *)&one == 1)
-		return;
-	for (size_t i = 0; i < n; i++, b += 4) {
-		t = b[0], b[0] = b[3], b[3] = t;
-		t = b[1], b[1] = b[2], b[2] = t;
-	}
-}
-
 struct batch_insert {
 	const char *model_id;
 	const void *x, *y;   /* little-endian floats */

@@ -11,6 +11,8 @@
  *   store_models.c   models, their checkpoint and revert (store_model*,
  *                    and model_* for the other files)
  *   store_batches.c  training data (store_batch*)
+ *   store_rows.c     its rows read by number (store_rows_*), and the
+ *                    byte order of stored floats (floats_le)
  *   store_jobs.c     jobs (store_job*, and job_* for the other files)
  *   store_progress.c the trainer's commit (store_progress_commit)
  *   hist_tiers.c     the arithmetic of the history's levels (no SQL)
@@ -195,6 +197,12 @@ char *db_copy_text(sqlite3_stmt *st, int col, fault *f);
 
 /* A real column; NAN for NULL. */
 double db_real(sqlite3_stmt *st, int col);
+
+/* ---- store_rows.c ---- */
+
+/* Stored floats are little-endian; on a big-endian host, swaps the n
+ * floats at p in place (a no-op on a little-endian one). */
+void floats_le(void *p, size_t n);
 
 /* ---- store_models.c ---- */
 

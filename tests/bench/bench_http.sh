@@ -26,6 +26,9 @@
 #     rows/s, predict rows/s for 10,000-row requests in JSON, CSV and .npy,
 #     and the daemon's peak RSS for a 64 MB JSON body (BASELINE=another
 #     mlpd binary adds its figures from the same run);
+#   - job start (tests/bench/bench_jobstart.sh, run second): the time from
+#     POST .../train to the first step on 60,000 rows of 784 inputs, and
+#     the peak resident set, in memory and streamed (--job-memory 64 MB);
 #   - head-of-line (tests/load/headofline.py): p50/p99/max of /healthz and
 #     predict alone, then next to a training job, a /step loop and a 3 s
 #     database write lock held by another process, with one HTTP thread.
@@ -48,6 +51,8 @@ WRK_ARGS=(-t2 -c64 -d5s --latency)
 
 bash "$(dirname "$0")/bench_ingest.sh" ||
     echo "bench_http: bench_ingest.sh failed (see above)"
+bash "$(dirname "$0")/bench_jobstart.sh" ||
+    echo "bench_http: bench_jobstart.sh failed (see above)"
 
 missing=
 for tool in curl wrk nginx; do

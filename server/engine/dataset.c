@@ -1,0 +1,630 @@
+/*
+ * dataset: a train job's rows, read from the store as the job goes, in
+ * bounded memory (dataset.h says what it offers).
+ *
+ * DESIGN. The stored rows are numbered 0..total-1 in batch order
+ * (store_rows.c). A job sees them through a window: the slots of the rows
+ * it may use now, each naming a stored row (pos), of which a prefix has
+ * been read (filled). A step takes its rows through the order of the
+ * window: a slot already read is copied, one not yet read is fetched at
+ * once with the other missing rows of the step (incremental blob reads,
+ * about one page a row), and before every step but the first a further
+ * chunk of slots (FILL_BYTES) is read. So a job's first step waits for its own rows only,
+ * never for the whole set (60,000 rows of 784 inputs take about a second
+ * to read), and the rows come out exactly as a whole load gave them.
+ *
+ * In memory (the rows fit the cap): the window is every training row, in
+ * stored order; validation_split holds out the rows core/eval.h's
+ * eval_hold_out holds out (the last of a shuffle seeded with the model's
+ * seed), read when first measured; the order is idx, reshuffled by the
+ * model's generator at each epoch's first step. Everything the steps see
+ * is what the whole-load trainer gave them, so results do not change.
+ *
+ * Streamed (they do not): rows fall in blocks of `blk` consecutive rows; a
+ * row is held out for validation when a hash of the seed and its number
+ * falls under the split (about that share of the rows, the same ones for
+ * every job on the same rows and seed). Each epoch shuffles the block
+ * order, then takes `win` blocks at a time as a window whose training rows
+ * it shuffles (tf.data's and WebDataset's shuffle buffer), each shuffle
+ * from a generator seeded by the seed, the job's order key, the epoch
+ * and the window: the order of any step follows from those alone, so a
+ * job that yields (and drops its rows) or resumes after a restart picks
+ * up the very order it left. Every training row comes once an epoch.
+ * Validation reads every block once per measurement and measures its
+ * held-out rows, weighting each block's loss by its rows.
+ *
+ * Memory: in memory, the rows and 12 bytes of order per row; streamed, a
+ * window of at most 7/8 cap / (row + 12 bytes) slots less one block, plus
+ * one block for validation, and 8 bytes per block (blocks are made large
+ * enough for those to take at most an eighth of the cap); either way plus
+ * the step's own rows. Streaming is chosen when the rows do not fit.
+ */
+#include "dataset.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bytes of slots read ahead after each step. */
+#define FILL_BYTES ((size_t)4 << 20)
+/* Blocks in a streamed window (a 33rd is the validation block). */
+#define WINDOW_BLOCKS 32
+
+struct dataset {
+	store_rows *rows;
+	mlp_spec spec;
+	size_t nin, nout, rowb; /* widths, and bytes of a row */
+	uint64_t seed, key;     /* the model's seed, the job's order key */
+	double split;
+	int shuffle, streamed;
+	uint64_t total;         /* stored rows */
+	size_t n, vn;           /* training and validation rows */
+	size_t bs, per_epoch;
+	/* the window (in memory: every training row) */
+	size_t slots;           /* slots the buffers hold at most */
+	uint64_t *pos;          /* per slot: its stored row */
+	uint32_t *order;        /* slot order (in memory: idx over all) */
+	size_t wn, filled;      /* slots of the window, slots read */
+	float *x, *y;           /* `slots` rows, the first `filled` read */
+	/* in memory: the validation rows, eval_hold_out's order */
+	uint64_t *vpos;
+	float *vx, *vy, *vout;  /* read on the first measure */
+	int onehot;
+	/* streamed */
+	size_t blk, nblk, win;  /* rows a block, blocks, blocks a window */
+	uint32_t *btrain;       /* per block: its training rows */
+	uint32_t *border;       /* the block order of epoch `epoch` */
+	int64_t epoch;          /* -1: none yet */
+	int have_win;           /* wi, wstart, pos and order are the window */
+	size_t wi, wstart;      /* its index in the epoch, its first row's
+	                           place in the epoch */
+	uint64_t *epos;         /* validation: a block's held-out rows */
+	float *ex, *ey, *escratch;
+	/* the step's rows */
+	float *xb, *yb;         /* bs rows */
+	float *xs, *ys;         /* missing rows, as read */
+	uint64_t *mpos;         /* their stored rows */
+	size_t *mslot;          /* their place in xb */
+	size_t nmiss;
+	int warm;               /* a step was served since the last release */
+};
+
+/* splitmix64's finalizer: a well mixed 64-bit hash of z. */
+static uint64_t
+mix64(uint64_t z)
+{
+	z += 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Streamed: stored row p is held out for validation. */
+static int
+held(const dataset *d, uint64_t p)
+{
+	uint64_t h = mix64(mix64(d->seed ^ 0x5851f42d4c957f2dULL) ^ p);
+
+	return d->split > 0 && (double)(h >> 11) * 0x1.0p-53 < d->split;
+}
+
+/* Streamed: the seed of epoch e's block order (w == 0) or of its window
+ * w - 1's row order. */
+static uint64_t
+order_seed(const dataset *d, int64_t e, size_t w)
+{
+	return mix64(mix64(mix64(d->seed) ^ d->key) ^ (uint64_t)e) ^
+	    mix64((uint64_t)w);
+}
+
+static void *
+alloc(size_t n, size_t elem, fault *f)
+{
+	void *p = NULL;
+
+	if (n > SIZE_MAX / elem || (p = malloc(n ? n * elem : 1)) == NULL)
+		fault_set(f, FAULT_NOMEM, "out of memory for the training "
+		    "rows");
+	return p;
+}
+
+/* In memory: eval_hold_out's split, without the rows: pos gets the
+ * training rows in stored order, vpos the held-out ones in its order. */
+static int
+plan_memory(dataset *d, fault *f)
+{
+	size_t total = (size_t)d->total, k = 0, t = 0;
+	uint32_t *perm = NULL;
+	unsigned char *out = NULL;
+	rng r;
+	int rc = -1;
+
+	if (d->split > 0) {
+		if (total > UINT32_MAX)
+			return fault_set(f, FAULT_INVALID, "a validation split "
+			    "needs at most %u rows", (unsigned)UINT32_MAX);
+		k = (size_t)eval_held_out((int64_t)total, d->split);
+		if (k >= total)
+			return fault_set(f, FAULT_INVALID, "validation_split "
+			    "holds out all %zu rows; none is left to train on",
+			    total);
+	}
+	d->n = d->slots = d->wn = total - k;
+	d->vn = k;
+	if ((d->pos = alloc(d->n, sizeof *d->pos, f)) == NULL ||
+	    (d->order = alloc(d->n, sizeof *d->order, f)) == NULL ||
+	    (d->vpos = alloc(k, sizeof *d->vpos, f)) == NULL)
+		return -1;
+	if (k > 0 && ((perm = alloc(total, sizeof *perm, f)) == NULL ||
+	    (out = calloc(total, 1)) == NULL)) {
+		fault_set(f, FAULT_NOMEM, "out of memory for the validation "
+		    "rows");
+		goto done;
+	}
+	if (k > 0) {
+		for (size_t i = 0; i < total; i++)
+			perm[i] = (uint32_t)i;
+		rng_seed(&r, d->seed);
+		rng_shuffle(&r, perm, total);
+		for (size_t v = 0; v < k; v++) {
+			d->vpos[v] = perm[total - k + v];
+			out[perm[total - k + v]] = 1;
+		}
+	}
+	for (size_t i = 0; i < total; i++)
+		if (out == NULL || !out[i])
+			d->pos[t++] = i;
+	for (size_t i = 0; i < d->n; i++)
+		d->order[i] = (uint32_t)i;
+	rc = 0;
+done:
+	free(perm);
+	free(out);
+	return rc;
+}
+
+/* Streamed: sizes the blocks and the window for the cap, and counts each
+ * block's training rows. */
+static int
+plan_stream(dataset *d, size_t cap, fault *f)
+{
+	/* an eighth of the cap for the 8 bytes a block takes, the rest for
+	 * the window and the validation block */
+	size_t fit = (cap - cap / 8) / (d->rowb + 12);
+	uint64_t least = d->total / (cap / 64 ? cap / 64 : 1) + 1;
+
+	if (fit > UINT32_MAX)
+		fit = UINT32_MAX;
+
+	d->blk = fit / (WINDOW_BLOCKS + 1) ? fit / (WINDOW_BLOCKS + 1) : 1;
+	if (d->blk < least)
+		d->blk = (size_t)least;
+	d->win = fit / d->blk > 1 ? fit / d->blk - 1 : 1;
+	d->nblk = (size_t)((d->total + d->blk - 1) / d->blk);
+	d->slots = d->win * d->blk;
+	d->epoch = -1;
+	if ((d->btrain = alloc(d->nblk, sizeof *d->btrain, f)) == NULL ||
+	    (d->border = alloc(d->nblk, sizeof *d->border, f)) == NULL)
+		return -1;
+	d->n = 0;
+	for (size_t b = 0; b < d->nblk; b++) {
+		uint64_t p = (uint64_t)b * d->blk, end = p + d->blk;
+		uint32_t c = 0;
+
+		for (end = end < d->total ? end : d->total; p < end; p++)
+			c += !held(d, p);
+		d->btrain[b] = c;
+		d->n += c;
+	}
+	d->vn = (size_t)d->total - d->n;
+	if (d->n == 0)
+		return fault_set(f, FAULT_INVALID, "validation_split holds out "
+		    "all %llu rows; none is left to train on",
+		    (unsigned long long)d->total);
+	return 0;
+}
+
+int
+dataset_open(store *st, const char *model_id, const dataset_opts *o,
+	     dataset **out, fault *f)
+{
+	dataset *d = calloc(1, sizeof *d);
+	uint32_t nin = o->spec->sizes[0];
+	uint32_t nout = o->spec->sizes[o->spec->n_layers];
+	int rc;
+
+	*out = NULL;
+	if (d == NULL)
+		return fault_set(f, FAULT_NOMEM, "out of memory");
+	d->spec = *o->spec;
+	d->nin = nin;
+	d->nout = nout;
+	d->rowb = ((size_t)nin + nout) * sizeof(float);
+	d->seed = o->spec->seed;
+	d->key = o->order_key;
+	d->split = o->split;
+	d->shuffle = o->shuffle;
+	if (store_rows_open(st, model_id, nin, nout, &d->rows, f) < 0)
+		goto fail;
+	d->total = store_rows_count(d->rows);
+	if (d->total == 0) {
+		fault_set(f, FAULT_INVALID, "the model has no training data");
+		goto fail;
+	}
+	/* slots are numbered in 32 bits */
+	d->streamed = d->total > UINT32_MAX ||
+	    d->total * (d->rowb + 12) > o->cap;
+	rc = d->streamed ? plan_stream(d, o->cap, f) : plan_memory(d, f);
+	if (rc < 0)
+		goto fail;
+	d->bs = o->batch_size < d->n ? o->batch_size : d->n;
+	d->per_epoch = (d->n + d->bs - 1) / d->bs;
+	if ((d->xb = alloc(d->bs, d->rowb, f)) == NULL ||
+	    (d->xs = alloc(d->bs, d->rowb, f)) == NULL ||
+	    (d->mpos = alloc(d->bs, sizeof *d->mpos, f)) == NULL ||
+	    (d->mslot = alloc(d->bs, sizeof *d->mslot, f)) == NULL)
+		goto fail;
+	/* the targets after the inputs, in the same blocks */
+	d->yb = d->xb + d->bs * d->nin;
+	d->ys = d->xs + d->bs * d->nin;
+	*out = d;
+	return 0;
+fail:
+	dataset_destroy(d);
+	return -1;
+}
+
+size_t
+dataset_rows(const dataset *d)
+{
+	return d->n;
+}
+
+size_t
+dataset_val_rows(const dataset *d)
+{
+	return d->vn;
+}
+
+size_t
+dataset_batch_rows(const dataset *d)
+{
+	return d->bs;
+}
+
+size_t
+dataset_per_epoch(const dataset *d)
+{
+	return d->per_epoch;
+}
+
+int
+dataset_streamed(const dataset *d)
+{
+	return d->streamed;
+}
+
+size_t
+dataset_bytes(const dataset *d)
+{
+	size_t b = d->bs * (2 * d->rowb + 16);
+
+	if (d->x != NULL)
+		b += d->slots * d->rowb;
+	if (d->pos != NULL)
+		b += d->slots * 12;
+	if (d->vx != NULL)
+		b += d->vn * d->rowb;
+	if (d->ex != NULL)
+		b += d->blk * (d->rowb + 8);
+	return b + d->vn * (d->streamed ? 0 : 8) + d->nblk * 8;
+}
+
+/* Reads rows pos[0..n) into x and y, and checks them (rows were checked
+ * at ingest; this also covers a damaged file). */
+static int
+read_rows(dataset *d, const uint64_t *pos, size_t n, float *x, float *y,
+	  fault *f)
+{
+	if (n == 0)
+		return 0;
+	if (store_rows_read(d->rows, pos, n, x, y, f) < 0)
+		return -1;
+	return mlp_check_data(&d->spec, x, y, n, f);
+}
+
+/* Reads the step's missing rows and puts them in place. */
+static int
+flush_missing(dataset *d, fault *f)
+{
+	if (read_rows(d, d->mpos, d->nmiss, d->xs, d->ys, f) < 0)
+		return -1;
+	for (size_t j = 0; j < d->nmiss; j++) {
+		memcpy(d->xb + d->mslot[j] * d->nin, d->xs + j * d->nin,
+		    d->nin * sizeof(float));
+		memcpy(d->yb + d->mslot[j] * d->nout, d->ys + j * d->nout,
+		    d->nout * sizeof(float));
+	}
+	d->nmiss = 0;
+	return 0;
+}
+
+/* Row i of the step is the window's slot `slot`: copied when read, else
+ * fetched with the step's other missing rows. */
+static void
+take(dataset *d, size_t i, size_t slot)
+{
+	if (slot < d->filled) {
+		memcpy(d->xb + i * d->nin, d->x + slot * d->nin,
+		    d->nin * sizeof(float));
+		memcpy(d->yb + i * d->nout, d->y + slot * d->nout,
+		    d->nout * sizeof(float));
+		return;
+	}
+	d->mpos[d->nmiss] = d->pos[slot];
+	d->mslot[d->nmiss++] = i;
+}
+
+/* Reads the next chunk of the window's slots (allocating the buffers on
+ * the first, or after a release). */
+static int
+fill_more(dataset *d, fault *f)
+{
+	size_t c = FILL_BYTES / d->rowb ? FILL_BYTES / d->rowb : 1;
+
+	if (d->filled >= d->wn)
+		return 0;
+	if (d->x == NULL) {
+		if ((d->x = alloc(d->slots, d->nin * sizeof(float), f)) ==
+		    NULL || (d->y = alloc(d->slots, d->nout * sizeof(float),
+		    f)) == NULL)
+			return -1;
+	}
+	if (c > d->wn - d->filled)
+		c = d->wn - d->filled;
+	if (read_rows(d, d->pos + d->filled, c, d->x + d->filled * d->nin,
+	    d->y + d->filled * d->nout, f) < 0)
+		return -1;
+	d->filled += c;
+	return 0;
+}
+
+/* Streamed: the training rows of window w of the current epoch. */
+static size_t
+window_rows(const dataset *d, size_t w)
+{
+	size_t rows = 0;
+
+	for (size_t i = w * d->win; i < (w + 1) * d->win && i < d->nblk; i++)
+		rows += d->btrain[d->border[i]];
+	return rows;
+}
+
+/* Streamed: makes window w of the current epoch (first row at start of
+ * the epoch) the window: its slots, in its blocks' order, and its order. */
+static int
+set_window(dataset *d, size_t w, size_t start, fault *f)
+{
+	size_t k = 0;
+	rng r;
+
+	if (d->pos == NULL &&
+	    ((d->pos = alloc(d->slots, sizeof *d->pos, f)) == NULL ||
+	    (d->order = alloc(d->slots, sizeof *d->order, f)) == NULL))
+		return -1;
+	for (size_t i = w * d->win; i < (w + 1) * d->win && i < d->nblk; i++) {
+		uint64_t p = (uint64_t)d->border[i] * d->blk;
+		uint64_t end = p + d->blk < d->total ? p + d->blk : d->total;
+
+		for (; p < end; p++)
+			if (!held(d, p))
+				d->pos[k++] = p;
+	}
+	for (size_t i = 0; i < k; i++)
+		d->order[i] = (uint32_t)i;
+	if (d->shuffle) {
+		rng_seed(&r, order_seed(d, d->epoch, w + 1));
+		rng_shuffle(&r, d->order, k);
+	}
+	d->wn = k;
+	d->filled = 0;
+	d->wi = w;
+	d->wstart = start;
+	d->have_win = 1;
+	return 0;
+}
+
+/* Streamed: row o of epoch e is in the current window. */
+static int
+in_window(const dataset *d, int64_t e, size_t o)
+{
+	return d->have_win && d->epoch == e && o >= d->wstart &&
+	    o < d->wstart + d->wn;
+}
+
+/* Streamed: the window that holds row o of epoch e, made current. */
+static int
+locate(dataset *d, int64_t e, size_t o, fault *f)
+{
+	size_t start = 0, rows;
+	rng r;
+
+	if (d->epoch != e) {
+		for (size_t b = 0; b < d->nblk; b++)
+			d->border[b] = (uint32_t)b;
+		if (d->shuffle) {
+			rng_seed(&r, order_seed(d, e, 0));
+			rng_shuffle(&r, d->border, d->nblk);
+		}
+		d->epoch = e;
+		d->have_win = 0;
+	}
+	for (size_t w = 0; w * d->win < d->nblk; w++, start += rows) {
+		rows = window_rows(d, w);
+		if (o < start + rows)
+			return set_window(d, w, start, f);
+	}
+	return fault_set(f, FAULT_INVALID, "row %zu is past the epoch", o);
+}
+
+int
+dataset_batch(dataset *d, rng *r, int64_t s, const float **x,
+	      const float **y, size_t *rows, fault *f)
+{
+	int64_t e = s / (int64_t)d->per_epoch;
+	size_t off = (size_t)(s % (int64_t)d->per_epoch) * d->bs;
+	size_t n = d->n - off < d->bs ? d->n - off : d->bs;
+
+	if (!d->streamed && off == 0 && d->shuffle)
+		rng_shuffle(r, d->order, d->n);
+	/* read ahead before the step (its rows may be among them), but not
+	 * before the first one after opening or a release: that one reads
+	 * only its own rows, so a job starts at once */
+	if (d->warm && fill_more(d, f) < 0)
+		return -1;
+	d->warm = 1;
+	d->nmiss = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t o = off + i;
+
+		if (!d->streamed) {
+			take(d, i, d->order[o]);
+			continue;
+		}
+		/* the rows missing from a window are read before it goes */
+		if (!in_window(d, e, o) && (flush_missing(d, f) < 0 ||
+		    locate(d, e, o, f) < 0))
+			return -1;
+		take(d, i, d->order[o - d->wstart]);
+	}
+	if (flush_missing(d, f) < 0)
+		return -1;
+	*x = d->xb;
+	*y = d->yb;
+	*rows = n;
+	return 0;
+}
+
+/* In memory: the held-out rows, read on the first measurement. */
+static int
+measure_memory(dataset *d, mlp *live, eval_result *r, fault *f)
+{
+	if (d->vx == NULL) {
+		if ((d->vx = alloc(d->vn, d->nin * sizeof(float), f)) == NULL ||
+		    (d->vy = alloc(d->vn, d->nout * sizeof(float), f)) == NULL)
+			return -1;
+		if (read_rows(d, d->vpos, d->vn, d->vx, d->vy, f) < 0) {
+			free(d->vx);
+			d->vx = NULL;
+			return -1;
+		}
+		d->onehot = eval_is_onehot(d->vy, d->vn, d->nout);
+		free(d->vout);
+		d->vout = NULL;
+		if (d->onehot && (d->vout = alloc(eval_scratch_floats(d->vn,
+		    d->nout), sizeof(float), f)) == NULL)
+			return -1;
+	}
+	return eval_measure(live, d->vx, d->vy, d->vn, d->onehot, d->vout, r,
+	    f);
+}
+
+/* Streamed: every block's held-out rows, measured block by block. */
+static int
+measure_stream(dataset *d, mlp *live, eval_result *r, fault *f)
+{
+	double loss = 0, hits = 0;
+	size_t rows = 0;
+	int onehot = 1;
+
+	if (d->ex == NULL &&
+	    ((d->epos = alloc(d->blk, sizeof *d->epos, f)) == NULL ||
+	    (d->ex = alloc(d->blk, d->nin * sizeof(float), f)) == NULL ||
+	    (d->ey = alloc(d->blk, d->nout * sizeof(float), f)) == NULL ||
+	    (d->escratch = alloc(eval_scratch_floats(d->blk, d->nout),
+	    sizeof(float), f)) == NULL))
+		return -1;
+	for (size_t b = 0; b < d->nblk; b++) {
+		uint64_t p = (uint64_t)b * d->blk;
+		uint64_t end = p + d->blk < d->total ? p + d->blk : d->total;
+		size_t h = 0;
+		eval_result br;
+		int oh;
+
+		for (; p < end; p++)
+			if (held(d, p))
+				d->epos[h++] = p;
+		if (h == 0)
+			continue;
+		if (read_rows(d, d->epos, h, d->ex, d->ey, f) < 0)
+			return -1;
+		oh = eval_is_onehot(d->ey, h, d->nout);
+		if (eval_measure(live, d->ex, d->ey, h, oh, d->escratch, &br,
+		    f) < 0)
+			return -1;
+		loss += br.loss * (double)h;
+		if (oh)
+			hits += br.accuracy * (double)h;
+		onehot = onehot && oh;
+		rows += h;
+	}
+	r->loss = loss / (double)rows;
+	r->accuracy = onehot ? hits / (double)rows : NAN;
+	return 0;
+}
+
+int
+dataset_measure(dataset *d, mlp *live, eval_result *r, fault *f)
+{
+	if (d->vn == 0)
+		return fault_set(f, FAULT_INVALID, "no validation rows");
+	return d->streamed ? measure_stream(d, live, r, f) :
+	    measure_memory(d, live, r, f);
+}
+
+void
+dataset_release(dataset *d)
+{
+	free(d->x);
+	free(d->y);
+	free(d->vx);
+	free(d->vy);
+	free(d->vout);
+	free(d->epos);
+	free(d->ex);
+	free(d->ey);
+	free(d->escratch);
+	d->x = d->y = d->vx = d->vy = d->vout = d->ex = d->ey = NULL;
+	d->escratch = NULL;
+	d->epos = NULL;
+	d->filled = 0;
+	d->warm = 0;
+	if (d->streamed) {
+		/* the window comes back from the order's seeds */
+		free(d->pos);
+		free(d->order);
+		d->pos = NULL;
+		d->order = NULL;
+		d->have_win = 0;
+		d->wn = 0;
+	}
+}
+
+void
+dataset_destroy(dataset *d)
+{
+	if (d == NULL)
+		return;
+	dataset_release(d);
+	free(d->pos);
+	free(d->order);
+	free(d->vpos);
+	free(d->btrain);
+	free(d->border);
+	free(d->xb);
+	free(d->xs);
+	free(d->mpos);
+	free(d->mslot);
+	store_rows_destroy(d->rows);
+	free(d);
+}
