@@ -2,10 +2,9 @@
 --
 -- server/store/schema_embed.sh builds this file into the binary as
 -- store_schema_5_sql, and store_open (server/store/store_open.c) runs it on
--- a database at version 4, inside one transaction that then packs the rows
--- of the old per-step loss table into loss_chunk (history_migrate_rows in
--- server/store/store_history.c), drops that table, and sets user_version
--- to 5. Like mlpd.sql this file is frozen once released; the conventions
+-- a database at version 4, inside one transaction that sets user_version
+-- to 5. The rows of the old per-step loss table move into loss_chunk at
+-- step 6 (schema/mlpd-6.sql), which then drops that table. Like mlpd.sql this file is frozen once released; the conventions
 -- of mlpd.sql hold here too.
 
 -- Loss history in levels (server/store/hist_tiers.h): level 0 holds the
