@@ -731,6 +731,7 @@ START_TEST(test_delete_in_steps)
 	store_model m;
 	store_progress p;
 	store_loss_point *pts = calloc(50000, sizeof *pts);
+	store_val_point *vps = calloc(5000, sizeof *vps);
 	long long rows, left;
 	store *s;
 	fault f;
@@ -740,6 +741,7 @@ START_TEST(test_delete_in_steps)
 	close(fd);
 	unlink(path);
 	ck_assert_ptr_nonnull(pts);
+	ck_assert_ptr_nonnull(vps);
 	s = store_open(path, &f);
 	ck_assert_msg(s != NULL, "%s", f.msg);
 	store_set_history_raw(s, 0);
@@ -761,8 +763,20 @@ START_TEST(test_delete_in_steps)
 	p.model_id = "big";
 	p.points = pts;
 	p.npoints = 50000;
+	/* and a validation point every 10 steps: its rows go the same way */
+	for (int i = 0; i < 5000; i++) {
+		vps[i].step = 10 * (uint64_t)i + 10;
+		vps[i].loss = vloss_of(vps[i].step);
+		vps[i].accuracy = NAN;
+		vps[i].time_ms = i;
+	}
+	p.vpoints = vps;
+	p.nvpoints = 5000;
 	expect_ok(store_progress_commit(s, &p, &f), f);
+	p.nvpoints = 0;
 	rows = count_of(path, "SELECT count(*) FROM loss_chunk");
+	ck_assert_int_gt(count_of(path, "SELECT count(*) FROM loss_chunk "
+	    "WHERE series = 1"), 5000 / 1024);
 	ck_assert_int_gt(rows, 50000 / 1024);
 	expect_ok(store_model_delete(s, "big", &f), f);
 	/* the delete noted the id; the rows are still there */
@@ -783,6 +797,7 @@ START_TEST(test_delete_in_steps)
 	ck_assert_int_gt(count_of(path, "SELECT count(*) FROM loss_chunk "
 	    "WHERE model_id = 'other'"), 0);
 	free(pts);
+	free(vps);
 	unlink(path);
 	snprintf(p2, sizeof p2, "%s.lock", path);
 	unlink(p2);

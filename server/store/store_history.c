@@ -64,6 +64,8 @@ typedef struct appender {
 	int series;        /* a store_series */
 	struct tail t[HIST_TIERS];
 	uint64_t width[HIST_TIERS];
+	uint64_t bound[HIST_TIERS]; /* level >= 1: the last step of the
+	                               open bucket's width (0: none) */
 	uint64_t end;      /* the last step stored; 0 when none */
 } appender;
 
@@ -91,8 +93,11 @@ app_open(conn *c, const char *model_id, int series, fault *f)
 			return NULL;
 		}
 		z->have = got;
-		if (got && k > 0 && z->r.n > 0)
+		if (got && k > 0 && z->r.n > 0) {
 			chunk_entry(&z->r, z->r.n - 1, &z->open);
+			a->bound[k] = (hist_index(k, z->open.last) + 1) *
+			    a->width[k];
+		}
 		if (got && z->r.last > a->end && k <= 1)
 			a->end = z->r.last;
 	}
@@ -168,10 +173,15 @@ add_bucket(conn *c, appender *a, int k, const hist_bucket *pt, fault *f)
 {
 	struct tail *z = &a->t[k];
 
-	if (z->have && z->r.n > 0 &&
-	    (pt->first - 1) / a->width[k] == (z->open.last - 1) / a->width[k]) {
+	/* pt comes after the open bucket's last step: it belongs to that
+	 * bucket when it is within its width (no division per step) */
+	if (z->have && z->r.n > 0 && pt->first <= a->bound[k]) {
 		hist_merge(&z->open, pt);
-	} else if (z->have && z->r.n < HIST_BUCKET_CHUNK) {
+		z->dirty = 1;
+		return 0;
+	}
+	a->bound[k] = (hist_index(k, pt->first) + 1) * a->width[k];
+	if (z->have && z->r.n < HIST_BUCKET_CHUNK) {
 		if (z->r.n > 0)
 			pack_bucket(&z->r, z->r.n - 1, &z->open);
 		z->open = *pt;
