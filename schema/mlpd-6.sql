@@ -17,8 +17,11 @@
 -- (step offset from first_step, float32 loss and accuracy, and uint32
 -- milliseconds after t0 each, little-endian); its levels 1.. hold buckets
 -- as the loss's do, each followed by the sum (float64), count (uint32) and
--- last value (float32) of the accuracies present, 64 to a row. Deletes
--- (loss_trash) and the triggers of mlpd-5.sql cover both series.
+-- last value (float32) of the accuracies present, up to 60 to a row.
+-- Loss bucket rows now take up to 80 buckets (3840 bytes, one row to a
+-- 4 KB page where 64 left a quarter of each page empty); rows of 64
+-- stay as they are. Deletes (loss_trash) and the triggers of mlpd-5.sql
+-- cover both series.
 ALTER TABLE loss_chunk ADD COLUMN series INTEGER NOT NULL DEFAULT 0
 	CHECK (series IN (0, 1));
 DROP INDEX loss_chunk_key;

@@ -153,6 +153,11 @@ START_TEST(test_val_pack_round_trip)
 	/* a loss bucket carries no accuracy */
 	hist_bucket_unpack(buf, &d);
 	ck_assert(d.acc_n == 0 && isnan(hist_acc_mean(&d)));
+	/* a bucket row and its key fit one 4 KB page (no overflow page,
+	 * no page a quarter empty) */
+	ck_assert_int_le(HIST_BUCKET_CHUNK * HIST_BUCKET_REC, 3900);
+	ck_assert_int_le(HIST_VAL_BUCKET_CHUNK * HIST_VAL_BUCKET_REC, 3900);
+	ck_assert_int_gt(HIST_BUCKET_CHUNK * HIST_BUCKET_REC, 3000);
 	hist_val_raw_pack(4000000000u, 0.125, NAN, 7, raw);
 	hist_val_raw_unpack(raw, &ds, &l, &acc, &dt);
 	ck_assert(ds == 4000000000u && l == 0.125 && isnan(acc) && dt == 7);
@@ -231,6 +236,11 @@ START_TEST(test_group_width)
 	ck_assert_int_eq(hist_level_dividing(1000), 0);
 	ck_assert_int_eq(hist_level_dividing(2048), 1);
 	ck_assert_int_eq(hist_level_dividing(16384 * 3), 2);
+	ck_assert_int_eq(hist_level_within(1000), 1);
+	ck_assert_int_eq(hist_level_within(16 * 16384 - 1), 1);
+	ck_assert_int_eq(hist_level_within(16 * 16384), 2);
+	ck_assert_int_eq(hist_level_within(1000000), 2);
+	ck_assert_int_eq(hist_level_within(UINT64_MAX), HIST_TIERS - 1);
 	ck_assert_int_eq(hist_level_for(1000, 1000, 8), 1);
 	ck_assert_int_eq(hist_level_for(100000000, 1000, 8), 2);
 	ck_assert_int_eq(hist_level_for(1000000000, 1000, 8), 3);
@@ -363,6 +373,45 @@ START_TEST(test_every_windows)
 		ck_assert_msg(next == STEPS + 1, "%s: ends at %llu", what,
 		    (unsigned long long)next - 1);
 	}
+	store_close(s);
+}
+END_TEST
+
+/* every=K with K not a multiple of 1024 and at least 16 * 16384: before
+ * the raw window its windows are made of level-2 buckets (16 or more to a
+ * window, so a window reads about 16 entries), still exact for the steps
+ * they say they cover, contiguous and marked. */
+START_TEST(test_every_coarse)
+{
+	enum { BIG = 700000 };
+	uint64_t k = 16 * 16384 + 1000, next = 1, since = 0;
+	store *s = history_store(BIG, RAW);
+	store_loss_window *w;
+	size_t n, buckets = 0;
+	fault f;
+
+	do {
+		expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, k,
+		    since, 2, &w, &n, &f), f);
+		for (size_t j = 0; j < n; j++) {
+			check_window(&w[j], "coarse every");
+			ck_assert_uint_eq(w[j].first, next);
+			next = w[j].step + 1;
+			if (w[j].bucket) {
+				/* level-2 edges (or the end), each within
+				 * 16384 before the window's own */
+				ck_assert(w[j].step == BIG ||
+				    (w[j].step % 16384 == 0 &&
+				    (k - w[j].step % k) % k < 16384));
+				buckets++;
+			}
+		}
+		if (n > 0)
+			since = w[n - 1].step;
+		free(w);
+	} while (n == 2);
+	ck_assert_uint_eq(next, BIG + 1);
+	ck_assert_uint_ge(buckets, 1);
 	store_close(s);
 }
 END_TEST
@@ -1015,6 +1064,7 @@ tiers_suite(void)
 	suite_add_tcase(s, a);
 	tcase_set_timeout(q, 120);
 	tcase_add_test(q, test_every_windows);
+	tcase_add_test(q, test_every_coarse);
 	tcase_add_test(q, test_paging_across_edge);
 	tcase_add_test(q, test_max_points_ranges);
 	tcase_add_test(q, test_trim);

@@ -287,3 +287,13 @@ hist_level_dividing(uint64_t k)
 	}
 	return 0;
 }
+
+int
+hist_level_within(uint64_t k)
+{
+	for (int l = HIST_TIERS - 1; l > 1; l--) {
+		if (hist_width(l) <= k / HIST_FACTOR)
+			return l;
+	}
+	return 1;
+}

@@ -8,7 +8,9 @@
  * hold buckets for the model's whole life: a bucket of level k gathers the
  * steps ((b-1)W, bW] of its width W = hist_width(k) (1024 at level 1, 16
  * times more at each level up) that are present, with their exact count,
- * sum, min, max and last loss; HIST_BUCKET_CHUNK buckets pack to a row.
+ * sum, min, max and last loss; up to HIST_BUCKET_CHUNK buckets pack to a
+ * row (a row fits one 4 KB SQLite page; rows of 64, from before schema 6,
+ * stay valid: a row's entry count is its blob's length).
  * Buckets at two levels are aligned, so a coarse bucket is exactly the
  * merge of the fine ones it covers.
  *
@@ -28,7 +30,8 @@
 #define HIST_BASE 1024        /* width of a level-1 bucket, in steps */
 #define HIST_FACTOR 16        /* each level's width over the one below */
 #define HIST_RAW_CHUNK 1024   /* raw points per row (aligned blocks) */
-#define HIST_BUCKET_CHUNK 64  /* buckets per row */
+#define HIST_BUCKET_CHUNK 80  /* buckets per row, at most (3840 bytes) */
+#define HIST_VAL_BUCKET_CHUNK 60 /* validation buckets per row (3840) */
 #define HIST_RAW_REC 8        /* bytes of a packed raw point */
 #define HIST_BUCKET_REC 48    /* bytes of a packed bucket */
 #define HIST_VAL_RAW_REC 16   /* bytes of a packed validation point */
@@ -102,5 +105,10 @@ uint64_t hist_group_width(uint64_t from, uint64_t to, uint64_t n,
 
 /* The coarsest level >= 1 whose width divides k; 0 when none does. */
 int hist_level_dividing(uint64_t k);
+
+/* The coarsest level >= 1 whose width is at most k / HIST_FACTOR (so
+ * that a window of k steps holds at least HIST_FACTOR of its buckets); 1
+ * when none is. */
+int hist_level_within(uint64_t k);
 
 #endif

@@ -259,8 +259,9 @@ int store_loss_query(store *s, const char *model_id, uint64_t since,
  * into a malloc'd array. every = 1 lists the points one by one (min = max
  * = loss). Either series: exact where the raw steps are kept or every is a
  * multiple of a bucket width (1024 * 16^k); elsewhere each window is made
- * of the level-1 buckets (1024 steps) whose last step falls in it, and
- * says so (bucket, first). */
+ * of the level-1 buckets (1024 steps; for every >= 16 * 16384 the
+ * coarsest that fit 16 to a window, hist_level_within) whose last step
+ * falls in it, and says so (bucket, first). */
 int store_loss_windows(store *s, const char *model_id, store_series series,
 		       uint64_t every, uint64_t since, size_t limit,
 		       store_loss_window **out, size_t *n, fault *f);

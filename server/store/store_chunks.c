@@ -104,9 +104,12 @@ chunk_rec(int series, int level)
 }
 
 size_t
-chunk_cap(int level)
+chunk_cap(int series, int level)
 {
-	return level == 0 ? HIST_RAW_CHUNK : HIST_BUCKET_CHUNK;
+	if (level == 0)
+		return HIST_RAW_CHUNK;
+	return series == STORE_SERIES_VALIDATION ? HIST_VAL_BUCKET_CHUNK :
+	    HIST_BUCKET_CHUNK;
 }
 
 /* Fills r from the current row of st (first, last, t0, data); r->data
@@ -118,7 +121,7 @@ row_of(sqlite3_stmt *st, chunk_row *r, fault *f)
 	size_t len = (size_t)sqlite3_column_bytes(st, 3);
 	size_t rec = chunk_rec(r->series, r->level);
 
-	if (len % rec != 0 || len / rec > chunk_cap(r->level) ||
+	if (len % rec != 0 || len / rec > chunk_cap(r->series, r->level) ||
 	    (len > 0 && d == NULL))
 		return fault_set(f, FAULT_INTERNAL, "a loss history row of %zu "
 				 "bytes is damaged", len);

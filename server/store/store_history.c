@@ -181,7 +181,7 @@ add_bucket(conn *c, appender *a, int k, const hist_bucket *pt, fault *f)
 		return 0;
 	}
 	a->bound[k] = (hist_index(k, pt->first) + 1) * a->width[k];
-	if (z->have && z->r.n < HIST_BUCKET_CHUNK) {
+	if (z->have && z->r.n < chunk_cap(a->series, k)) {
 		if (z->r.n > 0)
 			pack_bucket(&z->r, z->r.n - 1, &z->open);
 		z->open = *pt;

@@ -26,6 +26,7 @@
 
 typedef struct grouper {
 	int series;        /* a store_series */
+	int pre;           /* the level read before the raw window (>= 1) */
 	uint64_t g;        /* group width: group i holds ((i)g, (i+1)g] */
 	uint64_t lo, hi;   /* entries count in the group of their last step
 	                      clamped to [lo, hi] */
@@ -164,7 +165,7 @@ stream(conn *c, const char *model_id, int level, uint64_t a, uint64_t b,
 			rfirst = UINT64_MAX; /* no raw steps: buckets only */
 		from = a;
 		if (a < rfirst) {
-			if (chunk_each(c, model_id, gr->series, 1, a,
+			if (chunk_each(c, model_id, gr->series, gr->pre, a,
 			    b < rfirst - 1 ? b : rfirst - 1, group_add_bucket,
 			    gr, f) != 0)
 				return -1;
@@ -195,8 +196,9 @@ struct loss_windows {
 };
 
 /* The coarsest level whose width divides every, so that its buckets nest
- * in the windows; else raw where kept (level-1 buckets, marked, before the
- * raw window). */
+ * in the windows; else raw where kept, and before the raw window marked
+ * buckets: of level 1, or of the coarsest level with at least 16 buckets
+ * to a window (so a window costs about 16 entries, not every / 1024). */
 static int
 do_loss_windows(conn *c, void *arg, fault *f)
 {
@@ -220,6 +222,7 @@ do_loss_windows(conn *c, void *arg, fault *f)
 	gr.since = (uint64_t)w->since;
 	gr.limit = (size_t)w->limit;
 	level = hist_level_dividing(every);
+	gr.pre = hist_level_within(every);
 	gr.exact_tiers = level > 0;
 	gr.out.elem = sizeof(store_loss_window);
 	if (stream(c, w->model_id, level, (uint64_t)w->since / every * every +
@@ -351,6 +354,7 @@ do_loss_range(conn *c, void *arg, fault *f)
 	    hist_level_for(span, r->max, per);
 	memset(&gr, 0, sizeof gr);
 	gr.series = r->series;
+	gr.pre = 1;
 	gr.g = hist_group_width(r->from, to, r->max, level == 0 &&
 	    r->from >= rfirst ? 1 : hist_width(level ? level : 1));
 	gr.lo = r->from;

@@ -263,7 +263,7 @@ int history_val_at(conn *c, const char *model_id, int64_t step,
 /* Bytes of the largest row (a validation raw row). */
 #define CHUNK_ROW_BYTES (HIST_RAW_CHUNK * HIST_VAL_RAW_REC)
 
-/* One row of a level: n entries packed in data (chunk_cap(level) fit). */
+/* One row of a level: n entries packed in data (chunk_cap fit). */
 typedef struct chunk_row {
 	int series;            /* a store_series: the entries' packing */
 	int level;
@@ -273,9 +273,9 @@ typedef struct chunk_row {
 	unsigned char *data;   /* caller's buffer (CHUNK_ROW_BYTES) */
 } chunk_row;
 
-/* Bytes of one entry of series at level, and entries per row at level. */
+/* Bytes of one entry of series at level, and entries per row at most. */
 size_t chunk_rec(int series, int level);
-size_t chunk_cap(int level);
+size_t chunk_cap(int series, int level);
 
 /* Inserts or replaces r (keyed by model, series, level, first). */
 int chunk_put(conn *c, const char *model_id, const chunk_row *r, fault *f);
