@@ -114,10 +114,9 @@ q_zoom(store *s, uint64_t steps, size_t *n)
 	return rc;
 }
 
-/* The bytes of the history's own rows (blobs plus keys), read with
- * sqlite3 from the closed file. */
+/* The value of sql (one integer) on the closed file. */
 static long long
-history_bytes(const char *path)
+file_value(const char *path, const char *sql)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st;
@@ -126,8 +125,7 @@ history_bytes(const char *path)
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK)
 		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT sum(length(data) + 40) FROM "
-	    "loss_chunk", -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			v = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
@@ -160,6 +158,7 @@ bench(const char *dir, uint64_t steps, store_loss_point *pts)
 	fault f;
 	uint64_t done = 0;
 	int64_t size0, size1;
+	long long rows, freed;
 	double t0, c0, tw = 0, cw = 0;
 	unsigned char blob[64];
 
@@ -218,10 +217,16 @@ bench(const char *dir, uint64_t steps, store_loss_point *pts)
 	time_query(s, steps, q_every, "every=steps/1000");
 	time_query(s, steps, q_zoom, "max_points=1000, 1% zoom");
 	store_close(s);
-	printf("  bytes: file grew %lld (%.2f MB), history rows %lld "
-	    "(%.2f MB)\n", (long long)(size1 - size0),
-	    (double)(size1 - size0) / 1e6, history_bytes(path),
-	    (double)history_bytes(path) / 1e6);
+	/* the history's own rows (blobs plus keys), and the file's free
+	 * pages (what the last commits freed, reused by the next ones) */
+	rows = file_value(path, "SELECT sum(length(data) + 40) FROM "
+	    "loss_chunk");
+	freed = file_value(path, "SELECT freelist_count * page_size FROM "
+	    "pragma_freelist_count(), pragma_page_size()");
+	printf("  bytes: file grew %lld (%.2f MB; %.2f MB of it free pages), "
+	    "history rows %lld (%.2f MB)\n", (long long)(size1 - size0),
+	    (double)(size1 - size0) / 1e6, (double)freed / 1e6, rows,
+	    (double)rows / 1e6);
 	remove_db(path);
 	fflush(stdout);
 	return 0;
