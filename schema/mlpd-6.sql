@@ -7,8 +7,9 @@
 -- loss table when the database came from version 4, into loss_chunk
 -- (history_migrate_rows in server/store/store_history.c: the packing needs
 -- the series column added here, so step 5 leaves the loss rows to this
--- step), drops those tables, and sets user_version to 6. Like mlpd.sql this file is frozen once released; the
--- conventions of mlpd.sql hold here too.
+-- step), drops those tables, and sets user_version to 6. Like mlpd.sql
+-- this file is frozen once released; the conventions of mlpd.sql hold
+-- here too.
 
 -- Validation history in levels, like the loss (server/store/hist_tiers.h):
 -- loss_chunk rows of series 1 hold the validation points, those of series

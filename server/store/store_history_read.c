@@ -136,9 +136,9 @@ split_visit(void *arg, const hist_bucket *e, fault *f)
 	if (e->first >= sp->from && e->last <= sp->to &&
 	    group_of(sp->gr, e->first) == group_of(sp->gr, e->last))
 		return group_add(sp->gr, e, f);
-	if (chunk_each_inner(sp->c, sp->model_id, sp->gr->series, 0, e->first > sp->from ?
-	    e->first : sp->from, e->last < sp->to ? e->last : sp->to,
-	    group_add, sp->gr, f) != 0)
+	if (chunk_each_inner(sp->c, sp->model_id, sp->gr->series, 0,
+	    e->first > sp->from ? e->first : sp->from,
+	    e->last < sp->to ? e->last : sp->to, group_add, sp->gr, f) != 0)
 		return -1;
 	return sp->gr->out.n >= sp->gr->limit ? 1 : 0;
 }
