@@ -2,19 +2,20 @@
 --
 -- server/store/schema_embed.sh builds this file into the binary as
 -- store_schema_5_sql, and store_open (server/store/store_open.c) runs it on
--- a database at version 4, inside one transaction that then packs the rows
--- of the old per-step loss table into loss_chunk (history_migrate_rows in
--- server/store/store_history.c), drops that table, and sets user_version
--- to 5. Like mlpd.sql this file is frozen once released; the conventions
--- of mlpd.sql hold here too.
+-- a database at version 4, inside one transaction that sets user_version
+-- to 5. The rows of the old per-step loss table move into loss_chunk at
+-- step 6 (schema/mlpd-6.sql), which then drops that table. Like mlpd.sql
+-- this file is frozen once released; the conventions of mlpd.sql hold
+-- here too.
 
 -- Loss history in levels (server/store/hist_tiers.h): level 0 holds the
 -- raw loss of each step of the recent window (--history-raw-steps), 1024
 -- steps to a row (float32 loss and uint32 milliseconds after t0 each,
 -- little-endian); levels 1.. hold buckets of 1024 * 16^(level-1) steps for
 -- the model's whole life (count, sum, min, max, last loss and time), 64 to
--- a row. A row covers the steps first_step..last_step. Steps past the
--- model's checkpointed step never stay: they are written with it.
+-- a row (80 from schema 6). A row covers the steps first_step..last_step.
+-- Steps past the model's checkpointed step never stay: they are written
+-- with it.
 -- No foreign key: deleting a model only notes its id in loss_trash (the
 -- trigger below), and its rows go a few at a time, in later transactions
 -- (history_purge in server/store/store_history.c), so that a delete never

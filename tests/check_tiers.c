@@ -11,7 +11,9 @@
  * a multiple of a bucket width, marked buckets elsewhere), plain paging
  * across the raw window's edge, max_points over ranges that span levels,
  * trims inside and before the raw window, and the migration of a file
- * written with the per-step rows of schema 3.
+ * written with the per-step rows of schema 3. The validation series (a
+ * point every VEVERY steps, written with the loss) is checked the same
+ * way over the points, and so is the migration of its rows (schema 5).
  */
 #include <check.h>
 #include <math.h>
@@ -121,6 +123,47 @@ START_TEST(test_pack_round_trip)
 }
 END_TEST
 
+/* Validation points and buckets: the accuracy's count, sum and last value
+ * merge and round-trip; a point without one counts in none of them. */
+START_TEST(test_val_pack_round_trip)
+{
+	unsigned char buf[HIST_VAL_BUCKET_REC], raw[HIST_VAL_RAW_REC];
+	hist_bucket a, b, d;
+	double l, acc;
+	uint32_t ds, dt;
+
+	hist_point(&a, 3000, 0.5, 10);
+	hist_point_acc(&a, 0.75);
+	hist_point(&b, 6000, 0.25, 20);
+	hist_point_acc(&b, NAN);
+	ck_assert_uint_eq(b.acc_n, 0);
+	hist_merge(&a, &b);
+	ck_assert(a.acc_n == 1 && a.acc_sum == 0.75 && isnan(a.acc_last));
+	ck_assert(hist_acc_mean(&a) == 0.75);
+	hist_point(&b, 6001, 1.0, 30);
+	hist_point_acc(&b, 0.5);
+	hist_merge(&a, &b);
+	hist_val_bucket_pack(&a, buf);
+	memset(&d, 0, sizeof d);
+	hist_val_bucket_unpack(buf, &d);
+	ck_assert(d.first == 3000 && d.last == 6001 && d.count == 3);
+	ck_assert(d.sum == 1.75 && d.min == 0.25 && d.max == 1.0);
+	ck_assert(d.acc_n == 2 && d.acc_sum == 1.25 && d.acc_last == 0.5);
+	ck_assert(hist_acc_mean(&d) == 0.625);
+	/* a loss bucket carries no accuracy */
+	hist_bucket_unpack(buf, &d);
+	ck_assert(d.acc_n == 0 && isnan(hist_acc_mean(&d)));
+	/* a bucket row and its key fit one 4 KB page (no overflow page,
+	 * no page a quarter empty) */
+	ck_assert_int_le(HIST_BUCKET_CHUNK * HIST_BUCKET_REC, 3900);
+	ck_assert_int_le(HIST_VAL_BUCKET_CHUNK * HIST_VAL_BUCKET_REC, 3900);
+	ck_assert_int_gt(HIST_BUCKET_CHUNK * HIST_BUCKET_REC, 3000);
+	hist_val_raw_pack(4000000000u, 0.125, NAN, 7, raw);
+	hist_val_raw_unpack(raw, &ds, &l, &acc, &dt);
+	ck_assert(ds == 4000000000u && l == 0.125 && isnan(acc) && dt == 7);
+}
+END_TEST
+
 /* Coarse buckets are the merges of the fine ones they cover: the min of a
  * level-2 bucket is the min of its 16 level-1 buckets, counts add up and
  * the means weight by count. */
@@ -193,6 +236,11 @@ START_TEST(test_group_width)
 	ck_assert_int_eq(hist_level_dividing(1000), 0);
 	ck_assert_int_eq(hist_level_dividing(2048), 1);
 	ck_assert_int_eq(hist_level_dividing(16384 * 3), 2);
+	ck_assert_int_eq(hist_level_within(1000), 1);
+	ck_assert_int_eq(hist_level_within(16 * 16384 - 1), 1);
+	ck_assert_int_eq(hist_level_within(16 * 16384), 2);
+	ck_assert_int_eq(hist_level_within(1000000), 2);
+	ck_assert_int_eq(hist_level_within(UINT64_MAX), HIST_TIERS - 1);
 	ck_assert_int_eq(hist_level_for(1000, 1000, 8), 1);
 	ck_assert_int_eq(hist_level_for(100000000, 1000, 8), 2);
 	ck_assert_int_eq(hist_level_for(1000000000, 1000, 8), 3);
@@ -204,17 +252,35 @@ END_TEST
 #define STEPS 40000
 #define RAW 5000
 
+/* The validation series of the synthetic history: a point every VEVERY
+ * steps, its loss and accuracy (none every 11th step) float32 values. */
+#define VEVERY 3
+
+static double
+vloss_of(uint64_t s)
+{
+	return (float)(loss_of(s) / 2 + (double)(s % 5) / 16.0);
+}
+
+static double
+vacc_of(uint64_t s)
+{
+	return s % 11 == 0 ? NAN : (float)((double)(s % 7) / 8.0);
+}
+
 static store *
 history_store(uint64_t steps, uint64_t raw)
 {
 	store_model m;
 	store_progress p;
 	store_loss_point *pts = calloc(4096, sizeof *pts);
+	store_val_point *vps = calloc(4096, sizeof *vps);
 	store *s;
 	fault f;
 	uint64_t done = 0;
 
 	ck_assert_ptr_nonnull(pts);
+	ck_assert_ptr_nonnull(vps);
 	s = store_open(":memory:", &f);
 	ck_assert_msg(s != NULL, "%s", f.msg);
 	store_set_history_raw(s, raw);
@@ -231,15 +297,24 @@ history_store(uint64_t steps, uint64_t raw)
 
 		if (n > steps - done)
 			n = (size_t)(steps - done);
-		for (size_t i = 0; i < n; i++) {
-			pts[i].step = done + i + 1;
-			pts[i].loss = loss_of(done + i + 1);
-			pts[i].time_ms = 1000 + (int64_t)(done + i);
-		}
 		memset(&p, 0, sizeof p);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t st = done + i + 1;
+
+			pts[i].step = st;
+			pts[i].loss = loss_of(st);
+			pts[i].time_ms = 1000 + (int64_t)(done + i);
+			if (st % VEVERY == 0) {
+				vps[p.nvpoints].step = st;
+				vps[p.nvpoints].loss = vloss_of(st);
+				vps[p.nvpoints].accuracy = vacc_of(st);
+				vps[p.nvpoints++].time_ms = pts[i].time_ms;
+			}
+		}
 		p.model_id = "m";
 		p.points = pts;
 		p.npoints = n;
+		p.vpoints = vps;
 		p.blob = "W";
 		p.blob_len = 1;
 		done += n;
@@ -248,6 +323,7 @@ history_store(uint64_t steps, uint64_t raw)
 		expect_ok(store_progress_commit(s, &p, &f), f);
 	}
 	free(pts);
+	free(vps);
 	return s;
 }
 
@@ -297,6 +373,45 @@ START_TEST(test_every_windows)
 		ck_assert_msg(next == STEPS + 1, "%s: ends at %llu", what,
 		    (unsigned long long)next - 1);
 	}
+	store_close(s);
+}
+END_TEST
+
+/* every=K with K not a multiple of 1024 and at least 16 * 16384: before
+ * the raw window its windows are made of level-2 buckets (16 or more to a
+ * window, so a window reads about 16 entries), still exact for the steps
+ * they say they cover, contiguous and marked. */
+START_TEST(test_every_coarse)
+{
+	enum { BIG = 700000 };
+	uint64_t k = 16 * 16384 + 1000, next = 1, since = 0;
+	store *s = history_store(BIG, RAW);
+	store_loss_window *w;
+	size_t n, buckets = 0;
+	fault f;
+
+	do {
+		expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, k,
+		    since, 2, &w, &n, &f), f);
+		for (size_t j = 0; j < n; j++) {
+			check_window(&w[j], "coarse every");
+			ck_assert_uint_eq(w[j].first, next);
+			next = w[j].step + 1;
+			if (w[j].bucket) {
+				/* level-2 edges (or the end), each within
+				 * 16384 before the window's own */
+				ck_assert(w[j].step == BIG ||
+				    (w[j].step % 16384 == 0 &&
+				    (k - w[j].step % k) % k < 16384));
+				buckets++;
+			}
+		}
+		if (n > 0)
+			since = w[n - 1].step;
+		free(w);
+	} while (n == 2);
+	ck_assert_uint_eq(next, BIG + 1);
+	ck_assert_uint_ge(buckets, 1);
 	store_close(s);
 }
 END_TEST
@@ -462,6 +577,180 @@ START_TEST(test_trim)
 }
 END_TEST
 
+/* ---- the validation series ---- */
+
+/* Checks that w aggregates exactly the validation points in first..step,
+ * which are points themselves; returns the points it holds. */
+static uint64_t
+check_val_window(const store_loss_window *w, const char *what)
+{
+	double sum = 0, asum = 0, min = INFINITY, max = -INFINITY;
+	uint64_t n = 0, an = 0;
+
+	ck_assert_msg(w->first % VEVERY == 0 && w->step % VEVERY == 0 &&
+	    w->first <= w->step, "%s: %llu..%llu are not points", what,
+	    (unsigned long long)w->first, (unsigned long long)w->step);
+	for (uint64_t s = w->first; s <= w->step; s += VEVERY) {
+		sum += vloss_of(s);
+		min = fmin(min, vloss_of(s));
+		max = fmax(max, vloss_of(s));
+		n++;
+		if (!isnan(vacc_of(s))) {
+			asum += vacc_of(s);
+			an++;
+		}
+	}
+	ck_assert_msg(w->count == n, "%s %llu..%llu: count %llu, want %llu",
+	    what, (unsigned long long)w->first, (unsigned long long)w->step,
+	    (unsigned long long)w->count, (unsigned long long)n);
+	ck_assert_msg(near(w->loss, sum / (double)n) && w->min == min &&
+	    w->max == max, "%s %llu..%llu: %g [%g, %g], want %g [%g, %g]",
+	    what, (unsigned long long)w->first, (unsigned long long)w->step,
+	    w->loss, w->min, w->max, sum / (double)n, min, max);
+	if (an == 0)
+		ck_assert_msg(isnan(w->accuracy), "%s: accuracy", what);
+	else
+		ck_assert_msg(near(w->accuracy, asum / (double)an),
+		    "%s %llu..%llu: accuracy %.12g, want %.12g", what,
+		    (unsigned long long)w->first, (unsigned long long)w->step,
+		    w->accuracy, asum / (double)an);
+	return n;
+}
+
+/* The validation series in levels: every=K windows and max_points ranges
+ * are exact over the points they say they cover, cover each point once,
+ * and a point read one by one in the raw window is the point stored. */
+START_TEST(test_val_series)
+{
+	static const uint64_t ks[] = { 1, 3, 1000, 1024, 2048, 7 };
+	static const uint64_t ranges[][3] = {
+		{ 1, UINT64_MAX, 100 }, { STEPS - 2000, STEPS, 500 },
+		{ 7000, 9000, 50 }, { 1, STEPS, 1 }, { 39000, 50000, 10 },
+	};
+	store *s = history_store(STEPS, RAW);
+	uint64_t rawfirst = STEPS - RAW - 1024 * VEVERY;
+
+	for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+		uint64_t k = ks[i], next = 1, since = 0, pts = 0;
+		store_loss_window *w;
+		size_t n;
+		fault f;
+		char what[64];
+
+		snprintf(what, sizeof what, "val every=%llu",
+		    (unsigned long long)k);
+		do {
+			expect_ok(store_loss_windows(s, "m",
+			    STORE_SERIES_VALIDATION, k, since, 400, &w, &n,
+			    &f), f);
+			for (size_t j = 0; j < n; j++) {
+				pts += check_val_window(&w[j], what);
+				ck_assert_msg(w[j].first >= next &&
+				    w[j].first < next + VEVERY, "%s: from %llu "
+				    "after %llu", what,
+				    (unsigned long long)w[j].first,
+				    (unsigned long long)next);
+				next = w[j].step + 1;
+				if (!w[j].bucket)
+					ck_assert_uint_eq((w[j].first - 1) / k,
+					    (w[j].step - 1) / k);
+				else
+					ck_assert(k % 1024 != 0 &&
+					    w[j].first < rawfirst + 1024);
+				if (k == 1 && !w[j].bucket)
+					ck_assert(w[j].count == 1 &&
+					    w[j].time_ms == 1000 +
+					    (int64_t)w[j].step - 1);
+			}
+			if (n > 0)
+				since = w[n - 1].step;
+			free(w);
+		} while (n == 400);
+		ck_assert_uint_eq(pts, STEPS / VEVERY);
+	}
+	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+		uint64_t from = ranges[i][0], to = ranges[i][1], spikes = 0;
+		store_loss_window *w;
+		size_t n;
+		fault f;
+		char what[64];
+
+		snprintf(what, sizeof what, "val range %zu", i);
+		expect_ok(store_loss_range(s, "m", STORE_SERIES_VALIDATION,
+		    from, to, (size_t)ranges[i][2], &w, &n, &f), f);
+		ck_assert_msg(n >= 1 && n <= ranges[i][2], "%s: %zu", what, n);
+		ck_assert(w[0].first < from + VEVERY);
+		ck_assert(w[n - 1].step + VEVERY > (to > STEPS ? STEPS : to));
+		for (size_t j = 0; j < n; j++) {
+			check_val_window(&w[j], what);
+			if (j > 0)
+				ck_assert(w[j].first > w[j - 1].step &&
+				    w[j].first <= w[j - 1].step + VEVERY);
+			spikes += w[j].max >= 50.0;
+		}
+		/* the spike at step 3 * 7919 = 23757 is never lost */
+		ck_assert_uint_eq(spikes > 0, w[0].first <= 23757 &&
+		    w[n - 1].step >= 23757);
+		free(w);
+	}
+	store_close(s);
+}
+END_TEST
+
+/* A trim ends the validation series where it ends the loss; a point at
+ * the last step stored replaces it; appends go on after a trim. */
+START_TEST(test_val_trim_replace)
+{
+	store *s = history_store(STEPS, RAW);
+	store_val_point vp = { STEPS - 100, 0.5, 0.25, 90000 };
+	store_loss_window *w;
+	store_progress p;
+	size_t n;
+	fault f;
+
+	expect_ok(store_model_set_weights(s, "m", "W", 1, STEPS - 100, 5, &f),
+	    f);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1,
+	    STEPS - 200, 100, &w, &n, &f), f);
+	ck_assert_uint_eq(w[n - 1].step, STEPS - 100); /* 3 * 13300 */
+	ck_assert(w[n - 1].loss == vloss_of(STEPS - 100));
+	free(w);
+	/* the same step again: replaced, not added */
+	memset(&p, 0, sizeof p);
+	p.model_id = "m";
+	p.vpoints = &vp;
+	p.nvpoints = 1;
+	p.last_loss = NAN;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1,
+	    STEPS - 110, 100, &w, &n, &f), f);
+	ck_assert_uint_eq(n, 4); /* 39891, 39894, 39897, 39900 */
+	ck_assert(w[3].step == STEPS - 100 && w[3].count == 1 &&
+	    w[3].loss == 0.5 && w[3].accuracy == 0.25 && w[3].time_ms == 90000);
+	ck_assert(w[2].loss == vloss_of(STEPS - 103));
+	free(w);
+	expect_ok(store_loss_range(s, "m", STORE_SERIES_VALIDATION, 1,
+	    UINT64_MAX, 1, &w, &n, &f), f);
+	ck_assert(n == 1 && w[0].count == (STEPS - 100) / VEVERY);
+	free(w);
+	/* out of the raw window: back to the last whole level-1 bucket */
+	expect_ok(store_model_set_weights(s, "m", "W", 1, 10000, 6, &f), f);
+	expect_ok(store_loss_range(s, "m", STORE_SERIES_VALIDATION, 1,
+	    UINT64_MAX, 1000, &w, &n, &f), f);
+	ck_assert_uint_eq(w[n - 1].step, 9216);
+	for (size_t j = 0; j < n; j++)
+		check_val_window(&w[j], "val trim before raw");
+	free(w);
+	vp.step = 10002;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1,
+	    9000, 100, &w, &n, &f), f);
+	ck_assert(w[n - 1].step == 10002 && w[n - 1].loss == 0.5);
+	free(w);
+	store_close(s);
+}
+END_TEST
+
 /* ---- deletes ---- */
 
 static long long
@@ -491,6 +780,7 @@ START_TEST(test_delete_in_steps)
 	store_model m;
 	store_progress p;
 	store_loss_point *pts = calloc(50000, sizeof *pts);
+	store_val_point *vps = calloc(5000, sizeof *vps);
 	long long rows, left;
 	store *s;
 	fault f;
@@ -500,6 +790,7 @@ START_TEST(test_delete_in_steps)
 	close(fd);
 	unlink(path);
 	ck_assert_ptr_nonnull(pts);
+	ck_assert_ptr_nonnull(vps);
 	s = store_open(path, &f);
 	ck_assert_msg(s != NULL, "%s", f.msg);
 	store_set_history_raw(s, 0);
@@ -521,8 +812,20 @@ START_TEST(test_delete_in_steps)
 	p.model_id = "big";
 	p.points = pts;
 	p.npoints = 50000;
+	/* and a validation point every 10 steps: its rows go the same way */
+	for (int i = 0; i < 5000; i++) {
+		vps[i].step = 10 * (uint64_t)i + 10;
+		vps[i].loss = vloss_of(vps[i].step);
+		vps[i].accuracy = NAN;
+		vps[i].time_ms = i;
+	}
+	p.vpoints = vps;
+	p.nvpoints = 5000;
 	expect_ok(store_progress_commit(s, &p, &f), f);
+	p.nvpoints = 0;
 	rows = count_of(path, "SELECT count(*) FROM loss_chunk");
+	ck_assert_int_gt(count_of(path, "SELECT count(*) FROM loss_chunk "
+	    "WHERE series = 1"), 5000 / 1024);
 	ck_assert_int_gt(rows, 50000 / 1024);
 	expect_ok(store_model_delete(s, "big", &f), f);
 	/* the delete noted the id; the rows are still there */
@@ -543,6 +846,7 @@ START_TEST(test_delete_in_steps)
 	ck_assert_int_gt(count_of(path, "SELECT count(*) FROM loss_chunk "
 	    "WHERE model_id = 'other'"), 0);
 	free(pts);
+	free(vps);
 	unlink(path);
 	snprintf(p2, sizeof p2, "%s.lock", path);
 	unlink(p2);
@@ -554,12 +858,66 @@ END_TEST
 extern const char store_schema_sql[];
 extern const char store_schema_2_sql[];
 extern const char store_schema_3_sql[];
+extern const char store_schema_4_sql[];
+extern const char store_schema_5_sql[];
+
+/* Removes path and the files beside it. */
+static void
+unlink_db(const char *path)
+{
+	char p[200];
+
+	unlink(path);
+	snprintf(p, sizeof p, "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s.lock", path);
+	unlink(p);
+}
+
+/* Makes path a file of an older schema, version (its DDL run step by
+ * step), with models 'm' (at step) and 'e' (empty), inside an open
+ * transaction; *st gets the statement insert prepared. */
+static sqlite3 *
+old_file(const char *path, int version, int64_t step, const char *insert,
+	 sqlite3_stmt **st)
+{
+	const char *ddl[] = { store_schema_sql, store_schema_2_sql,
+		store_schema_3_sql, store_schema_4_sql, store_schema_5_sql };
+	char sql[320];
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	for (int i = 0; i < version; i++)
+		ck_assert_int_eq(sqlite3_exec(db, ddl[i], NULL, NULL, NULL),
+		    SQLITE_OK);
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d;"
+	    "INSERT INTO models (id, name, created_ms, updated_ms, step, "
+	    "samples, last_loss, weights) VALUES ('m', 'old', 1, 2, %lld, 0, "
+	    "0.5, x'57'), ('e', 'empty', 1, 2, 0, 0, NULL, x'57');BEGIN",
+	    version, (long long)step);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, insert, -1, st, NULL),
+	    SQLITE_OK);
+	return db;
+}
+
+/* Ends old_file's transaction and closes it. */
+static void
+old_file_done(sqlite3 *db, sqlite3_stmt *st)
+{
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+}
 
 /* A file of schema 3 (per-step loss rows) opens as schema 4: its rows
  * become raw rows and buckets, and the old table goes. */
 START_TEST(test_migrate_rows)
 {
-	char path[] = "/tmp/check_tiers_XXXXXX", sql[160], wal[200];
+	char path[] = "/tmp/check_tiers_XXXXXX", sql[160];
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	store_loss_window *w;
@@ -570,20 +928,8 @@ START_TEST(test_migrate_rows)
 
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, store_schema_sql, NULL, NULL, NULL),
-	    SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, store_schema_2_sql, NULL, NULL,
-	    NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, store_schema_3_sql, NULL, NULL,
-	    NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 3;"
-	    "INSERT INTO models (id, name, created_ms, updated_ms, step, "
-	    "samples, last_loss, weights) VALUES ('m', 'old', 1, 2, 5000, 0, "
-	    "0.5, x'57'), ('e', 'empty', 1, 2, 0, 0, NULL, x'57');"
-	    "BEGIN", NULL, NULL, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO loss VALUES "
-	    "('m', ?1, ?2, ?3)", -1, &st, NULL), SQLITE_OK);
+	db = old_file(path, 3, 5000, "INSERT INTO loss VALUES "
+	    "('m', ?1, ?2, ?3)", &st);
 	for (int i = 1; i <= 5000; i++) {
 		sqlite3_bind_int(st, 1, i);
 		sqlite3_bind_double(st, 2, loss_of((uint64_t)i));
@@ -591,14 +937,11 @@ START_TEST(test_migrate_rows)
 		ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
 		sqlite3_reset(st);
 	}
-	sqlite3_finalize(st);
-	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(db);
+	old_file_done(db, st);
 
 	s = store_open(path, &f);
 	ck_assert_msg(s != NULL, "%s", f.msg);
-	ck_assert_int_eq(store_schema_version(), 5);
+	ck_assert_int_ge(store_schema_version(), 5);
 	expect_ok(store_loss_windows(s, "m", STORE_SERIES_TRAIN, 1, 0, 10000,
 	    &w, &n, &f), f);
 	ck_assert_uint_eq(n, 5000);
@@ -635,13 +978,75 @@ START_TEST(test_migrate_rows)
 	ck_assert_int_eq(sqlite3_column_int(st, 0), 2); /* incremental */
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-	unlink(path);
-	snprintf(wal, sizeof wal, "%s-wal", path);
-	unlink(wal);
-	snprintf(wal, sizeof wal, "%s-shm", path);
-	unlink(wal);
-	snprintf(wal, sizeof wal, "%s.lock", path);
-	unlink(wal);
+	unlink_db(path);
+}
+END_TEST
+
+/* A file of schema 5 (validation points one row each) opens as schema 6:
+ * its points become the validation series' levels, every one of them
+ * read back exactly, and the old table goes. */
+START_TEST(test_migrate_val)
+{
+	char path[] = "/tmp/check_tiers_val_XXXXXX";
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	store_loss_window *w;
+	size_t n;
+	store *s;
+	fault f;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	db = old_file(path, 5, 6000, "INSERT INTO validation "
+	    "VALUES ('m', ?1, ?2, ?3, ?4)", &st);
+	/* a file at 5 has its loss rows in loss_chunk already */
+	ck_assert_int_eq(sqlite3_exec(db, "DROP TABLE loss", NULL, NULL,
+	    NULL), SQLITE_OK);
+	for (int i = VEVERY; i <= 6000; i += VEVERY) {
+		sqlite3_bind_int(st, 1, i);
+		sqlite3_bind_double(st, 2, vloss_of((uint64_t)i));
+		if (isnan(vacc_of((uint64_t)i)))
+			sqlite3_bind_null(st, 3);
+		else
+			sqlite3_bind_double(st, 3, vacc_of((uint64_t)i));
+		sqlite3_bind_int(st, 4, 100 + i);
+		ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	old_file_done(db, st);
+
+	s = store_open(path, &f);
+	ck_assert_msg(s != NULL, "%s", f.msg);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 1, 0,
+	    10000, &w, &n, &f), f);
+	ck_assert_uint_eq(n, 6000 / VEVERY);
+	for (size_t j = 0; j < n; j++) {
+		ck_assert_uint_eq(w[j].step, (j + 1) * VEVERY);
+		ck_assert(!w[j].bucket);
+		check_val_window(&w[j], "migrated point");
+		ck_assert_int_eq(w[j].time_ms, 100 + (int64_t)w[j].step);
+	}
+	free(w);
+	expect_ok(store_loss_windows(s, "m", STORE_SERIES_VALIDATION, 2048, 0,
+	    10, &w, &n, &f), f);
+	ck_assert_uint_eq(n, 3);
+	for (size_t j = 0; j < n; j++)
+		check_val_window(&w[j], "migrated window");
+	free(w);
+	expect_ok(store_loss_windows(s, "e", STORE_SERIES_VALIDATION, 1, 0,
+	    10, &w, &n, &f), f);
+	ck_assert_uint_eq(n, 0);
+	free(w);
+	expect_ok(store_integrity_check(s, &f), f);
+	store_close(s);
+	ck_assert_int_eq(count_of(path, "SELECT count(*) FROM sqlite_schema "
+	    "WHERE name = 'validation'"), 0);
+	ck_assert_int_eq(count_of(path, "PRAGMA user_version"),
+	    store_schema_version());
+	ck_assert_int_eq(count_of(path, "SELECT count(*) FROM loss_chunk "
+	    "WHERE series = 1 AND level = 0"), 2); /* 2000 points */
+	unlink_db(path);
 }
 END_TEST
 
@@ -653,15 +1058,20 @@ tiers_suite(void)
 	TCase *q = tcase_create("store");
 
 	tcase_add_test(a, test_pack_round_trip);
+	tcase_add_test(a, test_val_pack_round_trip);
 	tcase_add_test(a, test_levels_nest);
 	tcase_add_test(a, test_group_width);
 	suite_add_tcase(s, a);
 	tcase_set_timeout(q, 120);
 	tcase_add_test(q, test_every_windows);
+	tcase_add_test(q, test_every_coarse);
 	tcase_add_test(q, test_paging_across_edge);
 	tcase_add_test(q, test_max_points_ranges);
 	tcase_add_test(q, test_trim);
+	tcase_add_test(q, test_val_series);
+	tcase_add_test(q, test_val_trim_replace);
 	tcase_add_test(q, test_migrate_rows);
+	tcase_add_test(q, test_migrate_val);
 	tcase_add_test(q, test_delete_in_steps);
 	suite_add_tcase(s, q);
 	return s;

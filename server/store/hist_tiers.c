@@ -41,6 +41,23 @@ hist_point(hist_bucket *b, uint64_t step, double loss, int64_t t)
 		b->sum = 0;
 		b->min = b->max = NAN;
 	}
+	b->acc_sum = 0;
+	b->acc_n = 0;
+	b->acc_last = NAN;
+}
+
+void
+hist_point_acc(hist_bucket *b, double acc)
+{
+	b->acc_last = acc;
+	b->acc_n = isnan(acc) ? 0 : 1;
+	b->acc_sum = isnan(acc) ? 0 : acc;
+}
+
+double
+hist_acc_mean(const hist_bucket *b)
+{
+	return b->acc_n ? b->acc_sum / (double)b->acc_n : NAN;
 }
 
 void
@@ -56,11 +73,17 @@ hist_merge(hist_bucket *into, const hist_bucket *more)
 	into->count += more->count;
 	into->nan += more->nan;
 	into->sum += more->sum;
-	/* fmin/fmax skip a NAN side: "none" on one side is no bound */
-	into->min = fmin(into->min, more->min);
-	into->max = fmax(into->max, more->max);
+	/* as fmin/fmax (a NAN side, "none", is no bound), without their
+	 * calls: this runs five times per step recorded */
+	if (isnan(into->min) || more->min < into->min)
+		into->min = more->min;
+	if (isnan(into->max) || more->max > into->max)
+		into->max = more->max;
 	into->lastv = more->lastv;
 	into->time_ms = more->time_ms;
+	into->acc_sum += more->acc_sum;
+	into->acc_n += more->acc_n;
+	into->acc_last = more->acc_last;
 }
 
 double
@@ -171,6 +194,9 @@ hist_bucket_unpack(const unsigned char *in, hist_bucket *b)
 	b->time_ms = (int64_t)get64(in + 32);
 	b->min = f32_of(get32(in + 40));
 	b->max = f32_of(get32(in + 44));
+	b->acc_sum = 0;
+	b->acc_n = 0;
+	b->acc_last = NAN;
 }
 
 void
@@ -185,6 +211,44 @@ hist_raw_unpack(const unsigned char *in, double *loss, uint32_t *dt)
 {
 	*loss = f32_of(get32(in));
 	*dt = get32(in + 4);
+}
+
+void
+hist_val_bucket_pack(const hist_bucket *b, unsigned char *out)
+{
+	hist_bucket_pack(b, out);
+	put64(out + 48, f64_bits(b->acc_sum));
+	put32(out + 56, (uint32_t)b->acc_n);
+	put32(out + 60, f32_bits(b->acc_last));
+}
+
+void
+hist_val_bucket_unpack(const unsigned char *in, hist_bucket *b)
+{
+	hist_bucket_unpack(in, b);
+	b->acc_sum = f64_of(get64(in + 48));
+	b->acc_n = get32(in + 56);
+	b->acc_last = f32_of(get32(in + 60));
+}
+
+void
+hist_val_raw_pack(uint32_t dstep, double loss, double acc, uint32_t dt,
+		  unsigned char *out)
+{
+	put32(out, dstep);
+	put32(out + 4, f32_bits(loss));
+	put32(out + 8, f32_bits(acc));
+	put32(out + 12, dt);
+}
+
+void
+hist_val_raw_unpack(const unsigned char *in, uint32_t *dstep, double *loss,
+		    double *acc, uint32_t *dt)
+{
+	*dstep = get32(in);
+	*loss = f32_of(get32(in + 4));
+	*acc = f32_of(get32(in + 8));
+	*dt = get32(in + 12);
 }
 
 int
@@ -222,4 +286,14 @@ hist_level_dividing(uint64_t k)
 			return l;
 	}
 	return 0;
+}
+
+int
+hist_level_within(uint64_t k)
+{
+	for (int l = HIST_TIERS - 1; l > 1; l--) {
+		if (hist_width(l) <= k / HIST_FACTOR)
+			return l;
+	}
+	return 1;
 }

@@ -8,9 +8,17 @@
  * hold buckets for the model's whole life: a bucket of level k gathers the
  * steps ((b-1)W, bW] of its width W = hist_width(k) (1024 at level 1, 16
  * times more at each level up) that are present, with their exact count,
- * sum, min, max and last loss; HIST_BUCKET_CHUNK buckets pack to a row.
+ * sum, min, max and last loss; up to HIST_BUCKET_CHUNK buckets pack to a
+ * row (a row fits one 4 KB SQLite page; rows of 64, from before schema 6,
+ * stay valid: a row's entry count is its blob's length).
  * Buckets at two levels are aligned, so a coarse bucket is exactly the
  * merge of the fine ones it covers.
+ *
+ * The validation series has the same levels over its points (one every
+ * few steps, or every step with eval_every 1): a raw point also holds its
+ * accuracy and its step (points need not be consecutive), and a bucket
+ * also the count, sum and last value of the accuracies present
+ * (HIST_VAL_RAW_REC and HIST_VAL_BUCKET_REC bytes).
  */
 #ifndef MLPD_HIST_TIERS_H
 #define MLPD_HIST_TIERS_H
@@ -22,9 +30,12 @@
 #define HIST_BASE 1024        /* width of a level-1 bucket, in steps */
 #define HIST_FACTOR 16        /* each level's width over the one below */
 #define HIST_RAW_CHUNK 1024   /* raw points per row (aligned blocks) */
-#define HIST_BUCKET_CHUNK 64  /* buckets per row */
+#define HIST_BUCKET_CHUNK 80  /* buckets per row, at most (3840 bytes) */
+#define HIST_VAL_BUCKET_CHUNK 60 /* validation buckets per row (3840) */
 #define HIST_RAW_REC 8        /* bytes of a packed raw point */
 #define HIST_BUCKET_REC 48    /* bytes of a packed bucket */
+#define HIST_VAL_RAW_REC 16   /* bytes of a packed validation point */
+#define HIST_VAL_BUCKET_REC 64 /* bytes of a packed validation bucket */
 
 /* Consecutive present steps first..last aggregated (a raw point is a
  * bucket of one step). Non-finite losses count in count and nan only. */
@@ -36,6 +47,10 @@ typedef struct hist_bucket {
 	double min, max;      /* of the finite losses; NAN when none */
 	double lastv;         /* the loss at step last */
 	int64_t time_ms;      /* the time of step last */
+	/* validation only (0, 0, NAN for the loss): */
+	double acc_sum;       /* of the accuracies present (not NAN) */
+	uint64_t acc_n;       /* how many are present */
+	double acc_last;      /* the accuracy at step last; NAN: none */
 } hist_bucket;
 
 /* Steps per entry of level (1 at level 0). */
@@ -46,6 +61,13 @@ uint64_t hist_index(int level, uint64_t step);
 
 /* A bucket of the single step. */
 void hist_point(hist_bucket *b, uint64_t step, double loss, int64_t t);
+
+/* Gives the single-step bucket b (hist_point) the accuracy acc (NAN:
+ * none). */
+void hist_point_acc(hist_bucket *b, double acc);
+
+/* The mean of the accuracies present; NAN when there are none. */
+double hist_acc_mean(const hist_bucket *b);
 
 /* Adds the later bucket more (more->first > into->last) into into. */
 void hist_merge(hist_bucket *into, const hist_bucket *more);
@@ -62,6 +84,16 @@ void hist_bucket_unpack(const unsigned char *in, hist_bucket *b);
 void hist_raw_pack(double loss, uint32_t dt, unsigned char *out);
 void hist_raw_unpack(const unsigned char *in, double *loss, uint32_t *dt);
 
+/* The validation series' packings: a bucket (HIST_VAL_BUCKET_REC bytes:
+ * the loss bucket's, then the accuracy fields) and a point (its step as
+ * an offset from the row's first, loss, accuracy, time offset). */
+void hist_val_bucket_pack(const hist_bucket *b, unsigned char *out);
+void hist_val_bucket_unpack(const unsigned char *in, hist_bucket *b);
+void hist_val_raw_pack(uint32_t dstep, double loss, double acc, uint32_t dt,
+		       unsigned char *out);
+void hist_val_raw_unpack(const unsigned char *in, uint32_t *dstep,
+			 double *loss, double *acc, uint32_t *dt);
+
 /* The finest bucket level (>= 1) with at most per * n entries over span
  * steps; the coarsest level when none has so few. */
 int hist_level_for(uint64_t span, uint64_t n, uint64_t per);
@@ -73,5 +105,10 @@ uint64_t hist_group_width(uint64_t from, uint64_t to, uint64_t n,
 
 /* The coarsest level >= 1 whose width divides k; 0 when none does. */
 int hist_level_dividing(uint64_t k);
+
+/* The coarsest level >= 1 whose width is at most k / HIST_FACTOR (so
+ * that a window of k steps holds at least HIST_FACTOR of its buckets); 1
+ * when none is. */
+int hist_level_within(uint64_t k);
 
 #endif

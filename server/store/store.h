@@ -70,7 +70,9 @@ typedef struct store_val_point {
 	int64_t time_ms;
 } store_val_point;
 
-/* Which history store_loss_windows reads. */
+/* Which history store_loss_windows reads. Both are kept in the same
+ * levels (raw window, then buckets), the validation series over its
+ * points; the values are stored (loss_chunk.series). */
 typedef enum store_series {
 	STORE_SERIES_TRAIN = 0, /* the loss of every training step */
 	STORE_SERIES_VALIDATION /* validation points */
@@ -248,7 +250,8 @@ typedef struct store_progress {
 } store_progress;
 
 /* Writes one progress record in a single transaction: loss rows and
- * validation points (one at a step already stored replaces it), then
+ * validation points (one at or before the last step stored replaces the
+ * points from its step on), then
  * (when given) the checkpoint and the job's status/steps/loss/error/times. */
 int store_progress_commit(store *s, const store_progress *p, fault *f);
 
@@ -277,10 +280,11 @@ int store_loss_query(store *s, const char *model_id, uint64_t since,
  * skipped. Returns the windows whose last step is past since (so the
  * window holding step since+1 comes whole), ascending, at most limit,
  * into a malloc'd array. every = 1 lists the points one by one (min = max
- * = loss). Training loss: exact where the raw steps are kept or every is a
+ * = loss). Either series: exact where the raw steps are kept or every is a
  * multiple of a bucket width (1024 * 16^k); elsewhere each window is made
- * of the level-1 buckets (1024 steps) whose last step falls in it, and
- * says so (bucket, first). */
+ * of the level-1 buckets (1024 steps; for every >= 16 * 16384 the
+ * coarsest that fit 16 to a window, hist_level_within) whose last step
+ * falls in it, and says so (bucket, first). */
 int store_loss_windows(store *s, const char *model_id, store_series series,
 		       uint64_t every, uint64_t since, size_t limit,
 		       store_loss_window **out, size_t *n, fault *f);
@@ -296,8 +300,9 @@ int store_loss_range(store *s, const char *model_id, store_series series,
 		     uint64_t from, uint64_t to, size_t max_points,
 		     store_loss_window **out, size_t *n, fault *f);
 
-/* Raw loss steps kept per model (the newest; 0 keeps them all; older
- * steps live on in buckets). Default STORE_HISTORY_RAW_DEFAULT. */
+/* Raw steps kept per model, loss and validation (the newest; 0 keeps
+ * them all; older steps live on in buckets). Default
+ * STORE_HISTORY_RAW_DEFAULT. */
 #define STORE_HISTORY_RAW_DEFAULT 1000000
 void store_set_history_raw(store *s, uint64_t steps);
 

@@ -8,8 +8,8 @@
  * the raw points. Each group is the exact merge of whole entries, so its
  * count, mean, min and max are exact for the steps first..step it reports;
  * the stream stops once the answer is full, so a query reads about as many
- * rows as it returns. Validation points are one row each and SQLite groups
- * them.
+ * rows as it returns. The validation series has the same levels and the
+ * same queries (its groups also carry the mean accuracy).
  */
 #include "store_int.h"
 
@@ -18,29 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum q { Q_VAL_WINDOWS, Q_VAL_NEXT_STEP, Q_VAL_RANGE, Q_COUNT_ };
-
-static const char *const q_sql[Q_COUNT_] = {
-	/* Windows of ?4 steps over the steps in (?2, ?3] (?2 a window's
-	 * start): HAVING drops a first window that ends at or before ?5. */
-	[Q_VAL_WINDOWS] =
-		"SELECT max(step), avg(loss), min(loss), max(loss), "
-		"avg(accuracy), max(time_ms), min(step), count(*) "
-		"FROM validation "
-		"WHERE model_id = ?1 AND step > ?2 AND step <= ?3 "
-		"GROUP BY (step - 1) / ?4 HAVING max(step) > ?5 "
-		"ORDER BY max(step) LIMIT ?6",
-	[Q_VAL_NEXT_STEP] =
-		"SELECT min(step) FROM validation "
-		"WHERE model_id = ?1 AND step > ?2",
-	[Q_VAL_RANGE] =
-		"SELECT max(step), avg(loss), min(loss), max(loss), "
-		"avg(accuracy), max(time_ms), min(step), count(*) "
-		"FROM validation "
-		"WHERE model_id = ?1 AND step >= ?2 AND step <= ?3 "
-		"GROUP BY (step - 1) / ?4 ORDER BY max(step) LIMIT ?5",
-};
-
 /* Raw points a max_points query may read (about a millisecond's worth)
  * when they give it finer groups than the buckets would. */
 #define RAW_READ_MAX 65536
@@ -48,6 +25,8 @@ static const char *const q_sql[Q_COUNT_] = {
 /* ---- grouping a stream of entries ---- */
 
 typedef struct grouper {
+	int series;        /* a store_series */
+	int pre;           /* the level read before the raw window (>= 1) */
 	uint64_t g;        /* group width: group i holds ((i)g, (i+1)g] */
 	uint64_t lo, hi;   /* entries count in the group of their last step
 	                      clamped to [lo, hi] */
@@ -87,7 +66,7 @@ emit(grouper *gr, fault *f)
 	w->loss = hist_mean(&gr->acc);
 	w->min = gr->acc.min;
 	w->max = gr->acc.max;
-	w->accuracy = NAN;
+	w->accuracy = hist_acc_mean(&gr->acc);
 	w->time_ms = gr->acc.time_ms;
 	w->bucket = gr->tiered && !gr->exact_tiers;
 	return 0;
@@ -157,9 +136,9 @@ split_visit(void *arg, const hist_bucket *e, fault *f)
 	if (e->first >= sp->from && e->last <= sp->to &&
 	    group_of(sp->gr, e->first) == group_of(sp->gr, e->last))
 		return group_add(sp->gr, e, f);
-	if (chunk_each_inner(sp->c, sp->model_id, 0, e->first > sp->from ?
-	    e->first : sp->from, e->last < sp->to ? e->last : sp->to,
-	    group_add, sp->gr, f) != 0)
+	if (chunk_each_inner(sp->c, sp->model_id, sp->gr->series, 0,
+	    e->first > sp->from ? e->first : sp->from,
+	    e->last < sp->to ? e->last : sp->to, group_add, sp->gr, f) != 0)
 		return -1;
 	return sp->gr->out.n >= sp->gr->limit ? 1 : 0;
 }
@@ -175,18 +154,20 @@ stream(conn *c, const char *model_id, int level, uint64_t a, uint64_t b,
 	if (a < 1)
 		a = 1;
 	if (level > 0) {
-		if (chunk_each(c, model_id, level, a, b, group_add_bucket, gr,
-		    f) != 0)
+		if (chunk_each(c, model_id, gr->series, level, a, b,
+		    group_add_bucket, gr, f) != 0)
 			return -1;
 	} else {
-		if (chunk_bounds(c, model_id, 0, &rfirst, &rlast, f) != 0)
+		if (chunk_bounds(c, model_id, gr->series, 0, &rfirst, &rlast,
+		    f) != 0)
 			return -1;
 		if (rfirst == 0)
 			rfirst = UINT64_MAX; /* no raw steps: buckets only */
 		from = a;
 		if (a < rfirst) {
-			if (chunk_each(c, model_id, 1, a, b < rfirst - 1 ? b :
-			    rfirst - 1, group_add_bucket, gr, f) != 0)
+			if (chunk_each(c, model_id, gr->series, gr->pre, a,
+			    b < rfirst - 1 ? b : rfirst - 1, group_add_bucket,
+			    gr, f) != 0)
 				return -1;
 			if (gr->out.n >= gr->limit)
 				return 0;
@@ -195,8 +176,8 @@ stream(conn *c, const char *model_id, int level, uint64_t a, uint64_t b,
 		if (rfirst != UINT64_MAX) {
 			struct split sp = { gr, c, model_id, from, b };
 
-			if (chunk_each(c, model_id, 1, from, b, split_visit, &sp,
-			    f) != 0)
+			if (chunk_each(c, model_id, gr->series, 1, from, b,
+			    split_visit, &sp, f) != 0)
 				return -1;
 		}
 	}
@@ -214,108 +195,10 @@ struct loss_windows {
 	db_array rows; /* out: store_loss_window */
 };
 
-/* Where a scan from lo for k more windows may stop: k + 1 windows on (a
- * first one that ends at or before since does not count), saturating. */
-static int64_t
-windows_end(int64_t lo, int64_t every, int64_t k)
-{
-	uint64_t span = (uint64_t)k + 1 > (uint64_t)INT64_MAX /
-	    (uint64_t)every ? (uint64_t)INT64_MAX :
-	    ((uint64_t)k + 1) * (uint64_t)every;
-
-	return span > (uint64_t)(INT64_MAX - lo) ? INT64_MAX :
-	    lo + (int64_t)span;
-}
-
-static int
-fill_window(sqlite3_stmt *st, void *row, fault *f)
-{
-	store_loss_window *o = row;
-
-	(void)f;
-	memset(o, 0, sizeof *o);
-	o->step = (uint64_t)sqlite3_column_int64(st, 0);
-	o->loss = db_real(st, 1);
-	o->min = db_real(st, 2);
-	o->max = db_real(st, 3);
-	o->accuracy = db_real(st, 4);
-	o->time_ms = sqlite3_column_int64(st, 5);
-	o->first = (uint64_t)sqlite3_column_int64(st, 6);
-	o->count = (uint64_t)sqlite3_column_int64(st, 7);
-	return 0;
-}
-
-/* Appends the validation windows of the points with step in (lo, hi]. */
-static int
-val_windows_in(conn *c, struct loss_windows *w, int64_t lo, int64_t hi,
-	       fault *f)
-{
-	sqlite3_stmt *st = db_stmt(c, q_sql[Q_VAL_WINDOWS], f);
-	int rc = SQLITE_OK;
-
-	if (st == NULL)
-		return -1;
-	db_bind_text(st, 1, w->model_id, &rc);
-	db_bind_i64(st, 2, lo, &rc);
-	db_bind_i64(st, 3, hi, &rc);
-	db_bind_i64(st, 4, w->every, &rc);
-	db_bind_i64(st, 5, w->since, &rc);
-	db_bind_i64(st, 6, w->limit - (int64_t)w->rows.n, &rc);
-	if (db_bound(c, st, rc, f, "reading history windows") != 0)
-		return -1;
-	return db_rows(c, st, &w->rows, fill_window, f,
-		       "reading history windows");
-}
-
-/* The first validation step past after into *next; 0 when none. */
-static int
-val_next_step(conn *c, const struct loss_windows *w, int64_t after,
-	      int64_t *next, fault *f)
-{
-	sqlite3_stmt *st = db_stmt(c, q_sql[Q_VAL_NEXT_STEP], f);
-	int rc = SQLITE_OK;
-
-	if (st == NULL)
-		return -1;
-	db_bind_text(st, 1, w->model_id, &rc);
-	db_bind_i64(st, 2, after, &rc);
-	if (db_bound(c, st, rc, f, "reading history windows") != 0)
-		return -1;
-	rc = sqlite3_step(st);
-	*next = 0;
-	if (rc == SQLITE_ROW)
-		*next = sqlite3_column_int64(st, 0); /* NULL: none, 0 */
-	else
-		db_fault(c, rc, f, "reading history windows");
-	db_done(st);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
-/* Validation: scans a bounded stretch of windows at a time; when a
- * stretch comes up short, jumps over the gap to the next stored step. */
-static int
-do_val_windows(conn *c, struct loss_windows *w, fault *f)
-{
-	int64_t lo = w->since / w->every * w->every, hi, next;
-
-	while ((int64_t)w->rows.n < w->limit) {
-		hi = windows_end(lo, w->every, w->limit - (int64_t)w->rows.n);
-		if (val_windows_in(c, w, lo, hi, f) != 0)
-			return -1;
-		if ((int64_t)w->rows.n >= w->limit || hi == INT64_MAX)
-			break;
-		if (val_next_step(c, w, hi, &next, f) != 0)
-			return -1;
-		if (next == 0)
-			break;
-		lo = (next - 1) / w->every * w->every;
-	}
-	return 0;
-}
-
-/* Training loss: the coarsest level whose width divides every, so that
- * its buckets nest in the windows; else raw where kept (level-1 buckets,
- * marked, before the raw window). */
+/* The coarsest level whose width divides every, so that its buckets nest
+ * in the windows; else raw where kept, and before the raw window marked
+ * buckets: of level 1, or of the coarsest level with at least 16 buckets
+ * to a window (so a window costs about 16 entries, not every / 1024). */
 static int
 do_loss_windows(conn *c, void *arg, fault *f)
 {
@@ -331,15 +214,15 @@ do_loss_windows(conn *c, void *arg, fault *f)
 		return -1;
 	if (w->limit == 0)
 		return 0;
-	if (w->series == STORE_SERIES_VALIDATION)
-		return do_val_windows(c, w, f);
 	memset(&gr, 0, sizeof gr);
+	gr.series = w->series;
 	gr.g = every;
 	gr.lo = 1;
 	gr.hi = UINT64_MAX;
 	gr.since = (uint64_t)w->since;
 	gr.limit = (size_t)w->limit;
 	level = hist_level_dividing(every);
+	gr.pre = hist_level_within(every);
 	gr.exact_tiers = level > 0;
 	gr.out.elem = sizeof(store_loss_window);
 	if (stream(c, w->model_id, level, (uint64_t)w->since / every * every +
@@ -424,38 +307,17 @@ struct loss_range {
 	db_array rows; /* out: store_loss_window */
 };
 
-/* The last step of the training history; 0 when none. */
+/* The last step of the series; 0 when none. */
 static int
-loss_end(conn *c, const char *model_id, uint64_t *end, fault *f)
+loss_end(conn *c, const char *model_id, int series, uint64_t *end, fault *f)
 {
 	uint64_t a, b0, b1;
 
-	if (chunk_bounds(c, model_id, 0, &a, &b0, f) != 0 ||
-	    chunk_bounds(c, model_id, 1, &a, &b1, f) != 0)
+	if (chunk_bounds(c, model_id, series, 0, &a, &b0, f) != 0 ||
+	    chunk_bounds(c, model_id, series, 1, &a, &b1, f) != 0)
 		return -1;
 	*end = b0 > b1 ? b0 : b1;
 	return 0;
-}
-
-static int
-do_val_range(conn *c, struct loss_range *r, fault *f)
-{
-	sqlite3_stmt *st = db_stmt(c, q_sql[Q_VAL_RANGE], f);
-	uint64_t to = r->to > INT64_MAX ? INT64_MAX : r->to;
-	uint64_t g = hist_group_width(r->from, to, r->max, 1);
-	int rc = SQLITE_OK;
-
-	if (st == NULL)
-		return -1;
-	db_bind_text(st, 1, r->model_id, &rc);
-	db_bind_i64(st, 2, (int64_t)r->from, &rc);
-	db_bind_i64(st, 3, (int64_t)to, &rc);
-	db_bind_i64(st, 4, (int64_t)g, &rc);
-	db_bind_i64(st, 5, (int64_t)r->max, &rc);
-	if (db_bound(c, st, rc, f, "reading history windows") != 0)
-		return -1;
-	return db_rows(c, st, &r->rows, fill_window, f,
-		       "reading history windows");
 }
 
 /* The finest level that gives about max_points * 8 entries or fewer over
@@ -474,10 +336,9 @@ do_loss_range(conn *c, void *arg, fault *f)
 	r->rows.elem = sizeof(store_loss_window);
 	if (model_need(c, r->model_id, f) != 0)
 		return -1;
-	if (r->series == STORE_SERIES_VALIDATION)
-		return do_val_range(c, r, f);
-	if (loss_end(c, r->model_id, &end, f) != 0 ||
-	    chunk_bounds(c, r->model_id, 0, &rfirst, &rlast, f) != 0)
+	if (loss_end(c, r->model_id, r->series, &end, f) != 0 ||
+	    chunk_bounds(c, r->model_id, r->series, 0, &rfirst, &rlast,
+	    f) != 0)
 		return -1;
 	to = r->to < end ? r->to : end;
 	if (to < r->from)
@@ -492,6 +353,8 @@ do_loss_range(conn *c, void *arg, fault *f)
 	    RAW_READ_MAX ? per * r->max : RAW_READ_MAX) ? 0 :
 	    hist_level_for(span, r->max, per);
 	memset(&gr, 0, sizeof gr);
+	gr.series = r->series;
+	gr.pre = 1;
 	gr.g = hist_group_width(r->from, to, r->max, level == 0 &&
 	    r->from >= rfirst ? 1 : hist_width(level ? level : 1));
 	gr.lo = r->from;

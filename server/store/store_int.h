@@ -16,11 +16,10 @@
  *   store_jobs.c     jobs (store_job*, and job_* for the other files)
  *   store_progress.c the trainer's commit (store_progress_commit)
  *   hist_tiers.c     the arithmetic of the history's levels (no SQL)
- *   store_chunks.c   the packed rows of those levels (chunk_*); it alone
- *                    names the loss_chunk table
+ *   store_chunks.c   the packed rows of those levels, loss and
+ *                    validation (chunk_*); it alone names loss_chunk
  *   store_history.c  the history's writes: append, trim, migration
- *                    (history_* for the other files); it alone names the
- *                    validation table's writes
+ *                    (history_* for the other files)
  *   store_history_read.c the history's queries (store_loss_*)
  *   store_owner.c    one daemon per database file: the lock file
  *                    beside it (owner_*)
@@ -234,7 +233,8 @@ int job_interrupt_all(conn *c, int64_t now_ms, fault *f);
 int history_check(const store_progress *p, fault *f);
 
 /* Appends p's loss rows (a step already stored fails, FAULT_INVALID) and
- * validation points (one at a step already stored replaces it). */
+ * validation points (one at or before the last step stored replaces the
+ * points from its step on). */
 int history_append(conn *c, const store_progress *p, fault *f);
 
 /* Drops the model's loss history and validation points past step. Where
@@ -250,8 +250,10 @@ int history_trim(conn *c, const char *model_id, int64_t step, fault *f);
  * there may be more to drop (call again, in a new transaction). */
 int history_purge(conn *c, int64_t rows, int *more, fault *f);
 
-/* Migration to version 4: packs the per-step rows of the old loss table
- * into levels, then drops that table. */
+/* Migration to version 6 (with the SQL of versions 5 and 6 run): packs
+ * the per-step rows of the old loss table (when there still is one) and
+ * the per-point rows of the old validation table into levels, then drops
+ * those tables. */
 int history_migrate_rows(conn *c, fault *f);
 
 /* *loss gets the loss of the model's last step at or before step; NAN
@@ -266,24 +268,34 @@ int history_val_at(conn *c, const char *model_id, int64_t step,
 
 /* ---- store_chunks.c: the rows of the history's levels ---- */
 
-/* One row of a level: n entries packed in data (chunk_cap(level) fit). */
+/* Bytes of the largest row (a validation raw row). */
+#define CHUNK_ROW_BYTES (HIST_RAW_CHUNK * HIST_VAL_RAW_REC)
+
+/* One row of a level: n entries packed in data (chunk_cap fit). */
 typedef struct chunk_row {
+	int series;            /* a store_series: the entries' packing */
 	int level;
 	uint64_t first, last;  /* first and last step the row covers */
 	int64_t t0;            /* level 0: the time the offsets count from */
 	size_t n;
-	unsigned char *data;   /* caller's buffer */
+	unsigned char *data;   /* caller's buffer (CHUNK_ROW_BYTES) */
 } chunk_row;
 
-/* Bytes of one entry, and entries per row, at level. */
-size_t chunk_rec(int level);
-size_t chunk_cap(int level);
+/* Bytes of one entry of series at level, and entries per row at most. */
+size_t chunk_rec(int series, int level);
+size_t chunk_cap(int series, int level);
 
-/* Inserts or replaces r (keyed by model, level, first). */
+/* Inserts or replaces r (keyed by model, series, level, first). */
 int chunk_put(conn *c, const char *model_id, const chunk_row *r, fault *f);
 
-/* Reads the model's last row of r->level into r: 1, 0 when none, -1. */
+/* Reads the model's last row of r->series and r->level into r: 1, 0 when
+ * none, -1. */
 int chunk_tail(conn *c, const char *model_id, chunk_row *r, fault *f);
+
+/* Reads the row of r->series and r->level that starts last at or before
+ * step into r: 1, 0 when none, -1. */
+int chunk_at(conn *c, const char *model_id, chunk_row *r, uint64_t step,
+	     fault *f);
 
 /* Entry i of r as a bucket (a raw point is a bucket of one step). */
 void chunk_entry(const chunk_row *r, size_t i, hist_bucket *b);
@@ -291,24 +303,26 @@ void chunk_entry(const chunk_row *r, size_t i, hist_bucket *b);
 /* Called for each entry, ascending: 0 goes on, 1 stops, -1 fails. */
 typedef int (*chunk_visit)(void *arg, const hist_bucket *e, fault *f);
 
-/* Calls cb for the entries of level that hold a step in [a, b]. */
-int chunk_each(conn *c, const char *model_id, int level, uint64_t a,
-	       uint64_t b, chunk_visit cb, void *arg, fault *f);
+/* Calls cb for the entries of the series' level that hold a step in
+ * [a, b]. */
+int chunk_each(conn *c, const char *model_id, int series, int level,
+	       uint64_t a, uint64_t b, chunk_visit cb, void *arg, fault *f);
 
 /* chunk_each for a cb that itself calls chunk_each (no deeper). */
-int chunk_each_inner(conn *c, const char *model_id, int level, uint64_t a,
-		     uint64_t b, chunk_visit cb, void *arg, fault *f);
+int chunk_each_inner(conn *c, const char *model_id, int series, int level,
+		     uint64_t a, uint64_t b, chunk_visit cb, void *arg,
+		     fault *f);
 
 /* The first step of the level's first row and the last step of its last
  * (0, 0 when it has none). */
-int chunk_bounds(conn *c, const char *model_id, int level, uint64_t *first,
-		 uint64_t *last, fault *f);
+int chunk_bounds(conn *c, const char *model_id, int series, int level,
+		 uint64_t *first, uint64_t *last, fault *f);
 
 /* Deletes the level's rows that start past step, or that end at or
  * before step. */
-int chunk_drop_past(conn *c, const char *model_id, int level, uint64_t step,
-		    fault *f);
-int chunk_drop_before(conn *c, const char *model_id, int level,
+int chunk_drop_past(conn *c, const char *model_id, int series, int level,
+		    uint64_t step, fault *f);
+int chunk_drop_before(conn *c, const char *model_id, int series, int level,
 		      uint64_t step, fault *f);
 
 #endif

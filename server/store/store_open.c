@@ -24,6 +24,7 @@ extern const char store_schema_2_sql[];
 extern const char store_schema_3_sql[];
 extern const char store_schema_4_sql[];
 extern const char store_schema_5_sql[];
+extern const char store_schema_6_sql[];
 
 /* Forward migrations: step i takes a database from version - 1 to version,
  * in one transaction (its SQL, then its C step in migration_code when it
@@ -37,6 +38,7 @@ static const struct migration {
 	{ 3, store_schema_3_sql },	/* daemon_state (event ids) */
 	{ 4, store_schema_4_sql },	/* versions and aliases */
 	{ 5, store_schema_5_sql },	/* loss history in levels */
+	{ 6, store_schema_6_sql },	/* validation history in levels */
 };
 
 /* The steps that also move data, after their SQL in the same
@@ -45,7 +47,9 @@ static const struct migration_code {
 	int version;
 	int (*run)(conn *c, fault *f);
 } migration_code[] = {
-	{ 5, history_migrate_rows },	/* per-step loss rows to levels */
+	/* step 5's per-step loss rows move at step 6, with the validation
+	 * rows: this binary's chunk SQL needs the series column of step 6 */
+	{ 6, history_migrate_rows },	/* per-step rows to levels */
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
