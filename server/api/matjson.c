@@ -288,6 +288,73 @@ c_locale_init(void)
 	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 }
 
+static const uint64_t pow10_u64[20] = {
+	UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000),
+	UINT64_C(10000), UINT64_C(100000), UINT64_C(1000000),
+	UINT64_C(10000000), UINT64_C(100000000), UINT64_C(1000000000),
+	UINT64_C(10000000000), UINT64_C(100000000000),
+	UINT64_C(1000000000000), UINT64_C(10000000000000),
+	UINT64_C(100000000000000), UINT64_C(1000000000000000),
+	UINT64_C(10000000000000000), UINT64_C(100000000000000000),
+	UINT64_C(1000000000000000000), UINT64_C(10000000000000000000)
+};
+
+/* Bits in v (0 for 0). */
+static int
+bits128(unsigned __int128 v)
+{
+	uint64_t hi = (uint64_t)(v >> 64);
+
+	if (hi != 0)
+		return 128 - __builtin_clzll(hi);
+	return (uint64_t)v != 0 ? 64 - __builtin_clzll((uint64_t)v) : 0;
+}
+
+/* The double nearest to (q + a fraction, nonzero when sticky) * 2^e2,
+ * ties to even: q rounded to 53 bits with its cut bits and the sticky
+ * flag, the way an FPU rounds. q > 0 and the result must be normal. */
+static double
+round_q(unsigned __int128 q, int sticky, int e2)
+{
+	int shift = bits128(q) - 53;
+	uint64_t m;
+
+	if (shift <= 0)
+		return ldexp((double)(uint64_t)q, e2); /* exact */
+	{
+		unsigned __int128 cut = q & (((unsigned __int128)1 << shift) - 1);
+		unsigned __int128 half = (unsigned __int128)1 << (shift - 1);
+
+		m = (uint64_t)(q >> shift);
+		if (cut > half || (cut == half && (sticky || (m & 1))))
+			m++;
+	}
+	/* m == 2^53 after a carry is still exact as a double */
+	return ldexp((double)m, e2 + shift);
+}
+
+/* mant * 10^exp10 correctly rounded, for mant > 0 and |exp10| <= 19:
+ * exact integer arithmetic in 128 bits (the product, or the quotient of
+ * mant scaled to 127 bits by 10^-exp10 with its remainder as the sticky
+ * bit), then one rounding. Its results lie between 1e-19 and 1.9e38, so
+ * never subnormal nor out of range. */
+static double
+exact_small(uint64_t mant, long exp10)
+{
+	if (exp10 >= 0)
+		return round_q((unsigned __int128)mant * pow10_u64[exp10], 0,
+		    0);
+	{
+		uint64_t d = pow10_u64[-exp10];
+		int s = 127 - (64 - __builtin_clzll(mant));
+		unsigned __int128 num = (unsigned __int128)mant << s;
+		unsigned __int128 q = num / d;
+
+		/* q has at least 63 bits: the rounding sees all it needs */
+		return round_q(q, num % d != 0, -s);
+	}
+}
+
 /* strtod of s[0..len) (a well-formed JSON real) in the "C" locale. */
 static double
 slow_strtod(const char *s, size_t len, int *overflow)
@@ -399,6 +466,12 @@ parse_num(const char *s, const char *end, double *out, int *overflow,
 		double d = (double)mant;
 
 		d = exp10 < 0 ? d / pow10_exact[-exp10] : d * pow10_exact[exp10];
+		*out = neg ? -d : d;
+		return 0;
+	}
+	if (sig <= 19 && exp10 >= -19 && exp10 <= 19) {
+		double d = exact_small(mant, exp10);
+
 		*out = neg ? -d : d;
 		return 0;
 	}
