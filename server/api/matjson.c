@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hugemem.h"
+
 #define FALLBACK (-2)
 #define MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
 #define KEY_MAX 16     /* longer keys are unknown keys */
@@ -666,6 +668,7 @@ row_slot(mat *a, size_t i)
 		}
 		a->v = v;
 		a->cap = cap;
+		hugemem_advise(v, cap * a->width * sizeof(float));
 	}
 	return a->v + i * a->width;
 }
