@@ -25,7 +25,8 @@
 #     curl and python3-numpy): JSON, CSV, .npy and .npz ingest MB/s and
 #     rows/s, predict rows/s for 10,000-row requests in JSON, CSV and .npy,
 #     and the daemon's peak RSS for a 64 MB JSON body (BASELINE=another
-#     mlpd binary adds its figures from the same run);
+#     mlpd binary adds its figures from the same run), then the decoders
+#     in process beside jansson's tree decode of the same JSON body;
 #   - head-of-line (tests/load/headofline.py): p50/p99/max of /healthz and
 #     predict alone, then next to a training job, a /step loop and a 3 s
 #     database write lock held by another process, with one HTTP thread.
