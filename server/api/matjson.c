@@ -384,6 +384,49 @@ slow_strtod(const char *s, size_t len, int *overflow)
 	return d;
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* 1 when p[0..8) are eight ASCII digits (fast_float's SWAR test). */
+static int
+eight_digits(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return ((v & UINT64_C(0xF0F0F0F0F0F0F0F0)) |
+	    (((v + UINT64_C(0x0606060606060606)) &
+	    UINT64_C(0xF0F0F0F0F0F0F0F0)) >> 4)) ==
+	    UINT64_C(0x3333333333333333);
+}
+
+/* The value of eight ASCII digits at p, in three multiplications. */
+static uint64_t
+eight_value(const char *p)
+{
+	const uint64_t mask = UINT64_C(0x000000FF000000FF);
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	v -= UINT64_C(0x3030303030303030);
+	v = v * 10 + (v >> 8);
+	return ((v & mask) * UINT64_C(0x000F424000000064) +
+	    ((v >> 16) & mask) * UINT64_C(0x0000271000000001)) >> 32;
+}
+#else
+static int
+eight_digits(const char *p)
+{
+	(void)p;
+	return 0;
+}
+
+static uint64_t
+eight_value(const char *p)
+{
+	(void)p;
+	return 0;
+}
+#endif
+
 /* The longest JSON number at s[0..end), as jansson's lexer reads it:
  * *stop where it ends. 0 with *out, or -1 when the text there is not a
  * number (*overflow 1 when it is one, but out of range). */
@@ -420,11 +463,17 @@ parse_num(const char *s, const char *end, double *out, int *overflow,
 		p++;
 		if (p == end || *p < '0' || *p > '9')
 			return -1;
-		for (; p < end && *p >= '0' && *p <= '9'; p++) {
-			if (sig == 0 && *p == '0') {
+		if (sig == 0)
+			for (; p < end && *p == '0'; p++)
 				exp10--;
-				continue;
-			}
+		/* eight digits at a time while they fit the 19 kept */
+		while (sig + 8 <= 19 && end - p >= 8 && eight_digits(p)) {
+			mant = mant * 100000000 + eight_value(p);
+			exp10 -= 8;
+			sig += 8;
+			p += 8;
+		}
+		for (; p < end && *p >= '0' && *p <= '9'; p++) {
 			if (sig < 19) {
 				mant = mant * 10 + (uint64_t)(*p - '0');
 				exp10--;
