@@ -42,6 +42,7 @@ typedef struct mat {
 	size_t rows;     /* rows seen (single: values seen) */
 	size_t keep;     /* rows that may be stored (the caps) */
 	float *v;        /* the stored rows, cap rows of room */
+	const char *row0; /* where row 0's list began in the body */
 	size_t cap;
 	int oom;
 	int has_shape, has_value;
@@ -699,15 +700,29 @@ scan_value(mj *m, int depth)
 
 /* The row stored at index i of a (growing its block), or NULL when it is
  * not to be stored. */
+/* Room for row i of a, whose list starts at m->p: 64 rows at first, then
+ * as many as the rest of the body holds at the bytes per row seen so far
+ * (plus 1/16), so a big matrix is copied once rather than at each
+ * doubling; mat_take gives back what stays unused. */
 static float *
-row_slot(mat *a, size_t i)
+row_slot(mat *a, size_t i, const mj *m)
 {
 	if (a->has_shape || a->oom || i >= a->keep)
 		return NULL;
+	if (i == 0)
+		a->row0 = m->p;
 	if (i >= a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
 		float *v;
 
+		if (i > 0 && m->p > a->row0) {
+			size_t per = (size_t)(m->p - a->row0) / i;
+			size_t est = i + (size_t)(m->end - m->p) / (per ?
+			    per : 1) + 1;
+
+			if (est < a->keep && est + est / 16 > cap)
+				cap = est + est / 16;
+		}
 		if (cap > a->keep)
 			cap = a->keep;
 		v = realloc(a->v, cap * a->width * sizeof(float));
@@ -792,7 +807,7 @@ matrix_row(mj *m, void *arg, size_t i)
 		}
 		return 0;
 	}
-	r.dst = row_slot(a, i);
+	r.dst = row_slot(a, i, m);
 	if ((rc = scan_list(m, 3, row_elem, &r, &n)) != 0)
 		return rc;
 	if (n != a->width && !a->has_shape) {
