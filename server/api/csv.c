@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hugemem.h"
 #include "matjson.h"
 #include "mlp.h"
 
@@ -368,6 +369,8 @@ csv_decode(const char *body, size_t len, size_t nx, size_t ny, float **x,
 		e->retry_after = 5;
 		goto fail;
 	}
+	hugemem_advise(bx, rows * nx * sizeof(float));
+	hugemem_advise(by, rows * ny * sizeof(float));
 	/* pass 2: the rows */
 	for (pos = 0, lineno = 0, r = 0; r < rows;) {
 		next_line(body, len, &pos, &s, &sl);

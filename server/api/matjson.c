@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hugemem.h"
+
 #define FALLBACK (-2)
 #define MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
 #define KEY_MAX 16     /* longer keys are unknown keys */
@@ -40,6 +42,7 @@ typedef struct mat {
 	size_t rows;     /* rows seen (single: values seen) */
 	size_t keep;     /* rows that may be stored (the caps) */
 	float *v;        /* the stored rows, cap rows of room */
+	const char *row0; /* where row 0's list began in the body */
 	size_t cap;
 	int oom;
 	int has_shape, has_value;
@@ -288,6 +291,73 @@ c_locale_init(void)
 	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 }
 
+static const uint64_t pow10_u64[20] = {
+	UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000),
+	UINT64_C(10000), UINT64_C(100000), UINT64_C(1000000),
+	UINT64_C(10000000), UINT64_C(100000000), UINT64_C(1000000000),
+	UINT64_C(10000000000), UINT64_C(100000000000),
+	UINT64_C(1000000000000), UINT64_C(10000000000000),
+	UINT64_C(100000000000000), UINT64_C(1000000000000000),
+	UINT64_C(10000000000000000), UINT64_C(100000000000000000),
+	UINT64_C(1000000000000000000), UINT64_C(10000000000000000000)
+};
+
+/* Bits in v (0 for 0). */
+static int
+bits128(unsigned __int128 v)
+{
+	uint64_t hi = (uint64_t)(v >> 64);
+
+	if (hi != 0)
+		return 128 - __builtin_clzll(hi);
+	return (uint64_t)v != 0 ? 64 - __builtin_clzll((uint64_t)v) : 0;
+}
+
+/* The double nearest to (q + a fraction, nonzero when sticky) * 2^e2,
+ * ties to even: q rounded to 53 bits with its cut bits and the sticky
+ * flag, the way an FPU rounds. q > 0 and the result must be normal. */
+static double
+round_q(unsigned __int128 q, int sticky, int e2)
+{
+	int shift = bits128(q) - 53;
+	uint64_t m;
+
+	if (shift <= 0)
+		return ldexp((double)(uint64_t)q, e2); /* exact */
+	{
+		unsigned __int128 cut = q & (((unsigned __int128)1 << shift) - 1);
+		unsigned __int128 half = (unsigned __int128)1 << (shift - 1);
+
+		m = (uint64_t)(q >> shift);
+		if (cut > half || (cut == half && (sticky || (m & 1))))
+			m++;
+	}
+	/* m == 2^53 after a carry is still exact as a double */
+	return ldexp((double)m, e2 + shift);
+}
+
+/* mant * 10^exp10 correctly rounded, for mant > 0 and |exp10| <= 19:
+ * exact integer arithmetic in 128 bits (the product, or the quotient of
+ * mant scaled to 127 bits by 10^-exp10 with its remainder as the sticky
+ * bit), then one rounding. Its results lie between 1e-19 and 1.9e38, so
+ * never subnormal nor out of range. */
+static double
+exact_small(uint64_t mant, long exp10)
+{
+	if (exp10 >= 0)
+		return round_q((unsigned __int128)mant * pow10_u64[exp10], 0,
+		    0);
+	{
+		uint64_t d = pow10_u64[-exp10];
+		int s = 127 - (64 - __builtin_clzll(mant));
+		unsigned __int128 num = (unsigned __int128)mant << s;
+		unsigned __int128 q = num / d;
+
+		/* q has at least 63 bits: the rounding sees all it needs */
+		return round_q(q, num % d != 0, -s);
+	}
+}
+
 /* strtod of s[0..len) (a well-formed JSON real) in the "C" locale. */
 static double
 slow_strtod(const char *s, size_t len, int *overflow)
@@ -314,6 +384,49 @@ slow_strtod(const char *s, size_t len, int *overflow)
 		free(buf);
 	return d;
 }
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* 1 when p[0..8) are eight ASCII digits (fast_float's SWAR test). */
+static int
+eight_digits(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return ((v & UINT64_C(0xF0F0F0F0F0F0F0F0)) |
+	    (((v + UINT64_C(0x0606060606060606)) &
+	    UINT64_C(0xF0F0F0F0F0F0F0F0)) >> 4)) ==
+	    UINT64_C(0x3333333333333333);
+}
+
+/* The value of eight ASCII digits at p, in three multiplications. */
+static uint64_t
+eight_value(const char *p)
+{
+	const uint64_t mask = UINT64_C(0x000000FF000000FF);
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	v -= UINT64_C(0x3030303030303030);
+	v = v * 10 + (v >> 8);
+	return ((v & mask) * UINT64_C(0x000F424000000064) +
+	    ((v >> 16) & mask) * UINT64_C(0x0000271000000001)) >> 32;
+}
+#else
+static int
+eight_digits(const char *p)
+{
+	(void)p;
+	return 0;
+}
+
+static uint64_t
+eight_value(const char *p)
+{
+	(void)p;
+	return 0;
+}
+#endif
 
 /* The longest JSON number at s[0..end), as jansson's lexer reads it:
  * *stop where it ends. 0 with *out, or -1 when the text there is not a
@@ -351,11 +464,17 @@ parse_num(const char *s, const char *end, double *out, int *overflow,
 		p++;
 		if (p == end || *p < '0' || *p > '9')
 			return -1;
-		for (; p < end && *p >= '0' && *p <= '9'; p++) {
-			if (sig == 0 && *p == '0') {
+		if (sig == 0)
+			for (; p < end && *p == '0'; p++)
 				exp10--;
-				continue;
-			}
+		/* eight digits at a time while they fit the 19 kept */
+		while (sig + 8 <= 19 && end - p >= 8 && eight_digits(p)) {
+			mant = mant * 100000000 + eight_value(p);
+			exp10 -= 8;
+			sig += 8;
+			p += 8;
+		}
+		for (; p < end && *p >= '0' && *p <= '9'; p++) {
 			if (sig < 19) {
 				mant = mant * 10 + (uint64_t)(*p - '0');
 				exp10--;
@@ -399,6 +518,12 @@ parse_num(const char *s, const char *end, double *out, int *overflow,
 		double d = (double)mant;
 
 		d = exp10 < 0 ? d / pow10_exact[-exp10] : d * pow10_exact[exp10];
+		*out = neg ? -d : d;
+		return 0;
+	}
+	if (sig <= 19 && exp10 >= -19 && exp10 <= 19) {
+		double d = exact_small(mant, exp10);
+
 		*out = neg ? -d : d;
 		return 0;
 	}
@@ -575,15 +700,29 @@ scan_value(mj *m, int depth)
 
 /* The row stored at index i of a (growing its block), or NULL when it is
  * not to be stored. */
+/* Room for row i of a, whose list starts at m->p: 64 rows at first, then
+ * as many as the rest of the body holds at the bytes per row seen so far
+ * (plus 1/16), so a big matrix is copied once rather than at each
+ * doubling; mat_take gives back what stays unused. */
 static float *
-row_slot(mat *a, size_t i)
+row_slot(mat *a, size_t i, const mj *m)
 {
 	if (a->has_shape || a->oom || i >= a->keep)
 		return NULL;
+	if (i == 0)
+		a->row0 = m->p;
 	if (i >= a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
 		float *v;
 
+		if (i > 0 && m->p > a->row0) {
+			size_t per = (size_t)(m->p - a->row0) / i;
+			size_t est = i + (size_t)(m->end - m->p) / (per ?
+			    per : 1) + 1;
+
+			if (est < a->keep && est + est / 16 > cap)
+				cap = est + est / 16;
+		}
 		if (cap > a->keep)
 			cap = a->keep;
 		v = realloc(a->v, cap * a->width * sizeof(float));
@@ -593,6 +732,7 @@ row_slot(mat *a, size_t i)
 		}
 		a->v = v;
 		a->cap = cap;
+		hugemem_advise(v, cap * a->width * sizeof(float));
 	}
 	return a->v + i * a->width;
 }
@@ -667,7 +807,7 @@ matrix_row(mj *m, void *arg, size_t i)
 		}
 		return 0;
 	}
-	r.dst = row_slot(a, i);
+	r.dst = row_slot(a, i, m);
 	if ((rc = scan_list(m, 3, row_elem, &r, &n)) != 0)
 		return rc;
 	if (n != a->width && !a->has_shape) {

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "hugemem.h"
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "npy.c reads and writes little-endian floats in place"
 #endif
@@ -354,6 +356,7 @@ take_cols(const npy_arr *a, size_t rows, size_t rw, size_t c0, size_t w,
 
 	if (m == NULL)
 		return apierr_set(e, 503, "out_of_memory", "out of memory");
+	hugemem_advise(m, rows * w * sizeof(float));
 	if (copy_cols(a, rows, rw, c0, w, m, field, e) < 0) {
 		free(m);
 		return -1;

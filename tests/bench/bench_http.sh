@@ -25,7 +25,8 @@
 #     curl and python3-numpy): JSON, CSV, .npy and .npz ingest MB/s and
 #     rows/s, predict rows/s for 10,000-row requests in JSON, CSV and .npy,
 #     and the daemon's peak RSS for a 64 MB JSON body (BASELINE=another
-#     mlpd binary adds its figures from the same run);
+#     mlpd binary adds its figures from the same run), then the decoders
+#     in process beside jansson's tree decode of the same JSON body;
 #   - job start (tests/bench/bench_jobstart.sh, run second): the time from
 #     POST .../train to the first step on 60,000 rows of 784 inputs, and
 #     the peak resident set, in memory and streamed (--job-memory 64 MB);

@@ -21,7 +21,11 @@
 #     and out, .npy in and out; the JSON and CSV values with 9 significant
 #     digits), best of 3;
 #   - peak RSS: VmHWM of a fresh daemon (:memory:) after one batch body of
-#     ~64 MB of JSON (6,500 rows), next to its VmHWM before the POST.
+#     ~64 MB of JSON (6,500 rows), next to its VmHWM before the POST;
+#   - the decoders alone, in process (tests/bench/bench_decode, when
+#     built), on the first 1,000-row JSON, CSV and .npy bodies: MB/s and
+#     rows/s, with jansson's tree decode of the same JSON body (the path
+#     before matjson) as the same-run baseline, and their ratio.
 # A format a binary does not take (415) prints n/a. It prints, never
 # judges; it exits 0 when python3 with numpy or curl is missing.
 set -u
@@ -185,3 +189,12 @@ if [ -n "${BASELINE:-}" ]; then
 	bench_one baseline "$BASELINE"
 fi
 bench_one mlpd "$MLPD"
+
+BENCH_DECODE=${BENCH_DECODE:-${builddir:-.}/tests/bench/bench_decode}
+if [ -x "$BENCH_DECODE" ]; then
+	echo "decoders in process ($BENCH_DECODE):"
+	"$BENCH_DECODE" 784 10 "$tmp/in/json_00" "$tmp/in/csv_00" \
+	    "$tmp/in/npy_00" || echo "bench_ingest: bench_decode failed"
+else
+	echo "decoders in process: $BENCH_DECODE not built (make tests/bench/bench_decode)"
+fi
