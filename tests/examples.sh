@@ -85,13 +85,7 @@ check_grep "curl_walkthrough.sh: reached the end" "$tmp/walk.out" \
 
 # the .npy methods need numpy (Debian's python3-numpy): the first python3
 # that has it runs the demo
-py=python3
-for p in python3 /usr/bin/python3; do
-	if "$p" -c "import numpy" 2>/dev/null; then
-		py=$p
-		break
-	fi
-done
+py=$(numpy_python) || py=python3
 MLPD_URL=$base "$py" "$EXAMPLES/python_client.py" >"$tmp/py.out" 2>&1
 check "python_client.py exits 0" "$?" 0
 check_grep "python_client.py: push_npy stored 4 rows (needs python3-numpy)" \

@@ -14,17 +14,8 @@ lib_init job_memory
 require "$MLPD" curl python3
 
 [ -r /proc/self/status ] || { echo "job_memory: no /proc" >&2; exit 77; }
-# a sanitizer's allocator or a wrapper keeps freed memory on purpose: the
-# job is still checked, the resident sizes only on a plain build
-rss_plain=1
-if [ -n "$MLPD_WRAPPER" ] || grep -qa __asan_init "$MLPD"; then
-	rss_plain=
-	echo "job_memory: a sanitizer build or a wrapper; VmHWM is not checked"
-fi
-
-kb() {
-	sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB\$/\1/p" "/proc/$pid/status"
-}
+# the job is checked on every build, the resident sizes only on a plain one
+rss_checkable job_memory
 
 # one .npy body of 1,000 rows of 256 inputs in [0, 1) then the target
 python3 - "$tmp/rows.npy" <<'PY'
@@ -57,7 +48,7 @@ done
 check "64 batches of 1,000 rows stored" "$i" 64
 check "65 MB of rows, eight times the cap" "$(jget total_samples)" 64000
 
-rss0=$(kb VmRSS)
+rss0=$(proc_kb VmRSS)
 reset=
 echo 5 2>/dev/null >"/proc/$pid/clear_refs" && reset=1
 req POST "/v1/models/$M/train" \
@@ -67,7 +58,7 @@ J=$(jget id)
 wait_job "$J" 300 succeeded
 check "the job succeeded on rows streamed past the cap" "$job_status" \
     succeeded
-peak=$(kb VmHWM)
+peak=$(proc_kb VmHWM)
 check_grep "the log says the rows were streamed" "$tmp/mlpd.err" \
     "streamed in blocks"
 req GET "/v1/models/$M/loss?series=validation"

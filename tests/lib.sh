@@ -112,6 +112,36 @@ need_tools() {
 	done
 }
 
+# numpy_python: the first of python3 and Debian's /usr/bin/python3 that
+# imports numpy, on stdout; nothing (and 1) when neither does.
+numpy_python() {
+	for _p in python3 /usr/bin/python3; do
+		if "$_p" -c "import numpy" 2>/dev/null; then
+			echo "$_p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# proc_kb FIELD: FIELD (VmRSS, VmHWM) of the daemon $pid, in kB.
+proc_kb() {
+	sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB\$/\1/p" "/proc/$pid/status"
+}
+
+# rss_checkable NAME: sets rss_plain to 1 when the daemon's resident sizes
+# mean something, or to nothing (and says so) under a sanitizer's
+# allocator (AddressSanitizer's quarantine) or a wrapper such as
+# valgrind, which keep freed memory on purpose.
+rss_checkable() {
+	rss_plain=1
+	if [ -n "$MLPD_WRAPPER" ] || grep -qa __asan_init "$MLPD"; then
+		rss_plain=
+		echo "$1: a sanitizer build or a wrapper; resident sizes are" \
+		    "not checked"
+	fi
+}
+
 # have TOOL: TOOL is installed, or (with a slash) an executable file.
 have() {
 	case $1 in

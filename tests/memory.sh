@@ -12,10 +12,6 @@
 lib_init memory
 require "$MLPD" curl python3
 
-# rss: the daemon's resident set, in kB.
-rss() {
-	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$pid/status"
-}
 
 # rows FILE KEYS N [WIDTH [NUMBER]]: a JSON body of N rows of WIDTH
 # (default 2) NUMBERs (default 0) under each key of KEYS (comma-separated),
@@ -33,14 +29,9 @@ PY
 }
 
 [ -r /proc/self/status ] || { echo "memory: no /proc" >&2; exit 77; }
-# a sanitizer's allocator (AddressSanitizer's quarantine) or a wrapper
-# such as valgrind keeps freed memory on purpose: the refusals are still
-# checked, the resident sizes only on a plain build
-rss_plain=1
-if [ -n "$MLPD_WRAPPER" ] || grep -qa __asan_init "$MLPD"; then
-	rss_plain=
-	echo "memory: a sanitizer build or a wrapper; VmRSS is not checked"
-fi
+# the refusals are checked on every build, the resident sizes only on a
+# plain one
+rss_checkable memory
 
 # rss_within DESCRIPTION BEFORE AFTER: AFTER is at most 50 MB over BEFORE.
 rss_within() {
@@ -78,7 +69,7 @@ req POST "/v1/models/$W/predict" "@$tmp/ok.json"
 check "one row more is refused" "$code" 422
 check_grep "... by --max-batch-rows" "$tmp/body" "has 20001 rows"
 sleep 0.5
-before=$(rss)
+before=$(proc_kb VmRSS)
 echo "VmRSS before: $before kB"
 
 # 2,000,000 rows: 12 MB of JSON, 100 times --max-batch-rows; before the
@@ -95,7 +86,7 @@ for i in 1 2; do
 	    lt $((t1 - t0)) $((3 * E2E_SLOW))
 done
 sleep 0.5
-after=$(rss)
+after=$(proc_kb VmRSS)
 echo "VmRSS after the predict bodies: $after kB"
 rss_within "RSS after the predict bodies within 50 MB of before" \
     "$before" "$after"
@@ -106,7 +97,7 @@ rows "$tmp/batch.json" inputs,targets 600000
 req POST "/v1/models/$M/batches" "@$tmp/batch.json"
 check "a batch of 600,000 rows is refused" "$code" 422
 sleep 0.5
-after=$(rss)
+after=$(proc_kb VmRSS)
 echo "VmRSS after the batch body: $after kB"
 rss_within "RSS after the batch body within 50 MB of before" "$before" \
     "$after"

@@ -38,13 +38,7 @@ DATASET=${DATASET:-/usr/share/datasets/fashion-mnist}
 STEPS=${STEPS:-20000}
 ROUNDS=2
 
-py=
-for p in python3 /usr/bin/python3; do
-	if "$p" -c "import numpy" 2>/dev/null; then
-		py=$p
-		break
-	fi
-done
+py=$(numpy_python)
 if [ -z "$py" ] || ! command -v curl >/dev/null 2>&1; then
 	echo "bench_daemon_train: python3 with numpy and curl are needed (Debian: python3-numpy curl); nothing measured"
 	exit 0

@@ -34,13 +34,7 @@ set -u
 ROWS=10000
 CHUNK=1000
 
-py=
-for p in python3 /usr/bin/python3; do
-	if "$p" -c "import numpy" 2>/dev/null; then
-		py=$p
-		break
-	fi
-done
+py=$(numpy_python)
 if [ -z "$py" ] || ! command -v curl >/dev/null 2>&1; then
 	echo "bench_ingest: python3 with numpy and curl are needed (Debian: python3-numpy curl); nothing measured"
 	exit 0
@@ -173,9 +167,9 @@ bench_one() {
 	model=$(curl -sS --noproxy '*' -X POST -H 'Content-Type: application/json' \
 	    --data-binary '{"layers":[784,128,10],"seed":1}' "$base/v1/models" |
 	    jget id /dev/stdin)
-	before=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
+	before=$(proc_kb VmHWM)
 	set -- $(post_time "/v1/models/$model/batches" application/json "$tmp/big.json")
-	after=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
+	after=$(proc_kb VmHWM)
 	awk -v b="$before" -v a="$after" -v st="$1" -v s="$2" \
 	    -v sz="$(wc -c <"$tmp/big.json")" -v r="$(cat "$tmp/big.rows")" 'BEGIN {
 		printf "  rss     64MB-json peak %.0f MB (%.0f MB before; %d rows, %.1f MB body, answer %s in %.2f s)\n",

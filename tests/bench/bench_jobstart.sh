@@ -45,7 +45,6 @@ with open(sys.argv[1], "wb") as f:
 PY
 
 now() { date +%s.%N; }
-kb() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB\$/\1/p" "/proc/$pid/status"; }
 
 # run LABEL BINARY [FLAGS...]: one daemon, the rows, one job; prints.
 run() {
@@ -66,7 +65,7 @@ run() {
 		[ "$code" = 201 ] || { echo "batch: $code $(cat "$tmp/body")"; exit 1; }
 		_b=$((_b + 1))
 	done
-	_rss0=$(kb VmRSS)
+	_rss0=$(proc_kb VmRSS)
 	_t0=$(now)
 	req POST "/v1/models/$m/train" '{"steps":200,"batch_size":64}'
 	[ "$code" = 202 ] || { echo "train: $code $(cat "$tmp/body")"; exit 1; }
@@ -82,7 +81,7 @@ run() {
 	done
 	_t1=$(now)
 	wait_job "$j" 120 succeeded || echo "job ended $job_status"
-	_peak=$(kb VmHWM)
+	_peak=$(proc_kb VmHWM)
 	_log=$(sed -n 's/.*first step \([0-9.]*\) s after its start.*/\1/p' \
 	    "$tmp/mlpd.err" | head -n 1)
 	printf '%-34s start_latency=%.3f s (POST answered in %.3f s) first_step_log=%s s rss_before=%d MB peak_rss=%d MB\n' \
