@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dbfiles.h"
 #include "dataset.h"
 #include "eval.h"
 #include "mlp.h"
@@ -88,16 +89,8 @@ fixture_open(fixture *x)
 static void
 fixture_close(fixture *x)
 {
-	char p[128];
-
 	store_close(x->st);
-	snprintf(p, sizeof p, "%s-wal", x->path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", x->path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s.lock", x->path);
-	unlink(p);
-	unlink(x->path);
+	test_unlink_db(x->path);
 	rmdir(x->dir);
 }
 

@@ -25,6 +25,7 @@
 
 #include <sqlite3.h>
 
+#include "dbfiles.h"
 #include "fault.h"
 #include "hist_tiers.h"
 #include "store.h"
@@ -776,7 +777,7 @@ count_of(const char *path, const char *sql)
  * them by the time the store closes. */
 START_TEST(test_delete_in_steps)
 {
-	char path[] = "/tmp/check_tiers_del_XXXXXX", p2[200];
+	char path[] = "/tmp/check_tiers_del_XXXXXX";
 	store_model m;
 	store_progress p;
 	store_loss_point *pts = calloc(50000, sizeof *pts);
@@ -847,9 +848,7 @@ START_TEST(test_delete_in_steps)
 	    "WHERE model_id = 'other'"), 0);
 	free(pts);
 	free(vps);
-	unlink(path);
-	snprintf(p2, sizeof p2, "%s.lock", path);
-	unlink(p2);
+	test_unlink_db(path);
 }
 END_TEST
 
@@ -861,20 +860,6 @@ extern const char store_schema_3_sql[];
 extern const char store_schema_4_sql[];
 extern const char store_schema_5_sql[];
 
-/* Removes path and the files beside it. */
-static void
-unlink_db(const char *path)
-{
-	char p[200];
-
-	unlink(path);
-	snprintf(p, sizeof p, "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s.lock", path);
-	unlink(p);
-}
 
 /* Makes path a file of an older schema, version (its DDL run step by
  * step), with models 'm' (at step) and 'e' (empty), inside an open
@@ -978,7 +963,7 @@ START_TEST(test_migrate_rows)
 	ck_assert_int_eq(sqlite3_column_int(st, 0), 2); /* incremental */
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-	unlink_db(path);
+	test_unlink_db(path);
 }
 END_TEST
 
@@ -1046,7 +1031,7 @@ START_TEST(test_migrate_val)
 	    store_schema_version());
 	ck_assert_int_eq(count_of(path, "SELECT count(*) FROM loss_chunk "
 	    "WHERE series = 1 AND level = 0"), 2); /* 2000 points */
-	unlink_db(path);
+	test_unlink_db(path);
 }
 END_TEST
 

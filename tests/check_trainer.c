@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "dbfiles.h"
 #include "apierr.h"
 #include "blob.h"
 #include "fault.h"
@@ -128,17 +129,11 @@ bench_open(bench *b, size_t max_queue)
 static void
 bench_close(bench *b)
 {
-	char p[128];
-
 	trainer_destroy(b->tr);
 	registry_put(b->m);
 	registry_destroy(b->reg);
 	store_close(b->st);
-	unlink(b->path);
-	snprintf(p, sizeof p, "%s-wal", b->path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", b->path);
-	unlink(p);
+	test_unlink_db(b->path);
 	rmdir(b->dir);
 }
 

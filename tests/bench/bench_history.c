@@ -27,6 +27,7 @@
 
 #include <sqlite3.h>
 
+#include "../dbfiles.h"
 #include "store.h"
 
 #define COMMIT_POINTS 580000
@@ -134,19 +135,6 @@ file_value(const char *path, const char *sql)
 	return v;
 }
 
-static void
-remove_db(const char *path)
-{
-	char p[600];
-
-	unlink(path);
-	snprintf(p, sizeof p, "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s.lock", path);
-	unlink(p);
-}
 
 static int
 bench(const char *dir, uint64_t steps, store_loss_point *pts)
@@ -163,7 +151,7 @@ bench(const char *dir, uint64_t steps, store_loss_point *pts)
 	unsigned char blob[64];
 
 	snprintf(path, sizeof path, "%s/bench_history.db", dir);
-	remove_db(path);
+	test_unlink_db(path);
 	if ((s = store_open(path, &f)) == NULL) {
 		fprintf(stderr, "bench_history: %s\n", f.msg);
 		return -1;
@@ -227,13 +215,13 @@ bench(const char *dir, uint64_t steps, store_loss_point *pts)
 	    "history rows %lld (%.2f MB)\n", (long long)(size1 - size0),
 	    (double)(size1 - size0) / 1e6, (double)freed / 1e6, rows,
 	    (double)rows / 1e6);
-	remove_db(path);
+	test_unlink_db(path);
 	fflush(stdout);
 	return 0;
 fail:
 	fprintf(stderr, "bench_history: %s\n", f.msg);
 	store_close(s);
-	remove_db(path);
+	test_unlink_db(path);
 	return -1;
 }
 
