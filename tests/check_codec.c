@@ -610,6 +610,38 @@ END_TEST
 
 /* A JSON body that stays within the body cap but whose parse tree would
  * not: 413 from the memory cap, not 503, and nothing left allocated. */
+/* jansson drops a NUL byte that follows a number or a literal: such a
+ * body parsed before; it is malformed JSON, as the streaming decoder
+ * says. */
+START_TEST(test_json_nul)
+{
+	static const char after_num[] = "{\"a\": 1\0, \"b\": 2}";
+	static const char after_lit[] = "{\"a\": true\0}";
+	static const char inner[] = "{\"a\": \"x\0y\"}";
+	static const char late_overflow[] = "{\"a\": [1\0, 1e999]}";
+	static const char *const bodies[] = { after_num, after_lit, inner,
+		late_overflow };
+	static const size_t lens[] = { sizeof after_num - 1,
+		sizeof after_lit - 1, sizeof inner - 1,
+		sizeof late_overflow - 1 };
+	apierr e;
+
+	for (size_t i = 0; i < 4; i++) {
+		memset(&e, 0, sizeof e);
+		ck_assert_msg(codec_parse_object(bodies[i], lens[i], 0, &e) ==
+		    NULL, "body %zu parsed", i);
+		ck_assert_int_eq(e.status, 400);
+		ck_assert_str_eq(e.code, "malformed_json");
+	}
+	/* an error jansson meets before the NUL is still its own */
+	memset(&e, 0, sizeof e);
+	ck_assert_ptr_null(codec_parse_object("{\"a\": 1e999\0}", 13, 0,
+	    &e));
+	ck_assert_int_eq(e.status, 422);
+	ck_assert_str_eq(e.code, "non_finite");
+}
+END_TEST
+
 START_TEST(test_json_cap)
 {
 	size_t len = 0, cap = 16 + 3 * 2000;
@@ -819,6 +851,7 @@ codec_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tp, setup, teardown);
 	tcase_set_timeout(tp, 30);
+	tcase_add_test(tp, test_json_nul);
 	tcase_add_test(tp, test_json_cap);
 	tcase_add_test(tp, test_json_cap_in_string);
 	tcase_add_test(tp, test_wide_rows);

@@ -120,6 +120,7 @@ codec_parse_object(const char *body, size_t len, int empty_ok, apierr *e)
 	json_t *doc;
 	body_reader r = { body, len };
 	size_t i = 0, cap = json_cap, by_rows = rows_cap;
+	const char *nul;
 
 	while (i < len && (body[i] == ' ' || body[i] == '\n' ||
 	    body[i] == '\r' || body[i] == '\t'))
@@ -142,6 +143,18 @@ codec_parse_object(const char *body, size_t len, int empty_ok, apierr *e)
 	parse_hit = 0;
 	doc = json_load_callback(read_body, &r, JSON_REJECT_DUPLICATES, &err);
 	parse_on = 0;
+	/* A raw NUL byte is never JSON (a string's must be escaped), but
+	 * jansson's lexer drops one that follows a number or a literal (its
+	 * lookahead is put back into a buffer NUL-terminated, and lost), so
+	 * {"a":1<NUL>} parsed. Refused here, unless jansson stopped on an
+	 * error before reaching it: the streaming decoder answers alike. */
+	if ((nul = memchr(body, '\0', len)) != NULL && !parse_hit &&
+	    (doc != NULL || (size_t)err.position > (size_t)(nul - body))) {
+		json_decref(doc);
+		apierr_set(e, 400, "malformed_json", "malformed JSON: a NUL "
+		    "byte at offset %zu", (size_t)(nul - body));
+		return NULL;
+	}
 	if (parse_hit && by_rows > 0) {
 		json_decref(doc);
 		apierr_set(e, 422, "limit_exceeded", "decoding this JSON body "
