@@ -591,6 +591,29 @@ START_TEST(test_hub_multiline)
 }
 END_TEST
 
+/* A heartbeat that comes due before a new stream's first read does not
+ * take the place of its ": ok" (the documented first line): a stream on
+ * a slow server used to open with ": heartbeat" and never say ": ok". */
+START_TEST(test_hub_ok_before_heartbeat)
+{
+	fault f;
+	events *ev = events_create(4, 0.005, codec_event, &f);
+	hooks h = { 0, 0, 0 };
+	events_sub *s;
+	char out[1024];
+
+	ck_assert_ptr_nonnull(ev);
+	s = events_subscribe(ev, NULL, 0, 0, fake_park, fake_wake, &h, &f);
+	ck_assert_ptr_nonnull(s);
+	usleep(100 * 1000); /* about 20 heartbeat periods */
+	drain(s, 64, out, sizeof out);
+	ck_assert_msg(strncmp(out, ": ok\n\n", 6) == 0, "the stream opened "
+	    "with '%s'", out);
+	events_unsubscribe(s);
+	events_destroy(ev);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * Streams from a daemon
  * ------------------------------------------------------------------ */
@@ -1129,6 +1152,7 @@ events_suite(void)
 	tcase_add_test(tc, test_hub_replay_and_reset);
 	tcase_add_test(tc, test_hub_filter_overflow_shutdown);
 	tcase_add_test(tc, test_hub_multiline);
+	tcase_add_test(tc, test_hub_ok_before_heartbeat);
 	suite_add_tcase(st, tc);
 
 	tc = tcase_create("streams");

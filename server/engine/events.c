@@ -582,7 +582,9 @@ do_next_frame(events *ev, events_sub *s)
 		return 1;
 	}
 	if (s->hb_due || !s->opened) {
-		s->out = s->hb_due ? HEARTBEAT_TEXT : OPEN_TEXT;
+		/* ": ok" first even when a heartbeat came due before the
+		 * first read: it stands for that heartbeat too */
+		s->out = s->opened ? HEARTBEAT_TEXT : OPEN_TEXT;
 		s->outlen = strlen(s->out);
 		s->outoff = 0;
 		s->hb_due = 0;
