@@ -762,6 +762,31 @@ pg_history_loss_at(pg_conn *c, const char *model_id, int64_t step,
 	return r;
 }
 
+struct val_at {
+	uint64_t step;
+	store_val_point vp;
+};
+
+static int
+val_at_fn(const hist_io *hio, void *arg, fault *f)
+{
+	struct val_at *va = arg;
+
+	return hist_val_at(hio, va->step, &va->vp, f);
+}
+
+int
+pg_history_val_at(pg_conn *c, const char *model_id, int64_t step,
+		  store_val_point *vp, fault *f)
+{
+	struct val_at va = { step < 1 ? 0 : (uint64_t)step,
+			     { 0, NAN, NAN, 0 } };
+	int r = with_io(c, model_id, val_at_fn, &va, f);
+
+	*vp = va.vp;
+	return r;
+}
+
 int
 pg_history_forget(pg_conn *c, const char *model_id, fault *f)
 {

@@ -283,6 +283,11 @@ int pg_history_recover(pg_conn *c, fault *f);
 int pg_history_loss_at(pg_conn *c, const char *model_id, int64_t step,
 		       double *loss, fault *f);
 
+/* *vp gets the model's last validation point at or before step (step 0
+ * and NANs when there is none; version_create). */
+int pg_history_val_at(pg_conn *c, const char *model_id, int64_t step,
+		      store_val_point *vp, fault *f);
+
 /* Inside a write transaction on c: locks the model's row, drops its
  * history past its checkpointed step and sets last_loss to the loss at
  * that step (*last_loss gets it; may be NULL) and updated_ms to now_ms
