@@ -237,7 +237,10 @@ pg_conn_get(pg_store *s, fault *f)
 		s->nopen--;
 		pthread_cond_signal(&s->freed);
 		pthread_mutex_unlock(&s->lock);
+		return NULL;
 	}
+	/* a new connection: the server may have restarted meanwhile */
+	pg_presence_refresh(s);
 	return c;
 }
 

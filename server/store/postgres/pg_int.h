@@ -70,10 +70,11 @@
 
 #include "store_backend.h"
 
-/* Connections one store (one node) keeps to the server at most. Four: one
- * per trainer slice, request worker or history read running at once is
- * enough on the small machines a node runs on, and a cluster of n nodes
- * then needs 4n of the server's max_connections (default 100). */
+/* Connections one store (one node) keeps to the server at most for its
+ * work. Four: one per trainer slice, request worker or history read
+ * running at once is enough on the small machines a node runs on. With
+ * the presence connection (pg_open.c) a node uses 5, so a cluster of n
+ * nodes needs 5n of the server's max_connections (default 100). */
 #define PG_POOL_MAX 4
 
 /* Seconds a connection attempt waits for the server unless the conninfo
@@ -110,6 +111,11 @@ struct pg_store {
 	                          lent (<= PG_POOL_MAX) */
 	uint64_t hist_raw;     /* raw history steps kept (0: all);
 	                          pg_hist_raw */
+	/* The node's presence (pg_open.c): a connection of its own, outside
+	 * the pool, holding a shared advisory lock while the store is open,
+	 * so that a node starting can tell whether others are up. */
+	pthread_mutex_t plock; /* guards presence */
+	pg_conn *presence;
 };
 
 /* ---- pg_db.c: connections ---- */
@@ -138,6 +144,11 @@ void pg_pool_drain(pg_store *s);
 
 /* The raw history steps kept (store_set_history_raw; 0: all). */
 uint64_t pg_hist_raw(pg_store *s);
+
+/* pg_open.c: after the pool had to open a connection (the first, or one
+ * after a lost one), takes the node's presence lock again when the
+ * server dropped it. */
+void pg_presence_refresh(pg_store *s);
 
 /* ---- pg_db.c: transactions ---- */
 
@@ -229,14 +240,79 @@ char *pg_copy_text(const PGresult *r, int row, int col, fault *f);
 /* Checks that id is a usable key (not NULL, not empty, short enough). */
 int pg_check_id(const char *id, const char *kind, fault *f);
 
+/* ---- the ops entries (pg_ops, pg_open.c), with store.h's contracts ---- */
+
+extern const store_ops pg_ops;
+
+/* pg_models.c */
+int pg_model_insert(store *s, const store_model *m, fault *f);
+int pg_models_each(store *s, int (*cb)(void *arg, const store_model *m),
+		   void *arg, fault *f);
+int pg_model_delete(store *s, const char *id, fault *f);
+int pg_model_set_weights(store *s, const char *id, const void *blob,
+			 size_t len, uint64_t step, int64_t now_ms, fault *f);
+int pg_model_checkpoint(store *s, const char *id, void **blob, size_t *len,
+			uint64_t *step, fault *f);
+
+/* pg_batches.c */
+int pg_batch_insert(store *s, const char *model_id, const float *x,
+		    const float *y, size_t n, uint32_t nin, uint32_t nout,
+		    int64_t max_samples, int64_t now_ms, int64_t *batch_id,
+		    int64_t *total_samples, fault *f);
+int pg_batch_list(store *s, const char *model_id, store_batch_info **out,
+		  size_t *n, fault *f);
+int pg_batches_delete(store *s, const char *model_id, int64_t *rows,
+		      fault *f);
+int pg_batches_load(store *s, const char *model_id, uint32_t nin,
+		    uint32_t nout, float **x, float **y, size_t *n, fault *f);
+int pg_rows_open(store *s, const char *model_id, uint32_t nin,
+		 uint32_t nout, store_rows **out, fault *f);
+uint64_t pg_rows_count(const store_rows *r);
+int pg_rows_read(store_rows *r, const uint64_t *pos, size_t n, float *x,
+		 float *y, fault *f);
+void pg_rows_destroy(store_rows *r);
+
+/* Stored floats are little-endian; on a big-endian host, swaps the n
+ * floats at p in place (a no-op on a little-endian one). */
+void pg_floats_le(void *p, size_t n);
+
+/* pg_jobs.c */
+int pg_job_insert(store *s, const store_job *j, fault *f);
+int pg_job_update(store *s, const store_job *j, fault *f);
+int pg_jobs_each(store *s, const char *model_id,
+		 int (*cb)(void *arg, const store_job *j), void *arg,
+		 fault *f);
+
+/* pg_state.c */
+int pg_state_get(store *s, const char *name, int64_t *value, fault *f);
+int pg_state_set(store *s, const char *name, int64_t value, fault *f);
+
+/* pg_versions.c */
+int pg_version_create(store *s, const store_version_new *v,
+		      store_version *out, fault *f);
+int pg_versions_list(store *s, const char *model_id, uint64_t after,
+		     size_t limit, store_version **out, size_t *n, fault *f);
+int pg_version_get(store *s, const char *model_id, uint64_t version,
+		   store_version *out, void **blob, size_t *len, fault *f);
+int pg_version_delete(store *s, const char *model_id, uint64_t version,
+		      int drop_aliases, store_vdel *what, fault *f);
+int pg_alias_set(store *s, const char *model_id, const char *name,
+		 uint64_t version, size_t max_aliases, int64_t now_ms,
+		 fault *f);
+int pg_alias_delete(store *s, const char *model_id, const char *name,
+		    fault *f);
+int pg_aliases_list(store *s, const char *model_id, store_alias **out,
+		    size_t *n, fault *f);
+
 /* ---- pg_models.c, pg_jobs.c: for the history files ---- */
 
-/* Sets f to "no model with id ..." (FAULT_INVALID); returns -1. */
+/* Sets f to "no model with id ..." (FAULT_NO_MODEL); returns -1. */
 int pg_model_missing(const char *id, fault *f);
 
 /* 0 when the model exists; -1 with "no model" or the failure in f. With
- * lock, the model's row is locked (FOR UPDATE) until the transaction
- * ends: the writes of one model then run one after the other. */
+ * lock (write transactions only), the model's row is locked (FOR UPDATE)
+ * until the transaction ends: the writes of one model, from any node,
+ * then run one after the other. */
 int pg_model_need(pg_conn *c, const char *id, int lock, fault *f);
 
 /* Checks the fields of j that go into the jobs table (and, when insert,
@@ -249,7 +325,7 @@ int pg_job_update_row(pg_conn *c, const store_job *j, fault *f);
 
 /* ---- history (pghist: pg_history*.c, pg_progress.c) ---- */
 
-/* The ops entries, with store.h's contracts. */
+/* The ops entries, with store.h's contracts (pg_ops). */
 int pg_progress_commit(store *s, const store_progress *p, fault *f);
 int pg_loss_query(store *s, const char *model_id, uint64_t since,
 		  size_t limit, store_loss_point **out, size_t *n, fault *f);
@@ -272,14 +348,13 @@ int pg_history_trim(pg_conn *c, const char *model_id, int64_t step,
  * loss_trash): drops or schedules its history rows. */
 int pg_history_forget(pg_conn *c, const char *model_id, fault *f);
 
-/* Inside the open's recovery transaction: drops the history past each
- * model's checkpointed step, and the rows of deleted models
- * (loss_trash). */
+/* Inside the open's recovery transaction, run only when no other node
+ * is up (pg_open.c): drops the history past each model's checkpointed
+ * step, and the rows of deleted models (loss_trash). */
 int pg_history_recover(pg_conn *c, fault *f);
 
-/* Inside a write transaction on c: *loss gets the loss of the model's
- * last step at or before step (NAN when none): the last_loss of PUT
- * weights after pg_history_trim. */
+/* *loss gets the loss of the model's last step at or before step; NAN
+ * when there is none (set_weights, version_create). */
 int pg_history_loss_at(pg_conn *c, const char *model_id, int64_t step,
 		       double *loss, fault *f);
 
