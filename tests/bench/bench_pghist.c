@@ -3,12 +3,13 @@
  * SQLite, measured in the same run through the real store (store.h, so
  * the same calls the trainer makes). For each backend it makes a model
  * and a job, then commits as a trainer does: loss rows every 250 ms
- * (PACE points each, the steps a model makes in that time) and, every
+ * (as many points as steps a model makes in that time) and, every
  * fourth commit, a checkpoint (a weights blob of BLOB bytes) too, with
  * the job row each time. It prints, per backend, the mean and p50/p99
  * wall time of a loss-rows commit and of a checkpoint commit, the cost
- * per step recorded, and PostgreSQL's over SQLite's as a ratio, for a
- * slow model (1,000 steps a commit, 200 commits) and for XOR at full
+ * per step recorded, p50/p99 of max_points=1000 over the history made
+ * (whole, and its last 1%), and PostgreSQL's over SQLite's as ratios, for
+ * a slow model (1,000 steps a commit, 200 commits) and for XOR at full
  * speed (145,000, 40 commits).
  *
  * SQLite: a file in argv[1] (default /tmp). PostgreSQL: the conninfo in
@@ -31,6 +32,7 @@
 
 #define COMMITS 200  /* at most per pattern: a quarter checkpoints */
 #define BLOB 4096    /* the weights of a small model, bytes */
+#define QUERIES 50   /* timed reads of each kind */
 
 static double
 now_s(void)
@@ -54,6 +56,8 @@ struct fig {
 	double rows_mean, rows_p50, rows_p99; /* loss-rows commits */
 	double ck_mean, ck_p50, ck_p99;       /* checkpoint commits */
 	double per_step_us;                   /* all commits / steps */
+	double q_p50, q_p99;   /* max_points=1000 over the whole history */
+	double z_p50, z_p99;   /* max_points=1000 over the last 1% */
 };
 
 static void
@@ -144,6 +148,28 @@ run(store *s, const char *id, size_t pace, int n, store_loss_point *pts,
 	stats(trows, nrows, &fg->rows_mean, &fg->rows_p50, &fg->rows_p99);
 	stats(tck, nck, &fg->ck_mean, &fg->ck_p50, &fg->ck_p99);
 	fg->per_step_us = total * 1e3 / (double)done;
+	/* the dashboard's reads of that history: the whole of it, and a
+	 * zoom on its last 1% */
+	for (int zoom = 0; zoom < 2; zoom++) {
+		double tq[QUERIES], mean;
+
+		for (int i = 0; i < QUERIES; i++) {
+			store_loss_window *w;
+			size_t k;
+			double t0 = now_s();
+
+			if (store_loss_range(s, id, STORE_SERIES_TRAIN, zoom ?
+			    done - done / 100 : 1, done, 1000, &w, &k,
+			    &f) != 0) {
+				fprintf(stderr, "bench_pghist: %s\n", f.msg);
+				return -1;
+			}
+			tq[i] = (now_s() - t0) * 1e3;
+			free(w);
+		}
+		stats(tq, QUERIES, &mean, zoom ? &fg->z_p50 : &fg->q_p50,
+		    zoom ? &fg->z_p99 : &fg->q_p99);
+	}
 	return 0;
 }
 
@@ -154,6 +180,9 @@ print_fig(const char *name, const struct fig *g)
 	    "checkpoint mean %7.3f p50 %7.3f p99 %7.3f ms | %8.4f us/step\n",
 	    name, g->rows_mean, g->rows_p50, g->rows_p99, g->ck_mean,
 	    g->ck_p50, g->ck_p99, g->per_step_us);
+	printf("  %-10s max_points=1000 all p50 %7.3f p99 %7.3f ms | last 1%% "
+	    "p50 %7.3f p99 %7.3f ms\n", "", g->q_p50, g->q_p99, g->z_p50,
+	    g->z_p99);
 }
 
 int
@@ -201,8 +230,10 @@ main(int argc, char **argv)
 			goto out;
 		print_fig("postgresql", &b);
 		printf("  %-10s loss rows x%.2f (p50), checkpoint x%.2f (p50), "
-		    "per step x%.2f\n", "ratio", b.rows_p50 / a.rows_p50,
-		    b.ck_p50 / a.ck_p50, b.per_step_us / a.per_step_us);
+		    "per step x%.2f, reads x%.2f and x%.2f (p50)\n", "ratio",
+		    b.rows_p50 / a.rows_p50, b.ck_p50 / a.ck_p50,
+		    b.per_step_us / a.per_step_us, b.q_p50 / a.q_p50,
+		    b.z_p50 / a.z_p50);
 	}
 	rc = 0;
 out:
