@@ -5,7 +5,8 @@
 #
 # A small C lexer (Python) finds every place SQL text is handed to SQLite
 # (sqlite3_exec, sqlite3_prepare*, and the store's helpers that take SQL:
-# setup_query in store_open.c, db_stmt and db_run_text in store_db.c) and
+# setup_query in sqlite/store_open.c, db_stmt and db_run_text in
+# sqlite/store_db.c) and
 # every string builder (snprintf and friends) whose format looks like SQL:
 #   - SQL is only handed over in server/store/ (the one module that talks
 #     to SQLite);

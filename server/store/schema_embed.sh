@@ -1,10 +1,12 @@
 #!/bin/sh
 # schema_embed.sh: turns an SQL file into a C source file that defines
 #   const char NAME[];   (NAME is store_schema_sql unless given)
-# holding the file's text, which server/store/store_open.c runs as a
-# migration step (schema/mlpd.sql is step 1, schema/mlpd-2.sql step 2, ...).
+# holding the file's text, which a backend runs as a migration step: the
+# SQLite one, server/store/sqlite/store_open.c, runs schema/mlpd.sql as step
+# 1, schema/mlpd-2.sql as step 2, ... Nothing in it is SQLite's: any
+# backend of server/store/ may embed its SQL with it.
 #
-# Usage: sh server/store/schema_embed.sh schema/mlpd.sql [NAME] > server/store/schema_sql.c
+# Usage: sh server/store/schema_embed.sh schema/mlpd.sql [NAME] > server/store/sqlite/schema_sql.c
 #
 # Each line becomes one string literal ending in \n. Backslashes and double
 # quotes are escaped, tabs become \t, carriage returns are dropped, and '?'

@@ -1,7 +1,17 @@
 /*
- * store: everything mlpd keeps in SQLite, behind one small API.
+ * store: everything mlpd keeps, behind one small API, in one of two
+ * backends: SQLite (server/store/sqlite/, the embedded default, one node)
+ * or PostgreSQL (server/store/postgres/, several nodes sharing one
+ * database; only in a build with libpq). store_open picks one from the
+ * --db text (store_is_pg); store.c passes every other call to the
+ * backend's table of entries (store_backend.h, private to server/store/),
+ * so the callers of this header never know which backend runs. Each
+ * backend keeps the contract written here: thread safety, one transaction
+ * per state change, malloc'd results.
  *
- * DESIGN. One writer connection, guarded by a mutex, performs every write,
+ * DESIGN (the SQLite backend; sqlite/store_int.h lists its files, one per
+ * resource, and holds its connections, locks and lock order). One
+ * writer connection, guarded by a mutex, performs every write,
  * each state change in exactly one transaction (BEGIN IMMEDIATE .. COMMIT),
  * so a crash leaves either all of a change or none of it. Readers use their
  * own connections (WAL lets them run beside the writer), so history queries
@@ -15,9 +25,7 @@
  * checkpoint, so normally there is nothing to drop). The loss history is
  * kept in levels (hist_tiers.h): the raw recent window and exact buckets.
  * Every statement is prepared with bound parameters; a busy timeout makes
- * SQLITE_BUSY invisible to callers. All functions are thread-safe. The
- * implementation is one file per resource; store_int.h (private to this
- * folder) lists them and holds the connections, locks and lock order.
+ * SQLITE_BUSY invisible to callers. All functions are thread-safe.
  *
  * Times are milliseconds since the Unix epoch (UTC). Strings and blobs that
  * a function hands out are malloc'd and owned by the caller unless the
@@ -136,15 +144,30 @@ typedef struct store_job {
 /* "queued", "running", ... ; NULL for a bad value. */
 const char *store_job_status_name(store_job_status s);
 
-/* Opens (creating when needed) the database at path (":memory:" allowed:
- * then one shared in-memory database), migrates, recovers; NULL with f set
- * on failure, including a read-only, corrupt or too-new file. */
-store *store_open(const char *path, fault *f);
+/* 1 when db names a PostgreSQL database, 0 when it is a SQLite path.
+ * PostgreSQL: a libpq URI ("postgresql://..." or "postgres://...", exact
+ * lowercase prefix) or a libpq key=value string, one whose first word
+ * (after leading white space) is lowercase letters and '_' followed by
+ * optional white space and '=' ("host=/tmp dbname=mlpd", "dbname = x").
+ * Anything else is SQLite: ":memory:", "", NULL, "mlpd.db", "/var/db",
+ * "./a=b/db" ('=' past the first word, or after a '.' or '/'). So a
+ * relative SQLite path whose first component looks like "word=..." must
+ * be written "./word=...". */
+int store_is_pg(const char *db);
+
+/* Opens the store that db names (store_is_pg). SQLite: opens (creating
+ * when needed) the database at the path (":memory:" allowed: then one
+ * shared in-memory database), migrates, recovers. PostgreSQL: connects
+ * and migrates; in a build without libpq it fails with FAULT_INVALID
+ * ("this mlpd was built without PostgreSQL support (libpq)"). NULL with f
+ * set on failure, including a read-only, corrupt or too-new database. */
+store *store_open(const char *db, fault *f);
 
 /* Closes all connections; NULL is a no-op. */
 void store_close(store *s);
 
-/* The schema version this build writes (PRAGMA user_version). */
+/* The SQLite schema version this build writes (PRAGMA user_version; the
+ * files schema/mlpd*.sql). */
 int store_schema_version(void);
 
 /* Bytes the database file uses (page_count * page_size); -1 on failure. */
@@ -153,7 +176,8 @@ int64_t store_size_bytes(store *s);
 /* Caps the database at bytes (0: no cap) with PRAGMA max_page_count on
  * the writer: a write that would grow it past the cap fails, rolled back,
  * with FAULT_FULL, as on a full disk. SQLite never sets the cap below the
- * file's current size; *effective (may be NULL) gets the cap in force. */
+ * file's current size; *effective (may be NULL) gets the cap in force.
+ * PostgreSQL fails with FAULT_INVALID: its size is the server's to cap. */
 int store_set_max_size(store *s, int64_t bytes, int64_t *effective,
 		       fault *f);
 

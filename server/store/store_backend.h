@@ -117,11 +117,6 @@ struct store_rows {
 	store *st;
 };
 
-/* 1 when db names a PostgreSQL database (a postgresql:// or postgres://
- * URI, or a libpq key=value string such as "host=... dbname=..."), 0 for
- * a SQLite path (":memory:" included). */
-int store_is_pg(const char *db);
-
 /* The backends' openers: the store.h contract of store_open. */
 store *sqlite_store_open(const char *path, fault *f);
 store *pg_store_open(const char *conninfo, fault *f);

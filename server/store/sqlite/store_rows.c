@@ -33,22 +33,24 @@ floats_le(void *p, size_t n)
 	}
 }
 
-struct store_rows {
-	store *st;              /* borrowed */
+/* SQLite's rows: the store_rows head (the store, borrowed), then the
+ * snapshot. */
+typedef struct sq_rows {
+	struct store_rows head;
 	char model_id[STORE_ID_MAX];
 	uint32_t nin, nout;
 	size_t nb;              /* batches */
 	int64_t *ids;           /* their batch ids */
 	uint64_t *first;        /* nb + 1 entries: the number of each batch's
 	                           first row, then the row count */
-};
+} sq_rows;
 
 int
-store_rows_open(store *s, const char *model_id, uint32_t nin, uint32_t nout,
-		store_rows **out, fault *f)
+sq_rows_open(store *s, const char *model_id, uint32_t nin, uint32_t nout,
+	     store_rows **out, fault *f)
 {
 	store_batch_info *b = NULL;
-	store_rows *r;
+	sq_rows *r;
 	size_t n = 0;
 
 	*out = NULL;
@@ -57,17 +59,17 @@ store_rows_open(store *s, const char *model_id, uint32_t nin, uint32_t nout,
 				 "rows need at least one input and output");
 	if (db_check_id(model_id, "model", f) != 0)
 		return -1;
-	if (store_batch_list(s, model_id, &b, &n, f) != 0)
+	if (sq_batch_list(s, model_id, &b, &n, f) != 0)
 		return -1;
 	if ((r = calloc(1, sizeof *r)) == NULL ||
 	    (r->ids = malloc((n ? n : 1) * sizeof *r->ids)) == NULL ||
 	    (r->first = malloc((n + 1) * sizeof *r->first)) == NULL) {
 		free(b);
-		store_rows_destroy(r);
+		sq_rows_destroy(r ? &r->head : NULL);
 		return fault_set(f, FAULT_NOMEM, "out of memory listing the "
 				 "rows of model '%s'", model_id);
 	}
-	r->st = s;
+	r->head.st = s;
 	snprintf(r->model_id, sizeof r->model_id, "%s", model_id);
 	r->nin = nin;
 	r->nout = nout;
@@ -78,19 +80,23 @@ store_rows_open(store *s, const char *model_id, uint32_t nin, uint32_t nout,
 		r->first[i + 1] = r->first[i] + (uint64_t)b[i].samples;
 	}
 	free(b);
-	*out = r;
+	*out = &r->head;
 	return 0;
 }
 
 uint64_t
-store_rows_count(const store_rows *r)
+sq_rows_count(const store_rows *head)
 {
+	const sq_rows *r = (const sq_rows *)head;
+
 	return r->first[r->nb];
 }
 
 void
-store_rows_destroy(store_rows *r)
+sq_rows_destroy(store_rows *head)
 {
+	sq_rows *r = (sq_rows *)head;
+
 	if (r == NULL)
 		return;
 	free(r->ids);
@@ -100,7 +106,7 @@ store_rows_destroy(store_rows *r)
 
 /* The batch that holds row p (p < count): binary search of first. */
 static size_t
-batch_of(const store_rows *r, uint64_t p)
+batch_of(const sq_rows *r, uint64_t p)
 {
 	size_t lo = 0, hi = r->nb;
 
@@ -116,7 +122,7 @@ batch_of(const store_rows *r, uint64_t p)
 }
 
 struct rows_read {
-	store_rows *r;
+	const sq_rows *r;
 	const uint64_t *pos;
 	size_t n;
 	float *x, *y;
@@ -124,7 +130,7 @@ struct rows_read {
 
 /* Points *b at column col of batch row id: opened, or moved (reopen). */
 static int
-blob_at(conn *c, const store_rows *r, sqlite3_blob **b, const char *col,
+blob_at(conn *c, const sq_rows *r, sqlite3_blob **b, const char *col,
 	int64_t id, size_t want, fault *f)
 {
 	int rc;
@@ -149,7 +155,7 @@ blob_at(conn *c, const store_rows *r, sqlite3_blob **b, const char *col,
 
 /* Reads run rows of batch k, from its row `at`, into x and y. */
 static int
-read_run(conn *c, const store_rows *r, sqlite3_blob **bx, sqlite3_blob **by,
+read_run(conn *c, const sq_rows *r, sqlite3_blob **bx, sqlite3_blob **by,
 	 size_t k, uint64_t at, size_t run, float *x, float *y, fault *f)
 {
 	uint64_t rows = r->first[k + 1] - r->first[k];
@@ -173,7 +179,7 @@ static int
 do_rows_read(conn *c, void *arg, fault *f)
 {
 	struct rows_read *a = arg;
-	const store_rows *r = a->r;
+	const sq_rows *r = a->r;
 	sqlite3_blob *bx = NULL, *by = NULL;
 	size_t i = 0;
 	int rc = 0;
@@ -196,18 +202,19 @@ do_rows_read(conn *c, void *arg, fault *f)
 }
 
 int
-store_rows_read(store_rows *r, const uint64_t *pos, size_t n, float *x,
-		float *y, fault *f)
+sq_rows_read(store_rows *head, const uint64_t *pos, size_t n, float *x,
+	     float *y, fault *f)
 {
+	const sq_rows *r = (const sq_rows *)head;
 	struct rows_read a = { r, pos, n, x, y };
 
 	for (size_t i = 0; i < n; i++)
-		if (pos[i] >= store_rows_count(r))
+		if (pos[i] >= sq_rows_count(head))
 			return fault_set(f, FAULT_INVALID, "row %" PRIu64 " of "
 					 "model '%s' is past its %" PRIu64
 					 " rows", pos[i], r->model_id,
-					 store_rows_count(r));
+					 sq_rows_count(head));
 	if (n == 0)
 		return 0;
-	return db_read_tx(r->st, do_rows_read, &a, f);
+	return db_read_tx(head->st, do_rows_read, &a, f);
 }

@@ -235,9 +235,9 @@ do_loss_windows(conn *c, void *arg, fault *f)
 }
 
 int
-store_loss_windows(store *s, const char *model_id, store_series series,
-		   uint64_t every, uint64_t since, size_t limit,
-		   store_loss_window **out, size_t *n, fault *f)
+sq_loss_windows(store *s, const char *model_id, store_series series,
+		uint64_t every, uint64_t since, size_t limit,
+		store_loss_window **out, size_t *n, fault *f)
 {
 	struct loss_windows w;
 
@@ -269,8 +269,8 @@ store_loss_windows(store *s, const char *model_id, store_series series,
 /* ---- the points one by one ---- */
 
 int
-store_loss_query(store *s, const char *model_id, uint64_t since,
-		 size_t limit, store_loss_point **out, size_t *n, fault *f)
+sq_loss_query(store *s, const char *model_id, uint64_t since,
+	      size_t limit, store_loss_point **out, size_t *n, fault *f)
 {
 	store_loss_window *w;
 	store_loss_point *p;
@@ -278,7 +278,7 @@ store_loss_query(store *s, const char *model_id, uint64_t since,
 
 	*out = NULL;
 	*n = 0;
-	if (store_loss_windows(s, model_id, STORE_SERIES_TRAIN, 1, since, limit,
+	if (sq_loss_windows(s, model_id, STORE_SERIES_TRAIN, 1, since, limit,
 	    &w, &k, f) != 0)
 		return -1;
 	if ((p = calloc(k ? k : 1, sizeof *p)) == NULL) {
@@ -371,9 +371,9 @@ do_loss_range(conn *c, void *arg, fault *f)
 }
 
 int
-store_loss_range(store *s, const char *model_id, store_series series,
-		 uint64_t from, uint64_t to, size_t max_points,
-		 store_loss_window **out, size_t *n, fault *f)
+sq_loss_range(store *s, const char *model_id, store_series series,
+	      uint64_t from, uint64_t to, size_t max_points,
+	      store_loss_window **out, size_t *n, fault *f)
 {
 	struct loss_range r;
 

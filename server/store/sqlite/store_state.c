@@ -44,7 +44,7 @@ do_state_get(conn *c, void *arg, fault *f)
 }
 
 int
-store_state_get(store *s, const char *name, int64_t *value, fault *f)
+sq_state_get(store *s, const char *name, int64_t *value, fault *f)
 {
 	state_arg a = { name, 0, 0 };
 
@@ -72,7 +72,7 @@ do_state_set(conn *c, void *arg, fault *f)
 }
 
 int
-store_state_set(store *s, const char *name, int64_t value, fault *f)
+sq_state_set(store *s, const char *name, int64_t value, fault *f)
 {
 	state_arg a = { name, value, 0 };
 

@@ -217,8 +217,8 @@ do_version_create(conn *c, void *arg, fault *f)
 }
 
 int
-store_version_create(store *s, const store_version_new *v,
-		     store_version *out, fault *f)
+sq_version_create(store *s, const store_version_new *v,
+		  store_version *out, fault *f)
 {
 	struct vcreate a;
 
@@ -271,8 +271,8 @@ do_versions_list(conn *c, void *arg, fault *f)
 }
 
 int
-store_versions_list(store *s, const char *model_id, uint64_t after,
-		    size_t limit, store_version **out, size_t *n, fault *f)
+sq_versions_list(store *s, const char *model_id, uint64_t after,
+		 size_t limit, store_version **out, size_t *n, fault *f)
 {
 	struct vlist l = { model_id, 0, 0, { .elem = sizeof(store_version) } };
 
@@ -340,8 +340,8 @@ do_version_get(conn *c, void *arg, fault *f)
 }
 
 int
-store_version_get(store *s, const char *model_id, uint64_t version,
-		  store_version *out, void **blob, size_t *len, fault *f)
+sq_version_get(store *s, const char *model_id, uint64_t version,
+	       store_version *out, void **blob, size_t *len, fault *f)
 {
 	struct vget g;
 
@@ -402,8 +402,8 @@ do_version_delete(conn *c, void *arg, fault *f)
 }
 
 int
-store_version_delete(store *s, const char *model_id, uint64_t version,
-		     int drop_aliases, store_vdel *what, fault *f)
+sq_version_delete(store *s, const char *model_id, uint64_t version,
+		  int drop_aliases, store_vdel *what, fault *f)
 {
 	struct vdel d = { model_id, 0, drop_aliases, STORE_VDEL_MISSING };
 
@@ -486,9 +486,9 @@ alias_check(const char *model_id, const char *name, fault *f)
 }
 
 int
-store_alias_set(store *s, const char *model_id, const char *name,
-		uint64_t version, size_t max_aliases, int64_t now_ms,
-		fault *f)
+sq_alias_set(store *s, const char *model_id, const char *name,
+	     uint64_t version, size_t max_aliases, int64_t now_ms,
+	     fault *f)
 {
 	struct aset a = { model_id, name, 0, max_aliases, now_ms, 0 };
 
@@ -526,8 +526,8 @@ do_alias_delete(conn *c, void *arg, fault *f)
 }
 
 int
-store_alias_delete(store *s, const char *model_id, const char *name,
-		   fault *f)
+sq_alias_delete(store *s, const char *model_id, const char *name,
+		fault *f)
 {
 	struct adel a = { model_id, name, 0 };
 
@@ -578,8 +578,8 @@ do_aliases_list(conn *c, void *arg, fault *f)
 }
 
 int
-store_aliases_list(store *s, const char *model_id, store_alias **out,
-		   size_t *n, fault *f)
+sq_aliases_list(store *s, const char *model_id, store_alias **out,
+		size_t *n, fault *f)
 {
 	struct alist l = { model_id, { .elem = sizeof(store_alias) } };
 

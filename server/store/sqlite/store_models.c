@@ -119,7 +119,7 @@ do_model_insert(conn *c, void *arg, fault *f)
 }
 
 int
-store_model_insert(store *s, const store_model *m, fault *f)
+sq_model_insert(store *s, const store_model *m, fault *f)
 {
 	if (db_check_id(m->id, "model", f) != 0)
 		return -1;
@@ -205,8 +205,8 @@ fail:
 }
 
 int
-store_models_each(store *s, int (*cb)(void *arg, const store_model *m),
-		  void *arg, fault *f)
+sq_models_each(store *s, int (*cb)(void *arg, const store_model *m),
+	       void *arg, fault *f)
 {
 	struct model_cursor k;
 	int r;
@@ -241,7 +241,7 @@ do_model_delete(conn *c, void *arg, fault *f)
 }
 
 int
-store_model_delete(store *s, const char *id, fault *f)
+sq_model_delete(store *s, const char *id, fault *f)
 {
 	if (id == NULL)
 		return fault_set(f, FAULT_INVALID, "no model id given");
@@ -286,8 +286,8 @@ do_set_weights(conn *c, void *arg, fault *f)
 }
 
 int
-store_model_set_weights(store *s, const char *id, const void *blob,
-			size_t len, uint64_t step, int64_t now_ms, fault *f)
+sq_model_set_weights(store *s, const char *id, const void *blob,
+		     size_t len, uint64_t step, int64_t now_ms, fault *f)
 {
 	struct set_weights w = { id, blob, len, (int64_t)step, now_ms };
 
@@ -344,8 +344,8 @@ do_model_checkpoint(conn *c, void *arg, fault *f)
 }
 
 int
-store_model_checkpoint(store *s, const char *id, void **blob, size_t *len,
-		       uint64_t *step, fault *f)
+sq_model_checkpoint(store *s, const char *id, void **blob, size_t *len,
+		    uint64_t *step, fault *f)
 {
 	struct checkpoint k = { id, NULL, 0, 0 };
 
@@ -428,8 +428,8 @@ do_model_revert(conn *c, void *arg, fault *f)
 }
 
 int
-store_model_revert(store *s, const char *id, const store_job *job,
-		   int64_t now_ms, double *last_loss, fault *f)
+sq_model_revert(store *s, const char *id, const store_job *job,
+		int64_t now_ms, double *last_loss, fault *f)
 {
 	struct revert r = { id, job, now_ms, NAN };
 

@@ -155,10 +155,10 @@ le_view(const float *x, size_t count, void **copy, fault *f)
 }
 
 int
-store_batch_insert(store *s, const char *model_id, const float *x,
-		   const float *y, size_t n, uint32_t nin, uint32_t nout,
-		   int64_t max_samples, int64_t now_ms, int64_t *batch_id,
-		   int64_t *total_samples, fault *f)
+sq_batch_insert(store *s, const char *model_id, const float *x,
+		const float *y, size_t n, uint32_t nin, uint32_t nout,
+		int64_t max_samples, int64_t now_ms, int64_t *batch_id,
+		int64_t *total_samples, fault *f)
 {
 	struct batch_insert b;
 	void *xc = NULL, *yc = NULL;
@@ -236,8 +236,8 @@ do_batch_list(conn *c, void *arg, fault *f)
 }
 
 int
-store_batch_list(store *s, const char *model_id, store_batch_info **out,
-		 size_t *n, fault *f)
+sq_batch_list(store *s, const char *model_id, store_batch_info **out,
+	      size_t *n, fault *f)
 {
 	struct batch_list l = { model_id,
 				{ .elem = sizeof(store_batch_info) } };
@@ -301,8 +301,8 @@ do_batches_delete(conn *c, void *arg, fault *f)
 }
 
 int
-store_batches_delete(store *s, const char *model_id, int64_t *rows,
-		     fault *f)
+sq_batches_delete(store *s, const char *model_id, int64_t *rows,
+		  fault *f)
 {
 	struct batches_delete d = { model_id, 0 };
 
@@ -417,8 +417,8 @@ fail_nost:
 }
 
 int
-store_batches_load(store *s, const char *model_id, uint32_t nin,
-		   uint32_t nout, float **x, float **y, size_t *n, fault *f)
+sq_batches_load(store *s, const char *model_id, uint32_t nin,
+		uint32_t nout, float **x, float **y, size_t *n, fault *f)
 {
 	struct batch_load l = { model_id, nin, nout, NULL, NULL, 0 };
 

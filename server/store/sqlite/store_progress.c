@@ -49,7 +49,7 @@ do_progress(conn *c, void *arg, fault *f)
 }
 
 int
-store_progress_commit(store *s, const store_progress *p, fault *f)
+sq_progress_commit(store *s, const store_progress *p, fault *f)
 {
 	if (p->model_id == NULL)
 		return fault_set(f, FAULT_INVALID, "no model id given");

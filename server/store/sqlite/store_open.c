@@ -64,7 +64,7 @@ static const char *const q_sql[Q_COUNT_] = {
 };
 
 int
-store_schema_version(void)
+sqlite_schema_version(void)
 {
 	return migrations[NMIGRATIONS - 1].version;
 }
@@ -188,7 +188,7 @@ purge_all(conn *c, fault *f)
 
 /* Settings, checks, migrations and recovery on a new store's writer. */
 static int
-setup(store *s, fault *f)
+setup(sq_store *s, fault *f)
 {
 	conn *c = s->writer;
 	char buf[64];
@@ -202,11 +202,11 @@ setup(store *s, fault *f)
 	/* The first read of the file: fails on garbage or a foreign file. */
 	if (read_user_version(c, &v, f) != 0)
 		return -1;
-	if (v > store_schema_version())
+	if (v > sqlite_schema_version())
 		return fault_set(f, FAULT_INTERNAL,
 				 "schema version %d is newer than this "
 				 "build's %d: use a newer mlpd", v,
-				 store_schema_version());
+				 sqlite_schema_version());
 	/* Before the first table exists: freed pages can go back to the
 	 * file system (an older file switches once, by VACUUM, below). */
 	if (setup_query(c, "PRAGMA auto_vacuum = INCREMENTAL", NULL, 0, f,
@@ -250,10 +250,10 @@ setup(store *s, fault *f)
 	}
 	if (read_user_version(c, &v, f) != 0)
 		return -1;
-	if (v != store_schema_version())
+	if (v != sqlite_schema_version())
 		return fault_set(f, FAULT_INTERNAL,
 				 "schema version %d after migrating, not %d",
-				 v, store_schema_version());
+				 v, sqlite_schema_version());
 	if (setup_query(c, "PRAGMA auto_vacuum", buf, sizeof buf, f,
 			"reading auto_vacuum") != 0)
 		return -1;
@@ -268,9 +268,9 @@ setup(store *s, fault *f)
 }
 
 store *
-store_open(const char *path, fault *f)
+sqlite_store_open(const char *path, fault *f)
 {
-	store *s;
+	sq_store *s;
 	conn *r;
 	char msg[FAULT_MSG_MAX];
 
@@ -295,6 +295,7 @@ store_open(const char *path, fault *f)
 		free(s);
 		goto nomem;
 	}
+	s->base.ops = &sqlite_ops;
 	s->memory = strcmp(path, ":memory:") == 0;
 	s->owner_fd = -1;
 	/* first: a second daemon must not even migrate or recover */
@@ -312,12 +313,12 @@ store_open(const char *path, fault *f)
 			goto fail;
 		db_reader_put(s, r);
 	}
-	return s;
+	return &s->base;
 fail:
 	snprintf(msg, sizeof msg, "%s", f ? f->msg : "");
 	fault_set(f, f ? f->code : FAULT_INTERNAL, "database '%s': %s", path,
 		  msg);
-	store_close(s);
+	sq_close(&s->base);
 	return NULL;
 nomem:
 	fault_set(f, FAULT_NOMEM, "out of memory opening the database");
@@ -325,8 +326,9 @@ nomem:
 }
 
 void
-store_close(store *s)
+sq_close(store *st)
 {
+	sq_store *s = sq_of(st);
 	conn *c;
 
 	if (s == NULL)
@@ -348,8 +350,10 @@ store_close(store *s)
 }
 
 void
-store_set_history_raw(store *s, uint64_t steps)
+sq_set_history_raw(store *st, uint64_t steps)
 {
+	sq_store *s = sq_of(st);
+
 	pthread_mutex_lock(&s->wlock);
 	s->writer->hist_raw = steps;
 	pthread_mutex_unlock(&s->wlock);
@@ -375,7 +379,7 @@ do_size(conn *c, void *arg, fault *f)
 }
 
 int64_t
-store_size_bytes(store *s)
+sq_size_bytes(store *s)
 {
 	int64_t n = -1;
 
@@ -385,8 +389,9 @@ store_size_bytes(store *s)
 }
 
 int
-store_set_max_size(store *s, int64_t bytes, int64_t *effective, fault *f)
+sq_set_max_size(store *st, int64_t bytes, int64_t *effective, fault *f)
 {
+	sq_store *s = sq_of(st);
 	char sql[64], buf[32];
 	long long page, pages;
 	int r = -1;
@@ -469,7 +474,7 @@ do_integrity(conn *c, void *arg, fault *f)
 }
 
 int
-store_integrity_check(store *s, fault *f)
+sq_integrity_check(store *s, fault *f)
 {
 	return db_read_tx(s, do_integrity, NULL, f);
 }

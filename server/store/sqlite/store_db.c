@@ -392,8 +392,9 @@ backoff(int attempt)
 }
 
 int
-db_write_tx(store *s, tx_body body, void *arg, fault *f)
+db_write_tx(store *st, tx_body body, void *arg, fault *f)
 {
+	sq_store *s = sq_of(st);
 	int r;
 
 	pthread_mutex_lock(&s->wlock);
@@ -410,7 +411,7 @@ db_write_tx(store *s, tx_body body, void *arg, fault *f)
 /* Takes a read connection: an idle one, a new one, or (in memory) the
  * writer with wlock held. Give it back with db_reader_put. */
 static conn *
-reader_get(store *s, fault *f)
+reader_get(sq_store *s, fault *f)
 {
 	conn *c;
 
@@ -431,7 +432,7 @@ reader_get(store *s, fault *f)
 }
 
 void
-db_reader_put(store *s, conn *c)
+db_reader_put(sq_store *s, conn *c)
 {
 	if (s->memory) {
 		pthread_mutex_unlock(&s->wlock);
@@ -449,8 +450,9 @@ db_reader_put(store *s, conn *c)
 }
 
 int
-db_read_tx(store *s, tx_body body, void *arg, fault *f)
+db_read_tx(store *st, tx_body body, void *arg, fault *f)
 {
+	sq_store *s = sq_of(st);
 	conn *c;
 	int r, busy;
 

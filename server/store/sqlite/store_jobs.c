@@ -66,23 +66,6 @@ static const char *const q_sql[Q_COUNT_] = {
 		"WHERE status IN ('queued', 'running')",
 };
 
-static const char *const job_status_names[STORE_JOB_STATUS_COUNT_] = {
-	[STORE_JOB_QUEUED] = "queued",
-	[STORE_JOB_RUNNING] = "running",
-	[STORE_JOB_SUCCEEDED] = "succeeded",
-	[STORE_JOB_FAILED] = "failed",
-	[STORE_JOB_CANCELLED] = "cancelled",
-	[STORE_JOB_INTERRUPTED] = "interrupted",
-};
-
-const char *
-store_job_status_name(store_job_status s)
-{
-	if ((unsigned)s >= STORE_JOB_STATUS_COUNT_)
-		return NULL;
-	return job_status_names[s];
-}
-
 int
 job_update_row(conn *c, const store_job *j, fault *f)
 {
@@ -169,7 +152,7 @@ do_job_insert(conn *c, void *arg, fault *f)
 }
 
 int
-store_job_insert(store *s, const store_job *j, fault *f)
+sq_job_insert(store *s, const store_job *j, fault *f)
 {
 	if (job_check(j, 1, f) != 0)
 		return -1;
@@ -183,7 +166,7 @@ do_job_update(conn *c, void *arg, fault *f)
 }
 
 int
-store_job_update(store *s, const store_job *j, fault *f)
+sq_job_update(store *s, const store_job *j, fault *f)
 {
 	if (job_check(j, 0, f) != 0)
 		return -1;
@@ -213,7 +196,8 @@ static int
 job_status_from_name(const char *name, store_job_status *s)
 {
 	for (int i = 0; name != NULL && i < STORE_JOB_STATUS_COUNT_; i++) {
-		if (strcmp(name, job_status_names[i]) == 0) {
+		if (strcmp(name, store_job_status_name((store_job_status)i))
+		    == 0) {
 			*s = (store_job_status)i;
 			return 0;
 		}
@@ -294,8 +278,8 @@ fail:
 }
 
 int
-store_jobs_each(store *s, const char *model_id,
-		int (*cb)(void *arg, const store_job *j), void *arg, fault *f)
+sq_jobs_each(store *s, const char *model_id,
+	     int (*cb)(void *arg, const store_job *j), void *arg, fault *f)
 {
 	struct job_cursor k;
 	int r;

@@ -1,30 +1,35 @@
 /*
- * store_int.h: what the files of server/store/ share; nothing outside
- * server/store/ includes it (the build defines MLPD_STORE_INTERNAL for
- * libstore only). The public contract is store.h.
+ * store_int.h: what the files of the SQLite backend (server/store/sqlite/)
+ * share; nothing outside that folder includes it (the build defines
+ * MLPD_STORE_INTERNAL for libstore only). The public contract is store.h;
+ * store.c reaches this backend through sqlite_ops (store_backend.h). Each
+ * public call store_x is the entry sq_x here, with the same contract.
  *
  * The files, one concern each:
  *   store_db.c       connections, the statement cache, binders, the row
  *                    reader and the transaction runners (db_*)
- *   store_open.c     open and close, settings, migrations, crash recovery,
- *                    and the whole-file calls (size, size cap, integrity)
- *   store_models.c   models, their checkpoint and revert (store_model*,
+ *   store_open.c     open and close (sqlite_store_open, sq_close),
+ *                    settings, migrations, crash recovery, and the
+ *                    whole-file calls (size, size cap, integrity)
+ *   store_ops.c      the table of entries, sqlite_ops
+ *   store_models.c   models, their checkpoint and revert (sq_model*,
  *                    and model_* for the other files)
- *   store_batches.c  training data (store_batch*)
- *   store_rows.c     its rows read by number (store_rows_*), and the
+ *   store_batches.c  training data (sq_batch*)
+ *   store_rows.c     its rows read by number (sq_rows_*), and the
  *                    byte order of stored floats (floats_le)
- *   store_jobs.c     jobs (store_job*, and job_* for the other files)
- *   store_progress.c the trainer's commit (store_progress_commit)
- *   hist_tiers.c     the arithmetic of the history's levels (no SQL)
+ *   store_jobs.c     jobs (sq_job*, and job_* for the other files)
+ *   store_progress.c the trainer's commit (sq_progress_commit)
  *   store_chunks.c   the packed rows of those levels, loss and
  *                    validation (chunk_*); it alone names loss_chunk
  *   store_history.c  the history's writes: append, trim, migration
  *                    (history_* for the other files)
- *   store_history_read.c the history's queries (store_loss_*)
+ *   store_history_read.c the history's queries (sq_loss_*)
  *   store_owner.c    one daemon per database file: the lock file
  *                    beside it (owner_*)
- *   store_state.c    the daemon's own small values (store_state_*)
- *   store_versions.c versions and aliases (store_version*, store_alias*)
+ *   store_state.c    the daemon's own small values (sq_state_*)
+ *   store_versions.c versions and aliases (sq_version*, sq_alias*)
+ * and, shared with the PostgreSQL backend, ../hist_tiers.c: the arithmetic
+ * of the history's levels (no SQL).
  * Each file keeps the SQL it runs in its own q_sql table of literals. A
  * function that takes a conn runs inside a transaction body, on the
  * connection its runner holds.
@@ -65,6 +70,7 @@
 
 #include "hist_tiers.h"
 #include "store.h"
+#include "store_backend.h"
 
 /* A statement prepared on a connection, and the SQL it came from. */
 typedef struct db_cached {
@@ -87,7 +93,8 @@ typedef struct conn {
  * store calls out of itself: bodies run SQL only, callbacks run with no
  * lock held. So the store's locks are leaves for every other module.
  */
-struct store {
+typedef struct sq_store {
+	store base;            /* ops = &sqlite_ops (store_backend.h) */
 	char *path;            /* as given to store_open */
 	int memory;            /* ":memory:": reads go through the writer */
 	pthread_mutex_t wlock; /* guards writer (and reads when memory) */
@@ -98,7 +105,83 @@ struct store {
 	int owner_fd;          /* the flocked "<db>.lock" (store_owner.c);
 	                          -1 for ":memory:" */
 	int ready;             /* migrated and recovered (store_open) */
-};
+} sq_store;
+
+/* The SQLite store behind s, which sqlite_store_open made (NULL: NULL). */
+static inline sq_store *
+sq_of(store *s)
+{
+	return (sq_store *)s;
+}
+
+/* ---- store_ops.c: the entries store.c calls ---- */
+
+extern const store_ops sqlite_ops;
+
+/* The entries, one per public store_x of store.h (same contract), in the
+ * files listed above. */
+void sq_close(store *s);
+int64_t sq_size_bytes(store *s);
+int sq_set_max_size(store *s, int64_t bytes, int64_t *effective, fault *f);
+int sq_integrity_check(store *s, fault *f);
+void sq_set_history_raw(store *s, uint64_t steps);
+int sq_model_insert(store *s, const store_model *m, fault *f);
+int sq_models_each(store *s, int (*cb)(void *arg, const store_model *m),
+		   void *arg, fault *f);
+int sq_model_delete(store *s, const char *id, fault *f);
+int sq_model_set_weights(store *s, const char *id, const void *blob,
+			 size_t len, uint64_t step, int64_t now_ms, fault *f);
+int sq_model_checkpoint(store *s, const char *id, void **blob, size_t *len,
+			uint64_t *step, fault *f);
+int sq_model_revert(store *s, const char *id, const store_job *job,
+		    int64_t now_ms, double *last_loss, fault *f);
+int sq_batch_insert(store *s, const char *model_id, const float *x,
+		    const float *y, size_t n, uint32_t nin, uint32_t nout,
+		    int64_t max_samples, int64_t now_ms, int64_t *batch_id,
+		    int64_t *total_samples, fault *f);
+int sq_batch_list(store *s, const char *model_id, store_batch_info **out,
+		  size_t *n, fault *f);
+int sq_batches_delete(store *s, const char *model_id, int64_t *rows,
+		      fault *f);
+int sq_batches_load(store *s, const char *model_id, uint32_t nin,
+		    uint32_t nout, float **x, float **y, size_t *n, fault *f);
+int sq_rows_open(store *s, const char *model_id, uint32_t nin, uint32_t nout,
+		 store_rows **out, fault *f);
+uint64_t sq_rows_count(const store_rows *r);
+int sq_rows_read(store_rows *r, const uint64_t *pos, size_t n, float *x,
+		 float *y, fault *f);
+void sq_rows_destroy(store_rows *r);
+int sq_progress_commit(store *s, const store_progress *p, fault *f);
+int sq_loss_query(store *s, const char *model_id, uint64_t since,
+		  size_t limit, store_loss_point **out, size_t *n, fault *f);
+int sq_loss_windows(store *s, const char *model_id, store_series series,
+		    uint64_t every, uint64_t since, size_t limit,
+		    store_loss_window **out, size_t *n, fault *f);
+int sq_loss_range(store *s, const char *model_id, store_series series,
+		  uint64_t from, uint64_t to, size_t max_points,
+		  store_loss_window **out, size_t *n, fault *f);
+int sq_job_insert(store *s, const store_job *j, fault *f);
+int sq_job_update(store *s, const store_job *j, fault *f);
+int sq_jobs_each(store *s, const char *model_id,
+		 int (*cb)(void *arg, const store_job *j), void *arg,
+		 fault *f);
+int sq_state_get(store *s, const char *name, int64_t *value, fault *f);
+int sq_state_set(store *s, const char *name, int64_t value, fault *f);
+int sq_version_create(store *s, const store_version_new *v,
+		      store_version *out, fault *f);
+int sq_versions_list(store *s, const char *model_id, uint64_t after,
+		     size_t limit, store_version **out, size_t *n, fault *f);
+int sq_version_get(store *s, const char *model_id, uint64_t version,
+		   store_version *out, void **blob, size_t *len, fault *f);
+int sq_version_delete(store *s, const char *model_id, uint64_t version,
+		      int drop_aliases, store_vdel *what, fault *f);
+int sq_alias_set(store *s, const char *model_id, const char *name,
+		 uint64_t version, size_t max_aliases, int64_t now_ms,
+		 fault *f);
+int sq_alias_delete(store *s, const char *model_id, const char *name,
+		    fault *f);
+int sq_aliases_list(store *s, const char *model_id, store_alias **out,
+		    size_t *n, fault *f);
 
 /* ---- store_owner.c: one daemon per database file ---- */
 
@@ -128,12 +211,13 @@ void db_conn_close(conn *c);
 int db_do_tx(conn *c, int write, tx_body body, void *arg, fault *f);
 
 /* Runs body as one write transaction on the writer (taking wlock), or as
- * one read transaction on a reader; both retry while busy. */
+ * one read transaction on a reader; both retry while busy. s is the
+ * SQLite store (sq_of). */
 int db_write_tx(store *s, tx_body body, void *arg, fault *f);
 int db_read_tx(store *s, tx_body body, void *arg, fault *f);
 
 /* Gives a read connection back to s's idle list (or closes it). */
-void db_reader_put(store *s, conn *c);
+void db_reader_put(sq_store *s, conn *c);
 
 /* Turns SQLite result rc, met while `what`, into f (and c->rc, c may be
  * NULL); returns -1. */

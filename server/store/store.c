@@ -1,0 +1,335 @@
+/*
+ * store.c: the public store.h calls, backend-neutral. store_open picks the
+ * backend from the --db text (store_is_pg) and every other call is the
+ * matching entry of the backend's table (store_backend.h), called with the
+ * same arguments: the SQLite one in sqlite/, the PostgreSQL one in
+ * postgres/ (only when built with libpq, MLPD_HAVE_PG). Also here: what
+ * no backend needs to differ in (job status names, the schema version).
+ */
+#include "autoconf.h" /* MLPD_HAVE_PG */
+#include "store_backend.h"
+
+#include <ctype.h>
+#include <stddef.h>
+
+/* libpq's URI prefixes (libpq's own test is case-sensitive). */
+static const char *const pg_uri_prefixes[] = { "postgresql://",
+					       "postgres://" };
+
+static int
+has_prefix(const char *s, const char *prefix)
+{
+	while (*prefix != '\0')
+		if (*s++ != *prefix++)
+			return 0;
+	return 1;
+}
+
+/* 1 when s starts with a libpq keyword and its '=' ("host=...", "dbname
+ * = x"): a lowercase word of letters and '_', then spaces, then '='. */
+static int
+is_keyword_value(const char *s)
+{
+	const char *p = s;
+
+	while ((*p >= 'a' && *p <= 'z') || *p == '_')
+		p++;
+	if (p == s)
+		return 0;
+	while (isspace((unsigned char)*p))
+		p++;
+	return *p == '=';
+}
+
+int
+store_is_pg(const char *db)
+{
+	if (db == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof pg_uri_prefixes /
+	     sizeof pg_uri_prefixes[0]; i++)
+		if (has_prefix(db, pg_uri_prefixes[i]))
+			return 1;
+	while (isspace((unsigned char)*db))
+		db++;
+	return is_keyword_value(db);
+}
+
+store *
+store_open(const char *db, fault *f)
+{
+	if (!store_is_pg(db))
+		return sqlite_store_open(db, f);
+#ifdef MLPD_HAVE_PG
+	return pg_store_open(db, f);
+#else
+	fault_set(f, FAULT_INVALID, "this mlpd was built without PostgreSQL "
+		  "support (libpq)");
+	return NULL;
+#endif
+}
+
+int
+store_schema_version(void)
+{
+	return sqlite_schema_version();
+}
+
+static const char *const job_status_names[STORE_JOB_STATUS_COUNT_] = {
+	[STORE_JOB_QUEUED] = "queued",
+	[STORE_JOB_RUNNING] = "running",
+	[STORE_JOB_SUCCEEDED] = "succeeded",
+	[STORE_JOB_FAILED] = "failed",
+	[STORE_JOB_CANCELLED] = "cancelled",
+	[STORE_JOB_INTERRUPTED] = "interrupted",
+};
+
+const char *
+store_job_status_name(store_job_status s)
+{
+	if ((unsigned)s >= STORE_JOB_STATUS_COUNT_)
+		return NULL;
+	return job_status_names[s];
+}
+
+/* ---- every other call: the backend's entry ---- */
+
+void
+store_close(store *s)
+{
+	if (s != NULL)
+		s->ops->close(s);
+}
+
+int64_t
+store_size_bytes(store *s)
+{
+	return s->ops->size_bytes(s);
+}
+
+int
+store_set_max_size(store *s, int64_t bytes, int64_t *effective, fault *f)
+{
+	return s->ops->set_max_size(s, bytes, effective, f);
+}
+
+int
+store_integrity_check(store *s, fault *f)
+{
+	return s->ops->integrity_check(s, f);
+}
+
+void
+store_set_history_raw(store *s, uint64_t steps)
+{
+	s->ops->set_history_raw(s, steps);
+}
+
+int
+store_model_insert(store *s, const store_model *m, fault *f)
+{
+	return s->ops->model_insert(s, m, f);
+}
+
+int
+store_models_each(store *s, int (*cb)(void *arg, const store_model *m),
+		  void *arg, fault *f)
+{
+	return s->ops->models_each(s, cb, arg, f);
+}
+
+int
+store_model_delete(store *s, const char *id, fault *f)
+{
+	return s->ops->model_delete(s, id, f);
+}
+
+int
+store_model_set_weights(store *s, const char *id, const void *blob, size_t len,
+			uint64_t step, int64_t now_ms, fault *f)
+{
+	return s->ops->model_set_weights(s, id, blob, len, step, now_ms, f);
+}
+
+int
+store_model_checkpoint(store *s, const char *id, void **blob, size_t *len,
+		       uint64_t *step, fault *f)
+{
+	return s->ops->model_checkpoint(s, id, blob, len, step, f);
+}
+
+int
+store_model_revert(store *s, const char *id, const store_job *job,
+		   int64_t now_ms, double *last_loss, fault *f)
+{
+	return s->ops->model_revert(s, id, job, now_ms, last_loss, f);
+}
+
+int
+store_batch_insert(store *s, const char *model_id, const float *x,
+		   const float *y, size_t n, uint32_t nin, uint32_t nout,
+		   int64_t max_samples, int64_t now_ms, int64_t *batch_id,
+		   int64_t *total_samples, fault *f)
+{
+	return s->ops->batch_insert(s, model_id, x, y, n, nin, nout,
+	    max_samples, now_ms, batch_id, total_samples, f);
+}
+
+int
+store_batch_list(store *s, const char *model_id, store_batch_info **out,
+		 size_t *n, fault *f)
+{
+	return s->ops->batch_list(s, model_id, out, n, f);
+}
+
+int
+store_batches_delete(store *s, const char *model_id, int64_t *rows, fault *f)
+{
+	return s->ops->batches_delete(s, model_id, rows, f);
+}
+
+int
+store_batches_load(store *s, const char *model_id, uint32_t nin, uint32_t nout,
+		   float **x, float **y, size_t *n, fault *f)
+{
+	return s->ops->batches_load(s, model_id, nin, nout, x, y, n, f);
+}
+
+int
+store_rows_open(store *s, const char *model_id, uint32_t nin, uint32_t nout,
+		store_rows **out, fault *f)
+{
+	return s->ops->rows_open(s, model_id, nin, nout, out, f);
+}
+
+uint64_t
+store_rows_count(const store_rows *r)
+{
+	return r->st->ops->rows_count(r);
+}
+
+int
+store_rows_read(store_rows *r, const uint64_t *pos, size_t n, float *x,
+		float *y, fault *f)
+{
+	return r->st->ops->rows_read(r, pos, n, x, y, f);
+}
+
+void
+store_rows_destroy(store_rows *r)
+{
+	if (r != NULL)
+		r->st->ops->rows_destroy(r);
+}
+
+int
+store_progress_commit(store *s, const store_progress *p, fault *f)
+{
+	return s->ops->progress_commit(s, p, f);
+}
+
+int
+store_loss_query(store *s, const char *model_id, uint64_t since, size_t limit,
+		 store_loss_point **out, size_t *n, fault *f)
+{
+	return s->ops->loss_query(s, model_id, since, limit, out, n, f);
+}
+
+int
+store_loss_windows(store *s, const char *model_id, store_series series,
+		   uint64_t every, uint64_t since, size_t limit,
+		   store_loss_window **out, size_t *n, fault *f)
+{
+	return s->ops->loss_windows(s, model_id, series, every, since, limit,
+	    out, n, f);
+}
+
+int
+store_loss_range(store *s, const char *model_id, store_series series,
+		 uint64_t from, uint64_t to, size_t max_points,
+		 store_loss_window **out, size_t *n, fault *f)
+{
+	return s->ops->loss_range(s, model_id, series, from, to, max_points,
+	    out, n, f);
+}
+
+int
+store_job_insert(store *s, const store_job *j, fault *f)
+{
+	return s->ops->job_insert(s, j, f);
+}
+
+int
+store_job_update(store *s, const store_job *j, fault *f)
+{
+	return s->ops->job_update(s, j, f);
+}
+
+int
+store_jobs_each(store *s, const char *model_id,
+		int (*cb)(void *arg, const store_job *j), void *arg, fault *f)
+{
+	return s->ops->jobs_each(s, model_id, cb, arg, f);
+}
+
+int
+store_state_get(store *s, const char *name, int64_t *value, fault *f)
+{
+	return s->ops->state_get(s, name, value, f);
+}
+
+int
+store_state_set(store *s, const char *name, int64_t value, fault *f)
+{
+	return s->ops->state_set(s, name, value, f);
+}
+
+int
+store_version_create(store *s, const store_version_new *v, store_version *out,
+		     fault *f)
+{
+	return s->ops->version_create(s, v, out, f);
+}
+
+int
+store_versions_list(store *s, const char *model_id, uint64_t after,
+		    size_t limit, store_version **out, size_t *n, fault *f)
+{
+	return s->ops->versions_list(s, model_id, after, limit, out, n, f);
+}
+
+int
+store_version_get(store *s, const char *model_id, uint64_t version,
+		  store_version *out, void **blob, size_t *len, fault *f)
+{
+	return s->ops->version_get(s, model_id, version, out, blob, len, f);
+}
+
+int
+store_version_delete(store *s, const char *model_id, uint64_t version,
+		     int drop_aliases, store_vdel *what, fault *f)
+{
+	return s->ops->version_delete(s, model_id, version, drop_aliases, what,
+	    f);
+}
+
+int
+store_alias_set(store *s, const char *model_id, const char *name,
+		uint64_t version, size_t max_aliases, int64_t now_ms, fault *f)
+{
+	return s->ops->alias_set(s, model_id, name, version, max_aliases,
+	    now_ms, f);
+}
+
+int
+store_alias_delete(store *s, const char *model_id, const char *name, fault *f)
+{
+	return s->ops->alias_delete(s, model_id, name, f);
+}
+
+int
+store_aliases_list(store *s, const char *model_id, store_alias **out,
+		   size_t *n, fault *f)
+{
+	return s->ops->aliases_list(s, model_id, out, n, f);
+}
