@@ -548,8 +548,10 @@ do_rows_read(pg_conn *c, void *arg, fault *f)
 	 * snapshot leaves its runs out. */
 	res = pg_exec(c, "SELECT u.i, b.samples, octet_length(b.inputs), "
 		      "octet_length(b.targets), "
-		      "substring(b.inputs FROM u.at * $4 + 1 FOR u.n * $4), "
-		      "substring(b.targets FROM u.at * $5 + 1 FOR u.n * $5) "
+		      "substring(b.inputs FROM (u.at * $4 + 1)::int "
+		      "FOR (u.n * $4)::int), "
+		      "substring(b.targets FROM (u.at * $5 + 1)::int "
+		      "FOR (u.n * $5)::int) "
 		      "FROM unnest($1::text::bigint[], $2::text::bigint[], "
 		      "$3::text::bigint[]) WITH ORDINALITY AS u(id, at, n, i) "
 		      "JOIN batches b ON b.batch_id = u.id ORDER BY u.i", &p,

@@ -24,7 +24,9 @@
  * holds a shared advisory lock (LOCK_NODE) on a connection of its own
  * (presence), taken before recovery, and recovery runs only when pg_locks
  * shows no other holder: a single node keeps the SQLite semantics, and a
- * node joining live ones leaves their jobs alone. (A job whose node died
+ * node joining live ones leaves their jobs alone. (A node restarted right
+ * after kill -9 waits up to a second for its old session to go:
+ * wait_alone.) (A job whose node died
  * while others stayed up keeps its "running" row until ownership of jobs
  * by lease, with expiry and takeover, handles that case.)
  */
@@ -53,6 +55,11 @@ static const struct pg_migration {
 	{ 1, pg_schema_1_sql },
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
+
+/* Polls (of PG_ALONE_POLL_MS) for the sessions of other nodes to go
+ * before recovery: at most one second (wait_alone). */
+#define PG_ALONE_POLLS 10
+#define PG_ALONE_POLL_MS 100
 
 /* Advisory lock keys ("mlpd" and a number): per database. */
 #define LOCK_MIGRATE INT64_C(0x6d6c706400000001)
@@ -118,8 +125,8 @@ parse_conninfo(pg_store *s, const char *conninfo, fault *f)
 		s->secret = guess;
 		pg_scrub(s, msg);
 		s->secret = NULL;
-		return fault_set(f, FAULT_INVALID, "--db is not a valid "
-				 "PostgreSQL connection string: %s", msg);
+		return fault_set(f, FAULT_INVALID, "not a valid PostgreSQL "
+				 "connection string: %s", msg);
 	}
 	for (o = opts; o->keyword != NULL; o++) {
 		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
@@ -245,17 +252,22 @@ presence_take(pg_store *s, fault *f)
 void
 pg_presence_refresh(pg_store *s)
 {
+	PGresult *r;
 	pg_conn *c;
+	int up;
 
 	pthread_mutex_lock(&s->plock);
-	/* NULL: not taken yet (pg_store_open) or closing. A lost one shows
-	 * once its input is read: a closed socket makes the status bad. */
-	if (s->presence != NULL && PQconsumeInput(s->presence->pq) == 1 &&
-	    PQstatus(s->presence->pq) == CONNECTION_OK) {
+	/* NULL: not taken yet (pg_store_open) or closing */
+	if (s->presence == NULL) {
 		pthread_mutex_unlock(&s->plock);
 		return;
 	}
-	if (s->presence != NULL && (c = presence_take(s, NULL)) != NULL) {
+	/* One round trip, only when the pool had to open a connection: a
+	 * connection the server dropped shows only when it is used. */
+	r = PQexec(s->presence->pq, "SELECT 1");
+	up = r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	if (!up && (c = presence_take(s, NULL)) != NULL) {
 		pg_conn_close(s->presence);
 		s->presence = c;
 	}
@@ -263,27 +275,45 @@ pg_presence_refresh(pg_store *s)
 	pthread_mutex_unlock(&s->plock);
 }
 
-/* Recovery, in one transaction: only when this node is the only one up
- * (pg_locks shows no other holder of LOCK_NODE; see DESIGN), the jobs
- * left queued or running become interrupted and the history past each
- * model's checkpoint goes (pg_history_recover). */
+/* How many other nodes hold LOCK_NODE (pg_locks; see DESIGN). a[1] is
+ * our presence connection's backend pid. */
 static int
-do_recover(pg_conn *c, void *arg, fault *f)
+other_nodes(pg_conn *c, const int64_t *a, int64_t *others, fault *f)
 {
-	const int64_t *a = arg; /* now_ms, then the presence backend's pid */
-	pg_params p = { 0 }, q = { 0 };
-	int64_t others;
+	pg_params p = { 0 };
 
 	pg_p_i64(&p, (int64_t)((uint64_t)LOCK_NODE >> 32));
 	pg_p_i64(&p, LOCK_NODE & 0xffffffff);
 	pg_p_i64(&p, a[1]);
-	if (query_i64(c, "SELECT count(*) FROM pg_locks "
-		      "WHERE locktype = 'advisory' AND granted "
-		      "AND database = (SELECT oid FROM pg_database "
-		      "WHERE datname = current_database()) "
-		      "AND classid::bigint = $1 AND objid::bigint = $2 "
-		      "AND objsubid = 1 AND pid <> $3", &p, &others, f,
-		      "looking for other nodes") != 0)
+	return query_i64(c, "SELECT count(*) FROM pg_locks "
+			 "WHERE locktype = 'advisory' AND granted "
+			 "AND database = (SELECT oid FROM pg_database "
+			 "WHERE datname = current_database()) "
+			 "AND classid::bigint = $1 AND objid::bigint = $2 "
+			 "AND objsubid = 1 AND pid <> $3", &p, others, f,
+			 "looking for other nodes");
+}
+
+static int
+do_count_nodes(pg_conn *c, void *arg, fault *f)
+{
+	int64_t *a = arg; /* now_ms, pid, then the count */
+
+	return other_nodes(c, a, &a[2], f);
+}
+
+/* Recovery, in one transaction: only when this node is the only one up
+ * (no other holder of LOCK_NODE), the jobs left queued or running become
+ * interrupted and the history past each model's checkpoint goes
+ * (pg_history_recover). */
+static int
+do_recover(pg_conn *c, void *arg, fault *f)
+{
+	const int64_t *a = arg; /* now_ms, pid */
+	pg_params q = { 0 };
+	int64_t others;
+
+	if (other_nodes(c, a, &others, f) != 0)
 		return -1;
 	if (others > 0)
 		return 0;
@@ -293,6 +323,26 @@ do_recover(pg_conn *c, void *arg, fault *f)
 		   &q, f, "interrupting jobs") < 0)
 		return -1;
 	return pg_history_recover(c, f);
+}
+
+/* A node killed (kill -9, a crash) and started again at once may find its
+ * old session's lock still held for a moment: the server notices the
+ * closed socket only when that backend next reads it. Waiting a little
+ * for other holders to go lets such a restart recover as a single node
+ * does; a node joining live ones pays this wait once at start. */
+static int
+wait_alone(pg_store *s, int64_t *a, fault *f)
+{
+	for (int i = 0; i < PG_ALONE_POLLS; i++) {
+		struct timespec ts = { 0, PG_ALONE_POLL_MS * 1000000L };
+
+		if (pg_read_tx(s, do_count_nodes, a, f) != 0)
+			return -1;
+		if (a[2] == 0)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
 }
 
 /* ---- open and close ---- */
@@ -322,7 +372,7 @@ static int
 setup(pg_store *s, fault *f)
 {
 	pg_conn *c, *pres;
-	int64_t a[2];
+	int64_t a[3];
 	int rc;
 
 	if ((c = pg_conn_get(s, f)) == NULL)
@@ -338,6 +388,9 @@ setup(pg_store *s, fault *f)
 	pthread_mutex_unlock(&s->plock);
 	a[0] = now_ms();
 	a[1] = PQbackendPID(pres->pq);
+	a[2] = 0;
+	if (wait_alone(s, a, f) != 0)
+		return -1;
 	return pg_write_tx(s, do_recover, a, f);
 }
 
@@ -382,8 +435,7 @@ fail:
 	 * hold a password. */
 	snprintf(msg, sizeof msg, "%s", f ? f->msg : "");
 	pg_scrub(s, msg);
-	fault_set(f, f ? f->code : FAULT_INTERNAL, "PostgreSQL database: %s",
-		  msg);
+	fault_set(f, f ? f->code : FAULT_INTERNAL, "--db: %s", msg);
 	pg_close(&s->base);
 	return NULL;
 nomem:
