@@ -8,23 +8,9 @@
 # (77) when PostgreSQL is not installed or mlpd was built without libpq.
 set -u
 
-builddir=${builddir:-.}
-SRC=${srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
-SUITE=$builddir/tests/check_tiers
-
-if ! grep -q '^#define MLPD_HAVE_PG 1' "$builddir/autoconf.h" 2>/dev/null
-then
-	echo "check_tiers_pg: built without libpq; skipped"
-	exit 77
-fi
-. "$SRC/tests/pg_cluster.sh"
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/check_tiers_pg.XXXXXX") || exit 99
-trap 'pg_cluster_stop "$dir/pg"; rm -rf "$dir"' EXIT INT TERM
-pg_cluster_start "$dir/pg" >/dev/null
-rc=$?
-if [ $rc -ne 0 ]; then
-	[ $rc -eq 77 ] && echo "check_tiers_pg: no PostgreSQL; skipped"
-	exit $rc
-fi
-MLPD_TEST_PG=$pg_conninfo "$SUITE"
+. "$(dirname "$0")/pg_cluster.sh"
+top=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-check_tiers_pg.XXXXXX") || exit 99
+trap 'pg_cluster_stop "$top/pg"; rm -rf "$top"' EXIT
+trap 'exit 1' HUP INT TERM
+pg_cluster_for_test check_tiers_pg "$top/pg"
+MLPD_TEST_PG=$pg_conninfo "${builddir:-.}/tests/check_tiers"
