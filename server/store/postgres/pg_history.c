@@ -47,78 +47,80 @@
 /* Raw rows an inner visit reads ahead (and keeps). */
 #define READ_AHEAD 32
 
-_Static_assert(HIST_TIERS == 6, "sql_tails reads levels 0..5");
+_Static_assert(HIST_TIERS == 6, "SQL_TAILS reads levels 0..5");
 
-static const char sql_tails[] =
-	"SELECT k.s, j.l, c.first_step, c.last_step, c.t0, c.data "
-	"FROM generate_series(0, 1) AS k(s) "
-	"CROSS JOIN generate_series(0, " /* HIST_TIERS - 1 */ "5) AS j(l) "
-	"CROSS JOIN LATERAL (SELECT first_step, last_step, t0, data "
-	"FROM loss_chunk WHERE model_id = $1 AND series = k.s AND "
-	"level = j.l ORDER BY first_step DESC LIMIT 1) AS c";
+#define SQL_TAILS \
+	"SELECT k.s, j.l, c.first_step, c.last_step, c.t0, c.data " \
+	"FROM generate_series(0, 1) AS k(s) " \
+	"CROSS JOIN generate_series(0, 5) AS j(l) " /* HIST_TIERS - 1 */ \
+	"CROSS JOIN LATERAL (SELECT first_step, last_step, t0, data " \
+	"FROM loss_chunk WHERE model_id = $1 AND series = k.s AND " \
+	"level = j.l ORDER BY first_step DESC LIMIT 1) AS c"
 
-static const char sql_at[] =
-	"SELECT first_step, last_step, t0, data FROM loss_chunk "
-	"WHERE model_id = $1 AND series = $2 AND level = $3 "
-	"AND first_step <= $4 ORDER BY first_step DESC LIMIT 1";
+#define SQL_AT \
+	"SELECT first_step, last_step, t0, data FROM loss_chunk " \
+	"WHERE model_id = $1 AND series = $2 AND level = $3 " \
+	"AND first_step <= $4 ORDER BY first_step DESC LIMIT 1"
 
 /* the rows from the one holding step $4 (or the first after it) to the
  * last that starts at or before $5 */
-static const char sql_each[] =
-	"SELECT first_step, last_step, t0, data FROM loss_chunk "
-	"WHERE model_id = $1 AND series = $2 AND level = $3 AND "
-	"first_step >= coalesce((SELECT max(first_step) FROM loss_chunk "
-	"WHERE model_id = $1 AND series = $2 AND level = $3 AND "
-	"first_step <= $4), 0) AND first_step <= $5 "
-	"ORDER BY first_step LIMIT $6";
+#define SQL_EACH \
+	"SELECT first_step, last_step, t0, data FROM loss_chunk " \
+	"WHERE model_id = $1 AND series = $2 AND level = $3 AND " \
+	"first_step >= coalesce((SELECT max(first_step) FROM loss_chunk " \
+	"WHERE model_id = $1 AND series = $2 AND level = $3 AND " \
+	"first_step <= $4), 0) AND first_step <= $5 " \
+	"ORDER BY first_step LIMIT $6"
 
 /* the next batch: the rows that start after $4 */
-static const char sql_each_next[] =
-	"SELECT first_step, last_step, t0, data FROM loss_chunk "
-	"WHERE model_id = $1 AND series = $2 AND level = $3 AND "
-	"first_step > $4 AND first_step <= $5 ORDER BY first_step LIMIT $6";
+#define SQL_EACH_NEXT \
+	"SELECT first_step, last_step, t0, data FROM loss_chunk " \
+	"WHERE model_id = $1 AND series = $2 AND level = $3 AND " \
+	"first_step > $4 AND first_step <= $5 ORDER BY first_step LIMIT $6"
 
-static const char sql_bounds[] =
-	"SELECT (SELECT min(first_step) FROM loss_chunk WHERE model_id = $1 "
-	"AND series = $2 AND level = $3), (SELECT last_step FROM loss_chunk "
-	"WHERE model_id = $1 AND series = $2 AND level = $3 "
-	"ORDER BY first_step DESC LIMIT 1)";
+#define SQL_BOUNDS \
+	"SELECT (SELECT min(first_step) FROM loss_chunk WHERE model_id = $1 " \
+	"AND series = $2 AND level = $3), (SELECT last_step FROM loss_chunk " \
+	"WHERE model_id = $1 AND series = $2 AND level = $3 " \
+	"ORDER BY first_step DESC LIMIT 1)"
 
-static const char sql_put[] =
-	"INSERT INTO loss_chunk (model_id, series, level, first_step, "
-	"last_step, t0, data) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-	"ON CONFLICT (model_id, series, level, first_step) DO UPDATE SET "
-	"last_step = excluded.last_step, t0 = excluded.t0, "
-	"data = excluded.data";
+#define SQL_PUT \
+	"INSERT INTO loss_chunk (model_id, series, level, first_step, " \
+	"last_step, t0, data) VALUES ($1, $2, $3, $4, $5, $6, $7) " \
+	"ON CONFLICT (model_id, series, level, first_step) DO UPDATE SET " \
+	"last_step = excluded.last_step, t0 = excluded.t0, " \
+	"data = excluded.data"
 
-static const char sql_drop_past[] =
-	"DELETE FROM loss_chunk WHERE model_id = $1 AND series = $2 AND "
-	"level = $3 AND first_step > $4";
+#define SQL_DROP_PAST \
+	"DELETE FROM loss_chunk WHERE model_id = $1 AND series = $2 AND " \
+	"level = $3 AND first_step > $4"
 
-static const char sql_drop_before[] =
-	"DELETE FROM loss_chunk WHERE model_id = $1 AND series = $2 AND "
-	"level = $3 AND first_step <= $4 AND last_step <= $4";
+#define SQL_DROP_BEFORE \
+	"DELETE FROM loss_chunk WHERE model_id = $1 AND series = $2 AND " \
+	"level = $3 AND first_step <= $4 AND last_step <= $4"
 
-static const char sql_forget[] =
-	"DELETE FROM loss_chunk WHERE model_id = $1";
+#define SQL_FORGET \
+	"DELETE FROM loss_chunk WHERE model_id = $1"
 
-static const char sql_forget_trash[] =
-	"DELETE FROM loss_trash WHERE model_id = $1";
+#define SQL_FORGET_TRASH \
+	"DELETE FROM loss_trash WHERE model_id = $1"
 
-static const char sql_trash_rows[] =
-	"DELETE FROM loss_chunk WHERE model_id IN "
-	"(SELECT model_id FROM loss_trash)";
+#define SQL_TRASH_ROWS \
+	"DELETE FROM loss_chunk WHERE model_id IN " \
+	"(SELECT model_id FROM loss_trash)"
 
-static const char sql_trash_done[] = "DELETE FROM loss_trash";
+#define SQL_TRASH_DONE \
+	"DELETE FROM loss_trash"
 
-static const char sql_model_step[] =
-	"SELECT step FROM models WHERE id = $1 FOR UPDATE";
+#define SQL_MODEL_STEP \
+	"SELECT step FROM models WHERE id = $1 FOR UPDATE"
 
-static const char sql_model_ids[] = "SELECT id FROM models";
+#define SQL_MODEL_IDS \
+	"SELECT id FROM models"
 
-static const char sql_set_last_loss[] =
-	"UPDATE models SET last_loss = $2, "
-	"updated_ms = coalesce($3, updated_ms) WHERE id = $1";
+#define SQL_SET_LAST_LOSS \
+	"UPDATE models SET last_loss = $2, " \
+	"updated_ms = coalesce($3, updated_ms) WHERE id = $1"
 
 /* ---- the queue of writes ---- */
 
@@ -201,25 +203,34 @@ pend_clear(pgio *io)
 	io->nq = 0;
 }
 
-/* Fills p with the statement of the queued write w. */
-static const char *
-pend_params(const pgio *io, const pend *w, pg_params *p)
+/* Sends the queued write w (pipeline mode): 1, or 0 when libpq could
+ * not (p.bad too). */
+static int
+pend_send(const pgio *io, const pend *w)
 {
-	p_key(p, io, w->series, w->level);
+	PGconn *pq = io->c->pq;
+	pg_params p = { 0 };
+
+	p_key(&p, io, w->series, w->level);
+	pg_p_i64(&p, (int64_t)w->first);
+	if (w->kind == PEND_PUT) {
+		pg_p_i64(&p, (int64_t)w->last);
+		pg_p_i64(&p, w->t0);
+		pg_p_bytea(&p, w->data, w->len);
+	}
+	if (p.bad)
+		return 0;
 	switch (w->kind) {
 	case PEND_PUT:
-		pg_p_i64(p, (int64_t)w->first);
-		pg_p_i64(p, (int64_t)w->last);
-		pg_p_i64(p, w->t0);
-		pg_p_bytea(p, w->data, w->len);
-		return sql_put;
+		return PQsendQueryParams(pq, SQL_PUT, p.n, p.types, p.values,
+		    p.lengths, p.formats, 1);
 	case PEND_DROP_PAST:
-		pg_p_i64(p, (int64_t)w->first);
-		return sql_drop_past;
+		return PQsendQueryParams(pq, SQL_DROP_PAST, p.n, p.types,
+		    p.values, p.lengths, p.formats, 1);
 	case PEND_DROP_BEFORE:
 	default:
-		pg_p_i64(p, (int64_t)w->first);
-		return sql_drop_before;
+		return PQsendQueryParams(pq, SQL_DROP_BEFORE, p.n, p.types,
+		    p.values, p.lengths, p.formats, 1);
 	}
 }
 
@@ -273,31 +284,13 @@ pgio_flush(pgio *io, fault *f)
 
 	if (io->nq == 0)
 		return 0;
-	if (io->nq == 1) {
-		pg_params p = { 0 };
-		const char *sql = pend_params(io, &io->q[0], &p);
-
-		r = pg_run(io->c, sql, &p, f, "storing loss history") < 0 ?
-		    -1 : 0;
-		pend_clear(io);
-		return r;
-	}
 	if (PQenterPipelineMode(pq) != 1) {
 		pend_clear(io);
 		return pg_fault(io->c, NULL, f, "storing loss history");
 	}
 	for (size_t i = 0; i < io->nq; i++) {
-		pg_params p = { 0 };
-		const char *sql = pend_params(io, &io->q[i], &p);
-
-		if (p.bad || PQsendQueryParams(pq, sql, p.n, p.types, p.values,
-		    p.lengths, p.formats, 1) != 1) {
-			if (p.bad)
-				fault_set(f, FAULT_INTERNAL, "a loss history "
-					  "row is too large");
-			else
-				pg_fault(io->c, NULL, f,
-					 "storing loss history");
+		if (pend_send(io, &io->q[i]) != 1) {
+			pg_fault(io->c, NULL, f, "storing loss history");
 			io->c->broken = 1; /* a pipeline left half sent */
 			goto out;
 		}
@@ -362,7 +355,7 @@ read_tails(pgio *io, fault *f)
 	if (pgio_flush(io, f) != 0)
 		return -1;
 	pg_p_text(&p, io->model_id);
-	if ((res = pg_exec(io->c, sql_tails, &p, 1, f,
+	if ((res = pg_exec(io->c, SQL_TAILS, &p, 1, f,
 	    "reading loss history")) == NULL)
 		return -1;
 	for (int s = 0; s < 2; s++) {
@@ -425,7 +418,7 @@ io_at(void *arg, hist_row *r, uint64_t step, fault *f)
 		return -1;
 	p_key(&p, io, r->series, r->level);
 	pg_p_i64(&p, step > INT64_MAX ? INT64_MAX : (int64_t)step);
-	if ((res = pg_exec(io->c, sql_at, &p, 1, f,
+	if ((res = pg_exec(io->c, SQL_AT, &p, 1, f,
 	    "reading loss history")) == NULL)
 		return -1;
 	found = PQntuples(res) > 0;
@@ -448,8 +441,10 @@ rows_from(pgio *io, int series, int level, uint64_t a, uint64_t after,
 	pg_p_i64(&p, (int64_t)(after ? after : a));
 	pg_p_i64(&p, (int64_t)b);
 	pg_p_i64(&p, limit);
-	return pg_exec(io->c, after ? sql_each_next : sql_each, &p, 1, f,
-		       "reading loss history");
+	if (after)
+		return pg_exec(io->c, SQL_EACH_NEXT, &p, 1, f,
+			       "reading loss history");
+	return pg_exec(io->c, SQL_EACH, &p, 1, f, "reading loss history");
 }
 
 /* Visits the entries of rows [from, n) of res that hold a step in
@@ -570,7 +565,7 @@ io_bounds(void *arg, int series, int level, uint64_t *first,
 		return 0;
 	}
 	p_key(&p, io, series, level);
-	if ((res = pg_exec(io->c, sql_bounds, &p, 1, f,
+	if ((res = pg_exec(io->c, SQL_BOUNDS, &p, 1, f,
 	    "reading loss history")) == NULL)
 		return -1;
 	if (PQntuples(res) == 1) {
@@ -793,9 +788,9 @@ pg_history_forget(pg_conn *c, const char *model_id, fault *f)
 	pg_params p = { 0 };
 
 	pg_p_text(&p, model_id);
-	if (pg_run(c, sql_forget, &p, f, "dropping a deleted history") < 0)
+	if (pg_run(c, SQL_FORGET, &p, f, "dropping a deleted history") < 0)
 		return -1;
-	return pg_run(c, sql_forget_trash, &p, f,
+	return pg_run(c, SQL_FORGET_TRASH, &p, f,
 		      "dropping a deleted history") < 0 ? -1 : 0;
 }
 
@@ -809,7 +804,7 @@ pg_history_to_checkpoint(pg_conn *c, const char *model_id, int64_t now_ms,
 	double loss;
 
 	pg_p_text(&p, model_id);
-	if ((res = pg_exec(c, sql_model_step, &p, 1, f,
+	if ((res = pg_exec(c, SQL_MODEL_STEP, &p, 1, f,
 	    "reading a checkpoint")) == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {
@@ -825,7 +820,7 @@ pg_history_to_checkpoint(pg_conn *c, const char *model_id, int64_t now_ms,
 	pg_p_text(&p, model_id);
 	pg_p_real(&p, loss);
 	pg_p_time(&p, now_ms);
-	if (pg_run(c, sql_set_last_loss, &p, f,
+	if (pg_run(c, SQL_SET_LAST_LOSS, &p, f,
 	    "restoring the last loss") < 0)
 		return -1;
 	if (last_loss != NULL)
@@ -840,12 +835,12 @@ pg_history_recover(pg_conn *c, fault *f)
 	char (*ids)[STORE_ID_MAX] = NULL;
 	int n, r = -1;
 
-	if (pg_run(c, sql_trash_rows, NULL, f, "dropping deleted histories") <
-	    0 || pg_run(c, sql_trash_done, NULL, f,
+	if (pg_run(c, SQL_TRASH_ROWS, NULL, f, "dropping deleted histories") <
+	    0 || pg_run(c, SQL_TRASH_DONE, NULL, f,
 	    "dropping deleted histories") < 0)
 		return -1;
 	/* all ids first: the result is not held while rows change */
-	if ((res = pg_exec(c, sql_model_ids, NULL, 0, f,
+	if ((res = pg_exec(c, SQL_MODEL_IDS, NULL, 0, f,
 	    "listing models")) == NULL)
 		return -1;
 	n = PQntuples(res);

@@ -13,12 +13,12 @@
 #include <inttypes.h>
 #include <math.h>
 
-static const char sql_progress[] =
-	"UPDATE models SET last_loss = $2, updated_ms = $3 WHERE id = $1";
+#define SQL_PROGRESS \
+	"UPDATE models SET last_loss = $2, updated_ms = $3 WHERE id = $1"
 
-static const char sql_checkpoint[] =
-	"UPDATE models SET last_loss = $2, updated_ms = $3, weights = $4, "
-	"step = $5 WHERE id = $1";
+#define SQL_CHECKPOINT \
+	"UPDATE models SET last_loss = $2, updated_ms = $3, weights = $4, " \
+	"step = $5 WHERE id = $1"
 
 static int
 do_progress(pg_conn *c, void *arg, fault *f)
@@ -34,8 +34,10 @@ do_progress(pg_conn *c, void *arg, fault *f)
 		pg_p_bytea(&q, p->blob, p->blob_len);
 		pg_p_i64(&q, (int64_t)p->step);
 	}
-	n = pg_run(c, p->blob ? sql_checkpoint : sql_progress, &q, f,
-		   "storing progress");
+	if (p->blob != NULL)
+		n = pg_run(c, SQL_CHECKPOINT, &q, f, "storing progress");
+	else
+		n = pg_run(c, SQL_PROGRESS, &q, f, "storing progress");
 	if (n < 0)
 		return -1;
 	if (n == 0)
