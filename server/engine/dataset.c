@@ -33,6 +33,26 @@
  * Validation reads every block once per measurement and measures its
  * held-out rows, weighting each block's loss by its rows.
  *
+ * LOADER (in memory; DESIGN where threads meet). Reading every row takes
+ * about a second, most of a 20,000-step job's overhead when the trainer
+ * did it between steps, so a job in memory starts a loader thread on its
+ * first step (and on the first after a release) that reads the slots in
+ * chunks of FILL_BYTES. Each chunk has a claim state, an atomic FREE ->
+ * READING -> READY: whoever moves it FREE -> READING (compare-and-swap)
+ * reads it into x and y, and publishes it with a release store of READY;
+ * no one else writes those rows, and the trainer reads a slot from x only
+ * after an acquire load saw its chunk READY. The loader claims chunks in
+ * order; an in-order job (no shuffle) also claims the free chunks its
+ * step needs and reads them itself, so two threads read at once; a slot
+ * in a chunk not READY is read by the trainer on its own, as a missing
+ * row (store_rows_read is thread-safe). Rows are the same whoever reads
+ * them, so results do not change. The loader ends when no chunk is FREE,
+ * on a fault (it sets its chunk FREE again and `lfail`: the trainer then
+ * claims a chunk before each step, as it did without a loader, and meets
+ * the fault itself), or when dataset_release sets `stop` (then joined
+ * before the rows are freed). The trainer joins it once every chunk is
+ * READY. Streamed windows are read on the trainer thread (fill_more).
+ *
  * Memory: in memory, the rows and 12 bytes of order per row; streamed, a
  * window of at most 7/8 cap / (row + 12 bytes) slots less one block, plus
  * one block for validation, and 8 bytes per block (blocks are made large
@@ -42,15 +62,20 @@
 #include "dataset.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hugemem.h"
 
-/* Bytes of slots read ahead after each step. */
+/* Bytes of slots a read-ahead reads (a loader's chunk; streamed: after
+ * each step), unless dataset_opts says otherwise. */
 #define FILL_BYTES ((size_t)4 << 20)
 /* Blocks in a streamed window (a 33rd is the validation block). */
 #define WINDOW_BLOCKS 32
+/* Chunk claim states (LOADER in the DESIGN). */
+enum { CHUNK_FREE, CHUNK_READING, CHUNK_READY };
 /* Rows ahead whose cache lines a gather asks for while it copies one. */
 #define PREFETCH_ROWS 4
 
@@ -58,6 +83,7 @@ struct dataset {
 	store_rows *rows;
 	mlp_spec spec;
 	size_t nin, nout, rowb; /* widths, and bytes of a row */
+	size_t fillb;           /* bytes of rows a read-ahead reads */
 	uint64_t seed, key;     /* the model's seed, the job's order key */
 	double split;
 	int shuffle, streamed;
@@ -91,6 +117,14 @@ struct dataset {
 	size_t *mslot;          /* their place in xb */
 	size_t nmiss;
 	int warm;               /* a step was served since the last release */
+	/* in memory: the loader (DESIGN) */
+	size_t chunk, nchunk;   /* rows a chunk, chunks */
+	atomic_uchar *cstate;   /* per chunk: CHUNK_* */
+	size_t ready;           /* trainer: chunks 0..ready-1 seen READY */
+	pthread_t loader;
+	int loading;            /* loader started and not joined */
+	atomic_int stop;        /* the loader ends after its chunk */
+	atomic_int lfail;       /* the loader met a fault and ended */
 };
 
 /* splitmix64's finalizer: a well mixed 64-bit hash of z. */
@@ -180,6 +214,10 @@ plan_memory(dataset *d, fault *f)
 			d->pos[t++] = i;
 	for (size_t i = 0; i < d->n; i++)
 		d->order[i] = (uint32_t)i;
+	d->chunk = d->fillb / d->rowb ? d->fillb / d->rowb : 1;
+	d->nchunk = (d->n + d->chunk - 1) / d->chunk;
+	if ((d->cstate = alloc(d->nchunk, sizeof *d->cstate, f)) == NULL)
+		goto done;
 	rc = 0;
 done:
 	free(perm);
@@ -248,6 +286,7 @@ dataset_open(store *st, const char *model_id, const dataset_opts *o,
 	d->key = o->order_key;
 	d->split = o->split;
 	d->shuffle = o->shuffle;
+	d->fillb = o->read_bytes ? o->read_bytes : FILL_BYTES;
 	if (store_rows_open(st, model_id, nin, nout, &d->rows, f) < 0)
 		goto fail;
 	d->total = store_rows_count(d->rows);
@@ -321,7 +360,7 @@ dataset_bytes(const dataset *d)
 		b += d->vn * d->rowb;
 	if (d->ex != NULL)
 		b += d->blk * (d->rowb + 8);
-	return b + d->vn * (d->streamed ? 0 : 8) + d->nblk * 8;
+	return b + d->vn * (d->streamed ? 0 : 8) + d->nblk * 8 + d->nchunk;
 }
 
 /* Reads rows pos[0..n) into x and y, and checks them (rows were checked
@@ -353,12 +392,32 @@ flush_missing(dataset *d, fault *f)
 	return 0;
 }
 
+/* The window's slot `slot` has been read into x and y. */
+static int
+slot_ready(const dataset *d, size_t slot)
+{
+	if (d->streamed)
+		return slot < d->filled;
+	return slot / d->chunk < d->ready || atomic_load_explicit(
+	    &d->cstate[slot / d->chunk], memory_order_acquire) == CHUNK_READY;
+}
+
+/* In memory: slots a..a+n-1 (n > 0) have been read. */
+static int
+range_ready(const dataset *d, size_t a, size_t n)
+{
+	for (size_t k = a / d->chunk; k <= (a + n - 1) / d->chunk; k++)
+		if (!slot_ready(d, k * d->chunk))
+			return 0;
+	return 1;
+}
+
 /* Row i of the step is the window's slot `slot`: copied when read, else
  * fetched with the step's other missing rows. */
 static void
 take(dataset *d, size_t i, size_t slot)
 {
-	if (slot < d->filled) {
+	if (slot_ready(d, slot)) {
 		memcpy(d->xb + i * d->nin, d->x + slot * d->nin,
 		    d->nin * sizeof(float));
 		memcpy(d->yb + i * d->nout, d->y + slot * d->nout,
@@ -383,15 +442,10 @@ prefetch_row(const dataset *d, size_t slot)
 		__builtin_prefetch(y + b);
 }
 
-/* Reads the next chunk of the window's slots (allocating the buffers on
- * the first, or after a release). */
+/* Allocates the window's rows (the first time, or after a release). */
 static int
-fill_more(dataset *d, fault *f)
+alloc_rows(dataset *d, fault *f)
 {
-	size_t c = FILL_BYTES / d->rowb ? FILL_BYTES / d->rowb : 1;
-
-	if (d->filled >= d->wn)
-		return 0;
 	if (d->x == NULL) {
 		if ((d->x = alloc(d->slots, d->nin * sizeof(float), f)) ==
 		    NULL || (d->y = alloc(d->slots, d->nout * sizeof(float),
@@ -402,12 +456,125 @@ fill_more(dataset *d, fault *f)
 		hugemem_advise(d->x, d->slots * d->nin * sizeof(float));
 		hugemem_advise(d->y, d->slots * d->nout * sizeof(float));
 	}
+	return 0;
+}
+
+/* Streamed: reads the next chunk of the window's slots. */
+static int
+fill_more(dataset *d, fault *f)
+{
+	size_t c = d->fillb / d->rowb ? d->fillb / d->rowb : 1;
+
+	if (d->filled >= d->wn)
+		return 0;
+	if (alloc_rows(d, f) < 0)
+		return -1;
 	if (c > d->wn - d->filled)
 		c = d->wn - d->filled;
 	if (read_rows(d, d->pos + d->filled, c, d->x + d->filled * d->nin,
 	    d->y + d->filled * d->nout, f) < 0)
 		return -1;
 	d->filled += c;
+	return 0;
+}
+
+/* In memory: claims chunk k (FREE -> READING); 1 when this caller won. */
+static int
+claim(dataset *d, size_t k)
+{
+	unsigned char free_ = CHUNK_FREE;
+
+	return atomic_compare_exchange_strong(&d->cstate[k], &free_,
+	    CHUNK_READING);
+}
+
+/* In memory: reads chunk k, claimed by the caller, and publishes it (or
+ * gives it back on a fault). Any thread. */
+static int
+read_chunk(dataset *d, size_t k, fault *f)
+{
+	size_t a = k * d->chunk;
+	size_t c = d->n - a < d->chunk ? d->n - a : d->chunk;
+
+	if (read_rows(d, d->pos + a, c, d->x + a * d->nin,
+	    d->y + a * d->nout, f) < 0) {
+		atomic_store(&d->cstate[k], CHUNK_FREE);
+		return -1;
+	}
+	atomic_store_explicit(&d->cstate[k], CHUNK_READY,
+	    memory_order_release);
+	return 0;
+}
+
+/* In memory: the loader thread (DESIGN). */
+static void *
+loader_main(void *arg)
+{
+	dataset *d = arg;
+	fault f;
+
+	fault_clear(&f);
+	for (size_t k = 0; k < d->nchunk && !atomic_load(&d->stop); k++) {
+		if (claim(d, k) && read_chunk(d, k, &f) < 0) {
+			atomic_store(&d->lfail, 1);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* In memory: ends the loader (stop set first when it should not finish). */
+static void
+loader_join(dataset *d)
+{
+	if (d->loading) {
+		pthread_join(d->loader, NULL);
+		d->loading = 0;
+	}
+}
+
+/* In memory, on the first step after opening or a release: the rows'
+ * buffers, every chunk FREE, and the loader started (without one, the
+ * trainer claims a chunk a step). */
+static int
+load_start(dataset *d, fault *f)
+{
+	if (alloc_rows(d, f) < 0)
+		return -1;
+	for (size_t k = 0; k < d->nchunk; k++)
+		atomic_init(&d->cstate[k], CHUNK_FREE);
+	d->ready = 0;
+	atomic_store(&d->stop, 0);
+	atomic_store(&d->lfail, 0);
+	d->loading = pthread_create(&d->loader, NULL, loader_main, d) == 0;
+	return 0;
+}
+
+/* In memory, before a step: counts the chunks READY from the start
+ * (joining the loader once all are); reads the next free chunk itself
+ * when no loader runs; in order, claims and reads the free chunks of rows
+ * off..off+n-1. */
+static int
+load_step(dataset *d, size_t off, size_t n, fault *f)
+{
+	while (d->ready < d->nchunk && atomic_load_explicit(
+	    &d->cstate[d->ready], memory_order_acquire) == CHUNK_READY)
+		d->ready++;
+	if (d->ready == d->nchunk) {
+		loader_join(d);
+		return 0;
+	}
+	if (d->warm && (!d->loading || atomic_load(&d->lfail))) {
+		for (size_t k = d->ready; k < d->nchunk; k++)
+			if (claim(d, k))
+				return read_chunk(d, k, f);
+		return 0;
+	}
+	if (!d->shuffle && n > 0)
+		for (size_t k = off / d->chunk; k <= (off + n - 1) / d->chunk;
+		    k++)
+			if (claim(d, k) && read_chunk(d, k, f) < 0)
+				return -1;
 	return 0;
 }
 
@@ -499,13 +666,20 @@ dataset_batch(dataset *d, rng *r, int64_t s, const float **x,
 
 	if (!d->streamed && off == 0 && d->shuffle)
 		rng_shuffle(r, d->order, d->n);
-	/* read ahead before the step (its rows may be among them), but not
-	 * before the first one after opening or a release: that one reads
-	 * only its own rows, so a job starts at once */
-	if (d->warm && fill_more(d, f) < 0)
+	if (!d->streamed) {
+		/* the loader reads ahead from the first step on (DESIGN) */
+		if (!d->warm && load_start(d, f) < 0)
+			return -1;
+		if (load_step(d, off, n, f) < 0)
+			return -1;
+	} else if (d->warm && fill_more(d, f) < 0) {
+		/* read ahead before the step (its rows may be among them),
+		 * but not before the first one after opening or a release:
+		 * that one reads only its own rows, so a job starts at once */
 		return -1;
+	}
 	d->warm = 1;
-	if (!d->streamed && !d->shuffle && off + n <= d->filled) {
+	if (!d->streamed && !d->shuffle && range_ready(d, off, n)) {
 		/* in order and read: the rows are the step's, in place */
 		*x = d->x + off * d->nin;
 		*y = d->y + off * d->nout;
@@ -514,14 +688,14 @@ dataset_batch(dataset *d, rng *r, int64_t s, const float **x,
 	}
 	d->nmiss = 0;
 	for (size_t i = 0; !d->streamed && i < PREFETCH_ROWS && i < n; i++)
-		if (d->order[off + i] < d->filled)
+		if (slot_ready(d, d->order[off + i]))
 			prefetch_row(d, d->order[off + i]);
 	for (size_t i = 0; i < n; i++) {
 		size_t o = off + i;
 
 		if (!d->streamed) {
 			if (i + PREFETCH_ROWS < n &&
-			    d->order[o + PREFETCH_ROWS] < d->filled)
+			    slot_ready(d, d->order[o + PREFETCH_ROWS]))
 				prefetch_row(d, d->order[o + PREFETCH_ROWS]);
 			take(d, i, d->order[o]);
 			continue;
@@ -620,6 +794,8 @@ dataset_measure(dataset *d, mlp *live, eval_result *r, fault *f)
 void
 dataset_release(dataset *d)
 {
+	atomic_store(&d->stop, 1);
+	loader_join(d);
 	free(d->x);
 	free(d->y);
 	free(d->vx);
@@ -660,6 +836,7 @@ dataset_destroy(dataset *d)
 	free(d->xs);
 	free(d->mpos);
 	free(d->mslot);
+	free(d->cstate);
 	store_rows_destroy(d->rows);
 	free(d);
 }

@@ -38,6 +38,8 @@ typedef struct dataset_opts {
 	size_t batch_size;     /* rows per step (fewer when the set is smaller) */
 	int shuffle;           /* reshuffle every epoch */
 	size_t cap;            /* bytes of rows the job may hold */
+	size_t read_bytes;     /* bytes of rows read ahead at once (in
+	                          memory: a loader's chunk); 0: 4 MiB */
 } dataset_opts;
 
 /* Lists the model's rows and plans the epochs; reads no row yet.
