@@ -53,6 +53,21 @@
  * before the rows are freed). The trainer joins it once every chunk is
  * READY. Streamed windows are read on the trainer thread (fill_more).
  *
+ * GATHERER (in memory, shuffled, every chunk READY). Gathering a step's 64
+ * rows from all over the rows costs the trainer tens of microseconds of
+ * cache misses a step, so a gatherer thread gathers the next step's rows
+ * into a second step buffer (gb) while the trainer trains on this one.
+ * Its state (gstate, goff, gn, gquit) is under gmu: the trainer asks
+ * (IDLE -> ASKED, and a signal on gcv) only for a step of the same epoch,
+ * whose order is settled; the gatherer takes it (ASKED -> WORKING),
+ * writes gb and sets DONE. At its next call the trainer first settles the
+ * ask, before anything may change the order: DONE for this step, it swaps
+ * gb with its own buffer; ASKED (the gatherer was not scheduled yet), it
+ * takes the ask back and gathers itself; WORKING, it waits for DONE. So
+ * the gatherer reads only the order and the READY rows, never while the
+ * trainer reshuffles, and writes only gb, which the trainer reads after
+ * the DONE it saw under gmu. dataset_release stops and joins it.
+ *
  * Memory: in memory, the rows and 12 bytes of order per row; streamed, a
  * window of at most 7/8 cap / (row + 12 bytes) slots less one block, plus
  * one block for validation, and 8 bytes per block (blocks are made large
@@ -76,6 +91,8 @@
 #define WINDOW_BLOCKS 32
 /* Chunk claim states (LOADER in the DESIGN). */
 enum { CHUNK_FREE, CHUNK_READING, CHUNK_READY };
+/* The gatherer's states (GATHERER in the DESIGN). */
+enum { G_IDLE, G_ASKED, G_WORKING, G_DONE };
 /* Rows ahead whose cache lines a gather asks for while it copies one. */
 #define PREFETCH_ROWS 4
 
@@ -125,6 +142,15 @@ struct dataset {
 	int loading;            /* loader started and not joined */
 	atomic_int stop;        /* the loader ends after its chunk */
 	atomic_int lfail;       /* the loader met a fault and ended */
+	/* in memory, shuffled: the gatherer (DESIGN) */
+	float *gb;              /* its step buffer: bs rows, x then y */
+	pthread_t gather;
+	int gathering;          /* started and not joined; -1: could not */
+	pthread_mutex_t gmu;
+	pthread_cond_t gcv;
+	int gstate, gquit;      /* G_*, and "end" (under gmu) */
+	size_t goff, gn;        /* the step asked: its place in the order,
+	                           its rows (under gmu) */
 };
 
 /* splitmix64's finalizer: a well mixed 64-bit hash of z. */
@@ -278,6 +304,8 @@ dataset_open(store *st, const char *model_id, const dataset_opts *o,
 	*out = NULL;
 	if (d == NULL)
 		return fault_set(f, FAULT_NOMEM, "out of memory");
+	pthread_mutex_init(&d->gmu, NULL);
+	pthread_cond_init(&d->gcv, NULL);
 	d->spec = *o->spec;
 	d->nin = nin;
 	d->nout = nout;
@@ -360,6 +388,8 @@ dataset_bytes(const dataset *d)
 		b += d->vn * d->rowb;
 	if (d->ex != NULL)
 		b += d->blk * (d->rowb + 8);
+	if (d->gb != NULL)
+		b += d->bs * d->rowb;
 	return b + d->vn * (d->streamed ? 0 : 8) + d->nblk * 8 + d->nchunk;
 }
 
@@ -656,6 +686,118 @@ locate(dataset *d, int64_t e, size_t o, fault *f)
 	return fault_set(f, FAULT_INVALID, "row %zu is past the epoch", o);
 }
 
+/* In memory, every chunk READY: copies the rows of places off..off+n-1
+ * of the order into xb (then yb), asking for rows ahead. Any thread. */
+static void
+gather_rows(const dataset *d, float *xb, float *yb, size_t off, size_t n)
+{
+	for (size_t i = 0; i < PREFETCH_ROWS && i < n; i++)
+		prefetch_row(d, d->order[off + i]);
+	for (size_t i = 0; i < n; i++) {
+		size_t slot = d->order[off + i];
+
+		if (i + PREFETCH_ROWS < n)
+			prefetch_row(d, d->order[off + i + PREFETCH_ROWS]);
+		memcpy(xb + i * d->nin, d->x + slot * d->nin,
+		    d->nin * sizeof(float));
+		memcpy(yb + i * d->nout, d->y + slot * d->nout,
+		    d->nout * sizeof(float));
+	}
+}
+
+/* The gatherer thread (DESIGN). */
+static void *
+gather_main(void *arg)
+{
+	dataset *d = arg;
+
+	pthread_mutex_lock(&d->gmu);
+	for (;;) {
+		size_t off, n;
+
+		while (d->gstate != G_ASKED && !d->gquit)
+			pthread_cond_wait(&d->gcv, &d->gmu);
+		if (d->gquit)
+			break;
+		d->gstate = G_WORKING;
+		off = d->goff;
+		n = d->gn;
+		pthread_mutex_unlock(&d->gmu);
+		gather_rows(d, d->gb, d->gb + d->bs * d->nin, off, n);
+		pthread_mutex_lock(&d->gmu);
+		d->gstate = G_DONE;
+		pthread_cond_broadcast(&d->gcv);
+	}
+	pthread_mutex_unlock(&d->gmu);
+	return NULL;
+}
+
+/* Settles the gatherer's ask before a step at place off (DESIGN): 1 when
+ * it gathered that step (its buffer is now xb), else 0; IDLE after. */
+static int
+gather_settle(dataset *d, size_t off)
+{
+	int done = 0;
+
+	if (d->gathering <= 0)
+		return 0;
+	pthread_mutex_lock(&d->gmu);
+	while (d->gstate == G_WORKING)
+		pthread_cond_wait(&d->gcv, &d->gmu);
+	if (d->gstate == G_DONE && d->goff == off) {
+		float *t = d->xb;
+
+		d->xb = d->gb;
+		d->gb = t;
+		d->yb = d->xb + d->bs * d->nin;
+		done = 1;
+	}
+	d->gstate = G_IDLE;
+	pthread_mutex_unlock(&d->gmu);
+	return done;
+}
+
+/* Asks the gatherer for the step at place off of this epoch's order (n
+ * rows), starting it on the first ask. */
+static void
+gather_ask(dataset *d, size_t off, size_t n)
+{
+	if (d->gathering == 0) {
+		if (d->gb == NULL &&
+		    (d->gb = malloc(d->bs * d->rowb)) == NULL) {
+			d->gathering = -1;
+			return;
+		}
+		d->gquit = 0;
+		d->gstate = G_IDLE;
+		d->gathering = pthread_create(&d->gather, NULL, gather_main,
+		    d) == 0 ? 1 : -1;
+	}
+	if (d->gathering < 0)
+		return;
+	pthread_mutex_lock(&d->gmu);
+	d->goff = off;
+	d->gn = n;
+	d->gstate = G_ASKED;
+	pthread_cond_signal(&d->gcv);
+	pthread_mutex_unlock(&d->gmu);
+}
+
+/* Ends the gatherer (after its step, if it took one). */
+static void
+gather_join(dataset *d)
+{
+	if (d->gathering <= 0)
+		return;
+	pthread_mutex_lock(&d->gmu);
+	d->gquit = 1;
+	pthread_cond_broadcast(&d->gcv);
+	pthread_mutex_unlock(&d->gmu);
+	pthread_join(d->gather, NULL);
+	d->gathering = 0;
+	d->gstate = G_IDLE;
+}
+
 int
 dataset_batch(dataset *d, rng *r, int64_t s, const float **x,
 	      const float **y, size_t *rows, fault *f)
@@ -663,6 +805,8 @@ dataset_batch(dataset *d, rng *r, int64_t s, const float **x,
 	int64_t e = s / (int64_t)d->per_epoch;
 	size_t off = (size_t)(s % (int64_t)d->per_epoch) * d->bs;
 	size_t n = d->n - off < d->bs ? d->n - off : d->bs;
+	/* settled before the order may change */
+	int ahead = gather_settle(d, off);
 
 	if (!d->streamed && off == 0 && d->shuffle)
 		rng_shuffle(r, d->order, d->n);
@@ -683,6 +827,19 @@ dataset_batch(dataset *d, rng *r, int64_t s, const float **x,
 		/* in order and read: the rows are the step's, in place */
 		*x = d->x + off * d->nin;
 		*y = d->y + off * d->nout;
+		*rows = n;
+		return 0;
+	}
+	if (!d->streamed && d->shuffle && d->ready == d->nchunk) {
+		/* every row read: the gatherer gathers the next step of the
+		 * epoch while this one trains */
+		if (!ahead)
+			gather_rows(d, d->xb, d->yb, off, n);
+		if (off + n < d->n)
+			gather_ask(d, off + n, d->n - off - n < d->bs ?
+			    d->n - off - n : d->bs);
+		*x = d->xb;
+		*y = d->yb;
 		*rows = n;
 		return 0;
 	}
@@ -796,6 +953,7 @@ dataset_release(dataset *d)
 {
 	atomic_store(&d->stop, 1);
 	loader_join(d);
+	gather_join(d);
 	free(d->x);
 	free(d->y);
 	free(d->vx);
@@ -837,6 +995,9 @@ dataset_destroy(dataset *d)
 	free(d->mpos);
 	free(d->mslot);
 	free(d->cstate);
+	free(d->gb);
+	pthread_mutex_destroy(&d->gmu);
+	pthread_cond_destroy(&d->gcv);
 	store_rows_destroy(d->rows);
 	free(d);
 }

@@ -12,7 +12,9 @@
  *     per epoch; validation rows held out by a hash of the seed and the
  *     row's number and measured block by block.
  * A dataset belongs to the worker running its job (no lock); between
- * slices it travels with the job.
+ * slices it travels with the job. In memory it runs its own helper
+ * threads (a loader of the rows, a gatherer of the next shuffled step:
+ * DESIGN in dataset.c), ended by dataset_release and dataset_destroy.
  */
 #ifndef MLPD_DATASET_H
 #define MLPD_DATASET_H
