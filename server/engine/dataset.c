@@ -61,12 +61,15 @@
  * (IDLE -> ASKED, and a signal on gcv) only for a step of the same epoch,
  * whose order is settled; the gatherer takes it (ASKED -> WORKING),
  * writes gb and sets DONE. At its next call the trainer first settles the
- * ask, before anything may change the order: DONE for this step, it swaps
- * gb with its own buffer; ASKED (the gatherer was not scheduled yet), it
- * takes the ask back and gathers itself; WORKING, it waits for DONE. So
- * the gatherer reads only the order and the READY rows, never while the
- * trainer reshuffles, and writes only gb, which the trainer reads after
- * the DONE it saw under gmu. dataset_release stops and joins it.
+ * ask: DONE for this step, it swaps gb with its own buffer; ASKED (the
+ * gatherer was not scheduled yet), it takes the ask back and gathers
+ * itself; WORKING (the gatherer was preempted, on a busy machine), it
+ * gathers itself into its own buffer and asks nothing until that stale
+ * step is DONE, but at an epoch's first step it waits for it, before it
+ * reshuffles the order. So the gatherer reads only the order and the
+ * READY rows, never while the trainer reshuffles, and writes only gb,
+ * which the trainer reads after the DONE it saw under gmu.
+ * dataset_release stops and joins it.
  *
  * Memory: in memory, the rows and 12 bytes of order per row; streamed, a
  * window of at most 7/8 cap / (row + 12 bytes) slots less one block, plus
@@ -733,7 +736,8 @@ gather_main(void *arg)
 }
 
 /* Settles the gatherer's ask before a step at place off (DESIGN): 1 when
- * it gathered that step (its buffer is now xb), else 0; IDLE after. */
+ * it gathered that step (its buffer is now xb), else 0; IDLE after, or
+ * WORKING on a stale step when off is not an epoch's first. */
 static int
 gather_settle(dataset *d, size_t off)
 {
@@ -742,8 +746,12 @@ gather_settle(dataset *d, size_t off)
 	if (d->gathering <= 0)
 		return 0;
 	pthread_mutex_lock(&d->gmu);
-	while (d->gstate == G_WORKING)
+	while (off == 0 && d->gstate == G_WORKING)
 		pthread_cond_wait(&d->gcv, &d->gmu);
+	if (d->gstate == G_WORKING) {
+		pthread_mutex_unlock(&d->gmu);
+		return 0;
+	}
 	if (d->gstate == G_DONE && d->goff == off) {
 		float *t = d->xb;
 
@@ -776,10 +784,12 @@ gather_ask(dataset *d, size_t off, size_t n)
 	if (d->gathering < 0)
 		return;
 	pthread_mutex_lock(&d->gmu);
-	d->goff = off;
-	d->gn = n;
-	d->gstate = G_ASKED;
-	pthread_cond_signal(&d->gcv);
+	if (d->gstate != G_WORKING) {
+		d->goff = off;
+		d->gn = n;
+		d->gstate = G_ASKED;
+		pthread_cond_signal(&d->gcv);
+	}
 	pthread_mutex_unlock(&d->gmu);
 }
 
