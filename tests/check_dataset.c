@@ -95,8 +95,8 @@ fixture_close(fixture *x)
 }
 
 static dataset *
-open_ds(fixture *x, size_t cap, double split, size_t bs, int shuffle,
-	uint64_t key)
+open_ds_read(fixture *x, size_t cap, double split, size_t bs, int shuffle,
+	     uint64_t key, size_t read_bytes)
 {
 	dataset_opts o;
 	dataset *d;
@@ -109,8 +109,16 @@ open_ds(fixture *x, size_t cap, double split, size_t bs, int shuffle,
 	o.batch_size = bs;
 	o.shuffle = shuffle;
 	o.cap = cap;
+	o.read_bytes = read_bytes;
 	ck_assert_msg(dataset_open(x->st, "m", &o, &d, &f) == 0, "%s", f.msg);
 	return d;
+}
+
+static dataset *
+open_ds(fixture *x, size_t cap, double split, size_t bs, int shuffle,
+	uint64_t key)
+{
+	return open_ds_read(x, cap, split, bs, shuffle, key, 0);
 }
 
 /* Step s of d: its rows' numbers into out (checked against the inputs);
@@ -350,17 +358,20 @@ whole_load(fixture *x, mlp *m, double split, size_t bs, int shuffle,
 
 /* In memory (the default cap): the same weights and validation loss as
  * the whole load, step for step, with or without shuffle and split, and
- * after a release in the middle. */
+ * after a release in the middle; with the rows in one loader chunk, and
+ * in chunks of 10 rows that the loader thread and the trainer race for
+ * (_i: 0 and 1). */
 START_TEST(test_memory_same_as_whole_load)
 {
 	static const double splits[] = { 0, 0.25 };
+	size_t read_bytes = _i ? 10 * 3 * sizeof(float) : 0;
 	fixture x;
 
 	fixture_open(&x);
 	for (int shuffle = 0; shuffle <= 1; shuffle++) {
 		for (size_t k = 0; k < 2; k++) {
-			dataset *d = open_ds(&x, (size_t)256 << 20, splits[k],
-			    16, shuffle, 0);
+			dataset *d = open_ds_read(&x, (size_t)256 << 20,
+			    splits[k], 16, shuffle, 0, read_bytes);
 			mlp *a, *b;
 			eval_result ra, rb;
 			int64_t steps;
@@ -442,7 +453,7 @@ dataset_suite(void)
 	tcase_add_test(tc, test_stream_unshuffled);
 	tcase_add_test(tc, test_stream_resume_and_release);
 	tcase_add_test(tc, test_stream_split);
-	tcase_add_test(tc, test_memory_same_as_whole_load);
+	tcase_add_loop_test(tc, test_memory_same_as_whole_load, 0, 2);
 	tcase_add_test(tc, test_refusals);
 	suite_add_tcase(s, tc);
 	return s;

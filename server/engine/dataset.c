@@ -33,6 +33,44 @@
  * Validation reads every block once per measurement and measures its
  * held-out rows, weighting each block's loss by its rows.
  *
+ * LOADER (in memory; DESIGN where threads meet). Reading every row takes
+ * about a second, most of a 20,000-step job's overhead when the trainer
+ * did it between steps, so a job in memory starts a loader thread on its
+ * first step (and on the first after a release) that reads the slots in
+ * chunks of FILL_BYTES. Each chunk has a claim state, an atomic FREE ->
+ * READING -> READY: whoever moves it FREE -> READING (compare-and-swap)
+ * reads it into x and y, and publishes it with a release store of READY;
+ * no one else writes those rows, and the trainer reads a slot from x only
+ * after an acquire load saw its chunk READY. The loader claims chunks in
+ * order; an in-order job (no shuffle) also claims the free chunks its
+ * step needs and reads them itself, so two threads read at once; a slot
+ * in a chunk not READY is read by the trainer on its own, as a missing
+ * row (store_rows_read is thread-safe). Rows are the same whoever reads
+ * them, so results do not change. The loader ends when no chunk is FREE,
+ * on a fault (it sets its chunk FREE again and `lfail`: the trainer then
+ * claims a chunk before each step, as it did without a loader, and meets
+ * the fault itself), or when dataset_release sets `stop` (then joined
+ * before the rows are freed). The trainer joins it once every chunk is
+ * READY. Streamed windows are read on the trainer thread (fill_more).
+ *
+ * GATHERER (in memory, shuffled, every chunk READY). Gathering a step's 64
+ * rows from all over the rows costs the trainer tens of microseconds of
+ * cache misses a step, so a gatherer thread gathers the next step's rows
+ * into a second step buffer (gb) while the trainer trains on this one.
+ * Its state (gstate, goff, gn, gquit) is under gmu: the trainer asks
+ * (IDLE -> ASKED, and a signal on gcv) only for a step of the same epoch,
+ * whose order is settled; the gatherer takes it (ASKED -> WORKING),
+ * writes gb and sets DONE. At its next call the trainer first settles the
+ * ask: DONE for this step, it swaps gb with its own buffer; ASKED (the
+ * gatherer was not scheduled yet), it takes the ask back and gathers
+ * itself; WORKING (the gatherer was preempted, on a busy machine), it
+ * gathers itself into its own buffer and asks nothing until that stale
+ * step is DONE, but at an epoch's first step it waits for it, before it
+ * reshuffles the order. So the gatherer reads only the order and the
+ * READY rows, never while the trainer reshuffles, and writes only gb,
+ * which the trainer reads after the DONE it saw under gmu.
+ * dataset_release stops and joins it.
+ *
  * Memory: in memory, the rows and 12 bytes of order per row; streamed, a
  * window of at most 7/8 cap / (row + 12 bytes) slots less one block, plus
  * one block for validation, and 8 bytes per block (blocks are made large
@@ -42,18 +80,30 @@
 #include "dataset.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Bytes of slots read ahead after each step. */
+#include "hugemem.h"
+
+/* Bytes of slots a read-ahead reads (a loader's chunk; streamed: after
+ * each step), unless dataset_opts says otherwise. */
 #define FILL_BYTES ((size_t)4 << 20)
 /* Blocks in a streamed window (a 33rd is the validation block). */
 #define WINDOW_BLOCKS 32
+/* Chunk claim states (LOADER in the DESIGN). */
+enum { CHUNK_FREE, CHUNK_READING, CHUNK_READY };
+/* The gatherer's states (GATHERER in the DESIGN). */
+enum { G_IDLE, G_ASKED, G_WORKING, G_DONE };
+/* Rows ahead whose cache lines a gather asks for while it copies one. */
+#define PREFETCH_ROWS 4
 
 struct dataset {
 	store_rows *rows;
 	mlp_spec spec;
 	size_t nin, nout, rowb; /* widths, and bytes of a row */
+	size_t fillb;           /* bytes of rows a read-ahead reads */
 	uint64_t seed, key;     /* the model's seed, the job's order key */
 	double split;
 	int shuffle, streamed;
@@ -87,6 +137,23 @@ struct dataset {
 	size_t *mslot;          /* their place in xb */
 	size_t nmiss;
 	int warm;               /* a step was served since the last release */
+	/* in memory: the loader (DESIGN) */
+	size_t chunk, nchunk;   /* rows a chunk, chunks */
+	atomic_uchar *cstate;   /* per chunk: CHUNK_* */
+	size_t ready;           /* trainer: chunks 0..ready-1 seen READY */
+	pthread_t loader;
+	int loading;            /* loader started and not joined */
+	atomic_int stop;        /* the loader ends after its chunk */
+	atomic_int lfail;       /* the loader met a fault and ended */
+	/* in memory, shuffled: the gatherer (DESIGN) */
+	float *gb;              /* its step buffer: bs rows, x then y */
+	pthread_t gather;
+	int gathering;          /* started and not joined; -1: could not */
+	pthread_mutex_t gmu;
+	pthread_cond_t gcv;
+	int gstate, gquit;      /* G_*, and "end" (under gmu) */
+	size_t goff, gn;        /* the step asked: its place in the order,
+	                           its rows (under gmu) */
 };
 
 /* splitmix64's finalizer: a well mixed 64-bit hash of z. */
@@ -176,6 +243,10 @@ plan_memory(dataset *d, fault *f)
 			d->pos[t++] = i;
 	for (size_t i = 0; i < d->n; i++)
 		d->order[i] = (uint32_t)i;
+	d->chunk = d->fillb / d->rowb ? d->fillb / d->rowb : 1;
+	d->nchunk = (d->n + d->chunk - 1) / d->chunk;
+	if ((d->cstate = alloc(d->nchunk, sizeof *d->cstate, f)) == NULL)
+		goto done;
 	rc = 0;
 done:
 	free(perm);
@@ -236,6 +307,8 @@ dataset_open(store *st, const char *model_id, const dataset_opts *o,
 	*out = NULL;
 	if (d == NULL)
 		return fault_set(f, FAULT_NOMEM, "out of memory");
+	pthread_mutex_init(&d->gmu, NULL);
+	pthread_cond_init(&d->gcv, NULL);
 	d->spec = *o->spec;
 	d->nin = nin;
 	d->nout = nout;
@@ -244,6 +317,7 @@ dataset_open(store *st, const char *model_id, const dataset_opts *o,
 	d->key = o->order_key;
 	d->split = o->split;
 	d->shuffle = o->shuffle;
+	d->fillb = o->read_bytes ? o->read_bytes : FILL_BYTES;
 	if (store_rows_open(st, model_id, nin, nout, &d->rows, f) < 0)
 		goto fail;
 	d->total = store_rows_count(d->rows);
@@ -317,7 +391,9 @@ dataset_bytes(const dataset *d)
 		b += d->vn * d->rowb;
 	if (d->ex != NULL)
 		b += d->blk * (d->rowb + 8);
-	return b + d->vn * (d->streamed ? 0 : 8) + d->nblk * 8;
+	if (d->gb != NULL)
+		b += d->bs * d->rowb;
+	return b + d->vn * (d->streamed ? 0 : 8) + d->nblk * 8 + d->nchunk;
 }
 
 /* Reads rows pos[0..n) into x and y, and checks them (rows were checked
@@ -349,12 +425,32 @@ flush_missing(dataset *d, fault *f)
 	return 0;
 }
 
+/* The window's slot `slot` has been read into x and y. */
+static int
+slot_ready(const dataset *d, size_t slot)
+{
+	if (d->streamed)
+		return slot < d->filled;
+	return slot / d->chunk < d->ready || atomic_load_explicit(
+	    &d->cstate[slot / d->chunk], memory_order_acquire) == CHUNK_READY;
+}
+
+/* In memory: slots a..a+n-1 (n > 0) have been read. */
+static int
+range_ready(const dataset *d, size_t a, size_t n)
+{
+	for (size_t k = a / d->chunk; k <= (a + n - 1) / d->chunk; k++)
+		if (!slot_ready(d, k * d->chunk))
+			return 0;
+	return 1;
+}
+
 /* Row i of the step is the window's slot `slot`: copied when read, else
  * fetched with the step's other missing rows. */
 static void
 take(dataset *d, size_t i, size_t slot)
 {
-	if (slot < d->filled) {
+	if (slot_ready(d, slot)) {
 		memcpy(d->xb + i * d->nin, d->x + slot * d->nin,
 		    d->nin * sizeof(float));
 		memcpy(d->yb + i * d->nout, d->y + slot * d->nout,
@@ -365,27 +461,153 @@ take(dataset *d, size_t i, size_t slot)
 	d->mslot[d->nmiss++] = i;
 }
 
-/* Reads the next chunk of the window's slots (allocating the buffers on
- * the first, or after a release). */
-static int
-fill_more(dataset *d, fault *f)
+/* Asks for the cache lines of slot `slot`'s row (read) ahead of its copy:
+ * a shuffled step's rows lie all over the window, each a miss. */
+static void
+prefetch_row(const dataset *d, size_t slot)
 {
-	size_t c = FILL_BYTES / d->rowb ? FILL_BYTES / d->rowb : 1;
+	const char *x = (const char *)(d->x + slot * d->nin);
+	const char *y = (const char *)(d->y + slot * d->nout);
 
-	if (d->filled >= d->wn)
-		return 0;
+	for (size_t b = 0; b < d->nin * sizeof(float); b += 64)
+		__builtin_prefetch(x + b);
+	for (size_t b = 0; b < d->nout * sizeof(float); b += 64)
+		__builtin_prefetch(y + b);
+}
+
+/* Allocates the window's rows (the first time, or after a release). */
+static int
+alloc_rows(dataset *d, fault *f)
+{
 	if (d->x == NULL) {
 		if ((d->x = alloc(d->slots, d->nin * sizeof(float), f)) ==
 		    NULL || (d->y = alloc(d->slots, d->nout * sizeof(float),
 		    f)) == NULL)
 			return -1;
+		/* fewer page faults while they fill, and fewer TLB misses
+		 * when a shuffled step gathers rows from all over them */
+		hugemem_advise(d->x, d->slots * d->nin * sizeof(float));
+		hugemem_advise(d->y, d->slots * d->nout * sizeof(float));
 	}
+	return 0;
+}
+
+/* Streamed: reads the next chunk of the window's slots. */
+static int
+fill_more(dataset *d, fault *f)
+{
+	size_t c = d->fillb / d->rowb ? d->fillb / d->rowb : 1;
+
+	if (d->filled >= d->wn)
+		return 0;
+	if (alloc_rows(d, f) < 0)
+		return -1;
 	if (c > d->wn - d->filled)
 		c = d->wn - d->filled;
 	if (read_rows(d, d->pos + d->filled, c, d->x + d->filled * d->nin,
 	    d->y + d->filled * d->nout, f) < 0)
 		return -1;
 	d->filled += c;
+	return 0;
+}
+
+/* In memory: claims chunk k (FREE -> READING); 1 when this caller won. */
+static int
+claim(dataset *d, size_t k)
+{
+	unsigned char free_ = CHUNK_FREE;
+
+	return atomic_compare_exchange_strong(&d->cstate[k], &free_,
+	    CHUNK_READING);
+}
+
+/* In memory: reads chunk k, claimed by the caller, and publishes it (or
+ * gives it back on a fault). Any thread. */
+static int
+read_chunk(dataset *d, size_t k, fault *f)
+{
+	size_t a = k * d->chunk;
+	size_t c = d->n - a < d->chunk ? d->n - a : d->chunk;
+
+	if (read_rows(d, d->pos + a, c, d->x + a * d->nin,
+	    d->y + a * d->nout, f) < 0) {
+		atomic_store(&d->cstate[k], CHUNK_FREE);
+		return -1;
+	}
+	atomic_store_explicit(&d->cstate[k], CHUNK_READY,
+	    memory_order_release);
+	return 0;
+}
+
+/* In memory: the loader thread (DESIGN). */
+static void *
+loader_main(void *arg)
+{
+	dataset *d = arg;
+	fault f;
+
+	fault_clear(&f);
+	for (size_t k = 0; k < d->nchunk && !atomic_load(&d->stop); k++) {
+		if (claim(d, k) && read_chunk(d, k, &f) < 0) {
+			atomic_store(&d->lfail, 1);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* In memory: ends the loader (stop set first when it should not finish). */
+static void
+loader_join(dataset *d)
+{
+	if (d->loading) {
+		pthread_join(d->loader, NULL);
+		d->loading = 0;
+	}
+}
+
+/* In memory, on the first step after opening or a release: the rows'
+ * buffers, every chunk FREE, and the loader started (without one, the
+ * trainer claims a chunk a step). */
+static int
+load_start(dataset *d, fault *f)
+{
+	if (alloc_rows(d, f) < 0)
+		return -1;
+	for (size_t k = 0; k < d->nchunk; k++)
+		atomic_init(&d->cstate[k], CHUNK_FREE);
+	d->ready = 0;
+	atomic_store(&d->stop, 0);
+	atomic_store(&d->lfail, 0);
+	d->loading = pthread_create(&d->loader, NULL, loader_main, d) == 0;
+	return 0;
+}
+
+/* In memory, before a step: counts the chunks READY from the start
+ * (joining the loader once all are); reads the next free chunk itself
+ * when no loader runs; in order, claims and reads the free chunks of rows
+ * off..off+n-1. */
+static int
+load_step(dataset *d, size_t off, size_t n, fault *f)
+{
+	while (d->ready < d->nchunk && atomic_load_explicit(
+	    &d->cstate[d->ready], memory_order_acquire) == CHUNK_READY)
+		d->ready++;
+	if (d->ready == d->nchunk) {
+		loader_join(d);
+		return 0;
+	}
+	if (d->warm && (!d->loading || atomic_load(&d->lfail))) {
+		for (size_t k = d->ready; k < d->nchunk; k++)
+			if (claim(d, k))
+				return read_chunk(d, k, f);
+		return 0;
+	}
+	if (!d->shuffle && n > 0)
+		for (size_t k = off / d->chunk; k <= (off + n - 1) / d->chunk;
+		    k++)
+			if (claim(d, k) && read_chunk(d, k, f) < 0)
+				return -1;
 	return 0;
 }
 
@@ -467,6 +689,125 @@ locate(dataset *d, int64_t e, size_t o, fault *f)
 	return fault_set(f, FAULT_INVALID, "row %zu is past the epoch", o);
 }
 
+/* In memory, every chunk READY: copies the rows of places off..off+n-1
+ * of the order into xb (then yb), asking for rows ahead. Any thread. */
+static void
+gather_rows(const dataset *d, float *xb, float *yb, size_t off, size_t n)
+{
+	for (size_t i = 0; i < PREFETCH_ROWS && i < n; i++)
+		prefetch_row(d, d->order[off + i]);
+	for (size_t i = 0; i < n; i++) {
+		size_t slot = d->order[off + i];
+
+		if (i + PREFETCH_ROWS < n)
+			prefetch_row(d, d->order[off + i + PREFETCH_ROWS]);
+		memcpy(xb + i * d->nin, d->x + slot * d->nin,
+		    d->nin * sizeof(float));
+		memcpy(yb + i * d->nout, d->y + slot * d->nout,
+		    d->nout * sizeof(float));
+	}
+}
+
+/* The gatherer thread (DESIGN). */
+static void *
+gather_main(void *arg)
+{
+	dataset *d = arg;
+
+	pthread_mutex_lock(&d->gmu);
+	for (;;) {
+		size_t off, n;
+
+		while (d->gstate != G_ASKED && !d->gquit)
+			pthread_cond_wait(&d->gcv, &d->gmu);
+		if (d->gquit)
+			break;
+		d->gstate = G_WORKING;
+		off = d->goff;
+		n = d->gn;
+		pthread_mutex_unlock(&d->gmu);
+		gather_rows(d, d->gb, d->gb + d->bs * d->nin, off, n);
+		pthread_mutex_lock(&d->gmu);
+		d->gstate = G_DONE;
+		pthread_cond_broadcast(&d->gcv);
+	}
+	pthread_mutex_unlock(&d->gmu);
+	return NULL;
+}
+
+/* Settles the gatherer's ask before a step at place off (DESIGN): 1 when
+ * it gathered that step (its buffer is now xb), else 0; IDLE after, or
+ * WORKING on a stale step when off is not an epoch's first. */
+static int
+gather_settle(dataset *d, size_t off)
+{
+	int done = 0;
+
+	if (d->gathering <= 0)
+		return 0;
+	pthread_mutex_lock(&d->gmu);
+	while (off == 0 && d->gstate == G_WORKING)
+		pthread_cond_wait(&d->gcv, &d->gmu);
+	if (d->gstate == G_WORKING) {
+		pthread_mutex_unlock(&d->gmu);
+		return 0;
+	}
+	if (d->gstate == G_DONE && d->goff == off) {
+		float *t = d->xb;
+
+		d->xb = d->gb;
+		d->gb = t;
+		d->yb = d->xb + d->bs * d->nin;
+		done = 1;
+	}
+	d->gstate = G_IDLE;
+	pthread_mutex_unlock(&d->gmu);
+	return done;
+}
+
+/* Asks the gatherer for the step at place off of this epoch's order (n
+ * rows), starting it on the first ask. */
+static void
+gather_ask(dataset *d, size_t off, size_t n)
+{
+	if (d->gathering == 0) {
+		if (d->gb == NULL &&
+		    (d->gb = malloc(d->bs * d->rowb)) == NULL) {
+			d->gathering = -1;
+			return;
+		}
+		d->gquit = 0;
+		d->gstate = G_IDLE;
+		d->gathering = pthread_create(&d->gather, NULL, gather_main,
+		    d) == 0 ? 1 : -1;
+	}
+	if (d->gathering < 0)
+		return;
+	pthread_mutex_lock(&d->gmu);
+	if (d->gstate != G_WORKING) {
+		d->goff = off;
+		d->gn = n;
+		d->gstate = G_ASKED;
+		pthread_cond_signal(&d->gcv);
+	}
+	pthread_mutex_unlock(&d->gmu);
+}
+
+/* Ends the gatherer (after its step, if it took one). */
+static void
+gather_join(dataset *d)
+{
+	if (d->gathering <= 0)
+		return;
+	pthread_mutex_lock(&d->gmu);
+	d->gquit = 1;
+	pthread_cond_broadcast(&d->gcv);
+	pthread_mutex_unlock(&d->gmu);
+	pthread_join(d->gather, NULL);
+	d->gathering = 0;
+	d->gstate = G_IDLE;
+}
+
 int
 dataset_batch(dataset *d, rng *r, int64_t s, const float **x,
 	      const float **y, size_t *rows, fault *f)
@@ -474,20 +815,55 @@ dataset_batch(dataset *d, rng *r, int64_t s, const float **x,
 	int64_t e = s / (int64_t)d->per_epoch;
 	size_t off = (size_t)(s % (int64_t)d->per_epoch) * d->bs;
 	size_t n = d->n - off < d->bs ? d->n - off : d->bs;
+	/* settled before the order may change */
+	int ahead = gather_settle(d, off);
 
 	if (!d->streamed && off == 0 && d->shuffle)
 		rng_shuffle(r, d->order, d->n);
-	/* read ahead before the step (its rows may be among them), but not
-	 * before the first one after opening or a release: that one reads
-	 * only its own rows, so a job starts at once */
-	if (d->warm && fill_more(d, f) < 0)
+	if (!d->streamed) {
+		/* the loader reads ahead from the first step on (DESIGN) */
+		if (!d->warm && load_start(d, f) < 0)
+			return -1;
+		if (load_step(d, off, n, f) < 0)
+			return -1;
+	} else if (d->warm && fill_more(d, f) < 0) {
+		/* read ahead before the step (its rows may be among them),
+		 * but not before the first one after opening or a release:
+		 * that one reads only its own rows, so a job starts at once */
 		return -1;
+	}
 	d->warm = 1;
+	if (!d->streamed && !d->shuffle && range_ready(d, off, n)) {
+		/* in order and read: the rows are the step's, in place */
+		*x = d->x + off * d->nin;
+		*y = d->y + off * d->nout;
+		*rows = n;
+		return 0;
+	}
+	if (!d->streamed && d->shuffle && d->ready == d->nchunk) {
+		/* every row read: the gatherer gathers the next step of the
+		 * epoch while this one trains */
+		if (!ahead)
+			gather_rows(d, d->xb, d->yb, off, n);
+		if (off + n < d->n)
+			gather_ask(d, off + n, d->n - off - n < d->bs ?
+			    d->n - off - n : d->bs);
+		*x = d->xb;
+		*y = d->yb;
+		*rows = n;
+		return 0;
+	}
 	d->nmiss = 0;
+	for (size_t i = 0; !d->streamed && i < PREFETCH_ROWS && i < n; i++)
+		if (slot_ready(d, d->order[off + i]))
+			prefetch_row(d, d->order[off + i]);
 	for (size_t i = 0; i < n; i++) {
 		size_t o = off + i;
 
 		if (!d->streamed) {
+			if (i + PREFETCH_ROWS < n &&
+			    slot_ready(d, d->order[o + PREFETCH_ROWS]))
+				prefetch_row(d, d->order[o + PREFETCH_ROWS]);
 			take(d, i, d->order[o]);
 			continue;
 		}
@@ -585,6 +961,9 @@ dataset_measure(dataset *d, mlp *live, eval_result *r, fault *f)
 void
 dataset_release(dataset *d)
 {
+	atomic_store(&d->stop, 1);
+	loader_join(d);
+	gather_join(d);
 	free(d->x);
 	free(d->y);
 	free(d->vx);
@@ -625,6 +1004,10 @@ dataset_destroy(dataset *d)
 	free(d->xs);
 	free(d->mpos);
 	free(d->mslot);
+	free(d->cstate);
+	free(d->gb);
+	pthread_mutex_destroy(&d->gmu);
+	pthread_cond_destroy(&d->gcv);
 	store_rows_destroy(d->rows);
 	free(d);
 }

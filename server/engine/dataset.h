@@ -12,7 +12,9 @@
  *     per epoch; validation rows held out by a hash of the seed and the
  *     row's number and measured block by block.
  * A dataset belongs to the worker running its job (no lock); between
- * slices it travels with the job.
+ * slices it travels with the job. In memory it runs its own helper
+ * threads (a loader of the rows, a gatherer of the next shuffled step:
+ * DESIGN in dataset.c), ended by dataset_release and dataset_destroy.
  */
 #ifndef MLPD_DATASET_H
 #define MLPD_DATASET_H
@@ -38,6 +40,8 @@ typedef struct dataset_opts {
 	size_t batch_size;     /* rows per step (fewer when the set is smaller) */
 	int shuffle;           /* reshuffle every epoch */
 	size_t cap;            /* bytes of rows the job may hold */
+	size_t read_bytes;     /* bytes of rows read ahead at once (in
+	                          memory: a loader's chunk); 0: 4 MiB */
 } dataset_opts;
 
 /* Lists the model's rows and plans the epochs; reads no row yet.
