@@ -7,38 +7,57 @@
 #include "store_int.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
-/* ---- windows of every steps ---- */
-
-struct loss_windows {
+/* One query: windows of every = a steps past since = b, or at most limit
+ * groups over the steps a..b (range). */
+struct query {
 	const char *model_id;
 	store_series series;
-	int64_t every, since, limit;
-	db_array rows; /* out: store_loss_window */
+	int range;
+	uint64_t a, b;
+	size_t limit;
+	store_loss_window *out; /* malloc'd, n of them */
+	size_t n;
 };
 
 static int
-do_loss_windows(conn *c, void *arg, fault *f)
+do_query(conn *c, void *arg, fault *f)
 {
-	struct loss_windows *w = arg;
-	store_loss_window *out;
+	struct query *q = arg;
 	chunk_io x;
-	size_t n;
 
-	free(w->rows.v); /* a retry starts over */
-	memset(&w->rows, 0, sizeof w->rows);
-	w->rows.elem = sizeof(store_loss_window);
-	if (model_need(c, w->model_id, f) != 0)
+	free(q->out); /* a retry starts over */
+	q->out = NULL;
+	q->n = 0;
+	if (model_need(c, q->model_id, f) != 0)
 		return -1;
-	chunk_io_init(&x, c, w->model_id);
-	if (hist_windows(&x.io, w->series, (uint64_t)w->every,
-	    (uint64_t)w->since, (size_t)w->limit, &out, &n, f) != 0)
+	chunk_io_init(&x, c, q->model_id);
+	if (q->range)
+		return hist_range(&x.io, q->series, q->a, q->b, q->limit,
+				  &q->out, &q->n, f);
+	return hist_windows(&x.io, q->series, q->a, q->b, q->limit, &q->out,
+			    &q->n, f);
+}
+
+/* Runs q in a read transaction (model_id and series checked first). */
+static int
+run_query(store *s, struct query *q, store_loss_window **out, size_t *n,
+	  fault *f)
+{
+	*out = NULL;
+	*n = 0;
+	if (q->model_id == NULL)
+		return fault_set(f, FAULT_INVALID, "no model id given");
+	if (q->series != STORE_SERIES_TRAIN &&
+	    q->series != STORE_SERIES_VALIDATION)
+		return fault_set(f, FAULT_INVALID, "no such history series");
+	if (db_read_tx(s, do_query, q, f) != 0) {
+		free(q->out);
 		return -1;
-	w->rows.v = out;
-	w->rows.n = w->rows.cap = n;
+	}
+	*out = q->out;
+	*n = q->n;
 	return 0;
 }
 
@@ -47,34 +66,18 @@ sq_loss_windows(store *s, const char *model_id, store_series series,
 		uint64_t every, uint64_t since, size_t limit,
 		store_loss_window **out, size_t *n, fault *f)
 {
-	struct loss_windows w;
+	struct query q = { model_id, series, 0, every,
+	    since > INT64_MAX ? INT64_MAX : since,
+	    (uint64_t)limit > INT64_MAX ? INT64_MAX : limit, NULL, 0 };
 
-	*out = NULL;
-	*n = 0;
-	if (model_id == NULL)
-		return fault_set(f, FAULT_INVALID, "no model id given");
-	if (every == 0 || every > INT64_MAX)
+	if (model_id != NULL && (every == 0 || every > INT64_MAX)) {
+		*out = NULL;
+		*n = 0;
 		return fault_set(f, FAULT_INVALID, "a window of %" PRIu64
 				 " steps is out of range", every);
-	if (series != STORE_SERIES_TRAIN && series != STORE_SERIES_VALIDATION)
-		return fault_set(f, FAULT_INVALID, "no such history series");
-	memset(&w, 0, sizeof w);
-	w.model_id = model_id;
-	w.series = series;
-	w.every = (int64_t)every;
-	w.since = since > INT64_MAX ? INT64_MAX : (int64_t)since;
-	w.limit = (uint64_t)limit > INT64_MAX ? INT64_MAX : (int64_t)limit;
-	w.rows.elem = sizeof(store_loss_window);
-	if (db_read_tx(s, do_loss_windows, &w, f) != 0) {
-		free(w.rows.v);
-		return -1;
 	}
-	*out = w.rows.v;
-	*n = w.rows.n;
-	return 0;
+	return run_query(s, &q, out, n, f);
 }
-
-/* ---- the points one by one ---- */
 
 int
 sq_loss_query(store *s, const char *model_id, uint64_t since,
@@ -92,66 +95,21 @@ sq_loss_query(store *s, const char *model_id, uint64_t since,
 	return 0;
 }
 
-/* ---- at most N points over a range ---- */
-
-struct loss_range {
-	const char *model_id;
-	store_series series;
-	uint64_t from, to;
-	size_t max;
-	db_array rows; /* out: store_loss_window */
-};
-
-static int
-do_loss_range(conn *c, void *arg, fault *f)
-{
-	struct loss_range *r = arg;
-	store_loss_window *out;
-	chunk_io x;
-	size_t n;
-
-	free(r->rows.v); /* a retry starts over */
-	memset(&r->rows, 0, sizeof r->rows);
-	r->rows.elem = sizeof(store_loss_window);
-	if (model_need(c, r->model_id, f) != 0)
-		return -1;
-	chunk_io_init(&x, c, r->model_id);
-	if (hist_range(&x.io, r->series, r->from, r->to, r->max, &out, &n,
-	    f) != 0)
-		return -1;
-	r->rows.v = out;
-	r->rows.n = r->rows.cap = n;
-	return 0;
-}
-
 int
 sq_loss_range(store *s, const char *model_id, store_series series,
 	      uint64_t from, uint64_t to, size_t max_points,
 	      store_loss_window **out, size_t *n, fault *f)
 {
-	struct loss_range r;
+	struct query q = { model_id, series, 1, from,
+	    to < from ? from - 1 : to, max_points, NULL, 0 };
 
-	*out = NULL;
-	*n = 0;
-	if (model_id == NULL)
-		return fault_set(f, FAULT_INVALID, "no model id given");
-	if (series != STORE_SERIES_TRAIN && series != STORE_SERIES_VALIDATION)
-		return fault_set(f, FAULT_INVALID, "no such history series");
-	if (max_points == 0 || from == 0 || from > INT64_MAX)
+	if (model_id != NULL && (series == STORE_SERIES_TRAIN ||
+	    series == STORE_SERIES_VALIDATION) &&
+	    (max_points == 0 || from == 0 || from > INT64_MAX)) {
+		*out = NULL;
+		*n = 0;
 		return fault_set(f, FAULT_INVALID, "max_points and from must "
 				 "be at least 1");
-	memset(&r, 0, sizeof r);
-	r.model_id = model_id;
-	r.series = series;
-	r.from = from;
-	r.to = to < from ? from - 1 : to;
-	r.max = max_points;
-	r.rows.elem = sizeof(store_loss_window);
-	if (db_read_tx(s, do_loss_range, &r, f) != 0) {
-		free(r.rows.v);
-		return -1;
 	}
-	*out = r.rows.v;
-	*n = r.rows.n;
-	return 0;
+	return run_query(s, &q, out, n, f);
 }
