@@ -6,8 +6,8 @@
  * commit's appends, trims and reads see one another). The layout and its
  * arithmetic are hist_tiers.h; the PostgreSQL store uses this engine
  * (postgres/pg_history.c implements the operations, buffering its writes
- * so that a commit costs a few round trips), and the SQLite store keeps
- * the same algorithms over its chunk_* calls.
+ * so that a commit costs a few round trips), and so does the SQLite store
+ * (sqlite/store_chunks.c, over its loss_chunk statements).
  *
  * Semantics (the store.h contract): appends go into the raw window and
  * every bucket level at once, the raw window is trimmed to its length in
@@ -71,6 +71,18 @@ int hist_check(const store_progress *p, fault *f);
  * and validation points (one at or before the last step stored replaces
  * the points from its step on). */
 int hist_append(const hist_io *io, const store_progress *p, fault *f);
+
+/* Appending to one series point by point, across calls (the SQLite
+ * migration of old per-step rows streams them in): open reads the
+ * levels' tails, add appends pt (a bucket of one step; a step at or
+ * before the last stored fails, FAULT_INVALID), close writes the changed
+ * tails and trims the raw window. close and free release a (free without
+ * writing, after a failure; free(NULL) is a no-op). */
+typedef struct hist_appender hist_appender;
+hist_appender *hist_appender_open(const hist_io *io, int series, fault *f);
+int hist_appender_add(hist_appender *a, const hist_bucket *pt, fault *f);
+int hist_appender_close(hist_appender *a, fault *f);
+void hist_appender_free(hist_appender *a);
 
 /* Drops both series past step (where the raw steps of the bucket holding
  * step are gone, at the last whole level-1 bucket before it). */

@@ -27,7 +27,7 @@ struct tail {
 
 /* Appending to one model's levels of one series (about 100 KB: on the
  * heap). */
-typedef struct appender {
+typedef struct hist_appender {
 	const hist_io *io;
 	int series;        /* a store_series */
 	struct tail t[HIST_TIERS];
@@ -194,6 +194,30 @@ app_close(appender *a, fault *f)
 out:
 	free(a);
 	return r;
+}
+
+hist_appender *
+hist_appender_open(const hist_io *io, int series, fault *f)
+{
+	return app_open(io, series, f);
+}
+
+int
+hist_appender_add(hist_appender *a, const hist_bucket *pt, fault *f)
+{
+	return app_add(a, pt, f);
+}
+
+int
+hist_appender_close(hist_appender *a, fault *f)
+{
+	return app_close(a, f);
+}
+
+void
+hist_appender_free(hist_appender *a)
+{
+	free(a);
 }
 
 int

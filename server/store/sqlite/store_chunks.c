@@ -2,11 +2,13 @@
  * store_chunks: the rows of the loss_chunk table, the packed levels of the
  * loss and validation histories (layout in hist_tiers.h; a row's series
  * column says which, STORE_SERIES_TRAIN or _VALIDATION, and the size of its
- * entries). It alone names loss_chunk: it
- * reads and writes one row, visits the entries of a level over a step
- * range (seeking with the primary key, so a visit reads about as many rows
- * as it returns), and deletes rows; store_history.c builds the history's
- * writes on it and store_history_read.c its queries.
+ * entries), as the seven row operations of a hist_io (../hist_io.h). It
+ * alone names loss_chunk: it reads and writes one row, visits the entries
+ * of a level over a step range (seeking with the primary key, so a visit
+ * reads about as many rows as it returns, stepping the statement as the
+ * visitor asks), and deletes rows; the shared engine (hist_write.c,
+ * hist_read.c) builds the history's writes and queries on them, called
+ * from store_history.c and store_history_read.c.
  */
 #include "store_int.h"
 
@@ -74,54 +76,41 @@ static const char *const q_sql[Q_COUNT_] = {
 		"AND level = ?2 AND first_step <= ?3 AND last_step <= ?3",
 };
 
-int
-chunk_put(conn *c, const char *model_id, const chunk_row *r, fault *f)
+#define IO_C(io) (((chunk_io *)(io))->c)
+#define IO_ID(io) (((chunk_io *)(io))->model_id)
+
+static int
+chunk_put(void *io, const hist_row *r, fault *f)
 {
+	conn *c = IO_C(io);
 	sqlite3_stmt *st = db_stmt(c, q_sql[Q_PUT], f);
 	int rc = SQLITE_OK;
 
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, 1, model_id, &rc);
+	db_bind_text(st, 1, IO_ID(io), &rc);
 	db_bind_i64(st, 2, r->level, &rc);
 	db_bind_i64(st, 3, (int64_t)r->first, &rc);
 	db_bind_i64(st, 4, (int64_t)r->last, &rc);
 	db_bind_i64(st, 5, r->t0, &rc);
-	db_bind_blob(st, 6, r->data, r->n * chunk_rec(r->series, r->level),
-	    &rc);
+	db_bind_blob(st, 6, r->data, r->n * hist_row_rec(r->series,
+	    r->level), &rc);
 	db_bind_i64(st, 7, r->series, &rc);
 	if (db_bound(c, st, rc, f, "storing loss history") != 0)
 		return -1;
 	return db_run(c, st, f, "storing loss history");
 }
 
-size_t
-chunk_rec(int series, int level)
-{
-	if (series == STORE_SERIES_VALIDATION)
-		return level == 0 ? HIST_VAL_RAW_REC : HIST_VAL_BUCKET_REC;
-	return level == 0 ? HIST_RAW_REC : HIST_BUCKET_REC;
-}
-
-size_t
-chunk_cap(int series, int level)
-{
-	if (level == 0)
-		return HIST_RAW_CHUNK;
-	return series == STORE_SERIES_VALIDATION ? HIST_VAL_BUCKET_CHUNK :
-	    HIST_BUCKET_CHUNK;
-}
-
 /* Fills r from the current row of st (first, last, t0, data); r->data
- * must hold chunk_cap entries. */
+ * must hold hist_row_cap entries. */
 static int
-row_of(sqlite3_stmt *st, chunk_row *r, fault *f)
+row_of(sqlite3_stmt *st, hist_row *r, fault *f)
 {
 	const void *d = sqlite3_column_blob(st, 3);
 	size_t len = (size_t)sqlite3_column_bytes(st, 3);
-	size_t rec = chunk_rec(r->series, r->level);
+	size_t rec = hist_row_rec(r->series, r->level);
 
-	if (len % rec != 0 || len / rec > chunk_cap(r->series, r->level) ||
+	if (len % rec != 0 || len / rec > hist_row_cap(r->series, r->level) ||
 	    (len > 0 && d == NULL))
 		return fault_set(f, FAULT_INTERNAL, "a loss history row of %zu "
 				 "bytes is damaged", len);
@@ -137,15 +126,15 @@ row_of(sqlite3_stmt *st, chunk_row *r, fault *f)
 /* Reads the one row that q_sql[q] selects (?4 = step for Q_AT) into r:
  * 1, 0 when none, -1. */
 static int
-one_row(conn *c, enum q q, const char *model_id, uint64_t step, chunk_row *r,
-	fault *f)
+one_row(void *io, enum q q, uint64_t step, hist_row *r, fault *f)
 {
+	conn *c = IO_C(io);
 	sqlite3_stmt *st = db_stmt(c, q_sql[q], f);
 	int rc = SQLITE_OK, found = 0;
 
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, 1, model_id, &rc);
+	db_bind_text(st, 1, IO_ID(io), &rc);
 	db_bind_i64(st, 2, r->level, &rc);
 	db_bind_i64(st, 3, r->series, &rc);
 	if (q == Q_AT)
@@ -169,49 +158,27 @@ one_row(conn *c, enum q q, const char *model_id, uint64_t step, chunk_row *r,
 	return found;
 }
 
-int
-chunk_tail(conn *c, const char *model_id, chunk_row *r, fault *f)
-{
-	return one_row(c, Q_TAIL, model_id, 0, r, f);
-}
-
-int
-chunk_at(conn *c, const char *model_id, chunk_row *r, uint64_t step,
-	 fault *f)
-{
-	return one_row(c, Q_AT, model_id, step, r, f);
-}
-
-void
-chunk_entry(const chunk_row *r, size_t i, hist_bucket *b)
-{
-	const unsigned char *p = r->data + i * chunk_rec(r->series, r->level);
-	double loss, acc;
-	uint32_t dt, ds;
-
-	if (r->series == STORE_SERIES_VALIDATION) {
-		if (r->level > 0) {
-			hist_val_bucket_unpack(p, b);
-			return;
-		}
-		hist_val_raw_unpack(p, &ds, &loss, &acc, &dt);
-		hist_point(b, r->first + ds, loss, r->t0 + dt);
-		hist_point_acc(b, acc);
-	} else if (r->level == 0) {
-		hist_raw_unpack(p, &loss, &dt);
-		hist_point(b, r->first + i, loss, r->t0 + dt);
-	} else {
-		hist_bucket_unpack(p, b);
-	}
-}
-
-/* chunk_each on the statement q. */
 static int
-each(conn *c, enum q q, const char *model_id, int series, int level,
-     uint64_t a, uint64_t b, chunk_visit cb, void *arg, fault *f)
+chunk_tail(void *io, hist_row *r, fault *f)
 {
-	unsigned char buf[CHUNK_ROW_BYTES];
-	chunk_row r = { .series = series, .level = level, .data = buf };
+	return one_row(io, Q_TAIL, 0, r, f);
+}
+
+static int
+chunk_at(void *io, hist_row *r, uint64_t step, fault *f)
+{
+	return one_row(io, Q_AT, step, r, f);
+}
+
+/* The entries of a level that hold a step in [a, b], row by row as the
+ * statement steps (a visit that stops early reads no further rows). */
+static int
+chunk_each(void *io, int series, int level, uint64_t a, uint64_t b,
+	   int inner, hist_visit cb, void *arg, fault *f)
+{
+	conn *c = IO_C(io);
+	unsigned char buf[HIST_ROW_BYTES];
+	hist_row r = { .series = series, .level = level, .data = buf };
 	sqlite3_stmt *st;
 	int rc = SQLITE_OK, stop = 0;
 	hist_bucket e;
@@ -220,9 +187,9 @@ each(conn *c, enum q q, const char *model_id, int series, int level,
 		return 0;
 	if (b > INT64_MAX)
 		b = INT64_MAX;
-	if ((st = db_stmt(c, q_sql[q], f)) == NULL)
+	if ((st = db_stmt(c, q_sql[inner ? Q_EACH_INNER : Q_EACH], f)) == NULL)
 		return -1;
-	db_bind_text(st, 1, model_id, &rc);
+	db_bind_text(st, 1, IO_ID(io), &rc);
 	db_bind_i64(st, 2, level, &rc);
 	db_bind_i64(st, 3, (int64_t)a, &rc);
 	db_bind_i64(st, 4, (int64_t)b, &rc);
@@ -235,7 +202,7 @@ each(conn *c, enum q q, const char *model_id, int series, int level,
 			return -1;
 		}
 		for (size_t i = 0; i < r.n && !stop; i++) {
-			chunk_entry(&r, i, &e);
+			hist_row_entry(&r, i, &e);
 			if (e.last < a)
 				continue;
 			if (e.first > b) {
@@ -257,32 +224,18 @@ each(conn *c, enum q q, const char *model_id, int series, int level,
 	return 0;
 }
 
-int
-chunk_each(conn *c, const char *model_id, int series, int level, uint64_t a,
-	   uint64_t b, chunk_visit cb, void *arg, fault *f)
+static int
+chunk_bounds(void *io, int series, int level, uint64_t *first,
+	     uint64_t *last, fault *f)
 {
-	return each(c, Q_EACH, model_id, series, level, a, b, cb, arg, f);
-}
-
-int
-chunk_each_inner(conn *c, const char *model_id, int series, int level,
-		 uint64_t a, uint64_t b, chunk_visit cb, void *arg, fault *f)
-{
-	return each(c, Q_EACH_INNER, model_id, series, level, a, b, cb, arg,
-		    f);
-}
-
-int
-chunk_bounds(conn *c, const char *model_id, int series, int level,
-	     uint64_t *first, uint64_t *last, fault *f)
-{
+	conn *c = IO_C(io);
 	sqlite3_stmt *st = db_stmt(c, q_sql[Q_BOUNDS], f);
 	int rc = SQLITE_OK;
 
 	*first = *last = 0;
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, 1, model_id, &rc);
+	db_bind_text(st, 1, IO_ID(io), &rc);
 	db_bind_i64(st, 2, level, &rc);
 	db_bind_i64(st, 3, series, &rc);
 	if (db_bound(c, st, rc, f, "reading loss history") != 0)
@@ -300,15 +253,15 @@ chunk_bounds(conn *c, const char *model_id, int series, int level,
 
 /* Runs a DELETE of q_sql[q] for the model's level with ?3 = step. */
 static int
-drop(conn *c, enum q q, const char *model_id, int series, int level,
-     uint64_t step, fault *f)
+drop(void *io, enum q q, int series, int level, uint64_t step, fault *f)
 {
+	conn *c = IO_C(io);
 	sqlite3_stmt *st = db_stmt(c, q_sql[q], f);
 	int rc = SQLITE_OK;
 
 	if (st == NULL)
 		return -1;
-	db_bind_text(st, 1, model_id, &rc);
+	db_bind_text(st, 1, IO_ID(io), &rc);
 	db_bind_i64(st, 2, level, &rc);
 	db_bind_i64(st, 3, step > INT64_MAX ? INT64_MAX : (int64_t)step, &rc);
 	db_bind_i64(st, 4, series, &rc);
@@ -317,16 +270,35 @@ drop(conn *c, enum q q, const char *model_id, int series, int level,
 	return db_run(c, st, f, "trimming loss history");
 }
 
-int
-chunk_drop_past(conn *c, const char *model_id, int series, int level,
-		uint64_t step, fault *f)
+static int
+chunk_drop_past(void *io, int series, int level, uint64_t step, fault *f)
 {
-	return drop(c, Q_DROP_PAST, model_id, series, level, step, f);
+	return drop(io, Q_DROP_PAST, series, level, step, f);
 }
 
-int
-chunk_drop_before(conn *c, const char *model_id, int series, int level,
-		  uint64_t step, fault *f)
+static int
+chunk_drop_before(void *io, int series, int level, uint64_t step, fault *f)
 {
-	return drop(c, Q_DROP_BEFORE, model_id, series, level, step, f);
+	return drop(io, Q_DROP_BEFORE, series, level, step, f);
+}
+
+static const hist_io_ops chunk_ops = {
+	.tail = chunk_tail,
+	.at = chunk_at,
+	.each = chunk_each,
+	.bounds = chunk_bounds,
+	.put = chunk_put,
+	.drop_past = chunk_drop_past,
+	.drop_before = chunk_drop_before,
+};
+
+void
+chunk_io_init(chunk_io *x, conn *c, const char *model_id)
+{
+	x->c = c;
+	x->model_id = model_id;
+	x->io.ops = &chunk_ops;
+	x->io.arg = x;
+	x->io.model_id = model_id;
+	x->io.raw = c->hist_raw;
 }

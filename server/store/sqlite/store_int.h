@@ -20,16 +20,20 @@
  *   store_jobs.c     jobs (sq_job*, and job_* for the other files)
  *   store_progress.c the trainer's commit (sq_progress_commit)
  *   store_chunks.c   the packed rows of those levels, loss and
- *                    validation (chunk_*); it alone names loss_chunk
- *   store_history.c  the history's writes: append, trim, migration
- *                    (history_* for the other files)
- *   store_history_read.c the history's queries (sq_loss_*)
+ *                    validation, as a hist_io (chunk_io); it alone names
+ *                    loss_chunk
+ *   store_history.c  the history's writes over ../hist_write.c: append,
+ *                    trim, migration, bounded deletes (history_* for the
+ *                    other files)
+ *   store_history_read.c the history's queries over ../hist_read.c
+ *                    (sq_loss_*)
  *   store_owner.c    one daemon per database file: the lock file
  *                    beside it (owner_*)
  *   store_state.c    the daemon's own small values (sq_state_*)
  *   store_versions.c versions and aliases (sq_version*, sq_alias*)
  * and, shared with the PostgreSQL backend, ../hist_tiers.c: the arithmetic
- * of the history's levels (no SQL).
+ * of the history's levels, and ../hist_write.c, ../hist_read.c: its
+ * algorithms over a hist_io (no SQL).
  * Each file keeps the SQL it runs in its own q_sql table of literals. A
  * function that takes a conn runs inside a transaction body, on the
  * connection its runner holds.
@@ -68,6 +72,7 @@
 
 #include <sqlite3.h>
 
+#include "hist_io.h"
 #include "hist_tiers.h"
 #include "store.h"
 #include "store_backend.h"
@@ -352,61 +357,15 @@ int history_val_at(conn *c, const char *model_id, int64_t step,
 
 /* ---- store_chunks.c: the rows of the history's levels ---- */
 
-/* Bytes of the largest row (a validation raw row). */
-#define CHUNK_ROW_BYTES (HIST_RAW_CHUNK * HIST_VAL_RAW_REC)
+/* One model's loss_chunk rows as a hist_io (../hist_io.h), on c's
+ * connection, for the shared engine of hist_write.c and hist_read.c. */
+typedef struct chunk_io {
+	hist_io io;           /* what the engine is handed: &x->io */
+	conn *c;
+	const char *model_id;
+} chunk_io;
 
-/* One row of a level: n entries packed in data (chunk_cap fit). */
-typedef struct chunk_row {
-	int series;            /* a store_series: the entries' packing */
-	int level;
-	uint64_t first, last;  /* first and last step the row covers */
-	int64_t t0;            /* level 0: the time the offsets count from */
-	size_t n;
-	unsigned char *data;   /* caller's buffer (CHUNK_ROW_BYTES) */
-} chunk_row;
-
-/* Bytes of one entry of series at level, and entries per row at most. */
-size_t chunk_rec(int series, int level);
-size_t chunk_cap(int series, int level);
-
-/* Inserts or replaces r (keyed by model, series, level, first). */
-int chunk_put(conn *c, const char *model_id, const chunk_row *r, fault *f);
-
-/* Reads the model's last row of r->series and r->level into r: 1, 0 when
- * none, -1. */
-int chunk_tail(conn *c, const char *model_id, chunk_row *r, fault *f);
-
-/* Reads the row of r->series and r->level that starts last at or before
- * step into r: 1, 0 when none, -1. */
-int chunk_at(conn *c, const char *model_id, chunk_row *r, uint64_t step,
-	     fault *f);
-
-/* Entry i of r as a bucket (a raw point is a bucket of one step). */
-void chunk_entry(const chunk_row *r, size_t i, hist_bucket *b);
-
-/* Called for each entry, ascending: 0 goes on, 1 stops, -1 fails. */
-typedef int (*chunk_visit)(void *arg, const hist_bucket *e, fault *f);
-
-/* Calls cb for the entries of the series' level that hold a step in
- * [a, b]. */
-int chunk_each(conn *c, const char *model_id, int series, int level,
-	       uint64_t a, uint64_t b, chunk_visit cb, void *arg, fault *f);
-
-/* chunk_each for a cb that itself calls chunk_each (no deeper). */
-int chunk_each_inner(conn *c, const char *model_id, int series, int level,
-		     uint64_t a, uint64_t b, chunk_visit cb, void *arg,
-		     fault *f);
-
-/* The first step of the level's first row and the last step of its last
- * (0, 0 when it has none). */
-int chunk_bounds(conn *c, const char *model_id, int series, int level,
-		 uint64_t *first, uint64_t *last, fault *f);
-
-/* Deletes the level's rows that start past step, or that end at or
- * before step. */
-int chunk_drop_past(conn *c, const char *model_id, int series, int level,
-		    uint64_t step, fault *f);
-int chunk_drop_before(conn *c, const char *model_id, int series, int level,
-		      uint64_t step, fault *f);
+/* Points x at the model's rows on c (raw steps kept: c's hist_raw). */
+void chunk_io_init(chunk_io *x, conn *c, const char *model_id);
 
 #endif
