@@ -15,6 +15,8 @@ cd "$(dirname "$0")"
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libmicrohttpd-dev libjansson-dev libsqlite3-dev check libopenblas-dev \
 libcurl4-openssl-dev curl libsleef-dev zlib1g-dev"
+# libpq: --db may name a PostgreSQL database (several nodes, one database)
+PACKAGES="$PACKAGES libpq-dev"
 # only for "check": promtool (tests/metrics.sh) comes with prometheus
 CHECK_PACKAGES="prometheus"
 # groff (tests/manpage.sh), systemd-analyze (tests/service_unit.sh),
@@ -27,6 +29,9 @@ CHECK_PACKAGES="$CHECK_PACKAGES chromium"
 CHECK_PACKAGES="$CHECK_PACKAGES sqlite3 valgrind"
 # throwaway TLS certificates (tests/auth_tls.sh)
 CHECK_PACKAGES="$CHECK_PACKAGES openssl"
+# a throwaway PostgreSQL server (tests/pg_cluster.sh: initdb, pg_ctl) and
+# HAProxy in front of several nodes
+CHECK_PACKAGES="$CHECK_PACKAGES postgresql haproxy"
 # ONNX files checked and evaluated node by node (tests/onnx.sh); NumPy
 # (tests/onnx.sh, client_examples' .npy methods in tests/examples.sh)
 CHECK_PACKAGES="$CHECK_PACKAGES python3-onnx python3-numpy"

@@ -65,6 +65,8 @@ fault_code_name(fault_code code)
 		return "queue_full";
 	case FAULT_CLOSED:
 		return "closed";
+	case FAULT_UNAVAILABLE:
+		return "unavailable";
 	}
 	return "internal";
 }

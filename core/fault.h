@@ -31,7 +31,10 @@ typedef enum fault_code {
 	FAULT_NO_DATA,   /* the model has no training data to train on */
 	FAULT_FINISHED,  /* the job has already ended */
 	FAULT_QUEUE_FULL, /* the job queue is full: try again later */
-	FAULT_CLOSED     /* the server is shutting down */
+	FAULT_CLOSED,    /* the server is shutting down */
+	FAULT_UNAVAILABLE /* the database server cannot be reached for now
+	                    (PostgreSQL restarting, a network failure):
+	                    try again later */
 } fault_code;
 
 #define FAULT_MSG_MAX 256
