@@ -169,3 +169,32 @@ const char pg_schema_1_sql[] =
 	"CREATE TRIGGER models_history_fresh AFTER INSERT ON models\n"
 	"\tFOR EACH ROW EXECUTE FUNCTION mlpd_history_fresh();\n"
 	"";
+/* Generated from pg-2.sql by server/store/schema_embed.sh: do not edit. */
+extern const char pg_schema_2_sql[];
+const char pg_schema_2_sql[] =
+	"-- pg-2.sql: step 2 of mlpd's PostgreSQL schema (version 1 -> 2).\n"
+	"--\n"
+	"-- server/store/schema_embed.sh builds this file into the binary as\n"
+	"-- pg_schema_2_sql, and pg_store_open (server/store/postgres/pg_open.c)\n"
+	"-- runs it on a database at version 1, under the migrations' advisory lock,\n"
+	"-- inside one transaction that then sets mlpd_schema.version to 2. Frozen\n"
+	"-- once released, like pg-1.sql.\n"
+	"\n"
+	"-- One writer per model (server/engine/lease.h, store.h \"leases\"): the\n"
+	"-- node that holds a model's lease, until when (the database's clock, so\n"
+	"-- the nodes' clocks need not agree), and the lease's epoch (its fencing\n"
+	"-- token), which grows by one every time the lease changes hands. A row is\n"
+	"-- never deleted (a release empties node_id), so an epoch is never reused.\n"
+	"-- Every fenced write locks its model's row here FOR SHARE and compares the\n"
+	"-- epoch in its own transaction (pg_lease_check), so a take waits for the\n"
+	"-- write in flight and every write after it sees the new epoch.\n"
+	"CREATE TABLE lease (\n"
+	"\tmodel_id   text PRIMARY KEY,\n"
+	"\tnode_id    text NOT NULL,             -- '' when released\n"
+	"\tepoch      bigint NOT NULL CHECK (epoch >= 1),\n"
+	"\texpires_at timestamptz NOT NULL       -- '-infinity' when released\n"
+	");\n"
+	"\n"
+	"-- The node that runs (or last ran) a job (--node-id); NULL before it ran.\n"
+	"ALTER TABLE jobs ADD COLUMN node text;\n"
+	"";
