@@ -96,6 +96,9 @@ typedef struct job {
 	int forget;             /* the model is being deleted */
 	int terminal;           /* succeeded/failed/cancelled/interrupted */
 	run_state rs;
+	lease_hold *hold;       /* its model's lease from its first step to
+	                           its end (lease.h); NULL: unfenced. Only
+	                           the worker running the job touches it */
 } job;
 
 typedef struct task {
@@ -176,6 +179,10 @@ void trainer_loop_run(trainer *t, task *tk);
  * publishes a snapshot. No lock held. */
 int trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 		       const store_job *final, fault *f);
+
+/* After a lost lease: live becomes the model's stored checkpoint (a read
+ * only: the model is another node's now) and is published. No lock. */
+void trainer_loop_reload(trainer *t, model_entry *m);
 
 /* Frees what rs holds and zeroes it (trainer.mu held once rs ran: the
  * rows it kept leave the trainer's count). */
