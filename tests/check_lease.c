@@ -226,6 +226,7 @@ END_TEST
 typedef struct job_seen {
 	store_job_status status;
 	int64_t steps_done;
+	char node[STORE_NODE_MAX];
 	int n;
 } job_seen;
 
@@ -236,6 +237,7 @@ see_job(void *arg, const store_job *j)
 
 	s->status = j->status;
 	s->steps_done = j->steps_done;
+	memcpy(s->node, j->node, sizeof s->node);
 	s->n++;
 	return 0;
 }
@@ -543,6 +545,8 @@ START_TEST(test_stop_releases)
 	read_held(b.st, "m1", &at);
 	ck_assert_int_eq(at.job.status, STORE_JOB_INTERRUPTED);
 	ck_assert_int_eq(at.job.steps_done, (int64_t)at.step);
+	/* the job row names the node that ran it */
+	ck_assert_str_eq(at.job.node, NODE);
 	ck_assert_int_eq(store_lease_take(b.st, "m1", "B", 60000, &e, who,
 	    sizeof who, &f), 1);
 	ck_assert_uint_eq(e, 2);

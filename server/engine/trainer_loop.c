@@ -12,6 +12,7 @@
 #include "trainer_int.h"
 
 #include <float.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -547,6 +548,9 @@ job_running(trainer *t, job *j, model_entry *m, fault *f)
 	pthread_mutex_lock(&t->mu);
 	j->row.status = STORE_JOB_RUNNING;
 	j->row.started_ms = wallclock_ms();
+	if (t->cfg.leases != NULL)
+		snprintf(j->row.node, sizeof j->row.node, "%s",
+		    leases_node(t->cfg.leases));
 	/* a resumed job keeps the start of the job it continues, and its
 	 * first step is the one after that job's checkpoint */
 	if (j->opts.resume[0] == '\0')

@@ -42,6 +42,7 @@
 #include "ids.h"
 
 #define STORE_ID_MAX IDS_MAX /* ids (ids.h) fit, NUL included */
+#define STORE_NODE_MAX 64 /* a node id (--node-id): 63 bytes and the NUL */
 
 typedef struct store store;
 
@@ -139,6 +140,9 @@ typedef struct store_job {
 	int64_t ckpt_steps;  /* the job's steps at its last weights
 	                        checkpoint (a resumed job starts there) */
 	int64_t best_version; /* the version save_best stored; 0: none */
+	char node[STORE_NODE_MAX]; /* the node that runs or last ran it
+	                        (--node-id); "": none yet. An update with
+	                        "" keeps the stored one */
 } store_job;
 
 /* "queued", "running", ... ; NULL for a bad value. */
@@ -479,8 +483,6 @@ int store_aliases_list(store *s, const char *model_id, store_alias **out,
  * owns the file, so it always gets the lease; epochs and checks work the
  * same, so the trainer's path is the same on both backends.
  */
-
-#define STORE_NODE_MAX 64 /* a node id (--node-id): 63 bytes and the NUL */
 
 /* Takes model_id's lease for node_id for ttl_ms (>= 1): 1 taken, with
  * *epoch its epoch: a new one (the last plus one; 1 for a model never
