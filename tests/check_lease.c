@@ -5,7 +5,10 @@
  * once, writing nothing more, when its lease is taken away, and hands its
  * leases back at stop. Through the SQLite backend (a store on a temporary
  * file, a registry, leases and a trainer made directly, no HTTP), so they
- * run everywhere; the trainer's path is the same on PostgreSQL.
+ * run everywhere; the trainer's path is the same on PostgreSQL. With
+ * MLPD_TEST_PG (tests/check_lease_pg.sh) the store's cases run on a
+ * fresh PostgreSQL database instead (tests/pgtest.h); the trainer's wait
+ * for the PostgreSQL progress commit (pghist).
  */
 #include <check.h>
 #include <math.h>
@@ -20,6 +23,7 @@
 #include "blob.h"
 #include "fault.h"
 #include "lease.h"
+#include "pgtest.h"
 #include "registry.h"
 #include "store.h"
 #include "trainer.h"
@@ -29,7 +33,7 @@
  * trainer and a model "m1" with rows. */
 typedef struct bench {
 	char dir[64];
-	char path[96];
+	char path[512];         /* the file, or the PostgreSQL conninfo */
 	store *st;
 	registry *reg;
 	leases *ls;
@@ -38,6 +42,9 @@ typedef struct bench {
 } bench;
 
 #define NODE "A"
+
+/* $MLPD_TEST_PG's server, or NULL: SQLite only. */
+static const char *pg;
 
 static void
 sleep_ms(long ms)
@@ -56,7 +63,10 @@ store_only(bench *b)
 	snprintf(b->dir, sizeof b->dir, "%s/check_lease.XXXXXX",
 	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(b->dir));
-	snprintf(b->path, sizeof b->path, "%s/mlpd.db", b->dir);
+	if (pg != NULL)
+		pgtest_fresh(b->path, sizeof b->path);
+	else
+		snprintf(b->path, sizeof b->path, "%s/mlpd.db", b->dir);
 	b->st = store_open(b->path, &f);
 	ck_assert_msg(b->st != NULL, "store_open: %s", f.msg);
 }
@@ -151,7 +161,8 @@ bench_close(bench *b)
 	registry_put(b->m);
 	registry_destroy(b->reg);
 	store_close(b->st);
-	test_unlink_db(b->path);
+	if (pg == NULL)
+		test_unlink_db(b->path);
 	rmdir(b->dir);
 }
 
@@ -242,6 +253,25 @@ see_job(void *arg, const store_job *j)
 	return 0;
 }
 
+/* Stores job "j1" of m1 with status st. */
+static void
+insert_job(store *st, store_job *job, store_job_status status)
+{
+	fault f;
+
+	memset(job, 0, sizeof *job);
+	snprintf(job->id, sizeof job->id, "j1");
+	snprintf(job->model_id, sizeof job->model_id, "m1");
+	job->status = status;
+	job->steps_total = 100;
+	job->loss = NAN;
+	job->options = "{}";
+	job->created_ms = wallclock_ms();
+	job->started_ms = status == STORE_JOB_RUNNING ? job->created_ms : 0;
+	job->stop_mark = NAN;
+	ck_assert_msg(store_job_insert(st, job, &f) == 0, "%s", f.msg);
+}
+
 /* What the store holds of m1: step, history length, the job row. */
 typedef struct held {
 	uint64_t step;
@@ -307,16 +337,7 @@ START_TEST(test_stale_epoch_changes_nothing)
 	add_model(&b, "m1");
 	ck_assert_int_eq(store_model_checkpoint(b.st, "m1", &blob, &len, NULL,
 	    &f), 0);
-	memset(&job, 0, sizeof job);
-	snprintf(job.id, sizeof job.id, "j1");
-	snprintf(job.model_id, sizeof job.model_id, "m1");
-	job.status = STORE_JOB_RUNNING;
-	job.steps_total = 100;
-	job.loss = NAN;
-	job.options = "{}";
-	job.created_ms = job.started_ms = wallclock_ms();
-	job.stop_mark = NAN;
-	ck_assert_msg(store_job_insert(b.st, &job, &f) == 0, "%s", f.msg);
+	insert_job(b.st, &job, STORE_JOB_RUNNING);
 	ck_assert_int_eq(store_lease_take(b.st, "m1", "A", 60000, &e1, who,
 	    sizeof who, &f), 1);
 	ck_assert_msg(commit_at(b.st, blob, len, 1, &job, e1, &f) == 0, "%s",
@@ -358,6 +379,78 @@ START_TEST(test_stale_epoch_changes_nothing)
 	read_held(b.st, "m1", &after);
 	ck_assert_uint_eq(after.step, 4);
 	free(blob);
+	bench_close(&b);
+}
+END_TEST
+
+/* A stale epoch's weights write changes nothing (both backends). */
+START_TEST(test_stale_weights_write)
+{
+	bench b;
+	uint64_t e1 = 0, e2 = 0, step = 9;
+	char who[STORE_NODE_MAX];
+	void *blob = NULL, *now = NULL;
+	size_t len = 0, nlen = 0;
+	fault f;
+
+	store_only(&b);
+	add_model(&b, "m1");
+	ck_assert_int_eq(store_model_checkpoint(b.st, "m1", &blob, &len, NULL,
+	    &f), 0);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "A", 60000, &e1, who,
+	    sizeof who, &f), 1);
+	ck_assert_msg(store_model_set_weights_fenced(b.st, "m1", blob, len, 3,
+	    wallclock_ms(), e1, &f) == 0, "%s", f.msg);
+	ck_assert_int_eq(store_lease_release(b.st, "m1", "A", e1, &f), 1);
+	/* released: its epoch writes nothing any more */
+	fault_clear(&f);
+	ck_assert_int_eq(store_model_set_weights_fenced(b.st, "m1", blob, len,
+	    4, wallclock_ms(), e1, &f), -1);
+	ck_assert_int_eq(f.code, FAULT_FENCED);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "B", 60000, &e2, who,
+	    sizeof who, &f), 1);
+	ck_assert_uint_eq(e2, e1 + 1);
+	fault_clear(&f);
+	ck_assert_int_eq(store_model_set_weights_fenced(b.st, "m1", blob, len,
+	    5, wallclock_ms(), e1, &f), -1);
+	ck_assert_int_eq(f.code, FAULT_FENCED);
+	ck_assert_msg(strstr(f.msg, "node 'B'") != NULL, "%s", f.msg);
+	ck_assert_int_eq(store_model_checkpoint(b.st, "m1", &now, &nlen, &step,
+	    &f), 0);
+	ck_assert_uint_eq(step, 3);
+	ck_assert_msg(store_model_set_weights_fenced(b.st, "m1", blob, len, 6,
+	    wallclock_ms(), e2, &f) == 0, "%s", f.msg);
+	free(now);
+	free(blob);
+	bench_close(&b);
+}
+END_TEST
+
+/* A job row keeps the node that ran it; an update without one keeps it. */
+START_TEST(test_job_node_round_trip)
+{
+	bench b;
+	store_job job;
+	job_seen seen;
+	fault f;
+
+	store_only(&b);
+	add_model(&b, "m1");
+	insert_job(b.st, &job, STORE_JOB_QUEUED);
+	memset(&seen, 0, sizeof seen);
+	ck_assert_int_eq(store_jobs_each(b.st, "m1", see_job, &seen, &f), 0);
+	ck_assert_str_eq(seen.node, "");
+	job.status = STORE_JOB_RUNNING;
+	job.started_ms = wallclock_ms();
+	snprintf(job.node, sizeof job.node, "node-a:8080");
+	ck_assert_msg(store_job_update(b.st, &job, &f) == 0, "%s", f.msg);
+	job.node[0] = '\0';
+	job.steps_done = 3;
+	ck_assert_msg(store_job_update(b.st, &job, &f) == 0, "%s", f.msg);
+	memset(&seen, 0, sizeof seen);
+	ck_assert_int_eq(store_jobs_each(b.st, "m1", see_job, &seen, &f), 0);
+	ck_assert_int_eq(seen.steps_done, 3);
+	ck_assert_str_eq(seen.node, "node-a:8080");
 	bench_close(&b);
 }
 END_TEST
@@ -562,6 +655,13 @@ lease_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_take_renew_release);
+	tcase_add_test(tc, test_stale_weights_write);
+	tcase_add_test(tc, test_job_node_round_trip);
+	if (pg != NULL) {
+		/* the rest commit progress: PostgreSQL's is pghist's */
+		suite_add_tcase(s, tc);
+		return s;
+	}
 	tcase_add_test(tc, test_stale_epoch_changes_nothing);
 	tcase_add_test(tc, test_job_stops_on_fenced_commit);
 	tcase_add_test(tc, test_job_stops_on_lost_renew);
@@ -574,11 +674,15 @@ lease_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(lease_suite());
+	SRunner *sr;
 	int failed;
 
+	pg = pgtest_server();
+	pgtest_init();
+	sr = srunner_create(lease_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	pgtest_cleanup();
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -8,7 +8,8 @@ set -u
 
 here=$(dirname "$0")
 . "$here/pg_cluster.sh"
-bin=${builddir:-.}/tests/check_store
+# (tests/check_lease_pg.sh runs check_lease the same way)
+bin=${PGTEST_BIN:-${builddir:-.}/tests/check_store}
 
 if ! grep -q '^#define MLPD_HAVE_PG 1' "${builddir:-.}/autoconf.h" \
     2>/dev/null; then

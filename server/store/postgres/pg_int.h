@@ -82,7 +82,7 @@
 #define PG_CONNECT_TIMEOUT "5"
 
 /* Parameters of one statement at most. */
-#define PG_PARAMS_MAX 16
+#define PG_PARAMS_MAX 20
 
 typedef struct pg_store pg_store;
 
