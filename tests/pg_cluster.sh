@@ -8,7 +8,8 @@
 #   sh tests/pg_cluster.sh stop DIR    stops it and removes DIR
 #
 # or source it and call pg_cluster_start DIR / pg_cluster_stop DIR (the
-# conninfo goes to $pg_conninfo and stdout). Exit status (or return
+# conninfo goes to $pg_conninfo and stdout), and pg_cluster_down DIR /
+# pg_cluster_up DIR to stop and restart the server in between. Exit status (or return
 # value) 77 when PostgreSQL is not installed (automake's "skip"), 99 when
 # it is but the server does not start (the last lines of its log on
 # stderr).
@@ -115,6 +116,37 @@ pg_cluster_stop() {
 		    stop >/dev/null 2>&1
 	fi
 	rm -rf "$_dir"
+}
+
+# pg_cluster_for_test NAME DIR: for a test script: pg_cluster_start DIR,
+# or exit 77 (skipped: mlpd built without libpq, per
+# $builddir/autoconf.h, or PostgreSQL not installed) or 99 (it is
+# installed but does not start). The caller stops it (pg_cluster_stop).
+pg_cluster_for_test() {
+	if ! grep -q '^#define MLPD_HAVE_PG 1' "${builddir:-.}/autoconf.h" \
+	    2>/dev/null; then
+		echo "$1: built without PostgreSQL (libpq): skipped"
+		exit 77
+	fi
+	pg_cluster_start "$2" >/dev/null
+	_rc=$?
+	if [ $_rc -eq 77 ]; then
+		echo "$1: PostgreSQL is not installed: skipped"
+		exit 77
+	fi
+	[ $_rc -eq 0 ] || exit 99
+}
+
+# pg_cluster_down DIR / pg_cluster_up DIR: stop the server (fast
+# shutdown: sessions are ended) and start it again on the same files,
+# as a restart or a failover does.
+pg_cluster_down() {
+	pg_as_user "$(pg_bindir)/pg_ctl" -D "$1/data" -m fast -w stop \
+	    >/dev/null 2>&1
+}
+pg_cluster_up() {
+	pg_as_user "$(pg_bindir)/pg_ctl" -D "$1/data" -l "$1/server.log" \
+	    -w -t 30 start >/dev/null 2>&1
 }
 
 # Run as a script (not sourced): the subcommands.

@@ -291,7 +291,7 @@ pg_hist_raw(pg_store *s)
 
 /* Runs a statement of the runner's own (BEGIN, COMMIT, ROLLBACK). */
 static int
-simple(pg_conn *c, const char *sql, fault *f, const char *what)
+tx_simple(pg_conn *c, const char *sql, fault *f, const char *what)
 {
 	PGresult *r = PQexec(c->pq, sql);
 	int rc = 0;
@@ -321,18 +321,18 @@ rollback(pg_conn *c)
 enum { TX_OK, TX_FAILED, TX_RETRY, TX_RECONNECT };
 
 static int
-attempt(pg_conn *c, const char *begin, pg_body body, void *arg, fault *f)
+tx_attempt(pg_conn *c, const char *begin, pg_body body, void *arg, fault *f)
 {
 	int committing = 0;
 
 	c->retry = 0;
 	c->sqlstate[0] = '\0';
-	if (simple(c, begin, f, "starting a transaction") != 0)
+	if (tx_simple(c, begin, f, "starting a transaction") != 0)
 		goto fail;
 	if (body(c, arg, f) != 0)
 		goto fail;
 	committing = 1;
-	if (simple(c, "COMMIT", f, "committing") != 0)
+	if (tx_simple(c, "COMMIT", f, "committing") != 0)
 		goto fail;
 	return TX_OK;
 fail:
@@ -357,7 +357,7 @@ sleep_ms(long ms)
 }
 
 static int
-run_tx(pg_store *s, const char *begin, pg_body body, void *arg, fault *f)
+tx_run(pg_store *s, const char *begin, pg_body body, void *arg, fault *f)
 {
 	long backoff = TX_BACKOFF_MS;
 	int retries = 0, reconnected = 0;
@@ -368,7 +368,7 @@ run_tx(pg_store *s, const char *begin, pg_body body, void *arg, fault *f)
 
 		if (c == NULL)
 			return -1;
-		out = attempt(c, begin, body, arg, f);
+		out = tx_attempt(c, begin, body, arg, f);
 		pg_conn_put(s, c);
 		if (out == TX_OK)
 			return 0;
@@ -389,20 +389,20 @@ run_tx(pg_store *s, const char *begin, pg_body body, void *arg, fault *f)
 int
 pg_do_tx(pg_conn *c, const char *begin, pg_body body, void *arg, fault *f)
 {
-	return attempt(c, begin, body, arg, f) == TX_OK ? 0 : -1;
+	return tx_attempt(c, begin, body, arg, f) == TX_OK ? 0 : -1;
 }
 
 int
 pg_write_tx(pg_store *s, pg_body body, void *arg, fault *f)
 {
-	return run_tx(s, "BEGIN ISOLATION LEVEL READ COMMITTED", body, arg,
+	return tx_run(s, "BEGIN ISOLATION LEVEL READ COMMITTED", body, arg,
 		      f);
 }
 
 int
 pg_read_tx(pg_store *s, pg_body body, void *arg, fault *f)
 {
-	return run_tx(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	return tx_run(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 		      body, arg, f);
 }
 

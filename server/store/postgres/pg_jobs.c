@@ -19,15 +19,19 @@
 /* Jobs pg_jobs_each reads per transaction. */
 #define JOBS_PAGE 64
 
-#define CONTROL(k) "(options::jsonb #>> '{control," k "}')"
+/* The control values come out of the options JSON as text. */
 #define JOB_COLUMNS \
 	"seq, id, model_id, status, steps_total, steps_done, loss, error, " \
 	"options, created_ms, started_ms, finished_ms, " \
-	CONTROL("lr") ", " CONTROL("best_step") ", " \
-	CONTROL("best_value") ", " CONTROL("stopped_step") ", " \
-	CONTROL("waited") ", " CONTROL("mark") ", " \
-	CONTROL("start_step") ", " CONTROL("ckpt_steps") ", " \
-	CONTROL("best_version") ", node"
+	"options::jsonb #>> '{control,lr}', " \
+	"options::jsonb #>> '{control,best_step}', " \
+	"options::jsonb #>> '{control,best_value}', " \
+	"options::jsonb #>> '{control,stopped_step}', " \
+	"options::jsonb #>> '{control,waited}', " \
+	"options::jsonb #>> '{control,mark}', " \
+	"options::jsonb #>> '{control,start_step}', " \
+	"options::jsonb #>> '{control,ckpt_steps}', " \
+	"options::jsonb #>> '{control,best_version}', node"
 
 int
 pg_job_update_row(pg_conn *c, const store_job *j, fault *f)
@@ -232,14 +236,16 @@ do_job_page(pg_conn *c, void *arg, fault *f)
 	pg_p_i64(&p, JOBS_PAGE);
 	if (k->model_id != NULL)
 		pg_p_text(&p, k->model_id);
-	r = pg_exec(c, k->model_id != NULL ?
-		    "SELECT " JOB_COLUMNS " FROM jobs WHERE model_id = $4 "
-		    "AND (created_ms, seq) > ($1, $2) "
-		    "ORDER BY created_ms, seq LIMIT $3" :
-		    "SELECT " JOB_COLUMNS " FROM jobs "
-		    "WHERE (created_ms, seq) > ($1, $2) "
-		    "ORDER BY created_ms, seq LIMIT $3", &p, 0, f,
-		    "listing jobs");
+	if (k->model_id != NULL)
+		r = pg_exec(c, "SELECT " JOB_COLUMNS " FROM jobs "
+			    "WHERE model_id = $4 AND (created_ms, seq) > ($1, $2) "
+			    "ORDER BY created_ms, seq LIMIT $3", &p, 0, f,
+			    "listing jobs");
+	else
+		r = pg_exec(c, "SELECT " JOB_COLUMNS " FROM jobs "
+			    "WHERE (created_ms, seq) > ($1, $2) "
+			    "ORDER BY created_ms, seq LIMIT $3", &p, 0, f,
+			    "listing jobs");
 	if (r == NULL)
 		return -1;
 	rows = PQntuples(r);

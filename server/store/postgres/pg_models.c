@@ -34,9 +34,12 @@ pg_model_need(pg_conn *c, const char *id, int lock, fault *f)
 	int n;
 
 	pg_p_text(&p, id);
-	r = pg_exec(c, lock ? "SELECT 1 FROM models WHERE id = $1 FOR UPDATE"
-		    : "SELECT 1 FROM models WHERE id = $1", &p, 0, f,
-		    "looking up a model");
+	if (lock)
+		r = pg_exec(c, "SELECT 1 FROM models WHERE id = $1 FOR UPDATE",
+			    &p, 0, f, "looking up a model");
+	else
+		r = pg_exec(c, "SELECT 1 FROM models WHERE id = $1", &p, 0, f,
+			    "looking up a model");
 	if (r == NULL)
 		return -1;
 	n = PQntuples(r);

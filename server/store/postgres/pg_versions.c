@@ -22,7 +22,7 @@
 /* Runs sql with (text, i when i >= 0) that returns one integer: *v gets
  * it (0 for no row). */
 static int
-query_int(pg_conn *c, const char *sql, const char *text, int64_t i,
+vq_int(pg_conn *c, const char *sql, const char *text, int64_t i,
 	  int64_t *v, fault *f, const char *what)
 {
 	pg_params p = { 0 };
@@ -40,7 +40,7 @@ query_int(pg_conn *c, const char *sql, const char *text, int64_t i,
 
 /* Runs sql (no rows) with (text, i): the rows it changed, or -1. */
 static int64_t
-run_text_int(pg_conn *c, const char *sql, const char *text, int64_t i,
+vq_run(pg_conn *c, const char *sql, const char *text, int64_t i,
 	     fault *f, const char *what)
 {
 	pg_params p = { 0 };
@@ -84,14 +84,14 @@ do_version_create(pg_conn *c, void *arg, fault *f)
 	int64_t last, count;
 
 	if (pg_model_need(c, in->model_id, 1, f) != 0 ||
-	    query_int(c, "SELECT count(*) FROM versions WHERE model_id = $1",
+	    vq_int(c, "SELECT count(*) FROM versions WHERE model_id = $1",
 	    in->model_id, -1, &count, f, "counting versions") != 0)
 		return -1;
 	if (in->max_versions > 0 && (uint64_t)count >= in->max_versions)
 		return fault_set(f, FAULT_LIMIT, "model %s already has %" PRId64
 		    " versions, the most --max-versions allows: delete one "
 		    "first", in->model_id, count);
-	if (query_int(c, "SELECT last FROM version_seq WHERE model_id = $1",
+	if (vq_int(c, "SELECT last FROM version_seq WHERE model_id = $1",
 	    in->model_id, -1, &last, f, "numbering a version") != 0)
 		return -1;
 	memset(r, 0, sizeof *r);
@@ -132,7 +132,7 @@ do_version_create(pg_conn *c, void *arg, fault *f)
 		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", &p, f,
 		   "storing a version") < 0)
 		return -1;
-	return run_text_int(c, "INSERT INTO version_seq (model_id, last) "
+	return vq_run(c, "INSERT INTO version_seq (model_id, last) "
 			    "VALUES ($1, $2) ON CONFLICT (model_id) DO UPDATE "
 			    "SET last = excluded.last", r->model_id,
 			    (int64_t)r->version, f,
@@ -257,12 +257,14 @@ do_version_get(pg_conn *c, void *arg, fault *f)
 	g->found = 0;
 	pg_p_text(&p, g->model_id);
 	pg_p_i64(&p, g->version);
-	r = pg_exec(c, g->want_blob ?
-		    "SELECT " V_COLS ", weights FROM versions "
-		    "WHERE model_id = $1 AND version = $2" :
-		    "SELECT " V_COLS " FROM versions "
-		    "WHERE model_id = $1 AND version = $2", &p, 1, f,
-		    "reading a version");
+	if (g->want_blob)
+		r = pg_exec(c, "SELECT " V_COLS ", weights FROM versions "
+			    "WHERE model_id = $1 AND version = $2", &p, 1, f,
+			    "reading a version");
+	else
+		r = pg_exec(c, "SELECT " V_COLS " FROM versions "
+			    "WHERE model_id = $1 AND version = $2", &p, 1, f,
+			    "reading a version");
 	if (r == NULL)
 		return -1;
 	if (PQntuples(r) > 0) {
@@ -320,11 +322,11 @@ do_version_delete(pg_conn *c, void *arg, fault *f)
 	struct vdel *d = arg;
 	int64_t n;
 
-	if (d->drop_aliases && run_text_int(c, "DELETE FROM aliases "
+	if (d->drop_aliases && vq_run(c, "DELETE FROM aliases "
 	    "WHERE model_id = $1 AND version = $2", d->model_id, d->version,
 	    f, "dropping aliases") < 0)
 		return -1;
-	if (query_int(c, "SELECT count(*) FROM aliases WHERE model_id = $1 "
+	if (vq_int(c, "SELECT count(*) FROM aliases WHERE model_id = $1 "
 	    "AND version = $2", d->model_id, d->version, &n, f,
 	    "reading aliases") != 0)
 		return -1;
@@ -332,7 +334,7 @@ do_version_delete(pg_conn *c, void *arg, fault *f)
 		d->what = STORE_VDEL_ALIASED;
 		return 0;
 	}
-	if ((n = run_text_int(c, "DELETE FROM versions WHERE model_id = $1 "
+	if ((n = vq_run(c, "DELETE FROM versions WHERE model_id = $1 "
 	    "AND version = $2", d->model_id, d->version, f,
 	    "deleting a version")) < 0)
 		return -1;
@@ -385,7 +387,7 @@ do_alias_set(pg_conn *c, void *arg, fault *f)
 		}
 		return -1;
 	}
-	if (query_int(c, "SELECT count(*) FROM versions WHERE model_id = $1 "
+	if (vq_int(c, "SELECT count(*) FROM versions WHERE model_id = $1 "
 	    "AND version = $2", a->model_id, a->version, &exists, f,
 	    "reading a version") != 0)
 		return -1;
@@ -399,7 +401,7 @@ do_alias_set(pg_conn *c, void *arg, fault *f)
 		return -1;
 	exists = PQntuples(r) > 0;
 	PQclear(r);
-	if (query_int(c, "SELECT count(*) FROM aliases WHERE model_id = $1",
+	if (vq_int(c, "SELECT count(*) FROM aliases WHERE model_id = $1",
 	    a->model_id, -1, &count, f, "counting aliases") != 0)
 		return -1;
 	if (!exists && a->max_aliases > 0 && (uint64_t)count >= a->max_aliases)
@@ -501,12 +503,15 @@ do_aliases_list(pg_conn *c, void *arg, fault *f)
 	l->n = 0;
 	if (l->model_id != NULL)
 		pg_p_text(&p, l->model_id);
-	r = pg_exec(c, l->model_id != NULL ?
-		    "SELECT model_id, name, version, updated_ms FROM aliases "
-		    "WHERE model_id = $1 ORDER BY name COLLATE \"C\"" :
-		    "SELECT model_id, name, version, updated_ms FROM aliases "
-		    "ORDER BY model_id COLLATE \"C\", name COLLATE \"C\"",
-		    &p, 0, f, "listing aliases");
+	if (l->model_id != NULL)
+		r = pg_exec(c, "SELECT model_id, name, version, updated_ms "
+			    "FROM aliases WHERE model_id = $1 "
+			    "ORDER BY name COLLATE \"C\"", &p, 0, f,
+			    "listing aliases");
+	else
+		r = pg_exec(c, "SELECT model_id, name, version, updated_ms "
+			    "FROM aliases ORDER BY model_id COLLATE \"C\", "
+			    "name COLLATE \"C\"", &p, 0, f, "listing aliases");
 	if (r == NULL)
 		return -1;
 	rows = (size_t)PQntuples(r);
