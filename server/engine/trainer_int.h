@@ -16,6 +16,9 @@
  * waits on I/O: a call that writes a job row or deletes rows changes the
  * in-memory state under the lock, drops it for the store call, and takes
  * it again to settle. The store's own locks come after all of these.
+ * The leases (lease.h) are taken, put and checked by the worker that runs
+ * the model, with trainer.mu not held (lease.mu is never taken under it;
+ * a job's hold is the worker's, like its run_state).
  * Functions named do_* assume trainer.mu is held.
  *
  * A job's run_state and the model's live weights are not under any lock:
