@@ -383,6 +383,28 @@ START_TEST(test_stale_epoch_changes_nothing)
 }
 END_TEST
 
+/* SQLite: the leases a past run left held (a crash) are free at the next
+ * open, whatever node id the new run has; their epochs go on. */
+START_TEST(test_reopen_frees)
+{
+	bench b;
+	uint64_t e = 0;
+	char who[STORE_NODE_MAX];
+	fault f;
+
+	store_only(&b);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "A", 600000, &e, who,
+	    sizeof who, &f), 1);
+	store_close(b.st);
+	b.st = store_open(b.path, &f);
+	ck_assert_msg(b.st != NULL, "store_open: %s", f.msg);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "B", 600000, &e, who,
+	    sizeof who, &f), 1);
+	ck_assert_uint_eq(e, 2);
+	bench_close(&b);
+}
+END_TEST
+
 /* A stale epoch's weights write changes nothing (both backends). */
 START_TEST(test_stale_weights_write)
 {
@@ -663,6 +685,7 @@ lease_suite(void)
 		return s;
 	}
 	tcase_add_test(tc, test_stale_epoch_changes_nothing);
+	tcase_add_test(tc, test_reopen_frees);
 	tcase_add_test(tc, test_job_stops_on_fenced_commit);
 	tcase_add_test(tc, test_job_stops_on_lost_renew);
 	tcase_add_test(tc, test_sync_refused_when_leased_elsewhere);

@@ -85,9 +85,6 @@ trainer_sync_run(trainer *t, task *tk)
 	lease_hold *hold = NULL;
 
 	tk->rc = -1;
-	/* the model's lease for this run (409 when another node has it) */
-	if (lease_acquire(t->cfg.leases, m->id, &hold, f) < 0)
-		goto out;
 	if (blob_save(m->live, &before, &blen, f) < 0)
 		goto out;
 	if (tk->kind == TASK_STEP) {
@@ -109,7 +106,11 @@ trainer_sync_run(trainer *t, task *tk)
 		if (tk->set_step)
 			mlp_set_step(m->live, tk->step);
 	}
-	if (blob_save(m->live, &after, &alen, f) < 0)
+	/* the model's lease, taken once the update is known to be good (a
+	 * refused one writes nothing, not even the lease): 409 when another
+	 * node has it; the commit below is fenced by its epoch */
+	if (lease_acquire(t->cfg.leases, m->id, &hold, f) < 0 ||
+	    blob_save(m->live, &after, &alen, f) < 0)
 		goto restore;
 	if (tk->kind == TASK_STEP) {
 		if (commit_step(t, tk, loss, after, alen, now,

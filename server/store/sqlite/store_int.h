@@ -201,6 +201,12 @@ int sq_model_set_weights_fenced(store *s, const char *id, const void *blob,
  * then change nothing. Runs inside the write's own transaction. */
 int lease_check(conn *c, const char *model_id, uint64_t epoch, fault *f);
 
+/* Crash recovery: the owner lock file says no other process has the
+ * database, so every lease left held is a dead process's: all are
+ * released (their epochs stay), so that this run takes them at once
+ * whatever its --node-id. */
+int lease_free_all(conn *c, fault *f);
+
 /* ---- store_owner.c: one daemon per database file ---- */
 
 /* Takes the exclusive lock on db's lock file and writes our pid there;

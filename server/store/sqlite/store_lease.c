@@ -2,9 +2,11 @@
  * store_lease: the lease table (schema/mlpd-7.sql) of the SQLite backend:
  * take, renew and release a model's lease (sq_lease_*), and the epoch
  * check that the fenced writes run inside their own transaction
- * (lease_check, for store_progress.c and store_models.c). store.h, "leases",
- * has the contract; times are the local clock here, since one node owns a
- * SQLite file.
+ * (lease_check, for store_progress.c and store_models.c), and the
+ * release of a past run's leases at open (lease_free_all: the owner lock
+ * file says that run is dead, so they are free whatever node id this run
+ * has). store.h, "leases", has the contract; times are the local clock
+ * here, since one node owns a SQLite file.
  */
 #include "store_int.h"
 
@@ -14,7 +16,7 @@
 
 #include "wallclock.h"
 
-enum q { Q_GET, Q_PUT, Q_RELEASE, Q_COUNT_ };
+enum q { Q_GET, Q_PUT, Q_RELEASE, Q_FREE_ALL, Q_COUNT_ };
 
 static const char *const q_sql[Q_COUNT_] = {
 	[Q_GET] = "SELECT node_id, epoch, expires_ms FROM lease "
@@ -25,6 +27,8 @@ static const char *const q_sql[Q_COUNT_] = {
 		"expires_ms = excluded.expires_ms",
 	[Q_RELEASE] = "UPDATE lease SET node_id = '', expires_ms = 0 "
 		"WHERE model_id = ?1 AND node_id = ?2 AND epoch = ?3",
+	[Q_FREE_ALL] = "UPDATE lease SET node_id = '', expires_ms = 0 "
+		"WHERE node_id <> ''",
 };
 
 /* A model's lease row as read (found 0: the model was never leased). */
@@ -212,4 +216,14 @@ lease_check(conn *c, const char *model_id, uint64_t epoch, fault *f)
 			 " changed nothing", model_id, r.node[0] ? "node '" :
 			 "no node", r.node, r.node[0] ? "'" : "", r.epoch,
 			 epoch);
+}
+
+int
+lease_free_all(conn *c, fault *f)
+{
+	sqlite3_stmt *st = db_stmt(c, q_sql[Q_FREE_ALL], f);
+
+	if (st == NULL)
+		return -1;
+	return db_run(c, st, f, "releasing the leases of a past run");
 }

@@ -155,14 +155,15 @@ do_migration(conn *c, void *arg, fault *f)
 }
 
 /* Crash recovery, in one transaction: unfinished jobs are interrupted,
- * loss rows and validation points past each model's checkpoint are
+ * the past run's leases released (lease_free_all), loss rows and validation points past each model's checkpoint are
  * dropped, and last_loss goes back to the loss at the checkpoint. */
 static int
 do_recover(conn *c, void *arg, fault *f)
 {
 	const int64_t *now = arg;
 
-	if (job_interrupt_all(c, *now, f) != 0)
+	if (job_interrupt_all(c, *now, f) != 0 ||
+	    lease_free_all(c, f) != 0)
 		return -1;
 	return model_recover_all(c, f);
 }
