@@ -14,6 +14,12 @@
  * written with the per-step rows of schema 3. The validation series (a
  * point every VEVERY steps, written with the loss) is checked the same
  * way over the points, and so is the migration of its rows (schema 5).
+ *
+ * With MLPD_TEST_PG set (tests/check_tiers_pg.sh), the cases through the
+ * store run on PostgreSQL instead, each on a fresh database
+ * (tests/pgtest.h), with the same assertions; the SQLite-only ones (the
+ * migrations, the deletes in steps of loss_trash) give way to a
+ * PostgreSQL delete case.
  */
 #include <check.h>
 #include <math.h>
@@ -28,6 +34,7 @@
 #include "dbfiles.h"
 #include "fault.h"
 #include "hist_tiers.h"
+#include "pgtest.h"
 #include "store.h"
 
 #define expect_ok(call, f)                                                    \
@@ -250,6 +257,27 @@ END_TEST
 
 /* ---- through the store ---- */
 
+/* The database the running case's store is on: ":memory:", or on
+ * PostgreSQL the conninfo of its fresh database. */
+static char test_db[512];
+
+/* A new empty store for a case: SQLite in memory, or a fresh PostgreSQL
+ * database when MLPD_TEST_PG is set. */
+static store *
+open_store(void)
+{
+	store *s;
+	fault f;
+
+	if (pgtest_server() != NULL)
+		pgtest_fresh(test_db, sizeof test_db);
+	else
+		snprintf(test_db, sizeof test_db, ":memory:");
+	s = store_open(test_db, &f);
+	ck_assert_msg(s != NULL, "%s", f.msg);
+	return s;
+}
+
 #define STEPS 40000
 #define RAW 5000
 
@@ -282,8 +310,7 @@ history_store(uint64_t steps, uint64_t raw)
 
 	ck_assert_ptr_nonnull(pts);
 	ck_assert_ptr_nonnull(vps);
-	s = store_open(":memory:", &f);
-	ck_assert_msg(s != NULL, "%s", f.msg);
+	s = open_store();
 	store_set_history_raw(s, raw);
 	memset(&m, 0, sizeof m);
 	snprintf(m.id, sizeof m.id, "m");
@@ -772,28 +799,17 @@ count_of(const char *path, const char *sql)
 	return v;
 }
 
-/* Deleting a model does not drop its history rows in the same
- * transaction: they go a bounded number per later commit, and all of
- * them by the time the store closes. */
-START_TEST(test_delete_in_steps)
+/* Makes the models "big" and "other" in s (which keeps every raw step)
+ * and commits 50,000 steps to big, with a validation point every 10
+ * steps (so that rows of both series are there to delete); pts and vps
+ * hold 50,000 and 5,000 points. */
+static void
+big_and_other(store *s, store_loss_point *pts, store_val_point *vps)
 {
-	char path[] = "/tmp/check_tiers_del_XXXXXX";
 	store_model m;
 	store_progress p;
-	store_loss_point *pts = calloc(50000, sizeof *pts);
-	store_val_point *vps = calloc(5000, sizeof *vps);
-	long long rows, left;
-	store *s;
 	fault f;
-	int fd = mkstemp(path);
 
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	unlink(path);
-	ck_assert_ptr_nonnull(pts);
-	ck_assert_ptr_nonnull(vps);
-	s = store_open(path, &f);
-	ck_assert_msg(s != NULL, "%s", f.msg);
 	store_set_history_raw(s, 0);
 	memset(&m, 0, sizeof m);
 	m.name = "m";
@@ -809,21 +825,43 @@ START_TEST(test_delete_in_steps)
 		pts[i].loss = loss_of((uint64_t)i + 1);
 		pts[i].time_ms = i;
 	}
-	memset(&p, 0, sizeof p);
-	p.model_id = "big";
-	p.points = pts;
-	p.npoints = 50000;
-	/* and a validation point every 10 steps: its rows go the same way */
 	for (int i = 0; i < 5000; i++) {
 		vps[i].step = 10 * (uint64_t)i + 10;
 		vps[i].loss = vloss_of(vps[i].step);
 		vps[i].accuracy = NAN;
 		vps[i].time_ms = i;
 	}
+	memset(&p, 0, sizeof p);
+	p.model_id = "big";
+	p.points = pts;
+	p.npoints = 50000;
 	p.vpoints = vps;
 	p.nvpoints = 5000;
 	expect_ok(store_progress_commit(s, &p, &f), f);
-	p.nvpoints = 0;
+}
+
+/* Deleting a model does not drop its history rows in the same
+ * transaction: they go a bounded number per later commit, and all of
+ * them by the time the store closes. */
+START_TEST(test_delete_in_steps)
+{
+	char path[] = "/tmp/check_tiers_del_XXXXXX";
+	store_progress p;
+	store_loss_point *pts = calloc(50000, sizeof *pts);
+	store_val_point *vps = calloc(5000, sizeof *vps);
+	long long rows, left;
+	store *s;
+	fault f;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	unlink(path);
+	ck_assert_ptr_nonnull(pts);
+	ck_assert_ptr_nonnull(vps);
+	s = store_open(path, &f);
+	ck_assert_msg(s != NULL, "%s", f.msg);
+	big_and_other(s, pts, vps);
 	rows = count_of(path, "SELECT count(*) FROM loss_chunk");
 	ck_assert_int_gt(count_of(path, "SELECT count(*) FROM loss_chunk "
 	    "WHERE series = 1"), 5000 / 1024);
@@ -834,7 +872,9 @@ START_TEST(test_delete_in_steps)
 	ck_assert_int_eq(count_of(path, "SELECT count(*) FROM loss_chunk"),
 	    rows);
 	/* a commit of another model drops a bounded number of them */
+	memset(&p, 0, sizeof p);
 	p.model_id = "other";
+	p.points = pts;
 	p.npoints = 10;
 	expect_ok(store_progress_commit(s, &p, &f), f);
 	left = count_of(path, "SELECT count(*) FROM loss_chunk "
@@ -1035,18 +1075,55 @@ START_TEST(test_migrate_val)
 }
 END_TEST
 
-static Suite *
-tiers_suite(void)
+/* On PostgreSQL a delete drops the model's history rows at once (one
+ * DELETE, which locks no other model's rows): none is left, none waits in
+ * loss_trash, and another model's history is whole. */
+START_TEST(test_delete_pg)
 {
-	Suite *s = suite_create("tiers");
-	TCase *a = tcase_create("arithmetic");
+	store_progress p;
+	store_loss_point *pts = calloc(50000, sizeof *pts);
+	store_val_point *vps = calloc(5000, sizeof *vps);
+	store_loss_window *w;
+	size_t n;
+	store *s;
+	fault f;
+
+	ck_assert_ptr_nonnull(pts);
+	ck_assert_ptr_nonnull(vps);
+	s = open_store();
+	big_and_other(s, pts, vps);
+	memset(&p, 0, sizeof p);
+	p.model_id = "other";
+	p.points = pts;
+	p.npoints = 10;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	ck_assert_int_gt(pgtest_int(test_db, "SELECT count(*) FROM loss_chunk "
+	    "WHERE model_id = 'big' AND series = 1"), 5000 / 1024);
+	ck_assert_int_gt(pgtest_int(test_db, "SELECT count(*) FROM loss_chunk "
+	    "WHERE model_id = 'big'"), 50000 / 1024);
+	expect_ok(store_model_delete(s, "big", &f), f);
+	ck_assert_int_eq(pgtest_int(test_db, "SELECT count(*) FROM loss_chunk "
+	    "WHERE model_id = 'big'"), 0);
+	ck_assert_int_eq(pgtest_int(test_db, "SELECT count(*) FROM "
+	    "loss_trash"), 0);
+	expect_ok(store_loss_windows(s, "other", STORE_SERIES_TRAIN, 1, 0,
+	    100, &w, &n, &f), f);
+	ck_assert_uint_eq(n, 10);
+	ck_assert_uint_eq(w[9].step, 10);
+	ck_assert(w[9].loss == loss_of(10));
+	free(w);
+	store_close(s);
+	free(pts);
+	free(vps);
+}
+END_TEST
+
+/* The cases through the store that run on either backend. */
+static TCase *
+store_cases(void)
+{
 	TCase *q = tcase_create("store");
 
-	tcase_add_test(a, test_pack_round_trip);
-	tcase_add_test(a, test_val_pack_round_trip);
-	tcase_add_test(a, test_levels_nest);
-	tcase_add_test(a, test_group_width);
-	suite_add_tcase(s, a);
 	tcase_set_timeout(q, 120);
 	tcase_add_test(q, test_every_windows);
 	tcase_add_test(q, test_every_coarse);
@@ -1055,6 +1132,34 @@ tiers_suite(void)
 	tcase_add_test(q, test_trim);
 	tcase_add_test(q, test_val_series);
 	tcase_add_test(q, test_val_trim_replace);
+	return q;
+}
+
+/* The cases through the store on PostgreSQL (MLPD_TEST_PG): the same
+ * ones, but for the SQLite files' own. */
+static Suite *
+tiers_pg_suite(void)
+{
+	Suite *s = suite_create("tiers_pg");
+	TCase *q = store_cases();
+
+	tcase_add_test(q, test_delete_pg);
+	suite_add_tcase(s, q);
+	return s;
+}
+
+static Suite *
+tiers_suite(void)
+{
+	Suite *s = suite_create("tiers");
+	TCase *a = tcase_create("arithmetic");
+	TCase *q = store_cases();
+
+	tcase_add_test(a, test_pack_round_trip);
+	tcase_add_test(a, test_val_pack_round_trip);
+	tcase_add_test(a, test_levels_nest);
+	tcase_add_test(a, test_group_width);
+	suite_add_tcase(s, a);
 	tcase_add_test(q, test_migrate_rows);
 	tcase_add_test(q, test_migrate_val);
 	tcase_add_test(q, test_delete_in_steps);
@@ -1065,11 +1170,15 @@ tiers_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(tiers_suite());
+	SRunner *sr;
 	int failed;
 
+	pgtest_init();
+	sr = srunner_create(pgtest_server() != NULL ? tiers_pg_suite() :
+	    tiers_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	pgtest_cleanup();
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

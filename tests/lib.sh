@@ -320,6 +320,24 @@ steps_are_1_to() {
 	    "$tmp/steps"
 }
 
+# covers_1_to N: the max_points CSV in $tmp/body (step,first,count,...)
+# covers steps 1..N exactly once, with counts that add up to N.
+covers_1_to() {
+	awk -F, -v n="$1" 'NR == 1 { next }
+	    { if ($2 != next_ + 1 || $3 != $1 - $2 + 1) bad = 1
+	      next_ = $1; total += $3 }
+	    END { exit (bad || next_ != n || total != n) }' \
+	    next_=0 "$tmp/body"
+}
+
+# tail_is N K: the plain CSV in $tmp/body (step,loss,time) holds exactly
+# steps N-K+1 .. N.
+tail_is() {
+	awk -F, -v n="$1" -v k="$2" 'NR == 1 { next }
+	    { if ($1 != n - k + NR - 1) bad = 1; last = $1 }
+	    END { exit (bad || NR - 1 != k || last != n) }' "$tmp/body"
+}
+
 # rows N [K]: a batch body of N rows of W inputs (W = ${ROW_WIDTH:-2}) and
 # one target, deterministic in K.
 rows() {

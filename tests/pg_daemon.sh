@@ -5,7 +5,9 @@
 #   1. it starts on an empty database (making the schema), creates a
 #      model, stores a batch and predicts; restarted, it finds the model
 #      and its rows; a /step and a train job, kept across a restart with
-#      their history (once the PostgreSQL history is built);
+#      their history (once the PostgreSQL history is built); the loss
+#      history of an XOR job at full speed read with max_points, a zoom,
+#      every and since, and exactly 1..step after a kill -9 mid-job;
 #   2. with the server stopped, a push answers 503 database_unavailable
 #      with Retry-After and predictions from memory go on; once the server
 #      is back, the next push succeeds (the node reconnected by itself);
@@ -81,6 +83,59 @@ else
 	check "its history holds steps 1..301" \
 	    "$(wc -l <"$tmp/steps" | tr -d ' ') $(head -n 1 "$tmp/steps") $(tail -n 1 "$tmp/steps")" \
 	    "301 1 301"
+fi
+
+# ---------------------------------------------------------------------------
+echo "== loss history: XOR at full speed, max_points, every, a kill -9"
+# A raw window of 5,000 steps, so that most of the history is buckets; a
+# job of 200,000 steps read with max_points and every; then a job killed
+# mid-way: after the restart the model's step, the job's steps and the
+# history agree (recovery dropped what came after the checkpoint).
+stop_term "SIGTERM exits 0 (before the history case)"
+start "$db" --checkpoint-every 0.3 --history-raw-steps 5000
+req POST /v1/models '{"layers":[2,4,1],"learning_rate":0.5,"seed":11}'
+h=$(jget id)
+req POST "/v1/models/$h/batches" "$xor"
+req POST "/v1/models/$h/train" '{"steps":200000}'
+j=$(jget id)
+wait_job "$j" 120 succeeded failed cancelled interrupted
+check "the XOR job of 200000 steps succeeded" "$job_status" succeeded
+req GET "/v1/models/$h/loss?max_points=100&format=csv"
+check "max_points=100 is 200" "$code" 200
+check_true "its groups cover 1..200000 once, counts adding up" \
+    covers_1_to 200000
+check_true "in at most 100 groups" \
+    test "$(($(wc -l <"$tmp/body") - 1))" -le 100
+req GET "/v1/models/$h/loss?max_points=1000&from=199501&to=200000&format=csv"
+check_true "a zoom on the last 500 steps gives them one by one" \
+    tail_is 200000 500
+req GET "/v1/models/$h/loss?every=50000&format=csv"
+check "every=50000: four windows, the last ending at 200000" \
+    "$(($(wc -l <"$tmp/body") - 1)) $(tail -n 1 "$tmp/body" | cut -d, -f1)" \
+    "4 200000"
+req GET "/v1/models/$h/loss?since=199990&limit=100&format=csv"
+check_true "plain paging: the last 10 steps" tail_is 200000 10
+req POST "/v1/models/$h/train" '{"steps":1000000000}'
+j=$(jget id)
+if wait_job "$j" 10 running; then
+	sleep 1
+	kill9
+	start "$db" --checkpoint-every 0.3 --history-raw-steps 5000
+	req GET "/v1/models/$h"
+	step=$(jget step)
+	check_true "the killed job got past step 200000" gt "$step" 200000
+	req GET "/v1/jobs/$j"
+	check "the job is interrupted at the model's step" \
+	    "$(jget status) $(jget steps_done)" \
+	    "interrupted $((step - 200000))"
+	req GET "/v1/models/$h/loss?max_points=1000&format=csv"
+	check_true "after kill -9 the history covers 1..$step exactly" \
+	    covers_1_to "$step"
+	req GET "/v1/models/$h/loss?since=$((step - 300))&limit=1000&format=csv"
+	check_true "and its last 300 steps read back one by one" \
+	    tail_is "$step" 300
+else
+	bad "the long job runs" "status $job_status"
 fi
 
 # ---------------------------------------------------------------------------

@@ -297,3 +297,59 @@ hist_level_within(uint64_t k)
 	}
 	return 1;
 }
+
+/* ---- rows ---- */
+
+/* Series 1 is the validation series (store_series; this file does not
+ * include store.h). */
+#define SERIES_VAL 1
+
+size_t
+hist_row_rec(int series, int level)
+{
+	if (series == SERIES_VAL)
+		return level == 0 ? HIST_VAL_RAW_REC : HIST_VAL_BUCKET_REC;
+	return level == 0 ? HIST_RAW_REC : HIST_BUCKET_REC;
+}
+
+size_t
+hist_row_cap(int series, int level)
+{
+	if (level == 0)
+		return HIST_RAW_CHUNK;
+	return series == SERIES_VAL ? HIST_VAL_BUCKET_CHUNK :
+	    HIST_BUCKET_CHUNK;
+}
+
+void
+hist_row_entry(const hist_row *r, size_t i, hist_bucket *b)
+{
+	const unsigned char *p = r->data + i * hist_row_rec(r->series,
+	    r->level);
+	double loss, acc;
+	uint32_t dt, ds;
+
+	if (r->series == SERIES_VAL) {
+		if (r->level > 0) {
+			hist_val_bucket_unpack(p, b);
+			return;
+		}
+		hist_val_raw_unpack(p, &ds, &loss, &acc, &dt);
+		hist_point(b, r->first + ds, loss, r->t0 + dt);
+		hist_point_acc(b, acc);
+	} else if (r->level == 0) {
+		hist_raw_unpack(p, &loss, &dt);
+		hist_point(b, r->first + i, loss, r->t0 + dt);
+	} else {
+		hist_bucket_unpack(p, b);
+	}
+}
+
+void
+hist_row_pack(hist_row *r, size_t i, const hist_bucket *b)
+{
+	if (r->series == SERIES_VAL)
+		hist_val_bucket_pack(b, r->data + i * HIST_VAL_BUCKET_REC);
+	else
+		hist_bucket_pack(b, r->data + i * HIST_BUCKET_REC);
+}

@@ -111,4 +111,31 @@ int hist_level_dividing(uint64_t k);
  * when none is. */
 int hist_level_within(uint64_t k);
 
+/* ---- rows: how the entries of a level are packed, whatever the store
+ * (the same bytes in SQLite's and PostgreSQL's loss_chunk) ---- */
+
+/* Bytes of the largest row (a validation raw row). */
+#define HIST_ROW_BYTES (HIST_RAW_CHUNK * HIST_VAL_RAW_REC)
+
+/* One row of a level of a series (0: the loss, 1: validation): n entries
+ * packed in data. */
+typedef struct hist_row {
+	int series;            /* its entries' packing */
+	int level;
+	uint64_t first, last;  /* first and last step the row covers */
+	int64_t t0;            /* level 0: the time the offsets count from */
+	size_t n;
+	unsigned char *data;   /* caller's buffer (HIST_ROW_BYTES) */
+} hist_row;
+
+/* Bytes of one entry of series at level, and entries per row at most. */
+size_t hist_row_rec(int series, int level);
+size_t hist_row_cap(int series, int level);
+
+/* Entry i of r as a bucket (a raw point is a bucket of one step). */
+void hist_row_entry(const hist_row *r, size_t i, hist_bucket *b);
+
+/* Packs the bucket b as entry i of the bucket row r (level >= 1). */
+void hist_row_pack(hist_row *r, size_t i, const hist_bucket *b);
+
 #endif

@@ -383,4 +383,12 @@ int pg_history_loss_at(pg_conn *c, const char *model_id, int64_t step,
 int pg_history_val_at(pg_conn *c, const char *model_id, int64_t step,
 		      store_val_point *vp, fault *f);
 
+/* Inside a write transaction on c: locks the model's row, drops its
+ * history past its checkpointed step and sets last_loss to the loss at
+ * that step (*last_loss gets it; may be NULL) and updated_ms to now_ms
+ * (0: unchanged). Revert and recovery run it; so may a node that takes
+ * over a model whose last writer died. */
+int pg_history_to_checkpoint(pg_conn *c, const char *model_id,
+			     int64_t now_ms, double *last_loss, fault *f);
+
 #endif
