@@ -67,6 +67,8 @@ fault_code_name(fault_code code)
 		return "closed";
 	case FAULT_UNAVAILABLE:
 		return "unavailable";
+	case FAULT_FENCED:
+		return "fenced";
 	}
 	return "internal";
 }

@@ -32,9 +32,13 @@ typedef enum fault_code {
 	FAULT_FINISHED,  /* the job has already ended */
 	FAULT_QUEUE_FULL, /* the job queue is full: try again later */
 	FAULT_CLOSED,    /* the server is shutting down */
-	FAULT_UNAVAILABLE /* the database server cannot be reached for now
+	FAULT_UNAVAILABLE, /* the database server cannot be reached for now
 	                    (PostgreSQL restarting, a network failure):
 	                    try again later */
+	FAULT_FENCED     /* a write carried a lease epoch that is no longer
+	                    the model's (another node took the model over):
+	                    it changed nothing, and the work that made it
+	                    stops (server/engine/lease.h) */
 } fault_code;
 
 #define FAULT_MSG_MAX 256

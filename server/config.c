@@ -5,6 +5,7 @@
 
 #include "autoconf.h"
 #include "auth.h"
+#include "lease.h"
 #include "mlp.h"
 #include "store.h"
 
@@ -39,6 +40,8 @@ enum {
 	OPT_CORS_ORIGIN,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
+	OPT_NODE_ID,
+	OPT_LEASE_TTL,
 	OPT_HELP,
 	OPT_VERSION
 };
@@ -73,6 +76,8 @@ static const struct option options[] = {
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "allowed-hosts", required_argument, NULL, OPT_ALLOWED_HOSTS },
 	{ "cors-origin", required_argument, NULL, OPT_CORS_ORIGIN },
+	{ "node-id", required_argument, NULL, OPT_NODE_ID },
+	{ "lease-ttl", required_argument, NULL, OPT_LEASE_TTL },
 	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -125,6 +130,39 @@ limit_field(config *c, const struct limit_opt *o)
 	return (size_t *)((char *)&c->lim + o->off);
 }
 
+/* --node-id: printable ASCII without spaces, 1..63 bytes. */
+static int
+parse_node_id(config *c, const char *s, fault *f)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= sizeof c->node_id)
+		return fault_set(f, FAULT_INVALID, "--node-id must be 1..%zu "
+		    "bytes", sizeof c->node_id - 1);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return fault_set(f, FAULT_INVALID, "--node-id must be "
+			    "printable ASCII without spaces");
+	memcpy(c->node_id, s, n + 1);
+	return 0;
+}
+
+/* The default node id: "hostname:port" (cut to fit; "localhost" when the
+ * host name is unknown; bytes that parse_node_id refuses become '_'). */
+static void
+default_node_id(config *c)
+{
+	char host[256];
+
+	if (gethostname(host, sizeof host) != 0)
+		strcpy(host, "localhost");
+	host[sizeof host - 1] = '\0';
+	for (char *p = host; *p; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			*p = '_';
+	snprintf(c->node_id, sizeof c->node_id, "%.50s:%u", host, c->port);
+}
+
 void
 config_default(config *c)
 {
@@ -145,6 +183,8 @@ config_default(config *c)
 		*limit_field(c, &limit_opts[i]) = limit_opts[i].def;
 	c->events_heartbeat = 15.0;
 	c->level = LOG_INFO;
+	c->lease_ttl = LEASE_TTL_DEFAULT;
+	default_node_id(c);
 }
 
 void
@@ -169,6 +209,12 @@ config_usage(FILE *out)
 	    "  --max-body BYTES          request body cap (default 67108864)\n"
 	    "  --checkpoint-every SECS   weights checkpoint period while training\n"
 	    "                            (default 1)\n"
+	    "  --node-id NAME            this node's name in leases, job records,\n"
+	    "                            logs and /metrics: printable, no spaces,\n"
+	    "                            at most 63 bytes (default HOSTNAME:PORT)\n"
+	    "  --lease-ttl SECS          a model's lease (one writer per model) lasts\n"
+	    "                            this long unless renewed, 1..3600\n"
+	    "                            (default 10)\n"
 	    "  --max-queue N             queued jobs before 503 (default 1024)\n"
 	    "  --history-raw-steps N     newest loss steps kept one by one per\n"
 	    "                            model, 0 for all; older ones stay as exact\n"
@@ -309,7 +355,7 @@ config_parse(config *c, int argc, char **argv, fault *f)
 {
 	unsigned long long v;
 	char *end;
-	int opt;
+	int opt, node_given = 0;
 
 	optind = 1;
 	opterr = 0;
@@ -436,6 +482,21 @@ config_parse(config *c, int argc, char **argv, fault *f)
 			    opt == OPT_CORS_ORIGIN, f) < 0)
 				return CONFIG_ERROR;
 			break;
+		case OPT_NODE_ID:
+			if (parse_node_id(c, optarg, f) < 0)
+				return CONFIG_ERROR;
+			node_given = 1;
+			break;
+		case OPT_LEASE_TTL:
+			if (parse_ulong(optarg, LEASE_TTL_MIN, LEASE_TTL_MAX,
+			    &v) < 0) {
+				fault_set(f, FAULT_INVALID, "--lease-ttl must be "
+				    "%d..%d seconds", LEASE_TTL_MIN,
+				    LEASE_TTL_MAX);
+				return CONFIG_ERROR;
+			}
+			c->lease_ttl = (unsigned)v;
+			break;
 		case OPT_HELP:
 			config_usage(stdout);
 			return CONFIG_EXIT;
@@ -453,5 +514,7 @@ config_parse(config *c, int argc, char **argv, fault *f)
 		    argv[optind]);
 		return CONFIG_ERROR;
 	}
+	if (!node_given)
+		default_node_id(c); /* with the port --listen gave */
 	return check_access(c, f) < 0 ? CONFIG_ERROR : CONFIG_RUN;
 }

@@ -68,6 +68,11 @@ typedef struct config {
 	config_limits lim;          /* the --max-* and connection limits */
 	origin_policy origin;       /* --allowed-hosts and --cors-origin (the
 	                               names point into argv) */
+	char node_id[64];           /* --node-id (STORE_NODE_MAX): this node's
+	                               name in leases, job records, logs and
+	                               /metrics; default "hostname:port" */
+	unsigned lease_ttl;         /* --lease-ttl: seconds a model's lease
+	                               lasts unless renewed (every third) */
 } config;
 
 /* The defaults: 127.0.0.1:8080, ./mlpd.db, one HTTP thread per core, one

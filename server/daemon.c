@@ -27,6 +27,7 @@
 
 struct daemon_ctx {
 	api_ctx api;
+	leases *leases; /* this node's model leases (engine/lease.h) */
 	http_server *http;
 	auth *auth;     /* the --token-file token, or NULL */
 	origin_policy origin; /* the Host and Origin rules in force */
@@ -152,12 +153,21 @@ daemon_start(const config *c, fault *f)
 	tc.max_queue = c->max_queue;
 	tc.max_versions = c->lim.max_versions;
 	tc.job_memory = c->lim.job_memory;
+	/* one writer per model: the leases the trainer takes (on SQLite
+	 * always this node's, their epochs fencing the writes the same) */
+	if ((d->leases = leases_create(d->api.st, c->node_id,
+	    (int64_t)c->lease_ttl * 1000, f)) == NULL)
+		goto fail;
+	tc.leases = d->leases;
+	log_info("node '%s': model leases last %u s", c->node_id,
+	    c->lease_ttl);
 	if ((d->api.tr = trainer_create(d->api.st, d->api.reg, &tc, f)) ==
 	    NULL)
 		goto fail;
 	routes = api_routes(&nroutes);
 	if ((d->api.mx = metrics_create(routes, nroutes, f)) == NULL)
 		goto fail;
+	metrics_set_node(d->api.mx, c->node_id);
 	d->origin = c->origin;
 	d->origin.host_free = d->auth != NULL;
 	d->origin.tls = d->tls != NULL;
@@ -212,6 +222,9 @@ daemon_stop(daemon_ctx *d)
 	events_destroy(d->api.ev);
 	metrics_destroy(d->api.mx);
 	trainer_destroy(d->api.tr);
+	/* after the jobs checkpointed and put theirs: hands back any lease
+	 * left at once, for another node to take without waiting */
+	leases_destroy(d->leases);
 	registry_destroy(d->api.reg);
 	versions_destroy(d->api.vs);
 	store_close(d->api.st);

@@ -681,11 +681,13 @@ START_TEST(test_train_xor)
 	ck_assert(json_is_null(json_object_get(j, "best_value")));
 	ck_assert(json_is_null(json_object_get(j, "reason")));
 	ck_assert(json_is_null(json_object_get(j, "best_version")));
-	ck_assert_uint_eq(json_object_size(j), 15);
+	ck_assert_uint_eq(json_object_size(j), 16);
 	json_decref(j);
 
 	j = tl_wait_job(job_id, "succeeded", "failed", 10.0);
 	ck_assert_str_eq(tl_jstr(j, "status"), "succeeded");
+	/* the node that ran it (issue 10) */
+	ck_assert_str_eq(tl_jstr(j, "node"), tl_cfg()->node_id);
 	ck_assert_int_eq(tl_jint(j, "steps_done"), 3000);
 	ck_assert(isfinite(tl_jnum(j, "loss")));
 	/* no schedule: the rate in force is the model's */

@@ -8,7 +8,8 @@ set -u
 
 here=$(dirname "$0")
 . "$here/pg_cluster.sh"
-bin=${builddir:-.}/tests/check_store
+# (tests/check_lease_pg.sh runs check_lease the same way)
+bin=${PGTEST_BIN:-${builddir:-.}/tests/check_store}
 
 top=$(mktemp -d "${TMPDIR:-/tmp}/mlpd-check_store_pg.XXXXXX") || exit 99
 trap 'pg_cluster_stop "$top/pg"; rm -rf "$top"' EXIT

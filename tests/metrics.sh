@@ -60,7 +60,7 @@ buckets_cumulative() {
 # ---------------------------------------------------------------------------
 # Start the daemon
 # ---------------------------------------------------------------------------
-start :memory:
+start :memory: --node-id 'node-"1\'
 
 # ---------------------------------------------------------------------------
 # Traffic: one of each, so every count below is known exactly
@@ -139,7 +139,7 @@ else
 fi
 check "every family has HELP and TYPE" \
     "$(grep -c '^# HELP mlpd_' "$tmp/metrics"):$(grep -c '^# TYPE mlpd_' "$tmp/metrics")" \
-    "9:9"
+    "10:10"
 
 C=mlpd_http_connections_closed_total
 check "no connection closed for a slow request" \
@@ -196,6 +196,8 @@ check "jobs by state" \
         printf '%s=%s ' "$s" "$(sample "mlpd_jobs{state=\"$s\"}")"; done)" \
     "queued=0 running=0 succeeded=1 failed=0 cancelled=0 interrupted=0 "
 check "queue depth is 0" "$(sample mlpd_job_queue_depth)" 0
+check "the node is named, its label escaped" \
+    "$(grep -cxF 'mlpd_node_info{node="node-\"1\\"} 1' "$tmp/metrics")" 1
 check_true "database size > 0" gt "$(sample mlpd_database_size_bytes)" 0
 
 finish

@@ -1070,6 +1070,8 @@ codec_job_json(const store_job *j)
 	json_object_set_new(doc, "started_at", codec_time_json(j->started_ms));
 	json_object_set_new(doc, "finished_at",
 	    codec_time_json(j->finished_ms));
+	json_object_set_new(doc, "node", j->node[0] ? json_string(j->node) :
+	    json_null());
 	job_control_json(doc, j);
 	return doc;
 }

@@ -55,6 +55,7 @@ struct metrics {
 	req_series *reqs;     /* nroutes matched, then NMETHODS unmatched,
 	                         then nroutes HEADs of the GET routes */
 	duration_hist *hists; /* nhist; the last is "unmatched" */
+	char node[64];        /* --node-id (metrics_set_node); "": none */
 };
 
 /* The pattern as a label: each '*' becomes "{id}". */
@@ -425,6 +426,29 @@ put_closed(FILE *o, const http_server *hs)
 	    " %lu\n", idle);
 }
 
+void
+metrics_set_node(metrics *m, const char *node_id)
+{
+	snprintf(m->node, sizeof m->node, "%s", node_id);
+}
+
+/* mlpd_node_info: which node answers (the label escaped as the text
+ * format asks). */
+static void
+put_node(FILE *o, const metrics *m)
+{
+	put_family(o, "mlpd_node_info", "gauge",
+	    "This node's --node-id (the name in its leases and job records); "
+	    "always 1.");
+	fputs("mlpd_node_info{node=\"", o);
+	for (const char *p = m->node; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', o);
+		fputc(*p, o);
+	}
+	fputs("\"} 1\n", o);
+}
+
 char *
 metrics_render(metrics *m, registry *reg, trainer *tr, store *st,
 	       const http_server *hs, size_t *len)
@@ -439,6 +463,8 @@ metrics_render(metrics *m, registry *reg, trainer *tr, store *st,
 		put_requests(o, m);
 	if (m)
 		put_durations(o, m);
+	if (m && m->node[0] != '\0')
+		put_node(o, m);
 	if (hs)
 		put_closed(o, hs);
 	if (reg)

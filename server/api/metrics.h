@@ -48,6 +48,10 @@ void metrics_destroy(metrics *m);
 void metrics_observe_http(void *ctx, int route, const char *method,
 			  int status, double seconds);
 
+/* Names this node in the exposition (mlpd_node_info{node="..."} 1); at
+ * start, before any render. */
+void metrics_set_node(metrics *m, const char *node_id);
+
 /* The whole exposition text: malloc'd and NUL-terminated, its length in
  * *len; the caller frees it. NULL when out of memory. reg, tr, st and hs
  * are read, not changed; any may be NULL (its families are left out). */

@@ -37,7 +37,8 @@
  * locks (its writer connection, SQLite's) are never taken under 1, 2, 3
  * or 4: the registry does no I/O, the hub none under its lock (its
  * heartbeat thread stores the event id reservation without it), and the
- * trainer drops its lock around every store call. The HTTP side's own locks (http_pool's
+ * trainer drops its lock around every store call. The leases' lock
+ * (lease.c) is taken with none of 1..4 held, and the store's under it. The HTTP side's own locks (http_pool's
  * queue, http_watch's list) are leaves, taken with none of these held.
  */
 #ifndef MLPD_REGISTRY_H

@@ -294,13 +294,21 @@ static void
 do_interrupt(trainer *t, task *tk)
 {
 	job *j = tk->job;
+	lease_hold *hold = j->hold;
 	store_job row;
 	fault f;
+	int lost = lease_lost(hold);
 
+	fault_clear(&f);
 	if (j->rs.started) {
-		/* a sliced job: checkpoint what it did */
+		/* a sliced job: checkpoint what it did, unless its lease
+		 * went to another node (then nothing more is written) */
 		pthread_mutex_unlock(&t->mu);
-		trainer_loop_flush(t, j, tk->model, 1, NULL, &f);
+		if (!lost && trainer_loop_flush(t, j, tk->model, 1, NULL,
+		    &f) < 0 && f.code == FAULT_FENCED) {
+			lease_mark_lost(t->cfg.leases, hold, f.msg);
+			lost = 1;
+		}
 		pthread_mutex_lock(&t->mu);
 		do_count_jobs(tk->model, 0, -1);
 	} else {
@@ -309,9 +317,11 @@ do_interrupt(trainer *t, task *tk)
 	}
 	do_finish(t, j, STORE_JOB_INTERRUPTED, NULL);
 	row = j->row;
+	j->hold = NULL;
 	pthread_mutex_unlock(&t->mu);
-	if (store_job_update(t->st, &row, &f) < 0)
+	if (!lost && store_job_update(t->st, &row, &f) < 0)
 		log_error("job %s: %s", row.id, f.msg);
+	lease_put(t->cfg.leases, hold);
 	pthread_mutex_lock(&t->mu);
 	trainer_loop_free(&j->rs);
 	registry_put(tk->model);

@@ -47,6 +47,14 @@
  * trainer.c (the scheduler and the job list), trainer_loop.c (a train
  * job's slices, commits and revert), trainer_sync.c (steps and weights).
  *
+ * Leases (lease.h). With cfg.leases set, a job takes its model's lease
+ * before its first step and drops it when it ends; a /step or a weight
+ * replacement holds it for its run; every commit carries the lease's
+ * epoch. When the lease is lost (the renewer says so, or a commit fails
+ * with FAULT_FENCED) the work stops at once and writes nothing more: the
+ * job ends interrupted in this node's memory only (its row is the new
+ * owner's), live goes back to the stored checkpoint (a read).
+ *
  * Errors are faults (core/fault.h), never statuses: FAULT_NO_MODEL,
  * FAULT_NO_JOB, FAULT_BUSY, FAULT_NO_DATA, FAULT_FINISHED,
  * FAULT_QUEUE_FULL and FAULT_CLOSED besides the core's and the store's;
@@ -59,6 +67,7 @@
 
 #include "events.h"
 #include "fault.h"
+#include "lease.h"
 #include "registry.h"
 #include "store.h"
 #include "trainer_opts.h"
@@ -76,6 +85,12 @@ typedef struct trainer_config {
 	size_t job_memory;       /* bytes of rows a train job may hold
 	                            (--job-memory): past it, rows are
 	                            streamed (dataset.h); 0: 256 MB */
+	leases *leases;          /* this node's leases (lease.h), borrowed:
+	                            a job holds its model's from its first
+	                            step to its end, a /step or weight
+	                            replacement for its run, and every write
+	                            of theirs is fenced by its epoch; NULL:
+	                            no leases, unfenced writes (tests) */
 } trainer_config;
 
 /* A copy of a job for the API; row.error points into error, row.options

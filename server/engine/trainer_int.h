@@ -16,6 +16,9 @@
  * waits on I/O: a call that writes a job row or deletes rows changes the
  * in-memory state under the lock, drops it for the store call, and takes
  * it again to settle. The store's own locks come after all of these.
+ * The leases (lease.h) are taken, put and checked by the worker that runs
+ * the model, with trainer.mu not held (lease.mu is never taken under it;
+ * a job's hold is the worker's, like its run_state).
  * Functions named do_* assume trainer.mu is held.
  *
  * A job's run_state and the model's live weights are not under any lock:
@@ -96,6 +99,9 @@ typedef struct job {
 	int forget;             /* the model is being deleted */
 	int terminal;           /* succeeded/failed/cancelled/interrupted */
 	run_state rs;
+	lease_hold *hold;       /* its model's lease from its first step to
+	                           its end (lease.h); NULL: unfenced. Only
+	                           the worker running the job touches it */
 } job;
 
 typedef struct task {
@@ -176,6 +182,10 @@ void trainer_loop_run(trainer *t, task *tk);
  * publishes a snapshot. No lock held. */
 int trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 		       const store_job *final, fault *f);
+
+/* After a lost lease: live becomes the model's stored checkpoint (a read
+ * only: the model is another node's now) and is published. No lock. */
+void trainer_loop_reload(trainer *t, model_entry *m);
 
 /* Frees what rs holds and zeroes it (trainer.mu held once rs ran: the
  * rows it kept leave the trainer's count). */

@@ -12,6 +12,7 @@
 #include "trainer_int.h"
 
 #include <float.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -86,6 +87,7 @@ trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 	p.job = &row;
 	p.vpoints = rs->vpts;
 	p.nvpoints = rs->nvpts;
+	p.epoch = lease_epoch(j->hold);
 	rc = store_progress_commit(t->st, &p, f);
 	free(blob);
 	if (rc < 0)
@@ -383,7 +385,9 @@ typedef enum slice_end {
 	SLICE_YIELD,    /* others wait: requeue */
 	SLICE_DONE,     /* every step ran */
 	SLICE_STOPPED,  /* cancel, delete or shutdown */
-	SLICE_FAILED    /* f says why */
+	SLICE_FAILED,   /* f says why */
+	SLICE_LOST      /* the model's lease went to another node: stop,
+	                   write nothing more (f says why, FAULT_FENCED) */
 } slice_end;
 
 /* Runs steps until the job ends or, after a commit, others are waiting.
@@ -404,6 +408,11 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 		float loss, rate;
 		double now;
 
+		if (lease_lost(j->hold)) {
+			fault_set(f, FAULT_FENCED, "the lease on model '%s' "
+			    "went to another node", m->id);
+			return SLICE_LOST;
+		}
 		pthread_mutex_lock(&t->mu);
 		total = j->row.steps_total;
 		stop = j->cancel || j->forget || t->stop;
@@ -460,7 +469,8 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 			if (trainer_loop_flush(t, j, m, now - rs->last_ckpt >=
 			    t->cfg.checkpoint_every ||
 			    rs->npts >= TRAINER_POINTS_MAX, NULL, f) < 0)
-				return SLICE_FAILED;
+				return f->code == FAULT_FENCED ? SLICE_LOST :
+				    SLICE_FAILED;
 			last_flush = wallclock_mono();
 			pthread_mutex_lock(&t->mu);
 			others = do_others_waiting(t, m);
@@ -469,6 +479,28 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 				return SLICE_YIELD;
 		}
 	}
+}
+
+void
+trainer_loop_reload(trainer *t, model_entry *m)
+{
+	void *blob = NULL;
+	size_t len = 0;
+	mlp *old;
+	fault f;
+
+	if (store_model_checkpoint(t->st, m->id, &blob, &len, NULL, &f) < 0 ||
+	    (old = blob_load(blob, len, &m->spec, &f)) == NULL) {
+		log_warn("model %s: its stored checkpoint was not reloaded: %s",
+		    m->id, f.msg);
+		free(blob);
+		return;
+	}
+	free(blob);
+	mlp_destroy(m->live);
+	m->live = old;
+	if (registry_publish(m, registry_last_loss(m), wallclock_ms(), &f) < 0)
+		log_warn("model %s: snapshot not published: %s", m->id, f.msg);
 }
 
 /* Puts m back to its stored checkpoint after training that cannot be
@@ -516,6 +548,9 @@ job_running(trainer *t, job *j, model_entry *m, fault *f)
 	pthread_mutex_lock(&t->mu);
 	j->row.status = STORE_JOB_RUNNING;
 	j->row.started_ms = wallclock_ms();
+	if (t->cfg.leases != NULL)
+		snprintf(j->row.node, sizeof j->row.node, "%s",
+		    leases_node(t->cfg.leases));
 	/* a resumed job keeps the start of the job it continues, and its
 	 * first step is the one after that job's checkpoint */
 	if (j->opts.resume[0] == '\0')
@@ -546,6 +581,16 @@ job_settle(trainer *t, job *j, model_entry *m, store_job_status *final,
 		rc = store_job_update(t->st, row, &ff);
 	else if (!j->rs.revert)
 		rc = trainer_loop_flush(t, j, m, 1, row, &ff);
+	if (rc < 0 && ff.code == FAULT_FENCED) {
+		/* another node has the model: write nothing more */
+		lease_mark_lost(t->cfg.leases, j->hold, ff.msg);
+		*f = ff;
+		*final = STORE_JOB_INTERRUPTED;
+		row->status = *final;
+		row->error = f->msg;
+		trainer_loop_reload(t, m);
+		return;
+	}
 	if (rc < 0 && j->rs.started) {
 		/* what was trained cannot be kept: a commit that failed
 		 * fails the job with its reason; the model goes back to its
@@ -692,6 +737,7 @@ trainer_loop_run(trainer *t, task *tk)
 	store_job_status final;
 	fault f;
 	store_job row;
+	int lost;
 
 	fault_clear(&f);
 	pthread_mutex_lock(&t->mu);
@@ -701,6 +747,7 @@ trainer_loop_run(trainer *t, task *tk)
 	if (!j->rs.started)
 		j->rs.began = wallclock_mono();
 	if (!j->rs.started && (job_running(t, j, m, &f) < 0 ||
+	    lease_acquire(t->cfg.leases, m->id, &j->hold, &f) < 0 ||
 	    job_start(t, j, m, &f) < 0))
 		end = SLICE_FAILED;
 	else
@@ -712,11 +759,12 @@ trainer_loop_run(trainer *t, task *tk)
 		pthread_mutex_unlock(&t->mu);
 		return;
 	}
+	lost = end == SLICE_LOST;
 	pthread_mutex_lock(&t->mu);
 	if (end == SLICE_DONE)
 		final = STORE_JOB_SUCCEEDED;
-	else if (end == SLICE_STOPPED)
-		final = j->cancel && !j->forget && !t->stop ?
+	else if (end == SLICE_STOPPED || end == SLICE_LOST)
+		final = j->cancel && !j->forget && !t->stop && !lost ?
 		    STORE_JOB_CANCELLED : STORE_JOB_INTERRUPTED;
 	else
 		final = STORE_JOB_FAILED;
@@ -725,9 +773,10 @@ trainer_loop_run(trainer *t, task *tk)
 	pthread_mutex_unlock(&t->mu);
 	row.status = final;
 	row.finished_ms = wallclock_ms();
-	row.error = final == STORE_JOB_FAILED ? f.msg : NULL;
+	row.error = final == STORE_JOB_FAILED || lost ? f.msg : NULL;
 	/* the job's last validation point, unless its last epoch gave it */
-	if (!j->forget && final != STORE_JOB_FAILED && j->rs.started &&
+	if (!j->forget && !lost && final != STORE_JOB_FAILED &&
+	    j->rs.started &&
 	    j->rs.vn > 0 && j->rs.s > 0 &&
 	    mlp_step(m->live) != j->rs.last_val_step) {
 		fault vf;
@@ -745,12 +794,19 @@ trainer_loop_run(trainer *t, task *tk)
 	if (!j->forget && (final == STORE_JOB_SUCCEEDED ||
 	    final == STORE_JOB_CANCELLED))
 		restore_best(j, m);
-	if (!j->forget)
+	if (lost) {
+		/* nothing more is written: the model is another node's */
+		lease_mark_lost(t->cfg.leases, j->hold, f.msg);
+		trainer_loop_reload(t, m);
+	} else if (!j->forget) {
 		job_settle(t, j, m, &final, &row, &f);
+	}
+	lease_put(t->cfg.leases, j->hold);
+	j->hold = NULL;
 	log_info("job %s on model %s ended %s after %lld steps%s%s",
 	    j->row.id, m->id, store_job_status_name(final),
-	    (long long)j->rs.s, final == STORE_JOB_FAILED ? ": " : "",
-	    final == STORE_JOB_FAILED ? f.msg : "");
+	    (long long)j->rs.s, row.error != NULL ? ": " : "",
+	    row.error != NULL ? row.error : "");
 	mlp_trim(m->live, TRAINER_SCRATCH_KEPT);
 	pthread_mutex_lock(&t->mu);
 	do_count_jobs(m, 0, -1);

@@ -38,7 +38,8 @@ restore_live(model_entry *m, const void *blob, size_t len)
 /* Commits a step's loss row, weights (after) and validation point. */
 static int
 commit_step(trainer *t, task *tk, float loss, const void *after,
-	    size_t alen, int64_t now, store_loss_point *pt, fault *f)
+	    size_t alen, int64_t now, uint64_t epoch, store_loss_point *pt,
+	    fault *f)
 {
 	model_entry *m = tk->model;
 	store_progress p;
@@ -55,6 +56,7 @@ commit_step(trainer *t, task *tk, float loss, const void *after,
 	p.step = pt->step;
 	p.last_loss = loss;
 	p.now_ms = now;
+	p.epoch = epoch;
 	if (tk->val != NULL && tk->val->n > 0) {
 		/* measured after the update, stored with it */
 		if (trainer_loop_measure(m->live, tk->val->x, tk->val->y,
@@ -80,6 +82,7 @@ trainer_sync_run(trainer *t, task *tk)
 	store_loss_point pt;
 	float loss = NAN;
 	fault *f = &tk->err;
+	lease_hold *hold = NULL;
 
 	tk->rc = -1;
 	if (blob_save(m->live, &before, &blen, f) < 0)
@@ -103,14 +106,19 @@ trainer_sync_run(trainer *t, task *tk)
 		if (tk->set_step)
 			mlp_set_step(m->live, tk->step);
 	}
-	if (blob_save(m->live, &after, &alen, f) < 0)
+	/* the model's lease, taken once the update is known to be good (a
+	 * refused one writes nothing, not even the lease): 409 when another
+	 * node has it; the commit below is fenced by its epoch */
+	if (lease_acquire(t->cfg.leases, m->id, &hold, f) < 0 ||
+	    blob_save(m->live, &after, &alen, f) < 0)
 		goto restore;
 	if (tk->kind == TASK_STEP) {
-		if (commit_step(t, tk, loss, after, alen, now, &pt, f) < 0)
+		if (commit_step(t, tk, loss, after, alen, now,
+		    lease_epoch(hold), &pt, f) < 0)
 			goto restore;
 	} else {
-		if (store_model_set_weights(t->st, m->id, after, alen,
-		    mlp_step(m->live), now, f) < 0)
+		if (store_model_set_weights_fenced(t->st, m->id, after, alen,
+		    mlp_step(m->live), now, lease_epoch(hold), f) < 0)
 			goto restore;
 		loss = tk->set_step ? tk->loss : registry_last_loss(m);
 	}
@@ -128,8 +136,15 @@ trainer_sync_run(trainer *t, task *tk)
 	tk->rc = 0;
 	goto out;
 restore:
-	restore_live(m, before, blen);
+	if (f->code == FAULT_FENCED) {
+		/* another node has the model: nothing was written */
+		lease_mark_lost(t->cfg.leases, hold, f->msg);
+		trainer_loop_reload(t, m);
+	} else {
+		restore_live(m, before, blen);
+	}
 out:
+	lease_put(t->cfg.leases, hold);
 	mlp_trim(m->live, TRAINER_SCRATCH_KEPT);
 	free(before);
 	free(after);

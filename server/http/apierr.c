@@ -65,6 +65,8 @@ apierr_from_fault(apierr *e, const fault *f)
 		return from_fault(e, 503, "shutting_down", 5, f);
 	case FAULT_UNAVAILABLE:
 		return from_fault(e, 503, "database_unavailable", 2, f);
+	case FAULT_FENCED:
+		return from_fault(e, 409, "lease_lost", 0, f);
 	default:
 		return apierr_set(e, 500, "internal_error", "%s",
 		    f->msg[0] ? f->msg : "internal error");

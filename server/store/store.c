@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <stddef.h>
+#include <string.h>
 
 /* libpq's URI prefixes (libpq's own test is case-sensitive). */
 static const char *const pg_uri_prefixes[] = { "postgresql://",
@@ -332,4 +333,70 @@ store_aliases_list(store *s, const char *model_id, store_alias **out,
 		   size_t *n, fault *f)
 {
 	return s->ops->aliases_list(s, model_id, out, n, f);
+}
+
+/* ---- leases ---- */
+
+/* The checks both backends share: the ids, the ttl. */
+static int
+lease_args(const char *model_id, const char *node_id, int64_t ttl_ms,
+	   fault *f)
+{
+	if (model_id == NULL || model_id[0] == '\0')
+		return fault_set(f, FAULT_INVALID, "no model id given");
+	if (node_id == NULL || node_id[0] == '\0' ||
+	    strlen(node_id) >= STORE_NODE_MAX)
+		return fault_set(f, FAULT_INVALID, "a node id must be 1 to %d "
+				 "bytes", STORE_NODE_MAX - 1);
+	if (ttl_ms < 1)
+		return fault_set(f, FAULT_INVALID, "a lease lasts at least 1 "
+				 "ms");
+	return 0;
+}
+
+int
+store_lease_take(store *s, const char *model_id, const char *node_id,
+		 int64_t ttl_ms, uint64_t *epoch, char *holder,
+		 size_t holder_len, fault *f)
+{
+	if (holder != NULL && holder_len > 0)
+		holder[0] = '\0';
+	if (lease_args(model_id, node_id, ttl_ms, f) != 0)
+		return -1;
+	return s->ops->lease_take(s, model_id, node_id, ttl_ms, epoch,
+	    holder, holder_len, f);
+}
+
+int
+store_lease_renew(store *s, const char *model_id, const char *node_id,
+		  uint64_t epoch, int64_t ttl_ms, char *holder,
+		  size_t holder_len, fault *f)
+{
+	if (holder != NULL && holder_len > 0)
+		holder[0] = '\0';
+	if (lease_args(model_id, node_id, ttl_ms, f) != 0)
+		return -1;
+	return s->ops->lease_renew(s, model_id, node_id, epoch, ttl_ms,
+	    holder, holder_len, f);
+}
+
+int
+store_lease_release(store *s, const char *model_id, const char *node_id,
+		    uint64_t epoch, fault *f)
+{
+	if (lease_args(model_id, node_id, 1, f) != 0)
+		return -1;
+	return s->ops->lease_release(s, model_id, node_id, epoch, f);
+}
+
+int
+store_model_set_weights_fenced(store *s, const char *id, const void *blob,
+			       size_t len, uint64_t step, int64_t now_ms,
+			       uint64_t epoch, fault *f)
+{
+	if (epoch == 0)
+		return s->ops->model_set_weights(s, id, blob, len, step,
+		    now_ms, f);
+	return s->ops->model_set_weights_fenced(s, id, blob, len, step,
+	    now_ms, epoch, f);
 }

@@ -42,6 +42,7 @@
 #include "ids.h"
 
 #define STORE_ID_MAX IDS_MAX /* ids (ids.h) fit, NUL included */
+#define STORE_NODE_MAX 64 /* a node id (--node-id): 63 bytes and the NUL */
 
 typedef struct store store;
 
@@ -139,6 +140,9 @@ typedef struct store_job {
 	int64_t ckpt_steps;  /* the job's steps at its last weights
 	                        checkpoint (a resumed job starts there) */
 	int64_t best_version; /* the version save_best stored; 0: none */
+	char node[STORE_NODE_MAX]; /* the node that runs or last ran it
+	                        (--node-id); "": none yet. An update with
+	                        "" keeps the stored one */
 } store_job;
 
 /* "queued", "running", ... ; NULL for a bad value. */
@@ -271,12 +275,18 @@ typedef struct store_progress {
 	const store_job *job; /* a job row to update too, or NULL */
 	const store_val_point *vpoints; /* validation points, ascending */
 	size_t nvpoints;
+	uint64_t epoch;       /* the writer's lease epoch on the model
+	                         (store_lease_take); 0: unfenced, for callers
+	                         that hold no lease (tests, tools) */
 } store_progress;
 
 /* Writes one progress record in a single transaction: loss rows and
  * validation points (one at or before the last step stored replaces the
  * points from its step on), then
- * (when given) the checkpoint and the job's status/steps/loss/error/times. */
+ * (when given) the checkpoint and the job's status/steps/loss/error/times.
+ * With p->epoch set it is a fenced write (see the leases below): when
+ * that epoch is not the model's lease epoch any more it changes nothing
+ * and fails with FAULT_FENCED. */
 int store_progress_commit(store *s, const store_progress *p, fault *f);
 
 /* The model's checkpoint as stored: a malloc'd copy of its weights blob
@@ -454,5 +464,58 @@ int store_alias_delete(store *s, const char *model_id, const char *name,
  * into a malloc'd array (*n may be 0). */
 int store_aliases_list(store *s, const char *model_id, store_alias **out,
 		       size_t *n, fault *f);
+
+/* ---- leases: one writer per model (server/engine/lease.h) ---- */
+
+/*
+ * A node that writes a model's weights, optimizer state, history or job
+ * progress holds the model's lease: a row naming the node, an expiry the
+ * node renews, and an epoch (a fencing token) that grows by one every
+ * time the lease changes hands and is never reused. Every such write
+ * carries the epoch (store_progress.epoch, store_model_set_weights_fenced)
+ * and checks it in its own transaction: a write whose epoch is not the
+ * model's lease epoch any more, or whose lease was released, changes
+ * nothing and fails with FAULT_FENCED (the way Temporal fences shard
+ * owners with range_id). A lease that expired but that nobody took since
+ * still fences nothing: no other node can have written meanwhile, and a
+ * renew brings it back. Times: PostgreSQL's clock (now()), so the nodes'
+ * clocks need not agree; SQLite's, the local clock. On SQLite one node
+ * owns the file, so it always gets the lease; epochs and checks work the
+ * same, so the trainer's path is the same on both backends.
+ */
+
+/* Takes model_id's lease for node_id for ttl_ms (>= 1): 1 taken, with
+ * *epoch its epoch: a new one (the last plus one; 1 for a model never
+ * leased) when the lease was free, expired or released, the same one when
+ * node_id holds it already (then only the expiry moves: a node's job and
+ * its synchronous calls share one lease, and a new epoch would fence the
+ * node's own writes in flight). 0 when another node holds it and it has
+ * not expired: holder (holder_len bytes, may be NULL) gets its id. -1 on
+ * failure. */
+int store_lease_take(store *s, const char *model_id, const char *node_id,
+		     int64_t ttl_ms, uint64_t *epoch, char *holder,
+		     size_t holder_len, fault *f);
+
+/* Extends node_id's lease at epoch to ttl_ms from now: 1 renewed (also a
+ * lease that expired when nobody took it since), 0 lost: someone else
+ * holds it, the epoch moved on, or it was released; holder (may be NULL)
+ * then gets the node that holds it ("" when none). -1 on failure. */
+int store_lease_renew(store *s, const char *model_id, const char *node_id,
+		      uint64_t epoch, int64_t ttl_ms, char *holder,
+		      size_t holder_len, fault *f);
+
+/* Frees node_id's lease at epoch for any node to take at once (its epoch
+ * stays, the next take makes a new one): 1 released, 0 when node_id did
+ * not hold it at epoch (nothing changed), -1 on failure. */
+int store_lease_release(store *s, const char *model_id, const char *node_id,
+			uint64_t epoch, fault *f);
+
+/* store_model_set_weights fenced by epoch (0: unfenced, the same as
+ * store_model_set_weights): FAULT_FENCED, nothing changed, when epoch is
+ * not the model's lease epoch any more. */
+int store_model_set_weights_fenced(store *s, const char *id,
+				   const void *blob, size_t len,
+				   uint64_t step, int64_t now_ms,
+				   uint64_t epoch, fault *f);
 
 #endif

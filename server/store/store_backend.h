@@ -105,6 +105,20 @@ typedef struct store_ops {
 	    fault *f);
 	int (*aliases_list)(store *s, const char *model_id, store_alias **out,
 	    size_t *n, fault *f);
+
+	/* leases (the fenced writes: progress_commit with p->epoch, and
+	 * model_set_weights_fenced, called only with epoch != 0) */
+	int (*lease_take)(store *s, const char *model_id, const char *node_id,
+	    int64_t ttl_ms, uint64_t *epoch, char *holder, size_t holder_len,
+	    fault *f);
+	int (*lease_renew)(store *s, const char *model_id,
+	    const char *node_id, uint64_t epoch, int64_t ttl_ms, char *holder,
+	    size_t holder_len, fault *f);
+	int (*lease_release)(store *s, const char *model_id,
+	    const char *node_id, uint64_t epoch, fault *f);
+	int (*model_set_weights_fenced)(store *s, const char *id,
+	    const void *blob, size_t len, uint64_t step, int64_t now_ms,
+	    uint64_t epoch, fault *f);
 } store_ops;
 
 /* The head of every backend's store: its ops. */

@@ -82,7 +82,7 @@
 #define PG_CONNECT_TIMEOUT "5"
 
 /* Parameters of one statement at most. */
-#define PG_PARAMS_MAX 16
+#define PG_PARAMS_MAX 20
 
 typedef struct pg_store pg_store;
 
@@ -282,6 +282,26 @@ int pg_job_update(store *s, const store_job *j, fault *f);
 int pg_jobs_each(store *s, const char *model_id,
 		 int (*cb)(void *arg, const store_job *j), void *arg,
 		 fault *f);
+
+/* pg_lease.c (and pg_models.c: the fenced weights) */
+int pg_lease_take(store *s, const char *model_id, const char *node_id,
+		  int64_t ttl_ms, uint64_t *epoch, char *holder,
+		  size_t holder_len, fault *f);
+int pg_lease_renew(store *s, const char *model_id, const char *node_id,
+		   uint64_t epoch, int64_t ttl_ms, char *holder,
+		   size_t holder_len, fault *f);
+int pg_lease_release(store *s, const char *model_id, const char *node_id,
+		     uint64_t epoch, fault *f);
+int pg_model_set_weights_fenced(store *s, const char *id, const void *blob,
+				size_t len, uint64_t step, int64_t now_ms,
+				uint64_t epoch, fault *f);
+
+/* Inside a fenced write's own transaction on c: 0 when epoch is 0
+ * (unfenced) or model_id's lease epoch, held; else FAULT_FENCED (naming
+ * the holder) and -1, and the caller's transaction must change nothing.
+ * Locks the lease row FOR SHARE, so a take waits for the write. */
+int pg_lease_check(pg_conn *c, const char *model_id, uint64_t epoch,
+		   fault *f);
 
 /* pg_state.c */
 int pg_state_get(store *s, const char *name, int64_t *value, fault *f);

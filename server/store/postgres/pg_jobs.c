@@ -12,6 +12,7 @@
 #include "pg_int.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,7 @@
 	"options::jsonb #>> '{control,mark}', " \
 	"options::jsonb #>> '{control,start_step}', " \
 	"options::jsonb #>> '{control,ckpt_steps}', " \
-	"options::jsonb #>> '{control,best_version}'"
+	"options::jsonb #>> '{control,best_version}', node"
 
 int
 pg_job_update_row(pg_conn *c, const store_job *j, fault *f)
@@ -55,6 +56,7 @@ pg_job_update_row(pg_conn *c, const store_job *j, fault *f)
 	pg_p_i64(&p, j->start_step);
 	pg_p_i64(&p, j->ckpt_steps);
 	pg_p_i64(&p, j->best_version);
+	pg_p_text(&p, j->node);
 	n = pg_run(c, "UPDATE jobs SET status = $2, steps_done = $3, "
 		   "loss = $4, error = $5, started_ms = $6, finished_ms = $7, "
 		   "options = CASE WHEN $8::float8 IS NULL AND "
@@ -64,7 +66,8 @@ pg_job_update_row(pg_conn *c, const store_job *j, fault *f)
 		   "$9::bigint, 'best_value', $10::float8, 'stopped_step', "
 		   "$11::bigint, 'waited', $12::bigint, 'mark', $13::float8, "
 		   "'start_step', $14::bigint, 'ckpt_steps', $15::bigint, "
-		   "'best_version', $16::bigint))::text END "
+		   "'best_version', $16::bigint))::text END, "
+		   "node = coalesce(nullif($17, ''), node) "
 		   "WHERE id = $1", &p, f, "updating a job");
 	if (n < 0)
 		return -1;
@@ -210,6 +213,7 @@ fill_job(const PGresult *r, int i, store_job *j, fault *f)
 	j->start_step = pg_i64(r, i, 18);
 	j->ckpt_steps = pg_i64(r, i, 19);
 	j->best_version = pg_i64(r, i, 20); /* NULL is 0 */
+	snprintf(j->node, sizeof j->node, "%s", pg_text(r, i, 21));
 	return 0;
 }
 

@@ -216,6 +216,7 @@ struct set_weights {
 	const void *blob;
 	size_t len;
 	int64_t step, now_ms;
+	uint64_t epoch;      /* 0: unfenced */
 };
 
 /* History past the new step goes; last_loss becomes the loss of the last
@@ -228,7 +229,8 @@ do_set_weights(pg_conn *c, void *arg, fault *f)
 	pg_params p = { 0 };
 	double last_loss;
 
-	if (pg_model_need(c, w->id, 1, f) != 0 ||
+	if (pg_lease_check(c, w->id, w->epoch, f) != 0 ||
+	    pg_model_need(c, w->id, 1, f) != 0 ||
 	    pg_history_trim(c, w->id, w->step, f) != 0 ||
 	    pg_history_loss_at(c, w->id, w->step, &last_loss, f) != 0)
 		return -1;
@@ -246,7 +248,16 @@ int
 pg_model_set_weights(store *s, const char *id, const void *blob, size_t len,
 		     uint64_t step, int64_t now_ms, fault *f)
 {
-	struct set_weights w = { id, blob, len, (int64_t)step, now_ms };
+	return pg_model_set_weights_fenced(s, id, blob, len, step, now_ms, 0,
+	    f);
+}
+
+int
+pg_model_set_weights_fenced(store *s, const char *id, const void *blob,
+			    size_t len, uint64_t step, int64_t now_ms,
+			    uint64_t epoch, fault *f)
+{
+	struct set_weights w = { id, blob, len, (int64_t)step, now_ms, epoch };
 
 	if (id == NULL)
 		return fault_set(f, FAULT_INVALID, "no model id given");

@@ -27,6 +27,9 @@ do_progress(pg_conn *c, void *arg, fault *f)
 	pg_params q = { 0 };
 	int64_t n;
 
+	/* fenced (store.h, "leases"): a stale epoch changes nothing */
+	if (pg_lease_check(c, p->model_id, p->epoch, f) != 0)
+		return -1;
 	pg_p_text(&q, p->model_id);
 	pg_p_real(&q, p->last_loss);
 	pg_p_i64(&q, p->now_ms);

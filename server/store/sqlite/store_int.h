@@ -187,6 +187,30 @@ int sq_alias_delete(store *s, const char *model_id, const char *name,
 		    fault *f);
 int sq_aliases_list(store *s, const char *model_id, store_alias **out,
 		    size_t *n, fault *f);
+int sq_lease_take(store *s, const char *model_id, const char *node_id,
+		  int64_t ttl_ms, uint64_t *epoch, char *holder,
+		  size_t holder_len, fault *f);
+int sq_lease_renew(store *s, const char *model_id, const char *node_id,
+		   uint64_t epoch, int64_t ttl_ms, char *holder,
+		   size_t holder_len, fault *f);
+int sq_lease_release(store *s, const char *model_id, const char *node_id,
+		     uint64_t epoch, fault *f);
+int sq_model_set_weights_fenced(store *s, const char *id, const void *blob,
+				size_t len, uint64_t step, int64_t now_ms,
+				uint64_t epoch, fault *f);
+
+/* ---- store_lease.c: the epoch check of the fenced writes ---- */
+
+/* 0 when epoch is 0 (unfenced) or model_id's lease epoch, held; else
+ * FAULT_FENCED (naming the holder) and -1: the caller's transaction must
+ * then change nothing. Runs inside the write's own transaction. */
+int lease_check(conn *c, const char *model_id, uint64_t epoch, fault *f);
+
+/* Crash recovery: the owner lock file says no other process has the
+ * database, so every lease left held is a dead process's: all are
+ * released (their epochs stay), so that this run takes them at once
+ * whatever its --node-id. */
+int lease_free_all(conn *c, fault *f);
 
 /* ---- store_owner.c: one daemon per database file ---- */
 

@@ -11,6 +11,7 @@
 #include "store_int.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +37,7 @@ enum q {
 	"json_extract(options, '$.control.mark'), " \
 	"json_extract(options, '$.control.start_step'), " \
 	"json_extract(options, '$.control.ckpt_steps'), " \
-	"json_extract(options, '$.control.best_version')"
+	"json_extract(options, '$.control.best_version'), node"
 
 static const char *const q_sql[Q_COUNT_] = {
 	[Q_JOB_INSERT] =
@@ -51,7 +52,8 @@ static const char *const q_sql[Q_COUNT_] = {
 		"ELSE json_set(options, '$.control', json_object('lr', ?8, "
 		"'best_step', ?9, 'best_value', ?10, 'stopped_step', ?11, "
 		"'waited', ?12, 'mark', ?13, 'start_step', ?14, "
-		"'ckpt_steps', ?15, 'best_version', ?16)) END "
+		"'ckpt_steps', ?15, 'best_version', ?16)) END, "
+		"node = coalesce(nullif(?17, ''), node) "
 		"WHERE id = ?1",
 	[Q_JOB_NEXT] =
 		"SELECT " JOB_COLUMNS " FROM jobs "
@@ -92,6 +94,7 @@ job_update_row(conn *c, const store_job *j, fault *f)
 	db_bind_i64(st, 14, j->start_step, &rc);
 	db_bind_i64(st, 15, j->ckpt_steps, &rc);
 	db_bind_i64(st, 16, j->best_version, &rc);
+	db_bind_text(st, 17, j->node, &rc);
 	if (db_bound(c, st, rc, f, "updating a job") != 0 ||
 	    db_run(c, st, f, "updating a job") != 0)
 		return -1;
@@ -268,6 +271,11 @@ do_job_next(conn *c, void *arg, fault *f)
 	k->j.start_step = sqlite3_column_int64(st, 18);
 	k->j.ckpt_steps = sqlite3_column_int64(st, 19);
 	k->j.best_version = sqlite3_column_int64(st, 20); /* NULL is 0 */
+	if (sqlite3_column_type(st, 21) != SQLITE_NULL)
+		snprintf(k->j.node, sizeof k->j.node, "%s",
+			 (const char *)sqlite3_column_text(st, 21));
+	else
+		k->j.node[0] = '\0';
 	k->found = 1;
 	db_done(st);
 	return 0;

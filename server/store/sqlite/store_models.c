@@ -255,6 +255,7 @@ struct set_weights {
 	const void *blob;
 	size_t len;
 	int64_t step, now_ms;
+	uint64_t epoch;      /* 0: unfenced */
 };
 
 /* History past the new step goes; last_loss becomes the loss of the last
@@ -267,7 +268,8 @@ do_set_weights(conn *c, void *arg, fault *f)
 	double last_loss;
 	int rc = SQLITE_OK;
 
-	if (history_trim(c, w->id, w->step, f) != 0 ||
+	if (lease_check(c, w->id, w->epoch, f) != 0 ||
+	    history_trim(c, w->id, w->step, f) != 0 ||
 	    history_loss_at(c, w->id, w->step, &last_loss, f) != 0)
 		return -1;
 	if ((st = db_stmt(c, q_sql[Q_MODEL_SET_WEIGHTS], f)) == NULL)
@@ -289,7 +291,16 @@ int
 sq_model_set_weights(store *s, const char *id, const void *blob,
 		     size_t len, uint64_t step, int64_t now_ms, fault *f)
 {
-	struct set_weights w = { id, blob, len, (int64_t)step, now_ms };
+	return sq_model_set_weights_fenced(s, id, blob, len, step, now_ms, 0,
+	    f);
+}
+
+int
+sq_model_set_weights_fenced(store *s, const char *id, const void *blob,
+			    size_t len, uint64_t step, int64_t now_ms,
+			    uint64_t epoch, fault *f)
+{
+	struct set_weights w = { id, blob, len, (int64_t)step, now_ms, epoch };
 
 	if (id == NULL)
 		return fault_set(f, FAULT_INVALID, "no model id given");

@@ -25,6 +25,7 @@ extern const char store_schema_3_sql[];
 extern const char store_schema_4_sql[];
 extern const char store_schema_5_sql[];
 extern const char store_schema_6_sql[];
+extern const char store_schema_7_sql[];
 
 /* Forward migrations: step i takes a database from version - 1 to version,
  * in one transaction (its SQL, then its C step in migration_code when it
@@ -39,6 +40,7 @@ static const struct migration {
 	{ 4, store_schema_4_sql },	/* versions and aliases */
 	{ 5, store_schema_5_sql },	/* loss history in levels */
 	{ 6, store_schema_6_sql },	/* validation history in levels */
+	{ 7, store_schema_7_sql },	/* model leases (epochs) */
 };
 
 /* The steps that also move data, after their SQL in the same
@@ -153,14 +155,15 @@ do_migration(conn *c, void *arg, fault *f)
 }
 
 /* Crash recovery, in one transaction: unfinished jobs are interrupted,
- * loss rows and validation points past each model's checkpoint are
+ * the past run's leases released (lease_free_all), loss rows and validation points past each model's checkpoint are
  * dropped, and last_loss goes back to the loss at the checkpoint. */
 static int
 do_recover(conn *c, void *arg, fault *f)
 {
 	const int64_t *now = arg;
 
-	if (job_interrupt_all(c, *now, f) != 0)
+	if (job_interrupt_all(c, *now, f) != 0 ||
+	    lease_free_all(c, f) != 0)
 		return -1;
 	return model_recover_all(c, f);
 }

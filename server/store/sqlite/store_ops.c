@@ -44,4 +44,8 @@ const store_ops sqlite_ops = {
 	.alias_set = sq_alias_set,
 	.alias_delete = sq_alias_delete,
 	.aliases_list = sq_aliases_list,
+	.lease_take = sq_lease_take,
+	.lease_renew = sq_lease_renew,
+	.lease_release = sq_lease_release,
+	.model_set_weights_fenced = sq_model_set_weights_fenced,
 };

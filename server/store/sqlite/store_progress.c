@@ -25,6 +25,9 @@ do_progress(conn *c, void *arg, fault *f)
 	sqlite3_stmt *st;
 	int rc = SQLITE_OK;
 
+	/* fenced: a stale epoch changes nothing */
+	if (lease_check(c, p->model_id, p->epoch, f) != 0)
+		return -1;
 	st = db_stmt(c, q_sql[p->blob ? Q_MODEL_CHECKPOINT : Q_MODEL_PROGRESS],
 		     f);
 	if (st == NULL)

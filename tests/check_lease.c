@@ -1,0 +1,707 @@
+/*
+ * check_lease: Check tests of one writer per model (issue 10): the
+ * store's leases (take, renew, release, epochs), the fenced writes that
+ * change nothing on a stale epoch, and the trainer that stops a job at
+ * once, writing nothing more, when its lease is taken away, and hands its
+ * leases back at stop. Through the SQLite backend (a store on a temporary
+ * file, a registry, leases and a trainer made directly, no HTTP), so they
+ * run everywhere; the trainer's path is the same on PostgreSQL. With
+ * MLPD_TEST_PG (tests/check_lease_pg.sh) the store's cases run on a
+ * fresh PostgreSQL database instead (tests/pgtest.h), all but SQLite's
+ * recovery case.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dbfiles.h"
+#include "apierr.h"
+#include "blob.h"
+#include "fault.h"
+#include "lease.h"
+#include "pgtest.h"
+#include "registry.h"
+#include "store.h"
+#include "trainer.h"
+#include "wallclock.h"
+
+/* A store on a fresh file, a registry, this node's leases ("A"), a
+ * trainer and a model "m1" with rows. */
+typedef struct bench {
+	char dir[64];
+	char path[512];         /* the file, or the PostgreSQL conninfo */
+	store *st;
+	registry *reg;
+	leases *ls;
+	trainer *tr;
+	model_entry *m;
+} bench;
+
+#define NODE "A"
+
+/* $MLPD_TEST_PG's server, or NULL: SQLite only. */
+static const char *pg;
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void
+store_only(bench *b)
+{
+	fault f;
+
+	memset(b, 0, sizeof *b);
+	snprintf(b->dir, sizeof b->dir, "%s/check_lease.XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(b->dir));
+	if (pg != NULL)
+		pgtest_fresh(b->path, sizeof b->path);
+	else
+		snprintf(b->path, sizeof b->path, "%s/mlpd.db", b->dir);
+	b->st = store_open(b->path, &f);
+	ck_assert_msg(b->st != NULL, "store_open: %s", f.msg);
+}
+
+/* Adds model id (2 inputs, 1 output) to the store and the registry. */
+static model_entry *
+add_model(bench *b, const char *id)
+{
+	mlp_spec s;
+	store_model row;
+	void *blob = NULL;
+	size_t len = 0;
+	model_entry *m;
+	mlp *live;
+	fault f;
+
+	mlp_spec_default(&s);
+	s.n_layers = 1;
+	s.sizes[0] = 2;
+	s.sizes[1] = 1;
+	live = mlp_create(&s, &f);
+	ck_assert_msg(live != NULL, "mlp_create: %s", f.msg);
+	ck_assert_int_eq(blob_save(live, &blob, &len, &f), 0);
+	memset(&row, 0, sizeof row);
+	snprintf(row.id, sizeof row.id, "%s", id);
+	row.name = id;
+	row.created_ms = row.updated_ms = wallclock_ms();
+	row.last_loss = NAN;
+	row.blob = blob;
+	row.blob_len = len;
+	ck_assert_msg(store_model_insert(b->st, &row, &f) == 0, "%s", f.msg);
+	free(blob);
+	if (b->reg == NULL) {
+		mlp_destroy(live);
+		return NULL;
+	}
+	m = registry_entry_create(id, id, row.created_ms, row.updated_ms, 0,
+	    NAN, live, &f);
+	ck_assert_msg(m != NULL, "registry_entry_create: %s", f.msg);
+	ck_assert_int_eq(registry_add(b->reg, m, &f), 0);
+	return m;
+}
+
+static void
+add_rows(bench *b, model_entry *m, size_t n)
+{
+	float *x = calloc(2 * n, sizeof *x), *y = calloc(n, sizeof *y);
+	int64_t batch, total;
+	fault f;
+
+	ck_assert(x != NULL && y != NULL);
+	for (size_t i = 0; i < n; i++) {
+		x[2 * i] = (float)(i % 7) / 7.0f;
+		x[2 * i + 1] = (float)(i % 3) / 3.0f;
+		y[i] = x[2 * i] > x[2 * i + 1] ? 1.0f : 0.0f;
+	}
+	ck_assert_msg(store_batch_insert(b->st, m->id, x, y, n, 2, 1, 0,
+	    wallclock_ms(), &batch, &total, &f) == 0, "%s", f.msg);
+	registry_add_samples(m, (int64_t)n);
+	free(x);
+	free(y);
+}
+
+/* The whole bench; leases of ttl_ms, checkpoints every ckpt seconds. */
+static void
+bench_open(bench *b, int64_t ttl_ms, double ckpt)
+{
+	trainer_config c;
+	fault f;
+
+	store_only(b);
+	b->reg = registry_create(&f);
+	ck_assert_ptr_nonnull(b->reg);
+	b->ls = leases_create(b->st, NODE, ttl_ms, &f);
+	ck_assert_msg(b->ls != NULL, "leases_create: %s", f.msg);
+	memset(&c, 0, sizeof c);
+	c.threads = 1;
+	c.checkpoint_every = ckpt;
+	c.max_queue = 16;
+	c.leases = b->ls;
+	b->tr = trainer_create(b->st, b->reg, &c, &f);
+	ck_assert_msg(b->tr != NULL, "trainer_create: %s", f.msg);
+	b->m = add_model(b, "m1");
+	add_rows(b, b->m, 256);
+}
+
+static void
+bench_close(bench *b)
+{
+	trainer_destroy(b->tr);
+	leases_destroy(b->ls);
+	registry_put(b->m);
+	registry_destroy(b->reg);
+	store_close(b->st);
+	if (pg == NULL)
+		test_unlink_db(b->path);
+	rmdir(b->dir);
+}
+
+/* ---- the store's leases ---- */
+
+START_TEST(test_take_renew_release)
+{
+	bench b;
+	uint64_t e = 0, e2 = 0;
+	char who[STORE_NODE_MAX];
+	fault f;
+
+	store_only(&b);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "A", 60000, &e, who,
+	    sizeof who, &f), 1);
+	ck_assert_uint_eq(e, 1);
+	/* the holder again: the same epoch (its own writes stay valid) */
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "A", 60000, &e2, who,
+	    sizeof who, &f), 1);
+	ck_assert_uint_eq(e2, 1);
+	/* another node: refused while live, naming the holder */
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "B", 60000, &e2, who,
+	    sizeof who, &f), 0);
+	ck_assert_str_eq(who, "A");
+	ck_assert_int_eq(store_lease_renew(b.st, "m1", "A", 1, 60000, who,
+	    sizeof who, &f), 1);
+	ck_assert_int_eq(store_lease_renew(b.st, "m1", "B", 1, 60000, who,
+	    sizeof who, &f), 0);
+	ck_assert_str_eq(who, "A");
+	ck_assert_int_eq(store_lease_renew(b.st, "m1", "A", 2, 60000, who,
+	    sizeof who, &f), 0);
+	ck_assert_int_eq(store_lease_release(b.st, "m1", "B", 1, &f), 0);
+	ck_assert_int_eq(store_lease_release(b.st, "m1", "A", 2, &f), 0);
+	/* released: free for another node at once, with a new epoch */
+	ck_assert_int_eq(store_lease_release(b.st, "m1", "A", 1, &f), 1);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "B", 60000, &e, who,
+	    sizeof who, &f), 1);
+	ck_assert_uint_eq(e, 2);
+	ck_assert_int_eq(store_lease_renew(b.st, "m1", "A", 1, 60000, who,
+	    sizeof who, &f), 0);
+	ck_assert_str_eq(who, "B");
+	/* an expired lease changes hands, and the epoch grows */
+	ck_assert_int_eq(store_lease_take(b.st, "m2", "A", 30, &e, who,
+	    sizeof who, &f), 1);
+	ck_assert_uint_eq(e, 1);
+	sleep_ms(80);
+	ck_assert_int_eq(store_lease_take(b.st, "m2", "B", 60000, &e, who,
+	    sizeof who, &f), 1);
+	ck_assert_uint_eq(e, 2);
+	ck_assert_int_eq(store_lease_renew(b.st, "m2", "A", 1, 60000, who,
+	    sizeof who, &f), 0);
+	ck_assert_str_eq(who, "B");
+	/* its own expired lease: taken anew, a new epoch */
+	ck_assert_int_eq(store_lease_take(b.st, "m3", "A", 30, &e, who,
+	    sizeof who, &f), 1);
+	sleep_ms(80);
+	ck_assert_int_eq(store_lease_take(b.st, "m3", "A", 60000, &e2, who,
+	    sizeof who, &f), 1);
+	ck_assert_uint_eq(e2, e + 1);
+	/* bad arguments */
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "", 1000, &e, who,
+	    sizeof who, &f), -1);
+	ck_assert_int_eq(f.code, FAULT_INVALID);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "A", 0, &e, who,
+	    sizeof who, &f), -1);
+	ck_assert_int_eq(f.code, FAULT_INVALID);
+	bench_close(&b);
+}
+END_TEST
+
+/* The job row's status and steps_done as stored. */
+typedef struct job_seen {
+	store_job_status status;
+	int64_t steps_done;
+	char node[STORE_NODE_MAX];
+	int n;
+} job_seen;
+
+static int
+see_job(void *arg, const store_job *j)
+{
+	job_seen *s = arg;
+
+	s->status = j->status;
+	s->steps_done = j->steps_done;
+	memcpy(s->node, j->node, sizeof s->node);
+	s->n++;
+	return 0;
+}
+
+/* Stores job "j1" of m1 with status st. */
+static void
+insert_job(store *st, store_job *job, store_job_status status)
+{
+	fault f;
+
+	memset(job, 0, sizeof *job);
+	snprintf(job->id, sizeof job->id, "j1");
+	snprintf(job->model_id, sizeof job->model_id, "m1");
+	job->status = status;
+	job->steps_total = 100;
+	job->loss = NAN;
+	job->options = "{}";
+	job->created_ms = wallclock_ms();
+	job->started_ms = status == STORE_JOB_RUNNING ? job->created_ms : 0;
+	job->stop_mark = NAN;
+	ck_assert_msg(store_job_insert(st, job, &f) == 0, "%s", f.msg);
+}
+
+/* What the store holds of m1: step, history length, the job row. */
+typedef struct held {
+	uint64_t step;
+	size_t points;
+	job_seen job;
+} held;
+
+static void
+read_held(store *st, const char *id, held *h)
+{
+	void *blob = NULL;
+	size_t len = 0;
+	store_loss_point *pts = NULL;
+	fault f;
+
+	memset(h, 0, sizeof *h);
+	ck_assert_msg(store_model_checkpoint(st, id, &blob, &len, &h->step,
+	    &f) == 0, "%s", f.msg);
+	free(blob);
+	ck_assert_msg(store_loss_query(st, id, 0, 100000000, &pts, &h->points,
+	    &f) == 0, "%s", f.msg);
+	free(pts);
+	ck_assert_int_eq(store_jobs_each(st, id, see_job, &h->job, &f), 0);
+}
+
+/* A progress record of step (blob's step) with its loss point and a job
+ * row, fenced by epoch. */
+static int
+commit_at(store *st, const void *blob, size_t len, uint64_t step,
+	  store_job *job, uint64_t epoch, fault *f)
+{
+	store_progress p;
+	store_loss_point pt = { step, 0.5, wallclock_ms() };
+
+	memset(&p, 0, sizeof p);
+	p.model_id = "m1";
+	p.points = &pt;
+	p.npoints = 1;
+	p.blob = blob;
+	p.blob_len = len;
+	p.step = step;
+	p.last_loss = 0.5;
+	p.now_ms = wallclock_ms();
+	p.job = job;
+	p.epoch = epoch;
+	job->steps_done = (int64_t)step;
+	return store_progress_commit(st, &p, f);
+}
+
+START_TEST(test_stale_epoch_changes_nothing)
+{
+	bench b;
+	uint64_t e1 = 0, e2 = 0;
+	char who[STORE_NODE_MAX];
+	void *blob = NULL;
+	size_t len = 0;
+	store_job job;
+	held before, after;
+	apierr ae;
+	fault f;
+
+	store_only(&b);
+	add_model(&b, "m1");
+	ck_assert_int_eq(store_model_checkpoint(b.st, "m1", &blob, &len, NULL,
+	    &f), 0);
+	insert_job(b.st, &job, STORE_JOB_RUNNING);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "A", 60000, &e1, who,
+	    sizeof who, &f), 1);
+	ck_assert_msg(commit_at(b.st, blob, len, 1, &job, e1, &f) == 0, "%s",
+	    f.msg);
+	/* B takes the model over */
+	ck_assert_int_eq(store_lease_release(b.st, "m1", "A", e1, &f), 1);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "B", 60000, &e2, who,
+	    sizeof who, &f), 1);
+	ck_assert_uint_gt(e2, e1);
+	read_held(b.st, "m1", &before);
+	ck_assert_uint_eq(before.step, 1);
+	/* A's stale commit: nothing of it lands */
+	fault_clear(&f);
+	ck_assert_int_eq(commit_at(b.st, blob, len, 2, &job, e1, &f), -1);
+	ck_assert_msg(f.code == FAULT_FENCED, "%s", fault_code_name(f.code));
+	ck_assert_msg(strstr(f.msg, "'B'") != NULL, "%s", f.msg);
+	read_held(b.st, "m1", &after);
+	ck_assert_uint_eq(after.step, before.step);
+	ck_assert_uint_eq(after.points, before.points);
+	ck_assert_int_eq(after.job.steps_done, before.job.steps_done);
+	/* and its weights */
+	fault_clear(&f);
+	ck_assert_int_eq(store_model_set_weights_fenced(b.st, "m1", blob, len,
+	    7, wallclock_ms(), e1, &f), -1);
+	ck_assert_int_eq(f.code, FAULT_FENCED);
+	read_held(b.st, "m1", &after);
+	ck_assert_uint_eq(after.step, before.step);
+	/* the API answers it 409 */
+	ck_assert_int_eq(apierr_from_fault(&ae, &f), -1);
+	ck_assert_int_eq(ae.status, 409);
+	ck_assert_str_eq(ae.code, "lease_lost");
+	/* B's epoch writes; an unfenced write (0) is not checked */
+	ck_assert_msg(commit_at(b.st, blob, len, 2, &job, e2, &f) == 0, "%s",
+	    f.msg);
+	ck_assert_msg(store_model_set_weights_fenced(b.st, "m1", blob, len,
+	    5, wallclock_ms(), e2, &f) == 0, "%s", f.msg);
+	ck_assert_msg(store_model_set_weights_fenced(b.st, "m1", blob, len,
+	    4, wallclock_ms(), 0, &f) == 0, "%s", f.msg);
+	read_held(b.st, "m1", &after);
+	ck_assert_uint_eq(after.step, 4);
+	free(blob);
+	bench_close(&b);
+}
+END_TEST
+
+/* SQLite: the leases a past run left held (a crash) are free at the next
+ * open, whatever node id the new run has; their epochs go on. */
+START_TEST(test_reopen_frees)
+{
+	bench b;
+	uint64_t e = 0;
+	char who[STORE_NODE_MAX];
+	fault f;
+
+	store_only(&b);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "A", 600000, &e, who,
+	    sizeof who, &f), 1);
+	store_close(b.st);
+	b.st = store_open(b.path, &f);
+	ck_assert_msg(b.st != NULL, "store_open: %s", f.msg);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "B", 600000, &e, who,
+	    sizeof who, &f), 1);
+	ck_assert_uint_eq(e, 2);
+	bench_close(&b);
+}
+END_TEST
+
+/* A stale epoch's weights write changes nothing (both backends). */
+START_TEST(test_stale_weights_write)
+{
+	bench b;
+	uint64_t e1 = 0, e2 = 0, step = 9;
+	char who[STORE_NODE_MAX];
+	void *blob = NULL, *now = NULL;
+	size_t len = 0, nlen = 0;
+	fault f;
+
+	store_only(&b);
+	add_model(&b, "m1");
+	ck_assert_int_eq(store_model_checkpoint(b.st, "m1", &blob, &len, NULL,
+	    &f), 0);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "A", 60000, &e1, who,
+	    sizeof who, &f), 1);
+	ck_assert_msg(store_model_set_weights_fenced(b.st, "m1", blob, len, 3,
+	    wallclock_ms(), e1, &f) == 0, "%s", f.msg);
+	ck_assert_int_eq(store_lease_release(b.st, "m1", "A", e1, &f), 1);
+	/* released: its epoch writes nothing any more */
+	fault_clear(&f);
+	ck_assert_int_eq(store_model_set_weights_fenced(b.st, "m1", blob, len,
+	    4, wallclock_ms(), e1, &f), -1);
+	ck_assert_int_eq(f.code, FAULT_FENCED);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "B", 60000, &e2, who,
+	    sizeof who, &f), 1);
+	ck_assert_uint_eq(e2, e1 + 1);
+	fault_clear(&f);
+	ck_assert_int_eq(store_model_set_weights_fenced(b.st, "m1", blob, len,
+	    5, wallclock_ms(), e1, &f), -1);
+	ck_assert_int_eq(f.code, FAULT_FENCED);
+	ck_assert_msg(strstr(f.msg, "node 'B'") != NULL, "%s", f.msg);
+	ck_assert_int_eq(store_model_checkpoint(b.st, "m1", &now, &nlen, &step,
+	    &f), 0);
+	ck_assert_uint_eq(step, 3);
+	ck_assert_msg(store_model_set_weights_fenced(b.st, "m1", blob, len, 6,
+	    wallclock_ms(), e2, &f) == 0, "%s", f.msg);
+	free(now);
+	free(blob);
+	bench_close(&b);
+}
+END_TEST
+
+/* A job row keeps the node that ran it; an update without one keeps it. */
+START_TEST(test_job_node_round_trip)
+{
+	bench b;
+	store_job job;
+	job_seen seen;
+	fault f;
+
+	store_only(&b);
+	add_model(&b, "m1");
+	insert_job(b.st, &job, STORE_JOB_QUEUED);
+	memset(&seen, 0, sizeof seen);
+	ck_assert_int_eq(store_jobs_each(b.st, "m1", see_job, &seen, &f), 0);
+	ck_assert_str_eq(seen.node, "");
+	job.status = STORE_JOB_RUNNING;
+	job.started_ms = wallclock_ms();
+	snprintf(job.node, sizeof job.node, "node-a:8080");
+	ck_assert_msg(store_job_update(b.st, &job, &f) == 0, "%s", f.msg);
+	job.node[0] = '\0';
+	job.steps_done = 3;
+	ck_assert_msg(store_job_update(b.st, &job, &f) == 0, "%s", f.msg);
+	memset(&seen, 0, sizeof seen);
+	ck_assert_int_eq(store_jobs_each(b.st, "m1", see_job, &seen, &f), 0);
+	ck_assert_int_eq(seen.steps_done, 3);
+	ck_assert_str_eq(seen.node, "node-a:8080");
+	bench_close(&b);
+}
+END_TEST
+
+/* ---- the trainer ---- */
+
+static train_opts
+long_job(void)
+{
+	train_opts o;
+
+	memset(&o, 0, sizeof o);
+	o.steps = 100000000;
+	o.batch_size = 8;
+	o.shuffle = 1;
+	return o;
+}
+
+/* Waits (up to ms) until job id's view satisfies done; returns it. */
+static trainer_job_view
+wait_job(trainer *tr, const char *id, int terminal, long ms)
+{
+	trainer_job_view v;
+	double until = wallclock_mono() + (double)ms / 1000.0;
+
+	for (;;) {
+		ck_assert_int_eq(trainer_job_get(tr, id, &v), 0);
+		if (terminal ? (v.row.status != STORE_JOB_QUEUED &&
+		    v.row.status != STORE_JOB_RUNNING) :
+		    v.row.status == STORE_JOB_RUNNING && v.row.ckpt_steps > 0)
+			return v;
+		ck_assert_msg(wallclock_mono() < until, "job %s: still %s", id,
+		    store_job_status_name(v.row.status));
+		sleep_ms(10);
+	}
+}
+
+/* The test steals m1's lease from node A for node B through the store;
+ * returns B's epoch. */
+static uint64_t
+steal(store *st, uint64_t *old)
+{
+	char who[STORE_NODE_MAX];
+	uint64_t e = 0, e2 = 0;
+	fault f;
+
+	ck_assert_int_eq(store_lease_take(st, "m1", NODE, 60000, &e, who,
+	    sizeof who, &f), 1);
+	ck_assert_int_eq(store_lease_release(st, "m1", NODE, e, &f), 1);
+	ck_assert_int_eq(store_lease_take(st, "m1", "B", 600000, &e2, who,
+	    sizeof who, &f), 1);
+	*old = e;
+	return e2;
+}
+
+/* A fenced commit finds the lease gone (the renewer would not notice
+ * for a minute): the job stops at once and nothing is written after. */
+START_TEST(test_job_stops_on_fenced_commit)
+{
+	bench b;
+	train_opts o = long_job();
+	trainer_job_view v;
+	held at, later;
+	registry_view rv;
+	uint64_t old;
+	fault f;
+
+	bench_open(&b, 180000, 0.02);
+	ck_assert_msg(trainer_submit(b.tr, b.m, &o, "{}", NULL, &v, &f) == 0,
+	    "%s", f.msg);
+	wait_job(b.tr, v.row.id, 0, 10000);
+	steal(b.st, &old);
+	read_held(b.st, "m1", &at);
+	ck_assert_uint_gt(at.step, 0);
+	v = wait_job(b.tr, v.row.id, 1, 5000);
+	ck_assert_int_eq(v.row.status, STORE_JOB_INTERRUPTED);
+	/* (v is a copy: its message is v.error; the holder it names is B,
+	 * or no node when the commit came between the test's release and
+	 * B's take) */
+	ck_assert_msg(strstr(v.error, "changed nothing") != NULL, "%s",
+	    v.error);
+	sleep_ms(100);
+	read_held(b.st, "m1", &later);
+	ck_assert_uint_eq(later.step, at.step);
+	ck_assert_uint_eq(later.points, at.points);
+	ck_assert_int_eq(later.job.status, STORE_JOB_RUNNING);
+	ck_assert_int_eq(later.job.steps_done, at.job.steps_done);
+	/* the live weights went back to the stored checkpoint */
+	registry_view_of(b.m, &rv);
+	ck_assert_uint_eq(rv.step, at.step);
+	ck_assert_uint_eq(leases_held(b.ls), 0);
+	bench_close(&b);
+}
+END_TEST
+
+/* No commit is due for minutes: the renewer finds the lease gone and the
+ * job stops at once, having written nothing. */
+START_TEST(test_job_stops_on_lost_renew)
+{
+	bench b;
+	train_opts o = long_job();
+	trainer_job_view v;
+	held at, later;
+	uint64_t old;
+	fault f;
+
+	bench_open(&b, 150, 600);
+	ck_assert_msg(trainer_submit(b.tr, b.m, &o, "{}", NULL, &v, &f) == 0,
+	    "%s", f.msg);
+	for (int i = 0; i < 500; i++) {
+		ck_assert_int_eq(trainer_job_get(b.tr, v.row.id, &v), 0);
+		if (v.row.steps_done > 0)
+			break;
+		sleep_ms(10);
+	}
+	ck_assert_int_gt(v.row.steps_done, 0);
+	steal(b.st, &old);
+	read_held(b.st, "m1", &at);
+	v = wait_job(b.tr, v.row.id, 1, 3000);
+	ck_assert_int_eq(v.row.status, STORE_JOB_INTERRUPTED);
+	sleep_ms(100);
+	read_held(b.st, "m1", &later);
+	ck_assert_uint_eq(later.step, at.step);
+	ck_assert_uint_eq(later.step, 0);
+	ck_assert_uint_eq(later.points, at.points);
+	ck_assert_int_eq(later.job.status, STORE_JOB_RUNNING);
+	bench_close(&b);
+}
+END_TEST
+
+/* A /step or weight replacement on a model another node holds: busy
+ * (409), nothing written. */
+START_TEST(test_sync_refused_when_leased_elsewhere)
+{
+	bench b;
+	float x[2] = { 0.5f, 0.25f }, y[1] = { 1.0f }, loss, p[3] = { 0 };
+	uint64_t step, old;
+	held at, later;
+	apierr ae;
+	fault f;
+
+	bench_open(&b, 180000, 1.0);
+	ck_assert_msg(trainer_step(b.tr, b.m, x, y, 1, 0.1f, NULL, &step,
+	    &loss, NULL, &f) == 0, "%s", f.msg);
+	ck_assert_uint_eq(step, 1);
+	steal(b.st, &old);
+	read_held(b.st, "m1", &at);
+	fault_clear(&f);
+	ck_assert_int_eq(trainer_step(b.tr, b.m, x, y, 1, 0.1f, NULL, &step,
+	    &loss, NULL, &f), -1);
+	ck_assert_int_eq(f.code, FAULT_BUSY);
+	ck_assert_msg(strstr(f.msg, "node 'B'") != NULL, "%s", f.msg);
+	ck_assert_int_eq(apierr_from_fault(&ae, &f), -1);
+	ck_assert_int_eq(ae.status, 409);
+	fault_clear(&f);
+	ck_assert_int_eq(trainer_set_weights(b.tr, b.m, p, &f), -1);
+	ck_assert_int_eq(f.code, FAULT_BUSY);
+	read_held(b.st, "m1", &later);
+	ck_assert_uint_eq(later.step, at.step);
+	ck_assert_uint_eq(later.points, at.points);
+	bench_close(&b);
+}
+END_TEST
+
+/* Stop (what SIGTERM does): the job checkpoints, then the lease is
+ * handed back, so another node takes it at once (no expiry wait). */
+START_TEST(test_stop_releases)
+{
+	bench b;
+	train_opts o = long_job();
+	trainer_job_view v;
+	char who[STORE_NODE_MAX];
+	uint64_t e = 0;
+	held at;
+	fault f;
+
+	bench_open(&b, 180000, 0.05);
+	ck_assert_msg(trainer_submit(b.tr, b.m, &o, "{}", NULL, &v, &f) == 0,
+	    "%s", f.msg);
+	wait_job(b.tr, v.row.id, 0, 10000);
+	ck_assert_uint_eq(leases_held(b.ls), 1);
+	trainer_close(b.tr);
+	leases_destroy(b.ls);
+	b.ls = NULL;
+	read_held(b.st, "m1", &at);
+	ck_assert_int_eq(at.job.status, STORE_JOB_INTERRUPTED);
+	ck_assert_int_eq(at.job.steps_done, (int64_t)at.step);
+	/* the job row names the node that ran it */
+	ck_assert_str_eq(at.job.node, NODE);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "B", 60000, &e, who,
+	    sizeof who, &f), 1);
+	ck_assert_uint_eq(e, 2);
+	bench_close(&b);
+}
+END_TEST
+
+static Suite *
+lease_suite(void)
+{
+	Suite *s = suite_create("lease");
+	TCase *tc = tcase_create("lease");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_take_renew_release);
+	tcase_add_test(tc, test_stale_weights_write);
+	tcase_add_test(tc, test_job_node_round_trip);
+	tcase_add_test(tc, test_stale_epoch_changes_nothing);
+	if (pg == NULL)
+		tcase_add_test(tc, test_reopen_frees); /* SQLite's recovery */
+	tcase_add_test(tc, test_job_stops_on_fenced_commit);
+	tcase_add_test(tc, test_job_stops_on_lost_renew);
+	tcase_add_test(tc, test_sync_refused_when_leased_elsewhere);
+	tcase_add_test(tc, test_stop_releases);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	pg = pgtest_server();
+	pgtest_init();
+	sr = srunner_create(lease_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	pgtest_cleanup();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
