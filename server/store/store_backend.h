@@ -105,6 +105,13 @@ typedef struct store_ops {
 	    fault *f);
 	int (*aliases_list)(store *s, const char *model_id, store_alias **out,
 	    size_t *n, fault *f);
+
+	/* several nodes on one store (xnode) */
+	int (*shared)(store *s);
+	int (*models_stamps)(store *s, int (*cb)(void *arg,
+	    const store_model_stamp *m), void *arg, fault *f);
+	int (*model_get)(store *s, const char *id, int (*cb)(void *arg,
+	    const store_model *m), void *arg, fault *f);
 } store_ops;
 
 /* The head of every backend's store: its ops. */

@@ -585,4 +585,7 @@ const store_ops pg_ops = {
 	.alias_set = pg_alias_set,
 	.alias_delete = pg_alias_delete,
 	.aliases_list = pg_aliases_list,
+	.shared = pg_shared,
+	.models_stamps = pg_models_stamps,
+	.model_get = pg_model_get,
 };

@@ -44,4 +44,7 @@ const store_ops sqlite_ops = {
 	.alias_set = sq_alias_set,
 	.alias_delete = sq_alias_delete,
 	.aliases_list = sq_aliases_list,
+	.shared = sq_shared,
+	.models_stamps = sq_models_stamps,
+	.model_get = sq_model_get,
 };
