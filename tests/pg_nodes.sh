@@ -2,13 +2,14 @@
 # pg_nodes.sh: two mlpd nodes (A and B, two ports) on one PostgreSQL
 # database (tests/pg_cluster.sh), each seeing what the other changes:
 #   1. a model created and fed on A predicts on B at once (B's miss path
-#      reads it from the store);
+#      reads it from the store), and B counts rows pushed later on A
+#      within 3 s;
 #   2. a job trained on A: B's predictions answer with a later `step`
 #      within --checkpoint-every + 2 s (B's poller reloads the checkpoint);
 #   3. a model deleted on A answers 404 on B within 3 s;
 #   4. a model created on B is listed by A's GET /v1/models within 3 s.
 # PG_NODES_SYNC (seconds, default 1) is the nodes' --peer-sync: 3600 shows
-# checks 2 to 4 failing, as they must without the poller.
+# the checks after the first prediction failing, as they must without the poller.
 # Skipped (77) when PostgreSQL is not installed or mlpd was built without
 # libpq. The last line is "N passed, M failed".
 set -u
@@ -69,6 +70,19 @@ node B
 req POST "/v1/models/$m/predict" '{"inputs":[[0,1]]}'
 check "predict on B at once is 200" "$code" 200
 check "at step 0" "$(jget step)" 0
+node A
+req POST "/v1/models/$m/batches" "$xor"
+check "a second push on A is 201" "$code" 201
+node B
+rows8() {
+	req GET "/v1/models/$m"
+	[ "$(jget samples)" = 8 ]
+}
+if within 30 rows8; then
+	ok "B counts A's 8 rows within 3 s"
+else
+	bad "B counts A's 8 rows within 3 s" "samples $(jget samples)"
+fi
 
 # ---------------------------------------------------------------------------
 echo "== trained on A, B's predictions follow"

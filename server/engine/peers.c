@@ -198,9 +198,16 @@ peers_poll(peers *p, fault *f)
 		}
 		seen[j] = 1;
 		registry_view_of(have[j], &v);
-		if (v.step == s->step || v.deleted ||
-		    registry_job_counts(have[j], NULL, NULL) > 0)
+		if (v.deleted || registry_job_counts(have[j], NULL, NULL) > 0)
 			continue;
+		if (v.step == s->step) {
+			/* rows another node pushed (a push here in flight
+			 * is set right by the next poll) */
+			if (v.samples != s->samples)
+				registry_add_samples(have[j],
+				    s->samples - v.samples);
+			continue;
+		}
 		if (store_model_get(p->c.st, s->id, reload_row, have[j], f) < 0)
 			log_warn("model %s: checkpoint not reloaded: %s",
 			    s->id, f->msg);

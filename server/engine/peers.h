@@ -15,7 +15,8 @@
  * - a model whose stored step moved away from the registry's, and that has
  *   no train job queued or running here, gets its checkpoint read
  *   (store_model_get) into a new snapshot; its live weights stay (see
- *   registry_replace_snapshot);
+ *   registry_replace_snapshot); at the same step, a stored row count that
+ *   differs (rows pushed through another node) is taken over;
  * - a model in the registry (listed before the query, so created before
  *   it) that the store no longer has leaves the registry as a local delete
  *   would leave it (its jobs forgotten, version nets dropped, a
