@@ -29,6 +29,7 @@ enum {
 	OPT_TRAINERS,
 	OPT_MAX_BODY,
 	OPT_CHECKPOINT,
+	OPT_PEER_SYNC,
 	OPT_MAX_QUEUE,
 	OPT_HISTORY_RAW,
 	OPT_LIMIT_FIRST_,  /* the config_limits flags, in limit_opts order */
@@ -55,6 +56,7 @@ static const struct option options[] = {
 	{ "trainers", required_argument, NULL, OPT_TRAINERS },
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "checkpoint-every", required_argument, NULL, OPT_CHECKPOINT },
+	{ "peer-sync", required_argument, NULL, OPT_PEER_SYNC },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
 	{ "history-raw-steps", required_argument, NULL, OPT_HISTORY_RAW },
 	{ "max-connections", required_argument, NULL, OPT_LIMIT_FIRST_ },
@@ -177,6 +179,7 @@ config_default(config *c)
 	c->trainers = 1;
 	c->max_body = 64u * 1024 * 1024;
 	c->checkpoint_every = 1.0;
+	c->peer_sync = 1.0;
 	c->max_queue = 1024;
 	c->history_raw_steps = STORE_HISTORY_RAW_DEFAULT;
 	for (size_t i = 0; i < sizeof limit_opts / sizeof *limit_opts; i++)
@@ -215,6 +218,9 @@ config_usage(FILE *out)
 	    "  --lease-ttl SECS          a model's lease (one writer per model) lasts\n"
 	    "                            this long unless renewed, 1..3600\n"
 	    "                            (default 10)\n"
+	    "  --peer-sync SECS          with PostgreSQL, how often a node looks for\n"
+	    "                            models other nodes created, trained or\n"
+	    "                            deleted (default 1)\n"
 	    "  --max-queue N             queued jobs before 503 (default 1024)\n"
 	    "  --history-raw-steps N     newest loss steps kept one by one per\n"
 	    "                            model, 0 for all; older ones stay as exact\n"
@@ -428,6 +434,16 @@ config_parse(config *c, int argc, char **argv, fault *f)
 				fault_set(f, FAULT_INVALID,
 				    "--checkpoint-every must be 0.01..86400 "
 				    "seconds");
+				return CONFIG_ERROR;
+			}
+			break;
+		case OPT_PEER_SYNC:
+			errno = 0;
+			c->peer_sync = strtod(optarg, &end);
+			if (errno || *end || !isfinite(c->peer_sync) ||
+			    c->peer_sync < 0.05 || c->peer_sync > 3600) {
+				fault_set(f, FAULT_INVALID,
+				    "--peer-sync must be 0.05..3600 seconds");
 				return CONFIG_ERROR;
 			}
 			break;

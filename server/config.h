@@ -53,6 +53,9 @@ typedef struct config {
 	unsigned trainers;          /* trainer worker threads, >= 1 */
 	size_t max_body;            /* request body cap in bytes */
 	double checkpoint_every;    /* seconds of training per checkpoint */
+	double peer_sync;           /* --peer-sync: seconds between looks at
+	                               what other nodes changed in a shared
+	                               store */
 	size_t max_queue;           /* queued jobs before 503 */
 	uint64_t history_raw_steps; /* newest loss steps kept one by one per
 	                               model (0: all) */

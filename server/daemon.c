@@ -40,16 +40,13 @@ load_model(void *arg, const store_model *row)
 {
 	daemon_ctx *d = arg;
 	fault f;
-	mlp *live = blob_load(row->blob, row->blob_len, NULL, &f);
-	model_entry *m;
+	model_entry *m = registry_entry_from_row(row, &f);
 
-	if (live == NULL) {
+	if (m == NULL && f.code != FAULT_NOMEM) {
 		log_error("model %s: weights unreadable, skipped: %s", row->id,
 		    f.msg);
 		return 0;
 	}
-	m = registry_entry_create(row->id, row->name, row->created_ms,
-	    row->updated_ms, row->samples, row->last_loss, live, &f);
 	if (m == NULL || registry_add(d->api.reg, m, &f) < 0) {
 		registry_put(m);
 		log_error("model %s: %s", row->id, f.msg);
@@ -60,6 +57,21 @@ load_model(void *arg, const store_model *row)
 	atomic_fetch_add(&d->api.params_held, mlp_spec_params(&m->spec));
 	registry_put(m);
 	return 0;
+}
+
+/* peers' hook: models other nodes created or deleted, counted as
+ * load_model counts them (never refused). */
+static void
+peer_held(void *arg, const mlp_spec *spec, int delta)
+{
+	api_ctx *c = arg;
+
+	if (delta > 0) {
+		atomic_fetch_add(&c->models_held, 1);
+		atomic_fetch_add(&c->params_held, mlp_spec_params(spec));
+	} else {
+		api_models_release(c, mlp_spec_params(spec));
+	}
 }
 
 /* Says on the log who may come in, and warns when that is anyone or the
@@ -164,6 +176,13 @@ daemon_start(const config *c, fault *f)
 	if ((d->api.tr = trainer_create(d->api.st, d->api.reg, &tc, f)) ==
 	    NULL)
 		goto fail;
+	if (store_shared(d->api.st)) {
+		peers_config pc = { d->api.st, d->api.reg, d->api.tr,
+		    d->api.vs, d->api.ev, c->peer_sync, peer_held, &d->api };
+
+		if ((d->api.peers = peers_start(&pc, f)) == NULL)
+			goto fail;
+	}
 	routes = api_routes(&nroutes);
 	if ((d->api.mx = metrics_create(routes, nroutes, f)) == NULL)
 		goto fail;
@@ -206,6 +225,12 @@ daemon_events(const daemon_ctx *d)
 	return d->api.ev;
 }
 
+peers *
+daemon_peers(const daemon_ctx *d)
+{
+	return d->api.peers;
+}
+
 void
 daemon_stop(daemon_ctx *d)
 {
@@ -213,6 +238,8 @@ daemon_stop(daemon_ctx *d)
 		return;
 	atomic_store(&d->api.shutting_down, 1);
 	http_quiesce(d->http);
+	peers_stop(d->api.peers);
+	d->api.peers = NULL;
 	/* jobs checkpoint and end; waiting step requests get 503 */
 	trainer_close(d->api.tr);
 	/* event streams send what is due (the jobs' last events too) and

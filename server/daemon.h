@@ -8,6 +8,7 @@
 #include "config.h"
 #include "events.h"
 #include "fault.h"
+#include "peers.h"
 
 typedef struct daemon_ctx daemon_ctx;
 
@@ -20,6 +21,10 @@ unsigned daemon_port(const daemon_ctx *d);
 
 /* The live event hub (borrowed; lives until daemon_stop), for tests. */
 events *daemon_events(const daemon_ctx *d);
+
+/* The thread that follows other nodes' changes (engine/peers.h): NULL
+ * unless the store is shared (PostgreSQL), for tests. */
+peers *daemon_peers(const daemon_ctx *d);
 
 /* Orderly shutdown: stop accepting, refuse new work, let running jobs
  * checkpoint (ending them interrupted), end the event streams, finish

@@ -215,6 +215,16 @@ START_TEST(test_healthz)
 }
 END_TEST
 
+/* On SQLite (the file is this daemon's) no thread follows other nodes:
+ * the store is not shared and no peer thread started. */
+START_TEST(test_sqlite_no_peers)
+{
+	ck_assert_ptr_null(daemon_peers(tl_daemon()));
+	ck_assert_int_eq(tl_req("GET", "/v1/models/m0123456789abcdef", NULL,
+	    NULL, NULL), 404);
+}
+END_TEST
+
 START_TEST(test_create_defaults)
 {
 	char id[32], *resp;
@@ -1570,6 +1580,7 @@ api_suite(void)
 	tc = tcase_create("happy");
 	tcase_add_checked_fixture(tc, tl_setup, tl_stop);
 	tcase_add_test(tc, test_healthz);
+	tcase_add_test(tc, test_sqlite_no_peers);
 	tcase_add_test(tc, test_create_defaults);
 	tcase_add_test(tc, test_create_all_options);
 	tcase_add_test(tc, test_list_and_delete);

@@ -2532,6 +2532,80 @@ START_TEST(test_pg_reconnect)
 }
 END_TEST
 
+/* ---- several nodes on one store (store_shared, stamps, one model) ---- */
+
+typedef struct stamp_list {
+	store_model_stamp v[8];
+	int n;
+} stamp_list;
+
+static int
+collect_stamp(void *arg, const store_model_stamp *m)
+{
+	stamp_list *l = arg;
+
+	ck_assert_int_lt(l->n, 8);
+	l->v[l->n++] = *m;
+	return 0;
+}
+
+static int
+refuse_one(void *arg, const store_model *m)
+{
+	(void)arg;
+	(void)m;
+	return 5;
+}
+
+/* SQLite is one daemon's (not shared), PostgreSQL is shared; the stamps
+ * list every model oldest first with its step and time, and a model reads
+ * back whole, 0 when there is none. */
+START_TEST(test_shared_stamps_get)
+{
+	store *s = open_kind(_i, "stamps");
+	stamp_list st = { .n = 0 };
+	model_list one = { .n = 0 };
+	store_model m;
+	fault f;
+
+	ck_assert_int_eq(store_shared(s), pg != NULL);
+	add_model(s, "a", 1000, "AAAA", 4);
+	memset(&m, 0, sizeof m);
+	snprintf(m.id, sizeof m.id, "c");
+	m.name = "cee";
+	m.created_ms = 500;
+	m.updated_ms = 1600;
+	m.step = 42;
+	m.samples = 3;
+	m.last_loss = 0.125;
+	m.blob = "CCC";
+	m.blob_len = 3;
+	expect_ok(store_model_insert(s, &m, &f), f);
+	expect_ok(store_models_stamps(s, collect_stamp, &st, &f), f);
+	ck_assert_int_eq(st.n, 2);
+	ck_assert_str_eq(st.v[0].id, "c");
+	ck_assert_uint_eq(st.v[0].step, 42);
+	ck_assert_int_eq(st.v[0].updated_ms, 1600);
+	ck_assert_int_eq(st.v[0].samples, 3);
+	ck_assert(st.v[0].last_loss == 0.125);
+	ck_assert_str_eq(st.v[1].id, "a");
+	ck_assert_uint_eq(st.v[1].step, 0);
+	ck_assert(isnan(st.v[1].last_loss));
+	fault_clear(&f);
+	ck_assert_int_eq(store_model_get(s, "c", collect_model, &one, &f), 1);
+	ck_assert_int_eq(one.n, 1);
+	ck_assert_str_eq(one.v[0].name, "cee");
+	ck_assert_uint_eq(one.v[0].step, 42);
+	ck_assert_uint_eq(one.v[0].blob_len, 3);
+	ck_assert_mem_eq(one.v[0].blob, "CCC", 3);
+	ck_assert_int_eq(store_model_get(s, "zz", collect_model, &one, &f), 0);
+	ck_assert_int_eq(one.n, 1);
+	ck_assert_int_eq(store_model_get(s, "a", refuse_one, NULL, &f), 5);
+	models_free(&one);
+	store_close(s);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -2570,6 +2644,7 @@ store_suite(void)
 	tcase_add_loop_test(rt, test_set_weights_trims_validation, 0, kinds);
 	tcase_add_loop_test(rt, test_revert, 0, kinds);
 	tcase_add_loop_test(rt, test_rows_versions_state, 0, kinds);
+	tcase_add_loop_test(rt, test_shared_stamps_get, 0, kinds);
 	tcase_set_timeout(rt, 60);
 	suite_add_tcase(s, rt);
 

@@ -39,6 +39,9 @@ api_model(api_ctx *c, const http_request *rq, http_response *rs)
 	const char *id = rq->params[0];
 	model_entry *m = ids_valid(id) ? registry_get(c->reg, id) : NULL;
 
+	/* a shared store: another node may have just created it */
+	if (m == NULL && c->peers != NULL && ids_valid(id))
+		m = peers_fetch(c->peers, id);
 	if (m == NULL) {
 		apierr e;
 

@@ -19,6 +19,7 @@
 #include "events.h"
 #include "http.h"
 #include "metrics.h"
+#include "peers.h"
 #include "registry.h"
 #include "store.h"
 #include "trainer.h"
@@ -42,6 +43,8 @@ typedef struct api_ctx {
 	atomic_size_t params_held; /* and their parameters (--max-params) */
 	versions *vs;             /* aliases and loaded version nets */
 	size_t max_versions;      /* --max-versions, per model */
+	peers *peers;             /* other nodes' changes (shared store);
+	                             NULL on SQLite */
 } api_ctx;
 
 /* The route table for http_start. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blob.h"
 #include "ids.h"
 
 struct registry {
@@ -191,6 +192,16 @@ registry_put(model_entry *e)
 	free(e);
 }
 
+/* Marks e, just taken out of the table, deleted. */
+static void
+mark_deleted(model_entry *e)
+{
+	pthread_mutex_lock(&e->mu);
+	e->deleted = 1;
+	do_registry_touch(e);
+	pthread_mutex_unlock(&e->mu);
+}
+
 model_entry *
 registry_remove(registry *r, const char *id)
 {
@@ -207,12 +218,8 @@ registry_remove(registry *r, const char *id)
 		}
 	}
 	pthread_rwlock_unlock(&r->lock);
-	if (e) {
-		pthread_mutex_lock(&e->mu);
-		e->deleted = 1;
-		do_registry_touch(e);
-		pthread_mutex_unlock(&e->mu);
-	}
+	if (e)
+		mark_deleted(e);
 	return e;
 }
 
@@ -404,4 +411,75 @@ uint64_t
 registry_epoch(const registry *r)
 {
 	return r->epoch;
+}
+
+/* ---- models other nodes changed in a shared store ---- */
+
+model_entry *
+registry_entry_from_row(const store_model *row, fault *f)
+{
+	mlp *live = blob_load(row->blob, row->blob_len, NULL, f);
+
+	if (live == NULL)
+		return NULL;
+	return registry_entry_create(row->id, row->name, row->created_ms,
+	    row->updated_ms, row->samples, row->last_loss, live, f);
+}
+
+model_entry *
+registry_add_new(registry *r, model_entry *e, int *added, fault *f)
+{
+	model_entry *got = NULL;
+
+	*added = 0;
+	pthread_rwlock_wrlock(&r->lock);
+	for (size_t i = 0; i < r->n && got == NULL; i++)
+		if (strcmp(r->items[i]->id, e->id) == 0)
+			got = registry_ref(r->items[i]);
+	if (got == NULL && do_reserve(r, f) == 0) {
+		do_insert(r, r->n, registry_ref(e));
+		got = registry_ref(e);
+		*added = 1;
+	}
+	pthread_rwlock_unlock(&r->lock);
+	return got;
+}
+
+int
+registry_remove_entry(registry *r, model_entry *e)
+{
+	int found = 0;
+
+	pthread_rwlock_wrlock(&r->lock);
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->items[i] == e) {
+			memmove(&r->items[i], &r->items[i + 1],
+			    (r->n - i - 1) * sizeof *r->items);
+			r->n--;
+			found = 1;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&r->lock);
+	if (found)
+		mark_deleted(e);
+	return found;
+}
+
+void
+registry_replace_snapshot(model_entry *e, mlp_snapshot *s,
+			  const store_model_stamp *row)
+{
+	mlp_snapshot *old;
+
+	pthread_mutex_lock(&e->mu);
+	old = e->snap;
+	e->snap = s;
+	e->step = mlp_snapshot_step(s);
+	e->last_loss = row->last_loss;
+	e->samples = row->samples;
+	e->updated_ms = row->updated_ms;
+	do_registry_touch(e);
+	pthread_mutex_unlock(&e->mu);
+	mlp_snapshot_unref(old);
 }

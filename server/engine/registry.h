@@ -190,4 +190,27 @@ uint64_t registry_version(registry *r);
 /* A random number fixed for the registry's life, to tell runs apart. */
 uint64_t registry_epoch(const registry *r);
 
+/* ---- models other nodes changed in a shared store (peers.c) ---- */
+
+/* A new entry from a stored model row (its weights decoded); refcount 1
+ * (the caller's). */
+model_entry *registry_entry_from_row(const store_model *row, fault *f);
+
+/* Adds e unless an entry of the same id is there already: the entry now
+ * in the table, with a new reference (e, or the one that was there), and
+ * *added says which; NULL with f filled when out of memory. */
+model_entry *registry_add_new(registry *r, model_entry *e, int *added,
+			      fault *f);
+
+/* Removes e itself (not another entry of its id) and marks it deleted:
+ * 1 with the registry's reference passed to the caller, 0 when e was no
+ * longer in the table. */
+int registry_remove_entry(registry *r, model_entry *e);
+
+/* Publishes s (the reference passes to e) as e's snapshot, with the
+ * step, loss, rows and time of the stored row it came from: the weights
+ * another node checkpointed. e->live is left alone. */
+void registry_replace_snapshot(model_entry *e, mlp_snapshot *s,
+			       const store_model_stamp *row);
+
 #endif

@@ -140,6 +140,26 @@ store_models_each(store *s, int (*cb)(void *arg, const store_model *m),
 }
 
 int
+store_shared(store *s)
+{
+	return s->ops->shared(s);
+}
+
+int
+store_models_stamps(store *s, int (*cb)(void *arg,
+		    const store_model_stamp *m), void *arg, fault *f)
+{
+	return s->ops->models_stamps(s, cb, arg, f);
+}
+
+int
+store_model_get(store *s, const char *id, int (*cb)(void *arg,
+		const store_model *m), void *arg, fault *f)
+{
+	return s->ops->model_get(s, id, cb, arg, f);
+}
+
+int
 store_model_delete(store *s, const char *id, fault *f)
 {
 	return s->ops->model_delete(s, id, f);

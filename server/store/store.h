@@ -58,6 +58,16 @@ typedef struct store_model {
 	size_t blob_len;
 } store_model;
 
+/* What store_models_stamps gives of a model: enough to tell whether it
+ * changed since it was loaded, without its weights. */
+typedef struct store_model_stamp {
+	char id[STORE_ID_MAX];
+	uint64_t step;       /* step of the checkpointed weights */
+	int64_t updated_ms;
+	int64_t samples;     /* stored training rows */
+	double last_loss;    /* NAN when the model never trained */
+} store_model_stamp;
+
 typedef struct store_batch_info {
 	int64_t batch_id;
 	int64_t samples;
@@ -197,6 +207,25 @@ int store_model_insert(store *s, const store_model *m, fault *f);
  * when it is non-zero. */
 int store_models_each(store *s, int (*cb)(void *arg, const store_model *m),
 		      void *arg, fault *f);
+
+/* ---- several nodes on one store ---- */
+
+/* 1 when other processes may change the data under this one (PostgreSQL,
+ * which several nodes share), 0 when this process owns it (SQLite). */
+int store_shared(store *s);
+
+/* Calls cb with the stamp of every model, oldest first, read in one
+ * query without the weights; stops and returns cb's value when it is
+ * non-zero. cb runs with no connection held. (SQLite reads the rows one
+ * by one, weights included: only tests call it there.) */
+int store_models_stamps(store *s, int (*cb)(void *arg,
+			const store_model_stamp *m), void *arg, fault *f);
+
+/* Reads model id with its weights and calls cb once with it: 1 when cb
+ * returned 0 (cb's value when not), 0 when there is no such model, -1
+ * with f filled on failure. */
+int store_model_get(store *s, const char *id, int (*cb)(void *arg,
+		    const store_model *m), void *arg, fault *f);
 
 /* Deletes the model and, in the same transaction, its batches,
  * validation points and jobs; its loss history rows are only marked

@@ -119,6 +119,12 @@ typedef struct store_ops {
 	int (*model_set_weights_fenced)(store *s, const char *id,
 	    const void *blob, size_t len, uint64_t step, int64_t now_ms,
 	    uint64_t epoch, fault *f);
+	/* several nodes on one store (xnode) */
+	int (*shared)(store *s);
+	int (*models_stamps)(store *s, int (*cb)(void *arg,
+	    const store_model_stamp *m), void *arg, fault *f);
+	int (*model_get)(store *s, const char *id, int (*cb)(void *arg,
+	    const store_model *m), void *arg, fault *f);
 } store_ops;
 
 /* The head of every backend's store: its ops. */

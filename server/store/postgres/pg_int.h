@@ -253,6 +253,11 @@ int pg_model_set_weights(store *s, const char *id, const void *blob,
 			 size_t len, uint64_t step, int64_t now_ms, fault *f);
 int pg_model_checkpoint(store *s, const char *id, void **blob, size_t *len,
 			uint64_t *step, fault *f);
+int pg_shared(store *s);
+int pg_models_stamps(store *s, int (*cb)(void *arg,
+		     const store_model_stamp *m), void *arg, fault *f);
+int pg_model_get(store *s, const char *id, int (*cb)(void *arg,
+		 const store_model *m), void *arg, fault *f);
 
 /* pg_batches.c */
 int pg_batch_insert(store *s, const char *model_id, const float *x,

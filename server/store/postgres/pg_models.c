@@ -318,3 +318,147 @@ pg_model_checkpoint(store *s, const char *id, void **blob, size_t *len,
 		*step = k.step;
 	return 0;
 }
+
+/* ---- several nodes on one store ---- */
+
+/* Other nodes write the same database. */
+int
+pg_shared(store *s)
+{
+	(void)s;
+	return 1;
+}
+
+/* The stamps of every model, read in one query (no weights). */
+struct stamps {
+	store_model_stamp *m; /* malloc'd */
+	size_t n;
+};
+
+static int
+do_models_stamps(pg_conn *c, void *arg, fault *f)
+{
+	struct stamps *k = arg;
+	PGresult *r;
+	int rows;
+
+	free(k->m); /* a retry starts over */
+	k->m = NULL;
+	k->n = 0;
+	r = pg_exec(c, "SELECT id, step, updated_ms, samples, last_loss "
+		    "FROM models ORDER BY created_ms, seq", NULL, 0, f,
+		    "reading the models' stamps");
+	if (r == NULL)
+		return -1;
+	rows = PQntuples(r);
+	if ((k->m = calloc(rows > 0 ? (size_t)rows : 1, sizeof *k->m)) ==
+	    NULL) {
+		PQclear(r);
+		return fault_set(f, FAULT_NOMEM, "out of memory reading the "
+				 "models' stamps");
+	}
+	for (int i = 0; i < rows; i++) {
+		store_model_stamp *m = &k->m[k->n];
+
+		if (pg_copy_id(m->id, r, i, 0, f) != 0) {
+			PQclear(r);
+			return -1;
+		}
+		m->step = (uint64_t)pg_i64(r, i, 1);
+		m->updated_ms = pg_i64(r, i, 2);
+		m->samples = pg_i64(r, i, 3);
+		m->last_loss = pg_real(r, i, 4);
+		k->n++;
+	}
+	PQclear(r);
+	return 0;
+}
+
+int
+pg_models_stamps(store *s, int (*cb)(void *arg, const store_model_stamp *m),
+		 void *arg, fault *f)
+{
+	struct stamps k = { NULL, 0 };
+	int r = 0;
+
+	if (pg_read_tx((pg_store *)s, do_models_stamps, &k, f) != 0)
+		r = -1;
+	for (size_t i = 0; r == 0 && i < k.n; i++)
+		r = cb(arg, &k.m[i]);
+	free(k.m);
+	return r;
+}
+
+/* One model with its weights (name and blob malloc'd). */
+struct model_get {
+	const char *id;
+	int found;
+	store_model m;
+};
+
+static void
+model_get_clear(struct model_get *k)
+{
+	free((void *)k->m.name);
+	free((void *)k->m.blob);
+	memset(&k->m, 0, sizeof k->m);
+	k->found = 0;
+}
+
+static int
+do_model_get(pg_conn *c, void *arg, fault *f)
+{
+	struct model_get *k = arg;
+	pg_params p = { 0 };
+	store_model *m = &k->m;
+	PGresult *r;
+
+	model_get_clear(k); /* a retry starts over */
+	pg_p_text(&p, k->id);
+	r = pg_exec(c, "SELECT id, name, created_ms, updated_ms, step, "
+		    "samples, last_loss, weights FROM models WHERE id = $1",
+		    &p, 1, f, "reading a model");
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return 0;
+	}
+	if (pg_copy_id(m->id, r, 0, 0, f) != 0 ||
+	    (m->name = pg_copy_text(r, 0, 1, f)) == NULL ||
+	    (m->blob = pg_copy_bytes(r, 0, 7, &m->blob_len, f)) == NULL) {
+		PQclear(r);
+		model_get_clear(k);
+		return -1;
+	}
+	m->created_ms = pg_i64(r, 0, 2);
+	m->updated_ms = pg_i64(r, 0, 3);
+	m->step = (uint64_t)pg_i64(r, 0, 4);
+	m->samples = pg_i64(r, 0, 5);
+	m->last_loss = pg_real(r, 0, 6);
+	k->found = 1;
+	PQclear(r);
+	return 0;
+}
+
+int
+pg_model_get(store *s, const char *id, int (*cb)(void *arg,
+	     const store_model *m), void *arg, fault *f)
+{
+	struct model_get k;
+	int r;
+
+	if (pg_check_id(id, "model", f) != 0)
+		return -1;
+	memset(&k, 0, sizeof k);
+	k.id = id;
+	if (pg_read_tx((pg_store *)s, do_model_get, &k, f) != 0) {
+		model_get_clear(&k);
+		return -1;
+	}
+	if (!k.found)
+		return 0;
+	r = cb(arg, &k.m);
+	model_get_clear(&k);
+	return r == 0 ? 1 : r;
+}

@@ -591,4 +591,7 @@ const store_ops pg_ops = {
 	.lease_renew = pg_lease_renew,
 	.lease_release = pg_lease_release,
 	.model_set_weights_fenced = pg_model_set_weights_fenced,
+	.shared = pg_shared,
+	.models_stamps = pg_models_stamps,
+	.model_get = pg_model_get,
 };

@@ -138,6 +138,11 @@ int sq_model_set_weights(store *s, const char *id, const void *blob,
 			 size_t len, uint64_t step, int64_t now_ms, fault *f);
 int sq_model_checkpoint(store *s, const char *id, void **blob, size_t *len,
 			uint64_t *step, fault *f);
+int sq_shared(store *s);
+int sq_models_stamps(store *s, int (*cb)(void *arg,
+		     const store_model_stamp *m), void *arg, fault *f);
+int sq_model_get(store *s, const char *id, int (*cb)(void *arg,
+		 const store_model *m), void *arg, fault *f);
 int sq_model_revert(store *s, const char *id, const store_job *job,
 		    int64_t now_ms, double *last_loss, fault *f);
 int sq_batch_insert(store *s, const char *model_id, const float *x,

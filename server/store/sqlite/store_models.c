@@ -490,3 +490,79 @@ out:
 	free(ids.v);
 	return r;
 }
+
+/* ---- several nodes on one store: SQLite has one ---- */
+
+/* The file is this daemon's alone: nothing changes it under us. */
+int
+sq_shared(store *s)
+{
+	(void)s;
+	return 0;
+}
+
+/* Stamps and one model through sq_models_each: the daemon never asks a
+ * store that is not shared for either (only tests do), so they reuse the
+ * listing rather than add statements. */
+struct sq_stamps {
+	int (*cb)(void *arg, const store_model_stamp *m);
+	void *arg;
+};
+
+static int
+sq_stamp_one(void *arg, const store_model *m)
+{
+	struct sq_stamps *k = arg;
+	store_model_stamp st;
+
+	memset(&st, 0, sizeof st);
+	memcpy(st.id, m->id, sizeof st.id);
+	st.step = m->step;
+	st.updated_ms = m->updated_ms;
+	st.samples = m->samples;
+	st.last_loss = m->last_loss;
+	return k->cb(k->arg, &st);
+}
+
+int
+sq_models_stamps(store *s, int (*cb)(void *arg, const store_model_stamp *m),
+		 void *arg, fault *f)
+{
+	struct sq_stamps k = { cb, arg };
+
+	return sq_models_each(s, sq_stamp_one, &k, f);
+}
+
+struct sq_get {
+	const char *id;
+	int (*cb)(void *arg, const store_model *m);
+	void *arg;
+	int found, rc;
+};
+
+static int
+sq_get_one(void *arg, const store_model *m)
+{
+	struct sq_get *k = arg;
+
+	if (strcmp(m->id, k->id) != 0)
+		return 0;
+	k->found = 1;
+	k->rc = k->cb(k->arg, m);
+	return 1; /* stop: found */
+}
+
+int
+sq_model_get(store *s, const char *id, int (*cb)(void *arg,
+	     const store_model *m), void *arg, fault *f)
+{
+	struct sq_get k = { id, cb, arg, 0, 0 };
+
+	if (id == NULL)
+		return fault_set(f, FAULT_INVALID, "no model id given");
+	if (sq_models_each(s, sq_get_one, &k, f) < 0)
+		return -1;
+	if (!k.found)
+		return 0;
+	return k.rc == 0 ? 1 : k.rc;
+}

@@ -48,4 +48,7 @@ const store_ops sqlite_ops = {
 	.lease_renew = sq_lease_renew,
 	.lease_release = sq_lease_release,
 	.model_set_weights_fenced = sq_model_set_weights_fenced,
+	.shared = sq_shared,
+	.models_stamps = sq_models_stamps,
+	.model_get = sq_model_get,
 };

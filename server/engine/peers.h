@@ -1,0 +1,73 @@
+/*
+ * peers: what other nodes change in a shared store (PostgreSQL), brought
+ * into this node's registry: models created elsewhere are loaded, the
+ * checkpoints other nodes commit reach this node's predictions, and models
+ * deleted elsewhere leave. Started only when store_shared(): a SQLite
+ * store is this daemon's alone and needs none of it.
+ *
+ * DESIGN. One thread polls every `interval` seconds with one
+ * store_models_stamps query (ids, steps, times: no weights) and compares
+ * with the registry:
+ * - a model in the store but not in the registry is loaded when two polls
+ *   in a row saw it missing, so that a model this node is creating (store
+ *   row first, registry entry next) or deleting (registry entry out first,
+ *   store row next) is not loaded twice or brought back;
+ * - a model whose stored step moved away from the registry's, and that has
+ *   no train job queued or running here, gets its checkpoint read
+ *   (store_model_get) into a new snapshot; its live weights stay (see
+ *   registry_replace_snapshot); at the same step, a stored row count that
+ *   differs (rows pushed through another node) is taken over;
+ * - a model in the registry (listed before the query, so created before
+ *   it) that the store no longer has leaves the registry as a local delete
+ *   would leave it (its jobs forgotten, version nets dropped, a
+ *   model.deleted event), the store untouched.
+ * peers_fetch is the API's miss path: one store_model_get on the request's
+ * thread, the model added unless another thread added it first
+ * (registry_add_new).
+ *
+ * Locks: the thread's mutex guards only the stop flag and its condition;
+ * it is never held while calling out, and nothing is called under it. The
+ * poller takes the registry's, trainer's and hub's locks only through
+ * their calls, one at a time, with nothing of its own held, and calls the
+ * store with none of them held (the order of registry.h holds).
+ */
+#ifndef MLPD_PEERS_H
+#define MLPD_PEERS_H
+
+#include "events.h"
+#include "fault.h"
+#include "registry.h"
+#include "store.h"
+#include "trainer.h"
+#include "versions.h"
+
+typedef struct peers peers;
+
+typedef struct peers_config {
+	store *st;
+	registry *reg;
+	trainer *tr;
+	versions *vs;
+	events *ev;
+	double interval;  /* seconds between polls (--peer-sync) */
+	/* told of every model added (+1) or dropped (-1) here, for the
+	 * --max-models and --max-params counts; may be NULL */
+	void (*held)(void *arg, const mlp_spec *spec, int delta);
+	void *held_arg;
+} peers_config;
+
+/* Starts the polling thread. */
+peers *peers_start(const peers_config *c, fault *f);
+
+/* Stops and joins the thread; NULL is a no-op. */
+void peers_stop(peers *p);
+
+/* One poll, now (the thread's work; for tests). 0, or -1 with f filled
+ * when the store could not be read. */
+int peers_poll(peers *p, fault *f);
+
+/* The miss path: model id read from the store and added to the registry,
+ * referenced; NULL when the store has none (or p is NULL). */
+model_entry *peers_fetch(peers *p, const char *id);
+
+#endif

@@ -1,0 +1,151 @@
+#!/bin/sh
+# pg_nodes.sh: two mlpd nodes (A and B, two ports) on one PostgreSQL
+# database (tests/pg_cluster.sh), each seeing what the other changes:
+#   1. a model created and fed on A predicts on B at once (B's miss path
+#      reads it from the store), and B counts rows pushed later on A
+#      within 3 s;
+#   2. a job trained on A: B's predictions answer with a later `step`
+#      within --checkpoint-every + 2 s (B's poller reloads the checkpoint);
+#   3. a model deleted on A answers 404 on B within 3 s;
+#   4. a model created on B is listed by A's GET /v1/models within 3 s.
+# PG_NODES_SYNC (seconds, default 1) is the nodes' --peer-sync: 3600 shows
+# the checks after the first prediction failing, as they must without the poller.
+# Skipped (77) when PostgreSQL is not installed or mlpd was built without
+# libpq. The last line is "N passed, M failed".
+set -u
+
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg_cluster.sh"
+HINT="Debian: apt-get install curl"
+require curl "$MLPD"
+lib_init pg_nodes
+
+pid_a=
+pid_b=
+cleanup_extra='for _p in $pid_a $pid_b; do kill -9 $_p 2>/dev/null; wait $_p 2>/dev/null; done; pg_cluster_stop "$tmp/pg"'
+pg_cluster_for_test pg_nodes "$tmp/pg"
+db=$pg_conninfo
+sync=${PG_NODES_SYNC:-1}
+ckpt=0.5
+
+# node A|B: the next requests (req) go to that node.
+node() {
+	if [ "$1" = A ]; then base=$base_a; else base=$base_b; fi
+}
+
+# within TENTHS CMD...: 0 as soon as CMD succeeds, polled every 0.1 s;
+# 1 when TENTHS tenths of a second went by without.
+within() {
+	_n=$1
+	shift
+	_i=0
+	while [ $_i -lt $_n ]; do
+		"$@" && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+start "$db" --checkpoint-every $ckpt --peer-sync "$sync"
+pid_a=$pid
+base_a=$base
+mv "$tmp/mlpd.err" "$tmp/mlpd-a.err"
+start "$db" --checkpoint-every $ckpt --peer-sync "$sync"
+pid_b=$pid
+base_b=$base
+pid=
+
+# ---------------------------------------------------------------------------
+echo "== created on A, predicted on B at once"
+node A
+req POST /v1/models \
+    '{"name":"a","layers":[2,8,1],"learning_rate":0.5,"seed":3}'
+check "create on A is 201" "$code" 201
+m=$(jget id)
+xor='{"inputs":[[0,0],[0,1],[1,0],[1,1]],"targets":[[0],[1],[1],[0]]}'
+req POST "/v1/models/$m/batches" "$xor"
+check "push on A is 201" "$code" 201
+node B
+req POST "/v1/models/$m/predict" '{"inputs":[[0,1]]}'
+check "predict on B at once is 200" "$code" 200
+check "at step 0" "$(jget step)" 0
+node A
+req POST "/v1/models/$m/batches" "$xor"
+check "a second push on A is 201" "$code" 201
+node B
+rows8() {
+	req GET "/v1/models/$m"
+	[ "$(jget samples)" = 8 ]
+}
+if within 30 rows8; then
+	ok "B counts A's 8 rows within 3 s"
+else
+	bad "B counts A's 8 rows within 3 s" "samples $(jget samples)"
+fi
+
+# ---------------------------------------------------------------------------
+echo "== trained on A, B's predictions follow"
+node A
+req POST "/v1/models/$m/train" '{"steps":1000000000}'
+check "train on A is 202" "$code" 202
+j=$(jget id)
+wait_job "$j" 10 running
+check "the job runs on A" "$job_status" running
+node B
+# B's step moves on past s0 (what B answered when the job ran) while the
+# job runs: within --checkpoint-every 0.5 + 2 s
+s0=$(req POST "/v1/models/$m/predict" '{"inputs":[[0,1]]}'; jget step)
+moved() {
+	req POST "/v1/models/$m/predict" '{"inputs":[[0,1]]}'
+	[ "$code" = 200 ] && gt "$(jget step)" "$s0"
+}
+if within 25 moved; then
+	ok "B predicts with a later step ($(jget step) > $s0) within 2.5 s"
+else
+	bad "B predicts with a later step within 2.5 s" "step $(jget step), was $s0"
+fi
+req GET "/v1/models/$m"
+check_true "B's GET shows a step past 0" gt "$(jget step)" 0
+
+# ---------------------------------------------------------------------------
+echo "== deleted on A, gone on B"
+node A
+req DELETE "/v1/models/$m"
+check "delete on A is 204" "$code" 204
+node B
+gone() {
+	req GET "/v1/models/$m"
+	[ "$code" = 404 ]
+}
+if within 30 gone; then
+	ok "B answers 404 within 3 s"
+else
+	bad "B answers 404 within 3 s" "code $code"
+fi
+req POST "/v1/models/$m/predict" '{"inputs":[[0,1]]}'
+check "and predicts no more" "$code" 404
+
+# ---------------------------------------------------------------------------
+echo "== created on B, listed on A"
+node B
+req POST /v1/models '{"name":"b","layers":[2,3,1]}'
+check "create on B is 201" "$code" 201
+mb=$(jget id)
+node A
+listed() {
+	req GET /v1/models
+	[ "$code" = 200 ] && grep -q "\"$mb\"" "$tmp/body"
+}
+if within 30 listed; then
+	ok "A lists B's model within 3 s"
+else
+	bad "A lists B's model within 3 s" "$(head -c 300 "$tmp/body")"
+fi
+
+for n in A B; do
+	if [ $n = A ]; then pid=$pid_a; else pid=$pid_b; fi
+	stop_term "node $n: SIGTERM exits 0"
+	if [ $n = A ]; then pid_a=; else pid_b=; fi
+done
+finish
