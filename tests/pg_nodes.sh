@@ -109,6 +109,30 @@ req GET "/v1/models/$m"
 check_true "B's GET shows a step past 0" gt "$(jget step)" 0
 
 # ---------------------------------------------------------------------------
+echo "== trained on A, then on B: B goes on from A's checkpoint"
+node A
+req DELETE "/v1/jobs/$j"
+wait_job "$j" 10 cancelled succeeded
+check "A's job ended" "$job_status" cancelled
+req GET "/v1/models/$m"
+sa=$(jget step)
+check_true "A's model is past step 0" gt "$sa" 0
+node B
+req POST "/v1/models/$m/train" '{"steps":100}'
+check "train on B is 202" "$code" 202
+jb=$(jget id)
+wait_job "$jb" 20 succeeded
+check "B's job succeeded" "$job_status" succeeded
+req GET "/v1/models/$m"
+check "B's model went on from A's step" "$(jget step)" $((sa + 100))
+req POST "/v1/models/$m/step" "$xor"
+check "a /step on B is 200" "$code" 200
+node A
+req POST "/v1/models/$m/step" "$xor"
+check "then a /step on A is 200" "$code" 200
+check "and goes on from B's step" "$(jget step)" $((sa + 102))
+
+# ---------------------------------------------------------------------------
 echo "== deleted on A, gone on B"
 node A
 req DELETE "/v1/models/$m"

@@ -185,6 +185,13 @@ int trainer_loop_flush(trainer *t, job *j, model_entry *m, int checkpoint,
 
 /* After a lost lease: live becomes the model's stored checkpoint (a read
  * only: the model is another node's now) and is published. No lock. */
+/* On a shared store (store_shared: PostgreSQL), live becomes the model's
+ * stored checkpoint, which another node may have moved on since this node
+ * last trained it; called by the worker that owns m, once it holds the
+ * model's lease and before it changes live (a job's first slice, a /step,
+ * PUT weights). Nothing on SQLite, whose file one daemon owns. */
+int trainer_loop_refresh(trainer *t, model_entry *m, fault *f);
+
 void trainer_loop_reload(trainer *t, model_entry *m);
 
 /* Frees what rs holds and zeroes it (trainer.mu held once rs ran: the

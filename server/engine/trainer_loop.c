@@ -481,6 +481,32 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 	}
 }
 
+int
+trainer_loop_refresh(trainer *t, model_entry *m, fault *f)
+{
+	void *blob = NULL;
+	size_t len = 0;
+	uint64_t step;
+	mlp *fresh;
+
+	if (!store_shared(t->st))
+		return 0;
+	if (store_model_checkpoint(t->st, m->id, &blob, &len, &step, f) < 0)
+		return -1;
+	fresh = blob_load(blob, len, &m->spec, f);
+	free(blob);
+	if (fresh == NULL)
+		return -1;
+	if (step != mlp_step(m->live))
+		log_info("model %s: goes on from the checkpoint another node "
+		    "stored at step %llu (this node had step %llu)", m->id,
+		    (unsigned long long)step,
+		    (unsigned long long)mlp_step(m->live));
+	mlp_destroy(m->live);
+	m->live = fresh;
+	return 0;
+}
+
 void
 trainer_loop_reload(trainer *t, model_entry *m)
 {
@@ -748,6 +774,7 @@ trainer_loop_run(trainer *t, task *tk)
 		j->rs.began = wallclock_mono();
 	if (!j->rs.started && (job_running(t, j, m, &f) < 0 ||
 	    lease_acquire(t->cfg.leases, m->id, &j->hold, &f) < 0 ||
+	    trainer_loop_refresh(t, m, &f) < 0 ||
 	    job_start(t, j, m, &f) < 0))
 		end = SLICE_FAILED;
 	else

@@ -85,7 +85,10 @@ trainer_sync_run(trainer *t, task *tk)
 	lease_hold *hold = NULL;
 
 	tk->rc = -1;
-	if (blob_save(m->live, &before, &blen, f) < 0)
+	/* on PostgreSQL, from the checkpoint another node may have moved on
+	 * (the lease, taken below, fences the commit if one holds it now) */
+	if (trainer_loop_refresh(t, m, f) < 0 ||
+	    blob_save(m->live, &before, &blen, f) < 0)
 		goto out;
 	if (tk->kind == TASK_STEP) {
 		if (mlp_train_step(m->live, tk->x, tk->y, tk->n, tk->lr, &loss,
