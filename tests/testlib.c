@@ -609,12 +609,18 @@ job_done(const char *s, const job_wait *w)
 }
 
 /* Polls the job every 10 ms until job_done(); returns it, or fails after
- * timeout seconds. */
+ * timeout seconds, times CK_TIMEOUT_MULTIPLIER when set (as Check scales
+ * its own timeouts: under the sanitizers a job runs several times slower,
+ * and these waits only detect hangs). */
 static json_t *
 poll_job(const char *job, const job_wait *w, double timeout)
 {
 	struct timespec nap = { 0, 10 * 1000 * 1000 };
 	double t0 = tl_now();
+	const char *mul = getenv("CK_TIMEOUT_MULTIPLIER");
+
+	if (mul != NULL && atof(mul) > 1)
+		timeout *= atof(mul);
 
 	for (;;) {
 		json_t *j = tl_jget(tl_jpath(job));
