@@ -153,6 +153,9 @@ typedef struct store_job {
 	char node[STORE_NODE_MAX]; /* the node that runs or last ran it
 	                        (--node-id); "": none yet. An update with
 	                        "" keeps the stored one */
+	int64_t takeovers;   /* times another node claimed it after it had
+	                        started (store_job_claim); read only: set by
+	                        the claim, kept by updates; 0 on SQLite */
 } store_job;
 
 /* "queued", "running", ... ; NULL for a bad value. */
@@ -546,5 +549,71 @@ int store_model_set_weights_fenced(store *s, const char *id,
 				   const void *blob, size_t len,
 				   uint64_t step, int64_t now_ms,
 				   uint64_t epoch, fault *f);
+
+
+/* ---- job claims: several nodes on one shared store ---- */
+
+/*
+ * On a shared store (store_shared) a job row has an owner: the node that
+ * will run it or runs it, or none (NULL in the database) while any node
+ * may claim it. A node is alive while its beat (store_node_beat) has not
+ * expired, by the database's clock. A job is claimable when it is queued
+ * or running, its owner is none or a node that is not alive, it is the
+ * oldest unfinished job of its model (jobs of a model run in order, one
+ * at a time), and no other node holds a live lease on its model. A claim
+ * takes the oldest claimable job (by created_ms, then insertion order)
+ * with FOR UPDATE SKIP LOCKED, so nodes claiming at once never take the
+ * same job, and in the same transaction makes node_id its owner and its
+ * node, sets it queued with steps_done back to ckpt_steps (the work past
+ * the checkpoint is gone with the dead node) and, when it had started
+ * (started_ms != 0), counts one more takeover. Every insert of a claimable
+ * job, hand-back and leave wakes the other nodes (PostgreSQL: NOTIFY on
+ * channel "mlpd_jobs", the payload a job id or "", never data;
+ * store_jobs_wait). SQLite has one node: every call here but store_job_get
+ * fails with FAULT_INVALID "not a shared store" (callers check
+ * store_shared first).
+ */
+
+/* Marks node_id alive for ttl_ms (>= 1) from now. A first beat of a
+ * process (join != 0) first makes the jobs still owned by node_id (left by
+ * an earlier run of the same node id that died) claimable, in the same
+ * transaction. */
+int store_node_beat(store *s, const char *node_id, int64_t ttl_ms,
+		    int join, fault *f);
+
+/* Marks node_id gone at once (its beat expires now), so whatever it still
+ * owns is claimable without waiting for the expiry; wakes the others. */
+int store_node_leave(store *s, const char *node_id, fault *f);
+
+/* Inserts j (as store_job_insert) owned by owner: node_id, or NULL for a
+ * job any node may claim (then the others are woken). */
+int store_job_insert_owned(store *s, const store_job *j, const char *owner,
+			   fault *f);
+
+/* Claims one job for node_id (see above): 1 and cb called once with the
+ * claimed row as it now stands (borrowed, valid during the call; cb's
+ * -1 does not undo the claim), 0 when nothing is claimable, -1 on
+ * failure. */
+int store_job_claim(store *s, const char *node_id,
+		    int (*cb)(void *arg, const store_job *j), void *arg,
+		    fault *f);
+
+/* Hands back a job node_id owns (SIGTERM: after its last checkpoint):
+ * owner none, status queued, steps_done back to ckpt_steps; the others
+ * are woken. 1 handed back, 0 when node_id did not own it (nothing
+ * changed), -1 on failure. */
+int store_job_handback(store *s, const char *job_id, const char *node_id,
+		       fault *f);
+
+/* Waits up to timeout_ms for a wake-up (another node's insert, hand-back
+ * or leave): 1 woken, 0 timed out, -1 on failure (the caller polls on).
+ * One thread per store may wait. */
+int store_jobs_wait(store *s, int64_t timeout_ms, fault *f);
+
+/* Calls cb with the job job_id (any model, any node): 1 found, 0 none,
+ * -1 on failure. Both backends. */
+int store_job_get(store *s, const char *job_id,
+		  int (*cb)(void *arg, const store_job *j), void *arg,
+		  fault *f);
 
 #endif

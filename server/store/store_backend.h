@@ -125,6 +125,21 @@ typedef struct store_ops {
 	    const store_model_stamp *m), void *arg, fault *f);
 	int (*model_get)(store *s, const char *id, int (*cb)(void *arg,
 	    const store_model *m), void *arg, fault *f);
+	/* job claims (store.h; NULL on a backend that is not shared, and
+	 * store.c answers FAULT_INVALID "not a shared store") */
+	int (*node_beat)(store *s, const char *node_id, int64_t ttl_ms,
+	    int join, fault *f);
+	int (*node_leave)(store *s, const char *node_id, fault *f);
+	int (*job_insert_owned)(store *s, const store_job *j,
+	    const char *owner, fault *f);
+	int (*job_claim)(store *s, const char *node_id, int (*cb)(void *arg,
+	    const store_job *j), void *arg, fault *f);
+	int (*job_handback)(store *s, const char *job_id,
+	    const char *node_id, fault *f);
+	int (*jobs_wait)(store *s, int64_t timeout_ms, fault *f);
+	/* both backends */
+	int (*job_get)(store *s, const char *job_id, int (*cb)(void *arg,
+	    const store_job *j), void *arg, fault *f);
 } store_ops;
 
 /* The head of every backend's store: its ops. */
