@@ -135,12 +135,17 @@ cluster() {
 		eval "cl_node$n=\$(cluster_listening $! \"\$cl_dir/node\$n.log\")" ||
 		    exit 1
 	done
+	url=http://127.0.0.1:$lb_port
+	if curl -sS --noproxy '*' -o /dev/null --max-time 2 "$url/" 2>/dev/null; then
+		echo "quickstart: 127.0.0.1:$lb_port is in use (choose" \
+		    "another with --port N)" >&2
+		exit 1
+	fi
 	MLPD_LB_BIND=127.0.0.1:$lb_port MLPD_LB_HOST=127.0.0.1 \
 	MLPD_NODE1=$cl_node1 MLPD_NODE2=$cl_node2 MLPD_NODE3=$cl_node3 \
 	    haproxy -db -f client_examples/cluster/haproxy.cfg \
 	    -p "$cl_dir/haproxy.pid" 2>"$cl_dir/haproxy.log" &
 	cl_lb=$!
-	url=http://127.0.0.1:$lb_port
 	i=0
 	until curl -fsS --noproxy '*' -o /dev/null "$url/healthz" 2>/dev/null; do
 		i=$((i + 1))

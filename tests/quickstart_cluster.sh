@@ -59,7 +59,7 @@ MLPD=$MLPD env --default-signal=INT sh "$qs" cluster --port "$lb_port" \
 qs_pid=$!
 url=
 i=0
-while [ $i -lt 300 ] && kill -0 $qs_pid 2>/dev/null; do
+while [ $i -lt 600 ] && kill -0 $qs_pid 2>/dev/null; do
 	url=$(sed -n 's|^mlpd cluster: \(http://[^ ]*\)/ .*|\1|p' "$tmp/qs.out")
 	[ -n "$url" ] && break
 	sleep 0.1
@@ -67,7 +67,7 @@ while [ $i -lt 300 ] && kill -0 $qs_pid 2>/dev/null; do
 done
 cl_dir=$(sed -n 's|^quickstart: cluster in ||p' "$tmp/qs.err")
 if [ -z "$url" ]; then
-	bad "quickstart.sh cluster prints its URL within 30 s" \
+	bad "quickstart.sh cluster prints its URL within 60 s" \
 	    "$(tail -n 5 "$tmp/qs.err" | tr '\n' ' ')"
 	finish
 fi
