@@ -5,9 +5,10 @@
 #     same 2,048 deterministic rows of 256 inputs), one job of
 #     BENCH_CLUSTER_STEPS (default 4000) steps of batch 64 each, all
 #     started at once: on one SQLite node, on one PostgreSQL node (both
-#     --trainers 1: the jobs queue) and on three PostgreSQL nodes (one job
-#     each, POSTed to each node directly since a job runs where it was
-#     accepted). Aggregate samples/s = all steps x 64 / (the last job's
+#     --trainers 1: the jobs take turns in time slices on one trainer, so
+#     each job's own rate is lower than alone) and on three PostgreSQL
+#     nodes (one job each, POSTed to each node directly since a job runs
+#     where it was accepted). Aggregate samples/s = all steps x 64 / (the last job's
 #     finished_at - the first's started_at), and per job;
 #   - predictions: the three nodes behind HAProxy
 #     (client_examples/cluster/haproxy.cfg), wrk -t2 -c64 -d5s of
