@@ -12,8 +12,8 @@
 #   4. SIGINT: the script exits within 40 s, no process whose command line
 #      names its temp directory (mlpd, postgres, haproxy) is left, and the
 #      directory is gone.
-# Skipped (77) when PostgreSQL or haproxy is missing or mlpd was built
-# without libpq. The last line is "N passed, M failed".
+# Skipped (77) when PostgreSQL or haproxy is missing, mlpd was built
+# without libpq or env(1) cannot reset SIGINT (--default-signal). The last line is "N passed, M failed".
 set -u
 
 . "$(dirname "$0")/lib.sh"
@@ -26,6 +26,10 @@ if ! grep -q '^#define MLPD_HAVE_PG 1' "${builddir:-.}/autoconf.h" 2>/dev/null; 
 fi
 if [ -z "$(pg_bindir)" ] || ! have haproxy; then
 	echo "quickstart_cluster: PostgreSQL or haproxy is not installed: skipped"
+	exit 77
+fi
+if ! env --default-signal=INT true 2>/dev/null; then
+	echo "quickstart_cluster: env has no --default-signal (coreutils 8.31+): skipped"
 	exit 77
 fi
 case $MLPD in
