@@ -654,8 +654,7 @@ npy_encode(const float *v, size_t n, size_t width, int single, size_t *len)
 	memcpy(out, MAGIC, MAGIC_LEN);
 	out[6] = 1;
 	out[7] = 0;
-	out[8] = (char)(hl & 0xff);
-	out[9] = (char)(hl >> 8);
+	le_put16((unsigned char *)out + 8, (uint16_t)hl);
 	memcpy(out + 10, dict, dl);
 	memset(out + 10 + dl, ' ', hl - dl - 1);
 	out[10 + hl - 1] = '\n';
