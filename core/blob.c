@@ -6,6 +6,7 @@
  * blob can only ever produce a FAULT_CORRUPT message.
  */
 #include "blob.h"
+#include "le.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -24,40 +25,40 @@ typedef struct reader {
 	int bad; /* set once a read ran past end */
 } reader;
 
+/* The writer's fields, little-endian (le.h), moving the cursor on. */
 static void
 put_u32(writer *w, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		*w->p++ = (unsigned char)(v >> (8 * i));
+	le_put32(w->p, v);
+	w->p += 4;
 }
 
 static void
 put_u64(writer *w, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		*w->p++ = (unsigned char)(v >> (8 * i));
+	le_put64(w->p, v);
+	w->p += 8;
 }
 
 static void
 put_f32(writer *w, float v)
 {
-	uint32_t u;
-
-	memcpy(&u, &v, 4);
-	put_u32(w, u);
+	le_putf32(w->p, v);
+	w->p += 4;
 }
 
+/* The reader's: 0 (and r->bad set) past the end. */
 static uint32_t
 get_u32(reader *r)
 {
-	uint32_t v = 0;
+	uint32_t v;
 
 	if (r->end - r->p < 4) {
 		r->bad = 1;
 		return 0;
 	}
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)*r->p++ << (8 * i);
+	v = le_get32(r->p);
+	r->p += 4;
 	return v;
 }
 
@@ -196,8 +197,7 @@ blob_load(const void *buf, size_t len, const mlp_spec *expect, fault *f)
 		return fault_set(f, FAULT_CORRUPT,
 		    "model blob has format version %u; this mlpd reads %u",
 		    version, BLOB_VERSION), NULL;
-	crc = (uint32_t)b[len - 4] | (uint32_t)b[len - 3] << 8 |
-	    (uint32_t)b[len - 2] << 16 | (uint32_t)b[len - 1] << 24;
+	crc = le_get32(b + len - 4);
 	if (crc != blob_crc32(b, len - 4))
 		return fault_set(f, FAULT_CORRUPT,
 		    "model blob checksum mismatch: truncated or damaged"), NULL;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "onnx_int.h"
 #include "pbwire.h"
 
@@ -454,29 +455,6 @@ check_values(const tensor *t, size_t numel, fault *f)
 	return 0;
 }
 
-static float
-le_float(const uint8_t *p)
-{
-	uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-	    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-	float v;
-
-	memcpy(&v, &u, 4);
-	return v;
-}
-
-static double
-le_double(const uint8_t *p)
-{
-	uint64_t u = 0;
-	double v;
-
-	for (int i = 7; i >= 0; i--)
-		u = u << 8 | p[i];
-	memcpy(&v, &u, 8);
-	return v;
-}
-
 /* Where read_values puts a tensor's values. */
 typedef struct values {
 	float *dst;
@@ -536,8 +514,8 @@ read_values(const tensor *t, float *dst, size_t numel, fault *f)
 
 	if (t->has_raw) {
 		for (size_t i = 0; i < numel; i++)
-			dst[i] = t->dtype == T_FLOAT ? le_float(t->raw.p + 4 * i)
-			    : (float)le_double(t->raw.p + 8 * i);
+			dst[i] = t->dtype == T_FLOAT ? le_getf32(t->raw.p + 4 * i)
+			    : (float)le_getf64(t->raw.p + 8 * i);
 		return 0;
 	}
 	pb_reader_init(&r, t->msg.p, t->msg.n);

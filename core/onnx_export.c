@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "autoconf.h" /* PACKAGE_VERSION */
+#include "le.h"
 #include "pbwire.h"
 
 #define T_FLOAT 1 /* TensorProto.DataType, as in onnx_int.h */
@@ -74,13 +75,8 @@ put_tensor(pb_writer *w, const char *name, const float *v, uint32_t d0,
 
 	mr = pb_mark(w);
 	if ((p = pb_put_raw(w, n * 4)) != NULL)
-		for (size_t i = 0; i < n; i++) {
-			uint32_t u;
-
-			memcpy(&u, &v[i], 4);
-			for (int k = 0; k < 4; k++)
-				p[4 * i + k] = (uint8_t)(u >> (8 * k));
-		}
+		for (size_t i = 0; i < n; i++)
+			le_putf32(p + 4 * i, v[i]);
 	pb_close(w, 9, mr);
 	pb_put_string(w, 8, name);
 	pb_put_varint(w, 2, T_FLOAT);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
+
 #define PB_MAX_FIELD ((1u << 29) - 1)
 
 void
@@ -83,8 +85,7 @@ pb_fixed32(pb_reader *r, uint32_t *v, fault *f)
 
 	if (take(r, 4, &b, f) < 0)
 		return -1;
-	*v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-	    (uint32_t)b[3] << 24;
+	*v = le_get32(b);
 	return 0;
 }
 
@@ -95,9 +96,7 @@ pb_fixed64(pb_reader *r, uint64_t *v, fault *f)
 
 	if (take(r, 8, &b, f) < 0)
 		return -1;
-	*v = 0;
-	for (int i = 7; i >= 0; i--)
-		*v = *v << 8 | b[i];
+	*v = le_get64(b);
 	return 0;
 }
 
@@ -253,8 +252,7 @@ pb_put_fixed32(pb_writer *w, uint32_t field, uint32_t v)
 	uint8_t *p = pb_put_raw(w, 4);
 
 	if (p != NULL)
-		for (int i = 0; i < 4; i++)
-			p[i] = (uint8_t)(v >> (8 * i));
+		le_put32(p, v);
 	put_tag(w, field, PB_I32);
 }
 

@@ -20,12 +20,12 @@
 
 #include "dbfiles.h"
 #include "apierr.h"
-#include "blob.h"
 #include "fault.h"
 #include "lease.h"
 #include "pgtest.h"
 #include "registry.h"
 #include "store.h"
+#include "testlib.h"
 #include "trainer.h"
 #include "wallclock.h"
 
@@ -71,63 +71,18 @@ store_only(bench *b)
 	ck_assert_msg(b->st != NULL, "store_open: %s", f.msg);
 }
 
-/* Adds model id (2 inputs, 1 output) to the store and the registry. */
+/* Adds model id to the store and the registry (none: store only, NULL);
+ * n rows for m (testlib.h, the trainer's fixture). */
 static model_entry *
 add_model(bench *b, const char *id)
 {
-	mlp_spec s;
-	store_model row;
-	void *blob = NULL;
-	size_t len = 0;
-	model_entry *m;
-	mlp *live;
-	fault f;
-
-	mlp_spec_default(&s);
-	s.n_layers = 1;
-	s.sizes[0] = 2;
-	s.sizes[1] = 1;
-	live = mlp_create(&s, &f);
-	ck_assert_msg(live != NULL, "mlp_create: %s", f.msg);
-	ck_assert_int_eq(blob_save(live, &blob, &len, &f), 0);
-	memset(&row, 0, sizeof row);
-	snprintf(row.id, sizeof row.id, "%s", id);
-	row.name = id;
-	row.created_ms = row.updated_ms = wallclock_ms();
-	row.last_loss = NAN;
-	row.blob = blob;
-	row.blob_len = len;
-	ck_assert_msg(store_model_insert(b->st, &row, &f) == 0, "%s", f.msg);
-	free(blob);
-	if (b->reg == NULL) {
-		mlp_destroy(live);
-		return NULL;
-	}
-	m = registry_entry_create(id, id, row.created_ms, row.updated_ms, 0,
-	    NAN, live, &f);
-	ck_assert_msg(m != NULL, "registry_entry_create: %s", f.msg);
-	ck_assert_int_eq(registry_add(b->reg, m, &f), 0);
-	return m;
+	return tl_trainer_model(b->st, b->reg, id);
 }
 
 static void
 add_rows(bench *b, model_entry *m, size_t n)
 {
-	float *x = calloc(2 * n, sizeof *x), *y = calloc(n, sizeof *y);
-	int64_t batch, total;
-	fault f;
-
-	ck_assert(x != NULL && y != NULL);
-	for (size_t i = 0; i < n; i++) {
-		x[2 * i] = (float)(i % 7) / 7.0f;
-		x[2 * i + 1] = (float)(i % 3) / 3.0f;
-		y[i] = x[2 * i] > x[2 * i + 1] ? 1.0f : 0.0f;
-	}
-	ck_assert_msg(store_batch_insert(b->st, m->id, x, y, n, 2, 1, 0,
-	    wallclock_ms(), &batch, &total, &f) == 0, "%s", f.msg);
-	registry_add_samples(m, (int64_t)n);
-	free(x);
-	free(y);
+	tl_trainer_rows(b->st, m, n);
 }
 
 /* The whole bench; leases of ttl_ms, checkpoints every ckpt seconds. */

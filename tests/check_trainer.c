@@ -7,7 +7,6 @@
  * submissions: a job is never accepted over rows being deleted.
  */
 #include <check.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +18,11 @@
 
 #include "dbfiles.h"
 #include "apierr.h"
-#include "blob.h"
 #include "fault.h"
 #include "registry.h"
 #include "store.h"
+#include "testlib.h"
 #include "trainer.h"
-#include "wallclock.h"
 
 /* One trainer over a fresh database file and a model "m1" with rows. */
 typedef struct bench {
@@ -44,62 +42,6 @@ typedef struct bench {
 			      #call, fault_code_name((f).code), (f).msg,      \
 			      fault_code_name(want));                         \
 	} while (0)
-
-/* Adds a model of 2 inputs and 1 output to the store and the registry. */
-static model_entry *
-add_model(bench *b, const char *id)
-{
-	mlp_spec s;
-	store_model row;
-	void *blob = NULL;
-	size_t len = 0;
-	model_entry *m;
-	mlp *live;
-	fault f;
-
-	mlp_spec_default(&s);
-	s.n_layers = 1;
-	s.sizes[0] = 2;
-	s.sizes[1] = 1;
-	live = mlp_create(&s, &f);
-	ck_assert_msg(live != NULL, "mlp_create: %s", f.msg);
-	ck_assert_int_eq(blob_save(live, &blob, &len, &f), 0);
-	memset(&row, 0, sizeof row);
-	snprintf(row.id, sizeof row.id, "%s", id);
-	row.name = id;
-	row.created_ms = row.updated_ms = wallclock_ms();
-	row.last_loss = NAN;
-	row.blob = blob;
-	row.blob_len = len;
-	ck_assert_msg(store_model_insert(b->st, &row, &f) == 0, "%s", f.msg);
-	free(blob);
-	m = registry_entry_create(id, id, row.created_ms, row.updated_ms, 0,
-	    NAN, live, &f);
-	ck_assert_msg(m != NULL, "registry_entry_create: %s", f.msg);
-	ck_assert_int_eq(registry_add(b->reg, m, &f), 0);
-	return m;
-}
-
-/* Stores n rows for m, as a push does. */
-static void
-add_rows(bench *b, model_entry *m, size_t n)
-{
-	float *x = calloc(2 * n, sizeof *x), *y = calloc(n, sizeof *y);
-	int64_t batch, total;
-	fault f;
-
-	ck_assert(x != NULL && y != NULL);
-	for (size_t i = 0; i < n; i++) {
-		x[2 * i] = (float)(i % 7) / 7.0f;
-		x[2 * i + 1] = (float)(i % 3) / 3.0f;
-		y[i] = x[2 * i] > x[2 * i + 1] ? 1.0f : 0.0f;
-	}
-	ck_assert_msg(store_batch_insert(b->st, m->id, x, y, n, 2, 1, 0,
-	    wallclock_ms(), &batch, &total, &f) == 0, "%s", f.msg);
-	registry_add_samples(m, (int64_t)n);
-	free(x);
-	free(y);
-}
 
 static void
 bench_open(bench *b, size_t max_queue)
@@ -122,8 +64,8 @@ bench_open(bench *b, size_t max_queue)
 	c.max_queue = max_queue;
 	b->tr = trainer_create(b->st, b->reg, &c, &f);
 	ck_assert_msg(b->tr != NULL, "trainer_create: %s", f.msg);
-	b->m = add_model(b, "m1");
-	add_rows(b, b->m, 64);
+	b->m = tl_trainer_model(b->st, b->reg, "m1");
+	tl_trainer_rows(b->st, b->m, 64);
 }
 
 static void
@@ -331,10 +273,10 @@ START_TEST(test_submit_refusals)
 	bench_open(&b, 0);
 	expect_fault(trainer_submit(b.tr, b.m, &o, "{}", NULL, &v, &f), f,
 	    FAULT_QUEUE_FULL);
-	m2 = add_model(&b, "m2");
+	m2 = tl_trainer_model(b.st, b.reg, "m2");
 	expect_fault(trainer_submit(b.tr, m2, &o, "{}", NULL, &v, &f), f,
 	    FAULT_NO_DATA);
-	add_rows(&b, m2, 1);
+	tl_trainer_rows(b.st, m2, 1);
 	o.validation_split = 0.5;
 	expect_fault(trainer_submit(b.tr, m2, &o, "{}", NULL, &v, &f), f,
 	    FAULT_INVALID);

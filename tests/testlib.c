@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,6 +22,9 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "blob.h"
+#include "wallclock.h"
 
 static config g_cfg;
 static daemon_ctx *g_d;
@@ -936,6 +940,68 @@ tl_raw(const char *bytes, size_t n, tl_response *r)
 	(void)tl_send_all(fd, bytes, n);
 	tl_raw_read(fd, r);
 	close(fd);
+}
+
+/* ---------------------------------------------------------------------
+ * The trainer's fixture
+ * ------------------------------------------------------------------ */
+
+model_entry *
+tl_trainer_model(store *st, registry *reg, const char *id)
+{
+	mlp_spec s;
+	store_model row;
+	void *blob = NULL;
+	size_t len = 0;
+	model_entry *m;
+	mlp *live;
+	fault f;
+
+	mlp_spec_default(&s);
+	s.n_layers = 1;
+	s.sizes[0] = 2;
+	s.sizes[1] = 1;
+	live = mlp_create(&s, &f);
+	ck_assert_msg(live != NULL, "mlp_create: %s", f.msg);
+	ck_assert_int_eq(blob_save(live, &blob, &len, &f), 0);
+	memset(&row, 0, sizeof row);
+	snprintf(row.id, sizeof row.id, "%s", id);
+	row.name = id;
+	row.created_ms = row.updated_ms = wallclock_ms();
+	row.last_loss = NAN;
+	row.blob = blob;
+	row.blob_len = len;
+	ck_assert_msg(store_model_insert(st, &row, &f) == 0, "%s", f.msg);
+	free(blob);
+	if (reg == NULL) {
+		mlp_destroy(live);
+		return NULL;
+	}
+	m = registry_entry_create(id, id, row.created_ms, row.updated_ms, 0,
+	    NAN, live, &f);
+	ck_assert_msg(m != NULL, "registry_entry_create: %s", f.msg);
+	ck_assert_int_eq(registry_add(reg, m, &f), 0);
+	return m;
+}
+
+void
+tl_trainer_rows(store *st, model_entry *m, size_t n)
+{
+	float *x = calloc(2 * n, sizeof *x), *y = calloc(n, sizeof *y);
+	int64_t batch, total;
+	fault f;
+
+	ck_assert(x != NULL && y != NULL);
+	for (size_t i = 0; i < n; i++) {
+		x[2 * i] = (float)(i % 7) / 7.0f;
+		x[2 * i + 1] = (float)(i % 3) / 3.0f;
+		y[i] = x[2 * i] > x[2 * i + 1] ? 1.0f : 0.0f;
+	}
+	ck_assert_msg(store_batch_insert(st, m->id, x, y, n, 2, 1, 0,
+	    wallclock_ms(), &batch, &total, &f) == 0, "%s", f.msg);
+	registry_add_samples(m, (int64_t)n);
+	free(x);
+	free(y);
 }
 
 /* ---------------------------------------------------------------------

@@ -10,7 +10,9 @@
  *   - the API's nouns: create a model, push a batch, start a job, wait for
  *     a job or an idle model, train to the end; and a snapshot of all the
  *     API shows ("the world"), for "a refused request changes nothing";
- *   - raw sockets for what libcurl will not send, and a growable string.
+ *   - raw sockets for what libcurl will not send, and a growable string;
+ *   - for suites without a daemon, a model and its rows put straight into
+ *     a store and a registry (the trainer's fixture).
  *
  * Everything that asserts (ck_assert) runs in the test's own thread; only
  * tl_perform(), tl_fetch_json() and tl_now() may be called from others.
@@ -29,6 +31,8 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "registry.h"
+#include "store.h"
 
 #define XOR_BATCH "{\"inputs\": [[0,0],[0,1],[1,0],[1,1]], " \
 	"\"targets\": [[0],[1],[1],[0]]}"
@@ -267,6 +271,20 @@ void tl_raw(const char *bytes, size_t n, tl_response *r);
 
 /* Reads an answer on fd until the server closes, parsed as tl_raw(). */
 void tl_raw_read(int fd, tl_response *r);
+
+/* ---------------------------------------------------------------------
+ * The trainer's fixture (no daemon): suites that make a store, a registry
+ * and a trainer directly (check_trainer, check_lease)
+ * ------------------------------------------------------------------ */
+
+/* Stores model id (2 inputs, 1 output, fresh weights) in st as a create
+ * does and, when reg is not NULL, adds its entry to reg and returns it
+ * (the caller's reference: registry_put it); NULL when reg is NULL. */
+model_entry *tl_trainer_model(store *st, registry *reg, const char *id);
+
+/* Stores n rows for m (2 inputs, 1 output) in st as a push does, and
+ * counts them in m. */
+void tl_trainer_rows(store *st, model_entry *m, size_t n);
 
 /* ---------------------------------------------------------------------
  * A growable string

@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "hugemem.h"
+#include "le.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "npy.c reads and writes little-endian floats in place"
@@ -50,24 +51,6 @@ unsupported(apierr *e, const char *what, const char *msg)
 	return apierr_set(e, 422, "unsupported_npy", "%s: %s; mlpd takes "
 	    "little-endian float32 or float64 ('<f4', '<f8') in C order, "
 	    "with 1 or 2 dimensions", what, msg);
-}
-
-static uint32_t
-le16(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-
-static uint32_t
-le32(const unsigned char *p)
-{
-	return le16(p) | (uint32_t)le16(p + 2) << 16;
-}
-
-static uint64_t
-le64(const unsigned char *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
 /* The header dict's reader: h[0..n) and where it is. */
@@ -237,12 +220,12 @@ parse_npy(const unsigned char *buf, size_t len, const char *what,
 		return bad(e, what, "its format version is not 1.0, 2.0 or "
 		    "3.0");
 	if (buf[6] == 1) {
-		hlen = le16(buf + 8);
+		hlen = le_get16(buf + 8);
 		off = 10;
 	} else {
 		if (len < 12)
 			return bad(e, what, "it is cut short in its header");
-		hlen = le32(buf + 8);
+		hlen = le_get32(buf + 8);
 		off = 12;
 	}
 	if (hlen > len - off)
@@ -393,7 +376,7 @@ zip64_extra(const unsigned char *x, size_t n, zmember *m, uint64_t *off,
 	    apierr *e)
 {
 	while (n >= 4) {
-		size_t id = le16(x), sz = le16(x + 2);
+		size_t id = le_get16(x), sz = le_get16(x + 2);
 
 		if (sz > n - 4)
 			return zbad(e, "an extra field is cut short");
@@ -403,17 +386,17 @@ zip64_extra(const unsigned char *x, size_t n, zmember *m, uint64_t *off,
 			if (m->usize == 0xffffffffu) {
 				if (end - p < 8)
 					return zbad(e, "a zip64 field is short");
-				m->usize = le64(p), p += 8;
+				m->usize = le_get64(p), p += 8;
 			}
 			if (m->csize == 0xffffffffu) {
 				if (end - p < 8)
 					return zbad(e, "a zip64 field is short");
-				m->csize = le64(p), p += 8;
+				m->csize = le_get64(p), p += 8;
 			}
 			if (*off == 0xffffffffu) {
 				if (end - p < 8)
 					return zbad(e, "a zip64 field is short");
-				*off = le64(p);
+				*off = le_get64(p);
 			}
 		}
 		x += 4 + sz;
@@ -431,9 +414,9 @@ zload(const unsigned char *body, size_t len, zmember *m, uint64_t off,
 	size_t data_off;
 	uLong crc;
 
-	if (off > len || len - off < 30 || le32(body + off) != 0x04034b50)
+	if (off > len || len - off < 30 || le_get32(body + off) != 0x04034b50)
 		return zbad(e, "a member's local header is missing");
-	data_off = off + 30 + le16(body + off + 26) + le16(body + off + 28);
+	data_off = off + 30 + le_get16(body + off + 26) + le_get16(body + off + 28);
 	if (data_off > len || m->csize > len - data_off)
 		return zbad(e, "a member runs past the end of the body");
 	m->data = body + data_off;
@@ -495,16 +478,16 @@ zip_members(const unsigned char *body, size_t len, zmember *zm, size_t cap,
 	if (len < 22)
 		return zbad(e, "it is too short");
 	for (size_t i = len - 22 + 1; i-- > 0 && len - i <= 22 + 65535; )
-		if (le32(body + i) == 0x06054b50) {
+		if (le_get32(body + i) == 0x06054b50) {
 			eocd = i;
 			found = 1;
 			break;
 		}
 	if (!found)
 		return zbad(e, "its end of central directory is missing");
-	entries = le16(body + eocd + 10);
-	cd_size = le32(body + eocd + 12);
-	cd = le32(body + eocd + 16);
+	entries = le_get16(body + eocd + 10);
+	cd_size = le_get32(body + eocd + 12);
+	cd = le_get32(body + eocd + 16);
 	if (cd > eocd || cd_size > eocd - cd)
 		return zbad(e, "its central directory is out of place");
 	for (size_t k = 0, p = cd; k < entries; k++) {
@@ -513,20 +496,20 @@ zip_members(const unsigned char *body, size_t len, zmember *zm, size_t cap,
 		size_t nlen, xlen, clen;
 		int which;
 
-		if (p + 46 > cd + cd_size || le32(body + p) != 0x02014b50)
+		if (p + 46 > cd + cd_size || le_get32(body + p) != 0x02014b50)
 			return zbad(e, "its central directory is cut short");
 		memset(&m, 0, sizeof m);
-		m.method = le16(body + p + 10);
-		m.crc = le32(body + p + 16);
-		m.csize = le32(body + p + 20);
-		m.usize = le32(body + p + 24);
-		nlen = le16(body + p + 28);
-		xlen = le16(body + p + 30);
-		clen = le16(body + p + 32);
-		off = le32(body + p + 42);
+		m.method = le_get16(body + p + 10);
+		m.crc = le_get32(body + p + 16);
+		m.csize = le_get32(body + p + 20);
+		m.usize = le_get32(body + p + 24);
+		nlen = le_get16(body + p + 28);
+		xlen = le_get16(body + p + 30);
+		clen = le_get16(body + p + 32);
+		off = le_get32(body + p + 42);
 		if (p + 46 + nlen + xlen + clen > cd + cd_size)
 			return zbad(e, "its central directory is cut short");
-		if (le16(body + p + 8) & 1)
+		if (le_get16(body + p + 8) & 1)
 			return apierr_set(e, 422, "unsupported_npy", "the "
 			    ".npz is encrypted");
 		if (nlen == 10 && memcmp(body + p + 46, "inputs.npy", 10) == 0)
@@ -671,8 +654,7 @@ npy_encode(const float *v, size_t n, size_t width, int single, size_t *len)
 	memcpy(out, MAGIC, MAGIC_LEN);
 	out[6] = 1;
 	out[7] = 0;
-	out[8] = (char)(hl & 0xff);
-	out[9] = (char)(hl >> 8);
+	le_put16((unsigned char *)out + 8, (uint16_t)hl);
 	memcpy(out + 10, dict, dl);
 	memset(out + 10 + dl, ' ', hl - dl - 1);
 	out[10 + hl - 1] = '\n';

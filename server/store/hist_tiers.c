@@ -3,6 +3,7 @@
  * levels (see hist_tiers.h); pure functions, no state.
  */
 #include "hist_tiers.h"
+#include "le.h"
 
 #include <math.h>
 #include <string.h>
@@ -94,106 +95,35 @@ hist_mean(const hist_bucket *b)
 	return fin ? b->sum / (double)fin : NAN;
 }
 
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint32_t
-f32_bits(double d)
-{
-	float x = (float)d;
-	uint32_t u;
-
-	memcpy(&u, &x, sizeof u);
-	return u;
-}
-
-static double
-f32_of(uint32_t u)
-{
-	float x;
-
-	memcpy(&x, &u, sizeof x);
-	return x;
-}
-
-static uint64_t
-f64_bits(double d)
-{
-	uint64_t u;
-
-	memcpy(&u, &d, sizeof u);
-	return u;
-}
-
-static double
-f64_of(uint64_t u)
-{
-	double d;
-
-	memcpy(&d, &u, sizeof d);
-	return d;
-}
-
 /* first, last - first, count, nan, sum, time, min, max, lastv: min, max
  * and the last loss are float32 (the losses are float32 to begin with),
  * the sum a double; 48 bytes. */
 void
 hist_bucket_pack(const hist_bucket *b, unsigned char *out)
 {
-	put64(out, b->first);
-	put32(out + 8, (uint32_t)(b->last - b->first));
-	put32(out + 12, (uint32_t)b->count);
-	put32(out + 16, (uint32_t)b->nan);
-	put32(out + 20, f32_bits(b->lastv));
-	put64(out + 24, f64_bits(b->sum));
-	put64(out + 32, (uint64_t)b->time_ms);
-	put32(out + 40, f32_bits(b->min));
-	put32(out + 44, f32_bits(b->max));
+	le_put64(out, b->first);
+	le_put32(out + 8, (uint32_t)(b->last - b->first));
+	le_put32(out + 12, (uint32_t)b->count);
+	le_put32(out + 16, (uint32_t)b->nan);
+	le_putf32(out + 20, (float)b->lastv);
+	le_putf64(out + 24, b->sum);
+	le_put64(out + 32, (uint64_t)b->time_ms);
+	le_putf32(out + 40, (float)b->min);
+	le_putf32(out + 44, (float)b->max);
 }
 
 void
 hist_bucket_unpack(const unsigned char *in, hist_bucket *b)
 {
-	b->first = get64(in);
-	b->last = b->first + get32(in + 8);
-	b->count = get32(in + 12);
-	b->nan = get32(in + 16);
-	b->lastv = f32_of(get32(in + 20));
-	b->sum = f64_of(get64(in + 24));
-	b->time_ms = (int64_t)get64(in + 32);
-	b->min = f32_of(get32(in + 40));
-	b->max = f32_of(get32(in + 44));
+	b->first = le_get64(in);
+	b->last = b->first + le_get32(in + 8);
+	b->count = le_get32(in + 12);
+	b->nan = le_get32(in + 16);
+	b->lastv = le_getf32(in + 20);
+	b->sum = le_getf64(in + 24);
+	b->time_ms = (int64_t)le_get64(in + 32);
+	b->min = le_getf32(in + 40);
+	b->max = le_getf32(in + 44);
 	b->acc_sum = 0;
 	b->acc_n = 0;
 	b->acc_last = NAN;
@@ -202,53 +132,53 @@ hist_bucket_unpack(const unsigned char *in, hist_bucket *b)
 void
 hist_raw_pack(double loss, uint32_t dt, unsigned char *out)
 {
-	put32(out, f32_bits(loss));
-	put32(out + 4, dt);
+	le_putf32(out, (float)loss);
+	le_put32(out + 4, dt);
 }
 
 void
 hist_raw_unpack(const unsigned char *in, double *loss, uint32_t *dt)
 {
-	*loss = f32_of(get32(in));
-	*dt = get32(in + 4);
+	*loss = le_getf32(in);
+	*dt = le_get32(in + 4);
 }
 
 void
 hist_val_bucket_pack(const hist_bucket *b, unsigned char *out)
 {
 	hist_bucket_pack(b, out);
-	put64(out + 48, f64_bits(b->acc_sum));
-	put32(out + 56, (uint32_t)b->acc_n);
-	put32(out + 60, f32_bits(b->acc_last));
+	le_putf64(out + 48, b->acc_sum);
+	le_put32(out + 56, (uint32_t)b->acc_n);
+	le_putf32(out + 60, (float)b->acc_last);
 }
 
 void
 hist_val_bucket_unpack(const unsigned char *in, hist_bucket *b)
 {
 	hist_bucket_unpack(in, b);
-	b->acc_sum = f64_of(get64(in + 48));
-	b->acc_n = get32(in + 56);
-	b->acc_last = f32_of(get32(in + 60));
+	b->acc_sum = le_getf64(in + 48);
+	b->acc_n = le_get32(in + 56);
+	b->acc_last = le_getf32(in + 60);
 }
 
 void
 hist_val_raw_pack(uint32_t dstep, double loss, double acc, uint32_t dt,
 		  unsigned char *out)
 {
-	put32(out, dstep);
-	put32(out + 4, f32_bits(loss));
-	put32(out + 8, f32_bits(acc));
-	put32(out + 12, dt);
+	le_put32(out, dstep);
+	le_putf32(out + 4, (float)loss);
+	le_putf32(out + 8, (float)acc);
+	le_put32(out + 12, dt);
 }
 
 void
 hist_val_raw_unpack(const unsigned char *in, uint32_t *dstep, double *loss,
 		    double *acc, uint32_t *dt)
 {
-	*dstep = get32(in);
-	*loss = f32_of(get32(in + 4));
-	*acc = f32_of(get32(in + 8));
-	*dt = get32(in + 12);
+	*dstep = le_get32(in);
+	*loss = le_getf32(in + 4);
+	*acc = le_getf32(in + 8);
+	*dt = le_get32(in + 12);
 }
 
 int

@@ -4,13 +4,17 @@
  * matching entry of the backend's table (store_backend.h), called with the
  * same arguments: the SQLite one in sqlite/, the PostgreSQL one in
  * postgres/ (only when built with libpq, MLPD_HAVE_PG). Also here: what
- * no backend needs to differ in (job status names, the schema version).
+ * no backend needs to differ in (job status names, the schema version,
+ * the id check, the argument checks of versions and aliases).
  */
 #include "autoconf.h" /* MLPD_HAVE_PG */
 #include "store_backend.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* libpq's URI prefixes (libpq's own test is case-sensitive). */
@@ -305,39 +309,170 @@ store_state_set(store *s, const char *name, int64_t value, fault *f)
 	return s->ops->state_set(s, name, value, f);
 }
 
+/* ---- versions and aliases: the checks both backends share, then the
+ * backend's entry (store_backend.h says what each entry may assume) ---- */
+
+int
+store_check_id(const char *id, const char *kind, fault *f)
+{
+	size_t len;
+
+	if (id == NULL)
+		return fault_set(f, FAULT_INVALID, "no %s id given", kind);
+	len = strnlen(id, STORE_ID_MAX);
+	if (len == 0)
+		return fault_set(f, FAULT_INVALID, "the %s id is empty", kind);
+	if (len >= STORE_ID_MAX)
+		return fault_set(f, FAULT_INVALID,
+				 "the %s id is longer than %d characters",
+				 kind, STORE_ID_MAX - 1);
+	return 0;
+}
+
+void
+store_version_row(const store_version_new *in, uint64_t version,
+		  double hist_loss, const store_val_point *hist_val,
+		  store_version *r)
+{
+	memset(r, 0, sizeof *r);
+	snprintf(r->model_id, sizeof r->model_id, "%s", in->model_id);
+	r->version = version;
+	snprintf(r->name, sizeof r->name, "%s", in->name ? in->name : "");
+	r->step = in->step;
+	r->created_ms = in->now_ms;
+	if (in->from_history) {
+		r->loss = in->step == 0 ? NAN : hist_loss; /* no step, no loss */
+		r->val_loss = hist_val->loss;
+		r->val_accuracy = hist_val->accuracy;
+		r->val_step = hist_val->step;
+	} else {
+		r->loss = in->loss;
+		r->val_loss = in->val_loss;
+		r->val_accuracy = in->val_accuracy;
+		r->val_step = in->val_step;
+	}
+}
+
+/* 1 when a version number can name a stored version (1 to INT64_MAX):
+ * any other names none, and the calls answer "no such version". */
+static int
+version_valid(uint64_t version)
+{
+	return version != 0 && version <= INT64_MAX;
+}
+
 int
 store_version_create(store *s, const store_version_new *v, store_version *out,
 		     fault *f)
 {
-	return s->ops->version_create(s, v, out, f);
+	store_version row;
+
+	if (store_check_id(v->model_id, "model", f) != 0)
+		return -1;
+	if (v->blob == NULL || v->blob_len == 0)
+		return fault_set(f, FAULT_INVALID, "a version needs weights");
+	if (v->step > INT64_MAX || v->val_step > INT64_MAX)
+		return fault_set(f, FAULT_INVALID, "step out of range");
+	if (v->name != NULL && strlen(v->name) >= STORE_VNAME_MAX)
+		return fault_set(f, FAULT_INVALID, "a version's name is at "
+		    "most %d bytes", STORE_VNAME_MAX - 1);
+	if (!v->from_history && !isnan(v->val_accuracy) &&
+	    !(v->val_accuracy >= 0 && v->val_accuracy <= 1))
+		return fault_set(f, FAULT_INVALID, "val_accuracy must be in "
+		    "[0, 1]");
+	if (s->ops->version_create(s, v, &row, f) != 0)
+		return -1;
+	if (out != NULL)
+		*out = row;
+	return 0;
 }
 
 int
 store_versions_list(store *s, const char *model_id, uint64_t after,
 		    size_t limit, store_version **out, size_t *n, fault *f)
 {
-	return s->ops->versions_list(s, model_id, after, limit, out, n, f);
+	*out = NULL;
+	*n = 0;
+	if (store_check_id(model_id, "model", f) != 0)
+		return -1;
+	if (after > INT64_MAX)
+		after = INT64_MAX;
+	if ((uint64_t)limit > INT64_MAX)
+		limit = (size_t)INT64_MAX;
+	if (s->ops->versions_list(s, model_id, after, limit, out, n, f) == 0)
+		return 0;
+	free(*out); /* what the entry left */
+	*out = NULL;
+	*n = 0;
+	return -1;
 }
 
 int
 store_version_get(store *s, const char *model_id, uint64_t version,
 		  store_version *out, void **blob, size_t *len, fault *f)
 {
-	return s->ops->version_get(s, model_id, version, out, blob, len, f);
+	store_version row;
+	void *b = NULL;
+	size_t blen = 0;
+	int found;
+
+	if (store_check_id(model_id, "model", f) != 0)
+		return -1;
+	if (!version_valid(version))
+		return 0;
+	found = s->ops->version_get(s, model_id, version, &row,
+	    blob != NULL ? &b : NULL, &blen, f);
+	if (found < 0) {
+		free(b);
+		return -1;
+	}
+	if (found && out != NULL)
+		*out = row;
+	if (blob != NULL) {
+		*blob = b;
+		*len = blen;
+	}
+	return found;
 }
 
 int
 store_version_delete(store *s, const char *model_id, uint64_t version,
 		     int drop_aliases, store_vdel *what, fault *f)
 {
-	return s->ops->version_delete(s, model_id, version, drop_aliases, what,
-	    f);
+	store_vdel done = STORE_VDEL_MISSING;
+
+	*what = STORE_VDEL_MISSING;
+	if (store_check_id(model_id, "model", f) != 0)
+		return -1;
+	if (!version_valid(version))
+		return 0;
+	if (s->ops->version_delete(s, model_id, version, drop_aliases, &done,
+	    f) != 0)
+		return -1;
+	*what = done;
+	return 0;
+}
+
+/* Checks an alias name's length (the API checks its syntax). */
+static int
+alias_check(const char *model_id, const char *name, fault *f)
+{
+	if (store_check_id(model_id, "model", f) != 0)
+		return -1;
+	if (name == NULL || name[0] == '\0' || strlen(name) >= STORE_ALIAS_MAX)
+		return fault_set(f, FAULT_INVALID, "an alias is 1 to %d bytes",
+		    STORE_ALIAS_MAX - 1);
+	return 0;
 }
 
 int
 store_alias_set(store *s, const char *model_id, const char *name,
 		uint64_t version, size_t max_aliases, int64_t now_ms, fault *f)
 {
+	if (alias_check(model_id, name, f) != 0)
+		return -1;
+	if (!version_valid(version))
+		return 0;
 	return s->ops->alias_set(s, model_id, name, version, max_aliases,
 	    now_ms, f);
 }
@@ -345,6 +480,8 @@ store_alias_set(store *s, const char *model_id, const char *name,
 int
 store_alias_delete(store *s, const char *model_id, const char *name, fault *f)
 {
+	if (alias_check(model_id, name, f) != 0)
+		return -1;
 	return s->ops->alias_delete(s, model_id, name, f);
 }
 
@@ -352,7 +489,14 @@ int
 store_aliases_list(store *s, const char *model_id, store_alias **out,
 		   size_t *n, fault *f)
 {
-	return s->ops->aliases_list(s, model_id, out, n, f);
+	*out = NULL;
+	*n = 0;
+	if (s->ops->aliases_list(s, model_id, out, n, f) == 0)
+		return 0;
+	free(*out); /* what the entry left */
+	*out = NULL;
+	*n = 0;
+	return -1;
 }
 
 /* ---- leases ---- */

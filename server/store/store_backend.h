@@ -90,7 +90,13 @@ typedef struct store_ops {
 	    fault *f);
 	int (*state_set)(store *s, const char *name, int64_t value, fault *f);
 
-	/* versions and aliases */
+	/* versions and aliases. store.c checks the arguments first (ids,
+	 * names, the new version's fields; a version number above INT64_MAX
+	 * or 0 answers "none" without a call), clamps after and limit to
+	 * INT64_MAX, zeroes list results and passes out, what and len
+	 * non-NULL: an entry keeps only its SQL. A list's *out and
+	 * version_get's *blob (when blob is not NULL) start NULL; on failure
+	 * store.c frees what the entry left there. */
 	int (*version_create)(store *s, const store_version_new *v,
 	    store_version *out, fault *f);
 	int (*versions_list)(store *s, const char *model_id, uint64_t after,
@@ -155,6 +161,15 @@ struct store_rows {
 /* The backends' openers: the store.h contract of store_open. */
 store *sqlite_store_open(const char *path, fault *f);
 store *pg_store_open(const char *conninfo, fault *f);
+
+/* What no backend differs in (store.c): an id's check, as every entry
+ * taking an id makes it (FAULT_INVALID "no model id given", ...), and the
+ * row a new version gets, from the request v and, when v->from_history,
+ * the history's loss and validation point at v->step. */
+int store_check_id(const char *id, const char *kind, fault *f);
+void store_version_row(const store_version_new *v, uint64_t version,
+		       double hist_loss, const store_val_point *hist_val,
+		       store_version *r);
 
 /* The schema version each backend writes (store_schema_version answers
  * the SQLite one, the version of the files in schema/). */

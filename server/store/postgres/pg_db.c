@@ -700,16 +700,5 @@ pg_copy_text(const PGresult *r, int row, int col, fault *f)
 int
 pg_check_id(const char *id, const char *kind, fault *f)
 {
-	size_t len;
-
-	if (id == NULL)
-		return fault_set(f, FAULT_INVALID, "no %s id given", kind);
-	len = strnlen(id, STORE_ID_MAX);
-	if (len == 0)
-		return fault_set(f, FAULT_INVALID, "the %s id is empty", kind);
-	if (len >= STORE_ID_MAX)
-		return fault_set(f, FAULT_INVALID,
-				 "the %s id is longer than %d characters",
-				 kind, STORE_ID_MAX - 1);
-	return 0;
+	return store_check_id(id, kind, f); /* store.c: one check for both */
 }

@@ -9,6 +9,7 @@
  * locale.
  */
 #include "pg_int.h"
+#include "store_vargs.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -69,19 +70,16 @@ fill_version(const PGresult *r, int i, store_version *v, fault *f)
 
 /* ---- create ---- */
 
-struct vcreate {
-	const store_version_new *in;
-	store_version row; /* out */
-};
-
 static int
 do_version_create(pg_conn *c, void *arg, fault *f)
 {
 	struct vcreate *a = arg;
 	const store_version_new *in = a->in;
-	store_version *r = &a->row;
+	store_version *r = a->row;
+	store_val_point vp = { 0 };
 	pg_params p = { 0 };
 	int64_t last, count;
+	double loss = NAN;
 
 	if (pg_model_need(c, in->model_id, 1, f) != 0 ||
 	    vq_int(c, "SELECT count(*) FROM versions WHERE model_id = $1",
@@ -94,30 +92,11 @@ do_version_create(pg_conn *c, void *arg, fault *f)
 	if (vq_int(c, "SELECT last FROM version_seq WHERE model_id = $1",
 	    in->model_id, -1, &last, f, "numbering a version") != 0)
 		return -1;
-	memset(r, 0, sizeof *r);
-	snprintf(r->model_id, sizeof r->model_id, "%s", in->model_id);
-	r->version = (uint64_t)last + 1;
-	snprintf(r->name, sizeof r->name, "%s", in->name ? in->name : "");
-	r->step = in->step;
-	r->created_ms = in->now_ms;
-	if (in->from_history) {
-		store_val_point vp;
-
-		if (pg_history_loss_at(c, in->model_id, (int64_t)in->step,
-		    &r->loss, f) != 0 || pg_history_val_at(c, in->model_id,
-		    (int64_t)in->step, &vp, f) != 0)
-			return -1;
-		if (in->step == 0)
-			r->loss = NAN; /* no step, no loss */
-		r->val_loss = vp.loss;
-		r->val_accuracy = vp.accuracy;
-		r->val_step = vp.step;
-	} else {
-		r->loss = in->loss;
-		r->val_loss = in->val_loss;
-		r->val_accuracy = in->val_accuracy;
-		r->val_step = in->val_step;
-	}
+	if (in->from_history && (pg_history_loss_at(c, in->model_id,
+	    (int64_t)in->step, &loss, f) != 0 || pg_history_val_at(c,
+	    in->model_id, (int64_t)in->step, &vp, f) != 0))
+		return -1;
+	store_version_row(in, (uint64_t)last + 1, loss, &vp, r);
 	pg_p_text(&p, r->model_id);
 	pg_p_i64(&p, (int64_t)r->version);
 	pg_p_text(&p, r->name[0] ? r->name : NULL);
@@ -143,27 +122,9 @@ int
 pg_version_create(store *s, const store_version_new *v, store_version *out,
 		  fault *f)
 {
-	struct vcreate a;
+	struct vcreate a = { v, out };
 
-	if (pg_check_id(v->model_id, "model", f) != 0)
-		return -1;
-	if (v->blob == NULL || v->blob_len == 0)
-		return fault_set(f, FAULT_INVALID, "a version needs weights");
-	if (v->step > INT64_MAX || v->val_step > INT64_MAX)
-		return fault_set(f, FAULT_INVALID, "step out of range");
-	if (v->name != NULL && strlen(v->name) >= STORE_VNAME_MAX)
-		return fault_set(f, FAULT_INVALID, "a version's name is at "
-		    "most %d bytes", STORE_VNAME_MAX - 1);
-	if (!v->from_history && !isnan(v->val_accuracy) &&
-	    !(v->val_accuracy >= 0 && v->val_accuracy <= 1))
-		return fault_set(f, FAULT_INVALID, "val_accuracy must be in "
-		    "[0, 1]");
-	a.in = v;
-	if (pg_write_tx((pg_store *)s, do_version_create, &a, f) != 0)
-		return -1;
-	if (out != NULL)
-		*out = a.row;
-	return 0;
+	return pg_write_tx((pg_store *)s, do_version_create, &a, f);
 }
 
 /* ---- list and read ---- */
@@ -217,32 +178,13 @@ int
 pg_versions_list(store *s, const char *model_id, uint64_t after,
 		 size_t limit, store_version **out, size_t *n, fault *f)
 {
-	struct vlist l = { model_id, 0, 0, NULL, 0 };
+	struct vlist l = { model_id, (int64_t)after, (int64_t)limit, NULL, 0 };
+	int rc = pg_read_tx((pg_store *)s, do_versions_list, &l, f);
 
-	*out = NULL;
-	*n = 0;
-	if (pg_check_id(model_id, "model", f) != 0)
-		return -1;
-	l.after = after > INT64_MAX ? INT64_MAX : (int64_t)after;
-	l.limit = limit > INT64_MAX ? INT64_MAX : (int64_t)limit;
-	if (pg_read_tx((pg_store *)s, do_versions_list, &l, f) != 0) {
-		free(l.v);
-		return -1;
-	}
-	*out = l.v;
+	*out = l.v; /* store.c frees it on failure */
 	*n = l.n;
-	return 0;
+	return rc;
 }
-
-struct vget {
-	const char *model_id;
-	int64_t version;
-	int want_blob;
-	int found;         /* out */
-	store_version row; /* out */
-	void *blob;        /* out, malloc'd */
-	size_t len;
-};
 
 static int
 do_version_get(pg_conn *c, void *arg, fault *f)
@@ -252,12 +194,14 @@ do_version_get(pg_conn *c, void *arg, fault *f)
 	PGresult *r;
 	int ret = 0;
 
-	free(g->blob); /* a retry starts over */
-	g->blob = NULL;
 	g->found = 0;
+	if (g->blob != NULL) { /* a retry starts over */
+		free(*g->blob);
+		*g->blob = NULL;
+	}
 	pg_p_text(&p, g->model_id);
 	pg_p_i64(&p, g->version);
-	if (g->want_blob)
+	if (g->blob != NULL)
 		r = pg_exec(c, "SELECT " V_COLS ", weights FROM versions "
 			    "WHERE model_id = $1 AND version = $2", &p, 1, f,
 			    "reading a version");
@@ -269,9 +213,9 @@ do_version_get(pg_conn *c, void *arg, fault *f)
 		return -1;
 	if (PQntuples(r) > 0) {
 		g->found = 1;
-		ret = fill_version(r, 0, &g->row, f);
-		if (ret == 0 && g->want_blob &&
-		    (g->blob = pg_copy_bytes(r, 0, 9, &g->len, f)) == NULL)
+		ret = fill_version(r, 0, g->row, f);
+		if (ret == 0 && g->blob != NULL &&
+		    (*g->blob = pg_copy_bytes(r, 0, 9, g->len, f)) == NULL)
 			ret = -1;
 	}
 	PQclear(r);
@@ -282,39 +226,14 @@ int
 pg_version_get(store *s, const char *model_id, uint64_t version,
 	       store_version *out, void **blob, size_t *len, fault *f)
 {
-	struct vget g;
+	struct vget g = { model_id, (int64_t)version, out, blob, len, 0 };
 
-	memset(&g, 0, sizeof g);
-	g.model_id = model_id;
-	g.want_blob = blob != NULL;
-	if (pg_check_id(model_id, "model", f) != 0)
+	if (pg_read_tx((pg_store *)s, do_version_get, &g, f) != 0)
 		return -1;
-	if (version == 0 || version > INT64_MAX)
-		return 0;
-	g.version = (int64_t)version;
-	if (pg_read_tx((pg_store *)s, do_version_get, &g, f) != 0) {
-		free(g.blob);
-		return -1;
-	}
-	if (g.found && out != NULL)
-		*out = g.row;
-	if (blob != NULL) {
-		*blob = g.blob;
-		*len = g.len;
-	} else {
-		free(g.blob);
-	}
 	return g.found;
 }
 
 /* ---- delete ---- */
-
-struct vdel {
-	const char *model_id;
-	int64_t version;
-	int drop_aliases;
-	store_vdel what; /* out */
-};
 
 static int
 do_version_delete(pg_conn *c, void *arg, fault *f)
@@ -331,14 +250,14 @@ do_version_delete(pg_conn *c, void *arg, fault *f)
 	    "reading aliases") != 0)
 		return -1;
 	if (n > 0) {
-		d->what = STORE_VDEL_ALIASED;
+		*d->what = STORE_VDEL_ALIASED;
 		return 0;
 	}
 	if ((n = vq_run(c, "DELETE FROM versions WHERE model_id = $1 "
 	    "AND version = $2", d->model_id, d->version, f,
 	    "deleting a version")) < 0)
 		return -1;
-	d->what = n > 0 ? STORE_VDEL_DONE : STORE_VDEL_MISSING;
+	*d->what = n > 0 ? STORE_VDEL_DONE : STORE_VDEL_MISSING;
 	return 0;
 }
 
@@ -346,29 +265,12 @@ int
 pg_version_delete(store *s, const char *model_id, uint64_t version,
 		  int drop_aliases, store_vdel *what, fault *f)
 {
-	struct vdel d = { model_id, 0, drop_aliases, STORE_VDEL_MISSING };
+	struct vdel d = { model_id, (int64_t)version, drop_aliases, what };
 
-	*what = STORE_VDEL_MISSING;
-	if (pg_check_id(model_id, "model", f) != 0)
-		return -1;
-	if (version == 0 || version > INT64_MAX)
-		return 0;
-	d.version = (int64_t)version;
-	if (pg_write_tx((pg_store *)s, do_version_delete, &d, f) != 0)
-		return -1;
-	*what = d.what;
-	return 0;
+	return pg_write_tx((pg_store *)s, do_version_delete, &d, f);
 }
 
 /* ---- aliases ---- */
-
-struct aset {
-	const char *model_id, *name;
-	int64_t version;
-	size_t max_aliases;
-	int64_t now_ms;
-	int done; /* out */
-};
 
 static int
 do_alias_set(pg_conn *c, void *arg, fault *f)
@@ -423,38 +325,17 @@ do_alias_set(pg_conn *c, void *arg, fault *f)
 	return 0;
 }
 
-/* Checks an alias name's length (the API checks its syntax). */
-static int
-alias_check(const char *model_id, const char *name, fault *f)
-{
-	if (pg_check_id(model_id, "model", f) != 0)
-		return -1;
-	if (name == NULL || name[0] == '\0' || strlen(name) >= STORE_ALIAS_MAX)
-		return fault_set(f, FAULT_INVALID, "an alias is 1 to %d bytes",
-		    STORE_ALIAS_MAX - 1);
-	return 0;
-}
-
 int
 pg_alias_set(store *s, const char *model_id, const char *name,
 	     uint64_t version, size_t max_aliases, int64_t now_ms, fault *f)
 {
-	struct aset a = { model_id, name, 0, max_aliases, now_ms, 0 };
+	struct aset a = { model_id, name, (int64_t)version, max_aliases,
+			  now_ms, 0 };
 
-	if (alias_check(model_id, name, f) != 0)
-		return -1;
-	if (version == 0 || version > INT64_MAX)
-		return 0;
-	a.version = (int64_t)version;
 	if (pg_write_tx((pg_store *)s, do_alias_set, &a, f) != 0)
 		return -1;
 	return a.done;
 }
-
-struct adel {
-	const char *model_id, *name;
-	int done; /* out */
-};
 
 static int
 do_alias_delete(pg_conn *c, void *arg, fault *f)
@@ -477,8 +358,6 @@ pg_alias_delete(store *s, const char *model_id, const char *name, fault *f)
 {
 	struct adel a = { model_id, name, 0 };
 
-	if (alias_check(model_id, name, f) != 0)
-		return -1;
 	if (pg_write_tx((pg_store *)s, do_alias_delete, &a, f) != 0)
 		return -1;
 	return a.done;
@@ -548,14 +427,9 @@ pg_aliases_list(store *s, const char *model_id, store_alias **out,
 		size_t *n, fault *f)
 {
 	struct alist l = { model_id, NULL, 0 };
+	int rc = pg_read_tx((pg_store *)s, do_aliases_list, &l, f);
 
-	*out = NULL;
-	*n = 0;
-	if (pg_read_tx((pg_store *)s, do_aliases_list, &l, f) != 0) {
-		free(l.v);
-		return -1;
-	}
-	*out = l.v;
+	*out = l.v; /* store.c frees it on failure */
 	*n = l.n;
-	return 0;
+	return rc;
 }

@@ -5,6 +5,7 @@
  * version's number is never given out again.
  */
 #include "store_int.h"
+#include "store_vargs.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -145,19 +146,16 @@ fill_version(sqlite3_stmt *st, void *row, fault *f)
 
 /* ---- create ---- */
 
-struct vcreate {
-	const store_version_new *in;
-	store_version row; /* out */
-};
-
 static int
 do_version_create(conn *c, void *arg, fault *f)
 {
 	struct vcreate *a = arg;
 	const store_version_new *in = a->in;
-	store_version *r = &a->row;
+	store_version *r = a->row;
+	store_val_point vp = { 0 };
 	sqlite3_stmt *st;
 	int64_t last, count;
+	double loss = NAN;
 	int rc = SQLITE_OK;
 
 	if (model_need(c, in->model_id, f) != 0 ||
@@ -171,30 +169,11 @@ do_version_create(conn *c, void *arg, fault *f)
 	if (query_int(c, Q_SEQ_GET, in->model_id, -1, &last, f,
 	    "numbering a version") != 0)
 		return -1;
-	memset(r, 0, sizeof *r);
-	snprintf(r->model_id, sizeof r->model_id, "%s", in->model_id);
-	r->version = (uint64_t)last + 1;
-	snprintf(r->name, sizeof r->name, "%s", in->name ? in->name : "");
-	r->step = in->step;
-	r->created_ms = in->now_ms;
-	if (in->from_history) {
-		store_val_point vp;
-
-		if (history_loss_at(c, in->model_id, (int64_t)in->step,
-		    &r->loss, f) != 0 || history_val_at(c, in->model_id,
-		    (int64_t)in->step, &vp, f) != 0)
-			return -1;
-		if (in->step == 0)
-			r->loss = NAN; /* no step, no loss */
-		r->val_loss = vp.loss;
-		r->val_accuracy = vp.accuracy;
-		r->val_step = vp.step;
-	} else {
-		r->loss = in->loss;
-		r->val_loss = in->val_loss;
-		r->val_accuracy = in->val_accuracy;
-		r->val_step = in->val_step;
-	}
+	if (in->from_history && (history_loss_at(c, in->model_id,
+	    (int64_t)in->step, &loss, f) != 0 || history_val_at(c,
+	    in->model_id, (int64_t)in->step, &vp, f) != 0))
+		return -1;
+	store_version_row(in, (uint64_t)last + 1, loss, &vp, r);
 	if ((st = db_stmt(c, q_sql[Q_INSERT], f)) == NULL)
 		return -1;
 	db_bind_text(st, 1, r->model_id, &rc);
@@ -220,27 +199,9 @@ int
 sq_version_create(store *s, const store_version_new *v,
 		  store_version *out, fault *f)
 {
-	struct vcreate a;
+	struct vcreate a = { v, out };
 
-	if (db_check_id(v->model_id, "model", f) != 0)
-		return -1;
-	if (v->blob == NULL || v->blob_len == 0)
-		return fault_set(f, FAULT_INVALID, "a version needs weights");
-	if (v->step > INT64_MAX || v->val_step > INT64_MAX)
-		return fault_set(f, FAULT_INVALID, "step out of range");
-	if (v->name != NULL && strlen(v->name) >= STORE_VNAME_MAX)
-		return fault_set(f, FAULT_INVALID, "a version's name is at "
-		    "most %d bytes", STORE_VNAME_MAX - 1);
-	if (!v->from_history && !isnan(v->val_accuracy) &&
-	    !(v->val_accuracy >= 0 && v->val_accuracy <= 1))
-		return fault_set(f, FAULT_INVALID, "val_accuracy must be in "
-		    "[0, 1]");
-	a.in = v;
-	if (db_write_tx(s, do_version_create, &a, f) != 0)
-		return -1;
-	if (out != NULL)
-		*out = a.row;
-	return 0;
+	return db_write_tx(s, do_version_create, &a, f);
 }
 
 /* ---- list and read ---- */
@@ -274,32 +235,14 @@ int
 sq_versions_list(store *s, const char *model_id, uint64_t after,
 		 size_t limit, store_version **out, size_t *n, fault *f)
 {
-	struct vlist l = { model_id, 0, 0, { .elem = sizeof(store_version) } };
+	struct vlist l = { model_id, (int64_t)after, (int64_t)limit,
+			   { .elem = sizeof(store_version) } };
+	int rc = db_read_tx(s, do_versions_list, &l, f);
 
-	*out = NULL;
-	*n = 0;
-	if (db_check_id(model_id, "model", f) != 0)
-		return -1;
-	l.after = after > INT64_MAX ? INT64_MAX : (int64_t)after;
-	l.limit = limit > INT64_MAX ? INT64_MAX : (int64_t)limit;
-	if (db_read_tx(s, do_versions_list, &l, f) != 0) {
-		free(l.rows.v);
-		return -1;
-	}
-	*out = l.rows.v;
+	*out = l.rows.v; /* store.c frees it on failure */
 	*n = l.rows.n;
-	return 0;
+	return rc;
 }
-
-struct vget {
-	const char *model_id;
-	int64_t version;
-	int want_blob;
-	int found;         /* out */
-	store_version row; /* out */
-	void *blob;        /* out, malloc'd */
-	size_t len;
-};
 
 static int
 do_version_get(conn *c, void *arg, fault *f)
@@ -308,9 +251,11 @@ do_version_get(conn *c, void *arg, fault *f)
 	sqlite3_stmt *st = db_stmt(c, q_sql[Q_GET], f);
 	int rc = SQLITE_OK, ret = 0;
 
-	free(g->blob); /* a retry starts over */
-	g->blob = NULL;
 	g->found = 0;
+	if (g->blob != NULL) { /* a retry starts over */
+		free(*g->blob);
+		*g->blob = NULL;
+	}
 	if (st == NULL)
 		return -1;
 	db_bind_text(st, 1, g->model_id, &rc);
@@ -320,17 +265,18 @@ do_version_get(conn *c, void *arg, fault *f)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		g->found = 1;
-		ret = fill_version(st, &g->row, f);
-		if (ret == 0 && g->want_blob) {
+		ret = fill_version(st, g->row, f);
+		if (ret == 0 && g->blob != NULL) {
 			const void *b = sqlite3_column_blob(st, 9);
+			size_t len = (size_t)sqlite3_column_bytes(st, 9);
 
-			g->len = (size_t)sqlite3_column_bytes(st, 9);
-			g->blob = malloc(g->len ? g->len : 1);
-			if (g->blob == NULL)
+			*g->len = len;
+			*g->blob = malloc(len ? len : 1);
+			if (*g->blob == NULL)
 				ret = fault_set(f, FAULT_NOMEM, "out of memory "
 				    "reading a version");
-			else if (g->len > 0)
-				memcpy(g->blob, b, g->len);
+			else if (len > 0)
+				memcpy(*g->blob, b, len);
 		}
 	} else if (rc != SQLITE_DONE) {
 		ret = db_fault(c, rc, f, "reading a version");
@@ -343,39 +289,14 @@ int
 sq_version_get(store *s, const char *model_id, uint64_t version,
 	       store_version *out, void **blob, size_t *len, fault *f)
 {
-	struct vget g;
+	struct vget g = { model_id, (int64_t)version, out, blob, len, 0 };
 
-	memset(&g, 0, sizeof g);
-	g.model_id = model_id;
-	g.want_blob = blob != NULL;
-	if (db_check_id(model_id, "model", f) != 0)
+	if (db_read_tx(s, do_version_get, &g, f) != 0)
 		return -1;
-	if (version == 0 || version > INT64_MAX)
-		return 0;
-	g.version = (int64_t)version;
-	if (db_read_tx(s, do_version_get, &g, f) != 0) {
-		free(g.blob);
-		return -1;
-	}
-	if (g.found && out != NULL)
-		*out = g.row;
-	if (blob != NULL) {
-		*blob = g.blob;
-		*len = g.len;
-	} else {
-		free(g.blob);
-	}
 	return g.found;
 }
 
 /* ---- delete ---- */
-
-struct vdel {
-	const char *model_id;
-	int64_t version;
-	int drop_aliases;
-	store_vdel what; /* out */
-};
 
 static int
 do_version_delete(conn *c, void *arg, fault *f)
@@ -390,13 +311,13 @@ do_version_delete(conn *c, void *arg, fault *f)
 	    f, "reading aliases") != 0)
 		return -1;
 	if (n > 0) {
-		d->what = STORE_VDEL_ALIASED;
+		*d->what = STORE_VDEL_ALIASED;
 		return 0;
 	}
 	if (run_text_int(c, Q_DELETE, d->model_id, d->version, f,
 	    "deleting a version") != 0)
 		return -1;
-	d->what = sqlite3_changes(c->db) > 0 ? STORE_VDEL_DONE :
+	*d->what = sqlite3_changes(c->db) > 0 ? STORE_VDEL_DONE :
 	    STORE_VDEL_MISSING;
 	return 0;
 }
@@ -405,29 +326,12 @@ int
 sq_version_delete(store *s, const char *model_id, uint64_t version,
 		  int drop_aliases, store_vdel *what, fault *f)
 {
-	struct vdel d = { model_id, 0, drop_aliases, STORE_VDEL_MISSING };
+	struct vdel d = { model_id, (int64_t)version, drop_aliases, what };
 
-	*what = STORE_VDEL_MISSING;
-	if (db_check_id(model_id, "model", f) != 0)
-		return -1;
-	if (version == 0 || version > INT64_MAX)
-		return 0;
-	d.version = (int64_t)version;
-	if (db_write_tx(s, do_version_delete, &d, f) != 0)
-		return -1;
-	*what = d.what;
-	return 0;
+	return db_write_tx(s, do_version_delete, &d, f);
 }
 
 /* ---- aliases ---- */
-
-struct aset {
-	const char *model_id, *name;
-	int64_t version;
-	size_t max_aliases;
-	int64_t now_ms;
-	int done; /* out */
-};
 
 static int
 do_alias_set(conn *c, void *arg, fault *f)
@@ -436,11 +340,9 @@ do_alias_set(conn *c, void *arg, fault *f)
 	sqlite3_stmt *st;
 	int64_t exists, count;
 	int rc = SQLITE_OK;
-	struct vget g;
+	store_version row;
+	struct vget g = { a->model_id, a->version, &row, NULL, NULL, 0 };
 
-	memset(&g, 0, sizeof g);
-	g.model_id = a->model_id;
-	g.version = a->version;
 	a->done = 0;
 	if (do_version_get(c, &g, f) != 0)
 		return -1;
@@ -473,39 +375,18 @@ do_alias_set(conn *c, void *arg, fault *f)
 	return 0;
 }
 
-/* Checks an alias name's length (the API checks its syntax). */
-static int
-alias_check(const char *model_id, const char *name, fault *f)
-{
-	if (db_check_id(model_id, "model", f) != 0)
-		return -1;
-	if (name == NULL || name[0] == '\0' || strlen(name) >= STORE_ALIAS_MAX)
-		return fault_set(f, FAULT_INVALID, "an alias is 1 to %d bytes",
-		    STORE_ALIAS_MAX - 1);
-	return 0;
-}
-
 int
 sq_alias_set(store *s, const char *model_id, const char *name,
 	     uint64_t version, size_t max_aliases, int64_t now_ms,
 	     fault *f)
 {
-	struct aset a = { model_id, name, 0, max_aliases, now_ms, 0 };
+	struct aset a = { model_id, name, (int64_t)version, max_aliases,
+			  now_ms, 0 };
 
-	if (alias_check(model_id, name, f) != 0)
-		return -1;
-	if (version == 0 || version > INT64_MAX)
-		return 0;
-	a.version = (int64_t)version;
 	if (db_write_tx(s, do_alias_set, &a, f) != 0)
 		return -1;
 	return a.done;
 }
-
-struct adel {
-	const char *model_id, *name;
-	int done; /* out */
-};
 
 static int
 do_alias_delete(conn *c, void *arg, fault *f)
@@ -531,8 +412,6 @@ sq_alias_delete(store *s, const char *model_id, const char *name,
 {
 	struct adel a = { model_id, name, 0 };
 
-	if (alias_check(model_id, name, f) != 0)
-		return -1;
 	if (db_write_tx(s, do_alias_delete, &a, f) != 0)
 		return -1;
 	return a.done;
@@ -582,14 +461,9 @@ sq_aliases_list(store *s, const char *model_id, store_alias **out,
 		size_t *n, fault *f)
 {
 	struct alist l = { model_id, { .elem = sizeof(store_alias) } };
+	int rc = db_read_tx(s, do_aliases_list, &l, f);
 
-	*out = NULL;
-	*n = 0;
-	if (db_read_tx(s, do_aliases_list, &l, f) != 0) {
-		free(l.rows.v);
-		return -1;
-	}
-	*out = l.rows.v;
+	*out = l.rows.v; /* store.c frees it on failure */
 	*n = l.rows.n;
-	return 0;
+	return rc;
 }
