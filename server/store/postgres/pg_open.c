@@ -26,9 +26,9 @@
  * shows no other holder: a single node keeps the SQLite semantics, and a
  * node joining live ones leaves their jobs alone. (A node restarted right
  * after kill -9 waits up to a second for its old session to go:
- * wait_alone.) (A job whose node died
- * while others stayed up keeps its "running" row until ownership of jobs
- * by lease, with expiry and takeover, handles that case.)
+ * wait_alone.) A job whose node died while others stayed up is left
+ * to them: it becomes claimable once the dead node's beat expires
+ * (pg_claims.c).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* strdup, clock_gettime */
