@@ -374,6 +374,9 @@ void store_set_history_raw(store *s, uint64_t steps);
 
 /* ---- jobs ---- */
 
+/* On a shared store the job's owner (see "job claims" below) is j->node
+ * when set, else none: then any node may claim it, and the others are
+ * woken. */
 int store_job_insert(store *s, const store_job *j, fault *f);
 
 /* Updates status, steps_done, loss, error, started and finished. */
@@ -585,33 +588,37 @@ int store_node_beat(store *s, const char *node_id, int64_t ttl_ms,
  * owns is claimable without waiting for the expiry; wakes the others. */
 int store_node_leave(store *s, const char *node_id, fault *f);
 
-/* Inserts j (as store_job_insert) owned by owner: node_id, or NULL for a
- * job any node may claim (then the others are woken). */
+/* Inserts j (as store_job_insert) owned by owner: node_id, or NULL (or
+ * "") for a job any node may claim (then the others are woken). An owner
+ * that never beat counts as not alive: its job is claimable at once. */
 int store_job_insert_owned(store *s, const store_job *j, const char *owner,
 			   fault *f);
 
 /* Claims one job for node_id (see above): 1 and cb called once with the
  * claimed row as it now stands (borrowed, valid during the call; cb's
- * -1 does not undo the claim), 0 when nothing is claimable, -1 on
- * failure. */
+ * -1 does not undo the claim, and the answer stays 1), 0 when nothing is
+ * claimable, -1 on failure. */
 int store_job_claim(store *s, const char *node_id,
 		    int (*cb)(void *arg, const store_job *j), void *arg,
 		    fault *f);
 
 /* Hands back a job node_id owns (SIGTERM: after its last checkpoint):
  * owner none, status queued, steps_done back to ckpt_steps; the others
- * are woken. 1 handed back, 0 when node_id did not own it (nothing
- * changed), -1 on failure. */
+ * are woken. 1 handed back, 0 when node_id did not own it or it has
+ * finished (nothing changed), -1 on failure. */
 int store_job_handback(store *s, const char *job_id, const char *node_id,
 		       fault *f);
 
 /* Waits up to timeout_ms for a wake-up (another node's insert, hand-back
  * or leave): 1 woken, 0 timed out, -1 on failure (the caller polls on).
- * One thread per store may wait. */
+ * One thread per store may wait. The first wait starts listening, so
+ * claim before waiting; a wait after a failure listens again and answers
+ * 1 at once (wake-ups sent meanwhile are lost). */
 int store_jobs_wait(store *s, int64_t timeout_ms, fault *f);
 
-/* Calls cb with the job job_id (any model, any node): 1 found, 0 none,
- * -1 on failure. Both backends. */
+/* Calls cb with the job job_id (any model, any node; with no connection
+ * held): 1 found (cb's value when not 0), 0 none, -1 on failure. Both
+ * backends. */
 int store_job_get(store *s, const char *job_id,
 		  int (*cb)(void *arg, const store_job *j), void *arg,
 		  fault *f);
