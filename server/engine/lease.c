@@ -226,11 +226,22 @@ do_find_idle(leases *l, const char *model_id)
 	}
 }
 
+/* Takes h out of the list (leases.mu held). */
+static void
+do_unlink(leases *l, lease_hold *h)
+{
+	for (lease_hold **pp = &l->list; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == h) {
+			*pp = h->next;
+			return;
+		}
+}
+
 int
 lease_acquire(leases *l, const char *model_id, lease_hold **out, fault *f)
 {
 	char holder[STORE_NODE_MAX];
-	lease_hold *h, **pp;
+	lease_hold *h;
 	int rc;
 
 	*out = NULL;
@@ -264,11 +275,7 @@ lease_acquire(leases *l, const char *model_id, lease_hold **out, fault *f)
 	h->busy = 0;
 	pthread_cond_broadcast(&l->idle);
 	if (rc <= 0) {
-		for (pp = &l->list; *pp != NULL; pp = &(*pp)->next)
-			if (*pp == h) {
-				*pp = h->next;
-				break;
-			}
+		do_unlink(l, h);
 		pthread_mutex_unlock(&l->mu);
 		free(h);
 		if (rc == 0)
@@ -304,17 +311,6 @@ lease_mark_lost(leases *l, lease_hold *h, const char *why)
 	pthread_mutex_lock(&l->mu);
 	do_log_lost(l, h, "", why);
 	pthread_mutex_unlock(&l->mu);
-}
-
-/* Takes h out of the list (leases.mu held). */
-static void
-do_unlink(leases *l, lease_hold *h)
-{
-	for (lease_hold **pp = &l->list; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == h) {
-			*pp = h->next;
-			return;
-		}
 }
 
 void
