@@ -12,6 +12,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,9 @@
 #include "testlib.h"
 #include "trainer.h"
 #include "wallclock.h"
+/* the store's ops table, for the slow-renew wrapper of the last case */
+#define MLPD_STORE_INTERNAL 1
+#include "store_backend.h"
 
 /* A store on a fresh file, a registry, this node's leases ("A"), a
  * trainer and a model "m1" with rows. */
@@ -624,6 +628,72 @@ START_TEST(test_stop_releases)
 }
 END_TEST
 
+/* ---- the renewer does not hold the list lock across the store ---- */
+
+/* The store's own ops, and a copy whose renew of model "y" sleeps 1.5 s
+ * once armed (a renew with the database away lasts a connect timeout). */
+static const store_ops *real_ops;
+static store_ops slow_ops;
+static atomic_int slow_armed;
+static atomic_int slow_state;   /* 1 inside the slow renew, 2 after */
+
+static int
+slow_renew(store *s, const char *model_id, const char *node_id,
+	   uint64_t epoch, int64_t ttl_ms, char *holder, size_t holder_len,
+	   fault *f)
+{
+	if (strcmp(model_id, "y") == 0 && atomic_exchange(&slow_armed, 0)) {
+		atomic_store(&slow_state, 1);
+		sleep_ms(1500);
+		atomic_store(&slow_state, 2);
+	}
+	return real_ops->lease_renew(s, model_id, node_id, epoch, ttl_ms,
+	    holder, holder_len, f);
+}
+
+/* While the renew of model y hangs, a take of model x goes through at
+ * once; a take of y itself waits for that renew to end. (With the list
+ * lock held across the store calls, the take of x waited 1.5 s.) */
+START_TEST(test_take_not_behind_slow_renew)
+{
+	bench b;
+	leases *ls;
+	lease_hold *hy = NULL, *hx = NULL, *hy2 = NULL;
+	double t0, dt;
+	fault f;
+
+	store_only(&b);
+	add_model(&b, "x");
+	add_model(&b, "y");
+	ls = leases_create(b.st, NODE, 300, &f);
+	ck_assert_msg(ls != NULL, "leases_create: %s", f.msg);
+	ck_assert_msg(lease_acquire(ls, "y", &hy, &f) == 0, "%s", f.msg);
+	real_ops = b.st->ops;
+	slow_ops = *real_ops;
+	slow_ops.lease_renew = slow_renew;
+	atomic_store(&slow_state, 0);
+	b.st->ops = &slow_ops;
+	atomic_store(&slow_armed, 1);
+	for (int i = 0; i < 200 && atomic_load(&slow_state) == 0; i++)
+		sleep_ms(10);
+	ck_assert_int_eq(atomic_load(&slow_state), 1);
+	t0 = wallclock_mono();
+	ck_assert_msg(lease_acquire(ls, "x", &hx, &f) == 0, "%s", f.msg);
+	dt = wallclock_mono() - t0;
+	ck_assert_msg(dt < 0.5, "the take of x waited %.3f s for the renew "
+	    "of y", dt);
+	ck_assert_int_eq(atomic_load(&slow_state), 1);
+	ck_assert_msg(lease_acquire(ls, "y", &hy2, &f) == 0, "%s", f.msg);
+	ck_assert_int_eq(atomic_load(&slow_state), 2);
+	lease_put(ls, hy2);
+	lease_put(ls, hx);
+	lease_put(ls, hy);
+	leases_destroy(ls);
+	b.st->ops = real_ops;
+	bench_close(&b);
+}
+END_TEST
+
 static Suite *
 lease_suite(void)
 {
@@ -641,6 +711,7 @@ lease_suite(void)
 	tcase_add_test(tc, test_job_stops_on_lost_renew);
 	tcase_add_test(tc, test_sync_refused_when_leased_elsewhere);
 	tcase_add_test(tc, test_stop_releases);
+	tcase_add_test(tc, test_take_not_behind_slow_renew);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,10 +16,16 @@
  * lease_lost between steps and stops that work at once, writing nothing
  * more. A lost lease is never released (it is another node's now).
  *
- * Locks: leases.mu guards the list of leases and their counts, and is
- * held across the store calls that take, renew and release (so a take
- * and a renew of the same model never cross). It is taken by workers and
- * the renewer, never while trainer.mu is held (registry.h has the order:
+ * Locks: leases.mu guards the list of leases, their counts and their
+ * busy marks, and is never held across a store call: a take, a renew or
+ * a release marks its lease busy under the lock, calls the store without
+ * it, and clears the mark (waking leases.idle) under it again. Whoever
+ * else needs that model's lease waits while it is busy, so a take and a
+ * renew of the same model never cross, while a take of another model
+ * never waits for a renew (which, with the database away, may last a
+ * connect timeout); the renewer lists the leases to renew under the lock
+ * and renews them without it. leases.mu is taken by workers and the
+ * renewer, never while trainer.mu is held (registry.h has the order:
  * trainer.mu and lease.mu are never held together, and the store's locks
  * come after lease.mu). A hold's lost flag is atomic: the trainer reads
  * it every step without a lock.
