@@ -168,8 +168,10 @@ publish_steps(peers *p, model_entry *e, uint64_t from, uint64_t to,
 	registry_view v;
 	fault f;
 
-	if (to - from > EVENTS_STEPS_MAX)
-		from = to - 1, gap = 1;
+	if (to - from > EVENTS_STEPS_MAX) {
+		from = to - 1;
+		gap = 1;
+	}
 	if (store_loss_query(p->c.st, e->id, from, gap, &pts, &n, &f) < 0) {
 		log_warn("model %s: no step event for steps past %llu: %s",
 		    e->id, (unsigned long long)from, f.msg);
