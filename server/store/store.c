@@ -420,3 +420,101 @@ store_model_set_weights_fenced(store *s, const char *id, const void *blob,
 	return s->ops->model_set_weights_fenced(s, id, blob, len, step,
 	    now_ms, epoch, f);
 }
+
+/* ---- job claims (store.h): a shared store's; job_get both ---- */
+
+/* The answer of a claim op the backend lacks (SQLite: one node). */
+static int
+not_shared(fault *f)
+{
+	return fault_set(f, FAULT_INVALID, "not a shared store");
+}
+
+/* A node id as the claims take it: 1 to STORE_NODE_MAX - 1 bytes. */
+static int
+node_arg(const char *node_id, fault *f)
+{
+	if (node_id == NULL || node_id[0] == '\0' ||
+	    strlen(node_id) >= STORE_NODE_MAX)
+		return fault_set(f, FAULT_INVALID, "a node id must be 1 to %d "
+				 "bytes", STORE_NODE_MAX - 1);
+	return 0;
+}
+
+int
+store_node_beat(store *s, const char *node_id, int64_t ttl_ms, int join,
+		fault *f)
+{
+	if (s->ops->node_beat == NULL)
+		return not_shared(f);
+	if (node_arg(node_id, f) != 0)
+		return -1;
+	if (ttl_ms < 1)
+		return fault_set(f, FAULT_INVALID, "a beat lasts at least 1 "
+				 "ms");
+	return s->ops->node_beat(s, node_id, ttl_ms, join, f);
+}
+
+int
+store_node_leave(store *s, const char *node_id, fault *f)
+{
+	if (s->ops->node_leave == NULL)
+		return not_shared(f);
+	if (node_arg(node_id, f) != 0)
+		return -1;
+	return s->ops->node_leave(s, node_id, f);
+}
+
+int
+store_job_insert_owned(store *s, const store_job *j, const char *owner,
+		       fault *f)
+{
+	if (s->ops->job_insert_owned == NULL)
+		return not_shared(f);
+	if (owner != NULL && owner[0] != '\0' && node_arg(owner, f) != 0)
+		return -1;
+	return s->ops->job_insert_owned(s, j, owner, f);
+}
+
+int
+store_job_claim(store *s, const char *node_id,
+		int (*cb)(void *arg, const store_job *j), void *arg, fault *f)
+{
+	if (s->ops->job_claim == NULL)
+		return not_shared(f);
+	if (node_arg(node_id, f) != 0)
+		return -1;
+	if (cb == NULL)
+		return fault_set(f, FAULT_INVALID, "a claim needs a callback");
+	return s->ops->job_claim(s, node_id, cb, arg, f);
+}
+
+int
+store_job_handback(store *s, const char *job_id, const char *node_id,
+		   fault *f)
+{
+	if (s->ops->job_handback == NULL)
+		return not_shared(f);
+	if (node_arg(node_id, f) != 0)
+		return -1;
+	return s->ops->job_handback(s, job_id, node_id, f);
+}
+
+int
+store_jobs_wait(store *s, int64_t timeout_ms, fault *f)
+{
+	if (s->ops->jobs_wait == NULL)
+		return not_shared(f);
+	return s->ops->jobs_wait(s, timeout_ms, f);
+}
+
+int
+store_job_get(store *s, const char *job_id,
+	      int (*cb)(void *arg, const store_job *j), void *arg, fault *f)
+{
+	if (s->ops->job_get == NULL)
+		return not_shared(f);
+	if (cb == NULL)
+		return fault_set(f, FAULT_INVALID, "a read needs a callback");
+	return s->ops->job_get(s, job_id, cb, arg, f);
+}

@@ -13,6 +13,8 @@
  *   pg_models.c    models, their checkpoint, weights and delete
  *   pg_batches.c   training data, and its rows read by number
  *   pg_jobs.c      jobs (and pg_job_* for the other files)
+ *   pg_claims.c    job claims by several nodes: beats, claim, hand-back,
+ *                  the wake-up channel (LISTEN/NOTIFY)
  *   pg_state.c     the daemon's own small values
  *   pg_versions.c  versions and aliases
  *   pg_history*.c, pg_progress.c  the history: the trainer's commit,
@@ -74,7 +76,8 @@
  * work. Four: one per trainer slice, request worker or history read
  * running at once is enough on the small machines a node runs on. With
  * the presence connection (pg_open.c) a node uses 5, so a cluster of n
- * nodes needs 5n of the server's max_connections (default 100). */
+ * nodes needs 5n of the server's max_connections (default 100); 6n once
+ * their claimers wait for jobs (the listener, pg_claims.c). */
 #define PG_POOL_MAX 4
 
 /* Seconds a connection attempt waits for the server unless the conninfo
@@ -116,6 +119,13 @@ struct pg_store {
 	 * so that a node starting can tell whether others are up. */
 	pthread_mutex_t plock; /* guards presence */
 	pg_conn *presence;
+	/* The wake-up channel (pg_claims.c): a connection of its own,
+	 * outside the pool, LISTENing on "mlpd_jobs"; opened by the first
+	 * store_jobs_wait, re-opened after a drop. Only the one thread that
+	 * waits (store.h) and pg_close touch it: no lock. */
+	pg_conn *listener;
+	int listened;          /* a listener was open before: one opened
+	                          again may have missed wake-ups */
 };
 
 /* ---- pg_db.c: connections ---- */
@@ -288,6 +298,25 @@ int pg_jobs_each(store *s, const char *model_id,
 		 int (*cb)(void *arg, const store_job *j), void *arg,
 		 fault *f);
 
+int pg_job_get(store *s, const char *job_id,
+	       int (*cb)(void *arg, const store_job *j), void *arg, fault *f);
+
+/* pg_claims.c */
+int pg_node_beat(store *s, const char *node_id, int64_t ttl_ms, int join,
+		 fault *f);
+int pg_node_leave(store *s, const char *node_id, fault *f);
+int pg_job_insert_owned(store *s, const store_job *j, const char *owner,
+			fault *f);
+int pg_job_claim(store *s, const char *node_id,
+		 int (*cb)(void *arg, const store_job *j), void *arg,
+		 fault *f);
+int pg_job_handback(store *s, const char *job_id, const char *node_id,
+		    fault *f);
+int pg_jobs_wait(store *s, int64_t timeout_ms, fault *f);
+
+/* pg_close: closes the wake-up channel's connection. */
+void pg_claims_close(pg_store *s);
+
 /* pg_lease.c (and pg_models.c: the fenced weights) */
 int pg_lease_take(store *s, const char *model_id, const char *node_id,
 		  int64_t ttl_ms, uint64_t *epoch, char *holder,
@@ -345,8 +374,40 @@ int pg_model_need(pg_conn *c, const char *id, int lock, fault *f);
 int pg_job_check(const store_job *j, int insert, fault *f);
 
 /* Updates the job row from j: status, steps_done, loss, error, times,
- * options. FAULT_INVALID when there is no such job. */
+ * options (never owner or takeovers). FAULT_INVALID when there is no such
+ * job. */
 int pg_job_update_row(pg_conn *c, const store_job *j, fault *f);
+
+/* Inserts the job row j owned by owner (NULL: none, claimable), after
+ * checking its model; when the row is claimable (no owner, queued or
+ * running) wakes the other nodes (pg_jobs_notify) in the same
+ * transaction. FAULT_INVALID when the id is taken. */
+int pg_job_insert_row(pg_conn *c, const store_job *j, const char *owner,
+		      fault *f);
+
+/* The columns of a job row, in the order pg_job_fill reads them, for
+ * SELECT and RETURNING lists (text results: the control values come out
+ * of the options JSON as text). */
+#define PG_JOB_COLUMNS \
+	"seq, id, model_id, status, steps_total, steps_done, loss, error, " \
+	"options, created_ms, started_ms, finished_ms, " \
+	"options::jsonb #>> '{control,lr}', " \
+	"options::jsonb #>> '{control,best_step}', " \
+	"options::jsonb #>> '{control,best_value}', " \
+	"options::jsonb #>> '{control,stopped_step}', " \
+	"options::jsonb #>> '{control,waited}', " \
+	"options::jsonb #>> '{control,mark}', " \
+	"options::jsonb #>> '{control,start_step}', " \
+	"options::jsonb #>> '{control,ckpt_steps}', " \
+	"options::jsonb #>> '{control,best_version}', node, takeovers"
+
+/* Fills j from row i of r (PG_JOB_COLUMNS); its error and options are
+ * malloc'd (the caller frees both). */
+int pg_job_fill(const PGresult *r, int i, store_job *j, fault *f);
+
+/* Inside a write transaction on c: NOTIFY mlpd_jobs with payload (a job
+ * id, or "" for "look again"), delivered when the transaction commits. */
+int pg_jobs_notify(pg_conn *c, const char *payload, fault *f);
 
 /* ---- history (pghist: pg_history*.c, pg_progress.c) ---- */
 

@@ -5,6 +5,12 @@
  * its update inside their own transaction. A job's training control lives
  * in its options JSON under "control", as on SQLite (jsonb functions
  * here; options stays a text column holding the same JSON).
+ *
+ * Owner (schema/pg/pg-3.sql, store.h "job claims"): store_job_insert
+ * makes the job's node (j->node) its owner when one is set, and else
+ * leaves it unowned, so claimable by any node (and wakes the others);
+ * store_job_insert_owned (pg_claims.c) names the owner itself. An update
+ * keeps the owner and the takeovers.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* strdup */
@@ -18,20 +24,6 @@
 
 /* Jobs pg_jobs_each reads per transaction. */
 #define JOBS_PAGE 64
-
-/* The control values come out of the options JSON as text. */
-#define JOB_COLUMNS \
-	"seq, id, model_id, status, steps_total, steps_done, loss, error, " \
-	"options, created_ms, started_ms, finished_ms, " \
-	"options::jsonb #>> '{control,lr}', " \
-	"options::jsonb #>> '{control,best_step}', " \
-	"options::jsonb #>> '{control,best_value}', " \
-	"options::jsonb #>> '{control,stopped_step}', " \
-	"options::jsonb #>> '{control,waited}', " \
-	"options::jsonb #>> '{control,mark}', " \
-	"options::jsonb #>> '{control,start_step}', " \
-	"options::jsonb #>> '{control,ckpt_steps}', " \
-	"options::jsonb #>> '{control,best_version}', node"
 
 int
 pg_job_update_row(pg_conn *c, const store_job *j, fault *f)
@@ -93,10 +85,10 @@ pg_job_check(const store_job *j, int insert, fault *f)
 	return 0;
 }
 
-static int
-do_job_insert(pg_conn *c, void *arg, fault *f)
+int
+pg_job_insert_row(pg_conn *c, const store_job *j, const char *owner,
+		  fault *f)
 {
-	const store_job *j = arg;
 	pg_params p = { 0 };
 	int64_t n;
 
@@ -113,17 +105,29 @@ do_job_insert(pg_conn *c, void *arg, fault *f)
 	pg_p_i64(&p, j->created_ms);
 	pg_p_time(&p, j->started_ms);
 	pg_p_time(&p, j->finished_ms);
+	pg_p_text(&p, owner);
 	n = pg_run(c, "INSERT INTO jobs (id, model_id, status, steps_total, "
 		   "steps_done, loss, error, options, created_ms, started_ms, "
-		   "finished_ms) "
-		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+		   "finished_ms, owner) "
+		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
 		   "ON CONFLICT (id) DO NOTHING", &p, f, "storing a job");
 	if (n < 0)
 		return -1;
 	if (n == 0)
 		return fault_set(f, FAULT_INVALID,
 				 "a job with id '%s' already exists", j->id);
+	if (owner == NULL && (j->status == STORE_JOB_QUEUED ||
+	    j->status == STORE_JOB_RUNNING))
+		return pg_jobs_notify(c, j->id, f);
 	return 0;
+}
+
+static int
+do_job_insert(pg_conn *c, void *arg, fault *f)
+{
+	const store_job *j = arg;
+
+	return pg_job_insert_row(c, j, j->node[0] ? j->node : NULL, f);
 }
 
 int
@@ -181,9 +185,8 @@ job_status_from_name(const char *name, store_job_status *s)
 	return -1;
 }
 
-/* Fills j from row i of r (JOB_COLUMNS); its strings malloc'd. */
-static int
-fill_job(const PGresult *r, int i, store_job *j, fault *f)
+int
+pg_job_fill(const PGresult *r, int i, store_job *j, fault *f)
 {
 	memset(j, 0, sizeof *j);
 	if (pg_copy_id(j->id, r, i, 1, f) != 0 ||
@@ -214,6 +217,7 @@ fill_job(const PGresult *r, int i, store_job *j, fault *f)
 	j->ckpt_steps = pg_i64(r, i, 19);
 	j->best_version = pg_i64(r, i, 20); /* NULL is 0 */
 	snprintf(j->node, sizeof j->node, "%s", pg_text(r, i, 21));
+	j->takeovers = pg_i64(r, i, 22);
 	return 0;
 }
 
@@ -237,12 +241,12 @@ do_job_page(pg_conn *c, void *arg, fault *f)
 	if (k->model_id != NULL)
 		pg_p_text(&p, k->model_id);
 	if (k->model_id != NULL)
-		r = pg_exec(c, "SELECT " JOB_COLUMNS " FROM jobs "
+		r = pg_exec(c, "SELECT " PG_JOB_COLUMNS " FROM jobs "
 			    "WHERE model_id = $4 AND (created_ms, seq) > ($1, $2) "
 			    "ORDER BY created_ms, seq LIMIT $3", &p, 0, f,
 			    "listing jobs");
 	else
-		r = pg_exec(c, "SELECT " JOB_COLUMNS " FROM jobs "
+		r = pg_exec(c, "SELECT " PG_JOB_COLUMNS " FROM jobs "
 			    "WHERE (created_ms, seq) > ($1, $2) "
 			    "ORDER BY created_ms, seq LIMIT $3", &p, 0, f,
 			    "listing jobs");
@@ -250,7 +254,7 @@ do_job_page(pg_conn *c, void *arg, fault *f)
 		return -1;
 	rows = PQntuples(r);
 	for (int i = 0; i < rows; i++) {
-		if (fill_job(r, i, &k->j[k->n], f) != 0) {
+		if (pg_job_fill(r, i, &k->j[k->n], f) != 0) {
 			PQclear(r);
 			job_page_clear(k);
 			return -1;
@@ -289,4 +293,59 @@ pg_jobs_each(store *s, const char *model_id,
 	job_page_clear(k);
 	free(k);
 	return r;
+}
+
+/* What pg_job_get looks for, and a copy of the row it read. */
+struct job_one {
+	const char *id;
+	int found;
+	store_job j;           /* error and options malloc'd when found */
+};
+
+static int
+do_job_one(pg_conn *c, void *arg, fault *f)
+{
+	struct job_one *k = arg;
+	pg_params p = { 0 };
+	PGresult *r;
+	int rc = 0;
+
+	if (k->found) { /* a run again: forget the first one's row */
+		free((void *)k->j.error);
+		free((void *)k->j.options);
+		k->found = 0;
+	}
+	pg_p_text(&p, k->id);
+	r = pg_exec(c, "SELECT " PG_JOB_COLUMNS " FROM jobs WHERE id = $1",
+		    &p, 0, f, "reading a job");
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) > 0) {
+		rc = pg_job_fill(r, 0, &k->j, f);
+		k->found = rc == 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+int
+pg_job_get(store *s, const char *job_id,
+	   int (*cb)(void *arg, const store_job *j), void *arg, fault *f)
+{
+	struct job_one k;
+	int rc;
+
+	memset(&k, 0, sizeof k);
+	k.id = job_id;
+	if (pg_check_id(job_id, "job", f) != 0)
+		return -1;
+	if (pg_read_tx((pg_store *)s, do_job_one, &k, f) != 0)
+		return -1;
+	if (!k.found)
+		return 0;
+	/* the callback runs with no connection held */
+	rc = cb(arg, &k.j);
+	free((void *)k.j.error);
+	free((void *)k.j.options);
+	return rc == 0 ? 1 : rc;
 }

@@ -45,6 +45,7 @@
  * server/store/schema_embed.sh. */
 extern const char pg_schema_1_sql[];
 extern const char pg_schema_2_sql[];
+extern const char pg_schema_3_sql[];
 
 /* Forward migrations: step i takes a database from version - 1 to
  * version, in one transaction. Append new steps; never edit a released
@@ -55,6 +56,7 @@ static const struct pg_migration {
 } migrations[] = {
 	{ 1, pg_schema_1_sql },
 	{ 2, pg_schema_2_sql },	/* model leases (epochs), jobs.node */
+	{ 3, pg_schema_3_sql },	/* job claims: nodes, jobs.owner */
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -357,6 +359,7 @@ pg_close(store *st)
 	if (s == NULL)
 		return;
 	pg_pool_drain(s);
+	pg_claims_close(s);
 	pthread_mutex_lock(&s->plock);
 	pg_conn_close(s->presence);
 	s->presence = NULL;
@@ -492,6 +495,7 @@ pg_set_max_size(store *st, int64_t bytes, int64_t *effective, fault *f)
 static const char *const tables[] = {
 	"mlpd_schema", "models", "batches", "jobs", "daemon_state",
 	"versions", "version_seq", "aliases", "loss_chunk", "loss_trash",
+	"lease", "nodes",
 };
 
 /* PostgreSQL keeps its own pages consistent (checksums, WAL) and enforces
@@ -594,4 +598,11 @@ const store_ops pg_ops = {
 	.shared = pg_shared,
 	.models_stamps = pg_models_stamps,
 	.model_get = pg_model_get,
+	.node_beat = pg_node_beat,
+	.node_leave = pg_node_leave,
+	.job_insert_owned = pg_job_insert_owned,
+	.job_claim = pg_job_claim,
+	.job_handback = pg_job_handback,
+	.jobs_wait = pg_jobs_wait,
+	.job_get = pg_job_get,
 };

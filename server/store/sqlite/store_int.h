@@ -172,6 +172,8 @@ int sq_loss_range(store *s, const char *model_id, store_series series,
 		  store_loss_window **out, size_t *n, fault *f);
 int sq_job_insert(store *s, const store_job *j, fault *f);
 int sq_job_update(store *s, const store_job *j, fault *f);
+int sq_job_get(store *s, const char *job_id,
+	       int (*cb)(void *arg, const store_job *j), void *arg, fault *f);
 int sq_jobs_each(store *s, const char *model_id,
 		 int (*cb)(void *arg, const store_job *j), void *arg,
 		 fault *f);

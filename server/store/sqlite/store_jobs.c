@@ -1,9 +1,10 @@
 /*
- * store_jobs: the jobs table. Insert, update and list (one short read per
- * row, so a callback may call back into the store); and, for the other
- * store files, the checks of a job row, its update inside their own
- * transaction (a progress commit, a revert) and the crash recovery that
- * interrupts unfinished jobs.
+ * store_jobs: the jobs table. Insert, update, list (one short read per
+ * row, so a callback may call back into the store) and read one by id;
+ * and, for the other store files, the checks of a job row, its update
+ * inside their own transaction (a progress commit, a revert) and the crash
+ * recovery that interrupts unfinished jobs. (The job claims of store.h are
+ * a shared store's: SQLite has only store_job_get of them.)
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* strdup */
@@ -21,6 +22,7 @@ enum q {
 	Q_JOB_NEXT,
 	Q_JOB_NEXT_OF_MODEL,
 	Q_JOB_INTERRUPT,
+	Q_JOB_GET,
 	Q_COUNT_
 };
 
@@ -66,6 +68,8 @@ static const char *const q_sql[Q_COUNT_] = {
 	[Q_JOB_INTERRUPT] =
 		"UPDATE jobs SET status = 'interrupted', finished_ms = ?1 "
 		"WHERE status IN ('queued', 'running')",
+	[Q_JOB_GET] =
+		"SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1",
 };
 
 int
@@ -179,6 +183,7 @@ sq_job_update(store *s, const store_job *j, fault *f)
 /* Where store_jobs_each is, and a copy of the row it read last. */
 struct job_cursor {
 	const char *model_id;      /* NULL for all models */
+	const char *job_id;        /* sq_job_get: the one job to read */
 	int64_t created_ms, rowid; /* the last row delivered */
 	int first;                 /* no row read yet: check the model */
 	int found;                 /* a row was read into j */
@@ -208,13 +213,59 @@ job_status_from_name(const char *name, store_job_status *s)
 	return -1;
 }
 
+/* Copies the job row st stands on (JOB_COLUMNS) into j (error and
+ * options malloc'd; both freed again on failure). */
+static int
+read_job_row(sqlite3_stmt *st, store_job *j, fault *f)
+{
+	const char *status;
+
+	if (db_copy_id(j->id, st, 1, f) != 0 ||
+	    db_copy_id(j->model_id, st, 2, f) != 0)
+		return -1;
+	status = (const char *)sqlite3_column_text(st, 3);
+	if (job_status_from_name(status, &j->status) != 0)
+		return fault_set(f, FAULT_INTERNAL, "job '%s' has an unknown "
+				 "status", j->id);
+	j->steps_total = sqlite3_column_int64(st, 4);
+	j->steps_done = sqlite3_column_int64(st, 5);
+	j->loss = db_real(st, 6);
+	if (sqlite3_column_type(st, 7) != SQLITE_NULL &&
+	    (j->error = db_copy_text(st, 7, f)) == NULL)
+		return -1;
+	if ((j->options = db_copy_text(st, 8, f)) == NULL) {
+		free((void *)j->error);
+		j->error = NULL;
+		return -1;
+	}
+	j->created_ms = sqlite3_column_int64(st, 9);
+	j->started_ms = sqlite3_column_int64(st, 10);   /* NULL is 0 */
+	j->finished_ms = sqlite3_column_int64(st, 11);
+	j->lr = sqlite3_column_type(st, 12) == SQLITE_NULL ? 0 :
+	    sqlite3_column_double(st, 12);
+	j->best_step = sqlite3_column_int64(st, 13);   /* NULL is 0 */
+	j->best_value = db_real(st, 14);
+	j->stopped_step = sqlite3_column_int64(st, 15);
+	j->stop_waited = sqlite3_column_int64(st, 16);
+	j->stop_mark = db_real(st, 17);
+	j->start_step = sqlite3_column_int64(st, 18);
+	j->ckpt_steps = sqlite3_column_int64(st, 19);
+	j->best_version = sqlite3_column_int64(st, 20); /* NULL is 0 */
+	if (sqlite3_column_type(st, 21) != SQLITE_NULL)
+		snprintf(j->node, sizeof j->node, "%s",
+			 (const char *)sqlite3_column_text(st, 21));
+	else
+		j->node[0] = '\0';
+	j->takeovers = 0; /* one node: no takeovers */
+	return 0;
+}
+
 /* Reads (a copy of) the next job after the cursor. */
 static int
 do_job_next(conn *c, void *arg, fault *f)
 {
 	struct job_cursor *k = arg;
 	sqlite3_stmt *st;
-	const char *status;
 	int rc = SQLITE_OK;
 
 	job_cursor_clear(k);
@@ -241,41 +292,9 @@ do_job_next(conn *c, void *arg, fault *f)
 		goto fail;
 	}
 	k->rowid = sqlite3_column_int64(st, 0);
-	if (db_copy_id(k->j.id, st, 1, f) != 0 ||
-	    db_copy_id(k->j.model_id, st, 2, f) != 0)
+	if (read_job_row(st, &k->j, f) != 0)
 		goto fail;
-	status = (const char *)sqlite3_column_text(st, 3);
-	if (job_status_from_name(status, &k->j.status) != 0) {
-		fault_set(f, FAULT_INTERNAL, "job '%s' has an unknown status",
-			  k->j.id);
-		goto fail;
-	}
-	k->j.steps_total = sqlite3_column_int64(st, 4);
-	k->j.steps_done = sqlite3_column_int64(st, 5);
-	k->j.loss = db_real(st, 6);
-	if (sqlite3_column_type(st, 7) != SQLITE_NULL &&
-	    (k->j.error = db_copy_text(st, 7, f)) == NULL)
-		goto fail;
-	if ((k->j.options = db_copy_text(st, 8, f)) == NULL)
-		goto fail;
-	k->created_ms = k->j.created_ms = sqlite3_column_int64(st, 9);
-	k->j.started_ms = sqlite3_column_int64(st, 10);   /* NULL is 0 */
-	k->j.finished_ms = sqlite3_column_int64(st, 11);
-	k->j.lr = sqlite3_column_type(st, 12) == SQLITE_NULL ? 0 :
-	    sqlite3_column_double(st, 12);
-	k->j.best_step = sqlite3_column_int64(st, 13);   /* NULL is 0 */
-	k->j.best_value = db_real(st, 14);
-	k->j.stopped_step = sqlite3_column_int64(st, 15);
-	k->j.stop_waited = sqlite3_column_int64(st, 16);
-	k->j.stop_mark = db_real(st, 17);
-	k->j.start_step = sqlite3_column_int64(st, 18);
-	k->j.ckpt_steps = sqlite3_column_int64(st, 19);
-	k->j.best_version = sqlite3_column_int64(st, 20); /* NULL is 0 */
-	if (sqlite3_column_type(st, 21) != SQLITE_NULL)
-		snprintf(k->j.node, sizeof k->j.node, "%s",
-			 (const char *)sqlite3_column_text(st, 21));
-	else
-		k->j.node[0] = '\0';
+	k->created_ms = k->j.created_ms;
 	k->found = 1;
 	db_done(st);
 	return 0;
@@ -308,6 +327,56 @@ sq_jobs_each(store *s, const char *model_id,
 		if (r != 0)
 			return r;
 	}
+}
+
+/* Reads (a copy of) the job k->job_id. */
+static int
+do_job_one(conn *c, void *arg, fault *f)
+{
+	struct job_cursor *k = arg;
+	sqlite3_stmt *st = db_stmt(c, q_sql[Q_JOB_GET], f);
+	int rc = SQLITE_OK;
+
+	job_cursor_clear(k);
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, k->job_id, &rc);
+	if (db_bound(c, st, rc, f, "reading a job") != 0)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && read_job_row(st, &k->j, f) == 0) {
+		k->found = 1;
+		rc = SQLITE_DONE;
+	} else if (rc == SQLITE_ROW) {
+		db_done(st);
+		job_cursor_clear(k);
+		return -1;
+	}
+	db_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fault(c, rc, f, "reading a job");
+	return 0;
+}
+
+int
+sq_job_get(store *s, const char *job_id,
+	   int (*cb)(void *arg, const store_job *j), void *arg, fault *f)
+{
+	struct job_cursor k;
+	int r;
+
+	if (db_check_id(job_id, "job", f) != 0)
+		return -1;
+	memset(&k, 0, sizeof k);
+	k.job_id = job_id;
+	if (db_read_tx(s, do_job_one, &k, f) != 0)
+		return -1;
+	if (!k.found)
+		return 0;
+	/* the callback runs with no transaction open */
+	r = cb(arg, &k.j);
+	job_cursor_clear(&k);
+	return r == 0 ? 1 : r;
 }
 
 int

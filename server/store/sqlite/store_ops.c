@@ -51,4 +51,6 @@ const store_ops sqlite_ops = {
 	.shared = sq_shared,
 	.models_stamps = sq_models_stamps,
 	.model_get = sq_model_get,
+	/* job claims: one node, none of them but the read of one job */
+	.job_get = sq_job_get,
 };
