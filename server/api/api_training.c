@@ -150,31 +150,11 @@ found_row(void *arg, const store_job *j)
 	return 0;
 }
 
-/* A by-id read over store_jobs_each, until store_job_get (declared,
- * implemented on branch claimstore) is in: one scan of every job. */
-struct byid {
-	const char *id;
-	trainer_job_view *out;
-};
-
-static int
-byid_row(void *arg, const store_job *j)
-{
-	struct byid *k = arg;
-
-	if (strcmp(j->id, k->id) != 0)
-		return 0;
-	found_row(k->out, j);
-	return 1;
-}
-
 /* The stored row of job id: 1 with *out filled, 0 none, -1 with f. */
 static int
 stored_job(api_ctx *c, const char *id, trainer_job_view *out, fault *f)
 {
-	struct byid k = { id, out };
-
-	return store_jobs_each(c->st, NULL, byid_row, &k, f);
+	return store_job_get(c->st, id, found_row, out, f);
 }
 
 /* A model's stored rows, merged with its trainer's views. */
