@@ -13,7 +13,8 @@
 #      (running, then cancelled); GET /v1/jobs/{id} and GET
 #      /v1/models/{id}/jobs on A show B's job with B's committed progress
 #      and `node`, and a DELETE of it on A answers 409 job_elsewhere
-#      naming B; the dashboard's data routes answer on A; and neither
+#      naming B; the dashboard's data routes answer on A; three /steps
+#      on B reach A's stream as points, each once; and neither
 #      node publishes a step twice (each stream's steps strictly
 #      increase: B's poller does not echo B's work, nor A's A's).
 # PG_NODES_SYNC (seconds, default 1) is the nodes' --peer-sync: 3600 shows
@@ -299,6 +300,24 @@ soon 30 "A's stream has the job's cancelled event within 3 s" seen cancelled
 node A
 req GET "/v1/jobs/$je"
 check "A reads it cancelled" "$(jget status)" cancelled
+
+# ---------------------------------------------------------------------------
+echo "== three /steps on B: A's stream lists each point once"
+node B
+for _k in 1 2 3; do
+	req POST "/v1/models/$m/step" "$xor"
+	check "/step $_k on B is 200" "$code" 200
+done
+s3=$(jget step)
+# points STEP: A's stream's `step` events list every point from STEP-2
+# to STEP ([step, loss] pairs), each once.
+points() {
+	awk '/^event: /{ t = $2 } /^data: /{ if (t == "step") print }' \
+	    "$tmp/sse-a" | grep -oE '\[[0-9]+,' | tr -d '[,' >"$tmp/pts-a"
+	why="listed: $(tail -n 5 "$tmp/pts-a" | tr '\n' ' ')"
+	[ "$(grep -cxE "$(($1 - 2))|$(($1 - 1))|$1" "$tmp/pts-a")" = 3 ]
+}
+soon 30 "A's stream lists B's three points within 3 s" points "$s3"
 
 # ---------------------------------------------------------------------------
 echo "== A's own work, then: each step once on each stream"

@@ -476,6 +476,15 @@ peers_start(const peers_config *c, fault *f)
 	snprintf(p->node, sizeof p->node, "%s", c->node_id ? c->node_id :
 	    "");
 	p->c.node_id = p->node;
+	/* the jobs as they are now: the first poll publishes what changed
+	 * since the start, not since its own read */
+	{
+		fault jf;
+
+		if (poll_jobs(p, &jf) < 0)
+			log_warn("peer sync: jobs not read at start: %s",
+			    jf.msg);
+	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -484,6 +493,7 @@ peers_start(const peers_config *c, fault *f)
 	if (pthread_create(&p->thread, NULL, run, p) != 0) {
 		pthread_cond_destroy(&p->wake);
 		pthread_mutex_destroy(&p->mu);
+		free(p->jobs);
 		free(p);
 		fault_set(f, FAULT_INTERNAL, "cannot start the peer sync "
 		    "thread");

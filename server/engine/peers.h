@@ -36,8 +36,8 @@
  *   row that is new since the last poll or whose status or node changed,
  *   unless it is this node's: its node is this node (node_id), or this
  *   node's trainer has it queued or running, or shows it with the same
- *   status and node (the trainer published it). The first poll only
- *   learns the rows.
+ *   status and node (the trainer published it). peers_start reads the
+ *   rows once (nothing published) for the first poll to compare with.
  * peers_fetch is the API's miss path: one store_model_get on the request's
  * thread, the model added unless another thread added it first
  * (registry_add_new).
