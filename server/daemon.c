@@ -178,7 +178,8 @@ daemon_start(const config *c, fault *f)
 		goto fail;
 	if (store_shared(d->api.st)) {
 		peers_config pc = { d->api.st, d->api.reg, d->api.tr,
-		    d->api.vs, d->api.ev, c->peer_sync, peer_held, &d->api };
+		    d->api.vs, d->api.ev, c->peer_sync, peer_held, &d->api,
+		    c->node_id };
 
 		if ((d->api.peers = peers_start(&pc, f)) == NULL)
 			goto fail;

@@ -7,7 +7,16 @@
 #   2. a job trained on A: B's predictions answer with a later `step`
 #      within --checkpoint-every + 2 s (B's poller reloads the checkpoint);
 #   3. a model deleted on A answers 404 on B within 3 s;
-#   4. a model created on B is listed by A's GET /v1/models within 3 s.
+#   4. a model created on B is listed by A's GET /v1/models within 3 s;
+#   5. a job on B, seen on A: A's event stream for the model carries
+#      `step` events with growing steps and the job's `job` events
+#      (running, then cancelled); GET /v1/jobs/{id} and GET
+#      /v1/models/{id}/jobs on A show B's job with B's committed progress
+#      and `node`, and a DELETE of it on A answers 409 job_elsewhere
+#      naming B; the dashboard's data routes answer on A; three /steps
+#      on B reach A's stream as points, each once; and neither
+#      node publishes a step twice (each stream's steps strictly
+#      increase: B's poller does not echo B's work, nor A's A's).
 # PG_NODES_SYNC (seconds, default 1) is the nodes' --peer-sync: 3600 shows
 # the checks after the first prediction failing, as they must without the poller.
 # Skipped (77) when PostgreSQL is not installed or mlpd was built without
@@ -22,7 +31,9 @@ lib_init pg_nodes
 
 pid_a=
 pid_b=
-cleanup_extra='for _p in $pid_a $pid_b; do kill -9 $_p 2>/dev/null; wait $_p 2>/dev/null; done; pg_cluster_stop "$tmp/pg"'
+sse_a=
+sse_b=
+cleanup_extra='for _p in $sse_a $sse_b $pid_a $pid_b; do kill -9 $_p 2>/dev/null; wait $_p 2>/dev/null; done; pg_cluster_stop "$tmp/pg"'
 pg_cluster_for_test pg_nodes "$tmp/pg"
 db=$pg_conninfo
 sync=${PG_NODES_SYNC:-1}
@@ -47,11 +58,43 @@ within() {
 	return 1
 }
 
-start "$db" --checkpoint-every $ckpt --peer-sync "$sync"
+# soon TENTHS DESCRIPTION CMD...: one check, passed when CMD succeeds
+# within TENTHS tenths of a second (within); a failure shows $why, which
+# CMD may set.
+soon() {
+	_t=$1
+	_d=$2
+	shift 2
+	why=
+	if within "$_t" "$@"; then ok "$_d"; else bad "$_d" "$why"; fi
+}
+
+# steps FILE: the step of every `step` event in the SSE capture FILE, one
+# a line, in order.
+steps() {
+	awk '/^event: /{ t = $2 } /^data: /{ if (t == "step") print }' "$1" |
+	    grep -oE '"step":[0-9]+' | sed 's/.*://'
+}
+
+# jobevents FILE JOB: the status of each `job` event of JOB in FILE.
+jobevents() {
+	awk '/^event: /{ t = $2 } /^data: /{ if (t == "job") print }' "$1" |
+	    grep "\"id\":\"$2\"" | grep -oE '"status":"[a-z]*"' |
+	    sed 's/.*:"//; s/"//'
+}
+
+# increasing FILE: the numbers in FILE (one a line) strictly increase.
+increasing() {
+	awk 'NR > 1 && $1 + 0 <= p + 0 { exit 1 } { p = $1 }' "$1"
+}
+
+# distinct node ids: the default (host name and port) would name both
+# "host:0", the port asked for
+start "$db" --node-id node-a --checkpoint-every $ckpt --peer-sync "$sync"
 pid_a=$pid
 base_a=$base
 mv "$tmp/mlpd.err" "$tmp/mlpd-a.err"
-start "$db" --checkpoint-every $ckpt --peer-sync "$sync"
+start "$db" --node-id node-b --checkpoint-every $ckpt --peer-sync "$sync"
 pid_b=$pid
 base_b=$base
 pid=
@@ -167,6 +210,147 @@ else
 	bad "A lists B's model within 3 s" "$(head -c 300 "$tmp/body")"
 fi
 
+# ---------------------------------------------------------------------------
+echo "== events and job reads: a job on B seen on A"
+node A
+req POST /v1/models \
+    '{"name":"ev","layers":[2,8,1],"learning_rate":0.5,"seed":3}'
+check "create on A is 201" "$code" 201
+m=$(jget id)
+req POST "/v1/models/$m/batches" "$xor"
+check "push on A is 201" "$code" 201
+
+# the streams: A's and B's, for the model, from now on
+curl -sN --noproxy '*' "$base_a/v1/models/$m/events" >"$tmp/sse-a" \
+    2>/dev/null &
+sse_a=$!
+curl -sN --noproxy '*' "$base_b/v1/models/$m/events" >"$tmp/sse-b" \
+    2>/dev/null &
+sse_b=$!
+sleep 0.5
+
+node B
+req POST "/v1/models/$m/train" '{"steps":1000000000}'
+check "train on B is 202" "$code" 202
+je=$(jget id)
+wait_job "$je" 10 running
+check "the job runs on B" "$job_status" running
+node_b=$(jget node)
+check "B names its node" "$node_b" node-b
+
+two_steps() {
+	steps "$tmp/sse-a" >"$tmp/steps-a"
+	why=$(head -c 300 "$tmp/sse-a")
+	[ "$(wc -l <"$tmp/steps-a")" -ge 2 ]
+}
+soon 50 "A's stream has step events of B's job within 5 s" two_steps
+check_true "their steps grow ($(tr '\n' ' ' <"$tmp/steps-a"))" \
+    increasing "$tmp/steps-a"
+# seen STATUS: A's stream has a `job` event of B's job with STATUS.
+seen() {
+	why=$(jobevents "$tmp/sse-a" "$je" | tr '\n' ' ')
+	jobevents "$tmp/sse-a" "$je" | grep -q "^$1\$"
+}
+soon 30 "A's stream has the job's running event within 3 s" seen running
+
+# ---------------------------------------------------------------------------
+echo "== B's job read on A"
+node A
+req GET "/v1/jobs/$je"
+check "GET /v1/jobs/{id} on A is 200" "$code" 200
+check "its node is B" "$(jget node)" "$node_b"
+check "it runs" "$(jget status)" running
+check_true "with B's progress ($(jget steps_done) steps)" \
+    gt "$(jget steps_done)" 0
+d1=$(jget steps_done)
+progressed() {
+	req GET "/v1/jobs/$je"
+	why="steps_done $(jget steps_done), was $d1"
+	[ "$code" = 200 ] && gt "$(jget steps_done)" "$d1"
+}
+soon 30 "A's read follows B's commits" progressed
+req GET "/v1/models/$m/jobs"
+check "GET /v1/models/{id}/jobs on A is 200" "$code" 200
+check "lists the job" "$(jget id)" "$je"
+check "as B's" "$(jget node)" "$node_b"
+req DELETE "/v1/jobs/$je"
+check "DELETE of B's job on A is 409" "$code" 409
+check_grep "code job_elsewhere" "$tmp/body" '"code":"job_elsewhere"'
+check_grep "naming B" "$tmp/body" "$node_b"
+
+# ---------------------------------------------------------------------------
+echo "== the dashboard's data routes on A"
+req GET /v1/models
+check "GET /v1/models on A is 200" "$code" 200
+check_grep "lists the model" "$tmp/body" "\"$m\""
+req GET "/v1/models/$m/loss?since=0"
+check "GET .../loss on A is 200" "$code" 200
+check_grep "with B's points" "$tmp/body" '"step"'
+req GET "/v1/models/$m/versions"
+check "GET .../versions on A is 200" "$code" 200
+req GET /metrics
+check "GET /metrics on A is 200" "$code" 200
+
+# ---------------------------------------------------------------------------
+echo "== B's job ends, A's stream says so"
+node B
+req DELETE "/v1/jobs/$je"
+check "cancel on B is 200" "$code" 200
+soon 30 "A's stream has the job's cancelled event within 3 s" seen cancelled
+node A
+req GET "/v1/jobs/$je"
+check "A reads it cancelled" "$(jget status)" cancelled
+
+# ---------------------------------------------------------------------------
+echo "== three /steps on B: A's stream lists each point once"
+node B
+for _k in 1 2 3; do
+	req POST "/v1/models/$m/step" "$xor"
+	check "/step $_k on B is 200" "$code" 200
+done
+s3=$(jget step)
+# points STEP: A's stream's `step` events list every point from STEP-2
+# to STEP ([step, loss] pairs), each once.
+points() {
+	awk '/^event: /{ t = $2 } /^data: /{ if (t == "step") print }' \
+	    "$tmp/sse-a" | grep -oE '\[[0-9]+,' | tr -d '[,' >"$tmp/pts-a"
+	why="listed: $(tail -n 5 "$tmp/pts-a" | tr '\n' ' ')"
+	[ "$(grep -cxE "$(($1 - 2))|$(($1 - 1))|$1" "$tmp/pts-a")" = 3 ]
+}
+soon 30 "A's stream lists B's three points within 3 s" points "$s3"
+
+# ---------------------------------------------------------------------------
+echo "== A's own work, then: each step once on each stream"
+node A
+req POST "/v1/models/$m/train" '{"steps":300}'
+check "train on A is 202" "$code" 202
+ja=$(jget id)
+wait_job "$ja" 20 succeeded
+check "A's job succeeded" "$job_status" succeeded
+last=$(jget steps_done)
+a_done() {
+	steps "$tmp/sse-b" >"$tmp/steps-b"
+	steps "$tmp/sse-a" >"$tmp/steps-a"
+	req GET "/v1/models/$m"
+	_s=$(jget step)
+	why="step $_s; A's stream $(tail -n 1 "$tmp/steps-a"), B's $(tail \
+	    -n 1 "$tmp/steps-b")"
+	[ "$(tail -n 1 "$tmp/steps-b")" = "$_s" ] &&
+	    [ "$(tail -n 1 "$tmp/steps-a")" = "$_s" ]
+}
+soon 30 "both streams reach the model's step within 3 s" a_done
+check_true "A's stream never repeats a step" increasing "$tmp/steps-a"
+check "A's stream has A's job's events once each" \
+    "$(jobevents "$tmp/sse-a" "$ja" | tr '\n' ' ')" "queued running succeeded "
+check "B's stream has B's job's events once each" \
+    "$(jobevents "$tmp/sse-b" "$je" | tr '\n' ' ')" "queued running cancelled "
+check_true "B's stream never repeats a step" increasing "$tmp/steps-b"
+check "A's job ran its $last steps" "$last" 300
+
+kill "$sse_a" "$sse_b" 2>/dev/null
+wait "$sse_a" "$sse_b" 2>/dev/null
+sse_a=
+sse_b=
 for n in A B; do
 	if [ $n = A ]; then pid=$pid_a; else pid=$pid_b; fi
 	stop_term "node $n: SIGTERM exits 0"

@@ -1,10 +1,24 @@
 /*
  * api_training: single steps, train jobs, and the jobs themselves.
+ *
+ * Job reads on a shared store (PostgreSQL, several nodes): a node's
+ * trainer knows the jobs it runs, the store every node's. A job this
+ * node has queued or running is answered from the trainer, inline (it is
+ * fresher than its last commit); any other is read from the store on a
+ * request worker (http_defer), so a job another node runs shows that
+ * node's last committed progress and its `node`, and a job this node
+ * ran shows what the store says now (another node may have taken it
+ * over). A list merges the two the same way. On SQLite every read is the
+ * trainer's, inline, as before: the store holds nothing it does not know.
+ * A cancel reaches only the jobs this node runs: one that another node
+ * runs (the store says queued or running, with another node's name or
+ * none yet) answers 409 job_elsewhere naming that node.
  */
 #include "api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "codec.h"
 #include "ids.h"
@@ -108,6 +122,137 @@ out:
 	registry_put(m);
 }
 
+/* Whether a job is still to end. */
+static int
+active(const store_job *j)
+{
+	return j->status == STORE_JOB_QUEUED || j->status == STORE_JOB_RUNNING;
+}
+
+/* A stored row as the API shows it (options not shown). */
+static void
+view_of_row(trainer_job_view *v, const store_job *j)
+{
+	v->row = *j;
+	v->row.options = NULL;
+	v->row.error = NULL;
+	if (j->error != NULL) {
+		snprintf(v->error, sizeof v->error, "%s", j->error);
+		v->row.error = v->error;
+	}
+}
+
+/* store_job_get callback: the row into a trainer_job_view. */
+static int
+found_row(void *arg, const store_job *j)
+{
+	view_of_row(arg, j);
+	return 0;
+}
+
+/* The stored row of job id: 1 with *out filled, 0 none, -1 with f. */
+static int
+stored_job(api_ctx *c, const char *id, trainer_job_view *out, fault *f)
+{
+	return store_job_get(c->st, id, found_row, out, f);
+}
+
+/* A model's stored rows, merged with its trainer's views. */
+struct joblist {
+	trainer_job_view *v;
+	size_t n, cap;
+};
+
+static int
+list_row(void *arg, const store_job *j)
+{
+	struct joblist *k = arg;
+
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 16;
+		trainer_job_view *p = cap > SIZE_MAX / sizeof *p ? NULL :
+		    realloc(k->v, cap * sizeof *p);
+
+		if (p == NULL)
+			return -1;
+		k->v = p;
+		k->cap = cap;
+	}
+	view_of_row(&k->v[k->n++], j);
+	return 0;
+}
+
+/* Sends the jobs v[0..n) (oldest first) as GET .../jobs does. */
+static void
+reply_jobs(http_response *rs, const trainer_job_view *v, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; v && i < n; i++)
+		json_array_append_new(arr, codec_job_json(&v[i].row));
+	api_reply_json(rs, 200, json_pack("{s:o}", "jobs", arr));
+}
+
+/* GET .../jobs on a shared store, on a request worker: the stored rows,
+ * each replaced by the trainer's view while this node has it active,
+ * and the trainer's jobs the store does not list (yet) merged in by
+ * creation time. */
+static void
+jobs_stored(void *ctx, const http_request *rq, http_response *rs)
+{
+	api_ctx *c = ctx;
+	model_entry *m;
+	struct joblist k = { NULL, 0, 0 };
+	trainer_job_view *t, *all = NULL;
+	size_t nt = 0, na = 0, i = 0, j = 0;
+	apierr e;
+	fault f;
+
+	if ((m = api_model(c, rq, rs)) == NULL)
+		return;
+	t = trainer_jobs_of(c->tr, m->id, &nt);
+	if (store_jobs_each(c->st, m->id, list_row, &k, &f) != 0) {
+		if (f.code == FAULT_NONE)
+			fault_set(&f, FAULT_NOMEM, "out of memory");
+		apierr_from_fault(&e, &f);
+		api_reply_error(rs, &e);
+		goto out;
+	}
+	if ((all = calloc(k.n + nt + 1, sizeof *all)) == NULL) {
+		fault_set(&f, FAULT_NOMEM, "out of memory");
+		apierr_from_fault(&e, &f);
+		api_reply_error(rs, &e);
+		goto out;
+	}
+	for (size_t a = 0; a < nt; a++)
+		for (size_t b = 0; b < k.n; b++)
+			if (strcmp(t[a].row.id, k.v[b].row.id) == 0) {
+				if (active(&t[a].row))
+					k.v[b] = t[a];
+				t[a].row.id[0] = '\0'; /* merged */
+				break;
+			}
+	while (i < k.n || j < nt) {
+		if (j < nt && t[j].row.id[0] == '\0') {
+			j++;
+			continue;
+		}
+		if (j < nt && (i == k.n ||
+		    t[j].row.created_ms < k.v[i].row.created_ms))
+			all[na] = t[j++];
+		else
+			all[na] = k.v[i++];
+		all[na].row.error = all[na].row.error ? all[na].error : NULL;
+		na++;
+	}
+	reply_jobs(rs, all, na);
+out:
+	free(all);
+	free(k.v);
+	free(t);
+	registry_put(m);
+}
+
 void
 api_training_jobs(void *ctx, const http_request *rq, http_response *rs)
 {
@@ -115,16 +260,16 @@ api_training_jobs(void *ctx, const http_request *rq, http_response *rs)
 	model_entry *m;
 	trainer_job_view *v;
 	size_t n;
-	json_t *arr;
 
+	if (store_shared(c->st)) {
+		http_defer(rs, jobs_stored);
+		return;
+	}
 	if ((m = api_model(c, rq, rs)) == NULL)
 		return;
 	v = trainer_jobs_of(c->tr, m->id, &n);
-	arr = json_array();
-	for (size_t i = 0; v && i < n; i++)
-		json_array_append_new(arr, codec_job_json(&v[i].row));
+	reply_jobs(rs, v, n);
 	free(v);
-	api_reply_json(rs, 200, json_pack("{s:o}", "jobs", arr));
 	registry_put(m);
 }
 
@@ -137,18 +282,88 @@ job_not_found(const char *id, http_response *rs)
 	api_reply_error(rs, &e);
 }
 
+/* GET /v1/jobs/{id} on a shared store for a job this node does not have
+ * active, on a request worker: the stored row, else the trainer's view
+ * (a job of this run the store lost with its model), else 404. */
+static void
+job_get_stored(void *ctx, const http_request *rq, http_response *rs)
+{
+	api_ctx *c = ctx;
+	trainer_job_view v;
+	apierr e;
+	fault f;
+	int r = stored_job(c, rq->params[0], &v, &f);
+
+	if (r < 0) {
+		apierr_from_fault(&e, &f);
+		api_reply_error(rs, &e);
+		return;
+	}
+	if (r == 0 && trainer_job_get(c->tr, rq->params[0], &v) < 0) {
+		job_not_found(rq->params[0], rs);
+		return;
+	}
+	api_reply_json(rs, 200, codec_job_json(&v.row));
+}
+
 void
 api_training_job_get(void *ctx, const http_request *rq, http_response *rs)
 {
 	api_ctx *c = ctx;
 	trainer_job_view v;
+	int here;
 
-	if (!ids_valid(rq->params[0]) ||
-	    trainer_job_get(c->tr, rq->params[0], &v) < 0) {
+	if (!ids_valid(rq->params[0])) {
+		job_not_found(rq->params[0], rs);
+		return;
+	}
+	here = trainer_job_get(c->tr, rq->params[0], &v) == 0;
+	if (store_shared(c->st) && !(here && active(&v.row))) {
+		http_defer(rs, job_get_stored);
+		return;
+	}
+	if (!here) {
 		job_not_found(rq->params[0], rs);
 		return;
 	}
 	api_reply_json(rs, 200, codec_job_json(&v.row));
+}
+
+/* After this node's trainer could not cancel job id (tf: why), on a
+ * shared store: 409 job_elsewhere when the store shows it queued or
+ * running for another node, 409 job_finished when it shows it ended and
+ * the trainer did not know it; else tf's answer. */
+static void
+cancel_refused(api_ctx *c, const char *id, const fault *tf,
+	       http_response *rs)
+{
+	trainer_job_view v;
+	const char *me = peers_node(c->peers);
+	apierr e;
+	fault f;
+	int r = 0;
+
+	if (store_shared(c->st) && (tf->code == FAULT_NO_JOB ||
+	    tf->code == FAULT_FINISHED))
+		r = stored_job(c, id, &v, &f);
+	if (r < 0) {
+		apierr_from_fault(&e, &f);
+	} else if (r == 1 && active(&v.row) && strcmp(v.row.node, me) != 0) {
+		if (v.row.node[0] != '\0')
+			apierr_set(&e, 409, "job_elsewhere", "job '%s' runs "
+			    "on node '%s': a node cancels only the jobs it "
+			    "runs, so cancel it there", id, v.row.node);
+		else
+			apierr_set(&e, 409, "job_elsewhere", "job '%s' is "
+			    "queued for another node: a node cancels only "
+			    "the jobs it runs", id);
+	} else if (r == 1 && !active(&v.row) && tf->code == FAULT_NO_JOB) {
+		apierr_set(&e, 409, "job_finished", "job '%s' already ended "
+		    "(%s)", id, store_job_status_name(v.row.status));
+	} else {
+		apierr_from_fault(&e, tf);
+	}
+	api_reply_error(rs, &e);
 }
 
 void
@@ -157,7 +372,6 @@ api_training_job_cancel(void *ctx, const http_request *rq,
 {
 	api_ctx *c = ctx;
 	trainer_job_view v;
-	apierr e;
 	fault f;
 
 	if (!ids_valid(rq->params[0])) {
@@ -165,8 +379,7 @@ api_training_job_cancel(void *ctx, const http_request *rq,
 		return;
 	}
 	if (trainer_cancel(c->tr, rq->params[0], &v, &f) < 0) {
-		apierr_from_fault(&e, &f);
-		api_reply_error(rs, &e);
+		cancel_refused(c, rq->params[0], &f, rs);
 		return;
 	}
 	api_reply_json(rs, 200, codec_job_json(&v.row));

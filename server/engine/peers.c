@@ -5,6 +5,8 @@
 #include "peers.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +15,16 @@
 #include "blob.h"
 #include "log.h"
 
+/* What the last poll saw of a job (the poller's own). */
+typedef struct job_mark {
+	char id[STORE_ID_MAX];
+	store_job_status status;
+	char node[STORE_NODE_MAX];
+} job_mark;
+
 struct peers {
 	peers_config c;
+	char node[STORE_NODE_MAX]; /* c.node_id, copied ("" for none) */
 	pthread_t thread;
 	pthread_mutex_t mu;  /* guards stop */
 	pthread_cond_t wake;
@@ -23,6 +33,10 @@ struct peers {
 	 * the registry */
 	char (*missing)[STORE_ID_MAX];
 	size_t nmissing;
+	/* the poller's own: the jobs the last poll read, sorted by id */
+	job_mark *jobs;
+	size_t njobs;
+	int jobs_known;  /* a poll read them: the next ones publish changes */
 };
 
 /* What one poll read and compares. */
@@ -100,12 +114,20 @@ peers_fetch(peers *p, const char *id)
 	return k.got;
 }
 
+/* What reload_row reloads, and the step it found. */
+struct reload {
+	model_entry *e;
+	int done;       /* the snapshot was replaced */
+	uint64_t step;  /* then: the stored step it is at */
+};
+
 /* store_model_get callback of reload: the checkpoint becomes e's
  * snapshot. */
 static int
 reload_row(void *arg, const store_model *row)
 {
-	model_entry *e = arg;
+	struct reload *k = arg;
+	model_entry *e = k->e;
 	fault f;
 	mlp *m = blob_load(row->blob, row->blob_len, &e->spec, &f);
 	mlp_snapshot *s = NULL;
@@ -127,7 +149,41 @@ reload_row(void *arg, const store_model *row)
 	st.samples = row->samples;
 	st.last_loss = row->last_loss;
 	registry_replace_snapshot(e, s, &st);
+	k->done = 1;
+	k->step = row->step;
 	return 0;
+}
+
+/* A `step` event for the points another node committed for e past step
+ * from up to step to (see peers.h): all of them up to EVENTS_STEPS_MAX,
+ * else the last one. trained: e's training count here before the stamps
+ * were read; a change means this node trained it meanwhile, and its own
+ * publisher tells. */
+static void
+publish_steps(peers *p, model_entry *e, uint64_t from, uint64_t to,
+	      uint64_t trained)
+{
+	store_loss_point *pts = NULL;
+	size_t n = 0, gap = (size_t)(to - from);
+	registry_view v;
+	fault f;
+
+	if (to - from > EVENTS_STEPS_MAX) {
+		from = to - 1;
+		gap = 1;
+	}
+	if (store_loss_query(p->c.st, e->id, from, gap, &pts, &n, &f) < 0) {
+		log_warn("model %s: no step event for steps past %llu: %s",
+		    e->id, (unsigned long long)from, f.msg);
+		return;
+	}
+	while (n > 0 && pts[n - 1].step > to)
+		n--;
+	registry_view_of(e, &v);
+	if (v.trained_steps == trained && registry_job_counts(e, NULL,
+	    NULL) == 0)
+		events_step(p->c.ev, e->id, pts, n);
+	free(pts);
 }
 
 /* A model the store no longer has leaves as a local delete leaves it,
@@ -154,6 +210,131 @@ was_missing(const peers *p, const char *id)
 	return 0;
 }
 
+static int
+mark_cmp(const void *a, const void *b)
+{
+	return strcmp(((const job_mark *)a)->id, ((const job_mark *)b)->id);
+}
+
+/* What one poll reads of the jobs: their marks, and copies of the rows
+ * that changed since the last poll (error strings malloc'd, options
+ * NULL). */
+struct jobscan {
+	const peers *p;
+	job_mark *marks;
+	size_t n, cap;
+	store_job *changed;
+	size_t nchanged, capchanged;
+};
+
+/* Appends one element of size elem to *buf (*n used of *cap): 0, or -1
+ * when out of memory. */
+static int
+push(void *bufp, size_t *n, size_t *cap, size_t elem, const void *x)
+{
+	char **buf = bufp;
+
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 64;
+		char *b = c > SIZE_MAX / elem ? NULL : realloc(*buf, c * elem);
+
+		if (b == NULL)
+			return -1;
+		*buf = b;
+		*cap = c;
+	}
+	memcpy(*buf + *n * elem, x, elem);
+	(*n)++;
+	return 0;
+}
+
+/* store_jobs_each callback of poll_jobs. */
+static int
+scan_job(void *arg, const store_job *j)
+{
+	struct jobscan *k = arg;
+	const peers *p = k->p;
+	job_mark m, *old;
+	store_job row;
+
+	memset(&m, 0, sizeof m);
+	memcpy(m.id, j->id, sizeof m.id);
+	m.status = j->status;
+	memcpy(m.node, j->node, sizeof m.node);
+	if (push(&k->marks, &k->n, &k->cap, sizeof m, &m) < 0)
+		return -1;
+	if (!p->jobs_known || (p->node[0] != '\0' &&
+	    strcmp(j->node, p->node) == 0))
+		return 0;
+	old = p->njobs == 0 ? NULL : bsearch(&m, p->jobs, p->njobs,
+	    sizeof *p->jobs, mark_cmp);
+	if (old != NULL && old->status == m.status &&
+	    strcmp(old->node, m.node) == 0)
+		return 0;
+	row = *j;
+	row.options = NULL;
+	row.error = NULL;
+	if (j->error != NULL && (row.error = strdup(j->error)) == NULL)
+		return -1;
+	if (push(&k->changed, &k->nchanged, &k->capchanged, sizeof row,
+	    &row) < 0) {
+		free((char *)row.error);
+		return -1;
+	}
+	return 0;
+}
+
+/* Does this node's trainer speak for row: it has the job queued or
+ * running, or shows it as row does (then it published it)? */
+static int
+told_here(peers *p, const store_job *row)
+{
+	trainer_job_view v;
+
+	if (trainer_job_get(p->c.tr, row->id, &v) < 0)
+		return 0;
+	return v.row.status == STORE_JOB_QUEUED ||
+	    v.row.status == STORE_JOB_RUNNING ||
+	    (v.row.status == row->status && strcmp(v.row.node, row->node) ==
+	    0);
+}
+
+/* The jobs part of a poll (see peers.h): `job` events for the rows other
+ * nodes changed since the last poll. */
+static int
+poll_jobs(peers *p, fault *f)
+{
+	struct jobscan k;
+	int rc;
+
+	memset(&k, 0, sizeof k);
+	k.p = p;
+	f->code = FAULT_NONE;
+	rc = store_jobs_each(p->c.st, NULL, scan_job, &k, f);
+	if (rc != 0) {
+		if (rc > 0 || f->code == FAULT_NONE)
+			fault_set(f, FAULT_NOMEM, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	if (k.n > 1)
+		qsort(k.marks, k.n, sizeof *k.marks, mark_cmp);
+	free(p->jobs);
+	p->jobs = k.marks;
+	p->njobs = k.n;
+	p->jobs_known = 1;
+	k.marks = NULL;
+	for (size_t i = 0; i < k.nchanged; i++)
+		if (!told_here(p, &k.changed[i]))
+			events_job(p->c.ev, &k.changed[i]);
+out:
+	for (size_t i = 0; i < k.nchanged; i++)
+		free((char *)k.changed[i].error);
+	free(k.changed);
+	free(k.marks);
+	return rc;
+}
+
 int
 peers_poll(peers *p, fault *f)
 {
@@ -162,12 +343,24 @@ peers_poll(peers *p, fault *f)
 	size_t n, nmiss = 0;
 	char *seen = NULL;
 	char (*miss)[STORE_ID_MAX] = NULL;
+	uint64_t *trained = NULL;
 	int rc = -1;
 
 	/* the registry first: whatever it lists was in the store before the
 	 * query below, unless deleted since */
 	if ((have = registry_list(p->c.reg, &n)) == NULL)
 		return fault_set(f, FAULT_NOMEM, "out of memory");
+	/* and what this node trained of each so far (publish_steps) */
+	if ((trained = calloc(n ? n : 1, sizeof *trained)) == NULL) {
+		fault_set(f, FAULT_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t j = 0; j < n; j++) {
+		registry_view v;
+
+		registry_view_of(have[j], &v);
+		trained[j] = v.trained_steps;
+	}
 	if (store_models_stamps(p->c.st, collect_stamp, &k, f) != 0) {
 		if (f->code == FAULT_NONE)
 			fault_set(f, FAULT_NOMEM, "out of memory");
@@ -208,9 +401,17 @@ peers_poll(peers *p, fault *f)
 				    s->samples - v.samples);
 			continue;
 		}
-		if (store_model_get(p->c.st, s->id, reload_row, have[j], f) < 0)
-			log_warn("model %s: checkpoint not reloaded: %s",
-			    s->id, f->msg);
+		{
+			struct reload r = { have[j], 0, 0 };
+
+			if (store_model_get(p->c.st, s->id, reload_row, &r,
+			    f) < 0)
+				log_warn("model %s: checkpoint not reloaded: "
+				    "%s", s->id, f->msg);
+			else if (r.done && r.step > v.step)
+				publish_steps(p, have[j], v.step, r.step,
+				    trained[j]);
+		}
 	}
 	for (size_t j = 0; j < n; j++)
 		if (!seen[j])
@@ -219,11 +420,12 @@ peers_poll(peers *p, fault *f)
 	p->missing = miss;
 	p->nmissing = nmiss;
 	miss = NULL;
-	rc = 0;
+	rc = poll_jobs(p, f);
 out:
 	for (size_t j = 0; j < n; j++)
 		registry_put(have[j]);
 	free(have);
+	free(trained);
 	free(seen);
 	free(miss);
 	free(k.st);
@@ -271,6 +473,18 @@ peers_start(const peers_config *c, fault *f)
 		return NULL;
 	}
 	p->c = *c;
+	snprintf(p->node, sizeof p->node, "%s", c->node_id ? c->node_id :
+	    "");
+	p->c.node_id = p->node;
+	/* the jobs as they are now: the first poll publishes what changed
+	 * since the start, not since its own read */
+	{
+		fault jf;
+
+		if (poll_jobs(p, &jf) < 0)
+			log_warn("peer sync: jobs not read at start: %s",
+			    jf.msg);
+	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -279,6 +493,7 @@ peers_start(const peers_config *c, fault *f)
 	if (pthread_create(&p->thread, NULL, run, p) != 0) {
 		pthread_cond_destroy(&p->wake);
 		pthread_mutex_destroy(&p->mu);
+		free(p->jobs);
 		free(p);
 		fault_set(f, FAULT_INTERNAL, "cannot start the peer sync "
 		    "thread");
@@ -300,5 +515,12 @@ peers_stop(peers *p)
 	pthread_cond_destroy(&p->wake);
 	pthread_mutex_destroy(&p->mu);
 	free(p->missing);
+	free(p->jobs);
 	free(p);
+}
+
+const char *
+peers_node(const peers *p)
+{
+	return p == NULL ? "" : p->node;
 }

@@ -21,6 +21,23 @@
  *   it) that the store no longer has leaves the registry as a local delete
  *   would leave it (its jobs forgotten, version nets dropped, a
  *   model.deleted event), the store untouched.
+ * Events (the hub's streams carry other nodes' work too):
+ * - a model reloaded because another node's commit moved its stored step
+ *   from s0 to s1 gets one `step` event on this node with the stored raw
+ *   loss points s0+1..s1 (store_loss_query), or, when that gap is longer
+ *   than EVENTS_STEPS_MAX, with the point of s1 only; work of this node
+ *   is never published twice: a model with a job queued or running here
+ *   is not reloaded at all, and one whose training count here
+ *   (registry_view.trained_steps, moved by every local commit) changed
+ *   between the stamps query and the points read is left to the local
+ *   publisher;
+ * - every poll reads the job rows (store_jobs_each, one query of every
+ *   job: see the README on its cost) and publishes a `job` event for a
+ *   row that is new since the last poll or whose status or node changed,
+ *   unless it is this node's: its node is this node (node_id), or this
+ *   node's trainer has it queued or running, or shows it with the same
+ *   status and node (the trainer published it). peers_start reads the
+ *   rows once (nothing published) for the first poll to compare with.
  * peers_fetch is the API's miss path: one store_model_get on the request's
  * thread, the model added unless another thread added it first
  * (registry_add_new).
@@ -54,6 +71,9 @@ typedef struct peers_config {
 	 * --max-models and --max-params counts; may be NULL */
 	void (*held)(void *arg, const mlp_spec *spec, int delta);
 	void *held_arg;
+	/* this node's id (--node-id): its jobs' changes are published by
+	 * its trainer, not by the poller; NULL or "": none */
+	const char *node_id;
 } peers_config;
 
 /* Starts the polling thread. */
@@ -69,5 +89,8 @@ int peers_poll(peers *p, fault *f);
 /* The miss path: model id read from the store and added to the registry,
  * referenced; NULL when the store has none (or p is NULL). */
 model_entry *peers_fetch(peers *p, const char *id);
+
+/* This node's id as configured ("" when none or p is NULL); borrowed. */
+const char *peers_node(const peers *p);
 
 #endif
