@@ -150,7 +150,10 @@ parse_node_id(config *c, const char *s, fault *f)
 }
 
 /* The default node id: "hostname:port" (cut to fit; "localhost" when the
- * host name is unknown; bytes that parse_node_id refuses become '_'). */
+ * host name is unknown; bytes that parse_node_id refuses become '_').
+ * With port 0 (the kernel picks one) it is "hostname:pid-PID" instead:
+ * nodes started that way on one host would otherwise share one id, and
+ * with it their leases and jobs. */
 static void
 default_node_id(config *c)
 {
@@ -162,7 +165,12 @@ default_node_id(config *c)
 	for (char *p = host; *p; p++)
 		if (*p < 0x21 || *p > 0x7e)
 			*p = '_';
-	snprintf(c->node_id, sizeof c->node_id, "%.50s:%u", host, c->port);
+	if (c->port == 0)
+		snprintf(c->node_id, sizeof c->node_id, "%.40s:pid-%ld", host,
+		    (long)getpid());
+	else
+		snprintf(c->node_id, sizeof c->node_id, "%.50s:%u", host,
+		    c->port);
 }
 
 void

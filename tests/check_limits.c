@@ -702,6 +702,40 @@ START_TEST(test_flags)
 }
 END_TEST
 
+/* The default --node-id names the port --listen gave, and with port 0
+ * (the kernel picks one) the process: two nodes started on port 0 on one
+ * host must not share an id (they would share leases and jobs). */
+START_TEST(test_node_id_default)
+{
+	config c;
+	fault f;
+	char want[64];
+	char *fixed[] = { "mlpd", "--listen", "127.0.0.1:8123", NULL };
+	char *any[] = { "mlpd", "--listen", "127.0.0.1:0", NULL };
+	char *given[] = { "mlpd", "--listen", "127.0.0.1:0", "--node-id",
+		"n1", NULL };
+	size_t n;
+
+	config_default(&c);
+	ck_assert_msg(config_parse(&c, 3, fixed, &f) == CONFIG_RUN, "%s",
+	    f.msg);
+	n = strlen(c.node_id);
+	ck_assert_msg(n > 5 && strcmp(c.node_id + n - 5, ":8123") == 0,
+	    "node id '%s' for port 8123", c.node_id);
+	config_default(&c);
+	ck_assert_msg(config_parse(&c, 3, any, &f) == CONFIG_RUN, "%s", f.msg);
+	snprintf(want, sizeof want, ":pid-%ld", (long)getpid());
+	n = strlen(c.node_id);
+	ck_assert_msg(n > strlen(want) &&
+	    strcmp(c.node_id + n - strlen(want), want) == 0,
+	    "node id '%s' for port 0, not ending in '%s'", c.node_id, want);
+	config_default(&c);
+	ck_assert_msg(config_parse(&c, 5, given, &f) == CONFIG_RUN, "%s",
+	    f.msg);
+	ck_assert_str_eq(c.node_id, "n1");
+}
+END_TEST
+
 /* An idle model gives its batch scratch back (the trainer trims it after
  * each task), and training goes on exactly as without the trim. */
 START_TEST(test_trim)
@@ -774,6 +808,7 @@ limits_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("flags");
 	tcase_add_test(tc, test_flags);
+	tcase_add_test(tc, test_node_id_default);
 	tcase_add_test(tc, test_trim);
 	suite_add_tcase(s, tc);
 	return s;
