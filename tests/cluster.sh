@@ -97,11 +97,11 @@ within() {
 
 # Defects of the daemon this script shows and another part of mlpd fixes
 # (their fix is not in yet): a check named here prints XFAIL instead of
-# FAIL, and XPASS (a failure: take its name out) once it passes.
-#   job_restart: a job whose checkpoint commit finds PostgreSQL away ends
-#     failed ("cannot connect to PostgreSQL") instead of going on and
-#     committing once the server is back (server/engine/trainer_loop.c).
-known_defects=${CLUSTER_KNOWN_DEFECTS-job_restart}
+# FAIL, and XPASS (a failure: take its name out) once it passes. None
+# now; CLUSTER_KNOWN_DEFECTS=job_restart marks the check of a job going on
+# across the PostgreSQL restart (it ended failed until trainer_loop.c's
+# commit_retry; CLUSTER_KNOWN_DEFECTS is how it was shown failing).
+known_defects=${CLUSTER_KNOWN_DEFECTS-}
 
 # known NAME DESCRIPTION DETAIL: a check that failed; XFAIL when NAME is
 # in known_defects, else FAIL.

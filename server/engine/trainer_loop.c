@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "blob.h"
 #include "eval.h"
@@ -390,6 +391,67 @@ typedef enum slice_end {
 	                   write nothing more (f says why, FAULT_FENCED) */
 } slice_end;
 
+/* 1 when the job should stop (cancel, delete, shutdown); 0 otherwise.
+ * SLICE_LOST's check is the caller's. */
+static int
+job_stopping(trainer *t, const job *j)
+{
+	int stop;
+
+	pthread_mutex_lock(&t->mu);
+	stop = j->cancel || j->forget || t->stop;
+	pthread_mutex_unlock(&t->mu);
+	return stop;
+}
+
+/* A checkpoint found the database away (FAULT_UNAVAILABLE: PostgreSQL
+ * restarting, its connections dropped). The job does not fail: training
+ * pauses with the uncommitted points kept in rs->pts, and the checkpoint
+ * is tried again 0.25 s later, then up to every 2 s, until it is stored
+ * (0: training goes on from where it was, nothing lost) or the job must
+ * end (-1, *end set): stopped (its final commit then tries once more), its
+ * lease lost or its commit fenced (another node took the model over while
+ * this one could not renew), or another failure. */
+static int
+commit_retry(trainer *t, job *j, model_entry *m, fault *f, slice_end *end)
+{
+	struct timespec nap = { 0, 50 * 1000 * 1000 };
+	double delay = 0.25;
+
+	log_warn("job %s: the database is away (%s); training waits and the "
+	    "checkpoint is tried again", j->row.id, f->msg);
+	for (;;) {
+		double until = wallclock_mono() + delay;
+
+		while (wallclock_mono() < until) {
+			if (job_stopping(t, j)) {
+				*end = SLICE_STOPPED;
+				return -1;
+			}
+			if (lease_lost(j->hold)) {
+				fault_set(f, FAULT_FENCED, "the lease on model "
+				    "'%s' went to another node", m->id);
+				*end = SLICE_LOST;
+				return -1;
+			}
+			nanosleep(&nap, NULL);
+		}
+		fault_clear(f);
+		if (trainer_loop_flush(t, j, m, 1, NULL, f) == 0) {
+			log_info("job %s: the database is back; the checkpoint "
+			    "is stored and training goes on", j->row.id);
+			return 0;
+		}
+		if (f->code != FAULT_UNAVAILABLE) {
+			*end = f->code == FAULT_FENCED ? SLICE_LOST :
+			    SLICE_FAILED;
+			return -1;
+		}
+		if (delay < 2)
+			delay *= 2;
+	}
+}
+
 /* Runs steps until the job ends or, after a commit, others are waiting.
  * A step whose loss is not finite changes nothing (core) and ends the
  * job at the step before it; one that leaves a weight not finite (an
@@ -468,9 +530,15 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 
 			if (trainer_loop_flush(t, j, m, now - rs->last_ckpt >=
 			    t->cfg.checkpoint_every ||
-			    rs->npts >= TRAINER_POINTS_MAX, NULL, f) < 0)
-				return f->code == FAULT_FENCED ? SLICE_LOST :
-				    SLICE_FAILED;
+			    rs->npts >= TRAINER_POINTS_MAX, NULL, f) < 0) {
+				slice_end end;
+
+				if (f->code != FAULT_UNAVAILABLE)
+					return f->code == FAULT_FENCED ?
+					    SLICE_LOST : SLICE_FAILED;
+				if (commit_retry(t, j, m, f, &end) < 0)
+					return end;
+			}
 			last_flush = wallclock_mono();
 			pthread_mutex_lock(&t->mu);
 			others = do_others_waiting(t, m);
