@@ -319,6 +319,21 @@ job_start(trainer *t, job *j, model_entry *m, fault *f)
 	int64_t total;
 	double t0 = wallclock_mono();
 
+	if (!trainer_job_resumes(j) && j->row.start_step !=
+	    (int64_t)mlp_step(m->live)) {
+		/* a shared store: live was behind the stored checkpoint when
+		 * job_running stored the start; the row gets the step the job
+		 * really starts at now, before any checkpoint, so that a node
+		 * that takes it over finds the model where the row says */
+		store_job row;
+
+		pthread_mutex_lock(&t->mu);
+		j->row.start_step = (int64_t)mlp_step(m->live);
+		row = j->row;
+		pthread_mutex_unlock(&t->mu);
+		if (store_job_update(t->st, &row, f) < 0)
+			return -1;
+	}
 	memset(&o, 0, sizeof o);
 	o.spec = s;
 	o.order_key = (uint64_t)j->row.start_step;
