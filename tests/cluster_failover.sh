@@ -10,7 +10,9 @@
 #      until the job runs again).
 #   2. SIGTERM: a job on a fourth node d (--lease-ttl 10); SIGTERM d: the
 #      job runs on another node within 2 s of d's exit (not after d's 10 s
-#      lease), then succeeds with an exact history.
+#      lease), then succeeds with an exact history; a job with a
+#      validation set (not stored) handed back with it ends interrupted
+#      where it is taken, its error saying how to resume it.
 #   3. SIGSTOP: a job on a (whose weights are behind the checkpoint: a
 #      job on c ran last); a is stopped past the TTL; c takes it over;
 #      SIGCONT a: a logs its lease lost and writes nothing more (the
@@ -207,7 +209,19 @@ check "c counts 256 rows" "$(jget samples)" 256
 
 # ---------------------------------------------------------------------------
 echo "== SIGTERM hands the job back at once"
+# and a second model's job with a validation set (not stored)
+on a
+req POST /v1/models '{"name":"v","layers":[2,4,1],"seed":7}'
+check "create v on a is 201" "$code" 201
+vm=$(jget id)
+req POST "/v1/models/$vm/batches" "$(rows 16 3)"
+check "push on v is 201" "$code" 201
 up d 10
+on d
+req POST "/v1/models/$vm/train" '{"steps":100000000,"validation":
+    {"inputs":[[0.5,0.5]],"targets":[[0.5]]}}'
+check "a job with a validation set through d is 202" "$code" 202
+jv=$(jget id)
 job_on d
 pid=$pid_d
 stop_term "d exits 0 after SIGTERM" 10
@@ -229,6 +243,24 @@ check "its steps_done is $n" "$(jget steps_done)" "$n"
 check "its takeovers are 1" "$(jget takeovers)" 1
 total=$((total + n))
 check_true "the loss history is exactly steps 1..$total" exact "$x" "$total"
+# the job with a validation set: taken over, it cannot go on exactly
+vstop() {
+	for _n in a c; do
+		on "$_n"
+		req GET "/v1/jobs/$jv"
+		[ "$code" = 200 ] && [ "$(jget status)" = interrupted ] &&
+		    return 0
+	done
+	return 1
+}
+if within 50 vstop; then
+	ok "the job with a validation set ends interrupted where it was taken"
+else
+	bad "the job with a validation set ends interrupted on a or c"
+fi
+check_grep "its error says why and how to resume it" "$tmp/body" \
+    "its validation set was not stored"
+check "its takeovers are 1" "$(jget takeovers)" 1
 
 # ---------------------------------------------------------------------------
 echo "== SIGSTOP past the lease, then SIGCONT: the stale node is fenced"
