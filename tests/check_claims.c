@@ -711,10 +711,15 @@ others_on(const db *d)
 			  "query NOT LIKE '%pg_advisory_lock_shared%'");
 }
 
+/* What pg_stat_user_indexes counts of jobs_claim: its scans, or the
+ * index entries they read (tuples). */
 static int64_t
-claim_scans(const db *d)
+claim_scans(const db *d, int tuples)
 {
-	return pgtest_int(d->conn, "SELECT idx_scan FROM pg_stat_user_indexes "
+	return pgtest_int(d->conn, tuples ?
+			  "SELECT idx_tup_read FROM pg_stat_user_indexes "
+			  "WHERE indexrelname = 'jobs_claim'" :
+			  "SELECT idx_scan FROM pg_stat_user_indexes "
 			  "WHERE indexrelname = 'jobs_claim'");
 }
 
@@ -728,11 +733,12 @@ sessions_gone(const db *d)
 	ck_assert_int_eq(others_on(d), 0);
 }
 
-/* The claim walks the partial index jobs_claim (ORDER BY created_ms,
- * seq over the unfinished jobs): with many finished jobs and a queue of a
- * few hundred (with two, the planner may as well sort them), the node
- * that claims scans it (pg_stat_user_indexes, counted once that
- * node's sessions ended). The test holds a node's presence lock itself,
+/* The claim walks the partial index jobs_claim in its ORDER BY
+ * created_ms, seq over the unfinished jobs: with many finished jobs and a
+ * queue of a few hundred (with two, the planner may as well sort them),
+ * the node that claims scans it and reads only the head of the queue from
+ * it, not the whole queue to sort it (pg_stat_user_indexes, counted once
+ * that node's sessions ended). The test holds a node's presence lock itself,
  * so the claiming node's open does not recover (which would scan the
  * jobs too). */
 START_TEST(test_claim_uses_index)
@@ -741,7 +747,7 @@ START_TEST(test_claim_uses_index)
 	store *a;
 	PGconn *holder;
 	PGresult *r;
-	int64_t before, after;
+	int64_t before, after, read0, read;
 
 	db_fresh(&d);
 	a = node_open(&d);
@@ -763,16 +769,20 @@ START_TEST(test_claim_uses_index)
 	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
 	PQclear(r);
 	sessions_gone(&d);
-	before = claim_scans(&d);
+	before = claim_scans(&d, 0);
+	read0 = claim_scans(&d, 1);
 	a = node_open(&d);
 	beat(a, "A", TTL_LONG, 1);
 	claim_is(a, "A", "j1");
 	store_close(a);
 	sessions_gone(&d);
-	after = claim_scans(&d);
+	after = claim_scans(&d, 0);
+	read = claim_scans(&d, 1) - read0;
 	PQfinish(holder);
 	ck_assert_msg(after > before, "jobs_claim scans: %lld before, %lld "
 		      "after", (long long)before, (long long)after);
+	ck_assert_msg(read >= 1 && read < 10, "the claim read %lld entries "
+		      "of jobs_claim", (long long)read);
 	/* the open did not recover: the jobs are still queued */
 	ck_assert_int_eq(pgtest_int(d.conn, "SELECT count(*) FROM jobs WHERE "
 				    "status = 'queued'"), 300);

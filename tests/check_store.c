@@ -2606,6 +2606,69 @@ START_TEST(test_shared_stamps_get)
 }
 END_TEST
 
+static int
+refuse_job(void *arg, const store_job *j)
+{
+	(void)arg;
+	(void)j;
+	return 6;
+}
+
+/* store_job_get reads one job by id, on both backends, the same row
+ * store_jobs_each gives (takeovers 0 for a job never claimed); 0 and no
+ * call for an unknown id, cb's value when it is not 0. */
+START_TEST(test_job_get)
+{
+	store *s = open_kind(_i, "jobget.db");
+	store_job j1 = make_job("j1", "m1", STORE_JOB_QUEUED, 10);
+	store_job j2 = make_job("j2", "m1", STORE_JOB_QUEUED, 20);
+	job_list one = { .n = 0 }, all = { .n = 0 };
+	fault f;
+
+	add_model(s, "m1", 1, "W", 1);
+	j1.options = "{\"steps\":9}";
+	expect_ok(store_job_insert(s, &j1, &f), f);
+	expect_ok(store_job_insert(s, &j2, &f), f);
+	j2.status = STORE_JOB_FAILED;
+	j2.steps_done = 4;
+	j2.started_ms = 21;
+	j2.finished_ms = 25;
+	j2.error = "diverged";
+	j2.lr = 0.5;
+	j2.ckpt_steps = 3;
+	snprintf(j2.node, sizeof j2.node, "n1");
+	expect_ok(store_job_update(s, &j2, &f), f);
+	fault_clear(&f);
+	ck_assert_int_eq(store_job_get(s, "j2", collect_job, &one, &f), 1);
+	ck_assert_int_eq(one.n, 1);
+	jobs_get(s, "m1", &all);
+	ck_assert_int_eq(all.n, 2);
+	ck_assert_str_eq(one.v[0].j.id, "j2");
+	ck_assert_str_eq(one.v[0].j.model_id, "m1");
+	ck_assert_int_eq(one.v[0].j.status, STORE_JOB_FAILED);
+	ck_assert_int_eq(one.v[0].j.steps_done, 4);
+	ck_assert_int_eq(one.v[0].j.started_ms, 21);
+	ck_assert_int_eq(one.v[0].j.finished_ms, 25);
+	ck_assert_str_eq(one.v[0].error, "diverged");
+	ck_assert_double_eq(one.v[0].j.lr, 0.5);
+	ck_assert_int_eq(one.v[0].j.ckpt_steps, 3);
+	ck_assert_str_eq(one.v[0].j.node, "n1");
+	ck_assert_int_eq(one.v[0].j.takeovers, 0);
+	ck_assert_str_eq(one.v[0].options, all.v[1].options);
+	ck_assert_int_eq(all.v[1].j.takeovers, 0);
+	ck_assert_int_eq(store_job_get(s, "j1", collect_job, &one, &f), 1);
+	ck_assert_int_eq(one.n, 2);
+	ck_assert_str_eq(one.v[1].options, "{\"steps\":9}");
+	ck_assert_int_eq(one.v[1].has_error, 0);
+	ck_assert_int_eq(store_job_get(s, "j9", collect_job, &one, &f), 0);
+	ck_assert_int_eq(one.n, 2);
+	ck_assert_int_eq(store_job_get(s, "j1", refuse_job, NULL, &f), 6);
+	expect_fail(store_job_get(s, "", collect_job, &one, &f), f,
+		    FAULT_INVALID, "job id");
+	store_close(s);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -2645,6 +2708,7 @@ store_suite(void)
 	tcase_add_loop_test(rt, test_revert, 0, kinds);
 	tcase_add_loop_test(rt, test_rows_versions_state, 0, kinds);
 	tcase_add_loop_test(rt, test_shared_stamps_get, 0, kinds);
+	tcase_add_loop_test(rt, test_job_get, 0, kinds);
 	tcase_set_timeout(rt, 60);
 	suite_add_tcase(s, rt);
 
