@@ -17,6 +17,7 @@
 #include "api.h"
 #include "auth.h"
 #include "blob.h"
+#include "claims.h"
 #include "http.h"
 #include "log.h"
 #include "mlp.h"
@@ -28,6 +29,8 @@
 struct daemon_ctx {
 	api_ctx api;
 	leases *leases; /* this node's model leases (engine/lease.h) */
+	claims *claims; /* several nodes: the job claimer (engine/claims.h),
+	                   NULL on SQLite */
 	http_server *http;
 	auth *auth;     /* the --token-file token, or NULL */
 	origin_policy origin; /* the Host and Origin rules in force */
@@ -72,6 +75,52 @@ peer_held(void *arg, const mlp_spec *spec, int delta)
 	} else {
 		api_models_release(c, mlp_spec_params(spec));
 	}
+}
+
+/* trainer's hook (several nodes): a claimed job's stored options (as
+ * codec_train_opts_text rendered them), read back with the API's
+ * decoder; the training control the store keeps under "control" is not
+ * an option, a null "learning_rate" means the model's, and "validation"
+ * only says a set was given (the trainer's mark; its rows are not
+ * stored). */
+static int
+parse_job_opts(void *arg, const char *options, train_opts *o,
+	       int *validation, char *why, size_t whylen)
+{
+	json_error_t je;
+	json_t *doc = json_loads(options, 0, &je);
+	apierr e;
+	int rc = -1;
+
+	(void)arg;
+	memset(o, 0, sizeof *o);
+	if (!json_is_object(doc)) {
+		snprintf(why, whylen, "not a JSON object: %s", doc ? "" :
+		    je.text);
+		goto out;
+	}
+	json_object_del(doc, "control");
+	/* rendered null when the job uses the model's rate */
+	if (json_is_null(json_object_get(doc, "learning_rate")))
+		json_object_del(doc, "learning_rate");
+	*validation = json_object_get(doc, "validation") != NULL;
+	json_object_del(doc, "validation");
+	if ((rc = codec_train_opts(doc, o, &e)) < 0)
+		snprintf(why, whylen, "%s", e.msg);
+out:
+	json_decref(doc);
+	return rc;
+}
+
+/* claims' hook: the model of a claimed job, from the registry or, when
+ * this node has not loaded it yet, from the store (peers' miss path). */
+static model_entry *
+claimed_model(void *arg, const char *id)
+{
+	api_ctx *c = arg;
+	model_entry *m = registry_get(c->reg, id);
+
+	return m != NULL ? m : peers_fetch(c->peers, id);
 }
 
 /* Says on the log who may come in, and warns when that is anyone or the
@@ -171,6 +220,8 @@ daemon_start(const config *c, fault *f)
 	    (int64_t)c->lease_ttl * 1000, f)) == NULL)
 		goto fail;
 	tc.leases = d->leases;
+	tc.parse_opts = parse_job_opts;
+	tc.parse_arg = NULL;
 	log_info("node '%s': model leases last %u s", c->node_id,
 	    c->lease_ttl);
 	if ((d->api.tr = trainer_create(d->api.st, d->api.reg, &tc, f)) ==
@@ -181,7 +232,12 @@ daemon_start(const config *c, fault *f)
 		    d->api.vs, d->api.ev, c->peer_sync, peer_held, &d->api,
 		    c->node_id };
 
-		if ((d->api.peers = peers_start(&pc, f)) == NULL)
+		claims_config cc = { d->api.st, d->api.tr, c->node_id,
+		    (int64_t)c->lease_ttl * 1000, c->peer_sync, claimed_model,
+		    &d->api };
+
+		if ((d->api.peers = peers_start(&pc, f)) == NULL ||
+		    (d->claims = claims_start(&cc, f)) == NULL)
 			goto fail;
 	}
 	routes = api_routes(&nroutes);
@@ -239,10 +295,17 @@ daemon_stop(daemon_ctx *d)
 		return;
 	atomic_store(&d->api.shutting_down, 1);
 	http_quiesce(d->http);
+	/* no more claims (nor beats) while the jobs stop */
+	claims_stop(d->claims);
 	peers_stop(d->api.peers);
 	d->api.peers = NULL;
-	/* jobs checkpoint and end; waiting step requests get 503 */
+	/* jobs checkpoint and end (several nodes: are handed back); waiting
+	 * step requests get 503 */
 	trainer_close(d->api.tr);
+	/* several nodes: this node left; the others take what it handed
+	 * back at once */
+	claims_destroy(d->claims);
+	d->claims = NULL;
 	/* event streams send what is due (the jobs' last events too) and
 	 * end, so that no connection is left suspended for http_stop */
 	events_shutdown(d->api.ev, 1.0);

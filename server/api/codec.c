@@ -1072,6 +1072,7 @@ codec_job_json(const store_job *j)
 	    codec_time_json(j->finished_ms));
 	json_object_set_new(doc, "node", j->node[0] ? json_string(j->node) :
 	    json_null());
+	json_object_set_new(doc, "takeovers", json_integer(j->takeovers));
 	job_control_json(doc, j);
 	return doc;
 }

@@ -128,6 +128,45 @@ job_free(job *j)
 	free(j);
 }
 
+const char *
+trainer_cluster_node(const trainer *t)
+{
+	if (t->cfg.leases == NULL || !store_shared(t->st))
+		return NULL;
+	return leases_node(t->cfg.leases);
+}
+
+int
+trainer_job_resumes(const job *j)
+{
+	return j->adopted || j->opts.resume[0] != '\0';
+}
+
+void
+do_hand_back(trainer *t, job *j)
+{
+	char id[STORE_ID_MAX];
+	int64_t at = j->row.ckpt_steps;
+	fault f;
+	int rc;
+
+	snprintf(id, sizeof id, "%s", j->row.id);
+	j->row.status = STORE_JOB_QUEUED;
+	j->row.steps_done = j->row.ckpt_steps;
+	j->terminal = 1;
+	events_job(t->cfg.events, &j->row);
+	pthread_cond_broadcast(&t->done);
+	pthread_mutex_unlock(&t->mu);
+	rc = store_job_handback(t->st, id, trainer_cluster_node(t), &f);
+	if (rc < 0)
+		log_error("job %s: not handed back (another node takes it once "
+		    "this node's beat expires): %s", id, f.msg);
+	else if (rc == 1)
+		log_info("job %s: handed back to the cluster at its step %lld",
+		    id, (long long)at);
+	pthread_mutex_lock(&t->mu);
+}
+
 void
 do_finish(trainer *t, job *j, store_job_status st, const char *error)
 {
@@ -298,6 +337,9 @@ do_interrupt(trainer *t, task *tk)
 	store_job row;
 	fault f;
 	int lost = lease_lost(hold);
+	/* several nodes: it goes back to the cluster rather than ending */
+	int back = trainer_cluster_node(t) != NULL && !j->cancel &&
+	    !j->forget;
 
 	fault_clear(&f);
 	if (j->rs.started) {
@@ -315,14 +357,22 @@ do_interrupt(trainer *t, task *tk)
 		t->queued_jobs--;
 		do_count_jobs(tk->model, -1, 0);
 	}
-	do_finish(t, j, STORE_JOB_INTERRUPTED, NULL);
-	row = j->row;
 	j->hold = NULL;
-	pthread_mutex_unlock(&t->mu);
-	if (!lost && store_job_update(t->st, &row, &f) < 0)
-		log_error("job %s: %s", row.id, f.msg);
-	lease_put(t->cfg.leases, hold);
-	pthread_mutex_lock(&t->mu);
+	if (back && !lost) {
+		/* the lease first, so the node that claims it can take it */
+		pthread_mutex_unlock(&t->mu);
+		lease_put(t->cfg.leases, hold);
+		pthread_mutex_lock(&t->mu);
+		do_hand_back(t, j);
+	} else {
+		do_finish(t, j, STORE_JOB_INTERRUPTED, NULL);
+		row = j->row;
+		pthread_mutex_unlock(&t->mu);
+		if (!lost && store_job_update(t->st, &row, &f) < 0)
+			log_error("job %s: %s", row.id, f.msg);
+		lease_put(t->cfg.leases, hold);
+		pthread_mutex_lock(&t->mu);
+	}
 	trainer_loop_free(&j->rs);
 	registry_put(tk->model);
 	free(tk);
@@ -532,6 +582,24 @@ do_unreserve(trainer *t, model_entry *m)
 	pthread_cond_broadcast(&t->done);
 }
 
+/* Several nodes: options (compact JSON object text, as the API renders
+ * it) with "validation": {"rows": n, "stored": false} first, so that a
+ * node that adopts the job knows a validation set was given (its rows
+ * are not stored); malloc'd, NULL when out of memory. */
+static char *
+mark_validation(const char *options, size_t n)
+{
+	const char *rest = options[0] == '{' ? options + 1 : "}";
+	size_t len = strlen(rest) + 64;
+	char *out = malloc(len);
+
+	if (out != NULL)
+		snprintf(out, len, "{\"validation\":{\"rows\":%zu,"
+		    "\"stored\":false}%s%s", n, rest[0] == '}' ? "" : ",",
+		    rest);
+	return out;
+}
+
 int
 trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 	       const char *options, trainer_valset *val,
@@ -539,10 +607,14 @@ trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 {
 	job *j = calloc(1, sizeof *j);
 	task *tk = calloc(1, sizeof *tk);
+	const char *node = trainer_cluster_node(t);
 	int interrupted, rc;
 
-	if (j == NULL || tk == NULL || (j->options = strdup(options ?
-	    options : "{}")) == NULL) {
+	if (options == NULL)
+		options = "{}";
+	if (j == NULL || tk == NULL || (j->options = node != NULL &&
+	    val != NULL && val->n > 0 ? mark_validation(options, val->n) :
+	    strdup(options)) == NULL) {
 		fault_set(f, FAULT_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -560,8 +632,10 @@ trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0)
 		goto fail;
-	/* the durable row first, without the lock */
-	rc = store_job_insert(t->st, &j->row, f);
+	/* the durable row first, without the lock; several nodes: owned
+	 * by this node, so that no other claims it while it lives */
+	rc = node != NULL ? store_job_insert_owned(t->st, &j->row, node, f) :
+	    store_job_insert(t->st, &j->row, f);
 	pthread_mutex_lock(&t->mu);
 	if (rc == 0) {
 		/* deleted meanwhile: its row goes with the model's */
@@ -593,8 +667,16 @@ trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 
 		t->queued_jobs--;
 		do_count_jobs(m, -1, 0);
-		do_finish(t, j, STORE_JOB_INTERRUPTED, NULL);
 		trainer_loop_free(&j->rs);
+		if (node != NULL) {
+			/* several nodes: another one runs it */
+			do_hand_back(t, j);
+			do_view(j, out);
+			pthread_mutex_unlock(&t->mu);
+			free(tk);
+			return 0;
+		}
+		do_finish(t, j, STORE_JOB_INTERRUPTED, NULL);
 		row = j->row;
 		do_view(j, out);
 		pthread_mutex_unlock(&t->mu);
@@ -613,6 +695,130 @@ fail:
 	job_free(j);
 	free(tk);
 	return -1;
+}
+
+/* Puts j into the job list in place of old (a job that ended here), or
+ * at its end (room made by do_grow_jobs). */
+static void
+do_place(trainer *t, job *j, job *old)
+{
+	for (size_t i = 0; old != NULL && i < t->njobs; i++) {
+		if (t->jobs[i] == old) {
+			t->jobs[i] = j;
+			job_free(old);
+			return;
+		}
+	}
+	t->jobs[t->njobs++] = j;
+}
+
+int
+trainer_adopt(trainer *t, model_entry *m, const store_job *row, fault *f)
+{
+	const char *node = trainer_cluster_node(t);
+	job *j = NULL, *old;
+	task *tk = NULL;
+	char why[FAULT_MSG_MAX], msg[FAULT_MSG_MAX];
+	store_job_status end = STORE_JOB_QUEUED;
+	int val = 0;
+
+	if (node == NULL)
+		return fault_set(f, FAULT_INVALID, "not a shared store");
+	j = calloc(1, sizeof *j);
+	tk = calloc(1, sizeof *tk);
+	if (j == NULL || tk == NULL || (j->options = strdup(row->options ?
+	    row->options : "{}")) == NULL) {
+		fault_set(f, FAULT_NOMEM, "out of memory");
+		goto fail;
+	}
+	/* as the claim left it: queued, back at its checkpoint, ours */
+	j->row = *row;
+	j->row.options = j->options;
+	j->row.error = NULL;
+	j->row.status = STORE_JOB_QUEUED;
+	j->row.steps_done = row->ckpt_steps;
+	j->row.finished_ms = 0;
+	snprintf(j->row.node, sizeof j->row.node, "%s", node);
+	j->adopted = 1;
+	why[0] = '\0';
+	if (t->cfg.parse_opts == NULL || t->cfg.parse_opts(t->cfg.parse_arg,
+	    j->options, &j->opts, &val, why, sizeof why) < 0) {
+		end = STORE_JOB_FAILED;
+		snprintf(msg, sizeof msg, "node %s cannot read the job's stored "
+		    "options: %s", node, why);
+	} else if (val) {
+		end = STORE_JOB_INTERRUPTED;
+		snprintf(msg, sizeof msg, "taken over by node %s, but its "
+		    "validation set was not stored, so it cannot go on "
+		    "exactly; resume it with a new job {\"resume\": \"%s\", "
+		    "\"validation\": ...}", node, row->id);
+	}
+	pthread_mutex_lock(&t->mu);
+	if (do_admit(t, m, 0, f) < 0)
+		goto fail_locked;
+	old = do_find_job(t, row->id);
+	if (old != NULL && !old->terminal) {
+		/* this node still runs it (its beat lapsed meanwhile): the
+		 * worker's next commit puts its progress back */
+		pthread_mutex_unlock(&t->mu);
+		log_warn("job %s: claimed while it still runs here; left to "
+		    "run", row->id);
+		job_free(j);
+		free(tk);
+		return 0;
+	}
+	if (old == NULL && do_grow_jobs(t, f) < 0)
+		goto fail_locked;
+	do_place(t, j, old);
+	if (end != STORE_JOB_QUEUED) {
+		store_job up;
+		fault uf;
+
+		do_finish(t, j, end, msg);
+		up = j->row;
+		pthread_mutex_unlock(&t->mu);
+		log_warn("job %s: %s", row->id, msg);
+		if (store_job_update(t->st, &up, &uf) < 0)
+			log_error("job %s: %s", row->id, uf.msg);
+		free(tk);
+		return 0;
+	}
+	t->queued_jobs++;
+	do_count_jobs(m, 1, 0);
+	tk->kind = TASK_TRAIN;
+	tk->job = j;
+	tk->model = registry_ref(m);
+	events_job(t->cfg.events, &j->row);
+	do_enqueue(t, tk);
+	pthread_mutex_unlock(&t->mu);
+	log_info("job %s of model %s: claimed by node %s (taken over %lld "
+	    "times), goes on from its step %lld of %lld", row->id,
+	    row->model_id, node, (long long)row->takeovers,
+	    (long long)row->ckpt_steps, (long long)row->steps_total);
+	return 0;
+fail_locked:
+	pthread_mutex_unlock(&t->mu);
+fail:
+	job_free(j);
+	free(tk);
+	return -1;
+}
+
+int
+trainer_has_room(trainer *t)
+{
+	size_t busy = 0;
+	int room;
+
+	pthread_mutex_lock(&t->mu);
+	for (unsigned i = 0; i < t->started; i++)
+		if (t->current[i] != NULL)
+			busy++;
+	for (task *tk = t->head; tk; tk = tk->next)
+		busy++;
+	room = !t->closed && busy < t->started;
+	pthread_mutex_unlock(&t->mu);
+	return room;
 }
 
 int

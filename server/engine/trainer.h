@@ -55,6 +55,21 @@
  * job ends interrupted in this node's memory only (its row is the new
  * owner's), live goes back to the stored checkpoint (a read).
  *
+ * Several nodes (store_shared, with leases). A job submitted here is
+ * stored owned by this node (store_job_insert_owned) and queued here as
+ * on SQLite. The claimer (claims.h) gives the trainer the jobs it claims
+ * from the store (a dead node's, or those handed back): trainer_adopt
+ * makes the row a local job with the same id, queued, that resumes from
+ * the model's stored checkpoint with the row's step count, schedule and
+ * tracker (as a "resume" does); what the dead node trained past that
+ * checkpoint was never committed, so the history keeps one value per
+ * step. At shutdown (trainer_close) a running or queued job is not
+ * ended: it checkpoints, its lease is released, and it is handed back
+ * (store_job_handback) for another node to take at once. A job whose
+ * request gave a validation set cannot be adopted exactly (the set is
+ * not stored): it ends interrupted with an error saying so, and resumes
+ * through a new job with "resume" and the set.
+ *
  * Errors are faults (core/fault.h), never statuses: FAULT_NO_MODEL,
  * FAULT_NO_JOB, FAULT_BUSY, FAULT_NO_DATA, FAULT_FINISHED,
  * FAULT_QUEUE_FULL and FAULT_CLOSED besides the core's and the store's;
@@ -91,6 +106,13 @@ typedef struct trainer_config {
 	                            replacement for its run, and every write
 	                            of theirs is fenced by its epoch; NULL:
 	                            no leases, unfenced writes (tests) */
+	/* Several nodes: turns a job row's options (JSON text, as stored)
+	 * back into o; *validation set when the request gave a validation
+	 * set (not stored). 0, or -1 with why filled. The API's decoder,
+	 * wired by daemon.c; NULL: adopted jobs fail. */
+	int (*parse_opts)(void *arg, const char *options, train_opts *o,
+			  int *validation, char *why, size_t whylen);
+	void *parse_arg;
 } trainer_config;
 
 /* A copy of a job for the API; row.error points into error, row.options
@@ -110,8 +132,9 @@ void trainer_destroy(trainer *t);
 /* Shuts down: refuses new work from now on (FAULT_CLOSED), stops the
  * running jobs (each checkpoints and ends interrupted) and joins the
  * workers; queued jobs end interrupted (a job between slices checkpoints
- * first) and waiting steps fail with FAULT_CLOSED. A second call is a
- * no-op. */
+ * first) and waiting steps fail with FAULT_CLOSED. On a shared store with
+ * leases the jobs are handed back instead of ended (after their last
+ * checkpoint and their lease's release). A second call is a no-op. */
 void trainer_close(trainer *t);
 
 /* A validation set: n rows of inputs x (n x N0) and targets y (n x NL). */
@@ -174,6 +197,21 @@ trainer_job_view *trainer_jobs_of(trainer *t, const char *model_id,
  * with FAULT_NO_MODEL) and running job, waits until no worker holds it,
  * and forgets its jobs. */
 void trainer_forget_model(trainer *t, model_entry *m);
+
+/* Several nodes: makes row (a job this node just claimed, owned by it;
+ * borrowed) a local job of m with the same id, queued, to resume from
+ * its last checkpoint (see the DESIGN). A job this node already knows
+ * (ended here, e.g. after a lost lease) is replaced by it; one still
+ * running here is left alone (0). Options it cannot read end it failed,
+ * a validation set it had ends it interrupted (0 both: the row is
+ * updated). FAULT_CLOSED, FAULT_NO_MODEL, FAULT_INVALID without a shared
+ * store: the caller hands it back. */
+int trainer_adopt(trainer *t, model_entry *m, const store_job *row,
+		  fault *f);
+
+/* 1 when a worker is free and no task waits for one (the claimer's
+ * "take one more"), 0 otherwise or once closed. */
+int trainer_has_room(trainer *t);
 
 /* Current queue depth (queued train jobs), for metrics and tests. */
 size_t trainer_queue_depth(trainer *t);

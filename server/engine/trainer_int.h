@@ -102,6 +102,8 @@ typedef struct job {
 	lease_hold *hold;       /* its model's lease from its first step to
 	                           its end (lease.h); NULL: unfenced. Only
 	                           the worker running the job touches it */
+	int adopted;            /* claimed from the store (trainer_adopt):
+	                           it resumes from its row's checkpoint */
 } job;
 
 typedef struct task {
@@ -169,6 +171,18 @@ void do_finish(trainer *t, job *j, store_job_status st, const char *error);
 /* FAULT_CLOSED when closed, FAULT_NO_MODEL when m was deleted, and with
  * busy_check FAULT_BUSY while m has a train job queued or running. */
 int do_admit(trainer *t, model_entry *m, int busy_check, fault *f);
+
+/* The node id when jobs are handed back and claimed (a shared store and
+ * leases), else NULL. No lock. */
+const char *trainer_cluster_node(const trainer *t);
+
+/* A job that resumes from a checkpoint (opts.resume, or adopted). */
+int trainer_job_resumes(const job *j);
+
+/* Shutdown on a shared store: j (checkpointed, its lease put) goes back
+ * to the cluster. Its row is handed back without the lock (dropped and
+ * taken again); locally it ends queued. */
+void do_hand_back(trainer *t, job *j);
 
 /* trainer_loop.c: a train job */
 

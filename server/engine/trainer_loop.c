@@ -266,7 +266,8 @@ evaluate(trainer *t, job *j, model_entry *m, float loss, fault *f)
 /* A resumed job (opts.resume) starts where the job it continues was at
  * its last checkpoint: its step count, its steps_total and its tracker
  * (copied into j's row at submission); the model must still be at that
- * checkpoint. The weights of a best from before are not kept. */
+ * checkpoint. So does an adopted job (trainer_adopt), from its own row.
+ * The weights of a best from before are not kept. */
 static int
 job_resume(trainer *t, job *j, model_entry *m, int64_t *total, fault *f)
 {
@@ -281,7 +282,8 @@ job_resume(trainer *t, job *j, model_entry *m, int64_t *total, fault *f)
 		return fault_set(f, FAULT_INVALID, "model '%s' is at step %lld, "
 		    "not at the checkpoint of job '%s' (step %lld): it changed "
 		    "since; start a new job", m->id, (long long)at,
-		    j->opts.resume, (long long)(row.start_step +
+		    j->adopted ? j->row.id : j->opts.resume,
+		    (long long)(row.start_step +
 		    row.ckpt_steps));
 	*total = row.steps_total;
 	rs->s = row.ckpt_steps;
@@ -318,6 +320,21 @@ job_start(trainer *t, job *j, model_entry *m, fault *f)
 	int64_t total;
 	double t0 = wallclock_mono();
 
+	if (!trainer_job_resumes(j) && j->row.start_step !=
+	    (int64_t)mlp_step(m->live)) {
+		/* a shared store: live was behind the stored checkpoint when
+		 * job_running stored the start; the row gets the step the job
+		 * really starts at now, before any checkpoint, so that a node
+		 * that takes it over finds the model where the row says */
+		store_job row;
+
+		pthread_mutex_lock(&t->mu);
+		j->row.start_step = (int64_t)mlp_step(m->live);
+		row = j->row;
+		pthread_mutex_unlock(&t->mu);
+		if (store_job_update(t->st, &row, f) < 0)
+			return -1;
+	}
 	memset(&o, 0, sizeof o);
 	o.spec = s;
 	o.order_key = (uint64_t)j->row.start_step;
@@ -352,7 +369,7 @@ job_start(trainer *t, job *j, model_entry *m, fault *f)
 	rs->track = rs->vn > 0 || j->opts.stop.patience > 0 ||
 	    j->opts.restore_best || j->opts.save_best;
 	schedule_stop_init(&rs->stop);
-	if (j->opts.resume[0] != '\0' && job_resume(t, j, m, &total, f) < 0)
+	if (trainer_job_resumes(j) && job_resume(t, j, m, &total, f) < 0)
 		return -1;
 	rs->last_ckpt = wallclock_mono();
 	rs->started = 1;
@@ -641,13 +658,15 @@ job_running(trainer *t, job *j, model_entry *m, fault *f)
 	j->rs.lr = j->opts.lr > 0 ? (float)j->opts.lr : m->spec.opt.lr;
 	pthread_mutex_lock(&t->mu);
 	j->row.status = STORE_JOB_RUNNING;
-	j->row.started_ms = wallclock_ms();
+	/* an adopted job keeps the time it first started */
+	if (!j->adopted || j->row.started_ms == 0)
+		j->row.started_ms = wallclock_ms();
 	if (t->cfg.leases != NULL)
 		snprintf(j->row.node, sizeof j->row.node, "%s",
 		    leases_node(t->cfg.leases));
 	/* a resumed job keeps the start of the job it continues, and its
 	 * first step is the one after that job's checkpoint */
-	if (j->opts.resume[0] == '\0')
+	if (!trainer_job_resumes(j))
 		j->row.start_step = (int64_t)mlp_step(m->live);
 	else
 		j->rs.s = j->row.ckpt_steps;
@@ -822,6 +841,35 @@ job_yield(trainer *t, job *j)
 	}
 }
 
+/* The last checkpoint of a job about to be handed back (row: its row,
+ * still running). A commit fenced off means the model is another node's:
+ * no hand-back (*back = 0), the job ends interrupted here. Any other
+ * failure hands it back all the same: it goes on from the checkpoint
+ * before, to which live returns. */
+static void
+back_checkpoint(trainer *t, job *j, model_entry *m, int *back,
+		store_job_status *final, store_job *row, fault *f)
+{
+	fault bf;
+
+	fault_clear(&bf);
+	if (trainer_loop_flush(t, j, m, 1, row, &bf) == 0)
+		return;
+	if (bf.code == FAULT_FENCED) {
+		lease_mark_lost(t->cfg.leases, j->hold, bf.msg);
+		*f = bf;
+		*back = 0;
+		*final = STORE_JOB_INTERRUPTED;
+		row->status = *final;
+		row->error = f->msg;
+	} else {
+		log_warn("job %s: its last checkpoint before the hand-back "
+		    "failed (%s); it goes on from the one before", j->row.id,
+		    bf.msg);
+	}
+	trainer_loop_reload(t, m);
+}
+
 void
 trainer_loop_run(trainer *t, task *tk)
 {
@@ -831,7 +879,7 @@ trainer_loop_run(trainer *t, task *tk)
 	store_job_status final;
 	fault f;
 	store_job row;
-	int lost;
+	int lost, back;
 
 	fault_clear(&f);
 	pthread_mutex_lock(&t->mu);
@@ -856,6 +904,10 @@ trainer_loop_run(trainer *t, task *tk)
 	}
 	lost = end == SLICE_LOST;
 	pthread_mutex_lock(&t->mu);
+	/* several nodes, shutting down: the job goes back to the cluster
+	 * after its last checkpoint instead of ending */
+	back = end == SLICE_STOPPED && t->stop && !j->cancel && !j->forget &&
+	    trainer_cluster_node(t) != NULL;
 	if (end == SLICE_DONE)
 		final = STORE_JOB_SUCCEEDED;
 	else if (end == SLICE_STOPPED || end == SLICE_LOST)
@@ -866,11 +918,11 @@ trainer_loop_run(trainer *t, task *tk)
 	/* the row it ends with: stored first, shown after */
 	row = j->row;
 	pthread_mutex_unlock(&t->mu);
-	row.status = final;
-	row.finished_ms = wallclock_ms();
+	row.status = back ? row.status : final;
+	row.finished_ms = back ? 0 : wallclock_ms();
 	row.error = final == STORE_JOB_FAILED || lost ? f.msg : NULL;
 	/* the job's last validation point, unless its last epoch gave it */
-	if (!j->forget && !lost && final != STORE_JOB_FAILED &&
+	if (!j->forget && !lost && !back && final != STORE_JOB_FAILED &&
 	    j->rs.started &&
 	    j->rs.vn > 0 && j->rs.s > 0 &&
 	    mlp_step(m->live) != j->rs.last_val_step) {
@@ -893,21 +945,30 @@ trainer_loop_run(trainer *t, task *tk)
 		/* nothing more is written: the model is another node's */
 		lease_mark_lost(t->cfg.leases, j->hold, f.msg);
 		trainer_loop_reload(t, m);
+	} else if (back) {
+		back_checkpoint(t, j, m, &back, &final, &row, &f);
 	} else if (!j->forget) {
 		job_settle(t, j, m, &final, &row, &f);
 	}
+	/* released before a hand-back, so the node that claims the job
+	 * can take the lease at once */
 	lease_put(t->cfg.leases, j->hold);
 	j->hold = NULL;
-	log_info("job %s on model %s ended %s after %lld steps%s%s",
-	    j->row.id, m->id, store_job_status_name(final),
+	log_info("job %s on model %s %s %s after %lld steps%s%s",
+	    j->row.id, m->id, back ? "stopped," : "ended",
+	    back ? "to be handed back" : store_job_status_name(final),
 	    (long long)j->rs.s, row.error != NULL ? ": " : "",
 	    row.error != NULL ? row.error : "");
 	mlp_trim(m->live, TRAINER_SCRATCH_KEPT);
 	pthread_mutex_lock(&t->mu);
 	do_count_jobs(m, 0, -1);
 	trainer_loop_free(&j->rs);
-	j->row.finished_ms = row.finished_ms;
-	do_finish(t, j, final, row.error);
+	if (back) {
+		do_hand_back(t, j);
+	} else {
+		j->row.finished_ms = row.finished_ms;
+		do_finish(t, j, final, row.error);
+	}
 	pthread_mutex_unlock(&t->mu);
 	registry_put(m);
 	free(tk);

@@ -1,0 +1,268 @@
+/*
+ * claims: the claimer thread of a node on a shared store (see claims.h
+ * for the DESIGN): beats, wake-ups, and claimed jobs handed to the
+ * trainer.
+ */
+#include "claims.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "wallclock.h"
+
+/* The longest one wait lasts, whatever the interval: claims_stop joins
+ * within about this. */
+#define CLAIMS_WAIT_MAX_MS 1000
+/* The shortest, so a failing store is not hammered. */
+#define CLAIMS_WAIT_MIN_MS 20
+
+struct claims {
+	claims_config c;
+	char node[STORE_NODE_MAX];
+	pthread_t thread;
+	int running;            /* the thread was started and not joined */
+	pthread_mutex_t mu;     /* guards stop */
+	pthread_cond_t wake;    /* stop was set */
+	int stop;
+	int left;               /* store_node_leave was called */
+	atomic_uint_fast64_t claimed;
+};
+
+/* A claimed row, copied out of the store's callback. */
+typedef struct claimed {
+	int got;
+	store_job row;          /* row.options points at options, row.error
+	                           at error */
+	char *options;
+	char error[FAULT_MSG_MAX];
+} claimed;
+
+static int
+stopping(claims *c)
+{
+	int s;
+
+	pthread_mutex_lock(&c->mu);
+	s = c->stop;
+	pthread_mutex_unlock(&c->mu);
+	return s;
+}
+
+/* Store callback: copies the claimed row. */
+static int
+copy_row(void *arg, const store_job *j)
+{
+	claimed *out = arg;
+
+	out->row = *j;
+	out->options = strdup(j->options ? j->options : "{}");
+	out->row.options = out->options;
+	out->row.error = NULL;
+	if (j->error != NULL) {
+		snprintf(out->error, sizeof out->error, "%s", j->error);
+		out->row.error = out->error;
+	}
+	out->got = out->options != NULL;
+	return out->got ? 0 : -1;
+}
+
+/* Gives a claimed job back to the cluster (this node cannot run it). */
+static void
+give_back(claims *c, const char *job_id)
+{
+	fault f;
+
+	if (store_job_handback(c->c.st, job_id, c->node, &f) < 0)
+		log_warn("job %s: not handed back: %s", job_id, f.msg);
+}
+
+/* The trainer takes the claimed job, or it goes back. */
+static void
+adopt(claims *c, const store_job *row)
+{
+	model_entry *m = c->c.model(c->c.model_arg, row->model_id);
+	fault f;
+
+	fault_clear(&f);
+	if (m == NULL) {
+		log_warn("job %s: claimed, but its model %s is not here; "
+		    "handed back", row->id, row->model_id);
+		give_back(c, row->id);
+		return;
+	}
+	if (trainer_adopt(c->c.tr, m, row, &f) < 0) {
+		log_warn("job %s: claimed, but not taken: %s; handed back",
+		    row->id, f.msg);
+		give_back(c, row->id);
+	} else {
+		atomic_fetch_add(&c->claimed, 1);
+	}
+	registry_put(m);
+}
+
+/* Claims jobs while the trainer has room for them. */
+static void
+claim_round(claims *c)
+{
+	while (!stopping(c) && trainer_has_room(c->c.tr)) {
+		claimed cl;
+		fault f;
+		int rc;
+
+		memset(&cl, 0, sizeof cl);
+		fault_clear(&f);
+		rc = store_job_claim(c->c.st, c->node, copy_row, &cl, &f);
+		if (cl.got)
+			adopt(c, &cl.row);
+		free(cl.options);
+		if (rc < 0)
+			log_warn("node %s: claiming jobs failed: %s", c->node,
+			    f.msg);
+		if (rc != 1)
+			return;
+	}
+}
+
+/* Sleeps ms unless stopped meanwhile (the fallback when waiting on the
+ * store fails). */
+static void
+nap(claims *c, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->mu);
+	while (!c->stop && pthread_cond_timedwait(&c->wake, &c->mu, &ts) !=
+	    ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void *
+claimer(void *arg)
+{
+	claims *c = arg;
+	int64_t beat_every = c->c.ttl_ms / 3 > 0 ? c->c.ttl_ms / 3 : 1;
+	int64_t poll = (int64_t)(c->c.interval * 1000.0);
+	double next_beat = 0.0;
+	int joined = 0, beat_failing = 0, wait_failing = 0;
+
+	while (!stopping(c)) {
+		double now = wallclock_mono();
+		int64_t ms;
+		fault f;
+
+		fault_clear(&f);
+		if (now >= next_beat) {
+			if (store_node_beat(c->c.st, c->node, c->c.ttl_ms,
+			    !joined, &f) == 0) {
+				if (!joined)
+					log_info("node %s: joined the cluster's "
+					    "job claims", c->node);
+				joined = 1;
+				beat_failing = 0;
+				next_beat = now + (double)beat_every / 1000.0;
+			} else {
+				if (!beat_failing)
+					log_warn("node %s: beat failed: %s",
+					    c->node, f.msg);
+				beat_failing = 1;
+				next_beat = now + (double)CLAIMS_WAIT_MIN_MS /
+				    1000.0;
+			}
+		}
+		if (joined && !beat_failing)
+			claim_round(c);
+		ms = (int64_t)((next_beat - wallclock_mono()) * 1000.0);
+		if (ms > poll)
+			ms = poll;
+		if (ms > CLAIMS_WAIT_MAX_MS)
+			ms = CLAIMS_WAIT_MAX_MS;
+		if (ms < CLAIMS_WAIT_MIN_MS)
+			ms = CLAIMS_WAIT_MIN_MS;
+		if (stopping(c))
+			break;
+		if (store_jobs_wait(c->c.st, ms, &f) < 0) {
+			if (!wait_failing)
+				log_warn("node %s: job wake-ups failed (%s); "
+				    "polling", c->node, f.msg);
+			wait_failing = 1;
+			nap(c, ms);
+		} else {
+			wait_failing = 0;
+		}
+	}
+	return NULL;
+}
+
+claims *
+claims_start(const claims_config *cfg, fault *f)
+{
+	claims *c = calloc(1, sizeof *c);
+
+	if (c == NULL) {
+		fault_set(f, FAULT_NOMEM, "out of memory");
+		return NULL;
+	}
+	c->c = *cfg;
+	snprintf(c->node, sizeof c->node, "%s", cfg->node_id);
+	c->c.node_id = c->node;
+	atomic_init(&c->claimed, 0);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->wake, NULL);
+	if (pthread_create(&c->thread, NULL, claimer, c) != 0) {
+		fault_set(f, FAULT_INTERNAL, "cannot start the job claimer");
+		c->left = 1; /* it never joined */
+		claims_destroy(c);
+		return NULL;
+	}
+	c->running = 1;
+	return c;
+}
+
+void
+claims_stop(claims *c)
+{
+	if (c == NULL || !c->running)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->stop = 1;
+	pthread_cond_broadcast(&c->wake);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	c->running = 0;
+}
+
+void
+claims_destroy(claims *c)
+{
+	fault f;
+
+	if (c == NULL)
+		return;
+	claims_stop(c);
+	if (!c->left && store_node_leave(c->c.st, c->node, &f) < 0)
+		log_warn("node %s: leave not recorded (its jobs wait for its "
+		    "beat to expire): %s", c->node, f.msg);
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+uint64_t
+claims_count(claims *c)
+{
+	return c ? (uint64_t)atomic_load(&c->claimed) : 0;
+}
