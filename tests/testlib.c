@@ -997,9 +997,10 @@ tl_trainer_rows(store *st, model_entry *m, size_t n)
 		x[2 * i + 1] = (float)(i % 3) / 3.0f;
 		y[i] = x[2 * i] > x[2 * i + 1] ? 1.0f : 0.0f;
 	}
+	registry_rows_begin(m);
 	ck_assert_msg(store_batch_insert(st, m->id, x, y, n, 2, 1, 0,
 	    wallclock_ms(), &batch, &total, &f) == 0, "%s", f.msg);
-	registry_add_samples(m, (int64_t)n);
+	registry_rows_done(m, (int64_t)n);
 	free(x);
 	free(y);
 }

@@ -47,9 +47,12 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 		    &x, &y, &n, &e) < 0)
 			goto fail;
 	}
+	/* the peers poll leaves the count alone while the push runs */
+	registry_rows_begin(m);
 	if (store_batch_insert(c->st, m->id, x, y, n, m->spec.sizes[0],
 	    m->spec.sizes[m->spec.n_layers], (int64_t)c->max_samples,
 	    wallclock_ms(), &batch_id, &total, &f) < 0) {
+		registry_rows_done(m, 0);
 		if (registry_deleted(m))
 			apierr_set(&e, 404, "model_not_found", "model '%s' was "
 			    "deleted", m->id);
@@ -59,7 +62,7 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 	}
 	/* what this commit added: pushes that finish out of order still
 	 * add up (a total read back could be older than the last one) */
-	registry_add_samples(m, (int64_t)n);
+	registry_rows_done(m, (int64_t)n);
 	log_debug("model %s: batch %lld of %zu rows", m->id,
 	    (long long)batch_id, n);
 	api_reply_json(rs, 201, json_pack("{s:I,s:I,s:I}", "batch_id",

@@ -343,7 +343,7 @@ peers_poll(peers *p, fault *f)
 	size_t n, nmiss = 0;
 	char *seen = NULL;
 	char (*miss)[STORE_ID_MAX] = NULL;
-	uint64_t *trained = NULL;
+	uint64_t *trained = NULL, *rows = NULL;
 	int rc = -1;
 
 	/* the registry first: whatever it lists was in the store before the
@@ -351,7 +351,8 @@ peers_poll(peers *p, fault *f)
 	if ((have = registry_list(p->c.reg, &n)) == NULL)
 		return fault_set(f, FAULT_NOMEM, "out of memory");
 	/* and what this node trained of each so far (publish_steps) */
-	if ((trained = calloc(n ? n : 1, sizeof *trained)) == NULL) {
+	if ((trained = calloc(n ? n : 1, sizeof *trained)) == NULL ||
+	    (rows = calloc(n ? n : 1, sizeof *rows)) == NULL) {
 		fault_set(f, FAULT_NOMEM, "out of memory");
 		goto out;
 	}
@@ -360,6 +361,9 @@ peers_poll(peers *p, fault *f)
 
 		registry_view_of(have[j], &v);
 		trained[j] = v.trained_steps;
+		/* and a mark of its pushes through this node, before the
+		 * query: a push meanwhile makes the count read stale */
+		rows[j] = registry_rows_mark(have[j]);
 	}
 	if (store_models_stamps(p->c.st, collect_stamp, &k, f) != 0) {
 		if (f->code == FAULT_NONE)
@@ -394,9 +398,11 @@ peers_poll(peers *p, fault *f)
 		if (v.deleted || registry_job_counts(have[j], NULL, NULL) > 0)
 			continue;
 		if (v.step == s->step) {
-			/* rows another node pushed (a push here in flight
-			 * is set right by the next poll) */
-			if (v.samples != s->samples)
+			/* rows another node pushed; not while a push here
+			 * ran since the mark (the count read may be older
+			 * than it: the next poll sees both) */
+			if (v.samples != s->samples && rows[j] != 0 &&
+			    registry_rows_mark(have[j]) == rows[j])
 				registry_add_samples(have[j],
 				    s->samples - v.samples);
 			continue;
@@ -426,6 +432,7 @@ out:
 		registry_put(have[j]);
 	free(have);
 	free(trained);
+	free(rows);
 	free(seen);
 	free(miss);
 	free(k.st);

@@ -352,6 +352,36 @@ registry_add_samples(model_entry *e, int64_t delta)
 	pthread_mutex_unlock(&e->mu);
 }
 
+void
+registry_rows_begin(model_entry *e)
+{
+	pthread_mutex_lock(&e->mu);
+	e->rows_inflight++;
+	pthread_mutex_unlock(&e->mu);
+}
+
+void
+registry_rows_done(model_entry *e, int64_t delta)
+{
+	pthread_mutex_lock(&e->mu);
+	e->rows_inflight--;
+	e->rows_changes++;
+	e->samples += delta;
+	do_registry_touch(e);
+	pthread_mutex_unlock(&e->mu);
+}
+
+uint64_t
+registry_rows_mark(model_entry *e)
+{
+	uint64_t mark;
+
+	pthread_mutex_lock(&e->mu);
+	mark = e->rows_inflight > 0 ? 0 : e->rows_changes + 1;
+	pthread_mutex_unlock(&e->mu);
+	return mark;
+}
+
 double
 registry_last_loss(model_entry *e)
 {

@@ -65,6 +65,8 @@ typedef struct model_entry {
 	mlp_snapshot *snap;   /* the published weights */
 	uint64_t step;        /* step of snap */
 	int64_t samples;      /* stored training rows */
+	int rows_inflight;    /* pushes through this node not yet counted */
+	uint64_t rows_changes; /* pushes through this node counted so far */
 	double last_loss;     /* NAN when never trained */
 	int64_t updated_ms;
 	int jobs_queued;      /* train jobs waiting */
@@ -166,6 +168,20 @@ int64_t registry_samples(model_entry *e);
  * touches e. Callers pass what their store commit changed, never a total
  * read back: commits that finish out of order then still add up. */
 void registry_add_samples(model_entry *e, int64_t delta);
+
+/* A push through this node is about to add rows to the store
+ * (registry_rows_begin) and has added delta of them, 0 when it failed
+ * (registry_rows_done: adds delta to the count). Between the two, and
+ * across any done, registry_rows_mark changes, so that a reader of the
+ * store's counts (peers.c) that took a mark before its query and finds
+ * the same one after knows no push through this node ran meanwhile, and
+ * does not set the count back to a total read before the push. */
+void registry_rows_begin(model_entry *e);
+void registry_rows_done(model_entry *e, int64_t delta);
+
+/* 0 while a push through this node is in flight; otherwise a number that
+ * changes with every push counted. */
+uint64_t registry_rows_mark(model_entry *e);
 
 /* e's last training loss (NAN when never trained). */
 double registry_last_loss(model_entry *e);
