@@ -89,6 +89,24 @@ add_rows(bench *b, model_entry *m, size_t n)
 	tl_trainer_rows(b->st, m, n);
 }
 
+/* The adopted jobs' options, as the daemon's parser would read "{}" of a
+ * job of 20 steps of 8 rows (trainer_config.parse_opts). */
+static int
+short_opts(void *arg, const char *options, train_opts *o, int *validation,
+	   char *why, size_t whylen)
+{
+	(void)arg;
+	(void)options;
+	(void)why;
+	(void)whylen;
+	memset(o, 0, sizeof *o);
+	o->steps = 20;
+	o->batch_size = 8;
+	o->shuffle = 1;
+	*validation = 0;
+	return 0;
+}
+
 /* The whole bench; leases of ttl_ms, checkpoints every ckpt seconds. */
 static void
 bench_open(bench *b, int64_t ttl_ms, double ckpt)
@@ -106,6 +124,7 @@ bench_open(bench *b, int64_t ttl_ms, double ckpt)
 	c.checkpoint_every = ckpt;
 	c.max_queue = 16;
 	c.leases = b->ls;
+	c.parse_opts = short_opts;
 	b->tr = trainer_create(b->st, b->reg, &c, &f);
 	ck_assert_msg(b->tr != NULL, "trainer_create: %s", f.msg);
 	b->m = add_model(b, "m1");
@@ -631,6 +650,64 @@ START_TEST(test_stop_releases)
 }
 END_TEST
 
+/* ---- a job claimed before it ever ran ---- */
+
+static int
+copy_job(void *arg, const store_job *j)
+{
+	store_job *out = arg;
+
+	*out = *j;
+	out->options = "{}";
+	out->error = NULL;
+	return 0;
+}
+
+/* A job that never started (queued on a node that stopped or died, then
+ * claimed) is a new job where it is taken: it starts at the model's step,
+ * whatever that is, not "at the checkpoint" of a start it never had. It
+ * failed with "model 'm1' is at step 20, not at the checkpoint of job
+ * ... (step 0)" when every claimed job was resumed. */
+START_TEST(test_adopt_never_started)
+{
+	bench b;
+	train_opts o = long_job();
+	trainer_job_view v;
+	store_job row, got;
+	fault f;
+
+	bench_open(&b, 60000, 0.05);
+	o.steps = 20;
+	ck_assert_msg(trainer_submit(b.tr, b.m, &o, "{}", NULL, &v, &f) == 0,
+	    "%s", f.msg);
+	v = wait_job(b.tr, v.row.id, 1, 20000);
+	ck_assert_int_eq(v.row.status, STORE_JOB_SUCCEEDED);
+	ck_assert_uint_eq(mlp_step(b.m->live), 20);
+	memset(&row, 0, sizeof row);
+	snprintf(row.id, sizeof row.id, "jqueued0000000001");
+	snprintf(row.model_id, sizeof row.model_id, "m1");
+	row.status = STORE_JOB_QUEUED;
+	row.steps_total = 20;
+	row.loss = NAN;
+	row.options = "{}";
+	row.created_ms = wallclock_ms();
+	ck_assert_msg(store_job_insert_owned(b.st, &row, NULL, &f) == 0, "%s",
+	    f.msg);
+	ck_assert_int_eq(store_job_claim(b.st, NODE, copy_job, &got, &f), 1);
+	ck_assert_str_eq(got.id, row.id);
+	ck_assert_int_eq(got.takeovers, 0);
+	ck_assert_msg(trainer_adopt(b.tr, b.m, &got, &f) == 0, "%s", f.msg);
+	v = wait_job(b.tr, row.id, 1, 20000);
+	ck_assert_msg(v.row.status == STORE_JOB_SUCCEEDED, "the claimed job "
+	    "ended %s: %s", store_job_status_name(v.row.status),
+	    v.row.error ? v.row.error : "");
+	ck_assert_int_eq(v.row.start_step, 20);
+	ck_assert_int_eq(v.row.steps_done, 20);
+	ck_assert_uint_eq(mlp_step(b.m->live), 40);
+	bench_close(&b);
+}
+END_TEST
+
 /* ---- the renewer does not hold the list lock across the store ---- */
 
 /* The store's own ops, and a copy whose renew of model "y" sleeps 1.5 s
@@ -715,6 +792,8 @@ lease_suite(void)
 	tcase_add_test(tc, test_sync_refused_when_leased_elsewhere);
 	tcase_add_test(tc, test_stop_releases);
 	tcase_add_test(tc, test_take_not_behind_slow_renew);
+	if (pg != NULL)
+		tcase_add_test(tc, test_adopt_never_started); /* claims */
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -739,7 +739,10 @@ trainer_adopt(trainer *t, model_entry *m, const store_job *row, fault *f)
 	j->row.steps_done = row->ckpt_steps;
 	j->row.finished_ms = 0;
 	snprintf(j->row.node, sizeof j->row.node, "%s", node);
-	j->adopted = 1;
+	/* a job that ran goes on from its checkpoint; one that never
+	 * started (queued where it was handed back or where its node died)
+	 * is a new job here, starting at the model's step */
+	j->adopted = row->started_ms != 0;
 	why[0] = '\0';
 	if (t->cfg.parse_opts == NULL || t->cfg.parse_opts(t->cfg.parse_arg,
 	    j->options, &j->opts, &val, why, sizeof why) < 0) {
