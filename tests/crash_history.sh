@@ -101,7 +101,17 @@ while [ $r -le "$ROUNDS" ]; do
 done
 stop_term "SIGTERM exits 0"
 check "integrity_check is ok" "$(integrity "$db")" ok
-check "every model's stored history is exactly 1..step" \
-    "$(histories_exact "$db")" ""
+inexact=$(histories_exact "$db")
+check "every model's stored history is exactly 1..step" "$inexact" ""
+# what such a model's chunks say, by level, for whoever reads the log
+for m in $inexact; do
+	echo "  model $m: step $(sql "$db" "SELECT step FROM models WHERE id = '$m'"); level|chunks|first|last|steps|bytes:"
+	sql "$db" "SELECT level, count(*), min(first_step), max(last_step),
+	    sum(last_step - first_step + 1), sum(length(data)) FROM loss_chunk
+	    WHERE model_id = '$m' GROUP BY level" | sed 's/^/    /'
+	echo "  its jobs (status|steps_done|options):"
+	sql "$db" "SELECT status, steps_done, options FROM jobs
+	    WHERE model_id = '$m'" | cut -c1-200 | sed 's/^/    /'
+done
 
 finish
