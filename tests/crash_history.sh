@@ -26,6 +26,10 @@ ROUNDS=${CRASH_ROUNDS:-20}
 seed=${CRASH_SEED:-$(date +%s)}
 echo "CRASH_SEED=$seed"
 db=$tmp/crash.db
+# the raw window (--history-raw-steps): a fast XOR round can pass the
+# default 1,000,000 steps before its kill; CRASH_RAW=4096 makes every XOR
+# round do so
+raw=${CRASH_RAW:-1000000}
 awk -v s="$seed" -v n="$ROUNDS" 'BEGIN { srand(s)
 	for (i = 0; i < n; i++) printf "%.3f\n", rand() * 0.8 }' \
     >"$tmp/delays"
@@ -50,7 +54,7 @@ awk 'BEGIN {
 	printf "]}"
 }' >"$tmp/wide"
 
-start "$db" --checkpoint-every 0.3
+start "$db" --checkpoint-every 0.3 --history-raw-steps "$raw"
 r=1
 while [ $r -le "$ROUNDS" ]; do
 	delay=$(sed -n "${r}p" "$tmp/delays")
@@ -78,7 +82,8 @@ while [ $r -le "$ROUNDS" ]; do
 	sleep "$delay"
 	kill9
 
-	if ! start_daemon "$db" --checkpoint-every 0.3; then
+	if ! start_daemon "$db" --checkpoint-every 0.3 \
+	    --history-raw-steps "$raw"; then
 		bad "round $r: mlpd restarts after SIGKILL" \
 		    "$(tail -n 3 "$tmp/mlpd.err")"
 		break
@@ -101,7 +106,7 @@ while [ $r -le "$ROUNDS" ]; do
 done
 stop_term "SIGTERM exits 0"
 check "integrity_check is ok" "$(integrity "$db")" ok
-inexact=$(histories_exact "$db")
+inexact=$(histories_exact "$db" "$raw")
 check "every model's stored history is exactly 1..step" "$inexact" ""
 # what such a model's chunks say, by level, for whoever reads the log
 for m in $inexact; do

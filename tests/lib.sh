@@ -378,22 +378,29 @@ integrity() {
 	fi
 }
 
-# histories_exact DB: the ids of models whose stored loss history is not
-# exactly steps 1..step (none: empty), for histories within the raw window
-# (--history-raw-steps): the raw rows (level 0 of loss_chunk) hold one
-# 8-byte point per step of first_step..last_step, start at distinct steps
-# and add up to step points ending at step, and the level-1 buckets end at
-# step too.
+# histories_exact DB [RAW]: the ids of models whose stored loss history is
+# not exactly steps 1..step (none: empty). The raw rows (level 0 of
+# loss_chunk) hold one 8-byte point per step of first_step..last_step,
+# without gap or overlap, ending at step, and starting at step 1 or, once a
+# model is past the raw window (--history-raw-steps, RAW, default
+# 1000000: older raw rows are dropped a whole row at a time), no later than
+# step - RAW + 1; the level-1 buckets cover 1..step.
 histories_exact() {
+	_raw=${2:-1000000}
 	sql "$1" "SELECT id FROM models m WHERE
 	    coalesce((SELECT sum(last_step - first_step + 1) FROM loss_chunk
-	      WHERE model_id = m.id AND level = 0), 0) != m.step OR
+	      WHERE model_id = m.id AND level = 0), 0) !=
+	    coalesce((SELECT max(last_step) - min(first_step) + 1 FROM loss_chunk
+	      WHERE model_id = m.id AND level = 0), 0) OR
 	    coalesce((SELECT max(last_step) FROM loss_chunk
 	      WHERE model_id = m.id AND level = 0), 0) != m.step OR
+	    coalesce((SELECT min(first_step) FROM loss_chunk
+	      WHERE model_id = m.id AND level = 0), 1) >
+	      max(1, m.step - $_raw + 1) OR
 	    coalesce((SELECT max(last_step) FROM loss_chunk
 	      WHERE model_id = m.id AND level = 1), 0) != m.step OR
 	    coalesce((SELECT min(first_step) FROM loss_chunk
-	      WHERE model_id = m.id AND level = 0), 1) != 1 OR
+	      WHERE model_id = m.id AND level = 1), 1) != 1 OR
 	    EXISTS (SELECT 1 FROM loss_chunk WHERE model_id = m.id AND
 	      level = 0 AND length(data) != 8 * (last_step - first_step + 1));"
 }
