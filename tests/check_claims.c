@@ -27,6 +27,7 @@
 
 #include "autoconf.h" /* MLPD_HAVE_PG */
 #include "fault.h"
+#include "expect.h"
 #include "pgtest.h"
 #include "store.h"
 
@@ -44,23 +45,6 @@ static const char *pg;
 
 /* Jobs and threads of the concurrent claim. */
 #define RACE_JOBS 40
-
-#define expect_fail(call, f, want_code, want)                                 \
-	do {                                                                  \
-		fault_clear(&(f));                                            \
-		ck_assert_int_eq((call), -1);                                 \
-		ck_assert_msg((f).code == (want_code), "%s: code %s (%s)",    \
-			      #call, fault_code_name((f).code), (f).msg);     \
-		ck_assert_msg(strstr((f).msg, (want)) != NULL,                \
-			      "%s: message '%s' lacks '%s'", #call, (f).msg,  \
-			      (want));                                        \
-	} while (0)
-
-#define expect_ok(call, f)                                                    \
-	do {                                                                  \
-		fault_clear(&(f));                                            \
-		ck_assert_msg((call) == 0, "%s: %s", #call, (f).msg);         \
-	} while (0)
 
 /* Asserts call answered want (0, 1: not a failure). */
 #define expect_rc(call, f, want)                                              \
@@ -931,15 +915,7 @@ claims_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	pg = pgtest_server();
 	pgtest_init();
-	sr = srunner_create(claims_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	pgtest_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return pgtest_run(claims_suite());
 }

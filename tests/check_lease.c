@@ -801,15 +801,7 @@ lease_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	pg = pgtest_server();
 	pgtest_init();
-	sr = srunner_create(lease_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	pgtest_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return pgtest_run(lease_suite());
 }

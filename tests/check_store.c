@@ -45,6 +45,7 @@
 #include <sqlite3.h>
 
 #include "fault.h"
+#include "expect.h"
 #include "pgtest.h"
 #include "store.h"
 
@@ -141,23 +142,6 @@ no_history(store *s, const char *test)
 }
 
 /* Asserts that call failed (-1) with code and a message containing want. */
-#define expect_fail(call, f, want_code, want)                                 \
-	do {                                                                  \
-		fault_clear(&(f));                                            \
-		ck_assert_int_eq((call), -1);                                 \
-		ck_assert_msg((f).code == (want_code), "%s: code %s (%s)",    \
-			      #call, fault_code_name((f).code), (f).msg);     \
-		ck_assert_msg(strstr((f).msg, (want)) != NULL,                \
-			      "%s: message '%s' lacks '%s'", #call, (f).msg,  \
-			      (want));                                        \
-	} while (0)
-
-#define expect_ok(call, f)                                                    \
-	do {                                                                  \
-		fault_clear(&(f));                                            \
-		ck_assert_msg((call) == 0, "%s: %s", #call, (f).msg);         \
-	} while (0)
-
 static void
 add_model(store *s, const char *id, int64_t created, const void *blob,
 	  size_t len)

@@ -34,14 +34,9 @@
 #include "dbfiles.h"
 #include "fault.h"
 #include "hist_tiers.h"
+#include "expect.h"
 #include "pgtest.h"
 #include "store.h"
-
-#define expect_ok(call, f)                                                    \
-	do {                                                                  \
-		fault_clear(&(f));                                            \
-		ck_assert_msg((call) == 0, "%s: %s", #call, (f).msg);         \
-	} while (0)
 
 /* The loss of step s in the synthetic history: float32 values, a slow
  * decline with noise, and a spike every 7919 steps. */
@@ -1170,15 +1165,7 @@ tiers_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	pgtest_init();
-	sr = srunner_create(pgtest_server() != NULL ? tiers_pg_suite() :
+	return pgtest_run(pgtest_server() != NULL ? tiers_pg_suite() :
 	    tiers_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	pgtest_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -13,6 +13,7 @@
 #ifndef MLPD_PGTEST_H
 #define MLPD_PGTEST_H
 
+#include <check.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,5 +37,10 @@ void pgtest_exec(const char *conninfo, const char *sql);
 
 /* Drops the databases pgtest_fresh made under this process's prefix. */
 void pgtest_cleanup(void);
+
+/* Runs suite s (its SRunner freed), then pgtest_cleanup: EXIT_SUCCESS when
+ * no test failed, else EXIT_FAILURE. For a suite's main after
+ * pgtest_init. */
+int pgtest_run(Suite *s);
 
 #endif
