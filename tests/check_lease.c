@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "dbfiles.h"
+#include "expect.h"
 #include "apierr.h"
 #include "fault.h"
 #include "lease.h"
@@ -356,6 +357,109 @@ START_TEST(test_stale_epoch_changes_nothing)
 	    4, wallclock_ms(), 0, &f) == 0, "%s", f.msg);
 	read_held(b.st, "m1", &after);
 	ck_assert_uint_eq(after.step, 4);
+	free(blob);
+	bench_close(&b);
+}
+END_TEST
+
+/* The job row's updates, the revert to the checkpoint and a saved
+ * version are fenced like the progress commit: with a stale epoch each
+ * fails FAULT_FENCED and changes nothing; with the holder's epoch, or
+ * unfenced (0), each goes through. (Before they took an epoch, A's
+ * writes landed over B's.) */
+START_TEST(test_stale_epoch_fences_rows)
+{
+	bench b;
+	uint64_t e1 = 0, e2 = 0;
+	char who[STORE_NODE_MAX];
+	void *blob = NULL;
+	size_t len = 0, nv = 9;
+	store_job job, stale;
+	store_loss_point pt = { 2, 0.25, 0 };
+	store_progress p;
+	store_version_new vn;
+	store_version *vs = NULL;
+	double last = 0;
+	held before, after;
+	fault f;
+
+	store_only(&b);
+	add_model(&b, "m1");
+	ck_assert_int_eq(store_model_checkpoint(b.st, "m1", &blob, &len, NULL,
+	    &f), 0);
+	insert_job(b.st, &job, STORE_JOB_RUNNING);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "A", 60000, &e1, who,
+	    sizeof who, &f), 1);
+	ck_assert_msg(commit_at(b.st, blob, len, 1, &job, e1, &f) == 0, "%s",
+	    f.msg);
+	/* a loss point past the checkpoint, for a revert to drop */
+	memset(&p, 0, sizeof p);
+	pt.time_ms = wallclock_ms();
+	p.model_id = "m1";
+	p.points = &pt;
+	p.npoints = 1;
+	p.last_loss = 0.25;
+	p.now_ms = wallclock_ms();
+	p.epoch = e1;
+	ck_assert_msg(store_progress_commit(b.st, &p, &f) == 0, "%s", f.msg);
+	ck_assert_int_eq(store_lease_release(b.st, "m1", "A", e1, &f), 1);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "B", 60000, &e2, who,
+	    sizeof who, &f), 1);
+	read_held(b.st, "m1", &before);
+	ck_assert_uint_eq(before.step, 1);
+	ck_assert_uint_eq(before.points, 2);
+	/* A's job row at its end */
+	stale = job;
+	stale.status = STORE_JOB_SUCCEEDED;
+	stale.steps_done = 50;
+	stale.finished_ms = wallclock_ms();
+	snprintf(stale.node, sizeof stale.node, "A");
+	expect_fail(store_job_update_fenced(b.st, &stale, e1, &f), f,
+	    FAULT_FENCED, "'B'");
+	/* A's revert of a failed job */
+	stale.status = STORE_JOB_FAILED;
+	expect_fail(store_model_revert_fenced(b.st, "m1", &stale,
+	    wallclock_ms(), e1, &last, &f), f, FAULT_FENCED, "changed nothing");
+	/* A's save_best */
+	memset(&vn, 0, sizeof vn);
+	vn.model_id = "m1";
+	vn.blob = blob;
+	vn.blob_len = len;
+	vn.step = 1;
+	vn.loss = 0.5;
+	vn.val_loss = NAN;
+	vn.val_accuracy = NAN;
+	vn.name = "best";
+	vn.now_ms = wallclock_ms();
+	vn.epoch = e1;
+	expect_fail(store_version_create(b.st, &vn, NULL, &f), f, FAULT_FENCED,
+	    "'B'");
+	read_held(b.st, "m1", &after);
+	ck_assert_uint_eq(after.step, before.step);
+	ck_assert_uint_eq(after.points, before.points);
+	ck_assert_int_eq(after.job.status, STORE_JOB_RUNNING);
+	ck_assert_int_eq(after.job.steps_done, before.job.steps_done);
+	expect_ok(store_versions_list(b.st, "m1", 0, 10, &vs, &nv, &f), f);
+	ck_assert_uint_eq(nv, 0);
+	free(vs);
+	vs = NULL;
+	/* B's epoch writes them all; so does an unfenced write */
+	vn.epoch = e2;
+	expect_ok(store_version_create(b.st, &vn, NULL, &f), f);
+	expect_ok(store_model_revert_fenced(b.st, "m1", &stale,
+	    wallclock_ms(), e2, &last, &f), f);
+	read_held(b.st, "m1", &after);
+	ck_assert_uint_eq(after.points, 1);
+	ck_assert_int_eq(after.job.status, STORE_JOB_FAILED);
+	stale.status = STORE_JOB_SUCCEEDED;
+	expect_ok(store_job_update_fenced(b.st, &stale, e2, &f), f);
+	stale.status = STORE_JOB_CANCELLED;
+	expect_ok(store_job_update_fenced(b.st, &stale, 0, &f), f);
+	read_held(b.st, "m1", &after);
+	ck_assert_int_eq(after.job.status, STORE_JOB_CANCELLED);
+	expect_ok(store_versions_list(b.st, "m1", 0, 10, &vs, &nv, &f), f);
+	ck_assert_uint_eq(nv, 1);
+	free(vs);
 	free(blob);
 	bench_close(&b);
 }
@@ -785,6 +889,7 @@ lease_suite(void)
 	tcase_add_test(tc, test_stale_weights_write);
 	tcase_add_test(tc, test_job_node_round_trip);
 	tcase_add_test(tc, test_stale_epoch_changes_nothing);
+	tcase_add_test(tc, test_stale_epoch_fences_rows);
 	if (pg == NULL)
 		tcase_add_test(tc, test_reopen_frees); /* SQLite's recovery */
 	tcase_add_test(tc, test_job_stops_on_fenced_commit);
