@@ -878,6 +878,185 @@ START_TEST(test_take_not_behind_slow_renew)
 }
 END_TEST
 
+/* ---- the lease stolen between a job's start and its end ---- */
+
+/* Where a store op wrapped below lets node B take m1 over: at the job's
+ * start (its row stored running), at its final commit (which then fails
+ * as on a full disk, so the job reverts to its checkpoint), or at its
+ * save_best version. */
+enum hook_at { HOOK_NONE, HOOK_START, HOOK_FINAL, HOOK_VERSION };
+static store_ops hook_ops;
+static atomic_int hook_at;
+static atomic_int hook_fired;
+
+/* B takes m1's lease and writes the row of m1's last job as its new
+ * owner would: queued, on node B, no steps done. */
+static void
+take_over(store *s)
+{
+	store_job row;
+	uint64_t old, e2 = steal(s, &old);
+	fault f;
+
+	memset(&row, 0, sizeof row);
+	ck_assert_int_eq(store_jobs_each(s, "m1", copy_job, &row, &f), 0);
+	ck_assert_str_ne(row.id, "");
+	row.status = STORE_JOB_QUEUED;
+	row.steps_done = 0;
+	row.finished_ms = 0;
+	snprintf(row.node, sizeof row.node, "B");
+	ck_assert_msg(store_job_update_fenced(s, &row, e2, &f) == 0, "%s",
+	    f.msg);
+	atomic_store(&hook_fired, 1);
+}
+
+/* 1 once: the hook is armed at where (and is disarmed). */
+static int
+hook_due(enum hook_at where)
+{
+	int want = where;
+
+	return atomic_compare_exchange_strong(&hook_at, &want, HOOK_NONE);
+}
+
+static int
+hook_job_update(store *s, const store_job *j, uint64_t epoch, fault *f)
+{
+	if (j->status == STORE_JOB_RUNNING && hook_due(HOOK_START))
+		take_over(s);
+	return real_ops->job_update(s, j, epoch, f);
+}
+
+static int
+hook_progress(store *s, const store_progress *p, fault *f)
+{
+	if (p->job != NULL && p->job->status != STORE_JOB_RUNNING &&
+	    hook_due(HOOK_FINAL)) {
+		take_over(s);
+		return fault_set(f, FAULT_FULL, "the disk is full (test)");
+	}
+	return real_ops->progress_commit(s, p, f);
+}
+
+static int
+hook_version(store *s, const store_version_new *v, store_version *out,
+	     fault *f)
+{
+	if (hook_due(HOOK_VERSION))
+		take_over(s);
+	return real_ops->version_create(s, v, out, f);
+}
+
+/* The bench with the hooks in its store, armed at where. */
+static void
+hook_open(bench *b, double ckpt, enum hook_at where)
+{
+	bench_open(b, 180000, ckpt);
+	real_ops = b->st->ops;
+	hook_ops = *real_ops;
+	hook_ops.job_update = hook_job_update;
+	hook_ops.progress_commit = hook_progress;
+	hook_ops.version_create = hook_version;
+	atomic_store(&hook_fired, 0);
+	atomic_store(&hook_at, where);
+	b->st->ops = &hook_ops;
+}
+
+/* The job ended interrupted on a lost lease, and the store holds B's row
+ * of it as B wrote it. */
+static void
+expect_taken_over(bench *b, const char *id)
+{
+	trainer_job_view v = wait_job(b->tr, id, 1, 20000);
+	held h;
+
+	ck_assert_int_eq(atomic_load(&hook_fired), 1);
+	ck_assert_msg(v.row.status == STORE_JOB_INTERRUPTED, "ended %s: %s",
+	    store_job_status_name(v.row.status), v.error);
+	ck_assert_msg(strstr(v.error, "changed nothing") != NULL, "%s",
+	    v.error);
+	sleep_ms(100);
+	read_held(b->st, "m1", &h);
+	ck_assert_int_eq(h.job.n, 1);
+	ck_assert_msg(h.job.status == STORE_JOB_QUEUED, "B's row was "
+	    "overwritten: %s", store_job_status_name(h.job.status));
+	ck_assert_str_eq(h.job.node, "B");
+	ck_assert_int_eq(h.job.steps_done, 0);
+	ck_assert_uint_eq(leases_held(b->ls), 0);
+	b->st->ops = real_ops;
+}
+
+/* Taken over as the job's start is stored: the lease comes first and the
+ * start is fenced by it, so nothing of A lands. (With the start stored
+ * before the lease was taken, A's row, running and then failed
+ * model_busy, overwrote B's.) */
+START_TEST(test_takeover_at_start)
+{
+	bench b;
+	train_opts o = long_job();
+	trainer_job_view v;
+	fault f;
+
+	hook_open(&b, 0.05, HOOK_START);
+	ck_assert_msg(trainer_submit(b.tr, b.m, &o, "{}", NULL, &v, &f) == 0,
+	    "%s", f.msg);
+	expect_taken_over(&b, v.row.id);
+	bench_close(&b);
+}
+END_TEST
+
+/* Taken over at the final commit of a cancelled job, which fails (a full
+ * disk): the revert to the checkpoint is fenced and writes nothing. (It
+ * stored A's row, failed, over B's.) */
+START_TEST(test_takeover_at_revert)
+{
+	bench b;
+	train_opts o = long_job();
+	trainer_job_view v;
+	held at, later;
+	fault f;
+
+	hook_open(&b, 0.05, HOOK_NONE);
+	ck_assert_msg(trainer_submit(b.tr, b.m, &o, "{}", NULL, &v, &f) == 0,
+	    "%s", f.msg);
+	wait_job(b.tr, v.row.id, 0, 10000);
+	atomic_store(&hook_at, HOOK_FINAL);
+	ck_assert_msg(trainer_cancel(b.tr, v.row.id, &v, &f) == 0, "%s",
+	    f.msg);
+	read_held(b.st, "m1", &at);
+	expect_taken_over(&b, v.row.id);
+	read_held(b.st, "m1", &later);
+	ck_assert_uint_eq(later.step, at.step);
+	ck_assert_uint_eq(later.points, at.points);
+	bench_close(&b);
+}
+END_TEST
+
+/* Taken over as save_best stores its version: no version is stored, and
+ * the job ends there, writing nothing more. (The version was stored.) */
+START_TEST(test_takeover_at_save_best)
+{
+	bench b;
+	train_opts o = long_job();
+	trainer_job_view v;
+	store_version *vs = NULL;
+	size_t nv = 9;
+	fault f;
+
+	hook_open(&b, 0.05, HOOK_VERSION);
+	o.steps = 20;
+	o.eval_every = 5;
+	o.save_best = 1;
+	ck_assert_msg(trainer_submit(b.tr, b.m, &o, "{}", NULL, &v, &f) == 0,
+	    "%s", f.msg);
+	expect_taken_over(&b, v.row.id);
+	expect_ok(store_versions_list(b.st, "m1", 0, 10, &vs, &nv, &f), f);
+	ck_assert_uint_eq(nv, 0);
+	free(vs);
+	bench_close(&b);
+}
+END_TEST
+
 static Suite *
 lease_suite(void)
 {
@@ -897,6 +1076,9 @@ lease_suite(void)
 	tcase_add_test(tc, test_sync_refused_when_leased_elsewhere);
 	tcase_add_test(tc, test_stop_releases);
 	tcase_add_test(tc, test_take_not_behind_slow_renew);
+	tcase_add_test(tc, test_takeover_at_start);
+	tcase_add_test(tc, test_takeover_at_revert);
+	tcase_add_test(tc, test_takeover_at_save_best);
 	if (pg != NULL)
 		tcase_add_test(tc, test_adopt_never_started); /* claims */
 	suite_add_tcase(s, tc);
