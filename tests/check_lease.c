@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "dbfiles.h"
+#include "expect.h"
 #include "apierr.h"
 #include "fault.h"
 #include "lease.h"
@@ -356,6 +357,109 @@ START_TEST(test_stale_epoch_changes_nothing)
 	    4, wallclock_ms(), 0, &f) == 0, "%s", f.msg);
 	read_held(b.st, "m1", &after);
 	ck_assert_uint_eq(after.step, 4);
+	free(blob);
+	bench_close(&b);
+}
+END_TEST
+
+/* The job row's updates, the revert to the checkpoint and a saved
+ * version are fenced like the progress commit: with a stale epoch each
+ * fails FAULT_FENCED and changes nothing; with the holder's epoch, or
+ * unfenced (0), each goes through. (Before they took an epoch, A's
+ * writes landed over B's.) */
+START_TEST(test_stale_epoch_fences_rows)
+{
+	bench b;
+	uint64_t e1 = 0, e2 = 0;
+	char who[STORE_NODE_MAX];
+	void *blob = NULL;
+	size_t len = 0, nv = 9;
+	store_job job, stale;
+	store_loss_point pt = { 2, 0.25, 0 };
+	store_progress p;
+	store_version_new vn;
+	store_version *vs = NULL;
+	double last = 0;
+	held before, after;
+	fault f;
+
+	store_only(&b);
+	add_model(&b, "m1");
+	ck_assert_int_eq(store_model_checkpoint(b.st, "m1", &blob, &len, NULL,
+	    &f), 0);
+	insert_job(b.st, &job, STORE_JOB_RUNNING);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "A", 60000, &e1, who,
+	    sizeof who, &f), 1);
+	ck_assert_msg(commit_at(b.st, blob, len, 1, &job, e1, &f) == 0, "%s",
+	    f.msg);
+	/* a loss point past the checkpoint, for a revert to drop */
+	memset(&p, 0, sizeof p);
+	pt.time_ms = wallclock_ms();
+	p.model_id = "m1";
+	p.points = &pt;
+	p.npoints = 1;
+	p.last_loss = 0.25;
+	p.now_ms = wallclock_ms();
+	p.epoch = e1;
+	ck_assert_msg(store_progress_commit(b.st, &p, &f) == 0, "%s", f.msg);
+	ck_assert_int_eq(store_lease_release(b.st, "m1", "A", e1, &f), 1);
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "B", 60000, &e2, who,
+	    sizeof who, &f), 1);
+	read_held(b.st, "m1", &before);
+	ck_assert_uint_eq(before.step, 1);
+	ck_assert_uint_eq(before.points, 2);
+	/* A's job row at its end */
+	stale = job;
+	stale.status = STORE_JOB_SUCCEEDED;
+	stale.steps_done = 50;
+	stale.finished_ms = wallclock_ms();
+	snprintf(stale.node, sizeof stale.node, "A");
+	expect_fail(store_job_update_fenced(b.st, &stale, e1, &f), f,
+	    FAULT_FENCED, "'B'");
+	/* A's revert of a failed job */
+	stale.status = STORE_JOB_FAILED;
+	expect_fail(store_model_revert_fenced(b.st, "m1", &stale,
+	    wallclock_ms(), e1, &last, &f), f, FAULT_FENCED, "changed nothing");
+	/* A's save_best */
+	memset(&vn, 0, sizeof vn);
+	vn.model_id = "m1";
+	vn.blob = blob;
+	vn.blob_len = len;
+	vn.step = 1;
+	vn.loss = 0.5;
+	vn.val_loss = NAN;
+	vn.val_accuracy = NAN;
+	vn.name = "best";
+	vn.now_ms = wallclock_ms();
+	vn.epoch = e1;
+	expect_fail(store_version_create(b.st, &vn, NULL, &f), f, FAULT_FENCED,
+	    "'B'");
+	read_held(b.st, "m1", &after);
+	ck_assert_uint_eq(after.step, before.step);
+	ck_assert_uint_eq(after.points, before.points);
+	ck_assert_int_eq(after.job.status, STORE_JOB_RUNNING);
+	ck_assert_int_eq(after.job.steps_done, before.job.steps_done);
+	expect_ok(store_versions_list(b.st, "m1", 0, 10, &vs, &nv, &f), f);
+	ck_assert_uint_eq(nv, 0);
+	free(vs);
+	vs = NULL;
+	/* B's epoch writes them all; so does an unfenced write */
+	vn.epoch = e2;
+	expect_ok(store_version_create(b.st, &vn, NULL, &f), f);
+	expect_ok(store_model_revert_fenced(b.st, "m1", &stale,
+	    wallclock_ms(), e2, &last, &f), f);
+	read_held(b.st, "m1", &after);
+	ck_assert_uint_eq(after.points, 1);
+	ck_assert_int_eq(after.job.status, STORE_JOB_FAILED);
+	stale.status = STORE_JOB_SUCCEEDED;
+	expect_ok(store_job_update_fenced(b.st, &stale, e2, &f), f);
+	stale.status = STORE_JOB_CANCELLED;
+	expect_ok(store_job_update_fenced(b.st, &stale, 0, &f), f);
+	read_held(b.st, "m1", &after);
+	ck_assert_int_eq(after.job.status, STORE_JOB_CANCELLED);
+	expect_ok(store_versions_list(b.st, "m1", 0, 10, &vs, &nv, &f), f);
+	ck_assert_uint_eq(nv, 1);
+	free(vs);
 	free(blob);
 	bench_close(&b);
 }
@@ -774,6 +878,185 @@ START_TEST(test_take_not_behind_slow_renew)
 }
 END_TEST
 
+/* ---- the lease stolen between a job's start and its end ---- */
+
+/* Where a store op wrapped below lets node B take m1 over: at the job's
+ * start (its row stored running), at its final commit (which then fails
+ * as on a full disk, so the job reverts to its checkpoint), or at its
+ * save_best version. */
+enum hook_at { HOOK_NONE, HOOK_START, HOOK_FINAL, HOOK_VERSION };
+static store_ops hook_ops;
+static atomic_int hook_at;
+static atomic_int hook_fired;
+
+/* B takes m1's lease and writes the row of m1's last job as its new
+ * owner would: queued, on node B, no steps done. */
+static void
+take_over(store *s)
+{
+	store_job row;
+	uint64_t old, e2 = steal(s, &old);
+	fault f;
+
+	memset(&row, 0, sizeof row);
+	ck_assert_int_eq(store_jobs_each(s, "m1", copy_job, &row, &f), 0);
+	ck_assert_str_ne(row.id, "");
+	row.status = STORE_JOB_QUEUED;
+	row.steps_done = 0;
+	row.finished_ms = 0;
+	snprintf(row.node, sizeof row.node, "B");
+	ck_assert_msg(store_job_update_fenced(s, &row, e2, &f) == 0, "%s",
+	    f.msg);
+	atomic_store(&hook_fired, 1);
+}
+
+/* 1 once: the hook is armed at where (and is disarmed). */
+static int
+hook_due(enum hook_at where)
+{
+	int want = where;
+
+	return atomic_compare_exchange_strong(&hook_at, &want, HOOK_NONE);
+}
+
+static int
+hook_job_update(store *s, const store_job *j, uint64_t epoch, fault *f)
+{
+	if (j->status == STORE_JOB_RUNNING && hook_due(HOOK_START))
+		take_over(s);
+	return real_ops->job_update(s, j, epoch, f);
+}
+
+static int
+hook_progress(store *s, const store_progress *p, fault *f)
+{
+	if (p->job != NULL && p->job->status != STORE_JOB_RUNNING &&
+	    hook_due(HOOK_FINAL)) {
+		take_over(s);
+		return fault_set(f, FAULT_FULL, "the disk is full (test)");
+	}
+	return real_ops->progress_commit(s, p, f);
+}
+
+static int
+hook_version(store *s, const store_version_new *v, store_version *out,
+	     fault *f)
+{
+	if (hook_due(HOOK_VERSION))
+		take_over(s);
+	return real_ops->version_create(s, v, out, f);
+}
+
+/* The bench with the hooks in its store, armed at where. */
+static void
+hook_open(bench *b, double ckpt, enum hook_at where)
+{
+	bench_open(b, 180000, ckpt);
+	real_ops = b->st->ops;
+	hook_ops = *real_ops;
+	hook_ops.job_update = hook_job_update;
+	hook_ops.progress_commit = hook_progress;
+	hook_ops.version_create = hook_version;
+	atomic_store(&hook_fired, 0);
+	atomic_store(&hook_at, where);
+	b->st->ops = &hook_ops;
+}
+
+/* The job ended interrupted on a lost lease, and the store holds B's row
+ * of it as B wrote it. */
+static void
+expect_taken_over(bench *b, const char *id)
+{
+	trainer_job_view v = wait_job(b->tr, id, 1, 20000);
+	held h;
+
+	ck_assert_int_eq(atomic_load(&hook_fired), 1);
+	ck_assert_msg(v.row.status == STORE_JOB_INTERRUPTED, "ended %s: %s",
+	    store_job_status_name(v.row.status), v.error);
+	ck_assert_msg(strstr(v.error, "changed nothing") != NULL, "%s",
+	    v.error);
+	sleep_ms(100);
+	read_held(b->st, "m1", &h);
+	ck_assert_int_eq(h.job.n, 1);
+	ck_assert_msg(h.job.status == STORE_JOB_QUEUED, "B's row was "
+	    "overwritten: %s", store_job_status_name(h.job.status));
+	ck_assert_str_eq(h.job.node, "B");
+	ck_assert_int_eq(h.job.steps_done, 0);
+	ck_assert_uint_eq(leases_held(b->ls), 0);
+	b->st->ops = real_ops;
+}
+
+/* Taken over as the job's start is stored: the lease comes first and the
+ * start is fenced by it, so nothing of A lands. (With the start stored
+ * before the lease was taken, A's row, running and then failed
+ * model_busy, overwrote B's.) */
+START_TEST(test_takeover_at_start)
+{
+	bench b;
+	train_opts o = long_job();
+	trainer_job_view v;
+	fault f;
+
+	hook_open(&b, 0.05, HOOK_START);
+	ck_assert_msg(trainer_submit(b.tr, b.m, &o, "{}", NULL, &v, &f) == 0,
+	    "%s", f.msg);
+	expect_taken_over(&b, v.row.id);
+	bench_close(&b);
+}
+END_TEST
+
+/* Taken over at the final commit of a cancelled job, which fails (a full
+ * disk): the revert to the checkpoint is fenced and writes nothing. (It
+ * stored A's row, failed, over B's.) */
+START_TEST(test_takeover_at_revert)
+{
+	bench b;
+	train_opts o = long_job();
+	trainer_job_view v;
+	held at, later;
+	fault f;
+
+	hook_open(&b, 0.05, HOOK_NONE);
+	ck_assert_msg(trainer_submit(b.tr, b.m, &o, "{}", NULL, &v, &f) == 0,
+	    "%s", f.msg);
+	wait_job(b.tr, v.row.id, 0, 10000);
+	atomic_store(&hook_at, HOOK_FINAL);
+	ck_assert_msg(trainer_cancel(b.tr, v.row.id, &v, &f) == 0, "%s",
+	    f.msg);
+	read_held(b.st, "m1", &at);
+	expect_taken_over(&b, v.row.id);
+	read_held(b.st, "m1", &later);
+	ck_assert_uint_eq(later.step, at.step);
+	ck_assert_uint_eq(later.points, at.points);
+	bench_close(&b);
+}
+END_TEST
+
+/* Taken over as save_best stores its version: no version is stored, and
+ * the job ends there, writing nothing more. (The version was stored.) */
+START_TEST(test_takeover_at_save_best)
+{
+	bench b;
+	train_opts o = long_job();
+	trainer_job_view v;
+	store_version *vs = NULL;
+	size_t nv = 9;
+	fault f;
+
+	hook_open(&b, 0.05, HOOK_VERSION);
+	o.steps = 20;
+	o.eval_every = 5;
+	o.save_best = 1;
+	ck_assert_msg(trainer_submit(b.tr, b.m, &o, "{}", NULL, &v, &f) == 0,
+	    "%s", f.msg);
+	expect_taken_over(&b, v.row.id);
+	expect_ok(store_versions_list(b.st, "m1", 0, 10, &vs, &nv, &f), f);
+	ck_assert_uint_eq(nv, 0);
+	free(vs);
+	bench_close(&b);
+}
+END_TEST
+
 static Suite *
 lease_suite(void)
 {
@@ -785,6 +1068,7 @@ lease_suite(void)
 	tcase_add_test(tc, test_stale_weights_write);
 	tcase_add_test(tc, test_job_node_round_trip);
 	tcase_add_test(tc, test_stale_epoch_changes_nothing);
+	tcase_add_test(tc, test_stale_epoch_fences_rows);
 	if (pg == NULL)
 		tcase_add_test(tc, test_reopen_frees); /* SQLite's recovery */
 	tcase_add_test(tc, test_job_stops_on_fenced_commit);
@@ -792,6 +1076,9 @@ lease_suite(void)
 	tcase_add_test(tc, test_sync_refused_when_leased_elsewhere);
 	tcase_add_test(tc, test_stop_releases);
 	tcase_add_test(tc, test_take_not_behind_slow_renew);
+	tcase_add_test(tc, test_takeover_at_start);
+	tcase_add_test(tc, test_takeover_at_revert);
+	tcase_add_test(tc, test_takeover_at_save_best);
 	if (pg != NULL)
 		tcase_add_test(tc, test_adopt_never_started); /* claims */
 	suite_add_tcase(s, tc);

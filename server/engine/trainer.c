@@ -368,8 +368,15 @@ do_interrupt(trainer *t, task *tk)
 		do_finish(t, j, STORE_JOB_INTERRUPTED, NULL);
 		row = j->row;
 		pthread_mutex_unlock(&t->mu);
-		if (!lost && store_job_update(t->st, &row, &f) < 0)
-			log_error("job %s: %s", row.id, f.msg);
+		/* fenced: a node whose lease is gone leaves the row
+		 * alone */
+		if (!lost && store_job_update_fenced(t->st, &row,
+		    lease_epoch(hold), &f) < 0) {
+			if (f.code == FAULT_FENCED)
+				lease_mark_lost(t->cfg.leases, hold, f.msg);
+			else
+				log_error("job %s: %s", row.id, f.msg);
+		}
 		lease_put(t->cfg.leases, hold);
 		pthread_mutex_lock(&t->mu);
 	}

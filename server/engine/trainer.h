@@ -48,12 +48,14 @@
  * job's slices, commits and revert), trainer_sync.c (steps and weights).
  *
  * Leases (lease.h). With cfg.leases set, a job takes its model's lease
- * before its first step and drops it when it ends; a /step or a weight
- * replacement holds it for its run; every commit carries the lease's
- * epoch. When the lease is lost (the renewer says so, or a commit fails
- * with FAULT_FENCED) the work stops at once and writes nothing more: the
- * job ends interrupted in this node's memory only (its row is the new
- * owner's), live goes back to the stored checkpoint (a read).
+ * before it stores its start and drops it when it ends; a /step or a
+ * weight replacement holds it for its run; every write of that work
+ * carries the lease's epoch (the commits, the job row's start and end,
+ * the revert to the checkpoint, the save_best version). When the lease
+ * is lost (the renewer says so, or such a write fails with FAULT_FENCED)
+ * the work stops at once and writes nothing more: the job ends
+ * interrupted in this node's memory only (its row is the new owner's),
+ * live goes back to the stored checkpoint (a read).
  *
  * Several nodes (store_shared, with leases). A job submitted here is
  * stored owned by this node (store_job_insert_owned) and queued here as

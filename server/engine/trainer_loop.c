@@ -320,21 +320,6 @@ job_start(trainer *t, job *j, model_entry *m, fault *f)
 	int64_t total;
 	double t0 = wallclock_mono();
 
-	if (!trainer_job_resumes(j) && j->row.start_step !=
-	    (int64_t)mlp_step(m->live)) {
-		/* a shared store: live was behind the stored checkpoint when
-		 * job_running stored the start; the row gets the step the job
-		 * really starts at now, before any checkpoint, so that a node
-		 * that takes it over finds the model where the row says */
-		store_job row;
-
-		pthread_mutex_lock(&t->mu);
-		j->row.start_step = (int64_t)mlp_step(m->live);
-		row = j->row;
-		pthread_mutex_unlock(&t->mu);
-		if (store_job_update(t->st, &row, f) < 0)
-			return -1;
-	}
 	memset(&o, 0, sizeof o);
 	o.spec = s;
 	o.order_key = (uint64_t)j->row.start_step;
@@ -640,19 +625,20 @@ revert(trainer *t, job *j, model_entry *m, const store_job *final, fault *f)
 	mlp_destroy(m->live);
 	m->live = old;
 	last = registry_last_loss(m);
-	rc = store_model_revert(t->st, m->id, final, now, &last, f);
+	/* fenced: a node whose lease is gone trims nothing and leaves the
+	 * row the new owner writes alone */
+	rc = store_model_revert_fenced(t->st, m->id, final, now,
+	    lease_epoch(j->hold), &last, f);
 	if (registry_publish(m, last, now, rc < 0 ? NULL : f) < 0)
 		rc = -1;
 	return rc;
 }
 
-/* Marks j running (its first slice): the row is stored after the lock is
- * dropped. */
-static int
-job_running(trainer *t, job *j, model_entry *m, fault *f)
+/* Marks j running (its first slice) in memory; *row gets the row to
+ * store (job_begin stores it, fenced, with no lock held). */
+static void
+job_running(trainer *t, job *j, model_entry *m, store_job *row)
 {
-	store_job row;
-
 	/* the base rate now, so that the running event shows the first
 	 * step's rate (job_start sets the same) */
 	j->rs.lr = j->opts.lr > 0 ? (float)j->opts.lr : m->spec.opt.lr;
@@ -673,15 +659,41 @@ job_running(trainer *t, job *j, model_entry *m, fault *f)
 	j->row.lr = step_rate(j, j->row.steps_total);
 	t->queued_jobs--;
 	do_count_jobs(m, -1, 1);
-	row = j->row;
-	events_job(t->cfg.events, &row);
+	*row = j->row;
+	events_job(t->cfg.events, row);
 	pthread_mutex_unlock(&t->mu);
-	return store_job_update(t->st, &row, f);
+}
+
+/* A job's first slice up to its first step: the model's lease first, then
+ * live refreshed from the stored checkpoint (another node may have moved
+ * it on), then the start stored with the lease's epoch checked in the
+ * same transaction (so the start step it names is the step the job
+ * really starts at, and a node whose lease went meanwhile writes
+ * nothing: FAULT_FENCED), then the plan (job_start). The job is marked
+ * running even when the lease or the refresh failed: its end counts it
+ * as a running job. */
+static int
+job_begin(trainer *t, job *j, model_entry *m, fault *f)
+{
+	store_job row;
+	int rc = lease_acquire(t->cfg.leases, m->id, &j->hold, f);
+
+	if (rc == 0)
+		rc = trainer_loop_refresh(t, m, f);
+	job_running(t, j, m, &row);
+	if (rc == 0)
+		rc = store_job_update_fenced(t->st, &row, lease_epoch(j->hold),
+		    f);
+	if (rc == 0)
+		rc = job_start(t, j, m, f);
+	return rc;
 }
 
 /* The last commit of a job that ends final (row: the row it ends with),
  * or the revert to the checkpoint when what was trained cannot be kept.
- * final and row change when that last commit fails. */
+ * final and row change when that last commit fails. Every write here is
+ * fenced by the job's lease: one that finds the lease gone changes
+ * nothing, and the job ends interrupted with nothing more written. */
 static void
 job_settle(trainer *t, job *j, model_entry *m, store_job_status *final,
 	   store_job *row, fault *f)
@@ -691,20 +703,11 @@ job_settle(trainer *t, job *j, model_entry *m, store_job_status *final,
 
 	fault_clear(&ff);
 	if (!j->rs.started)
-		rc = store_job_update(t->st, row, &ff);
+		rc = store_job_update_fenced(t->st, row, lease_epoch(j->hold),
+		    &ff);
 	else if (!j->rs.revert)
 		rc = trainer_loop_flush(t, j, m, 1, row, &ff);
-	if (rc < 0 && ff.code == FAULT_FENCED) {
-		/* another node has the model: write nothing more */
-		lease_mark_lost(t->cfg.leases, j->hold, ff.msg);
-		*f = ff;
-		*final = STORE_JOB_INTERRUPTED;
-		row->status = *final;
-		row->error = f->msg;
-		trainer_loop_reload(t, m);
-		return;
-	}
-	if (rc < 0 && j->rs.started) {
+	if (rc < 0 && j->rs.started && ff.code != FAULT_FENCED) {
 		/* what was trained cannot be kept: a commit that failed
 		 * fails the job with its reason; the model goes back to its
 		 * stored checkpoint */
@@ -717,6 +720,16 @@ job_settle(trainer *t, job *j, model_entry *m, store_job_status *final,
 			row->error = f->msg;
 		}
 		rc = revert(t, j, m, row, &ff);
+	}
+	if (rc < 0 && ff.code == FAULT_FENCED) {
+		/* another node has the model: write nothing more */
+		lease_mark_lost(t->cfg.leases, j->hold, ff.msg);
+		*f = ff;
+		*final = STORE_JOB_INTERRUPTED;
+		row->status = *final;
+		row->error = f->msg;
+		trainer_loop_reload(t, m);
+		return;
 	}
 	if (rc < 0)
 		log_error("job %s: %s: %s", j->row.id, j->rs.started ?
@@ -762,10 +775,13 @@ restore_best(job *j, model_entry *m)
 /* save_best: the weights of the job's best evaluation become a version of
  * the model named "best", at the best step, with its value (the
  * validation loss, or the training loss without validation). Runs on the
- * model's worker with no lock held; one durable write. A failure (the
- * --max-versions cap, say) is logged and leaves the job's end alone. */
-static void
-save_best(trainer *t, job *j, model_entry *m, store_job *row)
+ * model's worker with no lock held; one durable write, fenced by the
+ * job's lease: -1 with *lost filled (FAULT_FENCED, nothing stored) when
+ * the lease is gone, and the job must write nothing more. Any other
+ * failure (the --max-versions cap, say) is logged and leaves the job's
+ * end alone (0). */
+static int
+save_best(trainer *t, job *j, model_entry *m, store_job *row, fault *lost)
 {
 	run_state *rs = &j->rs;
 	store_version_new v;
@@ -777,7 +793,7 @@ save_best(trainer *t, job *j, model_entry *m, store_job *row)
 	fault f;
 
 	if (rs->best == NULL || rs->stop.best_step <= 0)
-		return;
+		return 0;
 	fault_clear(&f);
 	if ((copy = mlp_create(mlp_get_spec(m->live), &f)) == NULL)
 		goto fail;
@@ -801,8 +817,15 @@ save_best(trainer *t, job *j, model_entry *m, store_job *row)
 	v.name = "best";
 	v.max_versions = t->cfg.max_versions;
 	v.now_ms = wallclock_ms();
-	if (store_version_create(t->st, &v, &out, &f) < 0)
+	v.epoch = lease_epoch(j->hold);
+	if (store_version_create(t->st, &v, &out, &f) < 0) {
+		if (f.code == FAULT_FENCED) {
+			free(blob);
+			*lost = f;
+			return -1;
+		}
 		goto fail;
+	}
 	free(blob);
 	row->best_version = (int64_t)out.version;
 	pthread_mutex_lock(&t->mu);
@@ -811,11 +834,12 @@ save_best(trainer *t, job *j, model_entry *m, store_job *row)
 	log_info("job %s: best step %lld saved as version %llu of model %s",
 	    j->row.id, (long long)rs->stop.best_step,
 	    (unsigned long long)out.version, m->id);
-	return;
+	return 0;
 fail:
 	free(blob);
 	log_warn("job %s: the best step %lld was not saved as a version: %s",
 	    j->row.id, (long long)rs->stop.best_step, f.msg);
+	return 0;
 }
 
 /* A job that yields keeps its rows while the rows kept by all the queued
@@ -888,11 +912,8 @@ trainer_loop_run(trainer *t, task *tk)
 	pthread_mutex_unlock(&t->mu);
 	if (!j->rs.started)
 		j->rs.began = wallclock_mono();
-	if (!j->rs.started && (job_running(t, j, m, &f) < 0 ||
-	    lease_acquire(t->cfg.leases, m->id, &j->hold, &f) < 0 ||
-	    trainer_loop_refresh(t, m, &f) < 0 ||
-	    job_start(t, j, m, &f) < 0))
-		end = SLICE_FAILED;
+	if (!j->rs.started && job_begin(t, j, m, &f) < 0)
+		end = f.code == FAULT_FENCED ? SLICE_LOST : SLICE_FAILED;
 	else
 		end = run_slice(t, j, m, &f);
 	if (end == SLICE_YIELD) {
@@ -936,8 +957,14 @@ trainer_loop_run(trainer *t, task *tk)
 	}
 	control_fields(t, j, &row);
 	if (!j->forget && (final == STORE_JOB_SUCCEEDED ||
-	    final == STORE_JOB_CANCELLED) && j->opts.save_best)
-		save_best(t, j, m, &row);
+	    final == STORE_JOB_CANCELLED) && j->opts.save_best &&
+	    save_best(t, j, m, &row, &f) < 0) {
+		/* fenced: the model is another node's now */
+		lost = 1;
+		final = STORE_JOB_INTERRUPTED;
+		row.status = final;
+		row.error = f.msg;
+	}
 	if (!j->forget && (final == STORE_JOB_SUCCEEDED ||
 	    final == STORE_JOB_CANCELLED))
 		restore_best(j, m);

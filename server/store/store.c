@@ -187,7 +187,15 @@ int
 store_model_revert(store *s, const char *id, const store_job *job,
 		   int64_t now_ms, double *last_loss, fault *f)
 {
-	return s->ops->model_revert(s, id, job, now_ms, last_loss, f);
+	return s->ops->model_revert(s, id, job, now_ms, 0, last_loss, f);
+}
+
+int
+store_model_revert_fenced(store *s, const char *id, const store_job *job,
+			  int64_t now_ms, uint64_t epoch, double *last_loss,
+			  fault *f)
+{
+	return s->ops->model_revert(s, id, job, now_ms, epoch, last_loss, f);
 }
 
 int
@@ -287,7 +295,17 @@ store_job_insert(store *s, const store_job *j, fault *f)
 int
 store_job_update(store *s, const store_job *j, fault *f)
 {
-	return s->ops->job_update(s, j, f);
+	return s->ops->job_update(s, j, 0, f);
+}
+
+int
+store_job_update_fenced(store *s, const store_job *j, uint64_t epoch,
+			fault *f)
+{
+	/* the lease checked is the one of the job's model */
+	if (epoch != 0 && store_check_id(j->model_id, "model", f) != 0)
+		return -1;
+	return s->ops->job_update(s, j, epoch, f);
 }
 
 int

@@ -335,6 +335,14 @@ int store_model_checkpoint(store *s, const char *id, void **blob,
 int store_model_revert(store *s, const char *id, const store_job *job,
 		       int64_t now_ms, double *last_loss, fault *f);
 
+/* store_model_revert fenced by epoch (the writer's lease epoch on the
+ * model; 0: unfenced, the same as store_model_revert): when epoch is not
+ * the model's lease epoch any more it changes nothing (neither the
+ * history nor the job row) and fails with FAULT_FENCED. */
+int store_model_revert_fenced(store *s, const char *id, const store_job *job,
+			      int64_t now_ms, uint64_t epoch,
+			      double *last_loss, fault *f);
+
 /* Points with step > since, ascending, at most limit, into a malloc'd
  * array. */
 int store_loss_query(store *s, const char *model_id, uint64_t since,
@@ -381,6 +389,14 @@ int store_job_insert(store *s, const store_job *j, fault *f);
 
 /* Updates status, steps_done, loss, error, started and finished. */
 int store_job_update(store *s, const store_job *j, fault *f);
+
+/* store_job_update fenced by epoch (the writer's lease epoch on the job's
+ * model, j->model_id; 0: unfenced, the same as store_job_update): when
+ * epoch is not that model's lease epoch any more it changes nothing and
+ * fails with FAULT_FENCED, so a node whose lease is gone never overwrites
+ * the row the new owner writes. */
+int store_job_update_fenced(store *s, const store_job *j, uint64_t epoch,
+			    fault *f);
 
 /* Calls cb for each job of model_id (all models when NULL), oldest first;
  * stops on a non-zero return from cb and returns it. */
@@ -432,18 +448,22 @@ typedef struct store_version_new {
 	const char *name;        /* NULL or "" for none; < STORE_VNAME_MAX */
 	size_t max_versions;     /* the model's cap (--max-versions); 0: none */
 	int64_t now_ms;
+	uint64_t epoch;          /* the writer's lease epoch on the model
+	                            (the trainer's save_best); 0: unfenced */
 } store_version_new;
 
 /* Saves v as the model's next version, in one transaction, durably; *out
  * (may be NULL) gets the row as stored. FAULT_LIMIT (nothing stored) when
  * the model already has max_versions versions; FAULT_INVALID for no such
- * model. This is also the trainer's entry point to save a version (keep
+ * model; with v->epoch set, FAULT_FENCED (nothing stored) when that epoch
+ * is not the model's lease epoch any more. This is also the trainer's entry point to save a version (keep
  * the best step): it takes the blob of the live net as blob_save made it,
  * e.g.
  *     store_version_new v = { .model_id = m->id, .blob = b, .blob_len =
  *         len, .step = mlp_step(m->live), .loss = loss, .val_loss = vl,
  *         .val_accuracy = va, .val_step = vs, .name = "best",
- *         .max_versions = cap, .now_ms = wallclock_ms() };
+ *         .max_versions = cap, .now_ms = wallclock_ms(),
+ *         .epoch = lease_epoch(hold) };
  *     store_version_create(st, &v, &row, &f);
  * Thread-safe; called with no lock of the engine held (registry.h). */
 int store_version_create(store *s, const store_version_new *v,
@@ -507,11 +527,12 @@ int store_aliases_list(store *s, const char *model_id, store_alias **out,
  * progress holds the model's lease: a row naming the node, an expiry the
  * node renews, and an epoch (a fencing token) that grows by one every
  * time the lease changes hands and is never reused. Every such write
- * carries the epoch (store_progress.epoch, store_model_set_weights_fenced)
- * and checks it in its own transaction: a write whose epoch is not the
- * model's lease epoch any more, or whose lease was released, changes
- * nothing and fails with FAULT_FENCED (the way Temporal fences shard
- * owners with range_id). A lease that expired but that nobody took since
+ * carries the epoch (store_progress.epoch, store_model_set_weights_fenced,
+ * store_job_update_fenced, store_model_revert_fenced,
+ * store_version_new.epoch) and checks it in its own transaction: a write
+ * whose epoch is not the model's lease epoch any more, or whose lease was
+ * released, changes nothing and fails with FAULT_FENCED (the way Temporal
+ * fences shard owners with range_id). A lease that expired but that nobody took since
  * still fences nothing: no other node can have written meanwhile, and a
  * renew brings it back. Times: PostgreSQL's clock (now()), so the nodes'
  * clocks need not agree; SQLite's, the local clock. On SQLite one node

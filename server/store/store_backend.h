@@ -48,7 +48,7 @@ typedef struct store_ops {
 	int (*model_checkpoint)(store *s, const char *id, void **blob,
 	    size_t *len, uint64_t *step, fault *f);
 	int (*model_revert)(store *s, const char *id, const store_job *job,
-	    int64_t now_ms, double *last_loss, fault *f);
+	    int64_t now_ms, uint64_t epoch, double *last_loss, fault *f);
 
 	/* training data */
 	int (*batch_insert)(store *s, const char *model_id, const float *x,
@@ -81,7 +81,8 @@ typedef struct store_ops {
 
 	/* jobs */
 	int (*job_insert)(store *s, const store_job *j, fault *f);
-	int (*job_update)(store *s, const store_job *j, fault *f);
+	int (*job_update)(store *s, const store_job *j, uint64_t epoch,
+	    fault *f);
 	int (*jobs_each)(store *s, const char *model_id, int (*cb)(void *arg,
 	    const store_job *j), void *arg, fault *f);
 
@@ -112,8 +113,10 @@ typedef struct store_ops {
 	int (*aliases_list)(store *s, const char *model_id, store_alias **out,
 	    size_t *n, fault *f);
 
-	/* leases (the fenced writes: progress_commit with p->epoch, and
-	 * model_set_weights_fenced, called only with epoch != 0) */
+	/* leases (the fenced writes: progress_commit with p->epoch,
+	 * job_update and model_revert with epoch, version_create with
+	 * v->epoch, each 0 when unfenced, and model_set_weights_fenced,
+	 * called only with epoch != 0) */
 	int (*lease_take)(store *s, const char *model_id, const char *node_id,
 	    int64_t ttl_ms, uint64_t *epoch, char *holder, size_t holder_len,
 	    fault *f);

@@ -293,7 +293,7 @@ void pg_floats_le(void *p, size_t n);
 
 /* pg_jobs.c */
 int pg_job_insert(store *s, const store_job *j, fault *f);
-int pg_job_update(store *s, const store_job *j, fault *f);
+int pg_job_update(store *s, const store_job *j, uint64_t epoch, fault *f);
 int pg_jobs_each(store *s, const char *model_id,
 		 int (*cb)(void *arg, const store_job *j), void *arg,
 		 fault *f);
@@ -422,7 +422,8 @@ int pg_loss_range(store *s, const char *model_id, store_series series,
 		  uint64_t from, uint64_t to, size_t max_points,
 		  store_loss_window **out, size_t *n, fault *f);
 int pg_model_revert(store *s, const char *id, const store_job *job,
-		    int64_t now_ms, double *last_loss, fault *f);
+		    int64_t now_ms, uint64_t epoch, double *last_loss,
+		    fault *f);
 
 /* Inside a write transaction on c (store_model_set_weights): drops the
  * model's loss history and validation points past step. */

@@ -138,18 +138,30 @@ pg_job_insert(store *s, const store_job *j, fault *f)
 	return pg_write_tx((pg_store *)s, do_job_insert, (void *)j, f);
 }
 
+/* A job row to update, fenced by epoch (0: unfenced). */
+struct job_update {
+	const store_job *j;
+	uint64_t epoch;
+};
+
 static int
 do_job_update(pg_conn *c, void *arg, fault *f)
 {
-	return pg_job_update_row(c, arg, f);
+	const struct job_update *u = arg;
+
+	if (pg_lease_check(c, u->j->model_id, u->epoch, f) != 0)
+		return -1;
+	return pg_job_update_row(c, u->j, f);
 }
 
 int
-pg_job_update(store *s, const store_job *j, fault *f)
+pg_job_update(store *s, const store_job *j, uint64_t epoch, fault *f)
 {
+	struct job_update u = { j, epoch };
+
 	if (pg_job_check(j, 0, f) != 0)
 		return -1;
-	return pg_write_tx((pg_store *)s, do_job_update, (void *)j, f);
+	return pg_write_tx((pg_store *)s, do_job_update, &u, f);
 }
 
 /* Where pg_jobs_each is, and copies of the page of rows read last. */

@@ -6,7 +6,8 @@
  * and validation points to their levels (hist_write.c over pg_history.c's
  * io: the tails in one statement, the rows in one pipeline) and updates
  * the job row, so a crash keeps all of it or none. A revert trims the
- * history back to the checkpointed step in one transaction too.
+ * history back to the checkpointed step in one transaction too, fenced
+ * by the epoch the same way (pg_lease_check).
  */
 #include "pg_hist.h"
 
@@ -83,6 +84,7 @@ struct revert {
 	const char *id;
 	const store_job *job;
 	int64_t now_ms;
+	uint64_t epoch;   /* fenced by it; 0: unfenced */
 	double last_loss; /* out */
 };
 
@@ -91,7 +93,8 @@ do_revert(pg_conn *c, void *arg, fault *f)
 {
 	struct revert *r = arg;
 
-	if (pg_history_to_checkpoint(c, r->id, r->now_ms, &r->last_loss,
+	if (pg_lease_check(c, r->id, r->epoch, f) != 0 ||
+	    pg_history_to_checkpoint(c, r->id, r->now_ms, &r->last_loss,
 	    f) != 0)
 		return -1;
 	if (r->job != NULL)
@@ -101,9 +104,9 @@ do_revert(pg_conn *c, void *arg, fault *f)
 
 int
 pg_model_revert(store *s, const char *id, const store_job *job,
-		int64_t now_ms, double *last_loss, fault *f)
+		int64_t now_ms, uint64_t epoch, double *last_loss, fault *f)
 {
-	struct revert r = { id, job, now_ms, NAN };
+	struct revert r = { id, job, now_ms, epoch, NAN };
 
 	if (id == NULL)
 		return fault_set(f, FAULT_INVALID, "no model id given");

@@ -81,7 +81,8 @@ do_version_create(pg_conn *c, void *arg, fault *f)
 	int64_t last, count;
 	double loss = NAN;
 
-	if (pg_model_need(c, in->model_id, 1, f) != 0 ||
+	if (pg_lease_check(c, in->model_id, in->epoch, f) != 0 ||
+	    pg_model_need(c, in->model_id, 1, f) != 0 ||
 	    vq_int(c, "SELECT count(*) FROM versions WHERE model_id = $1",
 	    in->model_id, -1, &count, f, "counting versions") != 0)
 		return -1;

@@ -144,7 +144,8 @@ int sq_models_stamps(store *s, int (*cb)(void *arg,
 int sq_model_get(store *s, const char *id, int (*cb)(void *arg,
 		 const store_model *m), void *arg, fault *f);
 int sq_model_revert(store *s, const char *id, const store_job *job,
-		    int64_t now_ms, double *last_loss, fault *f);
+		    int64_t now_ms, uint64_t epoch, double *last_loss,
+		    fault *f);
 int sq_batch_insert(store *s, const char *model_id, const float *x,
 		    const float *y, size_t n, uint32_t nin, uint32_t nout,
 		    int64_t max_samples, int64_t now_ms, int64_t *batch_id,
@@ -171,7 +172,7 @@ int sq_loss_range(store *s, const char *model_id, store_series series,
 		  uint64_t from, uint64_t to, size_t max_points,
 		  store_loss_window **out, size_t *n, fault *f);
 int sq_job_insert(store *s, const store_job *j, fault *f);
-int sq_job_update(store *s, const store_job *j, fault *f);
+int sq_job_update(store *s, const store_job *j, uint64_t epoch, fault *f);
 int sq_job_get(store *s, const char *job_id,
 	       int (*cb)(void *arg, const store_job *j), void *arg, fault *f);
 int sq_jobs_each(store *s, const char *model_id,

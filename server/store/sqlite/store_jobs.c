@@ -166,18 +166,30 @@ sq_job_insert(store *s, const store_job *j, fault *f)
 	return db_write_tx(s, do_job_insert, (void *)j, f);
 }
 
+/* A job row to update, fenced by epoch (0: unfenced). */
+struct job_update {
+	const store_job *j;
+	uint64_t epoch;
+};
+
 static int
 do_job_update(conn *c, void *arg, fault *f)
 {
-	return job_update_row(c, arg, f);
+	const struct job_update *u = arg;
+
+	if (lease_check(c, u->j->model_id, u->epoch, f) != 0)
+		return -1;
+	return job_update_row(c, u->j, f);
 }
 
 int
-sq_job_update(store *s, const store_job *j, fault *f)
+sq_job_update(store *s, const store_job *j, uint64_t epoch, fault *f)
 {
+	struct job_update u = { j, epoch };
+
 	if (job_check(j, 0, f) != 0)
 		return -1;
-	return db_write_tx(s, do_job_update, (void *)j, f);
+	return db_write_tx(s, do_job_update, &u, f);
 }
 
 /* Where store_jobs_each is, and a copy of the row it read last. */

@@ -2,7 +2,8 @@
  * store_lease: the lease table (schema/mlpd-7.sql) of the SQLite backend:
  * take, renew and release a model's lease (sq_lease_*), and the epoch
  * check that the fenced writes run inside their own transaction
- * (lease_check, for store_progress.c and store_models.c), and the
+ * (lease_check, for store_progress.c, store_models.c, store_jobs.c and
+ * store_versions.c), and the
  * release of a past run's leases at open (lease_free_all: the owner lock
  * file says that run is dead, so they are free whatever node id this run
  * has). store.h, "leases", has the contract; times are the local clock

@@ -423,6 +423,7 @@ struct revert {
 	const char *id;
 	const store_job *job;
 	int64_t now_ms;
+	uint64_t epoch;   /* fenced by it; 0: unfenced */
 	double last_loss; /* out */
 };
 
@@ -431,7 +432,8 @@ do_model_revert(conn *c, void *arg, fault *f)
 {
 	struct revert *r = arg;
 
-	if (to_checkpoint(c, r->id, r->now_ms, &r->last_loss, f) != 0)
+	if (lease_check(c, r->id, r->epoch, f) != 0 ||
+	    to_checkpoint(c, r->id, r->now_ms, &r->last_loss, f) != 0)
 		return -1;
 	if (r->job != NULL)
 		return job_update_row(c, r->job, f);
@@ -440,9 +442,9 @@ do_model_revert(conn *c, void *arg, fault *f)
 
 int
 sq_model_revert(store *s, const char *id, const store_job *job,
-		int64_t now_ms, double *last_loss, fault *f)
+		int64_t now_ms, uint64_t epoch, double *last_loss, fault *f)
 {
-	struct revert r = { id, job, now_ms, NAN };
+	struct revert r = { id, job, now_ms, epoch, NAN };
 
 	if (id == NULL)
 		return fault_set(f, FAULT_INVALID, "no model id given");

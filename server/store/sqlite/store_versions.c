@@ -158,7 +158,8 @@ do_version_create(conn *c, void *arg, fault *f)
 	double loss = NAN;
 	int rc = SQLITE_OK;
 
-	if (model_need(c, in->model_id, f) != 0 ||
+	if (lease_check(c, in->model_id, in->epoch, f) != 0 ||
+	    model_need(c, in->model_id, f) != 0 ||
 	    query_int(c, Q_COUNT_VERSIONS, in->model_id, -1, &count,
 	    f, "counting versions") != 0)
 		return -1;
