@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "act.h"
+#include "blas_tune.h"
 #include "fault.h"
 #include "mlp.h"
 #include "optim.h"
@@ -2039,6 +2040,37 @@ START_TEST(test_divergence)
 }
 END_TEST
 
+/* The kernel choice: only an unset OPENBLAS_CORETYPE, an AVX2 core and an
+ * AVX-512 CPU together ask for a re-exec; a user's variable, whatever its
+ * value, never does, so the executed process cannot execute again. */
+START_TEST(test_blas_tune_decision)
+{
+	ck_assert_int_eq(blas_tune_wanted(NULL, "Haswell", 1), 1);
+	ck_assert_int_eq(blas_tune_wanted(NULL, "ZEN", 1), 1);
+	ck_assert_int_eq(blas_tune_wanted(NULL, "Haswell", 0), 0);
+	ck_assert_int_eq(blas_tune_wanted(NULL, "SkylakeX", 1), 0);
+	ck_assert_int_eq(blas_tune_wanted(NULL, "Cooperlake", 1), 0);
+	ck_assert_int_eq(blas_tune_wanted(NULL, "unknown", 1), 0);
+	ck_assert_int_eq(blas_tune_wanted(NULL, NULL, 1), 0);
+	ck_assert_int_eq(blas_tune_wanted("Haswell", "Haswell", 1), 0);
+	ck_assert_int_eq(blas_tune_wanted("", "Haswell", 1), 0);
+	ck_assert_int_eq(blas_tune_wanted(BLAS_TUNE_CORETYPE, "Haswell", 1),
+	    0);
+
+	ck_assert_int_eq(blas_tune_classify(NULL, NULL), BLAS_TUNE_DEFAULT);
+	ck_assert_int_eq(blas_tune_classify(NULL, "1"), BLAS_TUNE_DEFAULT);
+	ck_assert_int_eq(blas_tune_classify("Haswell", NULL), BLAS_TUNE_USER);
+	ck_assert_int_eq(blas_tune_classify(BLAS_TUNE_CORETYPE, NULL),
+	    BLAS_TUNE_USER);
+	ck_assert_int_eq(blas_tune_classify("Haswell", "1"), BLAS_TUNE_USER);
+	ck_assert_int_eq(blas_tune_classify(BLAS_TUNE_CORETYPE, "1"),
+	    BLAS_TUNE_AUTO);
+	ck_assert_str_eq(blas_tune_state_name(BLAS_TUNE_AUTO), "auto");
+	ck_assert_str_eq(blas_tune_state_name(BLAS_TUNE_USER), "user");
+	ck_assert(blas_tune_core() != NULL && blas_tune_core()[0] != '\0');
+}
+END_TEST
+
 static Suite *
 core_suite(void)
 {
@@ -2062,6 +2094,7 @@ core_suite(void)
 	tcase_add_test(tc, test_act_backward);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_fault);
+	tcase_add_test(tc, test_blas_tune_decision);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("optim");
