@@ -445,6 +445,28 @@ START_TEST(test_act_sigmoid_block)
 }
 END_TEST
 
+/* The sigmoid's derivative over a long block (the vector path where there
+ * is one, and a tail): every element exactly delta (g (1 - g)) in float,
+ * as the scalar loop computes it. */
+START_TEST(test_act_sigmoid_backward_block)
+{
+	enum { N = 4099 };
+	static float g[N], d[N], want[N];
+	uint32_t seed = 7;
+
+	for (int i = 0; i < N; i++) {
+		g[i] = frand(&seed, 0.0f, 1.0f);
+		d[i] = frand(&seed, -3.0f, 3.0f);
+		want[i] = d[i] * (g[i] * (1.0f - g[i]));
+	}
+	act_backward(ACT_SIGMOID, g, d, N);
+	for (int i = 0; i < N; i++)
+		ck_assert_msg(memcmp(&d[i], &want[i], sizeof(float)) == 0,
+			      "element %d: %.9g, want %.9g", i, (double)d[i],
+			      (double)want[i]);
+}
+END_TEST
+
 START_TEST(test_act_softmax)
 {
 	/* The second row is the first plus 1000: exp() would overflow without
@@ -634,7 +656,7 @@ END_TEST
  * an ulp of cblas_saxpy, and say whether a weight went non-finite. */
 START_TEST(test_optim_sgd_fused)
 {
-	const size_t lens[] = {1, 7, 8, 9, 1003};
+	const size_t lens[] = {1, 7, 8, 9, 15, 16, 17, 33, 1003};
 	optim_params p;
 	rng r;
 
@@ -671,7 +693,7 @@ START_TEST(test_optim_sgd_fused)
 		if (rc < 0)
 			goto next;
 		ck_assert_int_eq(rc, 1);
-		/* overflow the last weight (the tail when n % 8 != 0), then
+		/* overflow the last weight (the tail when n is not a multiple of the lanes), then
 		 * the first (the vector body when n >= 8) */
 		w[n - 1] = FLT_MAX;
 		g[n - 1] = -FLT_MAX;
@@ -2090,6 +2112,7 @@ core_suite(void)
 	tc = tcase_create("act");
 	tcase_add_test(tc, test_act_forward);
 	tcase_add_test(tc, test_act_sigmoid_block);
+	tcase_add_test(tc, test_act_sigmoid_backward_block);
 	tcase_add_test(tc, test_act_softmax);
 	tcase_add_test(tc, test_act_backward);
 	tcase_add_test(tc, test_names);
