@@ -14,6 +14,7 @@
 #include <sys/select.h>
 #include <unistd.h>
 
+#include "blas_tune.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -70,6 +71,24 @@ wait_signal(void)
 	}
 }
 
+/* Says once what blas_tune_exec did, when it did anything. */
+static void
+log_blas(void)
+{
+	switch (blas_tune_get_state()) {
+	case BLAS_TUNE_AUTO:
+		log_info("OpenBLAS: using %s kernels on this AVX-512 CPU (set "
+		    "OPENBLAS_CORETYPE to choose)", blas_tune_core());
+		break;
+	case BLAS_TUNE_FAILED:
+		log_warn("OpenBLAS: could not execute mlpd again with its "
+		    "AVX-512 kernels; using %s", blas_tune_core());
+		break;
+	default:
+		break;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -78,6 +97,8 @@ main(int argc, char **argv)
 	daemon_ctx *d;
 	int sig;
 
+	/* first: it may execute mlpd again with OpenBLAS's AVX-512 kernels */
+	blas_tune_exec(argv);
 	fault_clear(&f);
 	config_default(&cfg);
 	switch (config_parse(&cfg, argc, argv, &f)) {
@@ -90,6 +111,7 @@ main(int argc, char **argv)
 		break;
 	}
 	log_set_level(cfg.level);
+	log_blas();
 	if (install_signals() < 0) {
 		fprintf(stderr, "mlpd: cannot install signal handlers: %s\n",
 		    strerror(errno));

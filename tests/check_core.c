@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "act.h"
+#include "blas_tune.h"
 #include "fault.h"
 #include "mlp.h"
 #include "optim.h"
@@ -444,6 +445,28 @@ START_TEST(test_act_sigmoid_block)
 }
 END_TEST
 
+/* The sigmoid's derivative over a long block (the vector path where there
+ * is one, and a tail): every element exactly delta (g (1 - g)) in float,
+ * as the scalar loop computes it. */
+START_TEST(test_act_sigmoid_backward_block)
+{
+	enum { N = 4099 };
+	static float g[N], d[N], want[N];
+	uint32_t seed = 7;
+
+	for (int i = 0; i < N; i++) {
+		g[i] = frand(&seed, 0.0f, 1.0f);
+		d[i] = frand(&seed, -3.0f, 3.0f);
+		want[i] = d[i] * (g[i] * (1.0f - g[i]));
+	}
+	act_backward(ACT_SIGMOID, g, d, N);
+	for (int i = 0; i < N; i++)
+		ck_assert_msg(memcmp(&d[i], &want[i], sizeof(float)) == 0,
+			      "element %d: %.9g, want %.9g", i, (double)d[i],
+			      (double)want[i]);
+}
+END_TEST
+
 START_TEST(test_act_softmax)
 {
 	/* The second row is the first plus 1000: exp() would overflow without
@@ -633,7 +656,7 @@ END_TEST
  * an ulp of cblas_saxpy, and say whether a weight went non-finite. */
 START_TEST(test_optim_sgd_fused)
 {
-	const size_t lens[] = {1, 7, 8, 9, 1003};
+	const size_t lens[] = {1, 7, 8, 9, 15, 16, 17, 33, 1003};
 	optim_params p;
 	rng r;
 
@@ -670,7 +693,7 @@ START_TEST(test_optim_sgd_fused)
 		if (rc < 0)
 			goto next;
 		ck_assert_int_eq(rc, 1);
-		/* overflow the last weight (the tail when n % 8 != 0), then
+		/* overflow the last weight (the tail when n is not a multiple of the lanes), then
 		 * the first (the vector body when n >= 8) */
 		w[n - 1] = FLT_MAX;
 		g[n - 1] = -FLT_MAX;
@@ -2039,6 +2062,37 @@ START_TEST(test_divergence)
 }
 END_TEST
 
+/* The kernel choice: only an unset OPENBLAS_CORETYPE, an AVX2 core and an
+ * AVX-512 CPU together ask for a re-exec; a user's variable, whatever its
+ * value, never does, so the executed process cannot execute again. */
+START_TEST(test_blas_tune_decision)
+{
+	ck_assert_int_eq(blas_tune_wanted(NULL, "Haswell", 1), 1);
+	ck_assert_int_eq(blas_tune_wanted(NULL, "ZEN", 1), 1);
+	ck_assert_int_eq(blas_tune_wanted(NULL, "Haswell", 0), 0);
+	ck_assert_int_eq(blas_tune_wanted(NULL, "SkylakeX", 1), 0);
+	ck_assert_int_eq(blas_tune_wanted(NULL, "Cooperlake", 1), 0);
+	ck_assert_int_eq(blas_tune_wanted(NULL, "unknown", 1), 0);
+	ck_assert_int_eq(blas_tune_wanted(NULL, NULL, 1), 0);
+	ck_assert_int_eq(blas_tune_wanted("Haswell", "Haswell", 1), 0);
+	ck_assert_int_eq(blas_tune_wanted("", "Haswell", 1), 0);
+	ck_assert_int_eq(blas_tune_wanted(BLAS_TUNE_CORETYPE, "Haswell", 1),
+	    0);
+
+	ck_assert_int_eq(blas_tune_classify(NULL, NULL), BLAS_TUNE_DEFAULT);
+	ck_assert_int_eq(blas_tune_classify(NULL, "1"), BLAS_TUNE_DEFAULT);
+	ck_assert_int_eq(blas_tune_classify("Haswell", NULL), BLAS_TUNE_USER);
+	ck_assert_int_eq(blas_tune_classify(BLAS_TUNE_CORETYPE, NULL),
+	    BLAS_TUNE_USER);
+	ck_assert_int_eq(blas_tune_classify("Haswell", "1"), BLAS_TUNE_USER);
+	ck_assert_int_eq(blas_tune_classify(BLAS_TUNE_CORETYPE, "1"),
+	    BLAS_TUNE_AUTO);
+	ck_assert_str_eq(blas_tune_state_name(BLAS_TUNE_AUTO), "auto");
+	ck_assert_str_eq(blas_tune_state_name(BLAS_TUNE_USER), "user");
+	ck_assert(blas_tune_core() != NULL && blas_tune_core()[0] != '\0');
+}
+END_TEST
+
 static Suite *
 core_suite(void)
 {
@@ -2058,10 +2112,12 @@ core_suite(void)
 	tc = tcase_create("act");
 	tcase_add_test(tc, test_act_forward);
 	tcase_add_test(tc, test_act_sigmoid_block);
+	tcase_add_test(tc, test_act_sigmoid_backward_block);
 	tcase_add_test(tc, test_act_softmax);
 	tcase_add_test(tc, test_act_backward);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_fault);
+	tcase_add_test(tc, test_blas_tune_decision);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("optim");

@@ -139,7 +139,7 @@ else
 fi
 check "every family has HELP and TYPE" \
     "$(grep -c '^# HELP mlpd_' "$tmp/metrics"):$(grep -c '^# TYPE mlpd_' "$tmp/metrics")" \
-    "10:10"
+    "11:11"
 
 C=mlpd_http_connections_closed_total
 check "no connection closed for a slow request" \
@@ -198,6 +198,12 @@ check "jobs by state" \
 check "queue depth is 0" "$(sample mlpd_job_queue_depth)" 0
 check "the node is named, its label escaped" \
     "$(grep -cxF 'mlpd_node_info{node="node-\"1\\"} 1' "$tmp/metrics")" 1
+check "the BLAS kernel set and who chose it" \
+    "$(grep -cxE 'mlpd_blas_info\{core="[A-Za-z0-9]+",choice="(default|user|auto|failed)"\} 1' "$tmp/metrics")" 1
+if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+	check "an OPENBLAS_CORETYPE from the environment is the user's" \
+	    "$(grep -c '^mlpd_blas_info{.*choice="user"' "$tmp/metrics")" 1
+fi
 check_true "database size > 0" gt "$(sample mlpd_database_size_bytes)" 0
 
 finish

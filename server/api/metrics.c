@@ -4,6 +4,8 @@
  */
 #include "metrics.h"
 
+#include "blas_tune.h"
+
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -449,6 +451,18 @@ put_node(FILE *o, const metrics *m)
 	fputs("\"} 1\n", o);
 }
 
+/* mlpd_blas_info: the OpenBLAS kernel set in use and who chose it. */
+static void
+put_blas(FILE *o)
+{
+	put_family(o, "mlpd_blas_info", "gauge",
+	    "OpenBLAS's kernel set (core) and who chose it (choice: default, "
+	    "user, auto, failed); always 1.");
+	/* the names are OpenBLAS's own, plain words: nothing to escape */
+	fprintf(o, "mlpd_blas_info{core=\"%s\",choice=\"%s\"} 1\n",
+	    blas_tune_core(), blas_tune_state_name(blas_tune_get_state()));
+}
+
 char *
 metrics_render(metrics *m, registry *reg, trainer *tr, store *st,
 	       const http_server *hs, size_t *len)
@@ -465,6 +479,8 @@ metrics_render(metrics *m, registry *reg, trainer *tr, store *st,
 		put_durations(o, m);
 	if (m && m->node[0] != '\0')
 		put_node(o, m);
+	if (m)
+		put_blas(o);
 	if (hs)
 		put_closed(o, hs);
 	if (reg)

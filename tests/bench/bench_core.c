@@ -22,6 +22,12 @@
  *     torch.set_num_threads(1) does not reach Debian's OpenBLAS, whose
  *     second thread made PyTorch 2-4x slower on a busy machine and faster
  *     on an idle one, so the ratio swung from 1.8 to 4.
+ *     bench_core first calls blas_tune_exec as mlpd does; when that chose
+ *     OpenBLAS's AVX-512 kernels (it re-executed with OPENBLAS_CORETYPE
+ *     set), PyTorch runs twice: as Debian ships it (the variable removed
+ *     for its child: ratio_vs_torch) and with the same kernels as mlpd
+ *     (ratio_vs_torch_same_blas). Otherwise the child inherits the
+ *     environment as it is and the two ratios are the same run's.
  * The runs are interleaved in ROUNDS short slices, so that they all see the
  * same background load; each figure is the median over the slices with
  * [min - max] after it, ratios are taken slice by slice within a round,
@@ -33,6 +39,8 @@
  *   samples_per_s=N gflops=N pct_of_sgemm=N ratio_vs_fann=N
  *   ratio_vs_torch=N ratio_vs_torch_cpu=N pct_of_sgemm_range=LO..HI
  *   ratio_vs_torch_range=LO..HI samples_per_cpu_s=N pct_of_sgemm_cpu=N
+ *   blas_core=NAME blas_choice=WORD ratio_vs_torch_same_blas=N
+ *   ratio_vs_torch_same_blas_cpu=N
  * It measures and never judges: the exit status is non-zero only for a bad
  * option, unreadable data that was asked for, or a training fault.
  */
@@ -58,6 +66,7 @@
 #include <floatfann.h> /* fann_type is float */
 #endif
 
+#include "blas_tune.h"
 #include "idx.h"
 #include "mlp.h"
 #include "peer_torch.h"
@@ -414,8 +423,9 @@ static void
 blas_description(char *buf, size_t size)
 {
 #ifdef OPENBLAS_VERSION
-	snprintf(buf, size, "%s, core %s, %d thread(s) in use",
-		 openblas_get_config(), openblas_get_corename(),
+	snprintf(buf, size, "%s, core %s (chosen by: %s), %d thread(s) in "
+		 "use", openblas_get_config(), openblas_get_corename(),
+		 blas_tune_state_name(blas_tune_get_state()),
 		 openblas_get_num_threads());
 #else
 	snprintf(buf, size, "unknown CBLAS");
@@ -956,18 +966,51 @@ print_setup(const bench_opts *o, const mlp_spec *spec, const char *what)
 	fflush(stdout);
 }
 
+/* Prints one PyTorch run (label says which) and its ratios to mlpd's;
+ * *ratio, *cpu_ratio and range get the figures for the last line. */
+static void
+report_torch(bench_run *run, bench_run *torch, peer_torch *pt,
+	     const char *label, size_t batch, double *ratio, double *cpu_ratio,
+	     char *range, size_t range_size)
+{
+	spread sp, sq;
+
+	sp = spread_rate(torch, (double)batch, 0);
+	torch->per_s = sp.med;
+	torch->loss_end = peer_torch_loss(pt);
+	printf("torch    : %.0f samples/s [%.0f - %.0f] (%s; %s; OpenBLAS "
+	       "and torch on 1 thread; random data of the same shape; "
+	       "%.2f s, cpu/wall %.2f; loss %.4f -> %.4f)\n",
+	       sp.med, sp.lo, sp.hi, pt->what, label, torch->elapsed,
+	       torch->cpu / torch->elapsed, torch->loss_start,
+	       torch->loss_end);
+	sq = paired(run, 1, torch, 1);
+	*ratio = sq.med;
+	printf("ratio    : mlpd is %.2fx PyTorch (%s) [%.2f - %.2f over %d "
+	       "paired slices]\n", sq.med, label, sq.lo, sq.hi,
+	       torch->slices);
+	snprintf(range, range_size, "%.2f..%.2f", sq.lo, sq.hi);
+	sq = paired_cpu(run, 1, torch, 1);
+	*cpu_ratio = sq.med;
+	printf("ratio    : per CPU second, mlpd is %.2fx PyTorch (%s) [%.2f - "
+	       "%.2f]\n", sq.med, label, sq.lo, sq.hi);
+}
+
 int
 main(int argc, char **argv)
 {
 	char what[PATH_MAX + 256];
-	bench_run run, gemm, finc, fbat, torch;
-	char pct_range[64], torch_range[64] = "NA";
+	bench_run run, gemm, finc, fbat, torch, tsame;
+	char pct_range[64], torch_range[64] = "NA", same_range[64];
 	double tflops, pct, fann_ratio = 0, torch_ratio = 0;
 	double torch_cpu_ratio = 0, cpu_per_s, pct_cpu;
+	double same_ratio = 0, same_cpu_ratio = 0;
+	char label[128] = "environment as given";
+	int tuned;
 	spread sp, sq;
-	bench_task tasks[5];
+	bench_task tasks[6];
 	char layers[256];
-	peer_torch pt;
+	peer_torch pt, ps;
 	idx_dataset data;
 	mlpd_ctx mc;
 	sgemm_ctx sc;
@@ -983,6 +1026,9 @@ main(int argc, char **argv)
 	float lr_b, lr_i;
 #endif
 
+	/* first, as in mlpd: may execute again with AVX-512 kernels */
+	blas_tune_exec(argv);
+	tuned = blas_tune_get_state() == BLAS_TUNE_AUTO;
 	memset(&data, 0, sizeof(data));
 	memset(&mc, 0, sizeof(mc));
 	memset(&sc, 0, sizeof(sc));
@@ -991,7 +1037,9 @@ main(int argc, char **argv)
 	memset(&finc, 0, sizeof(finc));
 	memset(&fbat, 0, sizeof(fbat));
 	memset(&torch, 0, sizeof(torch));
+	memset(&tsame, 0, sizeof(tsame));
 	memset(&pt, 0, sizeof(pt));
+	memset(&ps, 0, sizeof(ps));
 #ifdef HAVE_FANN
 	memset(&fi, 0, sizeof(fi));
 	memset(&fb, 0, sizeof(fb));
@@ -1062,10 +1110,20 @@ main(int argc, char **argv)
 	if (o.torch_seconds > 0) {
 		layers_string(&o, layers, sizeof(layers));
 		if (peer_torch_start(&pt, o.python, BENCH_TORCH_SCRIPT, layers,
-				     o.batch, spec.opt.lr, o.seed, data.n) == 0) {
+				     o.batch, spec.opt.lr, o.seed, data.n,
+				     tuned) == 0) {
 			torch.loss_start = peer_torch_loss(&pt);
 			tasks[nt++] = (bench_task){ NULL, torch_slice, &pt,
 						    o.torch_seconds, &torch };
+		}
+		/* the same kernels as mlpd: the child keeps the variable */
+		if (tuned && pt.pid != 0 &&
+		    peer_torch_start(&ps, o.python, BENCH_TORCH_SCRIPT, layers,
+				     o.batch, spec.opt.lr, o.seed, data.n,
+				     0) == 0) {
+			tsame.loss_start = peer_torch_loss(&ps);
+			tasks[nt++] = (bench_task){ NULL, torch_slice, &ps,
+						    o.torch_seconds, &tsame };
 		}
 	}
 	if (run_tasks(tasks, nt, &f) != 0)
@@ -1128,25 +1186,26 @@ main(int argc, char **argv)
 	printf("fann     : not built in (configure found no libfann)\n");
 #endif
 	if (torch.done) {
-		sp = spread_rate(&torch, (double)o.batch, 0);
-		torch.per_s = sp.med;
-		torch.loss_end = peer_torch_loss(&pt);
-		printf("torch    : %.0f samples/s [%.0f - %.0f] (%s; OpenBLAS "
-		       "and torch on 1 thread; random data of the same shape; "
-		       "%.2f s, cpu/wall %.2f; loss %.4f -> %.4f)\n",
-		       sp.med, sp.lo, sp.hi, pt.what, torch.elapsed,
-		       torch.cpu / torch.elapsed, torch.loss_start,
-		       torch.loss_end);
-		sq = paired(&run, 1, &torch, 1);
-		torch_ratio = sq.med;
-		printf("ratio    : mlpd is %.2fx PyTorch [%.2f - %.2f over %d "
-		       "paired slices]\n", sq.med, sq.lo, sq.hi, torch.slices);
-		snprintf(torch_range, sizeof(torch_range), "%.2f..%.2f", sq.lo,
-			 sq.hi);
-		sq = paired_cpu(&run, 1, &torch, 1);
-		torch_cpu_ratio = sq.med;
-		printf("ratio    : per CPU second, mlpd is %.2fx PyTorch [%.2f - "
-		       "%.2f]\n", sq.med, sq.lo, sq.hi);
+		if (tuned)
+			snprintf(label, sizeof(label), "OpenBLAS as Debian ships "
+				 "it: OPENBLAS_CORETYPE removed");
+		else if (getenv("OPENBLAS_CORETYPE") != NULL)
+			snprintf(label, sizeof(label), "OPENBLAS_CORETYPE=%s "
+				 "as given, same as mlpd",
+				 getenv("OPENBLAS_CORETYPE"));
+		else
+			snprintf(label, sizeof(label), "OpenBLAS's own "
+				 "kernel choice, same as mlpd");
+		report_torch(&run, &torch, &pt, label, o.batch, &torch_ratio,
+			     &torch_cpu_ratio, torch_range,
+			     sizeof(torch_range));
+		same_ratio = torch_ratio;
+		same_cpu_ratio = torch_cpu_ratio;
+		if (tsame.done)
+			report_torch(&run, &tsame, &ps, "same kernels as mlpd: "
+				     "OPENBLAS_CORETYPE=" BLAS_TUNE_CORETYPE,
+				     o.batch, &same_ratio, &same_cpu_ratio,
+				     same_range, sizeof(same_range));
 	} else {
 		printf("torch    : skipped (%s)\n", o.torch_seconds > 0 ?
 		       pt.what : "--torch-seconds 0");
@@ -1163,8 +1222,17 @@ main(int argc, char **argv)
 	else
 		printf("ratio_vs_torch=NA ratio_vs_torch_cpu=NA ");
 	printf("pct_of_sgemm_range=%s ratio_vs_torch_range=%s "
-	       "samples_per_cpu_s=%.0f pct_of_sgemm_cpu=%.1f\n", pct_range,
+	       "samples_per_cpu_s=%.0f pct_of_sgemm_cpu=%.1f ", pct_range,
 	       torch_range, cpu_per_s, pct_cpu);
+	printf("blas_core=%s blas_choice=%s ", blas_tune_core(),
+	       blas_tune_state_name(blas_tune_get_state()));
+	if (torch.done && (!tuned || tsame.done))
+		printf("ratio_vs_torch_same_blas=%.2f "
+		       "ratio_vs_torch_same_blas_cpu=%.2f\n", same_ratio,
+		       same_cpu_ratio);
+	else
+		printf("ratio_vs_torch_same_blas=NA "
+		       "ratio_vs_torch_same_blas_cpu=NA\n");
 	rc = 0;
 out:
 	if (rc == 1)
@@ -1176,6 +1244,7 @@ out:
 	mlp_destroy(init);
 #endif
 	peer_torch_stop(&pt);
+	peer_torch_stop(&ps);
 	free(sc.blk);
 	mlp_destroy(mc.m);
 	idx_dataset_free(&data);

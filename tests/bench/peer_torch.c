@@ -5,6 +5,7 @@
 
 #include "peer_torch.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ read_line(peer_torch *p, char *buf, size_t size)
 int
 peer_torch_start(peer_torch *p, const char *python, const char *script,
 		 const char *layers, size_t batch, float lr, uint64_t seed,
-		 size_t rows)
+		 size_t rows, int default_blas)
 {
 	char a_layers[256], a_batch[64], a_lr[64], a_seed[64], a_rows[64];
 	char line[256];
@@ -42,6 +43,12 @@ peer_torch_start(peer_torch *p, const char *python, const char *script,
 		close(in[1]);
 		goto fail;
 	}
+	/* a later peer must not inherit this one's pipes: its stdin would
+	 * never see EOF and peer_torch_stop would wait for ever */
+	for (int i = 0; i < 2; i++) {
+		fcntl(in[i], F_SETFD, FD_CLOEXEC);
+		fcntl(out[i], F_SETFD, FD_CLOEXEC);
+	}
 	snprintf(a_layers, sizeof(a_layers), "layers=%s", layers);
 	snprintf(a_batch, sizeof(a_batch), "batch=%zu", batch);
 	snprintf(a_lr, sizeof(a_lr), "lr=%.9g", (double)lr);
@@ -57,6 +64,8 @@ peer_torch_start(peer_torch *p, const char *python, const char *script,
 		close(in[1]);
 		close(out[0]);
 		close(out[1]);
+		if (default_blas)
+			unsetenv("OPENBLAS_CORETYPE");
 		execlp(python, python, script, a_layers, a_batch, a_lr, a_seed,
 		       a_rows, (char *)NULL);
 		printf("skip cannot run %s\n", python);

@@ -21,11 +21,13 @@ typedef struct peer_torch {
 } peer_torch;
 
 /* Starts python on script with the net's layers ("784,128,10"), batch, rate,
- * seed and rows of data. 0 when it is ready; -1 with p->what saying why not
- * (no python, no torch). */
+ * seed and rows of data; with default_blas, OPENBLAS_CORETYPE is removed
+ * from the child's environment (OpenBLAS picks its kernels itself), else
+ * the child inherits it. 0 when it is ready; -1 with p->what saying why
+ * not (no python, no torch). */
 int peer_torch_start(peer_torch *p, const char *python, const char *script,
 		     const char *layers, size_t batch, float lr, uint64_t seed,
-		     size_t rows);
+		     size_t rows, int default_blas);
 
 /* Runs minibatches for secs seconds of the child's own clock (at least
  * one); *steps gets how many, *wall the seconds they took and *cpu the
