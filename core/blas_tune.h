@@ -3,9 +3,12 @@
  * know.
  *
  * Debian's OpenBLAS (DYNAMIC_ARCH) chooses its kernels once, when it
- * loads, from a table of CPU families; a newer family (AMD Zen 5, family
- * 26, in 0.3.21) falls back to the AVX2 kernels although the CPU runs the
- * AVX-512 ones 1.7x faster. The choice can only be overridden by the
+ * loads, from a table of CPU families; a family the table maps to its
+ * AVX2 sets (Haswell, Zen) gets them even where the CPU runs AVX-512 (on
+ * the Zen 5 EPYC this was measured on, the SkylakeX sgemm ran 1.7x the
+ * Haswell one; 0.3.21 itself picks Cooperlake there, and the Haswell set
+ * came from OPENBLAS_CORETYPE=Haswell in the environment, which wins, as
+ * any user's value does). The choice can only be overridden by the
  * OPENBLAS_CORETYPE variable, read at load time, so blas_tune_exec sets it
  * and executes the same program again. A user's own OPENBLAS_CORETYPE
  * always wins, and the re-executed process never executes again (it finds

@@ -7,6 +7,11 @@
 #    blas_tune_exec leaves them): one log line, choice="auto", SkylakeX.
 # 3. The variable unset: on a CPU with AVX-512 F/DQ/BW/VL/CD mlpd never
 #    runs OpenBLAS's AVX2 kernels (Haswell, Zen), whoever chose.
+# 4. The re-exec itself, end to end: tests/blas_shim.so (LD_PRELOAD) makes
+#    OpenBLAS answer "Haswell" while the variable is unset, as an OpenBLAS
+#    that does not know the CPU does. On an AVX-512 CPU the same process
+#    (same pid) executes itself again and runs the SkylakeX kernels; on
+#    one without (or under valgrind, whose CPU has none) it keeps them.
 set -u
 
 . "$(dirname "$0")/lib.sh"
@@ -72,5 +77,34 @@ if [ "$avx512" = 1 ] && [ -z "${MLPD_WRAPPER:-}" ]; then
 	esac
 fi
 stop_term "mlpd stops"
+
+
+# 4. the re-exec, for real
+shim=./tests/blas_shim.so
+if [ -x "$MLPD" ] && [ -f "$shim" ]; then
+	unset OPENBLAS_CORETYPE
+	# an ASan mlpd wants its runtime first in the list; the shim is not
+	# instrumented and only answers one call
+	asan_was=${ASAN_OPTIONS-}
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	export LD_PRELOAD="$(cd "$(dirname "$shim")" && pwd)/$(basename "$shim")"
+	start "$tmp/d.db"
+	unset LD_PRELOAD
+	export ASAN_OPTIONS="$asan_was"
+	line=$(blas_line)
+	if [ "$avx512" = 1 ] && [ -z "${MLPD_WRAPPER:-}" ]; then
+		check "AVX2 kernels on an AVX-512 CPU: mlpd re-executed itself" \
+		    "$line" 'mlpd_blas_info{core="SkylakeX",choice="auto"} 1'
+		check "the re-exec logged once" \
+		    "$(grep -c "$LOGLINE" "$tmp/mlpd.err")" 1
+		check "the re-executed process is the one started (same pid)" \
+		    "$(tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null |
+		    grep -c '^OPENBLAS_CORETYPE=SkylakeX$')" 1
+	else
+		check "no AVX-512 here: the AVX2 kernels stay, nothing re-executed" \
+		    "$line" 'mlpd_blas_info{core="Haswell",choice="default"} 1'
+	fi
+	stop_term "mlpd stops"
+fi
 
 finish
