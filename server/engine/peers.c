@@ -28,6 +28,7 @@ typedef struct job_mark {
 	char model_id[STORE_ID_MAX];
 	store_job_status status;
 	char node[STORE_NODE_MAX];
+	size_t at;  /* its place in the read that made it (merge_marks) */
 } job_mark;
 
 /* A model another node trains: a job of it runs there. */
@@ -295,6 +296,7 @@ scan_job(void *arg, const store_job *j)
 	memcpy(m.model_id, j->model_id, sizeof m.model_id);
 	m.status = j->status;
 	memcpy(m.node, j->node, sizeof m.node);
+	m.at = k->n;
 	if (push(&k->marks, &k->n, &k->cap, sizeof m, &m) < 0)
 		return -1;
 	if (!p->jobs_known || (p->node[0] != '\0' &&
@@ -333,30 +335,64 @@ told_here(peers *p, const store_job *row)
 	    0);
 }
 
-/* Marks k (read since the last poll) into p->jobs, which stays sorted:
- * a job's mark replaced, a new job's added. 0, or -1 out of memory. */
+/* By id, then by place in the read. */
 static int
-merge_marks(peers *p, const job_mark *k, size_t n)
+mark_at_cmp(const void *a, const void *b)
 {
-	size_t sorted = p->njobs, cap = p->njobs;
+	const job_mark *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
 
-	for (size_t i = 0; i < n; i++) {
-		job_mark *old = sorted == 0 ? NULL : bsearch(&k[i], p->jobs,
-		    sorted, sizeof *p->jobs, mark_cmp);
+	if (c != 0)
+		return c;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
 
-		/* a job read twice (its row written between two pages) is
-		 * in the unsorted tail */
-		for (size_t t = sorted; old == NULL && t < p->njobs; t++)
-			if (strcmp(p->jobs[t].id, k[i].id) == 0)
-				old = &p->jobs[t];
-		if (old != NULL)
-			*old = k[i];
-		else if (push(&p->jobs, &p->njobs, &cap, sizeof k[i], &k[i]) <
-		    0)
-			return -1;
+/* Marks k (n, read since the last poll; reordered here) into p->jobs,
+ * which stays sorted: a job's mark replaced in place, the new jobs' added
+ * (one merge, only when there are new ones). 0, or -1 out of memory. */
+static int
+merge_marks(peers *p, job_mark *k, size_t n)
+{
+	size_t m = 0, nnew = 0, i = 0, j = 0, o = 0;
+	job_mark *out;
+
+	if (n == 0)
+		return 0;
+	qsort(k, n, sizeof *k, mark_at_cmp);
+	/* a job read twice (its row written between two pages): its last
+	 * read stays */
+	for (size_t r = 0; r < n; r++) {
+		if (m > 0 && strcmp(k[m - 1].id, k[r].id) == 0)
+			k[m - 1] = k[r];
+		else
+			k[m++] = k[r];
 	}
-	if (p->njobs > 1)
-		qsort(p->jobs, p->njobs, sizeof *p->jobs, mark_cmp);
+	/* the known ones in place; the new ones to the front of k, still
+	 * sorted */
+	for (size_t r = 0; r < m; r++) {
+		job_mark *old = p->njobs == 0 ? NULL : bsearch(&k[r], p->jobs,
+		    p->njobs, sizeof *p->jobs, mark_cmp);
+
+		if (old != NULL)
+			*old = k[r];
+		else
+			k[nnew++] = k[r];
+	}
+	if (nnew == 0)
+		return 0;
+	if (p->njobs > SIZE_MAX / sizeof *out - nnew ||
+	    (out = malloc((p->njobs + nnew) * sizeof *out)) == NULL)
+		return -1;
+	while (i < p->njobs || j < nnew) {
+		if (j == nnew || (i < p->njobs &&
+		    strcmp(p->jobs[i].id, k[j].id) < 0))
+			out[o++] = p->jobs[i++];
+		else
+			out[o++] = k[j++];
+	}
+	free(p->jobs);
+	p->jobs = out;
+	p->njobs = o;
 	return 0;
 }
 
