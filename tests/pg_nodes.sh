@@ -16,7 +16,12 @@
 #      naming B; the dashboard's data routes answer on A; three /steps
 #      on B reach A's stream as points, each once; and neither
 #      node publishes a step twice (each stream's steps strictly
-#      increase: B's poller does not echo B's work, nor A's A's).
+#      increase: B's poller does not echo B's work, nor A's A's);
+#   6. a third node C with --peer-sync 30 (no full poll during the case):
+#      while B trains a model, C's predictions answer with a later `step`
+#      within 2 s (B's checkpoint notifies C, which reloads the model at
+#      once), C's GET /v1/models/{id} shows it `training` on node-b within
+#      2 s, and `idle` again within 3 s of the job's end.
 # PG_NODES_SYNC (seconds, default 1) is the nodes' --peer-sync: 3600 shows
 # the checks after the first prediction failing, as they must without the poller.
 # Skipped (77) when PostgreSQL is not installed or mlpd was built without
@@ -31,17 +36,22 @@ lib_init pg_nodes
 
 pid_a=
 pid_b=
+pid_c=
 sse_a=
 sse_b=
-cleanup_extra='for _p in $sse_a $sse_b $pid_a $pid_b; do kill -9 $_p 2>/dev/null; wait $_p 2>/dev/null; done; pg_cluster_stop "$tmp/pg"'
+cleanup_extra='for _p in $sse_a $sse_b $pid_a $pid_b $pid_c; do kill -9 $_p 2>/dev/null; wait $_p 2>/dev/null; done; pg_cluster_stop "$tmp/pg"'
 pg_cluster_for_test pg_nodes "$tmp/pg"
 db=$pg_conninfo
 sync=${PG_NODES_SYNC:-1}
 ckpt=0.5
 
-# node A|B: the next requests (req) go to that node.
+# node A|B|C: the next requests (req) go to that node.
 node() {
-	if [ "$1" = A ]; then base=$base_a; else base=$base_b; fi
+	case $1 in
+	A) base=$base_a ;;
+	B) base=$base_b ;;
+	*) base=$base_c ;;
+	esac
 }
 
 # within TENTHS CMD...: 0 as soon as CMD succeeds, polled every 0.1 s;
@@ -351,6 +361,67 @@ kill "$sse_a" "$sse_b" 2>/dev/null
 wait "$sse_a" "$sse_b" 2>/dev/null
 sse_a=
 sse_b=
+
+# ---------------------------------------------------------------------------
+echo "== C with --peer-sync 30 follows B's checkpoints as they commit"
+node A
+req POST /v1/models \
+    '{"name":"c","layers":[2,8,1],"learning_rate":0.5,"seed":5}'
+check "create on A is 201" "$code" 201
+mc=$(jget id)
+req POST "/v1/models/$mc/batches" "$xor"
+check "push on A is 201" "$code" 201
+mv "$tmp/mlpd.err" "$tmp/mlpd-b.err"
+start "$db" --node-id node-c --checkpoint-every $ckpt --peer-sync 30
+pid_c=$pid
+base_c=$base
+pid=
+node C
+req POST "/v1/models/$mc/predict" '{"inputs":[[0,1]]}'
+check "predict on C is 200" "$code" 200
+check "at step 0" "$(jget step)" 0
+req GET "/v1/models/$mc"
+check "C shows it idle" "$(jget status)" idle
+node B
+req POST "/v1/models/$mc/train" '{"steps":1000000000}'
+check "train on B is 202" "$code" 202
+jc=$(jget id)
+wait_job "$jc" 10 running
+check "the job runs on B" "$job_status" running
+node C
+c_moved() {
+	req POST "/v1/models/$mc/predict" '{"inputs":[[0,1]]}'
+	why="code $code, step $(jget step)"
+	[ "$code" = 200 ] && gt "$(jget step)" 0
+}
+soon 20 "C predicts from B's checkpoint within 2 s" c_moved
+c1=$(jget step)
+c_again() {
+	req POST "/v1/models/$mc/predict" '{"inputs":[[0,1]]}'
+	why="code $code, step $(jget step), was $c1"
+	[ "$code" = 200 ] && gt "$(jget step)" "$c1"
+}
+soon 20 "and from B's next one within 2 s" c_again
+# c_status STATUS: C's GET of the model shows STATUS.
+c_status() {
+	req GET "/v1/models/$mc"
+	why="status $(jget status), node $(jget node)"
+	[ "$code" = 200 ] && [ "$(jget status)" = "$1" ]
+}
+soon 20 "C's GET shows the model training within 2 s" c_status training
+check "on node-b" "$(jget node)" node-b
+node B
+req GET "/v1/models/$mc"
+check "B's GET names node-b too" "$(jget node)" node-b
+req DELETE "/v1/jobs/$jc"
+check "cancel on B is 200" "$code" 200
+wait_job "$jc" 10 cancelled
+check "B's job ended" "$job_status" cancelled
+node C
+soon 30 "C's GET shows it idle within 3 s of the end" c_status idle
+pid=$pid_c
+stop_term "node C: SIGTERM exits 0"
+pid_c=
 for n in A B; do
 	if [ $n = A ]; then pid=$pid_a; else pid=$pid_b; fi
 	stop_term "node $n: SIGTERM exits 0"

@@ -20,13 +20,27 @@
 #define LIST_LIMIT_DEFAULT 100 /* models per page of GET /v1/models */
 #define LIST_LIMIT_MAX 1000
 
+/* The model as GET shows it. On a shared store a model another node
+ * trains shows `training` here too, and `node` names the node training
+ * it (this one or another; absent while none does). */
 static json_t *
-model_json(model_entry *m)
+model_json(api_ctx *c, model_entry *m)
 {
 	registry_view v;
+	json_t *doc;
+	char node[STORE_NODE_MAX];
+	const char *me = peers_node(c->peers);
 
 	registry_view_of(m, &v);
-	return codec_model_json(&v);
+	doc = codec_model_json(&v);
+	if (v.jobs_running && me[0] != '\0')
+		json_object_set_new(doc, "node", json_string(me));
+	else if (!v.jobs_running && peers_training_elsewhere(c->peers, m->id,
+	    node, sizeof node)) {
+		json_object_set_new(doc, "status", json_string("training"));
+		json_object_set_new(doc, "node", json_string(node));
+	}
+	return doc;
 }
 
 /* Answers status with m as GET shows it, and tells the event streams. */
@@ -294,7 +308,7 @@ api_models_list(void *ctx, const http_request *rq, http_response *rs)
 	to = n - from > q.limit ? from + q.limit : n;
 	arr = json_array();
 	for (size_t i = from; i < to; i++)
-		json_array_append_new(arr, model_json(all[i]));
+		json_array_append_new(arr, model_json(c, all[i]));
 	doc = json_pack("{s:o}", "models", arr);
 	/* only when there is a next page: the last one reads as before */
 	if (to < n && to > from)
@@ -315,7 +329,7 @@ api_models_get(void *ctx, const http_request *rq, http_response *rs)
 	if (m == NULL)
 		return;
 	if (!api_etag(ctx, rq, rs, registry_model_version(m), 0))
-		api_reply_json(rs, 200, model_json(m));
+		api_reply_json(rs, 200, model_json(ctx, m));
 	registry_put(m);
 }
 

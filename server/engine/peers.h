@@ -7,7 +7,20 @@
  *
  * DESIGN. One thread polls every `interval` seconds with one
  * store_models_stamps query (ids, steps, times: no weights) and compares
- * with the registry:
+ * with the registry (the full poll). Between two, on a shared store, it
+ * waits for the notifications other nodes' weight commits send
+ * (store_models_wait, with the time left to the next full poll as its
+ * timeout) and reloads each model heard of at once, as the full poll
+ * would (the same rules, its `step` event included; a row at the step and
+ * time the registry shows already, this node's own commit, is skipped),
+ * then reads the jobs written since the last read; so a prediction here
+ * follows another node's checkpoint within a fraction of a second, and
+ * the full poll is the fallback. A wait that opened its listener (the
+ * first, or the first after PostgreSQL came back) may have missed
+ * notifications: a full poll follows at once. A failed wait is retried
+ * every RETRY_MS, the full polls going on. peers_stop ends a wait through
+ * a pipe (the wait's cancel fd).
+ * The full poll:
  * - a model in the store but not in the registry is loaded when two polls
  *   in a row saw it missing, so that a model this node is creating (store
  *   row first, registry entry next) or deleting (registry entry out first,
@@ -31,19 +44,26 @@
  *   (registry_view.trained_steps, moved by every local commit) changed
  *   between the stamps query and the points read is left to the local
  *   publisher;
- * - every poll reads the job rows (store_jobs_each, one query of every
- *   job: see the README on its cost) and publishes a `job` event for a
- *   row that is new since the last poll or whose status or node changed,
+ * - every poll reads the job rows (on a shared store only those written
+ *   since the last read, store_jobs_changed, keeping a mark of every job
+ *   read so far; else every job, store_jobs_each) and publishes a `job`
+ *   event for a row that is new since the last poll or whose status or
+ *   node changed,
  *   unless it is this node's: its node is this node (node_id), or this
  *   node's trainer has it queued or running, or shows it with the same
  *   status and node (the trainer published it). peers_start reads the
  *   rows once (nothing published) for the first poll to compare with.
+ *   From the marks it keeps the models whose job runs on another node
+ *   (peers_training_elsewhere: GET /v1/models shows them `training`
+ *   there) and touches a model when that changes, so its ETag does.
  * peers_fetch is the API's miss path: one store_model_get on the request's
  * thread, the model added unless another thread added it first
  * (registry_add_new).
  *
  * Locks: the thread's mutex guards only the stop flag and its condition;
- * it is never held while calling out, and nothing is called under it. The
+ * it is never held while calling out, and nothing is called under it.
+ * The list of models trained elsewhere has a mutex of its own, a leaf
+ * (held only to swap or search the list). The
  * poller takes the registry's, trainer's and hub's locks only through
  * their calls, one at a time, with nothing of its own held, and calls the
  * store with none of them held (the order of registry.h holds).
@@ -89,6 +109,12 @@ int peers_poll(peers *p, fault *f);
 /* The miss path: model id read from the store and added to the registry,
  * referenced; NULL when the store has none (or p is NULL). */
 model_entry *peers_fetch(peers *p, const char *id);
+
+/* 1 when another node runs a job of model_id (as the last read of the
+ * jobs saw it), its node id copied into node (len bytes; may be NULL);
+ * else 0, and 0 when p is NULL. Any thread. */
+int peers_training_elsewhere(peers *p, const char *model_id, char *node,
+			     size_t len);
 
 /* This node's id as configured ("" when none or p is NULL); borrowed. */
 const char *peers_node(const peers *p);

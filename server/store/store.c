@@ -680,3 +680,30 @@ store_job_get(store *s, const char *job_id,
 		return fault_set(f, FAULT_INVALID, "a read needs a callback");
 	return s->ops->job_get(s, job_id, cb, arg, f);
 }
+
+/* ---- following other nodes (store.h): a shared store's ---- */
+
+int
+store_models_wait(store *s, int64_t timeout_ms, int cancel_fd,
+		  int (*cb)(void *arg, const char *model_id), void *arg,
+		  fault *f)
+{
+	if (s->ops->models_wait == NULL)
+		return not_shared(f);
+	if (cb == NULL)
+		return fault_set(f, FAULT_INVALID, "a wait needs a callback");
+	return s->ops->models_wait(s, timeout_ms, cancel_fd, cb, arg, f);
+}
+
+int
+store_jobs_changed(store *s, uint64_t *cursor,
+		   int (*cb)(void *arg, const store_job *j), void *arg,
+		   fault *f)
+{
+	if (s->ops->jobs_changed == NULL)
+		return not_shared(f);
+	if (cursor == NULL || cb == NULL)
+		return fault_set(f, FAULT_INVALID, "a read of changed jobs "
+				 "needs a cursor and a callback");
+	return s->ops->jobs_changed(s, cursor, cb, arg, f);
+}

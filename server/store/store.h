@@ -644,4 +644,42 @@ int store_job_get(store *s, const char *job_id,
 		  int (*cb)(void *arg, const store_job *j), void *arg,
 		  fault *f);
 
+/* ---- following other nodes: weight notifications, changed jobs ---- */
+
+/*
+ * On a shared store every commit that changes a model's stored weights or
+ * its checkpoint (a checkpoint of store_progress_commit,
+ * store_model_set_weights and _fenced, store_model_revert) notifies the
+ * other nodes in its own transaction, so the notification goes out when
+ * (and only if) the commit does (PostgreSQL: NOTIFY on channel
+ * "mlpd_models", the payload the model id, never data). A node waits for
+ * them on a connection of its own (store_models_wait), so that its
+ * predictions follow another node's checkpoint at once rather than at its
+ * next poll. Every write of a job row is numbered too, so that a node
+ * following the jobs reads only the rows written since its last read
+ * (store_jobs_changed). SQLite has one node: both calls fail with
+ * FAULT_INVALID "not a shared store" (callers check store_shared first).
+ */
+
+/* Waits up to timeout_ms for notifications and calls cb once with each
+ * model id heard (borrowed, valid during the call; an id may come more
+ * than once): 1 when some were heard, 0 when the time ran out or
+ * cancel_fd (when >= 0) became readable (the caller drains it), 2 when
+ * this call started listening (the first call, or the first after a
+ * failure): notifications sent before it were not heard, so the caller
+ * looks at every model; -1 on failure (the caller waits and tries again).
+ * One thread per store may wait. */
+int store_models_wait(store *s, int64_t timeout_ms, int cancel_fd,
+		      int (*cb)(void *arg, const char *model_id), void *arg,
+		      fault *f);
+
+/* Calls cb (with no connection held) with every job row written since
+ * *cursor (0: every job there is), then sets *cursor for the next call.
+ * Nothing written is missed: a row whose writer had not committed when
+ * the rows were read comes in the next call, and a row may come again.
+ * Stops and returns cb's value when it is non-zero (*cursor unchanged). */
+int store_jobs_changed(store *s, uint64_t *cursor,
+		       int (*cb)(void *arg, const store_job *j), void *arg,
+		       fault *f);
+
 #endif

@@ -146,6 +146,12 @@ typedef struct store_ops {
 	int (*job_handback)(store *s, const char *job_id,
 	    const char *node_id, fault *f);
 	int (*jobs_wait)(store *s, int64_t timeout_ms, fault *f);
+	/* following other nodes (store.h; NULL on a backend that is not
+	 * shared: FAULT_INVALID "not a shared store") */
+	int (*models_wait)(store *s, int64_t timeout_ms, int cancel_fd,
+	    int (*cb)(void *arg, const char *model_id), void *arg, fault *f);
+	int (*jobs_changed)(store *s, uint64_t *cursor, int (*cb)(void *arg,
+	    const store_job *j), void *arg, fault *f);
 	/* both backends */
 	int (*job_get)(store *s, const char *job_id, int (*cb)(void *arg,
 	    const store_job *j), void *arg, fault *f);

@@ -74,13 +74,25 @@ message(const pg_store *s, const char *text, char *buf, size_t cap)
 }
 
 /* 1 for SQLSTATEs after which the server or the connection is away for
- * now: connection exceptions (08), admin shutdown and crash (57P0x),
- * too many connections, a read-only standby (after a failover). */
+ * now: the connection exceptions of class 08 that say so (no connection,
+ * it failed, could not be made or was refused, or a commit's outcome is
+ * unknown), admin shutdown and crash (57P0x), too many connections, a
+ * read-only standby (after a failover). Not 08P01, protocol_violation:
+ * the server refusing what this client sent (e.g. a statement given
+ * fewer parameters than it uses) is a bug to fix, not an outage to wait
+ * out; it is an internal error like any other. */
 static int
 unavailable(const char *st)
 {
-	return strncmp(st, "08", 2) == 0 || strncmp(st, "57P0", 4) == 0 ||
-	       strcmp(st, "53300") == 0 || strcmp(st, "25006") == 0;
+	static const char *const away[] = {
+		"08000", "08003", "08006", "08001", "08004", "08007",
+		"53300", "25006", NULL
+	};
+
+	for (int i = 0; away[i] != NULL; i++)
+		if (strcmp(st, away[i]) == 0)
+			return 1;
+	return strncmp(st, "57P0", 4) == 0;
 }
 
 int

@@ -15,6 +15,8 @@
  *   pg_jobs.c      jobs (and pg_job_* for the other files)
  *   pg_claims.c    job claims by several nodes: beats, claim, hand-back,
  *                  the wake-up channel (LISTEN/NOTIFY)
+ *   pg_listen.c    the models' channel: weight notifications, and the
+ *                  jobs written since a cursor
  *   pg_state.c     the daemon's own small values
  *   pg_versions.c  versions and aliases
  *   pg_history*.c, pg_progress.c  the history: the trainer's commit,
@@ -77,7 +79,8 @@
  * running at once is enough on the small machines a node runs on. With
  * the presence connection (pg_open.c) a node uses 5, so a cluster of n
  * nodes needs 5n of the server's max_connections (default 100); 6n once
- * their claimers wait for jobs (the listener, pg_claims.c). */
+ * their claimers wait for jobs (the listener, pg_claims.c); 7n once their
+ * peers pollers wait for checkpoints (the models' listener, pg_listen.c). */
 #define PG_POOL_MAX 4
 
 /* Seconds a connection attempt waits for the server unless the conninfo
@@ -126,6 +129,11 @@ struct pg_store {
 	pg_conn *listener;
 	int listened;          /* a listener was open before: one opened
 	                          again may have missed wake-ups */
+	/* The models' channel (pg_listen.c): a connection of its own,
+	 * outside the pool, LISTENing on "mlpd_models"; opened by a
+	 * store_models_wait, re-opened after a drop. Only the one thread
+	 * that waits and pg_close touch it: no lock. */
+	pg_conn *mlistener;
 };
 
 /* ---- pg_db.c: connections ---- */
@@ -316,6 +324,22 @@ int pg_jobs_wait(store *s, int64_t timeout_ms, fault *f);
 
 /* pg_close: closes the wake-up channel's connection. */
 void pg_claims_close(pg_store *s);
+
+/* pg_listen.c */
+int pg_models_wait(store *s, int64_t timeout_ms, int cancel_fd,
+		   int (*cb)(void *arg, const char *model_id), void *arg,
+		   fault *f);
+int pg_jobs_changed(store *s, uint64_t *cursor,
+		    int (*cb)(void *arg, const store_job *j), void *arg,
+		    fault *f);
+
+/* Inside a write transaction on c that changes model_id's weights or
+ * checkpoint: NOTIFY mlpd_models with the id, delivered when the
+ * transaction commits (store.h, "following other nodes"). */
+int pg_models_notify(pg_conn *c, const char *model_id, fault *f);
+
+/* pg_close: closes the models' channel's connection. */
+void pg_listen_close(pg_store *s);
 
 /* pg_lease.c (and pg_models.c: the fenced weights) */
 int pg_lease_take(store *s, const char *model_id, const char *node_id,

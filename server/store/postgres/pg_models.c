@@ -239,9 +239,12 @@ do_set_weights(pg_conn *c, void *arg, fault *f)
 	pg_p_i64(&p, w->step);
 	pg_p_i64(&p, w->now_ms);
 	pg_p_real(&p, last_loss);
-	return pg_run(c, "UPDATE models SET weights = $2, step = $3, "
-		      "updated_ms = $4, last_loss = $5 WHERE id = $1", &p, f,
-		      "storing weights") == 1 ? 0 : -1;
+	if (pg_run(c, "UPDATE models SET weights = $2, step = $3, "
+		   "updated_ms = $4, last_loss = $5 WHERE id = $1", &p, f,
+		   "storing weights") != 1)
+		return -1;
+	/* the other nodes' predictions follow (pg_listen.c) */
+	return pg_models_notify(c, w->id, f);
 }
 
 int

@@ -46,6 +46,7 @@
 extern const char pg_schema_1_sql[];
 extern const char pg_schema_2_sql[];
 extern const char pg_schema_3_sql[];
+extern const char pg_schema_5_sql[];
 
 /* Forward migrations: step i takes a database from version - 1 to
  * version, in one transaction. Append new steps; never edit a released
@@ -57,6 +58,7 @@ static const struct pg_migration {
 	{ 1, pg_schema_1_sql },
 	{ 2, pg_schema_2_sql },	/* model leases (epochs), jobs.node */
 	{ 3, pg_schema_3_sql },	/* job claims: nodes, jobs.owner */
+	{ 5, pg_schema_5_sql },	/* jobs.changed_tx: jobs changed since */
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -360,6 +362,7 @@ pg_close(store *st)
 		return;
 	pg_pool_drain(s);
 	pg_claims_close(s);
+	pg_listen_close(s);
 	pthread_mutex_lock(&s->plock);
 	pg_conn_close(s->presence);
 	s->presence = NULL;
@@ -604,5 +607,7 @@ const store_ops pg_ops = {
 	.job_claim = pg_job_claim,
 	.job_handback = pg_job_handback,
 	.jobs_wait = pg_jobs_wait,
+	.models_wait = pg_models_wait,
+	.jobs_changed = pg_jobs_changed,
 	.job_get = pg_job_get,
 };

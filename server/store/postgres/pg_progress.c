@@ -7,7 +7,9 @@
  * io: the tails in one statement, the rows in one pipeline) and updates
  * the job row, so a crash keeps all of it or none. A revert trims the
  * history back to the checkpointed step in one transaction too, fenced
- * by the epoch the same way (pg_lease_check).
+ * by the epoch the same way (pg_lease_check). A checkpoint and a revert
+ * announce the model to the other nodes (pg_models_notify, pg_listen.c)
+ * in their transaction.
  */
 #include "pg_hist.h"
 
@@ -46,6 +48,9 @@ do_progress(pg_conn *c, void *arg, fault *f)
 		return -1;
 	if (n == 0)
 		return pg_model_missing(p->model_id, f);
+	/* a checkpoint: the other nodes' predictions follow (pg_listen.c) */
+	if (p->blob != NULL && pg_models_notify(c, p->model_id, f) != 0)
+		return -1;
 	if (p->npoints > 0 || p->nvpoints > 0) {
 		hist_io hio;
 		pgio *io = pgio_open(c, p->model_id, 0, &hio, f);
@@ -95,7 +100,7 @@ do_revert(pg_conn *c, void *arg, fault *f)
 
 	if (pg_lease_check(c, r->id, r->epoch, f) != 0 ||
 	    pg_history_to_checkpoint(c, r->id, r->now_ms, &r->last_loss,
-	    f) != 0)
+	    f) != 0 || pg_models_notify(c, r->id, f) != 0)
 		return -1;
 	if (r->job != NULL)
 		return pg_job_update_row(c, r->job, f);
