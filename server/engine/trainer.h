@@ -186,6 +186,12 @@ int trainer_delete_data(trainer *t, model_entry *m, fault *f);
 int trainer_cancel(trainer *t, const char *job_id, trainer_job_view *out,
 		   fault *f);
 
+/* trainer_cancel without the wait (a running job stops after its current
+ * slice, as it does for trainer_cancel): 1 asked now, 0 asked already, -1
+ * with FAULT_NO_JOB or FAULT_FINISHED. For the claimer, acting on another
+ * node's cancel request. */
+int trainer_cancel_soon(trainer *t, const char *job_id, fault *f);
+
 /* 0 and a copy of the job, or -1 when unknown. */
 int trainer_job_get(trainer *t, const char *job_id, trainer_job_view *out);
 
