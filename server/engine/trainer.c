@@ -647,8 +647,8 @@ do_offered(trainer *t, model_entry *m, job *j, task *tk,
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (rc == 0)
-		log_info("job %s of model %s: offered to every node (no "
-		    "trainer free for it here)", j->row.id, m->id);
+		log_info("job %s of model %s: offered to every node (it "
+		    "cannot start here at once)", j->row.id, m->id);
 	job_free(j);
 	free(tk);
 	return rc;
