@@ -10,7 +10,10 @@
  * lease), steps_done back to the checkpoint, takeovers, two nodes
  * claiming at once from two threads never taking one job twice, the
  * index the claim walks, and the wake-ups (LISTEN/NOTIFY) a waiting node
- * gets from another node's insert, hand-back or leave.
+ * gets from another node's insert, hand-back or leave. Then the offers
+ * and cancels (store.h, "job offers and cancels"): a new job kept by its
+ * node or offered, the cancel of an unclaimed job, and cancel requests
+ * seen by a job's owner.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp under -std=c11 */
@@ -285,6 +288,46 @@ finish_job(store *s, const char *id)
 	expect_ok(store_job_update(s, &c.j, &f), f);
 }
 
+/* store_jobs_cancel_asked callback: counts the ids, keeps the last. */
+static void
+note_asked(void *arg, const char *job_id)
+{
+	job_copy *c = arg;
+
+	c->calls++;
+	snprintf(c->j.id, sizeof c->j.id, "%s", job_id);
+}
+
+/* node's jobs with a cancel request: how many, the last in c. */
+static int
+asked(store *s, const char *node, job_copy *c)
+{
+	fault f;
+	int n;
+
+	memset(c, 0, sizeof *c);
+	fault_clear(&f);
+	n = store_jobs_cancel_asked(s, node, note_asked, c, &f);
+	ck_assert_msg(n >= 0, "store_jobs_cancel_asked(%s): %s", node, f.msg);
+	ck_assert_int_eq(c->calls, n);
+	return n;
+}
+
+/* Offers job id of model_id (keep asked): the answer (1 kept, 0). */
+static int
+offer(store *s, const char *id, const char *model_id, int64_t created,
+      const char *node, int keep)
+{
+	store_job j = make_job(id, model_id, created);
+	fault f;
+	int rc;
+
+	fault_clear(&f);
+	rc = store_job_offer(s, &j, node, keep, &f);
+	ck_assert_msg(rc >= 0, "store_job_offer(%s): %s", id, f.msg);
+	return rc;
+}
+
 /* ---- SQLite: one node ---- */
 
 /* Every claim call but store_job_get is a shared store's; store_job_get
@@ -318,6 +361,16 @@ START_TEST(test_sqlite_not_shared)
 		    "not a shared store");
 	expect_fail(store_jobs_wait(s, 10, &f), f, FAULT_INVALID,
 		    "not a shared store");
+	/* offers and cancels too */
+	j = make_job("j2", "m1", 20);
+	expect_fail(store_job_offer(s, &j, "A", 1, &f), f, FAULT_INVALID,
+		    "not a shared store");
+	expect_fail(store_job_cancel_unclaimed(s, "j1", 5, copy_job, &c, &f),
+		    f, FAULT_INVALID, "not a shared store");
+	expect_fail(store_job_cancel_request(s, "j1", copy_job, &c, &f), f,
+		    FAULT_INVALID, "not a shared store");
+	expect_fail(store_jobs_cancel_asked(s, "A", note_asked, &c, &f), f,
+		    FAULT_INVALID, "not a shared store");
 	get_job(s, "j1", &c);
 	ck_assert_int_eq(c.calls, 1);
 	ck_assert_str_eq(c.j.id, "j1");
@@ -844,6 +897,175 @@ START_TEST(test_wait)
 }
 END_TEST
 
+/* An offer keeps the job for its node only when asked and its model has
+ * no other unfinished job and no other node's live lease; otherwise the
+ * job has no owner: any node may claim it (in its model's order), and
+ * waiting nodes are woken. */
+START_TEST(test_offer)
+{
+	db d;
+	store *a, *b;
+	job_copy c;
+	uint64_t epoch = 0;
+	int64_t took;
+	fault f;
+
+	two_nodes(&d, &a, "A", &b, "B");
+	add_model(a, "m3");
+	ck_assert_int_eq(wait_for(b, 50, &took, &f), 0); /* listening */
+	ck_assert_int_eq(offer(a, "j1", "m1", 10, "A", 1), 1);
+	ck_assert_int_eq(wait_for(b, 200, &took, &f), 0); /* owned: quiet */
+	claim_none(b, "B"); /* A's, and A is alive */
+	/* m1 has j1 unfinished: j2 is offered, and waits for j1 */
+	ck_assert_int_eq(offer(a, "j2", "m1", 20, "A", 1), 0);
+	ck_assert_int_eq(wait_for(b, 10000, &took, &f), 1);
+	get_job(a, "j2", &c);
+	ck_assert_str_eq(c.j.node, "");
+	ck_assert_int_eq(c.j.status, STORE_JOB_QUEUED);
+	claim_none(b, "B");
+	/* not asked to keep: offered even on an idle model */
+	ck_assert_int_eq(offer(a, "k1", "m2", 30, "A", 0), 0);
+	claim_is(b, "B", "k1");
+	/* another node's live lease on m3: offered; A's own lease: kept */
+	expect_rc(store_lease_take(b, "m3", "B", TTL_LONG, &epoch, NULL, 0,
+		  &f), f, 1);
+	ck_assert_int_eq(offer(a, "l1", "m3", 40, "A", 1), 0);
+	claim_is(b, "B", "l1"); /* B's own lease does not block B */
+	finish_job(b, "l1");
+	expect_rc(store_lease_release(b, "m3", "B", epoch, &f), f, 1);
+	expect_rc(store_lease_take(a, "m3", "A", TTL_LONG, &epoch, NULL, 0,
+		  &f), f, 1);
+	ck_assert_int_eq(offer(a, "l2", "m3", 50, "A", 1), 1);
+	/* j1 ends: j2 goes to whoever claims first */
+	finish_job(a, "j1");
+	claim_is(b, "B", "j2");
+	/* an unknown model: nothing stored */
+	expect_fail(store_job_offer(a, &(store_job){ .id = "x1",
+		    .model_id = "nope", .options = "{}", .loss = NAN }, "A", 1,
+		    &f), f, FAULT_NO_MODEL, "no model");
+	expect_rc(store_job_get(a, "x1", copy_job, &c, &f), f, 0);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
+/* A queued job with no owner, or a dead one, is cancelled in the store
+ * at once (status, finished_ms, the row given back), and then neither
+ * claimed nor cancelled again; a live node's job, a running one and a
+ * finished one are left alone. */
+START_TEST(test_cancel_unclaimed)
+{
+	db d;
+	store *a, *b;
+	job_copy c;
+	fault f;
+
+	two_nodes(&d, &a, "A", &b, "B");
+	add_job(a, "j1", "m1", 10, NULL);
+	memset(&c, 0, sizeof c);
+	expect_rc(store_job_cancel_unclaimed(b, "j1", 777, copy_job, &c, &f),
+		  f, 1);
+	ck_assert_int_eq(c.calls, 1);
+	ck_assert_str_eq(c.j.id, "j1");
+	ck_assert_int_eq(c.j.status, STORE_JOB_CANCELLED);
+	ck_assert_int_eq(c.j.finished_ms, 777);
+	get_job(a, "j1", &c);
+	ck_assert_int_eq(c.j.status, STORE_JOB_CANCELLED);
+	ck_assert_int_eq(c.j.finished_ms, 777);
+	claim_none(a, "A");
+	expect_rc(store_job_cancel_unclaimed(b, "j1", 888, NULL, NULL, &f), f,
+		  0);
+	get_job(a, "j1", &c);
+	ck_assert_int_eq(c.j.finished_ms, 777);
+	/* a live owner's: not cancelled here */
+	add_job(a, "j2", "m1", 20, "A");
+	expect_rc(store_job_cancel_unclaimed(b, "j2", 900, NULL, NULL, &f), f,
+		  0);
+	get_job(b, "j2", &c);
+	ck_assert_int_eq(c.j.status, STORE_JOB_QUEUED);
+	/* once A's beat expired it is */
+	beat(a, "A", TTL_SHORT, 0);
+	sleep_ms(20);
+	expect_rc(store_job_cancel_unclaimed(b, "j2", 900, NULL, NULL, &f), f,
+		  1);
+	get_job(b, "j2", &c);
+	ck_assert_int_eq(c.j.status, STORE_JOB_CANCELLED);
+	/* running (started, handed back to nobody yet), finished, none */
+	beat(a, "A", TTL_LONG, 0);
+	add_job(a, "k1", "m2", 30, NULL);
+	claim_is(b, "B", "k1");
+	start_job(b, "k1", 5, 0);
+	expect_rc(store_job_cancel_unclaimed(a, "k1", 950, NULL, NULL, &f), f,
+		  0);
+	finish_job(b, "k1");
+	expect_rc(store_job_cancel_unclaimed(a, "k1", 950, NULL, NULL, &f), f,
+		  0);
+	get_job(b, "k1", &c);
+	ck_assert_int_eq(c.j.status, STORE_JOB_SUCCEEDED);
+	expect_rc(store_job_cancel_unclaimed(a, "nope", 950, NULL, NULL, &f),
+		  f, 0);
+	expect_fail(store_job_cancel_unclaimed(a, "", 950, NULL, NULL, &f), f,
+		    FAULT_INVALID, "job id");
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
+/* A cancel request on a live node's job is stored (the row given back,
+ * waiting nodes woken) and seen by its owner only; it follows the job
+ * to the node that claims it after a hand-back; a finished job takes
+ * none, and an owner sees none for a job that ended. */
+START_TEST(test_cancel_request)
+{
+	db d;
+	store *a, *b;
+	job_copy c;
+	int64_t took;
+	fault f;
+
+	two_nodes(&d, &a, "A", &b, "B");
+	add_job(a, "j1", "m1", 10, NULL);
+	add_job(a, "k1", "m2", 20, NULL);
+	claim_is(a, "A", "j1");
+	claim_is(a, "A", "k1");
+	start_job(a, "j1", 40, 20);
+	ck_assert_int_eq(asked(a, "A", &c), 0);
+	ck_assert_int_eq(wait_for(a, 50, &took, &f), 0); /* listening */
+	memset(&c, 0, sizeof c);
+	expect_rc(store_job_cancel_request(b, "j1", copy_job, &c, &f), f, 1);
+	ck_assert_int_eq(c.calls, 1);
+	ck_assert_int_eq(c.j.status, STORE_JOB_RUNNING);
+	ck_assert_str_eq(c.j.node, "A");
+	ck_assert_int_eq(wait_for(a, 10000, &took, &f), 1);
+	ck_assert_int_eq(asked(a, "A", &c), 1);
+	ck_assert_str_eq(c.j.id, "j1");
+	ck_assert_int_eq(asked(b, "B", &c), 0);
+	/* handed back before A acted: B, which claims it, sees it */
+	expect_rc(store_job_handback(a, "j1", "A", &f), f, 1);
+	ck_assert_int_eq(asked(a, "A", &c), 0);
+	claim_is(b, "B", "j1");
+	ck_assert_int_eq(asked(b, "B", &c), 1);
+	ck_assert_str_eq(c.j.id, "j1");
+	/* ended: no request seen, and none taken */
+	finish_job(b, "j1");
+	ck_assert_int_eq(asked(b, "B", &c), 0);
+	memset(&c, 0, sizeof c);
+	expect_rc(store_job_cancel_request(a, "j1", copy_job, &c, &f), f, 0);
+	ck_assert_int_eq(c.calls, 0);
+	get_job(a, "j1", &c);
+	ck_assert_int_eq(c.j.status, STORE_JOB_SUCCEEDED);
+	/* a queued one (k1, A's) takes one too; an unknown id none */
+	expect_rc(store_job_cancel_request(b, "k1", NULL, NULL, &f), f, 1);
+	ck_assert_int_eq(asked(a, "A", &c), 1);
+	ck_assert_str_eq(c.j.id, "k1");
+	expect_rc(store_job_cancel_request(b, "nope", NULL, NULL, &f), f, 0);
+	expect_fail(store_jobs_cancel_asked(a, "", note_asked, &c, &f), f,
+		    FAULT_INVALID, "node id");
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
 /* What store.c checks before any backend runs. */
 START_TEST(test_bad_args)
 {
@@ -906,6 +1128,9 @@ claims_suite(void)
 		tcase_add_test(tc, test_claim_uses_index);
 #endif
 		tcase_add_test(tc, test_wait);
+		tcase_add_test(tc, test_offer);
+		tcase_add_test(tc, test_cancel_unclaimed);
+		tcase_add_test(tc, test_cancel_request);
 		tcase_add_test(tc, test_bad_args);
 	}
 	suite_add_tcase(s, tc);

@@ -38,13 +38,17 @@ pg_cluster_for_test cluster_failover "$tmp/pg"
 db=$pg_conninfo
 flags="--checkpoint-every 0.5 --peer-sync 0.5"
 
-# up NAME TTL: starts node NAME (--node-id NAME) with --lease-ttl TTL;
-# sets pid_NAME and base_NAME, its stderr in $tmp/mlpd-NAME.err.
+# up NAME TTL [FLAGS...]: starts node NAME (--node-id NAME) with
+# --lease-ttl TTL; sets pid_NAME and base_NAME, its stderr in
+# $tmp/mlpd-NAME.err.
 up() {
+	_name=$1
+	_ttl=$2
+	shift 2
 	# shellcheck disable=SC2086 # flags is a list
-	start "$db" $flags --lease-ttl "$2" --node-id "$1"
-	eval "pid_$1=\$pid base_$1=\$base"
-	mv "$tmp/mlpd.err" "$tmp/mlpd-$1.err"
+	start "$db" $flags --lease-ttl "$_ttl" --node-id "$_name" "$@"
+	eval "pid_$_name=\$pid base_$_name=\$base"
+	mv "$tmp/mlpd.err" "$tmp/mlpd-$_name.err"
 	pid=
 }
 
@@ -81,19 +85,6 @@ runs_on() {
 			where=$_n
 			return 0
 		fi
-	done
-	return 1
-}
-
-# within TENTHS CMD...: 0 as soon as CMD succeeds, polled every 0.1 s.
-within() {
-	_w=$1
-	shift
-	_k=0
-	while [ $_k -lt "$_w" ]; do
-		"$@" && return 0
-		sleep 0.1
-		_k=$((_k + 1))
 	done
 	return 1
 }
@@ -216,7 +207,9 @@ check "create v on a is 201" "$code" 201
 vm=$(jget id)
 req POST "/v1/models/$vm/batches" "$(rows 16 3)"
 check "push on v is 201" "$code" 201
-up d 10
+# two trainers: the second job starts on d at once (with one, d would
+# offer it to a free node)
+up d 10 --trainers 2
 on d
 req POST "/v1/models/$vm/train" '{"steps":100000000,"validation":
     {"inputs":[[0.5,0.5]],"targets":[[0.5]]}}'

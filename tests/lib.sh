@@ -272,6 +272,20 @@ gt() {
 	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'
 }
 
+# within TENTHS CMD...: 0 as soon as CMD succeeds, polled every 0.1 s;
+# 1 when TENTHS tenths of a second went by without.
+within() {
+	_w=$1
+	shift
+	_k=0
+	while [ $_k -lt "$_w" ]; do
+		"$@" && return 0
+		sleep 0.1
+		_k=$((_k + 1))
+	done
+	return 1
+}
+
 # wait_job JOB SECONDS STATUS...: poll the job until its status is one of
 # STATUS... (0) or it ended otherwise or time ran out (1); sets job_status
 # and leaves the last answer in $tmp/body.

@@ -10,18 +10,34 @@
  * ran shows what the store says now (another node may have taken it
  * over). A list merges the two the same way. On SQLite every read is the
  * trainer's, inline, as before: the store holds nothing it does not know.
- * A cancel reaches only the jobs this node runs: one that another node
- * runs (the store says queued or running, with another node's name or
- * none yet) answers 409 job_elsewhere naming that node.
+ * A cancel works on any node. The trainer cancels a job this node runs;
+ * on a shared store, a job it does not run (the store says queued or
+ * running) is cancelled in the store when nobody alive has claimed it
+ * (store_job_cancel_unclaimed), else its owner is asked to cancel it
+ * (store_job_cancel_request; its claimer acts within about a second) and
+ * the answer waits up to CANCEL_WAIT_MS for it to end: 200 with the job
+ * cancelled, as a local cancel answers, or 202 with the job as stored
+ * while its owner is still stopping it.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
+#endif
 #include "api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec.h"
 #include "ids.h"
+#include "log.h"
+#include "wallclock.h"
+
+/* How long a cancel sent to another node's job waits for it to end, and
+ * how often it looks (milliseconds). */
+#define CANCEL_WAIT_MS 3000
+#define CANCEL_LOOK_MS 50
 
 void
 api_training_step(void *ctx, const http_request *rq, http_response *rs)
@@ -329,16 +345,38 @@ api_training_job_get(void *ctx, const http_request *rq, http_response *rs)
 	api_reply_json(rs, 200, codec_job_json(&v.row));
 }
 
+/* Waits (CANCEL_WAIT_MS at most) for a job another node was asked to
+ * cancel to end: 1 ended (v its row now), 0 not yet (v as last read),
+ * -1 with f. */
+static int
+cancel_wait(api_ctx *c, const char *id, trainer_job_view *v, fault *f)
+{
+	struct timespec ts = { 0, CANCEL_LOOK_MS * 1000000L };
+
+	for (int waited = 0; waited < CANCEL_WAIT_MS;
+	    waited += CANCEL_LOOK_MS) {
+		int r;
+
+		nanosleep(&ts, NULL);
+		if ((r = stored_job(c, id, v, f)) < 0)
+			return -1;
+		if (r == 0 || !active(&v->row))
+			return 1;
+	}
+	return 0;
+}
+
 /* After this node's trainer could not cancel job id (tf: why), on a
- * shared store: 409 job_elsewhere when the store shows it queued or
- * running for another node, 409 job_finished when it shows it ended and
- * the trainer did not know it; else tf's answer. */
+ * shared store, for a job the store shows queued or running (another
+ * node's, or nobody's yet): cancelled in the store when nobody alive
+ * claimed it, else its owner is asked (see the top of the file). 409
+ * job_finished when the store shows it ended and the trainer did not
+ * know it; else tf's answer. */
 static void
-cancel_refused(api_ctx *c, const char *id, const fault *tf,
-	       http_response *rs)
+cancel_elsewhere(api_ctx *c, const char *id, const fault *tf,
+		 http_response *rs)
 {
 	trainer_job_view v;
-	const char *me = peers_node(c->peers);
 	apierr e;
 	fault f;
 	int r = 0;
@@ -346,17 +384,32 @@ cancel_refused(api_ctx *c, const char *id, const fault *tf,
 	if (store_shared(c->st) && (tf->code == FAULT_NO_JOB ||
 	    tf->code == FAULT_FINISHED))
 		r = stored_job(c, id, &v, &f);
+	if (r == 1 && active(&v.row)) {
+		r = store_job_cancel_unclaimed(c->st, id, wallclock_ms(),
+		    found_row, &v, &f);
+		if (r == 1) {
+			events_job(c->ev, &v.row);
+			log_info("job %s: cancelled before any node took it",
+			    id);
+			api_reply_json(rs, 200, codec_job_json(&v.row));
+			return;
+		}
+		if (r == 0 && (r = store_job_cancel_request(c->st, id,
+		    found_row, &v, &f)) == 1) {
+			log_info("job %s: node %s asked to cancel it", id,
+			    v.row.node[0] ? v.row.node : "(next to claim it)");
+			if ((r = cancel_wait(c, id, &v, &f)) >= 0) {
+				api_reply_json(rs, r == 1 ? 200 : 202,
+				    codec_job_json(&v.row));
+				return;
+			}
+		} else if (r == 0) {
+			/* it ended meanwhile */
+			r = stored_job(c, id, &v, &f);
+		}
+	}
 	if (r < 0) {
 		apierr_from_fault(&e, &f);
-	} else if (r == 1 && active(&v.row) && strcmp(v.row.node, me) != 0) {
-		if (v.row.node[0] != '\0')
-			apierr_set(&e, 409, "job_elsewhere", "job '%s' runs "
-			    "on node '%s': a node cancels only the jobs it "
-			    "runs, so cancel it there", id, v.row.node);
-		else
-			apierr_set(&e, 409, "job_elsewhere", "job '%s' is "
-			    "queued for another node: a node cancels only "
-			    "the jobs it runs", id);
 	} else if (r == 1 && !active(&v.row) && tf->code == FAULT_NO_JOB) {
 		apierr_set(&e, 409, "job_finished", "job '%s' already ended "
 		    "(%s)", id, store_job_status_name(v.row.status));
@@ -379,7 +432,7 @@ api_training_job_cancel(void *ctx, const http_request *rq,
 		return;
 	}
 	if (trainer_cancel(c->tr, rq->params[0], &v, &f) < 0) {
-		cancel_refused(c, rq->params[0], &f, rs);
+		cancel_elsewhere(c, rq->params[0], &f, rs);
 		return;
 	}
 	api_reply_json(rs, 200, codec_job_json(&v.row));

@@ -129,6 +129,38 @@ claim_round(claims *c)
 	}
 }
 
+/* store_jobs_cancel_asked callback: another node asked to cancel job_id,
+ * which this node owns; the trainer stops it as a local DELETE does. */
+static void
+cancel_asked(void *arg, const char *job_id)
+{
+	claims *c = arg;
+	fault f;
+	int rc;
+
+	fault_clear(&f);
+	rc = trainer_cancel_soon(c->c.tr, job_id, &f);
+	if (rc == 1)
+		log_info("job %s: cancelled at another node's request",
+		    job_id);
+	else if (rc < 0)
+		log_debug("job %s: cancel request not acted on: %s", job_id,
+		    f.msg);
+}
+
+/* Acts on the cancel requests for the jobs this node owns. */
+static void
+cancel_round(claims *c)
+{
+	fault f;
+
+	fault_clear(&f);
+	if (store_jobs_cancel_asked(c->c.st, c->node, cancel_asked, c, &f) <
+	    0)
+		log_warn("node %s: looking for cancel requests failed: %s",
+		    c->node, f.msg);
+}
+
 /* Sleeps ms unless stopped meanwhile (the fallback when waiting on the
  * store fails). */
 static void
@@ -183,8 +215,10 @@ claimer(void *arg)
 				    1000.0;
 			}
 		}
-		if (joined && !beat_failing)
+		if (joined && !beat_failing) {
 			claim_round(c);
+			cancel_round(c);
+		}
 		ms = (int64_t)((next_beat - wallclock_mono()) * 1000.0);
 		if (ms > poll)
 			ms = poll;

@@ -1,9 +1,10 @@
 /*
  * claims: on a shared store (PostgreSQL), this node's part in running the
  * cluster's jobs: it says it is alive, and it takes the jobs no live node
- * runs (a dead node's, or those another node handed back at SIGTERM) and
- * gives them to the trainer, which resumes each from its last checkpoint
- * under the same id (trainer_adopt). Started only when store_shared().
+ * runs (a dead node's, those another node handed back at SIGTERM, and new
+ * jobs their node could not start at once) and gives them to the
+ * trainer, which resumes each from its last checkpoint under the same id
+ * (trainer_adopt). Started only when store_shared().
  *
  * DESIGN. One thread per node. Its first act is a joining beat
  * (store_node_beat, join = 1), which makes claimable whatever an earlier
@@ -16,7 +17,11 @@
  * rounds it waits for a wake-up (store_jobs_wait: another node's insert,
  * hand-back or leave) for at most the poll interval and the time to the
  * next beat; when waiting fails (the database away) it sleeps that long
- * instead, so polling is the fallback. A claimed row is copied out of the
+ * instead, so polling is the fallback. Every round it also looks for
+ * cancel requests other nodes left on the jobs it owns
+ * (store_jobs_cancel_asked) and has the trainer cancel each without
+ * waiting (trainer_cancel_soon): the job ends cancelled after its
+ * checkpoint, as a local DELETE ends it, within about a second. A claimed row is copied out of the
  * store's callback and adopted after the claim's transaction, so nothing
  * else runs inside it. A claimed job the trainer cannot take (its model
  * gone, the trainer closing) is handed back at once.

@@ -607,6 +607,60 @@ mark_validation(const char *options, size_t n)
 	return out;
 }
 
+/* Whether this node can start m's new job (reserved by do_reserve) at
+ * once: a worker free for it (counting the submissions still being
+ * written) and no other job of m queued or running here. */
+static int
+do_can_start(trainer *t, model_entry *m)
+{
+	size_t busy = t->reserved > 0 ? t->reserved - 1 : 0;
+	int q = 0, r = 0;
+
+	for (unsigned i = 0; i < t->started; i++)
+		if (t->current[i] != NULL)
+			busy++;
+	for (task *tk = t->head; tk; tk = tk->next)
+		busy++;
+	registry_job_counts(m, &q, &r);
+	return !t->closed && busy < t->started && q + r <= 1;
+}
+
+/* Several nodes: whether a job may run on another node than the one that
+ * accepts it. Not one with a validation set (its rows are not stored) nor
+ * a resume (the job it continues is in this node's list). */
+static int
+offerable(const train_opts *o, const trainer_valset *val)
+{
+	return (val == NULL || val->n == 0) && o->resume[0] == '\0';
+}
+
+/* The end of trainer_submit for a job the store offered to every node
+ * (node is not its owner): it leaves this node's trainer (do_reserve
+ * given back), shown and announced as stored. Takes and frees j and tk. */
+static int
+do_offered(trainer *t, model_entry *m, job *j, task *tk,
+	   trainer_job_view *out, fault *f)
+{
+	int rc = 0;
+
+	do_unreserve(t, m);
+	/* deleted meanwhile: its row goes with the model's */
+	if (registry_deleted(m)) {
+		rc = fault_set(f, FAULT_NO_MODEL, "no model with id '%s'",
+		    m->id);
+	} else {
+		do_view(j, out);
+		events_job(t->cfg.events, &j->row);
+	}
+	pthread_mutex_unlock(&t->mu);
+	if (rc == 0)
+		log_info("job %s of model %s: offered to every node (it "
+		    "cannot start here at once)", j->row.id, m->id);
+	job_free(j);
+	free(tk);
+	return rc;
+}
+
 int
 trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 	       const char *options, trainer_valset *val,
@@ -615,7 +669,8 @@ trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 	job *j = calloc(1, sizeof *j);
 	task *tk = calloc(1, sizeof *tk);
 	const char *node = trainer_cluster_node(t);
-	int interrupted, rc;
+	int interrupted, rc, offer = node != NULL && offerable(o, val);
+	int keep = 1;
 
 	if (options == NULL)
 		options = "{}";
@@ -636,14 +691,26 @@ trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 	tk->job = j;
 	pthread_mutex_lock(&t->mu);
 	rc = do_reserve(t, m, j, f);
+	if (rc == 0 && offer)
+		keep = do_can_start(t, m);
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0)
 		goto fail;
 	/* the durable row first, without the lock; several nodes: owned
-	 * by this node, so that no other claims it while it lives */
-	rc = node != NULL ? store_job_insert_owned(t->st, &j->row, node, f) :
-	    store_job_insert(t->st, &j->row, f);
+	 * by this node, so that no other claims it while it lives, when it
+	 * starts here at once (or cannot run elsewhere), else offered to
+	 * whichever node has a free trainer (store_job_offer) */
+	if (offer) {
+		rc = store_job_offer(t->st, &j->row, node, keep, f);
+		keep = rc == 1;
+		rc = rc < 0 ? -1 : 0;
+	} else {
+		rc = node != NULL ? store_job_insert_owned(t->st, &j->row, node,
+		    f) : store_job_insert(t->st, &j->row, f);
+	}
 	pthread_mutex_lock(&t->mu);
+	if (rc == 0 && !keep)
+		return do_offered(t, m, j, tk, out, f) < 0 ? -1 : 0;
 	if (rc == 0) {
 		/* deleted meanwhile: its row goes with the model's */
 		if (registry_deleted(m))
@@ -882,14 +949,18 @@ do_task_of(trainer *t, const job *j)
 	return NULL;
 }
 
-int
-trainer_cancel(trainer *t, const char *job_id, trainer_job_view *out,
-	       fault *f)
+/* trainer_cancel, and trainer_cancel_soon without wait: 1 when the
+ * cancel was asked now, 0 when it had been already (a running job), -1
+ * with f. */
+static int
+cancel(trainer *t, const char *job_id, int wait, trainer_job_view *out,
+       fault *f)
 {
 	job *j;
 	task *tk;
 	store_job row;
 	fault uf;
+	int asked;
 
 	pthread_mutex_lock(&t->mu);
 	j = do_find_job(t, job_id);
@@ -919,18 +990,34 @@ trainer_cancel(trainer *t, const char *job_id, trainer_job_view *out,
 			log_error("job %s: %s", job_id, uf.msg);
 		registry_put(tk->model);
 		free(tk);
-		return 0;
+		return 1;
 	}
+	asked = !j->cancel;
 	j->cancel = 1;
 	if (tk != NULL) {
 		/* sliced out: let a worker pick it up now to stop it */
 		pthread_cond_broadcast(&t->work);
 	}
-	while (!j->terminal)
+	while (wait && !j->terminal)
 		pthread_cond_wait(&t->done, &t->mu);
 	do_view(j, out);
 	pthread_mutex_unlock(&t->mu);
-	return 0;
+	return asked;
+}
+
+int
+trainer_cancel(trainer *t, const char *job_id, trainer_job_view *out,
+	       fault *f)
+{
+	return cancel(t, job_id, 1, out, f) < 0 ? -1 : 0;
+}
+
+int
+trainer_cancel_soon(trainer *t, const char *job_id, fault *f)
+{
+	trainer_job_view v;
+
+	return cancel(t, job_id, 0, &v, f);
 }
 
 int

@@ -151,7 +151,12 @@ typedef struct trainer_valset {
  * FAULT_INVALID for a split that leaves no row or too many steps.
  * options: the options as the job's row shows them (JSON text, copied).
  * val (NULL or n == 0 for none): on success the job takes over val->x and
- * val->y (and sets them to NULL); on failure they stay the caller's. */
+ * val->y (and sets them to NULL); on failure they stay the caller's.
+ * Several nodes (a shared store): a job this node cannot start at once
+ * (no trainer free, or another job of the model queued or running) is
+ * offered to every node (store_job_offer) and not kept here: out shows
+ * it queued with no node, and whichever node claims it runs it. A job
+ * with a validation set or a resume is always kept. */
 int trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 		   const char *options, trainer_valset *val,
 		   trainer_job_view *out, fault *f);
@@ -187,6 +192,12 @@ int trainer_delete_data(trainer *t, model_entry *m, fault *f);
  * FAULT_NO_JOB unknown, FAULT_FINISHED already ended (out is filled). */
 int trainer_cancel(trainer *t, const char *job_id, trainer_job_view *out,
 		   fault *f);
+
+/* trainer_cancel without the wait (a running job stops after its current
+ * slice, as it does for trainer_cancel): 1 asked now, 0 asked already, -1
+ * with FAULT_NO_JOB or FAULT_FINISHED. For the claimer, acting on another
+ * node's cancel request. */
+int trainer_cancel_soon(trainer *t, const char *job_id, fault *f);
 
 /* 0 and a copy of the job, or -1 when unknown. */
 int trainer_job_get(trainer *t, const char *job_id, trainer_job_view *out);

@@ -707,3 +707,50 @@ store_jobs_changed(store *s, uint64_t *cursor,
 				 "needs a cursor and a callback");
 	return s->ops->jobs_changed(s, cursor, cb, arg, f);
 }
+
+/* ---- job offers and cancels (store.h): a shared store's ---- */
+
+int
+store_job_offer(store *s, const store_job *j, const char *node_id, int keep,
+		fault *f)
+{
+	if (s->ops->job_offer == NULL)
+		return not_shared(f);
+	if (node_arg(node_id, f) != 0)
+		return -1;
+	return s->ops->job_offer(s, j, node_id, keep, f);
+}
+
+int
+store_job_cancel_unclaimed(store *s, const char *job_id, int64_t now_ms,
+			   int (*cb)(void *arg, const store_job *j),
+			   void *arg, fault *f)
+{
+	if (s->ops->job_cancel_unclaimed == NULL)
+		return not_shared(f);
+	return s->ops->job_cancel_unclaimed(s, job_id, now_ms, cb, arg, f);
+}
+
+int
+store_job_cancel_request(store *s, const char *job_id,
+			 int (*cb)(void *arg, const store_job *j), void *arg,
+			 fault *f)
+{
+	if (s->ops->job_cancel_request == NULL)
+		return not_shared(f);
+	return s->ops->job_cancel_request(s, job_id, cb, arg, f);
+}
+
+int
+store_jobs_cancel_asked(store *s, const char *node_id,
+			void (*cb)(void *arg, const char *job_id), void *arg,
+			fault *f)
+{
+	if (s->ops->jobs_cancel_asked == NULL)
+		return not_shared(f);
+	if (node_arg(node_id, f) != 0)
+		return -1;
+	if (cb == NULL)
+		return fault_set(f, FAULT_INVALID, "a look needs a callback");
+	return s->ops->jobs_cancel_asked(s, node_id, cb, arg, f);
+}

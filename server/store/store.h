@@ -681,5 +681,55 @@ int store_models_wait(store *s, int64_t timeout_ms, int cancel_fd,
 int store_jobs_changed(store *s, uint64_t *cursor,
 		       int (*cb)(void *arg, const store_job *j), void *arg,
 		       fault *f);
+/* ---- job offers and cancels: a job runs, and stops, on any node ---- */
+
+/*
+ * On a shared store a new job goes to whichever node has a free trainer:
+ * the node that accepts it keeps it only when it can start it at once
+ * (store_job_offer), else it is offered (no owner) and the claims above
+ * decide who runs it. A cancel may come to any node: an offered job (or
+ * one whose owner is not alive) that has not started is cancelled in the
+ * store at once (store_job_cancel_unclaimed); one a live node owns gets a
+ * cancel request (PostgreSQL: jobs.cancel_requested, schema/pg/pg-4.sql)
+ * that its owner sees (store_jobs_cancel_asked) and acts on. A request
+ * stays with the job when it changes hands. Requests wake the nodes as
+ * the claims do (store_jobs_wait; the payload the job id). SQLite has one
+ * node: every call here fails with FAULT_INVALID "not a shared store".
+ */
+
+/* Inserts j (as store_job_insert). With keep, node_id owns it when the
+ * model has no other unfinished job and no other node holds a live lease
+ * on it (checked under a lock on the model's jobs, so two nodes keeping
+ * jobs of one model at once cannot both keep theirs); otherwise, or
+ * without keep, it has no owner and the other nodes are woken. 1 kept
+ * (node_id owns it), 0 offered, -1 on failure (nothing inserted). */
+int store_job_offer(store *s, const store_job *j, const char *node_id,
+		    int keep, fault *f);
+
+/* Cancels job_id in the store when it is queued and its owner is none or
+ * a node that is not alive: status cancelled, finished_ms now_ms, in one
+ * conditional write. 1 and cb called once with the row as it now stands
+ * (borrowed, valid during the call; may be NULL), 0 when the job is not
+ * such (none, ended, running, or a live node's: nothing changed), -1 on
+ * failure. */
+int store_job_cancel_unclaimed(store *s, const char *job_id, int64_t now_ms,
+			       int (*cb)(void *arg, const store_job *j),
+			       void *arg, fault *f);
+
+/* Asks job_id's owner, whoever it is now or will be, to cancel it: 1 and
+ * cb (as above, may be NULL) when the job is queued or running (the
+ * request is stored and the nodes woken), 0 when it is none or has ended
+ * (nothing changed), -1 on failure. */
+int store_job_cancel_request(store *s, const char *job_id,
+			     int (*cb)(void *arg, const store_job *j),
+			     void *arg, fault *f);
+
+/* Calls cb with the id of each queued or running job node_id owns that
+ * has a cancel request (no connection held during the calls): the number
+ * of ids (at most 64 a call; the rest come in the next), -1 on failure.
+ * cb's answer is ignored. */
+int store_jobs_cancel_asked(store *s, const char *node_id,
+			    void (*cb)(void *arg, const char *job_id),
+			    void *arg, fault *f);
 
 #endif

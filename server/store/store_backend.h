@@ -152,6 +152,17 @@ typedef struct store_ops {
 	    int (*cb)(void *arg, const char *model_id), void *arg, fault *f);
 	int (*jobs_changed)(store *s, uint64_t *cursor, int (*cb)(void *arg,
 	    const store_job *j), void *arg, fault *f);
+	/* job offers and cancels (store.h; NULL on a backend that is not
+	 * shared, as the claims) */
+	int (*job_offer)(store *s, const store_job *j, const char *node_id,
+	    int keep, fault *f);
+	int (*job_cancel_unclaimed)(store *s, const char *job_id,
+	    int64_t now_ms, int (*cb)(void *arg, const store_job *j),
+	    void *arg, fault *f);
+	int (*job_cancel_request)(store *s, const char *job_id,
+	    int (*cb)(void *arg, const store_job *j), void *arg, fault *f);
+	int (*jobs_cancel_asked)(store *s, const char *node_id,
+	    void (*cb)(void *arg, const char *job_id), void *arg, fault *f);
 	/* both backends */
 	int (*job_get)(store *s, const char *job_id, int (*cb)(void *arg,
 	    const store_job *j), void *arg, fault *f);

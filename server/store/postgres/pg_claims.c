@@ -2,8 +2,11 @@
  * pg_claims: job claims by several nodes on one PostgreSQL database
  * (store.h, "job claims"; tables nodes and jobs.owner/takeovers of
  * schema/pg/pg-3.sql): the nodes' beats and leaving, the insert of an
- * owned job, the claim, the hand-back, and the wake-up channel that lets
- * a waiting node know there may be a job to claim.
+ * owned job, the offer of a new job (kept by the node that accepts it
+ * only when it can start it at once: no other unfinished job of its
+ * model, no other node's live lease on it, decided under a transaction
+ * lock on the model's offers), the claim, the hand-back, and the wake-up
+ * channel that lets a waiting node know there may be a job to claim.
  *
  * DESIGN. Every time is the database's (clock_timestamp()), so the nodes'
  * clocks need not agree. A claim is one write transaction of two
@@ -188,6 +191,64 @@ pg_job_insert_owned(store *s, const store_job *j, const char *owner,
 	if (pg_job_check(j, 1, f) != 0)
 		return -1;
 	return pg_write_tx((pg_store *)s, do_insert_owned, &a, f);
+}
+
+/* ---- the offer of a new job (store_job_offer) ---- */
+
+/* Serializes the offers of one model's jobs (two int keys: apart from the
+ * bigint keys of pg_open.c), until the transaction ends. */
+static const char sql_model_lock[] =
+	"SELECT pg_advisory_xact_lock(1835823204, hashtext($1))";
+
+/* Whether node $2 may keep a new job of model $1 (store.h). */
+static const char sql_may_keep[] =
+	"SELECT NOT EXISTS (SELECT 1 FROM jobs o WHERE o.model_id = $1 "
+	"AND o.status IN ('queued', 'running')) "
+	"AND NOT EXISTS (SELECT 1 FROM lease l WHERE l.model_id = $1 "
+	"AND l.node_id <> '' AND l.node_id <> $2 "
+	"AND l.expires_at > clock_timestamp())";
+
+struct offer_arg {
+	const store_job *j;
+	const char *node;
+	int keep;      /* in: asked; out: kept */
+	int asked;
+};
+
+static int
+do_offer(pg_conn *c, void *arg, fault *f)
+{
+	struct offer_arg *a = arg;
+	pg_params p = { 0 }, q = { 0 };
+	PGresult *r;
+
+	a->keep = a->asked; /* a run again */
+	if (a->keep) {
+		pg_p_text(&p, a->j->model_id);
+		if (pg_run(c, sql_model_lock, &p, f, "offering a job") < 0)
+			return -1;
+		pg_p_text(&q, a->j->model_id);
+		pg_p_text(&q, a->node);
+		if ((r = pg_exec(c, sql_may_keep, &q, 0, f, "offering a job")) ==
+		    NULL)
+			return -1;
+		a->keep = PQntuples(r) == 1 && strcmp(pg_text(r, 0, 0), "t") ==
+		    0;
+		PQclear(r);
+	}
+	return pg_job_insert_row(c, a->j, a->keep ? a->node : NULL, f);
+}
+
+int
+pg_job_offer(store *s, const store_job *j, const char *node_id, int keep,
+	     fault *f)
+{
+	struct offer_arg a = { j, node_id, 0, keep != 0 };
+
+	if (pg_job_check(j, 1, f) != 0 ||
+	    pg_write_tx((pg_store *)s, do_offer, &a, f) != 0)
+		return -1;
+	return a.keep;
 }
 
 /* A claim: for whom, and a copy of the row it claimed. */

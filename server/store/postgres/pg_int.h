@@ -13,8 +13,9 @@
  *   pg_models.c    models, their checkpoint, weights and delete
  *   pg_batches.c   training data, and its rows read by number
  *   pg_jobs.c      jobs (and pg_job_* for the other files)
- *   pg_claims.c    job claims by several nodes: beats, claim, hand-back,
- *                  the wake-up channel (LISTEN/NOTIFY)
+ *   pg_claims.c    job claims by several nodes: beats, offer, claim,
+ *                  hand-back, the wake-up channel (LISTEN/NOTIFY)
+ *   pg_cancel.c    cancels from any node: unclaimed jobs, requests
  *   pg_listen.c    the models' channel: weight notifications, and the
  *                  jobs written since a cursor
  *   pg_state.c     the daemon's own small values
@@ -321,6 +322,19 @@ int pg_job_claim(store *s, const char *node_id,
 int pg_job_handback(store *s, const char *job_id, const char *node_id,
 		    fault *f);
 int pg_jobs_wait(store *s, int64_t timeout_ms, fault *f);
+int pg_job_offer(store *s, const store_job *j, const char *node_id,
+		 int keep, fault *f);
+
+/* pg_cancel.c */
+int pg_job_cancel_unclaimed(store *s, const char *job_id, int64_t now_ms,
+			    int (*cb)(void *arg, const store_job *j),
+			    void *arg, fault *f);
+int pg_job_cancel_request(store *s, const char *job_id,
+			  int (*cb)(void *arg, const store_job *j),
+			  void *arg, fault *f);
+int pg_jobs_cancel_asked(store *s, const char *node_id,
+			 void (*cb)(void *arg, const char *job_id),
+			 void *arg, fault *f);
 
 /* pg_close: closes the wake-up channel's connection. */
 void pg_claims_close(pg_store *s);

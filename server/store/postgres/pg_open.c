@@ -46,6 +46,7 @@
 extern const char pg_schema_1_sql[];
 extern const char pg_schema_2_sql[];
 extern const char pg_schema_3_sql[];
+extern const char pg_schema_4_sql[];
 extern const char pg_schema_5_sql[];
 
 /* Forward migrations: step i takes a database from version - 1 to
@@ -58,6 +59,7 @@ static const struct pg_migration {
 	{ 1, pg_schema_1_sql },
 	{ 2, pg_schema_2_sql },	/* model leases (epochs), jobs.node */
 	{ 3, pg_schema_3_sql },	/* job claims: nodes, jobs.owner */
+	{ 4, pg_schema_4_sql },	/* cancels from any node */
 	{ 5, pg_schema_5_sql },	/* jobs.changed_tx: jobs changed since */
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -609,5 +611,9 @@ const store_ops pg_ops = {
 	.jobs_wait = pg_jobs_wait,
 	.models_wait = pg_models_wait,
 	.jobs_changed = pg_jobs_changed,
+	.job_offer = pg_job_offer,
+	.job_cancel_unclaimed = pg_job_cancel_unclaimed,
+	.job_cancel_request = pg_job_cancel_request,
+	.jobs_cancel_asked = pg_jobs_cancel_asked,
 	.job_get = pg_job_get,
 };

@@ -53,4 +53,9 @@ const store_ops sqlite_ops = {
 	.model_get = sq_model_get,
 	/* job claims: one node, none of them but the read of one job */
 	.job_get = sq_job_get,
+	/* job offers and cancels: one node, none of them */
+	.job_offer = NULL,
+	.job_cancel_unclaimed = NULL,
+	.job_cancel_request = NULL,
+	.jobs_cancel_asked = NULL,
 };

@@ -1,0 +1,140 @@
+#!/bin/sh
+# cluster_offer.sh: two mlpd nodes (a, b) with one trainer each on one
+# PostgreSQL database (tests/pg_cluster.sh): a job goes to a free node,
+# and a cancel works from any node.
+#   1. a runs a long job; a second model's job POSTed to a runs on b (its
+#      `node` b) and succeeds;
+#   2. two jobs of a third model POSTed to a both run on b, in order (the
+#      second starts after the first ended);
+#   3. both nodes busy: a job POSTed to b waits unclaimed (queued, no
+#      node); DELETE through a cancels it at once (200, cancelled, on b
+#      too);
+#   4. DELETE through a of a job running on b: it ends cancelled (b logs
+#      the request), and a's own job cancels locally as before.
+# Skipped (77) without PostgreSQL or libpq. The last line is "N passed, M
+# failed".
+set -u
+
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg_cluster.sh"
+HINT="Debian: apt-get install curl"
+require curl "$MLPD"
+lib_init cluster_offer
+
+pid_a=
+pid_b=
+cleanup_extra='for _p in $pid_a $pid_b; do kill -9 $_p 2>/dev/null; wait $_p 2>/dev/null; done; pg_cluster_stop "$tmp/pg"'
+pg_cluster_for_test cluster_offer "$tmp/pg"
+db=$pg_conninfo
+long='{"steps":1000000000}'
+
+# up NAME: starts node NAME (--node-id NAME, one trainer); sets pid_NAME
+# and base_NAME, its stderr in $tmp/mlpd-NAME.err.
+up() {
+	start "$db" --trainers 1 --checkpoint-every 0.5 --peer-sync 0.5 \
+	    --lease-ttl 3 --node-id "$1"
+	eval "pid_$1=\$pid base_$1=\$base"
+	mv "$tmp/mlpd.err" "$tmp/mlpd-$1.err"
+	pid=
+}
+
+# on NAME: the next requests (req) go to node NAME.
+on() {
+	eval "base=\$base_$1"
+}
+
+# model: a model with rows, through the current node; its id in m.
+model() {
+	req POST /v1/models '{"layers":[2,8,1],"learning_rate":0.05,"seed":3}'
+	check "create is 201" "$code" 201
+	m=$(jget id)
+	req POST "/v1/models/$m/batches" "$(rows 64 1)"
+	check "push is 201" "$code" 201
+}
+
+# train MODEL BODY: a job through the current node; its id in j.
+train() {
+	req POST "/v1/models/$1/train" "$2"
+	check "train is 202" "$code" 202
+	j=$(jget id)
+}
+
+# runs JOB NAME: the job runs on node NAME (as the current node reads it).
+runs() {
+	req GET "/v1/jobs/$1"
+	[ "$(jget status)" = running ] && [ "$(jget node)" = "$2" ]
+}
+
+up a
+up b
+on a
+model
+m1=$m
+model
+m2=$m
+model
+m3=$m
+
+# ---------------------------------------------------------------------------
+echo "== a busy: a new job POSTed to a runs on b"
+train "$m1" "$long"
+l1=$j
+check_true "the long job runs on a" within 100 runs "$l1" a
+train "$m2" '{"steps":200}'
+j2=$j
+wait_job "$j2" 30 succeeded
+check "the job POSTed to a succeeded" "$job_status" succeeded
+check "its node is b" "$(jget node)" b
+
+# ---------------------------------------------------------------------------
+echo "== a model's jobs stay in order on the node that claims them"
+train "$m3" '{"steps":300}'
+k1=$j
+train "$m3" '{"steps":50}'
+k2=$j
+wait_job "$k2" 30 succeeded
+check "the second job succeeded" "$job_status" succeeded
+check "on b" "$(jget node)" b
+k2_start=$(date -d "$(jget started_at)" +%s.%N)
+req GET "/v1/jobs/$k1"
+check "the first succeeded" "$(jget status)" succeeded
+check "on b" "$(jget node)" b
+k1_end=$(date -d "$(jget finished_at)" +%s.%N)
+check_true "the second started after the first ended" \
+    gt "$k2_start" "$k1_end"
+
+# ---------------------------------------------------------------------------
+echo "== both busy: an unclaimed job cancelled through the other node"
+train "$m2" "$long"
+l2=$j
+check_true "the second long job runs on b" within 100 runs "$l2" b
+on b
+train "$m3" '{"steps":50}'
+q=$j
+sleep 1
+req GET "/v1/jobs/$q"
+check "the job POSTed to b waits" "$(jget status)" queued
+check "on no node" "$(jget node)" null
+on a
+req DELETE "/v1/jobs/$q"
+check "DELETE of it through a is 200" "$code" 200
+check "it is cancelled" "$(jget status)" cancelled
+on b
+req GET "/v1/jobs/$q"
+check "b reads it cancelled" "$(jget status)" cancelled
+
+# ---------------------------------------------------------------------------
+echo "== a job running on b cancelled through a"
+on a
+req DELETE "/v1/jobs/$l2"
+check_true "DELETE of it through a is 200 or 202 ($code)" \
+    test "$code" = 200 -o "$code" = 202
+wait_job "$l2" 10 cancelled
+check "it ends cancelled" "$job_status" cancelled
+check "on b" "$(jget node)" b
+check_grep "b logs the request" "$tmp/mlpd-b.err" \
+    "job $l2: cancelled at another node's request"
+req DELETE "/v1/jobs/$l1"
+check "a's own job cancels on a (200)" "$code" 200
+check "cancelled" "$(jget status)" cancelled
+finish
