@@ -9,6 +9,7 @@
 #include <check.h>
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +225,40 @@ START_TEST(test_row_cap)
 }
 END_TEST
 
+/* A block of 2 MiB or more comes on 2 MiB pages (hugemem_alloc: one
+ * fault per 2 MiB as it fills), with every value in place. */
+START_TEST(test_huge_block)
+{
+	enum { ROWS = 1100, NX = 500 }; /* 2.2 MB of inputs */
+	char *s = malloc((size_t)ROWS * (NX * 2 + 2) + 1), *w = s;
+	float *x, *y;
+	size_t n;
+	apierr e;
+
+	ck_assert_ptr_nonnull(s);
+	for (size_t r = 0; r < ROWS; r++) {
+		for (size_t c = 0; c < NX; c++) {
+			*w++ = (char)('0' + (r + c) % 10);
+			*w++ = ',';
+		}
+		*w++ = '7';
+		*w++ = '\n';
+	}
+	*w = '\0';
+	ck_assert_int_eq(csv_decode(s, (size_t)(w - s), NX, 1, &x, &y, &n,
+	    &e), 0);
+	ck_assert_uint_eq(n, ROWS);
+	ck_assert_uint_eq((uintptr_t)x % ((uintptr_t)2 << 20), 0);
+	ck_assert_float_eq(x[(size_t)(ROWS - 1) * NX + NX - 1],
+	    (float)((ROWS - 1 + NX - 1) % 10));
+	ck_assert_float_eq(x[12345], (float)((12345 / NX + 12345 % NX) % 10));
+	ck_assert_float_eq(y[ROWS - 1], 7.0f);
+	free(x);
+	free(y);
+	free(s);
+}
+END_TEST
+
 static int
 count(const char *s, size_t *rows, apierr *e)
 {
@@ -366,6 +401,7 @@ csv_suite(void)
 	tcase_add_test(tc, test_numbers);
 	tcase_add_test(tc, test_nonfinite);
 	tcase_add_test(tc, test_row_cap);
+	tcase_add_test(tc, test_huge_block);
 	tcase_add_test(tc, test_count);
 	tcase_add_test(tc, test_encode);
 	tcase_add_test(tc, test_accept);

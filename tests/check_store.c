@@ -635,6 +635,75 @@ START_TEST(test_models)
 }
 END_TEST
 
+/* A batch of more WAL pages than the auto-checkpoint's 1,000 reaches the
+ * database file with no further write (store_ckpt.c's thread copies it
+ * after the commit), and the rows read back whole. */
+START_TEST(test_checkpoint_thread)
+{
+	char path[256], wal[300];
+	enum { N = 1200, NIN = 1000 }; /* ~4.8 MB of inputs */
+	float *x = malloc((size_t)N * NIN * sizeof(float)), y[N];
+	float *bx, *by;
+	int64_t id, total;
+	struct stat st;
+	sqlite3 *db;
+	int logp = -1, ckp = -2;
+	size_t n;
+	store *s;
+	fault f;
+	int i;
+
+	ck_assert_ptr_nonnull(x);
+	for (i = 0; i < N * NIN; i++)
+		x[i] = (float)i;
+	for (i = 0; i < N; i++)
+		y[i] = (float)-i;
+	tpath(path, sizeof path, "ckpt.db");
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	s = open_ok(path);
+	add_model(s, "m", 1, "W", 1);
+	expect_ok(store_batch_insert(s, "m", x, y, N, NIN, 1, 0, 100, &id,
+				     &total, &f), f);
+	/* the file holds the batch within 10 s, without another commit */
+	for (i = 0; i < 1000; i++) {
+		ck_assert_int_eq(stat(path, &st), 0);
+		if (st.st_size >= (off_t)N * NIN * (off_t)sizeof(float))
+			break;
+		usleep(10000);
+	}
+	ck_assert_int_ge(st.st_size, (off_t)N * NIN * (off_t)sizeof(float));
+	/* once no checkpoint runs (not busy), every frame is in the file */
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	for (i = 0; i < 1000; i++) {
+		int rc = sqlite3_wal_checkpoint_v2(db, "main",
+			SQLITE_CHECKPOINT_PASSIVE, &logp, &ckp);
+
+		if (rc == SQLITE_OK && logp == ckp)
+			break;
+		ck_assert_int_eq(rc, SQLITE_BUSY);
+		usleep(10000);
+	}
+	ck_assert_int_eq(logp, ckp);
+	sqlite3_close(db);
+	/* a second batch after the checkpoint: both read back whole */
+	expect_ok(store_batch_insert(s, "m", x, y, N, NIN, 1, 0, 200, &id,
+				     &total, &f), f);
+	ck_assert_int_eq(total, 2 * N);
+	expect_ok(store_batches_load(s, "m", NIN, 1, &bx, &by, &n, &f), f);
+	ck_assert_uint_eq(n, 2 * N);
+	ck_assert_int_eq(memcmp(bx, x, (size_t)N * NIN * sizeof(float)), 0);
+	ck_assert_int_eq(memcmp(bx + (size_t)N * NIN, x,
+				(size_t)N * NIN * sizeof(float)), 0);
+	ck_assert_int_eq(memcmp(by + N, y, sizeof y), 0);
+	free(bx);
+	free(by);
+	store_close(s);
+	/* closing still checkpoints and removes the WAL */
+	ck_assert_int_eq(access(wal, F_OK), -1);
+	free(x);
+}
+END_TEST
+
 START_TEST(test_batches)
 {
 	store *s = open_kind(_i, "batches.db");
@@ -2678,6 +2747,7 @@ store_suite(void)
 		tcase_add_test(schema, test_bad_open);
 		tcase_add_test(schema, test_memory_separate);
 		tcase_add_test(schema, test_schema_migrate_1_to_2);
+		tcase_add_test(schema, test_checkpoint_thread);
 		suite_add_tcase(s, schema);
 	}
 

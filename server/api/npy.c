@@ -335,11 +335,10 @@ static int
 take_cols(const npy_arr *a, size_t rows, size_t rw, size_t c0, size_t w,
 	  const char *field, float **out, apierr *e)
 {
-	float *m = malloc((rows * w > 0 ? rows * w : 1) * sizeof(float));
+	float *m = hugemem_alloc(rows * w * sizeof(float));
 
 	if (m == NULL)
 		return apierr_set(e, 503, "out_of_memory", "out of memory");
-	hugemem_advise(m, rows * w * sizeof(float));
 	if (copy_cols(a, rows, rw, c0, w, m, field, e) < 0) {
 		free(m);
 		return -1;

@@ -16,4 +16,12 @@
  * without THP, or when it fails, nothing changes. p stays the caller's. */
 void hugemem_advise(void *p, size_t len);
 
+/* malloc(len), except that a block of 2 MiB or more starts on a 2 MiB
+ * boundary and spans whole 2 MiB pages, all advised as above: filling it
+ * faults once per 2 MiB instead of once per 4 KiB (a 3 MB float block:
+ * ~1 ms instead of 20-40 ms of faults under this hypervisor, issue 11).
+ * The caller frees it with free() (realloc works too). NULL when out of
+ * memory. */
+void *hugemem_alloc(size_t len);
+
 #endif

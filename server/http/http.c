@@ -497,7 +497,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				cs->no_memory = 1;
 				return MHD_YES;
 			}
-			p = realloc(cs->buf, cap);
+			/* the first block on 2 MiB pages (hugemem.h) */
+			p = cs->buf == NULL ? hugemem_alloc(cap) :
+			    realloc(cs->buf, cap);
 			if (p == NULL) {
 				atomic_fetch_sub(&hs->body_bytes, cap - cs->cap);
 				cs->too_big = 1;

@@ -16,7 +16,9 @@
 #     sends them), CSV (9 significant digits), .npy (float32 rows of
 #     inputs then targets) and .npz (np.savez of inputs and targets),
 #     POSTed to /batches on a file database; only the POSTs are timed
-#     (curl's time_total);
+#     (curl's time_total), and the daemon's CPU time (utime + stime of
+#     /proc/PID/stat, all its threads) over the 10 POSTs is printed per
+#     POST: a figure the machine's load does not change much;
 #   - predict: one 10,000-row request per format (JSON in and out, CSV in
 #     and out, .npy in and out; the JSON and CSV values with 9 significant
 #     digits), best of 3;
@@ -91,6 +93,13 @@ with open(f"{out}/big.rows", "w") as f:
     f.write(str(n))
 EOF
 
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# cpu_ticks: utime + stime of the daemon $pid so far, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0
+}
+
 # post_time PATH TYPE FILE [ACCEPT]: "STATUS SECONDS" of one POST.
 post_time() {
 	curl -sS --noproxy '*' -o "$tmp/answer" -w '%{http_code} %{time_total}' \
@@ -119,6 +128,7 @@ bench_one() {
 		secs=0
 		bytes=0
 		status=201
+		cpu0=$(cpu_ticks)
 		for f in "$tmp/in/${fmt}_"*; do
 			set -- $(post_time "/v1/models/$model/batches" "$ct" "$f")
 			if [ "$1" != 201 ]; then
@@ -133,9 +143,11 @@ bench_one() {
 			    "$(head -c 120 "$tmp/answer")"
 			continue
 		fi
-		awk -v b="$bytes" -v s="$secs" -v r="$ROWS" -v f="$fmt" 'BEGIN {
-			printf "  ingest  %-5s %8.1f MB/s %9.0f rows/s  (%.1f MB in %.3f s)\n",
-			    f, b / s / 1e6, r / s, b / 1e6, s }'
+		cpu1=$(cpu_ticks)
+		awk -v b="$bytes" -v s="$secs" -v r="$ROWS" -v f="$fmt" \
+		    -v c=$((cpu1 - cpu0)) -v hz="$HZ" -v p=$((ROWS / CHUNK)) 'BEGIN {
+			printf "  ingest  %-5s %8.1f MB/s %9.0f rows/s  (%.1f MB in %.3f s; daemon CPU %.0f ms/POST)\n",
+			    f, b / s / 1e6, r / s, b / 1e6, s, c * 1000 / hz / p }'
 	done
 	for fmt in json csv npy; do
 		case $fmt in

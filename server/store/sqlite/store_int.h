@@ -92,6 +92,9 @@ typedef struct conn {
 	uint64_t hist_raw;  /* writer: raw history steps kept (0: all) */
 } conn;
 
+/* store_ckpt.c: the WAL checkpoint thread of a file database. */
+typedef struct sq_ckpt sq_ckpt;
+
 /*
  * The locks. Lock order: wlock and rlock are never held together (rlock
  * only around the idle list's push and pop), and neither is held while the
@@ -110,6 +113,8 @@ typedef struct sq_store {
 	int owner_fd;          /* the flocked "<db>.lock" (store_owner.c);
 	                          -1 for ":memory:" */
 	int ready;             /* migrated and recovered (store_open) */
+	sq_ckpt *ckpt;         /* checkpoints off the write path (NULL for
+	                          ":memory:"; store_ckpt.c) */
 } sq_store;
 
 /* The SQLite store behind s, which sqlite_store_open made (NULL: NULL). */
@@ -229,6 +234,17 @@ int owner_take(const char *db, int *fd, fault *f);
 
 /* Drops the lock (closes fd); -1 is a no-op. */
 void owner_release(int fd);
+
+/* ---- store_ckpt.c: WAL checkpoints off the write path ---- */
+
+/* Starts the checkpoint thread on its own connection to path and hooks
+ * writer's commits to it (in place of SQLite's auto-checkpoint); writer
+ * must not be in use by another thread yet. NULL with f set. */
+sq_ckpt *ckpt_start(const char *path, conn *writer, fault *f);
+
+/* Gives writer its auto-checkpoint back, ends the thread and closes its
+ * connection; before writer closes. NULL is a no-op. */
+void ckpt_stop(sq_ckpt *k, conn *writer);
 
 /* ---- store_db.c: connections and transactions ---- */
 

@@ -315,6 +315,8 @@ sqlite_store_open(const char *path, fault *f)
 		if ((r = db_conn_open(path, 1, f)) == NULL)
 			goto fail;
 		db_reader_put(s, r);
+		if ((s->ckpt = ckpt_start(path, s->writer, f)) == NULL)
+			goto fail;
 	}
 	return &s->base;
 fail:
@@ -336,6 +338,7 @@ sq_close(store *st)
 
 	if (s == NULL)
 		return;
+	ckpt_stop(s->ckpt, s->writer);
 	while ((c = s->idle) != NULL) {
 		s->idle = c->next;
 		db_conn_close(c);
