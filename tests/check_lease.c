@@ -22,6 +22,7 @@
 #include "dbfiles.h"
 #include "expect.h"
 #include "apierr.h"
+#include "blob.h"
 #include "fault.h"
 #include "lease.h"
 #include "pgtest.h"
@@ -812,6 +813,74 @@ START_TEST(test_adopt_never_started)
 }
 END_TEST
 
+/* A claim reads the job row; the node that lost the job (its lease
+ * expired, nobody had taken it yet, so its epoch still held) commits a
+ * checkpoint after that read and before the new owner's take, which waits
+ * for it. The job goes on from that later checkpoint. It failed with
+ * "model 'm1' is at step 20, not at the checkpoint of job 'j1' (step 10)"
+ * when the adopted job kept the row the claim had read (seen once in
+ * cluster_failover.sh's SIGSTOP case). */
+/* blob (a stored model) at step: *out is its copy with that step. */
+static void
+blob_at(const void *blob, size_t len, uint64_t step, void **out,
+	size_t *outlen)
+{
+	fault f;
+	mlp *m = blob_load(blob, len, NULL, &f);
+
+	ck_assert_msg(m != NULL, "%s", f.msg);
+	mlp_set_step(m, step);
+	ck_assert_msg(blob_save(m, out, outlen, &f) == 0, "%s", f.msg);
+	mlp_destroy(m);
+}
+
+START_TEST(test_adopt_after_late_commit)
+{
+	bench b;
+	char who[STORE_NODE_MAX];
+	uint64_t ez = 0;
+	void *blob = NULL, *b10 = NULL, *b20 = NULL;
+	size_t len = 0, l10 = 0, l20 = 0;
+	store_job job, got;
+	trainer_job_view v;
+	fault f;
+
+	bench_open(&b, 60000, 0.05);
+	ck_assert_int_eq(store_model_checkpoint(b.st, "m1", &blob, &len, NULL,
+	    &f), 0);
+	blob_at(blob, len, 10, &b10, &l10);
+	blob_at(blob, len, 20, &b20, &l20);
+	insert_job(b.st, &job, STORE_JOB_RUNNING); /* owner none: claimable */
+	ck_assert_int_eq(store_lease_take(b.st, "m1", "Z", 50, &ez, who,
+	    sizeof who, &f), 1);
+	/* the row a checkpoint stores (trainer_loop.c): with a rate, the
+	 * control fields are kept */
+	job.lr = 0.1;
+	job.ckpt_steps = 10;
+	ck_assert_msg(commit_at(b.st, b10, l10, 10, &job, ez, &f) == 0, "%s",
+	    f.msg);
+	sleep_ms(120); /* Z's lease expires; nobody takes it */
+	ck_assert_int_eq(store_job_claim(b.st, NODE, copy_job, &got, &f), 1);
+	ck_assert_str_eq(got.id, "j1");
+	ck_assert_int_eq(got.ckpt_steps, 10);
+	/* Z's late checkpoint: its epoch is still the lease's */
+	job.ckpt_steps = 20;
+	ck_assert_msg(commit_at(b.st, b20, l20, 20, &job, ez, &f) == 0, "%s",
+	    f.msg);
+	ck_assert_msg(trainer_adopt(b.tr, b.m, &got, &f) == 0, "%s", f.msg);
+	v = wait_job(b.tr, "j1", 1, 20000);
+	ck_assert_msg(v.row.status == STORE_JOB_SUCCEEDED, "the adopted job "
+	    "ended %s: %s", store_job_status_name(v.row.status),
+	    v.row.error ? v.row.error : "");
+	ck_assert_int_eq(v.row.steps_done, 100);
+	ck_assert_uint_eq(mlp_step(b.m->live), 100);
+	free(blob);
+	free(b10);
+	free(b20);
+	bench_close(&b);
+}
+END_TEST
+
 /* ---- the renewer does not hold the list lock across the store ---- */
 
 /* The store's own ops, and a copy whose renew of model "y" sleeps 1.5 s
@@ -1079,8 +1148,10 @@ lease_suite(void)
 	tcase_add_test(tc, test_takeover_at_start);
 	tcase_add_test(tc, test_takeover_at_revert);
 	tcase_add_test(tc, test_takeover_at_save_best);
-	if (pg != NULL)
-		tcase_add_test(tc, test_adopt_never_started); /* claims */
+	if (pg != NULL) { /* claims */
+		tcase_add_test(tc, test_adopt_never_started);
+		tcase_add_test(tc, test_adopt_after_late_commit);
+	}
 	suite_add_tcase(s, tc);
 	return s;
 }

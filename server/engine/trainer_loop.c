@@ -664,6 +664,55 @@ job_running(trainer *t, job *j, model_entry *m, store_job *row)
 	pthread_mutex_unlock(&t->mu);
 }
 
+/* An adopted job's row as the store holds it now (its numbers: the
+ * borrowed strings are not kept). */
+static int
+reread_row(void *arg, const store_job *row)
+{
+	store_job *out = arg;
+
+	*out = *row;
+	out->options = NULL;
+	out->error = NULL;
+	return 1;
+}
+
+/* An adopted job's progress, read again once its lease is held: the
+ * claim read the row before, and a commit of the node that lost the job
+ * may have landed between (its lease had expired but nobody had taken it
+ * yet, so its epoch still held: the take waited for that commit). The
+ * row and the checkpoint change in one transaction, so after the take
+ * they agree. */
+static int
+adopt_reread(trainer *t, job *j, fault *f)
+{
+	store_job now;
+	int rc;
+
+	pthread_mutex_lock(&t->mu);
+	now = j->row;
+	pthread_mutex_unlock(&t->mu);
+	rc = store_job_get(t->st, now.id, reread_row, &now, f);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return fault_set(f, FAULT_NO_JOB, "job '%s' is gone",
+		    now.id);
+	pthread_mutex_lock(&t->mu);
+	j->row.steps_total = now.steps_total;
+	j->row.ckpt_steps = now.ckpt_steps;
+	j->row.steps_done = now.ckpt_steps;
+	j->row.start_step = now.start_step;
+	j->row.best_step = now.best_step;
+	j->row.best_value = now.best_value;
+	j->row.best_version = now.best_version;
+	j->row.stop_waited = now.stop_waited;
+	j->row.stop_mark = now.stop_mark;
+	j->row.lr = now.lr;
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}
+
 /* A job's first slice up to its first step: the model's lease first, then
  * live refreshed from the stored checkpoint (another node may have moved
  * it on), then the start stored with the lease's epoch checked in the
@@ -680,6 +729,8 @@ job_begin(trainer *t, job *j, model_entry *m, fault *f)
 
 	if (rc == 0)
 		rc = trainer_loop_refresh(t, m, f);
+	if (rc == 0 && j->adopted)
+		rc = adopt_reread(t, j, f);
 	job_running(t, j, m, &row);
 	if (rc == 0)
 		rc = store_job_update_fenced(t->st, &row, lease_epoch(j->hold),
