@@ -15,6 +15,9 @@
  *   backward  dW_l = D_l^T A_(l-1),  db_l = D_l^T 1      (sgemm, sgemv)
  *             D_(l-1) = (D_l W_l) . act'(A_(l-1))        (sgemm)
  * which is the seed's derivation with the batch mean folded into D_L.
+ * The trainer's step (mlp_train_step_fused, plain sgd) folds the update
+ * into the backward products instead: D_(l-1) first, then W_l += (-lr)
+ * D_l^T A_(l-1) with beta 1 on W_l and b_l += (-lr) D_l^T 1 (fused_step).
  */
 #include "mlp.h"
 
