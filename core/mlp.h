@@ -152,6 +152,19 @@ int mlp_train_step(mlp *m, const float *x, const float *y, size_t n,
 int mlp_train_step_checked(mlp *m, const float *x, const float *y, size_t n,
 			   float lr, float *loss, fault *f);
 
+/* mlp_train_step_checked for the trainer's loop: with plain sgd (the
+ * spec's optimizer OPTIM_SGD) the update is folded into the backward
+ * products (W_l += -lr D_l^T A_(l-1) written by the BLAS into W_l, see
+ * core/mlp.c), so no weight gradient is ever stored: after it, mlp_grads
+ * and mlp_grad_weights hold whatever an earlier mlp_gradients left
+ * (mlp_grad_biases holds this step's bias gradients). The weights move as
+ * with mlp_train_step_checked, up to float rounding (the BLAS kernel may
+ * round lr * g + w twice). A loss that is not finite changes nothing and
+ * gives FAULT_DIVERGED, as there. With momentum or adam it is exactly
+ * mlp_train_step_checked. mlp_params_finite afterwards scans the weights. */
+int mlp_train_step_fused(mlp *m, const float *x, const float *y, size_t n,
+			 float lr, float *loss, fault *f);
+
 /* Batch loss without gradients or update. */
 int mlp_evaluate(mlp *m, const float *x, const float *y, size_t n,
 		 float *loss, fault *f);

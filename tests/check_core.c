@@ -1584,6 +1584,124 @@ START_TEST(test_checked_step)
 }
 END_TEST
 
+/* The fused step (the trainer's) against the checked step it replaces:
+ * with sgd the weights agree to float rounding over many steps on nets
+ * wide enough for the BLAS's vector kernels, the losses likewise and the
+ * bias gradients are this step's; with momentum and adam it is the checked
+ * step bit for bit. Case _i: 0 sigmoid mse, 1 relu/tanh/softmax ce, 2
+ * momentum, 3 adam. */
+START_TEST(test_fused_step)
+{
+	const uint32_t sizes[] = {40, 33, 17, 6};
+	const act_kind acts[2][3] = {
+		{ACT_SIGMOID, ACT_SIGMOID, ACT_SIGMOID},
+		{ACT_RELU, ACT_TANH, ACT_SOFTMAX},
+	};
+	static const optim_kind kinds[] = {OPTIM_SGD, OPTIM_SGD,
+					   OPTIM_MOMENTUM, OPTIM_ADAM};
+	mlp_loss loss = _i == 1 ? MLP_LOSS_CROSS_ENTROPY : MLP_LOSS_MSE;
+	const act_kind *act = acts[_i == 1];
+	mlp *a = make_model(3, sizes, act, loss, kinds[_i], 0.2f, 21);
+	mlp *b = make_model(3, sizes, act, loss, kinds[_i], 0.2f, 21);
+	enum { ROWS = 37 };
+	float x[ROWS * 40], y[ROWS * 6], la, lb;
+	const float *pa, *pb;
+	double worst = 0.0;
+	size_t n;
+	fault f;
+
+	make_data(11, x, 40, y, 6, ROWS, loss);
+	for (int k = 0; k < 60; k++) {
+		/* batches of 37 and 5 rows: the scratch is carved for 37 */
+		size_t rows = k % 3 == 2 ? 5 : ROWS;
+
+		ck_assert_int_eq(mlp_train_step_checked(a, x, y, rows, 0.0f,
+							&la, &f), 0);
+		ck_assert_int_eq(mlp_train_step_fused(b, x, y, rows, 0.0f, &lb,
+						      &f), 0);
+		ck_assert_msg(fabsf(la - lb) <= 1e-5f * (1.0f + fabsf(la)),
+			      "step %d: loss %.9g vs %.9g", k, la, lb);
+		ck_assert_int_eq(mlp_params_finite(b), 1);
+	}
+	ck_assert_uint_eq(mlp_step(b), 60);
+	pa = mlp_params_const(a, &n);
+	pb = mlp_params_const(b, NULL);
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)pa[i] - pb[i]) / (1.0 + fabs(pa[i]));
+
+		worst = d > worst ? d : worst;
+	}
+	if (kinds[_i] != OPTIM_SGD) {
+		ck_assert(same_params(a, b));
+		ck_assert(same_state(a, b));
+	} else {
+		ck_assert_msg(worst <= 1e-5, "weights apart by %g", worst);
+	}
+	/* and the steps did move the weights a long way from the start */
+	{
+		mlp *c = make_model(3, sizes, act, loss, kinds[_i], 0.2f, 21);
+		const float *pc = mlp_params_const(c, NULL);
+		double moved = 0.0;
+
+		for (size_t i = 0; i < n; i++)
+			moved += fabs((double)pb[i] - pc[i]);
+		ck_assert_msg(moved > 1000.0 * worst + 1e-2,
+			      "moved %g, apart %g", moved, worst);
+		mlp_destroy(c);
+	}
+	for (uint32_t l = 0; l < 3; l++)
+		for (uint32_t c = 0; c < sizes[l + 1]; c++)
+			ck_assert_msg(fabsf(mlp_grad_biases(a, l)[c] -
+					    mlp_grad_biases(b, l)[c]) <= 1e-6f,
+				      "bias gradient %u/%u", l, c);
+	mlp_destroy(a);
+	mlp_destroy(b);
+}
+END_TEST
+
+/* A fused step whose loss is not finite changes nothing; one that sends a
+ * weight to Inf with a finite loss is seen by mlp_params_finite even right
+ * after a step that had noted the weights finite. */
+START_TEST(test_fused_step_divergence)
+{
+	const uint32_t sizes[] = {1, 1};
+	const act_kind act[] = {ACT_LINEAR};
+	const float x[1] = {1.0f}, y[1] = {0.0f};
+	mlp *m = make_model(1, sizes, act, MLP_LOSS_MSE, OPTIM_SGD, 0.1f, 3);
+	float loss, *before;
+	fault f;
+
+	mlp_weights(m, 0)[0] = 1.0f;
+	mlp_biases(m, 0)[0] = 0.0f;
+	ck_assert_int_eq(mlp_train_step(m, x, y, 1, 0.1f, &loss, &f), 0);
+	ck_assert_int_eq(mlp_params_finite(m), 1);
+	/* output about 0.8, target 0: lr FLT_MAX sends w to -Inf */
+	ck_assert_int_eq(mlp_train_step_fused(m, x, y, 1, FLT_MAX, &loss, &f),
+			 0);
+	ck_assert(isfinite(loss));
+	ck_assert(isinf(mlp_params_const(m, NULL)[0]));
+	ck_assert_int_eq(mlp_params_finite(m), 0);
+	ck_assert_uint_eq(mlp_step(m), 2);
+	/* now the output is Inf: the loss is not finite, nothing moves */
+	before = copy_floats(mlp_params_const(m, NULL), n_params(m));
+	fault_clear(&f);
+	ck_assert_int_eq(mlp_train_step_fused(m, x, y, 1, 0.1f, &loss, &f),
+			 -1);
+	ck_assert_int_eq(f.code, FAULT_DIVERGED);
+	ck_assert(!isfinite(loss));
+	ck_assert(params_are(m, before));
+	ck_assert_uint_eq(mlp_step(m), 2);
+	/* and a bad batch is refused before anything */
+	ck_assert_int_eq(mlp_train_step_fused(m, x, NULL, 1, 0.1f, &loss, &f),
+			 -1);
+	ck_assert_int_eq(f.code, FAULT_INVALID);
+	ck_assert_int_eq(mlp_train_step_fused(m, x, y, 0, 0.1f, &loss, &f), -1);
+	ck_assert_int_eq(f.code, FAULT_INVALID);
+	free(before);
+	mlp_destroy(m);
+}
+END_TEST
+
 START_TEST(test_glorot_init)
 {
 	const uint32_t sizes[] = {5, 40, 30, 9};
@@ -2145,6 +2263,8 @@ core_suite(void)
 	tcase_add_test(tc, test_train_step_spec_lr);
 	tcase_add_test(tc, test_xor);
 	tcase_add_loop_test(tc, test_checked_step, 0, 3);
+	tcase_add_loop_test(tc, test_fused_step, 0, 4);
+	tcase_add_test(tc, test_fused_step_divergence);
 	tcase_add_loop_test(tc, test_optimizers_decrease_loss, 0, 3);
 	tcase_add_loop_test(tc, test_determinism, 0, 3);
 	tcase_add_loop_test(tc, test_glorot_init, 0, 4);

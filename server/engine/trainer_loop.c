@@ -489,7 +489,7 @@ run_slice(trainer *t, job *j, model_entry *m, fault *f)
 		    &rows, f) < 0)
 			return SLICE_FAILED;
 		rate = step_rate(j, total);
-		if (mlp_train_step_checked(m->live, xb, yb, rows, rate,
+		if (mlp_train_step_fused(m->live, xb, yb, rows, rate,
 		    &loss, f) < 0) {
 			if (f->code == FAULT_DIVERGED)
 				fault_set(f, FAULT_DIVERGED, "diverged at step "

@@ -6,11 +6,14 @@
  * is installed, else on synthetic data from a seeded generator, and in the
  * same run measures:
  *   - mlpd: samples/s and GFLOP/s (mlp_train_flops) of
- *     mlp_train_step_checked and mlp_params_finite (the daemon trainer's
+ *     mlp_train_step_fused and mlp_params_finite (the daemon trainer's
  *     step) on consecutive minibatches;
- *   - sgemm: GFLOP/s of bare cblas_sgemm calls with exactly the shapes one
- *     training step multiplies (forward A_l W_l^T per layer, backward
- *     D_l^T A_l and D_l W_l), the roofline the training can at best reach;
+ *   - sgemm: GFLOP/s of bare cblas_sgemm calls with exactly the shapes and
+ *     arguments one training step multiplies (forward A_l W_l^T per layer,
+ *     backward D_l W_l, then W_l += -lr D_l^T A_l with beta 1: the fused
+ *     step's weight update, so since that step this baseline times the
+ *     update inside the products too), the roofline the training can at
+ *     best reach;
  *   - FANN 2.2 (when built with HAVE_FANN): the same net, same initial
  *     weights and same data, incremental and batch backpropagation, in
  *     samples/s;
@@ -533,19 +536,22 @@ mlpd_step(void *ctx, fault *f)
 	c->k = (c->k + 1) % c->nb;
 	/* as the daemon's trainer does: the data set was checked once, and
 	 * the weights are checked after every step */
-	if (mlp_train_step_checked(c->m, d->x + row * d->n_in,
-				   d->y + row * d->n_out, c->bs, 0, &loss,
-				   f) != 0)
+	if (mlp_train_step_fused(c->m, d->x + row * d->n_in,
+				 d->y + row * d->n_out, c->bs, 0, &loss,
+				 f) != 0)
 		return -1;
 	if (!mlp_params_finite(c->m))
 		return fault_set(f, FAULT_DIVERGED, "a weight went non-finite");
 	return 0;
 }
 
-/* sgemm: the bare products of one training step, same shapes and
- * transposes as core/mlp.c, the input rows taken from the data like
- * training does. One block holds, per layer l, W_l, dW_l and D_l, and for
- * l >= 1 the forward output A_l and the backward output dA_l. */
+/* sgemm: the bare products of one training step, same shapes, transposes,
+ * alpha, beta and order as core/mlp.c's fused step (mlp_train_step_fused:
+ * the weight products W_l += -lr D_l^T A_l write the weights with beta 1,
+ * each after dA_l = D_l W_l), the input rows taken from the data like
+ * training does. One block holds, per layer l, W_l, dW_l (unused since the
+ * products write W_l) and D_l, and for l >= 1 the forward output A_l and
+ * the backward output dA_l. */
 typedef struct sgemm_ctx {
 	const idx_dataset *d;
 	const uint32_t *s; /* layer sizes N0..NL */
@@ -555,6 +561,8 @@ typedef struct sgemm_ctx {
 	size_t off_w[MLP_MAX_LAYERS], off_dw[MLP_MAX_LAYERS];
 	size_t off_d[MLP_MAX_LAYERS];
 	size_t off_a[MLP_MAX_LAYERS + 1], off_da[MLP_MAX_LAYERS + 1];
+	float lr;   /* the weight products' |alpha|, the model's rate */
+	float sign; /* alpha's sign, flipped each step */
 } sgemm_ctx;
 
 /* Sizes are bounded by MLP_MAX_WIDTH, MLP_MAX_LAYERS and MLP_MAX_BATCH
@@ -572,6 +580,8 @@ sgemm_init(sgemm_ctx *c, const bench_opts *o, const idx_dataset *d, fault *f)
 	c->L = (int)o->n_layers;
 	c->bs = o->batch;
 	c->nb = d->n / o->batch;
+	c->lr = 0.1f;
+	c->sign = 1.0f;
 	for (l = 0; l < c->L; l++) {
 		c->off_w[l] = total;
 		total += (size_t)c->s[l + 1] * c->s[l];
@@ -610,20 +620,22 @@ sgemm_step(void *ctx, fault *f)
 			    b + c->off_w[l], (int)s[l], 0.0f,
 			    b + c->off_a[l + 1], (int)s[l + 1]);
 	}
+	c->sign = -c->sign;
 	for (l = c->L - 1; l >= 0; l--) {
 		a = l == 0 ? a0 : b + c->off_a[l];
-		/* dW_l = D_l^T A_l */
+		/* dA_l = D_l W_l, before W_l moves */
+		if (l > 0)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+				    n, (int)s[l], (int)s[l + 1], 1.0f,
+				    b + c->off_d[l], (int)s[l + 1],
+				    b + c->off_w[l], (int)s[l], 0.0f,
+				    b + c->off_da[l], (int)s[l]);
+		/* W_l += -lr D_l^T A_l, the sign flipped each step so that
+		 * the weights stay bounded (same cost) */
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-			    (int)s[l + 1], (int)s[l], n, 1.0f, b + c->off_d[l],
-			    (int)s[l + 1], a, (int)s[l], 0.0f,
-			    b + c->off_dw[l], (int)s[l]);
-		if (l == 0)
-			break;
-		/* dA_l = D_l W_l */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n,
-			    (int)s[l], (int)s[l + 1], 1.0f, b + c->off_d[l],
-			    (int)s[l + 1], b + c->off_w[l], (int)s[l], 0.0f,
-			    b + c->off_da[l], (int)s[l]);
+			    (int)s[l + 1], (int)s[l], n, c->sign * c->lr,
+			    b + c->off_d[l], (int)s[l + 1], a, (int)s[l],
+			    1.0f, b + c->off_w[l], (int)s[l]);
 	}
 	return 0;
 }
