@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "csv.h"
+#include "hugemem.h"
 #include "mlp.h"
 
 /* Decodes the NUL-terminated body s for nx inputs and ny targets. */
@@ -259,6 +260,37 @@ START_TEST(test_huge_block)
 }
 END_TEST
 
+/* A hugemem block given back with hugemem_free serves the next big
+ * buffer of about its size (no fresh pages to fault and zero), still on a
+ * 2 MiB boundary; one of under half its size, or over it, is another. */
+START_TEST(test_hugemem_keep)
+{
+	const size_t mb = (size_t)1 << 20;
+	char *p = hugemem_alloc(3 * mb), *q, *r;
+
+	ck_assert_ptr_nonnull(p);
+	memset(p, 7, 3 * mb);
+	hugemem_free(p, 3 * mb);
+	q = hugemem_alloc(3 * mb + mb / 2);
+	ck_assert_ptr_eq(q, p);
+	ck_assert_uint_eq((uintptr_t)q % (2 * mb), 0);
+	ck_assert_int_eq(q[3 * mb - 1], 7); /* its pages stayed */
+	hugemem_free(q, 3 * mb + mb / 2);
+	r = hugemem_alloc(9 * mb);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_ne(r, p);
+	ck_assert_uint_eq((uintptr_t)r % (2 * mb), 0);
+	free(r); /* free stays correct */
+	r = hugemem_alloc(mb + mb / 2); /* below 2 MiB: plain malloc */
+	ck_assert_ptr_ne(r, p);
+	free(r);
+	q = hugemem_alloc(2 * mb);
+	ck_assert_ptr_eq(q, p);
+	hugemem_free(q, 2 * mb);
+	hugemem_free(NULL, mb);
+}
+END_TEST
+
 /* A body of rows rows (a header, then row r holding r + c / 8 in column
  * c of width, with \r\n), big enough that csv parses it in parts. */
 static char *
@@ -479,6 +511,7 @@ csv_suite(void)
 	tcase_add_test(tc, test_row_cap);
 	tcase_add_test(tc, test_huge_block);
 	tcase_add_test(tc, test_parts);
+	tcase_add_test(tc, test_hugemem_keep);
 	tcase_add_test(tc, test_count);
 	tcase_add_test(tc, test_encode);
 	tcase_add_test(tc, test_accept);
