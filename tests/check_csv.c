@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "csv.h"
+#include "hugemem.h"
 #include "mlp.h"
 
 /* Decodes the NUL-terminated body s for nx inputs and ny targets. */
@@ -259,6 +260,113 @@ START_TEST(test_huge_block)
 }
 END_TEST
 
+/* A hugemem block given back with hugemem_free serves the next big
+ * buffer of about its size (no fresh pages to fault and zero), still on a
+ * 2 MiB boundary; one of under half its size, or over it, is another. */
+START_TEST(test_hugemem_keep)
+{
+	const size_t mb = (size_t)1 << 20;
+	char *p = hugemem_alloc(3 * mb), *q, *r;
+
+	ck_assert_ptr_nonnull(p);
+	memset(p, 7, 3 * mb);
+	hugemem_free(p, 3 * mb);
+	q = hugemem_alloc(3 * mb + mb / 2);
+	ck_assert_ptr_eq(q, p);
+	ck_assert_uint_eq((uintptr_t)q % (2 * mb), 0);
+	ck_assert_int_eq(q[3 * mb - 1], 7); /* its pages stayed */
+	hugemem_free(q, 3 * mb + mb / 2);
+	r = hugemem_alloc(9 * mb);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_ne(r, p);
+	ck_assert_uint_eq((uintptr_t)r % (2 * mb), 0);
+	free(r); /* free stays correct */
+	r = hugemem_alloc(mb + mb / 2); /* below 2 MiB: plain malloc */
+	ck_assert_ptr_ne(r, p);
+	free(r);
+	q = hugemem_alloc(2 * mb);
+	ck_assert_ptr_eq(q, p);
+	hugemem_free(q, 2 * mb);
+	hugemem_free(NULL, mb);
+}
+END_TEST
+
+/* A body of rows rows (a header, then row r holding r + c / 8 in column
+ * c of width, with \r\n), big enough that csv parses it in parts. */
+static char *
+big_body(size_t rows, size_t width, size_t *len)
+{
+	size_t cap = rows * width * 12 + width * 8 + 8, o = 0;
+	char *s = malloc(cap);
+
+	ck_assert_ptr_nonnull(s);
+	for (size_t c = 0; c < width; c++)
+		o += (size_t)snprintf(s + o, cap - o, "h%zu%s", c,
+		    c + 1 < width ? "," : "\r\n");
+	for (size_t r = 0; r < rows; r++)
+		for (size_t c = 0; c < width; c++)
+			o += (size_t)snprintf(s + o, cap - o, "%zu.%03zu%s", r,
+			    c % 8 * 125, c + 1 < width ? "," : "\r\n");
+	o += (size_t)snprintf(s + o, cap - o, "\n\n");
+	*len = o;
+	return s;
+}
+
+/* Puts text over the field of row r, column 0 of a big_body, padding
+ * with spaces: the field is "r.000". */
+static void
+spoil(char *s, size_t r, const char *text)
+{
+	char key[32];
+	char *p;
+
+	snprintf(key, sizeof key, "\n%zu.000,", r);
+	p = strstr(s, key);
+	ck_assert_ptr_nonnull(p);
+	p++;
+	memset(p, ' ', strlen(key) - 2);
+	memcpy(p, text, strlen(text));
+}
+
+/* A body of several MB is parsed in parts on threads: every value lands
+ * in its row, and an error is the first a single pass would meet: the
+ * earliest line, whichever part holds it. */
+START_TEST(test_parts)
+{
+	enum { ROWS = 3000, NX = 99 };
+	size_t len, n;
+	char *s = big_body(ROWS, NX + 1, &len);
+	float *x, *y;
+	apierr e;
+
+	ck_assert_uint_gt(len, (size_t)2 << 20);
+	ck_assert_int_eq(csv_decode(s, len, NX, 1, &x, &y, &n, &e), 0);
+	ck_assert_uint_eq(n, ROWS);
+	for (size_t r = 0; r < ROWS; r++) {
+		for (size_t c = 0; c < NX; c++)
+			ck_assert_msg(x[r * NX + c] == (float)r +
+			    (float)(c % 8) / 8, "row %zu col %zu", r, c);
+		ck_assert(y[r] == (float)r + (float)(NX % 8) / 8);
+	}
+	free(x);
+	free(y);
+	/* the last row only (line ROWS + 1, after the header) */
+	spoil(s, ROWS - 1, "x");
+	x = y = (float *)1;
+	ck_assert_int_eq(csv_decode(s, len, NX, 1, &x, &y, &n, &e), -1);
+	ck_assert_msg(strstr(e.msg, "line 3001, column 1: 'x'") != NULL, "%s",
+	    e.msg);
+	ck_assert_ptr_null(x);
+	/* a later part's error gives way to an earlier line's */
+	spoil(s, 10, "1e999");
+	ck_assert_int_eq(csv_decode(s, len, NX, 1, &x, &y, &n, &e), -1);
+	ck_assert_str_eq(e.code, "non_finite");
+	ck_assert_msg(strstr(e.msg, "line 12, column 1") != NULL, "%s", e.msg);
+	ck_assert_ptr_null(x);
+	free(s);
+}
+END_TEST
+
 static int
 count(const char *s, size_t *rows, apierr *e)
 {
@@ -402,6 +510,8 @@ csv_suite(void)
 	tcase_add_test(tc, test_nonfinite);
 	tcase_add_test(tc, test_row_cap);
 	tcase_add_test(tc, test_huge_block);
+	tcase_add_test(tc, test_parts);
+	tcase_add_test(tc, test_hugemem_keep);
 	tcase_add_test(tc, test_count);
 	tcase_add_test(tc, test_encode);
 	tcase_add_test(tc, test_accept);

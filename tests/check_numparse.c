@@ -129,6 +129,40 @@ START_TEST(test_random_doubles)
 }
 END_TEST
 
+/* A number read where it stands (matjson_number_at) ends at the first
+ * byte that is not a digit, whatever that byte is and wherever it falls in
+ * the eight bytes read at once, with the digits before it exact. */
+START_TEST(test_digits_then_any_byte)
+{
+	char buf[40], want[40];
+
+	for (int b = 0; b < 256; b++) {
+		if (b >= '0' && b <= '9')
+			continue;
+		for (int k = 1; k <= 20; k++) {
+			const char *stop;
+			double d, w;
+			int o = snprintf(buf, sizeof buf, "0.");
+
+			for (int i = 0; i < k; i++)
+				buf[o++] = (char)('1' + (i * 7 + k) % 9);
+			memcpy(want, buf, (size_t)o);
+			want[o] = '\0';
+			buf[o] = (char)b;
+			memcpy(buf + o + 1, "98765432", 8);
+			ck_assert_int_eq(matjson_number_at(buf, buf + o + 9, &d,
+			    &stop), b == 'e' || b == 'E' ? -1 : 0);
+			if (b == 'e' || b == 'E')
+				continue;
+			ck_assert_ptr_eq(stop, buf + o);
+			w = strtod(want, NULL);
+			ck_assert_msg(memcmp(&d, &w, sizeof d) == 0, "%s then "
+			    "byte %d: %.17g, strtod %.17g", want, b, d, w);
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_edges)
 {
 	static const char *const v[] = {
@@ -170,6 +204,7 @@ numparse_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_edges);
+	tcase_add_test(tc, test_digits_then_any_byte);
 	tcase_add_test(tc, test_random_digits);
 	tcase_add_test(tc, test_random_doubles);
 	suite_add_tcase(s, tc);

@@ -2028,6 +2028,81 @@ START_TEST(test_schema_migrate_1_to_2)
 }
 END_TEST
 
+/* A model's row count leaves the models row (step 8): a database from
+ * before it keeps its count and times, a push adds to that count without
+ * writing the models row (which holds the weights), the model's
+ * updated_ms is its last write of either kind, and deleting the rows
+ * zeroes the count and keeps that time. */
+START_TEST(test_schema_migrate_row_count)
+{
+	const float x[2] = { 1, 2 }, y[1] = { 3 };
+	char path[256];
+	model_list l = { .n = 0 };
+	store_progress p;
+	int64_t id, total;
+	store *s;
+	fault f;
+
+	ck_assert_int_ge(store_schema_version(), 8);
+	tpath(path, sizeof path, "rowcount.db");
+	unlink(path);
+	sql_exec(path, store_schema_sql);
+	sql_exec(path, "PRAGMA user_version = 1;"
+		 "INSERT INTO models (id, name, created_ms, updated_ms, step, "
+		 "samples, last_loss, weights) VALUES ('m', 'old', 1, 20, 0, 7, "
+		 "NULL, x'5757');");
+	s = open_ok(path);
+	models_get(s, &l);
+	ck_assert_int_eq(model_in(&l, "m")->samples, 7);
+	ck_assert_int_eq(model_in(&l, "m")->updated_ms, 20);
+	models_free(&l);
+
+	expect_ok(store_batch_insert(s, "m", x, y, 1, 2, 1, 0, 50, &id, &total,
+				     &f), f);
+	ck_assert_int_eq(total, 8);
+	/* the cap counts the old rows too */
+	expect_fail(store_batch_insert(s, "m", x, y, 1, 2, 1, 8, 60, &id,
+				       &total, &f), f, FAULT_LIMIT,
+		    "holds 8 rows");
+	models_get(s, &l);
+	ck_assert_int_eq(model_in(&l, "m")->samples, 8);
+	ck_assert_int_eq(model_in(&l, "m")->updated_ms, 50);
+	models_free(&l);
+	/* the push left the models row (and its weights) alone */
+	ck_assert_int_eq(sql_int(path, "SELECT samples * 1000 + updated_ms "
+				 "FROM models"), 7020);
+
+	/* a later progress write is the newer time */
+	memset(&p, 0, sizeof p);
+	p.model_id = "m";
+	p.last_loss = 0.5;
+	p.now_ms = 70;
+	expect_ok(store_progress_commit(s, &p, &f), f);
+	models_get(s, &l);
+	ck_assert_int_eq(model_in(&l, "m")->updated_ms, 70);
+	models_free(&l);
+
+	expect_ok(store_batches_delete(s, "m", NULL, &f), f);
+	models_get(s, &l);
+	ck_assert_int_eq(model_in(&l, "m")->samples, 0);
+	ck_assert_int_eq(model_in(&l, "m")->updated_ms, 70);
+	models_free(&l);
+	expect_ok(store_batch_insert(s, "m", x, y, 1, 2, 1, 1, 80, &id, &total,
+				     &f), f);
+	ck_assert_int_eq(total, 1);
+	models_get(s, &l);
+	ck_assert_int_eq(model_in(&l, "m")->samples, 1);
+	ck_assert_int_eq(model_in(&l, "m")->updated_ms, 80);
+	models_free(&l);
+
+	/* the count goes with its model */
+	expect_ok(store_model_delete(s, "m", &f), f);
+	ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM model_rows"), 0);
+	expect_ok(store_integrity_check(s, &f), f);
+	store_close(s);
+}
+END_TEST
+
 /* store_loss_windows: since counts steps and keeps the window that holds
  * step since + 1 whole; limit counts windows; empty windows are skipped;
  * bad arguments are refused. Validation points go with the model. */
@@ -2747,6 +2822,7 @@ store_suite(void)
 		tcase_add_test(schema, test_bad_open);
 		tcase_add_test(schema, test_memory_separate);
 		tcase_add_test(schema, test_schema_migrate_1_to_2);
+		tcase_add_test(schema, test_schema_migrate_row_count);
 		tcase_add_test(schema, test_checkpoint_thread);
 		suite_add_tcase(s, schema);
 	}

@@ -9,6 +9,7 @@
 
 #include "codec.h"
 #include "csv.h"
+#include "hugemem.h"
 #include "log.h"
 #include "matjson.h"
 #include "npy.h"
@@ -20,7 +21,7 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 	api_ctx *c = ctx;
 	model_entry *m;
 	float *x = NULL, *y = NULL;
-	size_t n;
+	size_t n = 0;
 	int64_t batch_id, total;
 	apierr e;
 	fault f;
@@ -72,8 +73,17 @@ api_data_push(void *ctx, const http_request *rq, http_response *rs)
 fail:
 	api_reply_error(rs, &e);
 out:
-	free(x);
-	free(y);
+	if (x == NULL || !(rq->body_type & (HTTP_BODY_CSV | HTTP_BODY_NPY |
+	    HTTP_BODY_NPZ))) {
+		free(x);
+		free(y);
+	} else {
+		/* csv's and npy's blocks are hugemem's (hugemem_free
+		 * keeps them for the next push) */
+		hugemem_free(x, n * m->spec.sizes[0] * sizeof(float));
+		hugemem_free(y, n * m->spec.sizes[m->spec.n_layers] *
+		    sizeof(float));
+	}
 	registry_put(m);
 }
 

@@ -386,45 +386,52 @@ slow_strtod(const char *s, size_t len, int *overflow)
 }
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* 1 when p[0..8) are eight ASCII digits (fast_float's SWAR test). */
-static int
-eight_digits(const char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return ((v & UINT64_C(0xF0F0F0F0F0F0F0F0)) |
-	    (((v + UINT64_C(0x0606060606060606)) &
-	    UINT64_C(0xF0F0F0F0F0F0F0F0)) >> 4)) ==
-	    UINT64_C(0x3333333333333333);
-}
-
-/* The value of eight ASCII digits at p, in three multiplications. */
+/* The value of eight digit values 0..9, one per byte of v (the first
+ * in the lowest byte), in three multiplications. */
 static uint64_t
-eight_value(const char *p)
+eight_combine(uint64_t v)
 {
 	const uint64_t mask = UINT64_C(0x000000FF000000FF);
-	uint64_t v;
 
-	memcpy(&v, p, 8);
-	v -= UINT64_C(0x3030303030303030);
 	v = v * 10 + (v >> 8);
 	return ((v & mask) * UINT64_C(0x000F424000000064) +
 	    ((v >> 16) & mask) * UINT64_C(0x0000271000000001)) >> 32;
 }
-#else
-static int
-eight_digits(const char *p)
-{
-	(void)p;
-	return 0;
-}
 
-static uint64_t
-eight_value(const char *p)
+/* How many of the eight bytes at p, from the first, are ASCII digits
+ * (0..8), and in *val (when that is not 0) their value: fast_float's SWAR
+ * digit test per byte, without a branch per digit. A carry or borrow out
+ * of a non-digit byte reaches only the bytes after it, which the count
+ * and the shift leave out. */
+static int
+lead_digits(const char *p, uint64_t *val)
 {
-	(void)p;
-	return 0;
+	uint64_t v, x;
+	int n;
+
+	memcpy(&v, p, 8);
+	x = ((v & UINT64_C(0xF0F0F0F0F0F0F0F0)) |
+	    (((v + UINT64_C(0x0606060606060606)) &
+	    UINT64_C(0xF0F0F0F0F0F0F0F0)) >> 4)) ^ UINT64_C(0x3333333333333333);
+	n = x != 0 ? __builtin_ctzll(x) >> 3 : 8;
+	if (n > 0)
+		*val = eight_combine((v - UINT64_C(0x3030303030303030)) <<
+		    (8 * (8 - n)));
+	return n;
+}
+#else
+/* How many of the eight bytes at p are leading ASCII digits, and their
+ * value in *val: byte by byte. */
+static int
+lead_digits(const char *p, uint64_t *val)
+{
+	uint64_t v = 0;
+	int n = 0;
+
+	while (n < 8 && p[n] >= '0' && p[n] <= '9')
+		v = v * 10 + (uint64_t)(p[n++] - '0');
+	*val = v;
+	return n;
 }
 #endif
 
@@ -467,12 +474,20 @@ parse_num(const char *s, const char *end, double *out, int *overflow,
 		if (sig == 0)
 			for (; p < end && *p == '0'; p++)
 				exp10--;
-		/* eight digits at a time while they fit the 19 kept */
-		while (sig + 8 <= 19 && end - p >= 8 && eight_digits(p)) {
-			mant = mant * 100000000 + eight_value(p);
-			exp10 -= 8;
-			sig += 8;
-			p += 8;
+		/* up to eight digits at a time while they fit the 19 kept,
+		 * without a branch per digit: "474509804" is 8 then 1 */
+		while (end - p >= 8) {
+			uint64_t v;
+			int k = lead_digits(p, &v);
+
+			if (k == 0 || sig + k > 19)
+				break;
+			mant = mant * pow10_u64[k] + v;
+			exp10 -= k;
+			sig += k;
+			p += k;
+			if (k < 8)
+				break;
 		}
 		for (; p < end && *p >= '0' && *p <= '9'; p++) {
 			if (sig < 19) {

@@ -24,4 +24,10 @@ void hugemem_advise(void *p, size_t len);
  * memory. */
 void *hugemem_alloc(size_t len);
 
+/* Frees p, a block from hugemem_alloc(len) (the same len; NULL is a
+ * no-op): a block of 2 MiB or more may be kept, a few MB in all, for the
+ * next hugemem_alloc of about its size, which then neither faults nor
+ * zeroes it again. free(p) stays correct; it only gives up the reuse. */
+void hugemem_free(void *p, size_t len);
+
 #endif

@@ -297,10 +297,15 @@ body_drop(http_server *hs, conn_state *cs)
 {
 	if (cs->cap > cs->held)
 		cs->held = cs->cap;
-	free(cs->buf);
+	/* kept for the next big body when it is a hugemem block */
+	if (cs->buf_huge)
+		hugemem_free(cs->buf, cs->cap);
+	else
+		free(cs->buf);
 	atomic_fetch_sub(&hs->body_bytes, cs->cap);
 	cs->buf = NULL;
 	cs->len = cs->cap = 0;
+	cs->buf_huge = 0;
 }
 
 /* Tells the observer that cs was answered with status. */
@@ -505,6 +510,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				cs->too_big = 1;
 				return MHD_YES;
 			}
+			cs->buf_huge = cs->buf == NULL;
 			cs->buf = p;
 			cs->cap = cap;
 			hugemem_advise(p, cap);

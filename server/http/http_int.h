@@ -62,6 +62,7 @@ typedef struct conn_state {
 	char *buf;      /* body so far, NUL-terminated */
 	size_t len;
 	size_t cap;
+	int buf_huge;   /* buf is hugemem_alloc(cap), never realloc'd */
 	int too_big;    /* the body passed the cap: answer 413 at the end */
 	int no_memory;  /* it would pass max_body_memory: 503 at the end */
 	int answered;   /* an error went out from the headers alone */

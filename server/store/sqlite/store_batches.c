@@ -3,7 +3,9 @@
  * little-endian floats (inputs and targets) plus its shape; every row of a
  * model has one shape, and the model's samples count moves with its
  * batches in the same transaction (checked against --max-samples there, so
- * racing pushes cannot pass it together).
+ * racing pushes cannot pass it together). The count lives in model_rows
+ * (schema/mlpd-8.sql), not in the models row beside the weights: a push
+ * then writes a few small pages besides its batch.
  */
 #include "store_int.h"
 
@@ -14,6 +16,7 @@
 enum q {
 	Q_MODEL_ADD_SAMPLES,
 	Q_MODEL_ZERO_SAMPLES,
+	Q_ROWS_ZERO,
 	Q_BATCH_SHAPE,
 	Q_BATCH_INSERT,
 	Q_BATCH_LIST,
@@ -24,10 +27,16 @@ enum q {
 };
 
 static const char *const q_sql[Q_COUNT_] = {
+	/* no row when the model does not exist; the first push after
+	 * migration 8 starts from the count models.samples kept */
 	[Q_MODEL_ADD_SAMPLES] =
-		"UPDATE models SET samples = samples + ?2, updated_ms = ?3 "
-		"WHERE id = ?1 RETURNING samples",
+		"INSERT INTO model_rows (model_id, samples, pushed_ms) "
+		"SELECT id, samples + ?2, ?3 FROM models WHERE id = ?1 "
+		"ON CONFLICT (model_id) DO UPDATE SET "
+		"samples = samples + ?2, pushed_ms = ?3 RETURNING samples",
 	[Q_MODEL_ZERO_SAMPLES] = "UPDATE models SET samples = 0 WHERE id = ?1",
+	/* pushed_ms stays: it is still the model's updated_ms */
+	[Q_ROWS_ZERO] = "UPDATE model_rows SET samples = 0 WHERE model_id = ?1",
 	[Q_BATCH_SHAPE] =
 		"SELECT nin, nout FROM batches WHERE model_id = ?1 LIMIT 1",
 	[Q_BATCH_INSERT] =
@@ -61,7 +70,7 @@ do_batch_insert(conn *c, void *arg, fault *f)
 {
 	struct batch_insert *b = arg;
 	sqlite3_stmt *st = db_stmt(c, q_sql[Q_MODEL_ADD_SAMPLES], f);
-	int rc = SQLITE_OK;
+	int rc = SQLITE_OK, found = 0;
 
 	if (st == NULL)
 		return -1;
@@ -73,6 +82,7 @@ do_batch_insert(conn *c, void *arg, fault *f)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		b->total = sqlite3_column_int64(st, 0);
+		found = 1;
 		rc = sqlite3_step(st);
 	}
 	if (rc != SQLITE_DONE)
@@ -80,7 +90,7 @@ do_batch_insert(conn *c, void *arg, fault *f)
 	db_done(st);
 	if (rc != SQLITE_DONE)
 		return -1;
-	if (sqlite3_changes(c->db) == 0)
+	if (!found)
 		return model_missing(b->model_id, f);
 	/* checked inside the transaction, so racing pushes cannot pass it */
 	if (b->max_samples > 0 && b->total > b->max_samples)
@@ -294,6 +304,9 @@ do_batches_delete(conn *c, void *arg, fault *f)
 		return -1;
 	if (sqlite3_changes(c->db) == 0)
 		return model_missing(d->model_id, f);
+	if (db_run_text(c, q_sql[Q_ROWS_ZERO], d->model_id, f,
+			"deleting batches") != 0)
+		return -1;
 	if (batch_total(c, d->model_id, &d->rows, f, "deleting batches") != 0)
 		return -1;
 	return db_run_text(c, q_sql[Q_BATCH_DELETE], d->model_id, f,

@@ -31,11 +31,16 @@ static const char *const q_sql[Q_COUNT_] = {
 		"INSERT INTO models (id, name, created_ms, updated_ms, step, "
 		"samples, last_loss, weights) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	/* the row count and last push live in model_rows once a push
+	 * wrote them (schema/mlpd-8.sql) */
 	[Q_MODEL_NEXT] =
-		"SELECT rowid, id, name, created_ms, updated_ms, step, samples, "
-		"last_loss, weights FROM models "
-		"WHERE (created_ms, rowid) > (?1, ?2) "
-		"ORDER BY created_ms, rowid LIMIT 1",
+		"SELECT m.rowid, m.id, m.name, m.created_ms, "
+		"max(m.updated_ms, coalesce(r.pushed_ms, m.updated_ms)), "
+		"m.step, coalesce(r.samples, m.samples), m.last_loss, "
+		"m.weights FROM models m "
+		"LEFT JOIN model_rows r ON r.model_id = m.id "
+		"WHERE (m.created_ms, m.rowid) > (?1, ?2) "
+		"ORDER BY m.created_ms, m.rowid LIMIT 1",
 	[Q_MODEL_DELETE] = "DELETE FROM models WHERE id = ?1",
 	[Q_MODEL_SET_WEIGHTS] =
 		"UPDATE models SET weights = ?2, step = ?3, updated_ms = ?4, "

@@ -26,6 +26,7 @@ extern const char store_schema_4_sql[];
 extern const char store_schema_5_sql[];
 extern const char store_schema_6_sql[];
 extern const char store_schema_7_sql[];
+extern const char store_schema_8_sql[];
 
 /* Forward migrations: step i takes a database from version - 1 to version,
  * in one transaction (its SQL, then its C step in migration_code when it
@@ -41,6 +42,7 @@ static const struct migration {
 	{ 5, store_schema_5_sql },	/* loss history in levels */
 	{ 6, store_schema_6_sql },	/* validation history in levels */
 	{ 7, store_schema_7_sql },	/* model leases (epochs) */
+	{ 8, store_schema_8_sql },	/* row counts out of the models row */
 };
 
 /* The steps that also move data, after their SQL in the same
