@@ -359,7 +359,7 @@ START_TEST(test_sqlite_not_shared)
 		    FAULT_INVALID, "not a shared store");
 	expect_fail(store_job_handback(s, "j1", "A", &f), f, FAULT_INVALID,
 		    "not a shared store");
-	expect_fail(store_jobs_wait(s, 10, &f), f, FAULT_INVALID,
+	expect_fail(store_jobs_wait(s, 10, -1, &f), f, FAULT_INVALID,
 		    "not a shared store");
 	/* offers and cancels too */
 	j = make_job("j2", "m1", 20);
@@ -827,17 +827,25 @@ START_TEST(test_claim_uses_index)
 END_TEST
 #endif
 
-/* Waits on w up to ms: its answer; *took the time it took. */
+/* Waits on w up to ms, and on fd when >= 0: its answer; *took the time
+ * it took. */
 static int
-wait_for(store *w, int64_t ms, int64_t *took, fault *f)
+wait_on(store *w, int64_t ms, int fd, int64_t *took, fault *f)
 {
 	int64_t t0 = mono_ms();
 	int rc;
 
 	fault_clear(f);
-	rc = store_jobs_wait(w, ms, f);
+	rc = store_jobs_wait(w, ms, fd, f);
 	*took = mono_ms() - t0;
 	return rc;
+}
+
+/* wait_on without a wake fd. */
+static int
+wait_for(store *w, int64_t ms, int64_t *took, fault *f)
+{
+	return wait_on(w, ms, -1, took, f);
 }
 
 /* A waiting node is woken by another node's insert of a claimable job,
@@ -849,6 +857,8 @@ START_TEST(test_wait)
 	store *w, *x;
 	store_job j;
 	int64_t took;
+	int fds[2];
+	char byte;
 	fault f;
 
 	db_fresh(&d);
@@ -878,6 +888,18 @@ START_TEST(test_wait)
 	ck_assert_int_eq(wait_for(w, 10000, &took, &f), 1);
 	/* 0 ms: only what is there */
 	ck_assert_int_eq(wait_for(w, 0, &took, &f), 0);
+	/* the caller's own wake fd: quiet, it times out; readable, it
+	 * wakes the wait at once (and stays readable: the caller drains) */
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_eq(wait_on(w, 100, fds[0], &took, &f), 0);
+	ck_assert_int_ge(took, 100);
+	ck_assert_int_eq(write(fds[1], "x", 1), 1);
+	ck_assert_int_eq(wait_on(w, 10000, fds[0], &took, &f), 1);
+	ck_assert_int_lt(took, 1000);
+	ck_assert_int_eq(read(fds[0], &byte, 1), 1);
+	ck_assert_int_eq(wait_on(w, 100, fds[0], &took, &f), 0);
+	close(fds[0]);
+	close(fds[1]);
 	/* the server drops the listener: a failure, then woken at once by
 	 * the new one (it may have missed some), then as before */
 	pgtest_exec(d.conn, "SELECT pg_terminate_backend(pid) FROM "

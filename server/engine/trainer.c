@@ -31,6 +31,32 @@ do_model_running(trainer *t, const model_entry *m)
 	return 0;
 }
 
+/* trainer_has_room's answer: a worker free and no task waiting. */
+static int
+do_has_room(trainer *t)
+{
+	size_t busy = 0;
+
+	for (unsigned i = 0; i < t->started; i++)
+		if (t->current[i] != NULL)
+			busy++;
+	for (task *tk = t->head; tk; tk = tk->next)
+		busy++;
+	return !t->closed && busy < t->started;
+}
+
+/* A worker freed (or a waiting task left): calls the room hook when the
+ * claimer found no room since its last call and there is room now
+ * (trainer_on_room). */
+static void
+do_room_freed(trainer *t)
+{
+	if (t->on_room != NULL && t->room_wanted && do_has_room(t)) {
+		t->room_wanted = 0;
+		t->on_room(t->on_room_arg);
+	}
+}
+
 /* Appends tk; a new task gets the next arrival number, a requeued slice
  * keeps its own, so do_take still runs its model's tasks in order. */
 void
@@ -216,6 +242,7 @@ worker(void *arg)
 		}
 		pthread_cond_broadcast(&t->done);
 		pthread_cond_broadcast(&t->work);
+		do_room_freed(t);
 	}
 	pthread_mutex_unlock(&t->mu);
 	return NULL;
@@ -884,18 +911,23 @@ fail:
 int
 trainer_has_room(trainer *t)
 {
-	size_t busy = 0;
 	int room;
 
 	pthread_mutex_lock(&t->mu);
-	for (unsigned i = 0; i < t->started; i++)
-		if (t->current[i] != NULL)
-			busy++;
-	for (task *tk = t->head; tk; tk = tk->next)
-		busy++;
-	room = !t->closed && busy < t->started;
+	room = do_has_room(t);
+	if (!room)
+		t->room_wanted = 1;
 	pthread_mutex_unlock(&t->mu);
 	return room;
+}
+
+void
+trainer_on_room(trainer *t, void (*cb)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&t->mu);
+	t->on_room = cb;
+	t->on_room_arg = arg;
+	pthread_mutex_unlock(&t->mu);
 }
 
 int
@@ -983,6 +1015,7 @@ cancel(trainer *t, const char *job_id, int wait, trainer_job_view *out,
 		do_count_jobs(tk->model, -1, 0);
 		do_finish(t, j, STORE_JOB_CANCELLED, NULL);
 		trainer_loop_free(&j->rs); /* its validation set, if any */
+		do_room_freed(t);
 		row = j->row;
 		do_view(j, out);
 		pthread_mutex_unlock(&t->mu);

@@ -150,6 +150,10 @@ struct trainer {
 	size_t kept_bytes;      /* rows kept by jobs queued after a yield;
 	                           at most cfg.job_memory (trainer_loop.c) */
 	unsigned started;
+	void (*on_room)(void *arg); /* trainer_on_room's hook, or NULL */
+	void *on_room_arg;
+	int room_wanted;        /* trainer_has_room answered 0 since the
+	                           hook was last called */
 	int stop;               /* workers must finish up */
 	int closed;             /* no new work accepted */
 };

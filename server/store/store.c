@@ -663,11 +663,11 @@ store_job_handback(store *s, const char *job_id, const char *node_id,
 }
 
 int
-store_jobs_wait(store *s, int64_t timeout_ms, fault *f)
+store_jobs_wait(store *s, int64_t timeout_ms, int wake_fd, fault *f)
 {
 	if (s->ops->jobs_wait == NULL)
 		return not_shared(f);
-	return s->ops->jobs_wait(s, timeout_ms, f);
+	return s->ops->jobs_wait(s, timeout_ms, wake_fd, f);
 }
 
 int

@@ -145,7 +145,8 @@ typedef struct store_ops {
 	    const store_job *j), void *arg, fault *f);
 	int (*job_handback)(store *s, const char *job_id,
 	    const char *node_id, fault *f);
-	int (*jobs_wait)(store *s, int64_t timeout_ms, fault *f);
+	int (*jobs_wait)(store *s, int64_t timeout_ms, int wake_fd,
+	    fault *f);
 	/* following other nodes (store.h; NULL on a backend that is not
 	 * shared: FAULT_INVALID "not a shared store") */
 	int (*models_wait)(store *s, int64_t timeout_ms, int cancel_fd,

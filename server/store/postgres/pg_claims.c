@@ -30,8 +30,9 @@
  * (s->listener, outside the pool: a pooled connection would take a slot
  * for the whole wait, and LISTEN is a session's), opened by the first
  * wait and opened again after the server dropped it; a wait is
- * PQconsumeInput + poll() on its socket until a notification or the
- * timeout. A notification sent while no listener was open is lost, so a
+ * PQconsumeInput + poll() on its socket and on the caller's wake fd until
+ * a notification, the wake fd readable (this node's own wake-up: a
+ * trainer freed a worker, or the claimer stops) or the timeout. A notification sent while no listener was open is lost, so a
  * listener opened again after a drop answers 1 (woken) at once, and the
  * caller looks; the caller's poll covers the first one (it claims before
  * it waits). Payloads are ids, never data, and only wake: the claim
@@ -420,7 +421,7 @@ take_notifies(PGconn *pq)
 }
 
 int
-pg_jobs_wait(store *st, int64_t timeout_ms, fault *f)
+pg_jobs_wait(store *st, int64_t timeout_ms, int wake_fd, fault *f)
 {
 	pg_store *s = (pg_store *)st;
 	int64_t until = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
@@ -436,7 +437,7 @@ pg_jobs_wait(store *st, int64_t timeout_ms, fault *f)
 	}
 	for (;;) {
 		PGconn *pq = s->listener->pq;
-		struct pollfd pfd;
+		struct pollfd pfd[2];
 		int64_t left;
 		int n;
 
@@ -446,15 +447,21 @@ pg_jobs_wait(store *st, int64_t timeout_ms, fault *f)
 			return 1;
 		if ((left = until - mono_ms()) <= 0)
 			return 0;
-		pfd.fd = PQsocket(pq);
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (pfd.fd < 0)
+		pfd[0].fd = PQsocket(pq);
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		pfd[1].fd = wake_fd;
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		if (pfd[0].fd < 0)
 			return listen_lost(s, f);
-		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		n = poll(pfd, wake_fd >= 0 ? 2 : 1, left > 60000 ? 60000 :
+			 (int)left);
 		if (n < 0 && errno != EINTR)
 			return fault_set(f, FAULT_INTERNAL, "waiting for jobs: "
 					 "poll: %s", strerror(errno));
+		if (n > 0 && wake_fd >= 0 && pfd[1].revents != 0)
+			return 1;
 	}
 }
 
