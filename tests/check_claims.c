@@ -338,6 +338,7 @@ START_TEST(test_sqlite_not_shared)
 	store *s;
 	store_job j;
 	job_copy c;
+	int64_t n;
 	fault f;
 
 	db_fresh(&d);
@@ -361,6 +362,8 @@ START_TEST(test_sqlite_not_shared)
 		    "not a shared store");
 	expect_fail(store_jobs_wait(s, 10, -1, &f), f, FAULT_INVALID,
 		    "not a shared store");
+	expect_fail(store_jobs_unfinished(s, NULL, 1, &n, &f), f,
+		    FAULT_INVALID, "not a shared store");
 	/* offers and cancels too */
 	j = make_job("j2", "m1", 20);
 	expect_fail(store_job_offer(s, &j, "A", 1, &f), f, FAULT_INVALID,
@@ -971,6 +974,53 @@ START_TEST(test_offer)
 }
 END_TEST
 
+/* store_jobs_unfinished of model (NULL: all) with unclaimed: *n. */
+static int64_t
+unfinished(store *s, const char *model, int unclaimed)
+{
+	int64_t n = -1;
+	fault f;
+
+	expect_ok(store_jobs_unfinished(s, model, unclaimed, &n, &f), f);
+	return n;
+}
+
+/* The counts of unfinished jobs: of a model or all, on any node, or only
+ * those no live node owns (offered, or a dead node's); ended jobs are
+ * not counted. */
+START_TEST(test_unfinished)
+{
+	db d;
+	store *a, *b;
+	fault f;
+
+	two_nodes(&d, &a, "A", &b, "B");
+	add_model(a, "m3");
+	ck_assert_int_eq(unfinished(a, NULL, 0), 0);
+	ck_assert_int_eq(offer(a, "j1", "m1", 10, "A", 1), 1); /* A's */
+	ck_assert_int_eq(offer(a, "j2", "m1", 20, "A", 1), 0); /* offered */
+	ck_assert_int_eq(offer(a, "k1", "m2", 30, "A", 0), 0); /* offered */
+	ck_assert_int_eq(unfinished(b, "m1", 0), 2);
+	ck_assert_int_eq(unfinished(b, "m1", 1), 1);
+	ck_assert_int_eq(unfinished(b, "m2", 0), 1);
+	ck_assert_int_eq(unfinished(b, "m3", 0), 0);
+	ck_assert_int_eq(unfinished(b, NULL, 0), 3);
+	ck_assert_int_eq(unfinished(b, NULL, 1), 2);
+	claim_is(b, "B", "k1"); /* B's now: claimed */
+	ck_assert_int_eq(unfinished(a, NULL, 1), 1);
+	ck_assert_int_eq(unfinished(a, "m2", 0), 1);
+	finish_job(b, "k1");
+	ck_assert_int_eq(unfinished(a, "m2", 0), 0);
+	/* A gone: its j1 waits for a claim too */
+	expect_ok(store_node_leave(a, "A", &f), f);
+	ck_assert_int_eq(unfinished(b, NULL, 1), 2);
+	expect_fail(store_jobs_unfinished(b, "", 0, &(int64_t){ 0 }, &f), f,
+		    FAULT_INVALID, "the model id is empty");
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
 /* A queued job with no owner, or a dead one, is cancelled in the store
  * at once (status, finished_ms, the row given back), and then neither
  * claimed nor cancelled again; a live node's job, a running one and a
@@ -1151,6 +1201,7 @@ claims_suite(void)
 #endif
 		tcase_add_test(tc, test_wait);
 		tcase_add_test(tc, test_offer);
+		tcase_add_test(tc, test_unfinished);
 		tcase_add_test(tc, test_cancel_unclaimed);
 		tcase_add_test(tc, test_cancel_request);
 		tcase_add_test(tc, test_bad_args);

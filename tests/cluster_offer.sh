@@ -13,7 +13,9 @@
 #      the request), and a's own job cancels locally as before;
 #   5. one node with one trainer: jobs of three models POSTed back to
 #      back; the second and third (offered) each start within 0.5 s of
-#      the one before ending (the freed trainer wakes the claimer).
+#      the one before ending (the freed trainer wakes the claimer); while
+#      they wait they count in --max-queue (one more is 503 queue_full)
+#      and their models' rows are busy (DELETE .../batches 409).
 # Skipped (77) without PostgreSQL or libpq. The last line is "N passed, M
 # failed".
 set -u
@@ -159,7 +161,7 @@ pid=$pid_b
 stop_term "b stops on SIGTERM"
 pid_a= pid_b=
 start "$db" --trainers 1 --checkpoint-every 0.5 --peer-sync 5 \
-    --lease-ttl 3 --node-id c
+    --lease-ttl 3 --node-id c --max-queue 2
 ended_at() {
 	req GET "/v1/jobs/$1"
 	date -d "$(jget finished_at)" +%s.%N
@@ -177,14 +179,26 @@ model
 n3=$m
 # the first long enough (seconds) for the others to be POSTed while it
 # runs, the others short (a tenth of a second or so)
-train "$n1" '{"steps":300000}'
+train "$n1" '{"steps":600000}'
 w1=$j
+check_true "the first job runs on c" within 100 runs "$w1" c
 train "$n2" '{"steps":20000}'
 w2=$j
 train "$n3" '{"steps":20000}'
 w3=$j
 req GET "/v1/jobs/$w3"
 check "the third job is offered while the first runs" "$(jget node)" null
+# the two offered jobs fill c's --max-queue 2: a third is refused
+req POST "/v1/models/$n1/train" '{"steps":50}'
+check "one more job is refused: the queue is full (503)" "$code" 503
+check "queue_full" "$(jget code)" queue_full
+# n3's offered job makes its rows busy, as a queued one would
+req DELETE "/v1/models/$n3/batches"
+check "DELETE of the rows of a model with an offered job is 409" "$code" \
+    409
+check "model_busy" "$(jget code)" model_busy
+req GET "/v1/models/$n3"
+check "its rows are still there" "$(jget samples)" 64
 wait_job "$w3" 60 succeeded
 check "the third job succeeded" "$job_status" succeeded
 check "on c" "$(jget node)" c

@@ -465,6 +465,14 @@ trainer_destroy(trainer *t)
 	free(t);
 }
 
+/* FAULT_BUSY: m has a train job queued or running. */
+static int
+busy_fault(const model_entry *m, fault *f)
+{
+	return fault_set(f, FAULT_BUSY, "model '%s' has a training job "
+	    "queued or running; cancel it or wait", m->id);
+}
+
 int
 do_admit(trainer *t, model_entry *m, int busy_check, fault *f)
 {
@@ -478,8 +486,7 @@ do_admit(trainer *t, model_entry *m, int busy_check, fault *f)
 		return fault_set(f, FAULT_NO_MODEL, "no model with id '%s'",
 		    m->id);
 	if (busy_check && busy)
-		return fault_set(f, FAULT_BUSY, "model '%s' has a training "
-		    "job queued or running; cancel it or wait", m->id);
+		return busy_fault(m, f);
 	return 0;
 }
 
@@ -698,6 +705,7 @@ trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 	const char *node = trainer_cluster_node(t);
 	int interrupted, rc, offer = node != NULL && offerable(o, val);
 	int keep = 1;
+	int64_t unclaimed = 0;
 
 	if (options == NULL)
 		options = "{}";
@@ -716,10 +724,22 @@ trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 	j->opts = *o;
 	tk->kind = TASK_TRAIN;
 	tk->job = j;
+	/* several nodes: the jobs offered and not yet claimed count in this
+	 * node's --max-queue when this one is offered too */
+	if (offer && store_jobs_unfinished(t->st, NULL, 1, &unclaimed, f) < 0)
+		goto fail;
 	pthread_mutex_lock(&t->mu);
 	rc = do_reserve(t, m, j, f);
 	if (rc == 0 && offer)
 		keep = do_can_start(t, m);
+	if (rc == 0 && !keep && t->queued_jobs - 1 + (size_t)unclaimed >=
+	    t->cfg.max_queue) {
+		do_unreserve(t, m);
+		rc = fault_set(f, FAULT_QUEUE_FULL, "the job queue is full "
+		    "(%zu jobs, %lld of them offered to every node and not "
+		    "yet claimed); try again later", t->cfg.max_queue,
+		    (long long)unclaimed);
+	}
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0)
 		goto fail;
@@ -930,6 +950,18 @@ trainer_on_room(trainer *t, void (*cb)(void *arg), void *arg)
 	pthread_mutex_unlock(&t->mu);
 }
 
+/* Several nodes: FAULT_BUSY when m has an unfinished job in the store
+ * (do_admit's answer for one here). No lock held. */
+static int
+busy_elsewhere(trainer *t, model_entry *m, fault *f)
+{
+	int64_t n = 0;
+
+	if (store_jobs_unfinished(t->st, m->id, 0, &n, f) < 0)
+		return -1;
+	return n > 0 ? busy_fault(m, f) : 0;
+}
+
 int
 trainer_delete_data(trainer *t, model_entry *m, fault *f)
 {
@@ -955,7 +987,11 @@ trainer_delete_data(trainer *t, model_entry *m, fault *f)
 	/* from here until the count is 0, trainer_submit refuses m */
 	t->holds[t->nholds++] = m;
 	pthread_mutex_unlock(&t->mu);
-	rc = store_batches_delete(t->st, m->id, &dropped, f);
+	/* several nodes: a job of m offered and not yet claimed, or running
+	 * on another node, is m's as much as one queued here */
+	rc = trainer_cluster_node(t) != NULL ? busy_elsewhere(t, m, f) : 0;
+	if (rc == 0)
+		rc = store_batches_delete(t->st, m->id, &dropped, f);
 	/* the rows it dropped, not 0: a push that committed after it may
 	 * have counted its own already */
 	if (rc == 0)

@@ -722,6 +722,15 @@ store_job_offer(store *s, const store_job *j, const char *node_id, int keep,
 }
 
 int
+store_jobs_unfinished(store *s, const char *model_id, int unclaimed,
+		      int64_t *n, fault *f)
+{
+	if (s->ops->jobs_unfinished == NULL)
+		return not_shared(f);
+	return s->ops->jobs_unfinished(s, model_id, unclaimed, n, f);
+}
+
+int
 store_job_cancel_unclaimed(store *s, const char *job_id, int64_t now_ms,
 			   int (*cb)(void *arg, const store_job *j),
 			   void *arg, fault *f)

@@ -734,4 +734,13 @@ int store_jobs_cancel_asked(store *s, const char *node_id,
 			    void (*cb)(void *arg, const char *job_id),
 			    void *arg, fault *f);
 
+/* Counts into *n the unfinished (queued or running) jobs of model_id
+ * (every model's when NULL), on any node; with unclaimed, only those no
+ * live node owns (offered, handed back, or a dead node's: they wait for a
+ * claim). A node's --max-queue counts the unclaimed, and a model's rows
+ * are not deleted while it has an unfinished job anywhere. 0, or -1 on
+ * failure. */
+int store_jobs_unfinished(store *s, const char *model_id, int unclaimed,
+			  int64_t *n, fault *f);
+
 #endif

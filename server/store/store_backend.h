@@ -164,6 +164,8 @@ typedef struct store_ops {
 	    int (*cb)(void *arg, const store_job *j), void *arg, fault *f);
 	int (*jobs_cancel_asked)(store *s, const char *node_id,
 	    void (*cb)(void *arg, const char *job_id), void *arg, fault *f);
+	int (*jobs_unfinished)(store *s, const char *model_id, int unclaimed,
+	    int64_t *n, fault *f);
 	/* both backends */
 	int (*job_get)(store *s, const char *job_id, int (*cb)(void *arg,
 	    const store_job *j), void *arg, fault *f);

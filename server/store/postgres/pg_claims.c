@@ -5,8 +5,9 @@
  * owned job, the offer of a new job (kept by the node that accepts it
  * only when it can start it at once: no other unfinished job of its
  * model, no other node's live lease on it, decided under a transaction
- * lock on the model's offers), the claim, the hand-back, and the wake-up
- * channel that lets a waiting node know there may be a job to claim.
+ * lock on the model's offers), the claim, the hand-back, the counts of
+ * unfinished jobs, and the wake-up channel that lets a waiting node know
+ * there may be a job to claim.
  *
  * DESIGN. Every time is the database's (clock_timestamp()), so the nodes'
  * clocks need not agree. A claim is one write transaction of two
@@ -357,6 +358,54 @@ pg_job_handback(store *s, const char *job_id, const char *node_id,
 	    pg_write_tx((pg_store *)s, do_handback, &a, f) != 0)
 		return -1;
 	return a.done;
+}
+
+/* ---- counts ---- */
+
+/* The unfinished jobs of model $1 (every model's when NULL); with $2 <>
+ * 0 only those no live node owns. */
+static const char sql_unfinished[] =
+	"SELECT count(*) FROM jobs j "
+	"WHERE j.status IN ('queued', 'running') "
+	"AND ($1::text IS NULL OR j.model_id = $1) "
+	"AND ($2 = 0 OR j.owner IS NULL OR NOT EXISTS (SELECT 1 FROM nodes n "
+	"WHERE n.node_id = j.owner AND n.expires_at > clock_timestamp()))";
+
+struct count_arg {
+	const char *model;
+	int64_t unclaimed;
+	int64_t n;
+};
+
+static int
+do_count(pg_conn *c, void *arg, fault *f)
+{
+	struct count_arg *a = arg;
+	pg_params p = { 0 };
+	PGresult *r;
+
+	pg_p_text(&p, a->model);
+	pg_p_i64(&p, a->unclaimed);
+	if ((r = pg_exec(c, sql_unfinished, &p, 0, f, "counting jobs")) ==
+	    NULL)
+		return -1;
+	a->n = pg_i64(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
+int
+pg_jobs_unfinished(store *s, const char *model_id, int unclaimed,
+		   int64_t *n, fault *f)
+{
+	struct count_arg a = { model_id, unclaimed != 0, 0 };
+
+	if (model_id != NULL && pg_check_id(model_id, "model", f) != 0)
+		return -1;
+	if (pg_read_tx((pg_store *)s, do_count, &a, f) != 0)
+		return -1;
+	*n = a.n;
+	return 0;
 }
 
 /* ---- the wake-up channel ---- */
