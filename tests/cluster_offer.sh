@@ -7,8 +7,9 @@
 #   2. two jobs of a third model POSTed to a both run on b, in order (the
 #      second starts after the first ended);
 #   3. both nodes busy: a job POSTed to b waits unclaimed (queued, no
-#      node); DELETE through a cancels it at once (200, cancelled, on b
-#      too);
+#      node), announced queued once on b's /v1/events (not again by b's
+#      peer polls); DELETE through a cancels it at once (200, cancelled,
+#      on b too);
 #   4. DELETE through a of a job running on b: it ends cancelled (b logs
 #      the request), and a's own job cancels locally as before;
 #   5. one node with one trainer: jobs of three models POSTed back to
@@ -114,12 +115,21 @@ train "$m2" "$long"
 l2=$j
 check_true "the second long job runs on b" within 100 runs "$l2" b
 on b
+# b's event stream while the job waits across several of b's peer polls
+curl -sS -N --noproxy '*' --max-time 4 -o "$tmp/sse-b" "$base/v1/events" \
+    2>/dev/null &
+sse_pid=$!
+sleep 0.3
 train "$m3" '{"steps":50}'
 q=$j
-sleep 1
+sleep 1.5
 req GET "/v1/jobs/$q"
 check "the job POSTed to b waits" "$(jget status)" queued
 check "on no node" "$(jget node)" null
+wait "$sse_pid"
+check "b's stream opened" "$(head -n 1 "$tmp/sse-b")" ": ok"
+check "b announced the offered job queued once (its peer polls not again)" \
+    "$(grep -c "\"id\":\"$q\",.*\"status\":\"queued\"" "$tmp/sse-b")" 1
 on a
 req DELETE "/v1/jobs/$q"
 check "DELETE of it through a is 200" "$code" 200

@@ -685,6 +685,10 @@ do_offered(trainer *t, model_entry *m, job *j, task *tk,
 	} else {
 		do_view(j, out);
 		events_job(t->cfg.events, &j->row);
+		/* announced here: not again by the peers poll */
+		snprintf(t->offered[t->offered_next], STORE_ID_MAX, "%s",
+		    j->row.id);
+		t->offered_next = (t->offered_next + 1) % TRAINER_OFFERED_KEPT;
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (rc == 0)
@@ -939,6 +943,18 @@ trainer_has_room(trainer *t)
 		t->room_wanted = 1;
 	pthread_mutex_unlock(&t->mu);
 	return room;
+}
+
+int
+trainer_offered_here(trainer *t, const char *job_id)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&t->mu);
+	for (unsigned i = 0; i < TRAINER_OFFERED_KEPT && !found; i++)
+		found = strcmp(t->offered[i], job_id) == 0;
+	pthread_mutex_unlock(&t->mu);
+	return found;
 }
 
 void
