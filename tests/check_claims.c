@@ -338,6 +338,7 @@ START_TEST(test_sqlite_not_shared)
 	store *s;
 	store_job j;
 	job_copy c;
+	int64_t n;
 	fault f;
 
 	db_fresh(&d);
@@ -359,8 +360,10 @@ START_TEST(test_sqlite_not_shared)
 		    FAULT_INVALID, "not a shared store");
 	expect_fail(store_job_handback(s, "j1", "A", &f), f, FAULT_INVALID,
 		    "not a shared store");
-	expect_fail(store_jobs_wait(s, 10, &f), f, FAULT_INVALID,
+	expect_fail(store_jobs_wait(s, 10, -1, &f), f, FAULT_INVALID,
 		    "not a shared store");
+	expect_fail(store_jobs_unfinished(s, NULL, 1, &n, &f), f,
+		    FAULT_INVALID, "not a shared store");
 	/* offers and cancels too */
 	j = make_job("j2", "m1", 20);
 	expect_fail(store_job_offer(s, &j, "A", 1, &f), f, FAULT_INVALID,
@@ -827,17 +830,25 @@ START_TEST(test_claim_uses_index)
 END_TEST
 #endif
 
-/* Waits on w up to ms: its answer; *took the time it took. */
+/* Waits on w up to ms, and on fd when >= 0: its answer; *took the time
+ * it took. */
 static int
-wait_for(store *w, int64_t ms, int64_t *took, fault *f)
+wait_on(store *w, int64_t ms, int fd, int64_t *took, fault *f)
 {
 	int64_t t0 = mono_ms();
 	int rc;
 
 	fault_clear(f);
-	rc = store_jobs_wait(w, ms, f);
+	rc = store_jobs_wait(w, ms, fd, f);
 	*took = mono_ms() - t0;
 	return rc;
+}
+
+/* wait_on without a wake fd. */
+static int
+wait_for(store *w, int64_t ms, int64_t *took, fault *f)
+{
+	return wait_on(w, ms, -1, took, f);
 }
 
 /* A waiting node is woken by another node's insert of a claimable job,
@@ -849,6 +860,8 @@ START_TEST(test_wait)
 	store *w, *x;
 	store_job j;
 	int64_t took;
+	int fds[2];
+	char byte;
 	fault f;
 
 	db_fresh(&d);
@@ -878,6 +891,18 @@ START_TEST(test_wait)
 	ck_assert_int_eq(wait_for(w, 10000, &took, &f), 1);
 	/* 0 ms: only what is there */
 	ck_assert_int_eq(wait_for(w, 0, &took, &f), 0);
+	/* the caller's own wake fd: quiet, it times out; readable, it
+	 * wakes the wait at once (and stays readable: the caller drains) */
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_eq(wait_on(w, 100, fds[0], &took, &f), 0);
+	ck_assert_int_ge(took, 100);
+	ck_assert_int_eq(write(fds[1], "x", 1), 1);
+	ck_assert_int_eq(wait_on(w, 10000, fds[0], &took, &f), 1);
+	ck_assert_int_lt(took, 1000);
+	ck_assert_int_eq(read(fds[0], &byte, 1), 1);
+	ck_assert_int_eq(wait_on(w, 100, fds[0], &took, &f), 0);
+	close(fds[0]);
+	close(fds[1]);
 	/* the server drops the listener: a failure, then woken at once by
 	 * the new one (it may have missed some), then as before */
 	pgtest_exec(d.conn, "SELECT pg_terminate_backend(pid) FROM "
@@ -944,6 +969,53 @@ START_TEST(test_offer)
 		    .model_id = "nope", .options = "{}", .loss = NAN }, "A", 1,
 		    &f), f, FAULT_NO_MODEL, "no model");
 	expect_rc(store_job_get(a, "x1", copy_job, &c, &f), f, 0);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
+/* store_jobs_unfinished of model (NULL: all) with unclaimed: *n. */
+static int64_t
+unfinished(store *s, const char *model, int unclaimed)
+{
+	int64_t n = -1;
+	fault f;
+
+	expect_ok(store_jobs_unfinished(s, model, unclaimed, &n, &f), f);
+	return n;
+}
+
+/* The counts of unfinished jobs: of a model or all, on any node, or only
+ * those no live node owns (offered, or a dead node's); ended jobs are
+ * not counted. */
+START_TEST(test_unfinished)
+{
+	db d;
+	store *a, *b;
+	fault f;
+
+	two_nodes(&d, &a, "A", &b, "B");
+	add_model(a, "m3");
+	ck_assert_int_eq(unfinished(a, NULL, 0), 0);
+	ck_assert_int_eq(offer(a, "j1", "m1", 10, "A", 1), 1); /* A's */
+	ck_assert_int_eq(offer(a, "j2", "m1", 20, "A", 1), 0); /* offered */
+	ck_assert_int_eq(offer(a, "k1", "m2", 30, "A", 0), 0); /* offered */
+	ck_assert_int_eq(unfinished(b, "m1", 0), 2);
+	ck_assert_int_eq(unfinished(b, "m1", 1), 1);
+	ck_assert_int_eq(unfinished(b, "m2", 0), 1);
+	ck_assert_int_eq(unfinished(b, "m3", 0), 0);
+	ck_assert_int_eq(unfinished(b, NULL, 0), 3);
+	ck_assert_int_eq(unfinished(b, NULL, 1), 2);
+	claim_is(b, "B", "k1"); /* B's now: claimed */
+	ck_assert_int_eq(unfinished(a, NULL, 1), 1);
+	ck_assert_int_eq(unfinished(a, "m2", 0), 1);
+	finish_job(b, "k1");
+	ck_assert_int_eq(unfinished(a, "m2", 0), 0);
+	/* A gone: its j1 waits for a claim too */
+	expect_ok(store_node_leave(a, "A", &f), f);
+	ck_assert_int_eq(unfinished(b, NULL, 1), 2);
+	expect_fail(store_jobs_unfinished(b, "", 0, &(int64_t){ 0 }, &f), f,
+		    FAULT_INVALID, "the model id is empty");
 	store_close(a);
 	store_close(b);
 }
@@ -1129,6 +1201,7 @@ claims_suite(void)
 #endif
 		tcase_add_test(tc, test_wait);
 		tcase_add_test(tc, test_offer);
+		tcase_add_test(tc, test_unfinished);
 		tcase_add_test(tc, test_cancel_unclaimed);
 		tcase_add_test(tc, test_cancel_request);
 		tcase_add_test(tc, test_bad_args);

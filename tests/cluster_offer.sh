@@ -7,10 +7,16 @@
 #   2. two jobs of a third model POSTed to a both run on b, in order (the
 #      second starts after the first ended);
 #   3. both nodes busy: a job POSTed to b waits unclaimed (queued, no
-#      node); DELETE through a cancels it at once (200, cancelled, on b
-#      too);
+#      node), announced queued once on b's /v1/events (not again by b's
+#      peer polls); DELETE through a cancels it at once (200, cancelled,
+#      on b too);
 #   4. DELETE through a of a job running on b: it ends cancelled (b logs
-#      the request), and a's own job cancels locally as before.
+#      the request), and a's own job cancels locally as before;
+#   5. one node with one trainer: jobs of three models POSTed back to
+#      back; the second and third (offered) each start within 0.5 s of
+#      the one before ending (the freed trainer wakes the claimer); while
+#      they wait they count in --max-queue (one more is 503 queue_full)
+#      and their models' rows are busy (DELETE .../batches 409).
 # Skipped (77) without PostgreSQL or libpq. The last line is "N passed, M
 # failed".
 set -u
@@ -109,12 +115,21 @@ train "$m2" "$long"
 l2=$j
 check_true "the second long job runs on b" within 100 runs "$l2" b
 on b
+# b's event stream while the job waits across several of b's peer polls
+curl -sS -N --noproxy '*' --max-time 4 -o "$tmp/sse-b" "$base/v1/events" \
+    2>/dev/null &
+sse_pid=$!
+sleep 0.3
 train "$m3" '{"steps":50}'
 q=$j
-sleep 1
+sleep 1.5
 req GET "/v1/jobs/$q"
 check "the job POSTed to b waits" "$(jget status)" queued
 check "on no node" "$(jget node)" null
+wait "$sse_pid"
+check "b's stream opened" "$(head -n 1 "$tmp/sse-b")" ": ok"
+check "b announced the offered job queued once (its peer polls not again)" \
+    "$(grep -c "\"id\":\"$q\",.*\"status\":\"queued\"" "$tmp/sse-b")" 1
 on a
 req DELETE "/v1/jobs/$q"
 check "DELETE of it through a is 200" "$code" 200
@@ -137,4 +152,81 @@ check_grep "b logs the request" "$tmp/mlpd-b.err" \
 req DELETE "/v1/jobs/$l1"
 check "a's own job cancels on a (200)" "$code" 200
 check "cancelled" "$(jget status)" cancelled
+
+# ---------------------------------------------------------------------------
+echo "== one node, one trainer: an offered job starts as soon as it frees"
+# c alone, its claimer looking on its own only every second (--peer-sync
+# 5: each wait at most 1 s): the jobs of n2 and n3, POSTed while n1's
+# runs, are offered, and each must start as c's trainer frees (the
+# trainer wakes the claimer), not at its next look. Times from the jobs'
+# own records, written by c's clock; a job's finished_at is taken before
+# its last commit, so a gap is that commit, the claim and the start
+# (about 0.1 s; more under load). Without the wake-up the third job
+# started about 0.8 s after the second ended (the second starts at one of
+# the claimer's looks and runs about 0.1 s; the third waits for the next
+# look, a second later).
+pid=$pid_a
+stop_term "a stops on SIGTERM"
+pid=$pid_b
+stop_term "b stops on SIGTERM"
+pid_a= pid_b=
+start "$db" --trainers 1 --checkpoint-every 0.5 --peer-sync 5 \
+    --lease-ttl 3 --node-id c --max-queue 2
+ended_at() {
+	req GET "/v1/jobs/$1"
+	date -d "$(jget finished_at)" +%s.%N
+}
+started_at() {
+	req GET "/v1/jobs/$1"
+	date -d "$(jget started_at)" +%s.%N
+}
+# new models: no other node's lease or job on them
+model
+n1=$m
+model
+n2=$m
+model
+n3=$m
+# the first long enough (seconds) for the others to be POSTed while it
+# runs, the others short (a tenth of a second or so)
+train "$n1" '{"steps":600000}'
+w1=$j
+check_true "the first job runs on c" within 100 runs "$w1" c
+train "$n2" '{"steps":20000}'
+w2=$j
+train "$n3" '{"steps":20000}'
+w3=$j
+req GET "/v1/jobs/$w3"
+check "the third job is offered while the first runs" "$(jget node)" null
+# the two offered jobs fill c's --max-queue 2: a third is refused
+req POST "/v1/models/$n1/train" '{"steps":50}'
+check "one more job is refused: the queue is full (503)" "$code" 503
+check "queue_full" "$(jget code)" queue_full
+# n3's offered job makes its rows busy, as a queued one would
+req DELETE "/v1/models/$n3/batches"
+check "DELETE of the rows of a model with an offered job is 409" "$code" \
+    409
+check "model_busy" "$(jget code)" model_busy
+req GET "/v1/models/$n3"
+check "its rows are still there" "$(jget samples)" 64
+wait_job "$w3" 60 succeeded
+check "the third job succeeded" "$job_status" succeeded
+check "on c" "$(jget node)" c
+for _w in $w1 $w2; do
+	req GET "/v1/jobs/$_w"
+	check "job $_w succeeded" "$(jget status)" succeeded
+	check "on c" "$(jget node)" c
+done
+gap2=$(awk -v a="$(started_at "$w2")" -v b="$(ended_at "$w1")" \
+    'BEGIN { printf "%.3f", a - b }')
+gap3=$(awk -v a="$(started_at "$w3")" -v b="$(ended_at "$w2")" \
+    'BEGIN { printf "%.3f", a - b }')
+took=$(awk -v a="$(ended_at "$w2")" -v b="$(started_at "$w2")" \
+    'BEGIN { printf "%.3f", a - b }')
+echo "   the second job ran ${took} s, started ${gap2} s after the first" \
+    "ended; the third ${gap3} s after the second"
+check_true "the second started after the first ended" gt "$gap2" -0.002
+check_true "the third started after the second ended" gt "$gap3" -0.002
+check_true "the second started within 0.5 s ($gap2 s)" lt "$gap2" 0.5
+check_true "the third started within 0.5 s ($gap3 s)" lt "$gap3" 0.5
 finish

@@ -6,12 +6,15 @@
 #include "claims.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "wallclock.h"
@@ -28,8 +31,12 @@ struct claims {
 	pthread_t thread;
 	int running;            /* the thread was started and not joined */
 	pthread_mutex_t mu;     /* guards stop */
-	pthread_cond_t wake;    /* stop was set */
+	pthread_cond_t wake_cond; /* stop was set */
 	int stop;
+	int wake[2];            /* this node's own wake-up: a byte in
+	                           wake[1] ends the thread's wait (a trainer
+	                           worker freed, or claims_stop); -1 when
+	                           the pipe could not be made */
 	int left;               /* store_node_leave was called */
 	atomic_uint_fast64_t claimed;
 };
@@ -161,12 +168,61 @@ cancel_round(claims *c)
 		    c->node, f.msg);
 }
 
-/* Sleeps ms unless stopped meanwhile (the fallback when waiting on the
- * store fails). */
+/* Wakes the thread's wait (the trainer's room hook, and claims_stop);
+ * never blocks: a full pipe is already a wake-up. */
+static void
+wake_up(void *arg)
+{
+	claims *c = arg;
+
+	if (c->wake[1] >= 0 && write(c->wake[1], "x", 1) < 0 &&
+	    errno != EAGAIN)
+		log_debug("node %s: claimer not woken: %s", c->node,
+		    strerror(errno));
+}
+
+/* Empties the wake-up pipe (after a wait it may have ended). */
+static void
+wake_drain(claims *c)
+{
+	char buf[64];
+
+	while (c->wake[0] >= 0 && read(c->wake[0], buf, sizeof buf) > 0)
+		;
+}
+
+/* Makes the wake-up pipe, non-blocking and closed on exec; both ends -1
+ * when it cannot be made (the thread then looks at every wait's end). */
+static void
+wake_open(claims *c)
+{
+	c->wake[0] = c->wake[1] = -1;
+	if (pipe(c->wake) != 0) {
+		log_warn("node %s: no pipe for the claimer (%s): a freed "
+		    "trainer waits for its next look", c->node,
+		    strerror(errno));
+		c->wake[0] = c->wake[1] = -1;
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		fcntl(c->wake[i], F_SETFD, FD_CLOEXEC);
+		fcntl(c->wake[i], F_SETFL, O_NONBLOCK);
+	}
+}
+
+/* Sleeps ms unless stopped or woken meanwhile (the fallback when waiting
+ * on the store fails). */
 static void
 nap(claims *c, int64_t ms)
 {
 	struct timespec ts;
+
+	if (c->wake[0] >= 0) {
+		struct pollfd pfd = { c->wake[0], POLLIN, 0 };
+
+		(void)poll(&pfd, 1, (int)ms);
+		return;
+	}
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += (time_t)(ms / 1000);
@@ -176,7 +232,7 @@ nap(claims *c, int64_t ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&c->mu);
-	while (!c->stop && pthread_cond_timedwait(&c->wake, &c->mu, &ts) !=
+	while (!c->stop && pthread_cond_timedwait(&c->wake_cond, &c->mu, &ts) !=
 	    ETIMEDOUT)
 		;
 	pthread_mutex_unlock(&c->mu);
@@ -228,7 +284,7 @@ claimer(void *arg)
 			ms = CLAIMS_WAIT_MIN_MS;
 		if (stopping(c))
 			break;
-		if (store_jobs_wait(c->c.st, ms, &f) < 0) {
+		if (store_jobs_wait(c->c.st, ms, c->wake[0], &f) < 0) {
 			if (!wait_failing)
 				log_warn("node %s: job wake-ups failed (%s); "
 				    "polling", c->node, f.msg);
@@ -237,6 +293,7 @@ claimer(void *arg)
 		} else {
 			wait_failing = 0;
 		}
+		wake_drain(c);
 	}
 	return NULL;
 }
@@ -255,8 +312,13 @@ claims_start(const claims_config *cfg, fault *f)
 	c->c.node_id = c->node;
 	atomic_init(&c->claimed, 0);
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->wake, NULL);
+	pthread_cond_init(&c->wake_cond, NULL);
+	wake_open(c);
+	/* a freed worker wakes the thread (claims_stop removes the hook);
+	 * set first, so that no "no room" of the thread's goes unheard */
+	trainer_on_room(c->c.tr, wake_up, c);
 	if (pthread_create(&c->thread, NULL, claimer, c) != 0) {
+		trainer_on_room(c->c.tr, NULL, NULL);
 		fault_set(f, FAULT_INTERNAL, "cannot start the job claimer");
 		c->left = 1; /* it never joined */
 		claims_destroy(c);
@@ -271,10 +333,12 @@ claims_stop(claims *c)
 {
 	if (c == NULL || !c->running)
 		return;
+	trainer_on_room(c->c.tr, NULL, NULL);
 	pthread_mutex_lock(&c->mu);
 	c->stop = 1;
-	pthread_cond_broadcast(&c->wake);
+	pthread_cond_broadcast(&c->wake_cond);
 	pthread_mutex_unlock(&c->mu);
+	wake_up(c); /* out of its wait at once */
 	pthread_join(c->thread, NULL);
 	c->running = 0;
 }
@@ -290,8 +354,11 @@ claims_destroy(claims *c)
 	if (!c->left && store_node_leave(c->c.st, c->node, &f) < 0)
 		log_warn("node %s: leave not recorded (its jobs wait for its "
 		    "beat to expire): %s", c->node, f.msg);
-	pthread_cond_destroy(&c->wake);
+	pthread_cond_destroy(&c->wake_cond);
 	pthread_mutex_destroy(&c->mu);
+	for (int i = 0; i < 2; i++)
+		if (c->wake[i] >= 0)
+			close(c->wake[i]);
 	free(c);
 }
 

@@ -17,7 +17,12 @@
  * rounds it waits for a wake-up (store_jobs_wait: another node's insert,
  * hand-back or leave) for at most the poll interval and the time to the
  * next beat; when waiting fails (the database away) it sleeps that long
- * instead, so polling is the fallback. Every round it also looks for
+ * instead, so polling is the fallback. Its own node wakes it too,
+ * through a pipe whose read end the wait also watches: the trainer's room
+ * hook (trainer_on_room) writes to it when a worker frees after the
+ * claimer found none free, so an offered job starts as soon as this
+ * node's trainer can take it, not at the next look; claims_stop writes
+ * to it so the thread ends at once. Every round it also looks for
  * cancel requests other nodes left on the jobs it owns
  * (store_jobs_cancel_asked) and has the trainer cancel each without
  * waiting (trainer_cancel_soon): the job ends cancelled after its
@@ -26,14 +31,15 @@
  * else runs inside it. A claimed job the trainer cannot take (its model
  * gone, the trainer closing) is handed back at once.
  *
- * Shutdown (daemon.c): claims_stop ends the thread (no more claims, no
- * more beats: a join, at most one wait); the trainer then checkpoints
+ * Shutdown (daemon.c): claims_stop removes the room hook and ends the
+ * thread (no more claims, no more beats: a join, woken out of its wait); the trainer then checkpoints
  * and hands back its jobs (trainer_close); claims_destroy finally says
  * the node left (store_node_leave), which wakes the other nodes, so they
  * claim what it handed back at once rather than after --lease-ttl.
  *
  * Locks: claims.mu guards only the stop flag and its condition, and is
- * never held while calling out. The thread calls the store with no lock
+ * never held while calling out. The room hook runs under trainer.mu and
+ * only writes a byte to the non-blocking pipe. The thread calls the store with no lock
  * held and the trainer and registry only through their calls (registry.h
  * has the order).
  */

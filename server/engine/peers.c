@@ -321,14 +321,16 @@ scan_job(void *arg, const store_job *j)
 }
 
 /* Does this node's trainer speak for row: it has the job queued or
- * running, or shows it as row does (then it published it)? */
+ * running, or shows it as row does (then it published it), or offered it
+ * and row is still as offered (queued on no node: announced then)? */
 static int
 told_here(peers *p, const store_job *row)
 {
 	trainer_job_view v;
 
 	if (trainer_job_get(p->c.tr, row->id, &v) < 0)
-		return 0;
+		return row->status == STORE_JOB_QUEUED && row->node[0] ==
+		    '\0' && trainer_offered_here(p->c.tr, row->id);
 	return v.row.status == STORE_JOB_QUEUED ||
 	    v.row.status == STORE_JOB_RUNNING ||
 	    (v.row.status == row->status && strcmp(v.row.node, row->node) ==

@@ -31,6 +31,32 @@ do_model_running(trainer *t, const model_entry *m)
 	return 0;
 }
 
+/* trainer_has_room's answer: a worker free and no task waiting. */
+static int
+do_has_room(trainer *t)
+{
+	size_t busy = 0;
+
+	for (unsigned i = 0; i < t->started; i++)
+		if (t->current[i] != NULL)
+			busy++;
+	for (task *tk = t->head; tk; tk = tk->next)
+		busy++;
+	return !t->closed && busy < t->started;
+}
+
+/* A worker freed (or a waiting task left): calls the room hook when the
+ * claimer found no room since its last call and there is room now
+ * (trainer_on_room). */
+static void
+do_room_freed(trainer *t)
+{
+	if (t->on_room != NULL && t->room_wanted && do_has_room(t)) {
+		t->room_wanted = 0;
+		t->on_room(t->on_room_arg);
+	}
+}
+
 /* Appends tk; a new task gets the next arrival number, a requeued slice
  * keeps its own, so do_take still runs its model's tasks in order. */
 void
@@ -216,6 +242,7 @@ worker(void *arg)
 		}
 		pthread_cond_broadcast(&t->done);
 		pthread_cond_broadcast(&t->work);
+		do_room_freed(t);
 	}
 	pthread_mutex_unlock(&t->mu);
 	return NULL;
@@ -438,6 +465,14 @@ trainer_destroy(trainer *t)
 	free(t);
 }
 
+/* FAULT_BUSY: m has a train job queued or running. */
+static int
+busy_fault(const model_entry *m, fault *f)
+{
+	return fault_set(f, FAULT_BUSY, "model '%s' has a training job "
+	    "queued or running; cancel it or wait", m->id);
+}
+
 int
 do_admit(trainer *t, model_entry *m, int busy_check, fault *f)
 {
@@ -451,8 +486,7 @@ do_admit(trainer *t, model_entry *m, int busy_check, fault *f)
 		return fault_set(f, FAULT_NO_MODEL, "no model with id '%s'",
 		    m->id);
 	if (busy_check && busy)
-		return fault_set(f, FAULT_BUSY, "model '%s' has a training "
-		    "job queued or running; cancel it or wait", m->id);
+		return busy_fault(m, f);
 	return 0;
 }
 
@@ -651,6 +685,10 @@ do_offered(trainer *t, model_entry *m, job *j, task *tk,
 	} else {
 		do_view(j, out);
 		events_job(t->cfg.events, &j->row);
+		/* announced here: not again by the peers poll */
+		snprintf(t->offered[t->offered_next], STORE_ID_MAX, "%s",
+		    j->row.id);
+		t->offered_next = (t->offered_next + 1) % TRAINER_OFFERED_KEPT;
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (rc == 0)
@@ -671,6 +709,7 @@ trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 	const char *node = trainer_cluster_node(t);
 	int interrupted, rc, offer = node != NULL && offerable(o, val);
 	int keep = 1;
+	int64_t unclaimed = 0;
 
 	if (options == NULL)
 		options = "{}";
@@ -689,10 +728,22 @@ trainer_submit(trainer *t, model_entry *m, const train_opts *o,
 	j->opts = *o;
 	tk->kind = TASK_TRAIN;
 	tk->job = j;
+	/* several nodes: the jobs offered and not yet claimed count in this
+	 * node's --max-queue when this one is offered too */
+	if (offer && store_jobs_unfinished(t->st, NULL, 1, &unclaimed, f) < 0)
+		goto fail;
 	pthread_mutex_lock(&t->mu);
 	rc = do_reserve(t, m, j, f);
 	if (rc == 0 && offer)
 		keep = do_can_start(t, m);
+	if (rc == 0 && !keep && t->queued_jobs - 1 + (size_t)unclaimed >=
+	    t->cfg.max_queue) {
+		do_unreserve(t, m);
+		rc = fault_set(f, FAULT_QUEUE_FULL, "the job queue is full "
+		    "(%zu jobs, %lld of them offered to every node and not "
+		    "yet claimed); try again later", t->cfg.max_queue,
+		    (long long)unclaimed);
+	}
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0)
 		goto fail;
@@ -884,18 +935,47 @@ fail:
 int
 trainer_has_room(trainer *t)
 {
-	size_t busy = 0;
 	int room;
 
 	pthread_mutex_lock(&t->mu);
-	for (unsigned i = 0; i < t->started; i++)
-		if (t->current[i] != NULL)
-			busy++;
-	for (task *tk = t->head; tk; tk = tk->next)
-		busy++;
-	room = !t->closed && busy < t->started;
+	room = do_has_room(t);
+	if (!room)
+		t->room_wanted = 1;
 	pthread_mutex_unlock(&t->mu);
 	return room;
+}
+
+int
+trainer_offered_here(trainer *t, const char *job_id)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&t->mu);
+	for (unsigned i = 0; i < TRAINER_OFFERED_KEPT && !found; i++)
+		found = strcmp(t->offered[i], job_id) == 0;
+	pthread_mutex_unlock(&t->mu);
+	return found;
+}
+
+void
+trainer_on_room(trainer *t, void (*cb)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&t->mu);
+	t->on_room = cb;
+	t->on_room_arg = arg;
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* Several nodes: FAULT_BUSY when m has an unfinished job in the store
+ * (do_admit's answer for one here). No lock held. */
+static int
+busy_elsewhere(trainer *t, model_entry *m, fault *f)
+{
+	int64_t n = 0;
+
+	if (store_jobs_unfinished(t->st, m->id, 0, &n, f) < 0)
+		return -1;
+	return n > 0 ? busy_fault(m, f) : 0;
 }
 
 int
@@ -923,7 +1003,11 @@ trainer_delete_data(trainer *t, model_entry *m, fault *f)
 	/* from here until the count is 0, trainer_submit refuses m */
 	t->holds[t->nholds++] = m;
 	pthread_mutex_unlock(&t->mu);
-	rc = store_batches_delete(t->st, m->id, &dropped, f);
+	/* several nodes: a job of m offered and not yet claimed, or running
+	 * on another node, is m's as much as one queued here */
+	rc = trainer_cluster_node(t) != NULL ? busy_elsewhere(t, m, f) : 0;
+	if (rc == 0)
+		rc = store_batches_delete(t->st, m->id, &dropped, f);
 	/* the rows it dropped, not 0: a push that committed after it may
 	 * have counted its own already */
 	if (rc == 0)
@@ -983,6 +1067,7 @@ cancel(trainer *t, const char *job_id, int wait, trainer_job_view *out,
 		do_count_jobs(tk->model, -1, 0);
 		do_finish(t, j, STORE_JOB_CANCELLED, NULL);
 		trainer_loop_free(&j->rs); /* its validation set, if any */
+		do_room_freed(t);
 		row = j->row;
 		do_view(j, out);
 		pthread_mutex_unlock(&t->mu);

@@ -226,6 +226,20 @@ int trainer_adopt(trainer *t, model_entry *m, const store_job *row,
  * "take one more"), 0 otherwise or once closed. */
 int trainer_has_room(trainer *t);
 
+/* 1 when job_id is one of the last jobs this node offered to every node
+ * (and announced queued with no node), else 0: the peers poll does not
+ * announce it again (peers.h). */
+int trainer_offered_here(trainer *t, const char *job_id);
+
+/* Sets the room hook: once trainer_has_room has answered 0, the next
+ * time a worker frees (a task ends, a queued job is cancelled) and the
+ * trainer has room again, cb(arg) is called, so that the claimer claims
+ * at once rather than at its next look. cb runs under the trainer's lock:
+ * it must neither block nor call the trainer (a write to a non-blocking
+ * pipe). A NULL cb removes the hook; once that call returns, cb is not
+ * running and is not called again. */
+void trainer_on_room(trainer *t, void (*cb)(void *arg), void *arg);
+
 /* Current queue depth (queued train jobs), for metrics and tests. */
 size_t trainer_queue_depth(trainer *t);
 

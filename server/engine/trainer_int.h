@@ -46,6 +46,9 @@
 #define TRAINER_SCRATCH_KEPT ((size_t)1 << 20)
 /* --job-memory's default: bytes of rows one train job may hold. */
 #define TRAINER_JOB_MEMORY_DEFAULT ((size_t)256 << 20)
+/* Ids of the jobs this node offered that it remembers (for
+ * trainer_offered_here). */
+#define TRAINER_OFFERED_KEPT 64
 /* Steps one job may run. */
 #define TRAINER_MAX_JOB_STEPS 1000000000LL
 
@@ -150,6 +153,13 @@ struct trainer {
 	size_t kept_bytes;      /* rows kept by jobs queued after a yield;
 	                           at most cfg.job_memory (trainer_loop.c) */
 	unsigned started;
+	void (*on_room)(void *arg); /* trainer_on_room's hook, or NULL */
+	void *on_room_arg;
+	int room_wanted;        /* trainer_has_room answered 0 since the
+	                           hook was last called */
+	char offered[TRAINER_OFFERED_KEPT][STORE_ID_MAX]; /* a ring: the ids
+	                           of the last jobs offered here */
+	unsigned offered_next;  /* the ring's next slot */
 	int stop;               /* workers must finish up */
 	int closed;             /* no new work accepted */
 };

@@ -663,11 +663,11 @@ store_job_handback(store *s, const char *job_id, const char *node_id,
 }
 
 int
-store_jobs_wait(store *s, int64_t timeout_ms, fault *f)
+store_jobs_wait(store *s, int64_t timeout_ms, int wake_fd, fault *f)
 {
 	if (s->ops->jobs_wait == NULL)
 		return not_shared(f);
-	return s->ops->jobs_wait(s, timeout_ms, f);
+	return s->ops->jobs_wait(s, timeout_ms, wake_fd, f);
 }
 
 int
@@ -719,6 +719,15 @@ store_job_offer(store *s, const store_job *j, const char *node_id, int keep,
 	if (node_arg(node_id, f) != 0)
 		return -1;
 	return s->ops->job_offer(s, j, node_id, keep, f);
+}
+
+int
+store_jobs_unfinished(store *s, const char *model_id, int unclaimed,
+		      int64_t *n, fault *f)
+{
+	if (s->ops->jobs_unfinished == NULL)
+		return not_shared(f);
+	return s->ops->jobs_unfinished(s, model_id, unclaimed, n, f);
 }
 
 int

@@ -630,12 +630,14 @@ int store_job_claim(store *s, const char *node_id,
 int store_job_handback(store *s, const char *job_id, const char *node_id,
 		       fault *f);
 
-/* Waits up to timeout_ms for a wake-up (another node's insert, hand-back
- * or leave): 1 woken, 0 timed out, -1 on failure (the caller polls on).
- * One thread per store may wait. The first wait starts listening, so
- * claim before waiting; a wait after a failure listens again and answers
- * 1 at once (wake-ups sent meanwhile are lost). */
-int store_jobs_wait(store *s, int64_t timeout_ms, fault *f);
+/* Waits up to timeout_ms for a wake-up (a node's insert, hand-back or
+ * leave, or wake_fd, when >= 0, becoming readable: this node's own
+ * wake-up, as a trainer freeing a worker; the caller drains it): 1 woken,
+ * 0 timed out, -1 on failure (the caller polls on). One thread per store
+ * may wait. The first wait starts listening, so claim before waiting; a
+ * wait after a failure listens again and answers 1 at once (wake-ups sent
+ * meanwhile are lost). */
+int store_jobs_wait(store *s, int64_t timeout_ms, int wake_fd, fault *f);
 
 /* Calls cb with the job job_id (any model, any node; with no connection
  * held): 1 found (cb's value when not 0), 0 none, -1 on failure. Both
@@ -731,5 +733,14 @@ int store_job_cancel_request(store *s, const char *job_id,
 int store_jobs_cancel_asked(store *s, const char *node_id,
 			    void (*cb)(void *arg, const char *job_id),
 			    void *arg, fault *f);
+
+/* Counts into *n the unfinished (queued or running) jobs of model_id
+ * (every model's when NULL), on any node; with unclaimed, only those no
+ * live node owns (offered, handed back, or a dead node's: they wait for a
+ * claim). A node's --max-queue counts the unclaimed, and a model's rows
+ * are not deleted while it has an unfinished job anywhere. 0, or -1 on
+ * failure. */
+int store_jobs_unfinished(store *s, const char *model_id, int unclaimed,
+			  int64_t *n, fault *f);
 
 #endif

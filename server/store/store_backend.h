@@ -145,7 +145,8 @@ typedef struct store_ops {
 	    const store_job *j), void *arg, fault *f);
 	int (*job_handback)(store *s, const char *job_id,
 	    const char *node_id, fault *f);
-	int (*jobs_wait)(store *s, int64_t timeout_ms, fault *f);
+	int (*jobs_wait)(store *s, int64_t timeout_ms, int wake_fd,
+	    fault *f);
 	/* following other nodes (store.h; NULL on a backend that is not
 	 * shared: FAULT_INVALID "not a shared store") */
 	int (*models_wait)(store *s, int64_t timeout_ms, int cancel_fd,
@@ -163,6 +164,8 @@ typedef struct store_ops {
 	    int (*cb)(void *arg, const store_job *j), void *arg, fault *f);
 	int (*jobs_cancel_asked)(store *s, const char *node_id,
 	    void (*cb)(void *arg, const char *job_id), void *arg, fault *f);
+	int (*jobs_unfinished)(store *s, const char *model_id, int unclaimed,
+	    int64_t *n, fault *f);
 	/* both backends */
 	int (*job_get)(store *s, const char *job_id, int (*cb)(void *arg,
 	    const store_job *j), void *arg, fault *f);

@@ -5,11 +5,15 @@
 #     same 2,048 deterministic rows of 256 inputs), one job of
 #     BENCH_CLUSTER_STEPS (default 4000) steps of batch 64 each, all
 #     started at once: on one SQLite node, on one PostgreSQL node (both
-#     --trainers 1: the jobs take turns in time slices on one trainer, so
-#     each job's own rate is lower than alone) and on three PostgreSQL
-#     nodes (one job each, POSTed to each node directly since a job runs
-#     where it was accepted). Aggregate samples/s = all steps x 64 / (the last job's
-#     finished_at - the first's started_at), and per job;
+#     --trainers 1; on SQLite the jobs take turns in time slices on the
+#     one trainer, so each job's own rate is lower than alone; on
+#     PostgreSQL a job the node cannot start at once is offered to the
+#     cluster, so the second and third run one after the other, each
+#     alone, claimed as the trainer frees) and on three PostgreSQL nodes
+#     (one job POSTed to each node directly: a job runs on the node that
+#     accepted it when that node has a free trainer, else on whichever
+#     node claims it first). Aggregate samples/s = all steps x 64 / (the
+#     last job's finished_at - the first's started_at), and per job;
 #   - predictions: the three nodes behind HAProxy
 #     (client_examples/cluster/haproxy.cfg), wrk -t2 -c64 -d5s of
 #     POST .../predict {"input":[256 values]} through HAProxy and against

@@ -5,8 +5,9 @@
  * owned job, the offer of a new job (kept by the node that accepts it
  * only when it can start it at once: no other unfinished job of its
  * model, no other node's live lease on it, decided under a transaction
- * lock on the model's offers), the claim, the hand-back, and the wake-up
- * channel that lets a waiting node know there may be a job to claim.
+ * lock on the model's offers), the claim, the hand-back, the counts of
+ * unfinished jobs, and the wake-up channel that lets a waiting node know
+ * there may be a job to claim.
  *
  * DESIGN. Every time is the database's (clock_timestamp()), so the nodes'
  * clocks need not agree. A claim is one write transaction of two
@@ -30,8 +31,9 @@
  * (s->listener, outside the pool: a pooled connection would take a slot
  * for the whole wait, and LISTEN is a session's), opened by the first
  * wait and opened again after the server dropped it; a wait is
- * PQconsumeInput + poll() on its socket until a notification or the
- * timeout. A notification sent while no listener was open is lost, so a
+ * PQconsumeInput + poll() on its socket and on the caller's wake fd until
+ * a notification, the wake fd readable (this node's own wake-up: a
+ * trainer freed a worker, or the claimer stops) or the timeout. A notification sent while no listener was open is lost, so a
  * listener opened again after a drop answers 1 (woken) at once, and the
  * caller looks; the caller's poll covers the first one (it claims before
  * it waits). Payloads are ids, never data, and only wake: the claim
@@ -358,6 +360,54 @@ pg_job_handback(store *s, const char *job_id, const char *node_id,
 	return a.done;
 }
 
+/* ---- counts ---- */
+
+/* The unfinished jobs of model $1 (every model's when NULL); with $2 <>
+ * 0 only those no live node owns. */
+static const char sql_unfinished[] =
+	"SELECT count(*) FROM jobs j "
+	"WHERE j.status IN ('queued', 'running') "
+	"AND ($1::text IS NULL OR j.model_id = $1) "
+	"AND ($2 = 0 OR j.owner IS NULL OR NOT EXISTS (SELECT 1 FROM nodes n "
+	"WHERE n.node_id = j.owner AND n.expires_at > clock_timestamp()))";
+
+struct count_arg {
+	const char *model;
+	int64_t unclaimed;
+	int64_t n;
+};
+
+static int
+do_count(pg_conn *c, void *arg, fault *f)
+{
+	struct count_arg *a = arg;
+	pg_params p = { 0 };
+	PGresult *r;
+
+	pg_p_text(&p, a->model);
+	pg_p_i64(&p, a->unclaimed);
+	if ((r = pg_exec(c, sql_unfinished, &p, 0, f, "counting jobs")) ==
+	    NULL)
+		return -1;
+	a->n = pg_i64(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
+int
+pg_jobs_unfinished(store *s, const char *model_id, int unclaimed,
+		   int64_t *n, fault *f)
+{
+	struct count_arg a = { model_id, unclaimed != 0, 0 };
+
+	if (model_id != NULL && pg_check_id(model_id, "model", f) != 0)
+		return -1;
+	if (pg_read_tx((pg_store *)s, do_count, &a, f) != 0)
+		return -1;
+	*n = a.n;
+	return 0;
+}
+
 /* ---- the wake-up channel ---- */
 
 static int64_t
@@ -420,7 +470,7 @@ take_notifies(PGconn *pq)
 }
 
 int
-pg_jobs_wait(store *st, int64_t timeout_ms, fault *f)
+pg_jobs_wait(store *st, int64_t timeout_ms, int wake_fd, fault *f)
 {
 	pg_store *s = (pg_store *)st;
 	int64_t until = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
@@ -436,7 +486,7 @@ pg_jobs_wait(store *st, int64_t timeout_ms, fault *f)
 	}
 	for (;;) {
 		PGconn *pq = s->listener->pq;
-		struct pollfd pfd;
+		struct pollfd pfd[2];
 		int64_t left;
 		int n;
 
@@ -446,15 +496,21 @@ pg_jobs_wait(store *st, int64_t timeout_ms, fault *f)
 			return 1;
 		if ((left = until - mono_ms()) <= 0)
 			return 0;
-		pfd.fd = PQsocket(pq);
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (pfd.fd < 0)
+		pfd[0].fd = PQsocket(pq);
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		pfd[1].fd = wake_fd;
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		if (pfd[0].fd < 0)
 			return listen_lost(s, f);
-		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		n = poll(pfd, wake_fd >= 0 ? 2 : 1, left > 60000 ? 60000 :
+			 (int)left);
 		if (n < 0 && errno != EINTR)
 			return fault_set(f, FAULT_INTERNAL, "waiting for jobs: "
 					 "poll: %s", strerror(errno));
+		if (n > 0 && wake_fd >= 0 && pfd[1].revents != 0)
+			return 1;
 	}
 }
 

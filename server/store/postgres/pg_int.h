@@ -321,7 +321,9 @@ int pg_job_claim(store *s, const char *node_id,
 		 fault *f);
 int pg_job_handback(store *s, const char *job_id, const char *node_id,
 		    fault *f);
-int pg_jobs_wait(store *s, int64_t timeout_ms, fault *f);
+int pg_jobs_wait(store *s, int64_t timeout_ms, int wake_fd, fault *f);
+int pg_jobs_unfinished(store *s, const char *model_id, int unclaimed,
+		       int64_t *n, fault *f);
 int pg_job_offer(store *s, const store_job *j, const char *node_id,
 		 int keep, fault *f);
 

@@ -615,5 +615,6 @@ const store_ops pg_ops = {
 	.job_cancel_unclaimed = pg_job_cancel_unclaimed,
 	.job_cancel_request = pg_job_cancel_request,
 	.jobs_cancel_asked = pg_jobs_cancel_asked,
+	.jobs_unfinished = pg_jobs_unfinished,
 	.job_get = pg_job_get,
 };
