@@ -199,7 +199,13 @@ fi
 # ---------------------------------------------------------------------------
 # 4. the live page, driven over the DevTools protocol
 # ---------------------------------------------------------------------------
-timeout -k 5 90 python3 - "$CHROMIUM" "$base" "$model" "$job" "$tmp" \
+# the live session's waits are deadlines for a page that hangs, not
+# speeds: a machine loaded by parallel tests (load average 14 on 2 cores)
+# took Chromium over 10 s to load the page once in 5 runs, so each is 3
+# times what a quiet machine needs, times slow_factor (lib.sh)
+scale=$((3 * $(slow_factor)))
+timeout -k 5 $((90 * scale)) python3 - "$CHROMIUM" "$base" "$model" "$job" \
+    "$tmp" "$scale" \
     >"$tmp/live.out" 2>&1 <<'EOF'
 import json
 import os
@@ -209,6 +215,7 @@ import time
 import urllib.request
 
 chromium, base, model, job, tmp = sys.argv[1:6]
+scale = int(sys.argv[6])  # every deadline below is times this
 
 # Chromium reads commands from fd 3 and writes answers to fd 4, each a
 # JSON text ending in NUL.
@@ -278,7 +285,7 @@ def bad(what, detail=""):
 def api(path, method="GET"):
     r = urllib.request.Request(base + path, method=method)
     with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
-            r, timeout=10) as f:
+            r, timeout=10 * scale) as f:
         return json.loads(f.read() or b"null")
 
 
@@ -294,9 +301,9 @@ def js(expr):
 
 
 def until(expr, good, seconds):
-    """Evaluates expr in the page until good(value) holds or seconds pass;
-    returns the last value."""
-    end = time.time() + seconds
+    """Evaluates expr in the page until good(value) holds or seconds (times
+    scale) pass; returns the last value."""
+    end = time.time() + seconds * scale
     while True:
         v = js(expr)
         if good(v) or time.time() > end:
@@ -317,7 +324,8 @@ try:
     if not until("location.href.startsWith(%s) && "
                  "document.readyState === 'complete'" % json.dumps(base),
                  bool, 10):
-        raise RuntimeError("the page did not load")
+        raise RuntimeError("the page did not load: %r" % js(
+            "[location.href, document.readyState]"))
 
     # the event stream takes over, and points keep coming through it
     s = until(STATE, lambda v: v["state"] == "events" and v["points"] > 0,
@@ -327,8 +335,7 @@ try:
     else:
         bad("the page uses the event stream", json.dumps(s))
     p1 = s["points"]
-    time.sleep(2)
-    s = js(STATE)
+    s = until(STATE, lambda v: v["points"] > p1, 2)
     if s["points"] > p1 and s["state"] == "events":
         ok("points grow from events: %d -> %d" % (p1, s["points"]))
     else:

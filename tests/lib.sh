@@ -129,6 +129,26 @@ proc_kb() {
 	sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB\$/\1/p" "/proc/$pid/status"
 }
 
+# proc_cpu_ms: the CPU time (user + system) the daemon $pid has used so
+# far, in milliseconds. Unlike wall time it does not grow when other
+# processes load the machine: checks of how much work a request took
+# measure it.
+proc_cpu_ms() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, "")
+		print int(($12 + $13) * 1000 / hz) }' "/proc/$pid/stat"
+}
+
+# slow_factor: E2E_SLOW, times CK_TIMEOUT_MULTIPLIER (default 1) when
+# $MLPD is a sanitizer build, whose code runs several times slower (.ci/run
+# sets the multiplier for Check's timeouts in that stage).
+slow_factor() {
+	if grep -qa __asan_init "$MLPD" || grep -qa __tsan_init "$MLPD"; then
+		echo $((E2E_SLOW * ${CK_TIMEOUT_MULTIPLIER:-1}))
+	else
+		echo "$E2E_SLOW"
+	fi
+}
+
 # rss_checkable NAME: sets rss_plain to 1 when the daemon's resident sizes
 # mean something, or to nothing (and says so) under a sanitizer's
 # allocator (AddressSanitizer's quarantine) or a wrapper such as
