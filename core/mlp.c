@@ -431,8 +431,12 @@ mlp_trim(mlp *m, size_t max_bytes)
 /* Built for AVX-512 F, AVX2 and the base ISA, chosen at load time by the
  * CPU (gcc's target_clones): after a fused step (every step of the
  * trainer) the owner's mlp_params_finite scans all the weights, and with
- * SSE2 alone that scan was about 7% of a [784,128,10] step (perf). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+ * SSE2 alone that scan was about 7% of a [784,128,10] step (perf).
+ * Not under ThreadSanitizer: the clones' ifunc resolver is instrumented
+ * and runs while the dynamic loader relocates, before TSan's runtime is
+ * up, and every program crashed at load (SIGSEGV in the resolver). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__)
 #define WIDE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define WIDE_CLONES
