@@ -164,7 +164,19 @@ struct trainer {
 	int closed;             /* no new work accepted */
 };
 
-/* trainer.c: the scheduler's pieces the other two files use */
+/* trainer.c: the scheduler's pieces the other files use */
+
+/* True when a worker is free and no task waits (trainer_has_room). */
+int do_has_room(trainer *t);
+
+/* Makes room in the job list for one more job. */
+int do_grow_jobs(trainer *t, fault *f);
+
+/* The job with id in the job list, or NULL. */
+job *do_find_job(trainer *t, const char *id);
+
+/* Frees j and what it owns (NULL: nothing). No lock needed. */
+void job_free(job *j);
 
 /* Appends tk to the queue and wakes a worker. */
 void do_enqueue(trainer *t, task *tk);
