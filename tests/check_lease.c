@@ -12,6 +12,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "autoconf.h" /* MLPD_HAVE_PG */
 #include "dbfiles.h"
 #include "expect.h"
 #include "apierr.h"
@@ -34,6 +36,11 @@
 /* the store's ops table, for the slow-renew wrapper of the last case */
 #define MLPD_STORE_INTERNAL 1
 #include "store_backend.h"
+#ifdef MLPD_HAVE_PG
+/* the backend's own transactions, for the stalled-writer case */
+#include <libpq-fe.h>
+#include "pg_int.h"
+#endif
 
 /* A store on a fresh file, a registry, this node's leases ("A"), a
  * trainer and a model "m1" with rows. */
@@ -1126,6 +1133,86 @@ START_TEST(test_takeover_at_save_best)
 }
 END_TEST
 
+#ifdef MLPD_HAVE_PG
+/* ---- a writer stalled inside its fenced transaction ---- */
+
+/* Node A's fenced write that stops after its epoch check, as a node
+ * SIGSTOPped there would, its transaction open with the lease row locked
+ * FOR SHARE. */
+typedef struct stalled {
+	store *st;
+	uint64_t epoch;
+	atomic_int checked;     /* 1 once the check ran */
+	int rc;                 /* pg_write_tx's */
+} stalled;
+
+static int
+stall_body(pg_conn *c, void *arg, fault *f)
+{
+	stalled *w = arg;
+
+	if (pg_lease_check(c, "m1", w->epoch, f) != 0)
+		return -1;
+	if (atomic_exchange(&w->checked, 1) == 0)
+		sleep_ms(4000);
+	return 0;
+}
+
+static void *
+stall_run(void *arg)
+{
+	stalled *w = arg;
+	fault f;
+
+	w->rc = pg_write_tx((pg_store *)w->st, stall_body, w, &f);
+	return NULL;
+}
+
+/* A node stalled inside a fenced transaction past its lease does not
+ * keep the lease from the others: the server ends that transaction once
+ * it has been idle for the lease's TTL, so B's take goes through as soon
+ * as the lease expired, and A's write does not commit. (Without a limit
+ * the take waited for A's transaction, as long as A stayed stopped.) */
+START_TEST(test_stalled_writer_frees_lease)
+{
+	bench b;
+	store *sb;
+	stalled w;
+	pthread_t t;
+	char who[STORE_NODE_MAX];
+	uint64_t eb = 0;
+	double t0, dt;
+	fault f;
+
+	store_only(&b);
+	add_model(&b, "m1");
+	memset(&w, 0, sizeof w);
+	w.st = b.st;
+	ck_assert_int_eq(store_lease_take(b.st, "m1", NODE, 1000, &w.epoch,
+	    who, sizeof who, &f), 1);
+	sb = store_open(b.path, &f);
+	ck_assert_msg(sb != NULL, "store_open: %s", f.msg);
+	ck_assert_int_eq(pthread_create(&t, NULL, stall_run, &w), 0);
+	for (int i = 0; i < 500 && atomic_load(&w.checked) == 0; i++)
+		sleep_ms(10);
+	ck_assert_int_eq(atomic_load(&w.checked), 1);
+	sleep_ms(1200); /* A's lease has expired */
+	t0 = wallclock_mono();
+	ck_assert_int_eq(store_lease_take(sb, "m1", "B", 60000, &eb, who,
+	    sizeof who, &f), 1);
+	dt = wallclock_mono() - t0;
+	ck_assert_msg(dt < 1.5, "B's take waited %.3f s for A's stalled "
+	    "transaction", dt);
+	ck_assert_uint_gt(eb, w.epoch);
+	pthread_join(t, NULL);
+	ck_assert_msg(w.rc != 0, "A's stalled write committed");
+	store_close(sb);
+	store_close(b.st);
+	rmdir(b.dir);
+}
+END_TEST
+#endif /* MLPD_HAVE_PG */
+
 static Suite *
 lease_suite(void)
 {
@@ -1152,6 +1239,10 @@ lease_suite(void)
 		tcase_add_test(tc, test_adopt_never_started);
 		tcase_add_test(tc, test_adopt_after_late_commit);
 	}
+#ifdef MLPD_HAVE_PG
+	if (pg != NULL)
+		tcase_add_test(tc, test_stalled_writer_frees_lease);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -332,6 +333,37 @@ rollback(pg_conn *c)
 /* Outcomes of one attempt, for the runner. */
 enum { TX_OK, TX_FAILED, TX_RETRY, TX_RECONNECT };
 
+void
+pg_idle_limit(pg_store *s, int64_t ms)
+{
+	if (ms < PG_IDLE_MIN_MS)
+		ms = PG_IDLE_MIN_MS;
+	pthread_mutex_lock(&s->lock);
+	if (ms > s->idle_ms)
+		s->idle_ms = ms;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Gives c the store's idle-in-transaction limit when it has another. */
+static int
+idle_sync(pg_conn *c, fault *f)
+{
+	char sql[80];
+	int64_t ms;
+
+	pthread_mutex_lock(&c->st->lock);
+	ms = c->st->idle_ms;
+	pthread_mutex_unlock(&c->st->lock);
+	if (ms == c->idle_ms)
+		return 0;
+	snprintf(sql, sizeof sql, "SET idle_in_transaction_session_timeout "
+		 "= %lld", (long long)ms);
+	if (tx_simple(c, sql, f, "setting the idle limit") != 0)
+		return -1;
+	c->idle_ms = ms;
+	return 0;
+}
+
 static int
 tx_attempt(pg_conn *c, const char *begin, pg_body body, void *arg, fault *f)
 {
@@ -339,7 +371,8 @@ tx_attempt(pg_conn *c, const char *begin, pg_body body, void *arg, fault *f)
 
 	c->retry = 0;
 	c->sqlstate[0] = '\0';
-	if (tx_simple(c, begin, f, "starting a transaction") != 0)
+	if (idle_sync(c, f) != 0 ||
+	    tx_simple(c, begin, f, "starting a transaction") != 0)
 		goto fail;
 	if (body(c, arg, f) != 0)
 		goto fail;

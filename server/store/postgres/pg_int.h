@@ -48,6 +48,18 @@
  * text. Results come as text (pg_exec binary = 0) or binary (1); the
  * column readers handle both.
  *
+ * Stalls. A node stopped inside a transaction (SIGSTOP, a VM paused, a
+ * swap storm) keeps its row locks: a fenced write holds its model's lease
+ * row FOR SHARE (pg_lease_check), so another node's take of that lease
+ * would wait as long as the stall, well past the lease's TTL. Every
+ * connection therefore runs with idle_in_transaction_session_timeout set
+ * to the longest lease TTL this store took or renewed with (pg_idle_limit,
+ * at least PG_IDLE_MIN_MS; none before the first lease): the server ends
+ * a transaction idle that long, its locks go, and the stalled node's
+ * write fails (lost at COMMIT: not retried) instead of committing late. A
+ * node whose transaction sat idle for a whole TTL has lost its lease
+ * anyway; mlpd's own transactions never wait on anything but the server.
+ *
  * Faults. A failure that should go away by itself (the server cannot be
  * reached, restarts, refuses connections, is a read-only standby, or a
  * transaction kept meeting serialization failures or deadlocks) is
@@ -101,6 +113,8 @@ typedef struct pg_conn {
 	                       when given back */
 	int retry;          /* the last failure was a serialization failure
 	                       or a deadlock: the runner may run again */
+	int64_t idle_ms;    /* its idle_in_transaction_session_timeout (0:
+	                       the server's default) */
 	char sqlstate[6];   /* of the last failure ("" when none) */
 } pg_conn;
 
@@ -118,6 +132,8 @@ struct pg_store {
 	                          lent (<= PG_POOL_MAX) */
 	uint64_t hist_raw;     /* raw history steps kept (0: all);
 	                          pg_hist_raw */
+	int64_t idle_ms;       /* the connections' idle-in-transaction
+	                          limit (pg_idle_limit; 0: none yet) */
 	/* The node's presence (pg_open.c): a connection of its own, outside
 	 * the pool, holding a shared advisory lock while the store is open,
 	 * so that a node starting can tell whether others are up. */
@@ -138,6 +154,15 @@ struct pg_store {
 };
 
 /* ---- pg_db.c: connections ---- */
+
+/* A connection idle this long inside a transaction is ended by the
+ * server, at the least (see "Stalls" above). */
+#define PG_IDLE_MIN_MS 1000
+
+/* Raises the idle-in-transaction limit of s's connections to ms (at
+ * least PG_IDLE_MIN_MS): a lease's TTL. Each connection takes it on at
+ * its next transaction. */
+void pg_idle_limit(pg_store *s, int64_t ms);
 
 /* Opens one connection to s's server (connect_timeout PG_CONNECT_TIMEOUT
  * unless the conninfo sets one; keepalives on TCP; notices silenced).

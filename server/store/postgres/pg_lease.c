@@ -12,6 +12,9 @@
  * row lock and exactly one of them wins. pg_lease_check locks the row FOR
  * SHARE: a take (an UPDATE) waits for the fenced writes in flight, and the
  * writes after it read the new epoch; so a stale epoch never commits.
+ * A writer stalled with that row locked is ended by the server after a
+ * TTL idle (pg_idle_limit, "Stalls" in pg_int.h), so the take waits at
+ * most that long.
  */
 #include "pg_int.h"
 
@@ -102,6 +105,7 @@ pg_lease_take(store *s, const char *model_id, const char *node_id,
 {
 	lease_arg a = { model_id, node_id, ttl_ms, 0, "", 0 };
 
+	pg_idle_limit((pg_store *)s, ttl_ms);
 	if (pg_write_tx((pg_store *)s, do_take, &a, f) != 0)
 		return -1;
 	if (a.result == 1)
@@ -135,6 +139,7 @@ pg_lease_renew(store *s, const char *model_id, const char *node_id,
 {
 	lease_arg a = { model_id, node_id, ttl_ms, epoch, "", 0 };
 
+	pg_idle_limit((pg_store *)s, ttl_ms);
 	if (pg_write_tx((pg_store *)s, do_renew, &a, f) != 0)
 		return -1;
 	if (holder != NULL && holder_len > 0)
