@@ -358,6 +358,8 @@ START_TEST(test_schema_fresh)
 	/* journal_mode = WAL persists in the file header. */
 	ck_assert_int_eq(sql_int(path, "SELECT journal_mode = 'wal' FROM "
 				 "pragma_journal_mode()"), 1);
+	/* a new file has 16 KiB pages (SQLite's default is 4 KiB) */
+	ck_assert_int_eq(sql_int(path, "PRAGMA page_size"), 16384);
 	ck_assert_int_gt(store_size_bytes(s), 0);
 	expect_ok(store_integrity_check(s, &f), f);
 	add_model(s, "m", 1, "W", 1);
@@ -448,7 +450,9 @@ START_TEST(test_corrupt_file)
 	pages = sql_int(path, "PRAGMA page_count");
 	ck_assert_int_gt(pages, 3);
 	for (int64_t p = 1; p < pages; p++)
-		write_file(path, junk, (size_t)page, (off_t)(p * page));
+		for (int64_t at = 0; at < page; at += (int64_t)sizeof junk)
+			write_file(path, junk, sizeof junk,
+			    (off_t)(p * page + at));
 	fault_clear(&f);
 	s = store_open(path, &f);
 	if (s)
@@ -1972,10 +1976,13 @@ START_TEST(test_schema_migrate_1_to_2)
 		 "('m', 2, 0.75, 11), ('m', 3, 0.5, 12);");
 	ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM sqlite_schema "
 				 "WHERE name = 'validation'"), 0);
+	ck_assert_int_eq(sql_int(path, "PRAGMA page_size"), 4096);
 
 	s = open_ok(path);
 	ck_assert_int_eq(sql_int(path, "PRAGMA user_version"),
 			 store_schema_version());
+	/* an older file keeps its pages (and works) */
+	ck_assert_int_eq(sql_int(path, "PRAGMA page_size"), 4096);
 	/* the validation table of step 2 lives on in loss_chunk (step 6) */
 	ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM sqlite_schema "
 				 "WHERE type = 'table' AND name = "

@@ -13,7 +13,8 @@
 #      returns: a restart with a larger cap has every acknowledged row and
 #      the failed job, pushes and training work again, and sqlite3's
 #      integrity_check is ok.
-#   2. A real full filesystem: a 512 KiB tmpfs is mounted under the test's
+#   2. A real full filesystem: a 2 MiB tmpfs (an empty database is 384 KiB
+#      in 16 KiB pages) is mounted under the test's
 #      directory and the database put on it; pushes until 507, reads still
 #      work, counts unchanged; the tmpfs is then grown (remount) and the
 #      same daemon accepts pushes again; integrity ok. Where mounting is
@@ -162,7 +163,7 @@ check "every loss history is exactly 1..step" "$(histories_exact "$db")" ""
 # ---------------------------------------------------------------------------
 echo "== a full filesystem (tmpfs)"
 mkdir "$tmp/mnt"
-if ! mount -t tmpfs -o size=512k,mode=0755 tmpfs "$tmp/mnt" \
+if ! mount -t tmpfs -o size=2m,mode=0755 tmpfs "$tmp/mnt" \
     2>"$tmp/mount.err"; then
 	echo "note: part 2 skipped: cannot mount a tmpfs here" \
 	    "($(head -n 1 "$tmp/mount.err"))"
@@ -188,10 +189,10 @@ else
 	check "predict still works" "$code" 200
 	req GET "/v1/models/$fm/batches"
 	check "it lists the acknowledged batches" "$(count_batches)" "$acked"
-	if mount -o remount,size=8m "$tmp/mnt" 2>"$tmp/mount.err"; then
-		ok "the filesystem grew to 8 MiB"
+	if mount -o remount,size=16m "$tmp/mnt" 2>"$tmp/mount.err"; then
+		ok "the filesystem grew to 16 MiB"
 	else
-		bad "the filesystem grew to 8 MiB" "$(cat "$tmp/mount.err")"
+		bad "the filesystem grew to 16 MiB" "$(cat "$tmp/mount.err")"
 	fi
 	req POST "/v1/models/$fm/batches" "@$tmp/rows500"
 	check "the same daemon accepts pushes again (201)" "$code" 201
@@ -259,8 +260,9 @@ refuse "a file that is not a database" "not a database" "$tmp/garbage.db"
 
 # pages 2-5 (table roots) overwritten with 0xff bytes
 cp "$db" "$tmp/corrupt.db"
-head -c 16384 /dev/zero | tr '\000' '\377' |
-    dd of="$tmp/corrupt.db" bs=4096 seek=1 conv=notrunc 2>/dev/null
+pg=$(sqlite3 "$db" 'PRAGMA page_size')
+head -c $((4 * pg)) /dev/zero | tr '\000' '\377' |
+    dd of="$tmp/corrupt.db" bs="$pg" seek=1 conv=notrunc 2>/dev/null
 refuse "a database with damaged pages" "corrupt|malformed" "$tmp/corrupt.db"
 
 finish

@@ -8,13 +8,13 @@
  *
  * DESIGN: the writer connection's WAL hook (store_int.h: it runs on the
  * writer, wlock held, after each commit that is on disk) only wakes the
- * checkpoint thread once the WAL holds CKPT_PAGES; the thread runs a
+ * checkpoint thread once the WAL holds CKPT_BYTES; the thread runs a
  * PASSIVE checkpoint on its own read-write connection, which never blocks
  * the writer or a reader (it copies what no reader still needs and stops
  * there). Durability does not move: a commit is fsync'd in the WAL before
  * it returns, as before, and a checkpoint only copies committed pages.
  * Should the thread fall behind a stream of writes (the WAL past
- * CKPT_INLINE_PAGES), the writer checkpoints itself in the hook, as
+ * CKPT_INLINE_BYTES), the writer checkpoints itself in the hook, as
  * SQLite's default hook would, so the WAL stays bounded. The lock k->mu
  * guards pending and stop only; it is a leaf, never held across SQL.
  */
@@ -22,11 +22,12 @@
 
 #include <stdlib.h>
 
-/* WAL pages after which the thread checkpoints: SQLite's default. */
-#define CKPT_PAGES 1000
-/* WAL pages after which the writer checkpoints itself (64 MiB of 4 KiB
- * pages, the journal_size_limit store_open sets). */
-#define CKPT_INLINE_PAGES 16384
+/* WAL bytes after which the thread checkpoints: SQLite's default of
+ * 1,000 pages of 4 KiB. */
+#define CKPT_BYTES (1000 * 4096)
+/* WAL bytes after which the writer checkpoints itself (the
+ * journal_size_limit store_open sets). */
+#define CKPT_INLINE_BYTES (64 * 1024 * 1024)
 
 struct sq_ckpt {
 	conn *c;              /* the thread's own read-write connection */
@@ -35,6 +36,8 @@ struct sq_ckpt {
 	pthread_cond_t cv;    /* signalled when either changes */
 	int pending;          /* a checkpoint is wanted */
 	int stop;             /* ckpt_stop: the thread ends */
+	int pages, inline_pages; /* CKPT_BYTES, CKPT_INLINE_BYTES in the
+	                            file's pages */
 };
 
 /* The writer's WAL hook (sqlite3_wal_hook): runs after each commit on the
@@ -44,14 +47,14 @@ on_wal(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	sq_ckpt *k = arg;
 
-	if (pages >= CKPT_INLINE_PAGES) {
+	if (pages >= k->inline_pages) {
 		/* behind: what SQLite's default hook does, inline */
 		(void)sqlite3_wal_checkpoint_v2(db, name,
 						SQLITE_CHECKPOINT_PASSIVE,
 						NULL, NULL);
 		return SQLITE_OK;
 	}
-	if (pages >= CKPT_PAGES) {
+	if (pages >= k->pages) {
 		pthread_mutex_lock(&k->mu);
 		k->pending = 1;
 		pthread_cond_signal(&k->cv);
@@ -74,7 +77,7 @@ ckpt_main(void *arg)
 		k->pending = 0;
 		pthread_mutex_unlock(&k->mu);
 		/* SQLITE_BUSY (a checkpoint already running) is fine: the
-		 * next commit past CKPT_PAGES asks again */
+		 * next commit past k->pages asks again */
 		(void)sqlite3_wal_checkpoint_v2(k->c->db, "main",
 						SQLITE_CHECKPOINT_PASSIVE,
 						NULL, NULL);
@@ -84,11 +87,26 @@ ckpt_main(void *arg)
 	return NULL;
 }
 
+/* The file's page size (4096, SQLite's default, should it not say). */
+static int
+page_size(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int page = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) ==
+	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		page = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return page >= 512 ? page : 4096;
+}
+
 sq_ckpt *
 ckpt_start(const char *path, conn *writer, fault *f)
 {
 	sq_ckpt *k = calloc(1, sizeof *k);
 	char *err = NULL;
+	int page;
 
 	if (k == NULL) {
 		fault_set(f, FAULT_NOMEM, "out of memory opening the database");
@@ -104,6 +122,9 @@ ckpt_start(const char *path, conn *writer, fault *f)
 		sqlite3_free(err);
 		goto fail_conn;
 	}
+	page = page_size(k->c->db);
+	k->pages = CKPT_BYTES / page;
+	k->inline_pages = CKPT_INLINE_BYTES / page;
 	if (pthread_mutex_init(&k->mu, NULL) != 0)
 		goto nomem_conn;
 	if (pthread_cond_init(&k->cv, NULL) != 0) {
@@ -133,7 +154,7 @@ ckpt_stop(sq_ckpt *k, conn *writer)
 	if (k == NULL)
 		return;
 	/* the writer checkpoints on its own again (it closes last) */
-	sqlite3_wal_autocheckpoint(writer->db, CKPT_PAGES);
+	sqlite3_wal_autocheckpoint(writer->db, k->pages);
 	pthread_mutex_lock(&k->mu);
 	k->stop = 1;
 	pthread_cond_signal(&k->cv);

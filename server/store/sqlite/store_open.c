@@ -55,6 +55,12 @@ static const struct migration_code {
 	 * rows: this binary's chunk SQL needs the series column of step 6 */
 	{ 6, history_migrate_rows },	/* per-step rows to levels */
 };
+/* The page size of a new file, in bytes (a string: it goes into the
+ * PRAGMA). With 4 KiB pages a 3.2 MB batch insert took 6.9 ms of CPU,
+ * with 16 KiB 3.7 ms and with 64 KiB 2.6 ms (WAL, synchronous FULL, no
+ * checkpoint); 64 KiB pages would make an empty database ~2 MB and keep
+ * only 31 pages in SQLite's default 2 MB cache. */
+#define STORE_PAGE_SIZE "16384"
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
 enum q { Q_SIZE, Q_INTEGRITY, Q_FOREIGN_KEYS, Q_COUNT_ };
@@ -212,6 +218,14 @@ setup(sq_store *s, fault *f)
 				 "schema version %d is newer than this "
 				 "build's %d: use a newer mlpd", v,
 				 sqlite_schema_version());
+	/* Before the first table exists (a file that has one keeps its
+	 * pages): pages of STORE_PAGE_SIZE, so a multi-MB batch is a
+	 * quarter of the pages SQLite's 4 KiB default makes it, each
+	 * written, checksummed in the WAL and copied back by a
+	 * checkpoint. */
+	if (setup_query(c, "PRAGMA page_size = " STORE_PAGE_SIZE, NULL, 0,
+			f, "setting the page size") != 0)
+		return -1;
 	/* Before the first table exists: freed pages can go back to the
 	 * file system (an older file switches once, by VACUUM, below). */
 	if (setup_query(c, "PRAGMA auto_vacuum = INCREMENTAL", NULL, 0, f,
