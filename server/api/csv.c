@@ -437,12 +437,15 @@ rows_parse(const part *all, size_t rows, size_t k, apierr *e)
 			started[i] = pthread_create(&tid[i], NULL, part_thread,
 			    &p[i]) == 0;
 	}
-	for (size_t i = 0; i < k; i++) {
+	/* this thread's own parts (the last, and any whose thread did not
+	 * start) first, while the others run: joining first left the last
+	 * part to run after all the others, so nothing ran side by side */
+	for (size_t i = 0; i < k; i++)
+		if (!started[i])
+			part_run(&p[i]);
+	for (size_t i = 0; i < k; i++)
 		if (started[i])
 			pthread_join(tid[i], NULL);
-		else
-			part_run(&p[i]);
-	}
 	for (size_t i = 0; i < k; i++)
 		if (p[i].rc < 0) {
 			*e = p[i].e;
