@@ -20,6 +20,8 @@ cd "$(dirname "$0")"
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libmicrohttpd-dev libjansson-dev libsqlite3-dev check libopenblas-dev \
 libcurl4-openssl-dev curl libsleef-dev zlib1g-dev"
+# oneDNN: its dnnl_sgemm runs the matrix products (core/gemm.c)
+PACKAGES="$PACKAGES libdnnl-dev"
 # libpq: --db may name a PostgreSQL database (several nodes, one database)
 PACKAGES="$PACKAGES libpq-dev"
 # only for "check": promtool (tests/metrics.sh) comes with prometheus

@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
+
 struct mlp {
 	mlp_spec spec;
 	uint64_t step;
@@ -518,8 +520,8 @@ forward(const mlp_spec *s, const float *p, const size_t *w_off,
 
 		for (size_t r = 0; r < n; r++)
 			memcpy(out + r * no, p + b_off[l], no * sizeof(float));
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n,
-		    no, ni, 1.0f, in, ni, p + w_off[l], ni, 1.0f, out, no);
+		gemm_run(0, 1, (int)n, no, ni, 1.0f, in, ni, p + w_off[l], ni,
+		    1.0f, out, no);
 		act_forward(s->act[l], out, n, (size_t)no);
 		in = out;
 	}
@@ -598,16 +600,14 @@ gradients(mlp *m, const float *x, const float *y, size_t n, float *loss,
 		const float *in = l == 0 ? x : m->act[l];
 		float *d = m->delta[cur];
 
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni,
-		    (int)n, 1.0f, d, no, in, ni, 0.0f, m->grads + m->w_off[l],
-		    ni);
+		gemm_run(1, 0, no, ni, (int)n, 1.0f, d, no, in, ni, 0.0f,
+		    m->grads + m->w_off[l], ni);
 		cblas_sgemv(CblasRowMajor, CblasTrans, (int)n, no, 1.0f, d, no,
 		    m->ones, 1, 0.0f, m->grads + m->b_off[l], 1);
 		if (l == 0)
 			break;
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n,
-		    ni, no, 1.0f, d, no, m->params + m->w_off[l], ni, 0.0f,
-		    m->delta[1 - cur], ni);
+		gemm_run(0, 0, (int)n, ni, no, 1.0f, d, no,
+		    m->params + m->w_off[l], ni, 0.0f, m->delta[1 - cur], ni);
 		cur = 1 - cur;
 		act_backward(s->act[l - 1], m->act[l], m->delta[cur],
 		    n * (size_t)ni);
@@ -718,11 +718,10 @@ fused_step(mlp *m, const float *x, const float *y, size_t n, float lr,
 		float *w = m->params + m->w_off[l];
 
 		if (l > 0)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-			    (int)n, ni, no, 1.0f, d, no, w, ni, 0.0f,
-			    m->delta[1 - cur], ni);
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni,
-		    (int)n, -lr, d, no, in, ni, 1.0f, w, ni);
+			gemm_run(0, 0, (int)n, ni, no, 1.0f, d, no, w, ni,
+			    0.0f, m->delta[1 - cur], ni);
+		gemm_run(1, 0, no, ni, (int)n, -lr, d, no, in, ni, 1.0f, w,
+		    ni);
 		bias_update(m->params + m->b_off[l], m->grads + m->b_off[l],
 		    d, n, (size_t)no, -lr);
 		if (l == 0)
@@ -882,6 +881,7 @@ void
 mlp_blas_threads(int n)
 {
 	openblas_set_num_threads(n < 1 ? 1 : n);
+	gemm_threads(n);
 }
 
 double

@@ -8,8 +8,9 @@
  *
  * A model owns one block holding its parameters, their gradients and the
  * optimizer state, plus a scratch block sized for the largest batch seen so
- * far (grown, never per step). Every matrix product goes through
- * cblas_sgemm/sgemv. A model is not thread-safe: one owner trains it; other
+ * far (grown, never per step). Every matrix product goes through gemm.h
+ * (oneDNN's dnnl_sgemm where built in, else cblas_sgemm), the bias
+ * gradient through cblas_sgemv. A model is not thread-safe: one owner trains it; other
  * threads predict from immutable snapshots (mlp_snapshot_*), which are
  * reference counted and may be shared freely.
  *
@@ -186,7 +187,8 @@ const float *mlp_snapshot_params(const mlp_snapshot *s, size_t *n);
 int mlp_snapshot_predict(const mlp_snapshot *s, const float *x, size_t n,
 			 float *out, fault *f);
 
-/* Sets OpenBLAS's thread count (n >= 1) for the whole process. */
+/* Sets OpenBLAS's thread count (n >= 1) for the whole process, and
+ * oneDNN's per product (gemm_threads). */
 void mlp_blas_threads(int n);
 
 /* Floating-point operations of one training step on n samples (forward,

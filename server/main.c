@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "blas_tune.h"
+#include "gemm.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -71,7 +72,8 @@ wait_signal(void)
 	}
 }
 
-/* Says once what blas_tune_exec did, when it did anything. */
+/* Says once what blas_tune_exec did, when it did anything, and which
+ * library runs the matrix products when it is not OpenBLAS. */
 static void
 log_blas(void)
 {
@@ -87,6 +89,9 @@ log_blas(void)
 	default:
 		break;
 	}
+	if (strcmp(gemm_name(), "OpenBLAS") != 0)
+		log_info("matrix products: %s (MLPD_GEMM=openblas for "
+		    "OpenBLAS's)", gemm_name());
 }
 
 int

@@ -20,7 +20,9 @@
 
 #include "act.h"
 #include "blas_tune.h"
+#include "autoconf.h" /* MLPD_HAVE_DNNL */
 #include "fault.h"
+#include "gemm.h"
 #include "mlp.h"
 #include "optim.h"
 #include "rng.h"
@@ -2187,6 +2189,115 @@ START_TEST(test_divergence)
 }
 END_TEST
 
+/* gemm_run against cblas_sgemm on the same arguments: every transpose,
+ * alpha and beta of the core's products, the step's shapes of [784, 128,
+ * 10] at batch 64 and odd ones, with leading dimensions wider than the
+ * rows. Through oneDNN (when built in) the sums may round differently:
+ * within 1e-5 of the largest magnitude; forced to OpenBLAS, bit for bit.
+ * Calling threads of their own agree too (oneDNN's OpenMP count is per
+ * thread). */
+struct gemm_case { int ta, tb, m, n, k; float alpha, beta; };
+
+static const struct gemm_case gemm_cases[] = {
+	{ 0, 1, 64, 128, 784, 1.0f, 1.0f },    /* forward, bias in C */
+	{ 0, 0, 64, 128, 10, 1.0f, 0.0f },     /* delta below */
+	{ 1, 0, 128, 784, 64, -0.1f, 1.0f },   /* fused weight update */
+	{ 1, 0, 10, 128, 64, 1.0f, 0.0f },     /* weight gradient */
+	{ 1, 1, 7, 5, 3, 0.5f, -2.0f },
+	{ 0, 1, 1, 1, 1, 1.0f, 0.0f },
+	{ 0, 0, 33, 17, 65, 2.0f, 0.25f },
+};
+
+/* Largest |c - want| over the case, against the largest |want|. */
+static double
+gemm_diff(const struct gemm_case *g, uint64_t seed, int pad)
+{
+	int ra = g->ta ? g->k : g->m, ca = g->ta ? g->m : g->k;
+	int rb = g->tb ? g->n : g->k, cb = g->tb ? g->k : g->n;
+	int lda = ca + pad, ldb = cb + pad, ldc = g->n + pad;
+	float *a = malloc(sizeof(float) * (size_t)ra * (size_t)lda);
+	float *b = malloc(sizeof(float) * (size_t)rb * (size_t)ldb);
+	float *c = malloc(sizeof(float) * (size_t)g->m * (size_t)ldc);
+	float *want = malloc(sizeof(float) * (size_t)g->m * (size_t)ldc);
+	double worst = 0.0, big = 0.0;
+	rng r;
+
+	ck_assert(a && b && c && want);
+	rng_seed(&r, seed);
+	for (int i = 0; i < ra * lda; i++)
+		a[i] = (float)rng_uniform(&r) - 0.5f;
+	for (int i = 0; i < rb * ldb; i++)
+		b[i] = (float)rng_uniform(&r) - 0.5f;
+	for (int i = 0; i < g->m * ldc; i++)
+		c[i] = want[i] = (float)rng_uniform(&r);
+	cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+	    g->tb ? CblasTrans : CblasNoTrans, g->m, g->n, g->k, g->alpha, a,
+	    lda, b, ldb, g->beta, want, ldc);
+	gemm_run(g->ta, g->tb, g->m, g->n, g->k, g->alpha, a, lda, b, ldb,
+	    g->beta, c, ldc);
+	for (int i = 0; i < g->m; i++)
+		for (int j = 0; j < ldc; j++) {
+			double d = fabs((double)c[i * ldc + j] -
+			    want[i * ldc + j]);
+
+			if (j >= g->n) /* padding: never written */
+				ck_assert(d == 0.0);
+			worst = d > worst ? d : worst;
+			big = fmax(big, fabs((double)want[i * ldc + j]));
+		}
+	free(a);
+	free(b);
+	free(c);
+	free(want);
+	return worst / (big > 1.0 ? big : 1.0);
+}
+
+static void *
+gemm_thread(void *arg)
+{
+	double *out = arg;
+
+	*out = 0.0;
+	for (size_t i = 0; i < sizeof gemm_cases / sizeof gemm_cases[0]; i++)
+		*out = fmax(*out, gemm_diff(&gemm_cases[i], 100 + i, 3));
+	return NULL;
+}
+
+START_TEST(test_gemm_matches_cblas)
+{
+	size_t nc = sizeof gemm_cases / sizeof gemm_cases[0];
+	double t[2];
+	pthread_t th[2];
+
+#ifdef MLPD_HAVE_DNNL
+	ck_assert_msg(strncmp(gemm_name(), "oneDNN ", 7) == 0, "%s",
+	    gemm_name());
+#else
+	ck_assert_str_eq(gemm_name(), "OpenBLAS");
+#endif
+	for (size_t i = 0; i < nc; i++)
+		for (int pad = 0; pad <= 3; pad += 3) {
+			double d = gemm_diff(&gemm_cases[i], i + 1, pad);
+
+			ck_assert_msg(d <= 1e-5, "case %zu pad %d: off by "
+			    "%g", i, pad, d);
+		}
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, gemm_thread,
+		    &t[i]), 0);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_msg(t[i] <= 1e-5, "thread %d: off by %g", i, t[i]);
+	}
+	gemm_force_blas(1);
+	ck_assert_str_eq(gemm_name(), "OpenBLAS");
+	for (size_t i = 0; i < nc; i++)
+		ck_assert_msg(gemm_diff(&gemm_cases[i], i + 1, 3) == 0.0,
+		    "case %zu through OpenBLAS is not cblas_sgemm's", i);
+	gemm_force_blas(0);
+}
+END_TEST
+
 /* The kernel choice: only an unset OPENBLAS_CORETYPE, an AVX2 core and an
  * AVX-512 CPU together ask for a re-exec; a user's variable, whatever its
  * value, never does, so the executed process cannot execute again. */
@@ -2243,6 +2354,7 @@ core_suite(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_fault);
 	tcase_add_test(tc, test_blas_tune_decision);
+	tcase_add_test(tc, test_gemm_matches_cblas);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("optim");

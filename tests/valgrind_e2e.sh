@@ -15,8 +15,15 @@
 # lets a busy trainer thread take it back again and again on a multi-core
 # machine, so a request thread waited many seconds for its turn (CI saw a
 # batch push time out while a job trained). A fair queue hands it round.
+#
+# MLPD_GEMM=openblas: memcheck cannot follow oneDNN's JIT kernels (their
+# vector loads read past the ends of buffers on purpose, within a page,
+# and it reports each as an invalid read), so under valgrind the products
+# run in OpenBLAS's cblas_sgemm; everything else is the same code.
 set -u
 
+MLPD_GEMM=${MLPD_GEMM-openblas}
+export MLPD_GEMM
 builddir=${builddir:-.}
 export builddir
 here=$(dirname "$0")

@@ -8,8 +8,9 @@
  *   - mlpd: samples/s and GFLOP/s (mlp_train_flops) of
  *     mlp_train_step_fused and mlp_params_finite (the daemon trainer's
  *     step) on consecutive minibatches;
- *   - sgemm: GFLOP/s of bare cblas_sgemm calls with exactly the shapes and
- *     arguments one training step multiplies (forward A_l W_l^T per layer,
+ *   - sgemm: GFLOP/s of bare products (gemm_run: oneDNN's dnnl_sgemm
+ *     where built in, else cblas_sgemm, as the step's) with exactly the
+ *     shapes and arguments one training step multiplies (forward A_l W_l^T per layer,
  *     backward D_l W_l, then W_l += -lr D_l^T A_l with beta 1: the fused
  *     step's weight update, so since that step this baseline times the
  *     update inside the products too), the roofline the training can at
@@ -70,6 +71,7 @@
 #endif
 
 #include "blas_tune.h"
+#include "gemm.h"
 #include "idx.h"
 #include "mlp.h"
 #include "peer_torch.h"
@@ -615,27 +617,24 @@ sgemm_step(void *ctx, fault *f)
 	c->k = (c->k + 1) % c->nb;
 	for (l = 0; l < c->L; l++) { /* A_(l+1) = A_l W_l^T */
 		a = l == 0 ? a0 : b + c->off_a[l];
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n,
-			    (int)s[l + 1], (int)s[l], 1.0f, a, (int)s[l],
-			    b + c->off_w[l], (int)s[l], 0.0f,
-			    b + c->off_a[l + 1], (int)s[l + 1]);
+		gemm_run(0, 1, n, (int)s[l + 1], (int)s[l], 1.0f, a,
+			 (int)s[l], b + c->off_w[l], (int)s[l], 0.0f,
+			 b + c->off_a[l + 1], (int)s[l + 1]);
 	}
 	c->sign = -c->sign;
 	for (l = c->L - 1; l >= 0; l--) {
 		a = l == 0 ? a0 : b + c->off_a[l];
 		/* dA_l = D_l W_l, before W_l moves */
 		if (l > 0)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-				    n, (int)s[l], (int)s[l + 1], 1.0f,
-				    b + c->off_d[l], (int)s[l + 1],
-				    b + c->off_w[l], (int)s[l], 0.0f,
-				    b + c->off_da[l], (int)s[l]);
+			gemm_run(0, 0, n, (int)s[l], (int)s[l + 1], 1.0f,
+				 b + c->off_d[l], (int)s[l + 1],
+				 b + c->off_w[l], (int)s[l], 0.0f,
+				 b + c->off_da[l], (int)s[l]);
 		/* W_l += -lr D_l^T A_l, the sign flipped each step so that
 		 * the weights stay bounded (same cost) */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-			    (int)s[l + 1], (int)s[l], n, c->sign * c->lr,
-			    b + c->off_d[l], (int)s[l + 1], a, (int)s[l],
-			    1.0f, b + c->off_w[l], (int)s[l]);
+		gemm_run(1, 0, (int)s[l + 1], (int)s[l], n, c->sign * c->lr,
+			 b + c->off_d[l], (int)s[l + 1], a, (int)s[l], 1.0f,
+			 b + c->off_w[l], (int)s[l]);
 	}
 	return 0;
 }
@@ -959,6 +958,8 @@ print_setup(const bench_opts *o, const mlp_spec *spec, const char *what)
 	printf("machine  : %s, nproc %ld\n", cpu,
 	       sysconf(_SC_NPROCESSORS_ONLN));
 	printf("blas     : %s (asked for %d)\n", blas, o->threads);
+	printf("gemm     : %s (every product of the step and of the sgemm "
+	       "baseline)\n", gemm_name());
 	printf("data     : %s\n", what);
 	printf("net      : ");
 	print_layers(o);
