@@ -87,6 +87,9 @@ steps_published(char *out, size_t len)
 	pthread_mutex_unlock(&stepmu);
 }
 
+static struct node *racing_node;
+static int racing_polls;
+
 /* One node: a SQLite store, a registry with model "m1" at step 0, a
  * trainer and a poller publishing into a hub that records steps. */
 struct node {
@@ -114,6 +117,15 @@ node_start(struct node *n)
 	snprintf(n->path, sizeof n->path, "%s/mlpd.db", n->dir);
 	n->st = store_open(n->path, &f);
 	ck_assert_msg(n->st != NULL, "store_open: %s", f.msg);
+	/* its calls go through racing_ops, a copy of its own that a test
+	 * changes one call of (unarmed, each passes the call on): installed
+	 * before the poller's thread reads it */
+	racing_node = n;
+	racing_polls = 0;
+	racing_armed = 0;
+	real_ops = n->st->ops;
+	racing_ops = *real_ops;
+	n->st->ops = &racing_ops;
 	n->reg = registry_create(&f);
 	ck_assert_ptr_nonnull(n->reg);
 	n->ev = events_create(64, 60, record_render, &f);
@@ -151,21 +163,6 @@ node_stop(struct node *n)
 	rmdir(n->dir);
 }
 
-static struct node *racing_node;
-static int racing_polls;
-
-/* n's store calls go through racing_ops (a copy of its own, the test
- * replacing one), not armed yet. */
-static void
-node_wrap(struct node *n)
-{
-	racing_node = n;
-	racing_polls = 0;
-	real_ops = n->st->ops;
-	racing_ops = *real_ops;
-	n->st->ops = &racing_ops;
-}
-
 /* A /step on n's model (one row of xor), as POST .../step runs it. */
 static void
 local_step(struct node *n)
@@ -187,10 +184,8 @@ racing_stamps(store *s, int (*cb)(void *arg, const store_model_stamp *m),
 	int rc = real_ops->models_stamps(s, cb, arg, f);
 
 	if (racing_armed) {
-		racing_armed = 0;
-		s->ops = real_ops;      /* the push below runs unwrapped */
+		racing_armed = 0;       /* the push below passes through */
 		tl_trainer_rows(s, racing_m, 8);
-		s->ops = &racing_ops;
 	}
 	return rc;
 }
@@ -203,11 +198,9 @@ START_TEST(test_push_during_poll)
 	node_start(&n);
 	racing_m = n.m;
 	ck_assert_int_eq(registry_samples(racing_m), 0);
-	node_wrap(&n);
 	racing_ops.models_stamps = racing_stamps;
 	racing_armed = 1;
 	ck_assert_msg(peers_poll(n.p, &f) == 0, "%s", f.msg);
-	n.st->ops = real_ops;
 	ck_assert_int_eq(racing_armed, 0);
 	ck_assert_msg(registry_samples(racing_m) == 8, "the poll set the "
 	    "count to %lld, the total it read before the push, not 8",
@@ -244,11 +237,9 @@ START_TEST(test_own_step_once)
 	char got[256];
 
 	node_start(&n);
-	node_wrap(&n);
 	racing_ops.progress_commit = racing_commit;
 	racing_armed = 1;
 	local_step(&n);
-	n.st->ops = real_ops;
 	ck_assert_int_eq(racing_polls, 1);
 	steps_published(got, sizeof got);
 	ck_assert_msg(strcmp(got, "1 ") == 0, "a /step's commit polled "
@@ -289,10 +280,9 @@ racing_get(store *s, const char *id, int (*cb)(void *arg,
 	racing_armed = 0;
 	if ((rc = real_ops->model_get(s, id, hold_row, NULL, f)) <= 0)
 		return rc; /* failed, or no such model */
-	s->ops = real_ops;      /* the steps below run unwrapped */
+	/* unarmed: the steps' store calls pass through */
 	local_step(racing_node);
 	local_step(racing_node);
-	s->ops = &racing_ops;
 	racing_polls++;
 	held_row.name = id;
 	rc = cb(arg, &held_row);
@@ -322,7 +312,6 @@ START_TEST(test_reload_never_back)
 	ck_assert_msg(store_model_set_weights(n.st, "m1", blob, len, 1,
 	    wallclock_ms() - 1000, &f) == 0, "%s", f.msg);
 	free(blob);
-	node_wrap(&n);
 	racing_ops.model_get = racing_get;
 	racing_armed = 1;
 	ck_assert_msg(peers_poll(n.p, &f) == 0, "%s", f.msg);
@@ -330,7 +319,6 @@ START_TEST(test_reload_never_back)
 	after_first = model_step(n.m);
 	/* the next poll, with nothing in flight */
 	ck_assert_msg(peers_poll(n.p, &f) == 0, "%s", f.msg);
-	n.st->ops = real_ops;
 	steps_published(got, sizeof got);
 	ck_assert_msg(strcmp(got, "1 2 ") == 0, "steps published \"%s\", "
 	    "want \"1 2 \" (the trainer's, each once; the poll that read "
