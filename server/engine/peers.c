@@ -182,7 +182,13 @@ reload_row(void *arg, const store_model *row)
 	st.updated_ms = row->updated_ms;
 	st.samples = row->samples;
 	st.last_loss = row->last_loss;
-	registry_replace_snapshot(e, s, &st);
+	/* not when this node published meanwhile: the row read before that
+	 * may be older than what e shows now, and going back to it made the
+	 * next reload publish this node's steps from there again (a /step
+	 * here committed and published while the poller read the row of the
+	 * one before); the next poll compares again */
+	if (!registry_replace_snapshot(e, s, &st, k->had_step, k->had_ms))
+		return 0;
 	k->done = 1;
 	k->step = row->step;
 	return 0;
@@ -192,7 +198,10 @@ reload_row(void *arg, const store_model *row)
  * from up to step to (see peers.h): all of them up to EVENTS_STEPS_MAX,
  * else the last one. trained: e's training count here before the stamps
  * were read; a change means this node trained it meanwhile, and its own
- * publisher tells. */
+ * publisher tells. So does a task of e running on a worker here: a /step
+ * commits (and NOTIFYs) before it counts and publishes, so the row just
+ * read may be its own with the count not moved yet. Asked first: a task
+ * that ended since had moved the count by then. */
 static void
 publish_steps(peers *p, model_entry *e, uint64_t from, uint64_t to,
 	      uint64_t trained)
@@ -201,6 +210,7 @@ publish_steps(peers *p, model_entry *e, uint64_t from, uint64_t to,
 	size_t n = 0, gap = (size_t)(to - from);
 	registry_view v;
 	fault f;
+	int busy;
 
 	if (to - from > EVENTS_STEPS_MAX) {
 		from = to - 1;
@@ -213,9 +223,10 @@ publish_steps(peers *p, model_entry *e, uint64_t from, uint64_t to,
 	}
 	while (n > 0 && pts[n - 1].step > to)
 		n--;
+	busy = trainer_model_busy(p->c.tr, e);
 	registry_view_of(e, &v);
-	if (v.trained_steps == trained && registry_job_counts(e, NULL,
-	    NULL) == 0)
+	if (!busy && v.trained_steps == trained && registry_job_counts(e,
+	    NULL, NULL) == 0)
 		events_step(p->c.ev, e->id, pts, n);
 	free(pts);
 }

@@ -28,8 +28,13 @@
  * - a model whose stored step moved away from the registry's, and that has
  *   no train job queued or running here, gets its checkpoint read
  *   (store_model_get) into a new snapshot; its live weights stay (see
- *   registry_replace_snapshot); at the same step, a stored row count that
- *   differs (rows pushed through another node) is taken over;
+ *   registry_replace_snapshot), and the snapshot is replaced only while
+ *   the registry still shows the step and time read before the store
+ *   (this node's trainer may publish newer work of its own between the
+ *   read and the reload: going back to the older row made the next
+ *   reload publish that work again); at the same step, a stored row
+ *   count that differs (rows pushed through another node) is taken
+ *   over;
  * - a model in the registry (listed before the query, so created before
  *   it) that the store no longer has leaves the registry as a local delete
  *   would leave it (its jobs forgotten, version nets dropped, a
@@ -42,8 +47,10 @@
  *   is never published twice: a model with a job queued or running here
  *   is not reloaded at all, and one whose training count here
  *   (registry_view.trained_steps, moved by every local commit) changed
- *   between the stamps query and the points read is left to the local
- *   publisher;
+ *   between the stamps query and the points read, or that a worker here
+ *   runs a task of when the points were read (trainer_model_busy: a
+ *   /step's commit is in the store, and notified, before its trainer
+ *   counts it; asked before the count), is left to the local publisher;
  * - every poll reads the job rows (on a shared store only those written
  *   since the last read, store_jobs_changed, keeping a mark of every job
  *   read so far; else every job, store_jobs_each) and publishes a `job`

@@ -496,13 +496,19 @@ registry_remove_entry(registry *r, model_entry *e)
 	return found;
 }
 
-void
+int
 registry_replace_snapshot(model_entry *e, mlp_snapshot *s,
-			  const store_model_stamp *row)
+			  const store_model_stamp *row, uint64_t had_step,
+			  int64_t had_ms)
 {
 	mlp_snapshot *old;
 
 	pthread_mutex_lock(&e->mu);
+	if (e->step != had_step || e->updated_ms != had_ms) {
+		pthread_mutex_unlock(&e->mu);
+		mlp_snapshot_unref(s);
+		return 0;
+	}
 	old = e->snap;
 	e->snap = s;
 	e->step = mlp_snapshot_step(s);
@@ -512,4 +518,5 @@ registry_replace_snapshot(model_entry *e, mlp_snapshot *s,
 	do_registry_touch(e);
 	pthread_mutex_unlock(&e->mu);
 	mlp_snapshot_unref(old);
+	return 1;
 }

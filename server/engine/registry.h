@@ -225,8 +225,13 @@ int registry_remove_entry(registry *r, model_entry *e);
 
 /* Publishes s (the reference passes to e) as e's snapshot, with the
  * step, loss, rows and time of the stored row it came from: the weights
- * another node checkpointed. e->live is left alone. */
-void registry_replace_snapshot(model_entry *e, mlp_snapshot *s,
-			       const store_model_stamp *row);
+ * another node checkpointed. e->live is left alone. Only while e still
+ * shows step had_step at time had_ms, what the caller read before the
+ * store (else this node published its own newer work meanwhile, and the
+ * row read may be older than it): returns 1 when replaced, 0 (s dropped)
+ * when e moved meanwhile. */
+int registry_replace_snapshot(model_entry *e, mlp_snapshot *s,
+			      const store_model_stamp *row,
+			      uint64_t had_step, int64_t had_ms);
 
 #endif

@@ -1045,6 +1045,19 @@ trainer_forget_model(trainer *t, model_entry *m)
 	pthread_mutex_unlock(&t->mu);
 }
 
+int
+trainer_model_busy(trainer *t, const model_entry *m)
+{
+	int busy;
+
+	if (t == NULL)
+		return 0;
+	pthread_mutex_lock(&t->mu);
+	busy = do_model_running(t, m);
+	pthread_mutex_unlock(&t->mu);
+	return busy;
+}
+
 size_t
 trainer_queue_depth(trainer *t)
 {

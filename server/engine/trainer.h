@@ -240,6 +240,12 @@ int trainer_offered_here(trainer *t, const char *job_id);
  * running and is not called again. */
 void trainer_on_room(trainer *t, void (*cb)(void *arg), void *arg);
 
+/* 1 when a worker runs a task of m now (a /step, a weights change, a
+ * job's slice), else 0 (and for t NULL). A commit of m this node made may
+ * be in the store while that task has not yet counted and published it:
+ * the peers poll leaves such a model's steps to the trainer (peers.h). */
+int trainer_model_busy(trainer *t, const model_entry *m);
+
 /* Current queue depth (queued train jobs), for metrics and tests. */
 size_t trainer_queue_depth(trainer *t);
 
