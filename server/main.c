@@ -72,8 +72,7 @@ wait_signal(void)
 	}
 }
 
-/* Says once what blas_tune_exec did, when it did anything, and which
- * library runs the matrix products when it is not OpenBLAS. */
+/* Says once what blas_tune_exec did, when it did anything. */
 static void
 log_blas(void)
 {
@@ -89,6 +88,13 @@ log_blas(void)
 	default:
 		break;
 	}
+}
+
+/* Says which library runs the matrix products when it is not OpenBLAS
+ * (once the daemon started: a refusal at start stays one line). */
+static void
+log_gemm(void)
+{
 	if (strcmp(gemm_name(), "OpenBLAS") != 0)
 		log_info("matrix products: %s (MLPD_GEMM=openblas for "
 		    "OpenBLAS's)", gemm_name());
@@ -127,6 +133,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "mlpd: %s\n", f.msg);
 		return 1;
 	}
+	log_gemm();
 	fprintf(stderr, "mlpd listening on %s://%s%s%s:%u\n",
 	    cfg.tls_cert ? "https" : "http", strchr(cfg.host, ':') ? "[" : "",
 	    cfg.host,
