@@ -1204,11 +1204,11 @@ main(int argc, char **argv)
 				 "it: OPENBLAS_CORETYPE removed");
 		else if (getenv("OPENBLAS_CORETYPE") != NULL)
 			snprintf(label, sizeof(label), "OPENBLAS_CORETYPE=%s "
-				 "as given, same as mlpd",
+				 "as given, same as mlpd's OpenBLAS",
 				 getenv("OPENBLAS_CORETYPE"));
 		else
 			snprintf(label, sizeof(label), "OpenBLAS's own "
-				 "kernel choice, same as mlpd");
+				 "kernel choice, same as mlpd's");
 		report_torch(&run, &torch, &pt, label, o.batch, &torch_ratio,
 			     &torch_cpu_ratio, torch_range,
 			     sizeof(torch_range));
