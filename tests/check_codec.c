@@ -19,12 +19,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "blob.h"
 #include "codec.h"
 #include "config.h"
 #include "csv.h"
 #include "fuzz/matjson_diff.h"
+#include "matjson.h"
 
 /* The fuzzers' -max_len (FUZZ_MAX_LEN in tests/fuzz/fuzz.h): the JSON cap
  * is 24 times it, as the daemon's is 24 times its body cap. */
@@ -734,6 +738,76 @@ START_TEST(test_wide_rows)
 }
 END_TEST
 
+/* The sanitizers reserve terabytes of address space: no limit on it. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define NO_AS_LIMIT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define NO_AS_LIMIT 1
+#endif
+#endif
+
+#ifndef NO_AS_LIMIT
+/* A predict body of one row for the widest model (65,536 zeros, 128 KB
+ * of text), decoded by a child allowed 4 MB of address space more than it
+ * has: it decodes. (The streaming decoder reserved 64 rows of 65,536
+ * floats, 16 MB, whatever the body's size: out of memory here, and a
+ * 16 MB allocation for every such body; fuzz_batch_json ran at 92
+ * inputs a second on its short bodies.) */
+START_TEST(test_wide_short_body)
+{
+	static const uint32_t wide[] = { 65536, 2 };
+	size_t len = 0, cap = 2 * 65536 + 64;
+	char *body = malloc(cap), got[512] = "";
+	int fd[2], st = 0;
+	pid_t pid;
+	mlp_spec s;
+
+	ck_assert_ptr_nonnull(body);
+	spec_of(&s, 1, wide);
+	len += (size_t)sprintf(body, "{\"inputs\":[[");
+	for (int i = 0; i < 65536; i++)
+		len += (size_t)sprintf(body + len, i ? ",0" : "0");
+	len += (size_t)sprintf(body + len, "]]}");
+	ck_assert_int_eq(pipe(fd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		unsigned long pages = 0;
+		FILE *statm = fopen("/proc/self/statm", "r");
+		struct rlimit rl;
+		float *x = NULL;
+		size_t n = 0;
+		int single = 0;
+		apierr e;
+
+		if (statm == NULL || fscanf(statm, "%lu", &pages) != 1)
+			_exit(3);
+		fclose(statm);
+		rl.rlim_cur = rl.rlim_max = pages * 4096 + (4u << 20);
+		if (setrlimit(RLIMIT_AS, &rl) != 0)
+			_exit(4);
+		memset(&e, 0, sizeof e);
+		if (matjson_predict(body, len, &s, &g_lim, &x, &n, &single,
+		    &e) == 0)
+			snprintf(got, sizeof got, "decoded %zu rows", n);
+		else
+			snprintf(got, sizeof got, "%d %s", e.status, e.msg);
+		if (write(fd[1], got, strlen(got)) < 0)
+			_exit(5);
+		_exit(0);
+	}
+	close(fd[1]);
+	ck_assert_int_ge(read(fd[0], got, sizeof got - 1), 0);
+	close(fd[0]);
+	free(body);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %d", st);
+	ck_assert_str_eq(got, "decoded 1 rows");
+}
+END_TEST
+#endif
+
 /* Weights at the edges of float32, through GET's encoding and back. */
 START_TEST(test_weights_round_trip)
 {
@@ -855,6 +929,9 @@ codec_suite(void)
 	tcase_add_test(tp, test_json_cap);
 	tcase_add_test(tp, test_json_cap_in_string);
 	tcase_add_test(tp, test_wide_rows);
+#ifndef NO_AS_LIMIT
+	tcase_add_test(tp, test_wide_short_body);
+#endif
 	tcase_add_test(tp, test_weights_round_trip);
 	tcase_add_test(tp, test_csv_round_trip);
 	tcase_add_test(tp, test_model_round_trip);
