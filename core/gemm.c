@@ -24,11 +24,13 @@
 #include <omp.h>
 #endif
 
+static atomic_int forced;          /* gemm_force_blas */
+static atomic_int threads = 1;     /* gemm_threads */
+
+#ifdef MLPD_HAVE_DNNL
 enum { CHOICE_UNREAD, CHOICE_DNNL, CHOICE_BLAS };
 
 static atomic_int choice;          /* CHOICE_*: MLPD_GEMM, read once */
-static atomic_int forced;          /* gemm_force_blas */
-static atomic_int threads = 1;     /* gemm_threads */
 
 static int
 chosen(void)
@@ -47,7 +49,6 @@ chosen(void)
 	return c;
 }
 
-#ifdef MLPD_HAVE_DNNL
 /* This thread's OpenMP thread count, as last set here (0: never). */
 static _Thread_local int omp_set;
 
